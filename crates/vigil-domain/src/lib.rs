@@ -1,0 +1,15 @@
+//! Vigil's domain: what a wristband upload is, when it is valid, how it travels
+//! on the readings stream, and the ports through which handlers reach storage.
+//!
+//! No AWS types and no I/O live here, so everything is tested with plain unit
+//! and property tests.
+
+pub mod envelope;
+pub mod ports;
+pub mod reading;
+pub mod registry;
+pub mod upload;
+
+pub use envelope::{Envelope, ReadingId};
+pub use reading::Reading;
+pub use upload::{FieldError, Upload, UploadRejected, parse_upload};

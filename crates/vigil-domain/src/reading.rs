@@ -1,0 +1,176 @@
+//! One wristband reading as the app sends it (upload contract v1), and the
+//! physiological ranges it is validated against.
+//!
+//! Every measurement is optional: the band reports what it measured in that
+//! 5-second interval. Integer measurements are `i64` on the wire type so that a
+//! value like `-3` or `300000` parses and is then reported as out of range with
+//! the field's real limits, instead of as a confusing type error.
+
+use chrono::{DateTime, FixedOffset};
+use serde::{Deserialize, Serialize};
+
+/// A reading, exactly the fields the app may send. Unknown fields are rejected.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reading {
+    /// When the band took the reading (event time), RFC 3339 with offset.
+    #[serde(deserialize_with = "rfc3339")]
+    pub ts: DateTime<FixedOffset>,
+    /// The band's own counter; with the device id it identifies the reading.
+    pub seq: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heart_rate_bpm: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spo2_pct: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skin_temp_c: Option<f64>,
+    /// Steps counted during the interval since the previous reading.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity: Option<Activity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sleep_stage: Option<SleepStage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fall_detected: Option<bool>,
+    /// The wearer pressed "I'm OK" on the band after a detected fall.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fall_cancelled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sos: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub battery_pct: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worn: Option<bool>,
+    /// The phone's location when it received the reading (personal data: never
+    /// logged, never in the curated data or the warehouse).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "location")]
+    pub location: Option<Location>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Location {
+    pub lat: f64,
+    pub lon: f64,
+    /// Horizontal accuracy in metres, as the phone reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy_m: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activity {
+    Rest,
+    Light,
+    Moderate,
+    Vigorous,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SleepStage {
+    Awake,
+    Light,
+    Deep,
+    Rem,
+}
+
+/// Strict RFC 3339 (chrono's default `FromStr` also takes a space for the `T`).
+fn rfc3339<'de, D: serde::Deserializer<'de>>(d: D) -> Result<DateTime<FixedOffset>, D::Error> {
+    let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+    DateTime::parse_from_rfc3339(&s).map_err(serde::de::Error::custom)
+}
+
+fn location<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Location>, D::Error> {
+    Option::<MapOnly<Location>>::deserialize(d).map(|l| l.map(|l| l.0))
+}
+
+/// Deserializes `T` only from a JSON object. Derived struct impls also take a
+/// positional array (`[lat, lon]`), which is not part of the contract.
+#[derive(Debug)]
+pub struct MapOnly<T>(pub T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for MapOnly<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Objects<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Objects<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        d.deserialize_map(Objects(std::marker::PhantomData)).map(MapOnly)
+    }
+}
+
+impl Reading {
+    /// A reading with only its time and sequence number (used by tests and the simulator).
+    pub fn at(ts: DateTime<FixedOffset>, seq: u64) -> Self {
+        Self {
+            ts,
+            seq,
+            heart_rate_bpm: None,
+            spo2_pct: None,
+            skin_temp_c: None,
+            steps: None,
+            activity: None,
+            sleep_stage: None,
+            fall_detected: None,
+            fall_cancelled: None,
+            sos: None,
+            battery_pct: None,
+            worn: None,
+            location: None,
+        }
+    }
+
+    /// True when the reading carries at least one measurement besides its time.
+    pub fn has_measurement(&self) -> bool {
+        self.heart_rate_bpm.is_some()
+            || self.spo2_pct.is_some()
+            || self.skin_temp_c.is_some()
+            || self.steps.is_some()
+            || self.activity.is_some()
+            || self.sleep_stage.is_some()
+            || self.fall_detected.is_some()
+            || self.fall_cancelled.is_some()
+            || self.sos.is_some()
+            || self.battery_pct.is_some()
+            || self.worn.is_some()
+            || self.location.is_some()
+    }
+}
+
+/// An inclusive range a numeric field must fall in, with its unit for messages.
+#[derive(Debug, Clone, Copy)]
+pub struct Range<T> {
+    pub min: T,
+    pub max: T,
+    pub unit: &'static str,
+}
+
+impl<T: PartialOrd + Copy> Range<T> {
+    pub fn contains(&self, v: T) -> bool {
+        v >= self.min && v <= self.max
+    }
+}
+
+/// Ranges a healthy or unwell human wearer can produce; outside them the sensor
+/// or the app is wrong, and the value must not reach the alert rules.
+pub mod limits {
+    use super::Range;
+
+    pub const HEART_RATE_BPM: Range<i64> = Range { min: 20, max: 250, unit: "bpm" };
+    pub const SPO2_PCT: Range<i64> = Range { min: 50, max: 100, unit: "%" };
+    pub const SKIN_TEMP_C: Range<f64> = Range { min: 20.0, max: 45.0, unit: "°C" };
+    /// Steps in one reading interval (5 s nominal, longer after a Bluetooth gap).
+    pub const STEPS: Range<i64> = Range { min: 0, max: 10_000, unit: "steps" };
+    pub const BATTERY_PCT: Range<i64> = Range { min: 0, max: 100, unit: "%" };
+    pub const LAT: Range<f64> = Range { min: -90.0, max: 90.0, unit: "degrees" };
+    pub const LON: Range<f64> = Range { min: -180.0, max: 180.0, unit: "degrees" };
+    pub const ACCURACY_M: Range<f64> = Range { min: 0.0, max: 100_000.0, unit: "m" };
+}

@@ -1,1 +1,11 @@
+//! Vigil's AWS adapters: one config factory, one adapter per service, each
+//! implementing a port of `vigil-domain`. LocalStack, moto's server and AWS differ
+//! only by `AWS_ENDPOINT_URL`.
 
+pub mod env;
+pub mod kinesis;
+pub mod metrics;
+pub mod registry;
+pub mod sdk;
+
+pub use env::ConfigError;

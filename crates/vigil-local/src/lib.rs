@@ -1,1 +1,7 @@
+//! Running Vigil on one machine: talking to a local AWS-compatible endpoint
+//! (moto's server or LocalStack on :4566), provisioning resources on any
+//! endpoint (AWS included), and reading the stream back for tests and demos.
 
+pub mod endpoint;
+pub mod provision;
+pub mod stream;

@@ -1,1 +1,134 @@
-fn main() {}
+//! `vigil`: the project's command line. Provisions resources and registers
+//! wristbands on any endpoint (moto, LocalStack, or AWS when AWS_ENDPOINT_URL is
+//! unset), and prints fresh sample uploads.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use serde_json::json;
+use vigil_aws::registry::DynamoDeviceDirectory;
+use vigil_domain::registry::DeviceLink;
+use vigil_local::provision::{self, Resources};
+
+#[derive(Parser)]
+#[command(name = "vigil", about = "Vigil's command line: provision, register wristbands, sample uploads")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the stream and tables on the endpoint (idempotent).
+    Provision {
+        #[arg(long, env = "STREAM_NAME", default_value = "vigil-readings")]
+        stream: String,
+        #[arg(long, default_value_t = 2)]
+        shards: i32,
+        #[arg(long, env = "DEVICES_TABLE", default_value = "vigil-devices")]
+        devices_table: String,
+    },
+    /// Register a wristband: which wearer it belongs to and which app users may upload for it.
+    RegisterDevice {
+        #[arg(long)]
+        device: String,
+        #[arg(long)]
+        wearer: String,
+        /// App user (JWT `sub`) allowed to upload; repeat for several.
+        #[arg(long = "app-user", required = true)]
+        app_users: Vec<String>,
+        #[arg(long, default_value = "UTC")]
+        time_zone: String,
+        #[arg(long, env = "DEVICES_TABLE", default_value = "vigil-devices")]
+        devices_table: String,
+    },
+    /// Print a valid upload body timestamped now (or, with --event, an API Gateway
+    /// HTTP API event for `cargo lambda invoke --data-file`).
+    SampleUpload {
+        #[arg(long, default_value = "band-0001")]
+        device: String,
+        #[arg(long, default_value_t = 12)]
+        readings: u64,
+        /// Wrap the body in an API Gateway v2 event signed in as this app user.
+        #[arg(long)]
+        event: Option<String>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Provision { stream, shards, devices_table } => {
+            let sdk = sdk().await;
+            let resources = Resources { stream, stream_shards: shards, devices_table };
+            provision::provision(&sdk, &resources).await.context("provisioning")?;
+            println!("provisioned: stream {} ({} shards), table {}", resources.stream, shards, resources.devices_table);
+        }
+        Command::RegisterDevice { device, wearer, app_users, time_zone, devices_table } => {
+            let sdk = sdk().await;
+            let registry = DynamoDeviceDirectory::new(aws_sdk_dynamodb::Client::new(&sdk), devices_table);
+            registry
+                .put(&DeviceLink { device_id: device.clone(), wearer_id: wearer, app_users, time_zone })
+                .await
+                .context("registering the device")?;
+            println!("registered {device}");
+        }
+        Command::SampleUpload { device, readings, event } => {
+            let body = sample_upload(&device, readings);
+            let out = match event {
+                None => body,
+                Some(sub) => json!({
+                    "version": "2.0",
+                    "routeKey": "POST /v1/uploads",
+                    "rawPath": "/v1/uploads",
+                    "rawQueryString": "",
+                    "headers": {"content-type": "application/json"},
+                    "requestContext": {
+                        "http": {"method": "POST", "path": "/v1/uploads", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "vigil-cli"},
+                        "authorizer": {"jwt": {"claims": {"sub": sub}, "scopes": null}},
+                        "requestId": "local", "routeKey": "POST /v1/uploads", "stage": "$default",
+                        "accountId": "000000000000", "apiId": "local", "time": "", "timeEpoch": 0
+                    },
+                    "body": body.to_string(),
+                    "isBase64Encoded": false
+                }),
+            };
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+    }
+    Ok(())
+}
+
+/// AWS when AWS_ENDPOINT_URL is unset; the emulator's dummy credentials when it is set.
+async fn sdk() -> aws_config::SdkConfig {
+    match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(url) if !url.is_empty() => vigil_local::endpoint::sdk_config(&url).await,
+        _ => vigil_aws::sdk::load().await,
+    }
+}
+
+fn sample_upload(device: &str, n: u64) -> serde_json::Value {
+    let now = chrono::Utc::now();
+    let first_seq = u64::try_from(now.timestamp()).unwrap_or(0) / 5 * 10;
+    let readings: Vec<_> = (0..n)
+        .map(|i| {
+            let ts = now - chrono::Duration::seconds(5 * i64::try_from(n - 1 - i).unwrap_or(0));
+            json!({
+                "ts": ts.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "seq": first_seq + i,
+                "heart_rate_bpm": 68 + (i % 7),
+                "spo2_pct": 97,
+                "steps": i % 6,
+                "activity": "light",
+                "worn": true,
+                "battery_pct": 80
+            })
+        })
+        .collect();
+    json!({
+        "device_id": device,
+        "batch_id": format!("cli-{}", now.timestamp_millis()),
+        "app_version": "1.4.2",
+        "readings": readings
+    })
+}

@@ -1,0 +1,59 @@
+//! Reading typed configuration from the environment, with errors that name the variable.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {name} is required ({what})")]
+    Missing { name: &'static str, what: &'static str },
+    #[error("environment variable {name}={value:?} is not valid: expected {expected}")]
+    Invalid { name: &'static str, value: String, expected: &'static str },
+}
+
+/// Where configuration comes from: the process environment in Lambda, a map in tests.
+pub trait Source {
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment.
+#[derive(Debug, Clone, Copy)]
+pub struct ProcessEnv;
+
+impl Source for ProcessEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+}
+
+impl<const N: usize> Source for [(&str, &str); N] {
+    fn get(&self, name: &str) -> Option<String> {
+        self.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+    }
+}
+
+pub fn required(src: &impl Source, name: &'static str, what: &'static str) -> Result<String, ConfigError> {
+    src.get(name).ok_or(ConfigError::Missing { name, what })
+}
+
+pub fn parsed_or<T: FromStr>(
+    src: &impl Source,
+    name: &'static str,
+    default: T,
+    expected: &'static str,
+) -> Result<T, ConfigError> {
+    match src.get(name) {
+        None => Ok(default),
+        Some(value) => value.parse().map_err(|_| ConfigError::Invalid { name, value, expected }),
+    }
+}
+
+pub fn millis_or(src: &impl Source, name: &'static str, default: Duration) -> Result<Duration, ConfigError> {
+    let ms = parsed_or(src, name, u64::try_from(default.as_millis()).unwrap_or(u64::MAX), "milliseconds as an integer")?;
+    Ok(Duration::from_millis(ms))
+}
+
+pub fn secs_or(src: &impl Source, name: &'static str, default: Duration) -> Result<Duration, ConfigError> {
+    let s = parsed_or(src, name, default.as_secs(), "seconds as an integer")?;
+    Ok(Duration::from_secs(s))
+}

@@ -1,0 +1,42 @@
+//! The one AWS config factory. Built once per cold start; every client is made
+//! from its result.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+
+/// Loads the shared SDK config: region and credentials from the default chains,
+/// standard retries, timeouts sized for a request path measured in seconds, and
+/// `AWS_ENDPOINT_URL` (or per-service `AWS_ENDPOINT_URL_<SERVICE>`) honoured by
+/// the SDK itself.
+pub async fn load() -> SdkConfig {
+    configure(aws_config::defaults(BehaviorVersion::latest())).load().await
+}
+
+/// The settings every Vigil client shares, applied to a loader (tests and the
+/// local tools start from a loader with static credentials and an endpoint).
+pub fn configure(loader: aws_config::ConfigLoader) -> aws_config::ConfigLoader {
+    loader
+        .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(2))
+                .operation_attempt_timeout(Duration::from_secs(5))
+                .build(),
+        )
+}
+
+/// True when the config points at an emulator (LocalStack, moto) rather than AWS.
+pub fn has_custom_endpoint(config: &SdkConfig) -> bool {
+    config.endpoint_url().is_some()
+}
+
+pub fn kinesis(config: &SdkConfig) -> aws_sdk_kinesis::Client {
+    aws_sdk_kinesis::Client::new(config)
+}
+
+pub fn dynamodb(config: &SdkConfig) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(config)
+}

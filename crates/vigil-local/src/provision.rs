@@ -1,0 +1,110 @@
+//! Creates Vigil's resources on an endpoint, idempotently: running it twice, or
+//! against resources that already exist, changes nothing.
+
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use aws_sdk_kinesis::types::StreamStatus;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    #[error("creating stream {stream}: {message}")]
+    Stream { stream: String, message: String },
+    #[error("creating table {table}: {message}")]
+    Table { table: String, message: String },
+    #[error("stream {stream} did not become ACTIVE within {seconds} s")]
+    NotActive { stream: String, seconds: u64 },
+}
+
+/// The names of everything Vigil needs on the endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resources {
+    pub stream: String,
+    pub stream_shards: i32,
+    pub devices_table: String,
+}
+
+impl Resources {
+    /// The names the local runner and the CLI use by default.
+    pub fn local_defaults() -> Self {
+        Self { stream: "vigil-readings".into(), stream_shards: 2, devices_table: "vigil-devices".into() }
+    }
+
+    /// Fresh names for one test.
+    pub fn unique(prefix: &str) -> Self {
+        Self {
+            stream: crate::endpoint::unique_name(&format!("{prefix}-readings")),
+            stream_shards: 2,
+            devices_table: crate::endpoint::unique_name(&format!("{prefix}-devices")),
+        }
+    }
+}
+
+pub async fn provision(sdk: &SdkConfig, resources: &Resources) -> Result<(), ProvisionError> {
+    create_stream(&aws_sdk_kinesis::Client::new(sdk), &resources.stream, resources.stream_shards).await?;
+    create_table(&aws_sdk_dynamodb::Client::new(sdk), &resources.devices_table, "device_id", None).await?;
+    Ok(())
+}
+
+/// Creates a stream unless it exists, then waits until it is ACTIVE.
+pub async fn create_stream(client: &aws_sdk_kinesis::Client, stream: &str, shards: i32) -> Result<(), ProvisionError> {
+    let err = |message: String| ProvisionError::Stream { stream: stream.to_owned(), message };
+    if let Err(e) = client.create_stream().stream_name(stream).shard_count(shards).send().await {
+        let exists = e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception());
+        if !exists {
+            return Err(err(format!("{}", aws_sdk_kinesis::error::DisplayErrorContext(&e))));
+        }
+    }
+    for _ in 0..120 {
+        let summary = client
+            .describe_stream_summary()
+            .stream_name(stream)
+            .send()
+            .await
+            .map_err(|e| err(format!("{}", aws_sdk_kinesis::error::DisplayErrorContext(&e))))?;
+        if summary.stream_description_summary().map(|d| d.stream_status()) == Some(&StreamStatus::Active) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Err(ProvisionError::NotActive { stream: stream.to_owned(), seconds: 60 })
+}
+
+/// Creates an on-demand table with a string hash key (and optional string range
+/// key) unless it exists.
+pub async fn create_table(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    hash_key: &str,
+    range_key: Option<&str>,
+) -> Result<(), ProvisionError> {
+    let err = |message: String| ProvisionError::Table { table: table.to_owned(), message };
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(|e| err(e.to_string()))
+    };
+    let attr = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .map_err(|e| err(e.to_string()))
+    };
+    let mut request = client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key(hash_key, KeyType::Hash)?)
+        .attribute_definitions(attr(hash_key)?);
+    if let Some(range) = range_key {
+        request = request.key_schema(key(range, KeyType::Range)?).attribute_definitions(attr(range)?);
+    }
+    match request.send().await {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == Some("ResourceInUseException") => Ok(()),
+        Err(e) => Err(err(format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(&e)))),
+    }
+}

@@ -1,0 +1,247 @@
+//! The request handler: decode → validate → authorize → publish → respond.
+//!
+//! Status codes (see docs/openapi.yaml):
+//! - 202: at least one reading is on the stream; rejected readings are listed.
+//! - 400: the upload is unusable, or no reading in it is valid (every error listed).
+//! - 401: no user identity from the authorizer. 403: unknown device, or a device
+//!   linked to someone else — one body for both, so devices cannot be probed.
+//! - 404/405: another route or method. 413: body over 1 MiB. 415: not JSON.
+//! - 503 + Retry-After: the registry or the stream did not answer in time; nothing
+//!   was acknowledged, and resending the same upload is safe (reading ids dedupe).
+//! - 500: a misconfiguration an operator must fix; the body never carries its text.
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use lambda_http::http::{HeaderValue, Method, StatusCode, header};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use serde_json::json;
+use vigil_aws::metrics::Metrics;
+use vigil_domain::envelope::encode_envelopes;
+use vigil_domain::ports::{DeviceDirectory, PublishError, RecordPublisher, StreamRecord};
+use vigil_domain::registry::{Denied, authorize};
+use vigil_domain::upload::{FieldError, MAX_BODY_BYTES, RejectedReading, parse_upload};
+
+pub const ROUTE: &str = "/v1/uploads";
+/// Seconds a client should wait before resending after a 503.
+pub const RETRY_AFTER_SECS: u32 = 2;
+/// Time kept back from the invocation deadline to write the response.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
+
+/// The ingest handler with its ports. Built once per container.
+#[derive(Debug)]
+pub struct Ingest<P, D> {
+    pub publisher: P,
+    pub directory: D,
+    /// Longest time spent getting records on the stream.
+    pub publish_budget: Duration,
+}
+
+/// The 202 body.
+#[derive(Debug, Serialize)]
+struct Accepted<'a> {
+    batch_id: &'a str,
+    accepted: usize,
+    rejected: &'a [RejectedReading],
+}
+
+impl<P, D> Ingest<P, D>
+where
+    P: RecordPublisher + Sync,
+    D: DeviceDirectory + Sync,
+{
+    pub async fn handle(&self, request: Request) -> Response<Body> {
+        self.handle_at(request, Utc::now()).await
+    }
+
+    /// Handles one request as of `now` (the server clock, injectable for tests).
+    pub async fn handle_at(&self, request: Request, now: DateTime<Utc>) -> Response<Body> {
+        let started = Instant::now();
+        let mut metrics = Metrics::new("ingest-api");
+        let outcome = self.process(&request, now, &mut metrics).await;
+        let status = outcome.status();
+        metrics.count("Uploads", 1).millis("IngestMs", started.elapsed().as_secs_f64() * 1e3);
+        if status.is_client_error() {
+            metrics.count("UploadsRefused", 1);
+        }
+        if status.is_server_error() {
+            metrics.count("UploadsFailed", 1);
+        }
+        metrics.emit();
+        outcome
+    }
+
+    async fn process(&self, request: &Request, now: DateTime<Utc>, metrics: &mut Metrics) -> Response<Body> {
+        if !request.uri().path().ends_with(ROUTE) {
+            return error(StatusCode::NOT_FOUND, "not_found", "no such route; uploads go to POST /v1/uploads");
+        }
+        if request.method() != Method::POST {
+            let mut response =
+                error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "uploads are sent with POST");
+            response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+            return response;
+        }
+        let Some(caller) = caller(request) else {
+            return unauthorized();
+        };
+        if !is_json(request) {
+            return error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the upload as Content-Type: application/json",
+            );
+        }
+        let body: &[u8] = request.body().as_ref();
+        if body.len() > MAX_BODY_BYTES {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                &format!("the body is larger than {MAX_BODY_BYTES} bytes; send fewer readings per upload"),
+            );
+        }
+
+        let upload = match parse_upload(body, now) {
+            Ok(upload) => upload,
+            Err(rejected) => return invalid("the upload is not valid", &rejected.errors),
+        };
+
+        let link = match self.directory.device(&upload.device_id).await {
+            Ok(link) => link,
+            Err(err) => {
+                tracing::warn!(batch_id = %upload.batch_id, error = %err, source = ?std::error::Error::source(&err).map(ToString::to_string), "device registry unavailable");
+                return unavailable();
+            }
+        };
+        let link = match authorize(Some(&caller), link.as_ref()) {
+            Ok(link) => link,
+            Err(Denied::NoIdentity) => return unauthorized(),
+            Err(Denied::NotYourDevice) => {
+                tracing::info!(batch_id = %upload.batch_id, "upload for a device not linked to the caller");
+                return error(StatusCode::FORBIDDEN, "forbidden", "this device is not linked to your account");
+            }
+        };
+
+        metrics.count("ReadingsRejected", upload.rejected.len());
+        if upload.readings.is_empty() {
+            let errors: Vec<FieldError> = upload.rejected.iter().flat_map(|r| r.errors.iter().cloned()).collect();
+            return invalid("no reading in the upload is valid", &errors);
+        }
+
+        let records: Vec<StreamRecord> = match encode_envelopes(&upload, &link.wearer_id, now) {
+            Ok(encoded) => encoded
+                .into_iter()
+                .map(|data| StreamRecord { partition_key: link.wearer_id.clone(), data })
+                .collect(),
+            Err(err) => {
+                tracing::error!(batch_id = %upload.batch_id, error = %err, "could not encode envelope");
+                return internal();
+            }
+        };
+
+        let budget = self.budget(request);
+        match self.publisher.publish(records, budget).await {
+            Ok(report) => {
+                metrics
+                    .count("ReadingsAccepted", upload.readings.len())
+                    .count("PublishCalls", report.calls as usize)
+                    .count("RecordsResent", report.resent);
+                tracing::info!(
+                    batch_id = %upload.batch_id,
+                    accepted = upload.readings.len(),
+                    rejected = upload.rejected.len(),
+                    calls = report.calls,
+                    resent = report.resent,
+                    "upload accepted"
+                );
+                json_response(
+                    StatusCode::ACCEPTED,
+                    &Accepted { batch_id: &upload.batch_id, accepted: upload.readings.len(), rejected: &upload.rejected },
+                )
+            }
+            Err(err @ PublishError::Incomplete { .. }) => {
+                metrics.count("PublishTimeouts", 1);
+                tracing::warn!(batch_id = %upload.batch_id, error = %err, budget_ms = budget.as_millis() as u64, "stream did not take the upload in time");
+                unavailable()
+            }
+            Err(err @ PublishError::Refused { .. }) => {
+                tracing::error!(batch_id = %upload.batch_id, error = %err, source = ?std::error::Error::source(&err).map(ToString::to_string), "stream refused the upload");
+                internal()
+            }
+        }
+    }
+
+    /// The publish budget: the configured one, cut short by the invocation deadline.
+    fn budget(&self, request: &Request) -> Duration {
+        let Some(ctx) = request.lambda_context_ref() else {
+            return self.publish_budget;
+        };
+        let now_ms = u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0);
+        let left = Duration::from_millis(ctx.deadline.saturating_sub(now_ms)).saturating_sub(DEADLINE_MARGIN);
+        self.publish_budget.min(left)
+    }
+}
+
+/// The caller's identity (JWT `sub`) as API Gateway's authorizer passed it:
+/// HTTP API (payload v2) `authorizer.jwt.claims.sub`, or REST API (payload v1)
+/// with a Cognito user pool authorizer `authorizer.claims.sub`.
+pub fn caller(request: &Request) -> Option<String> {
+    let sub = match request.request_context_ref()? {
+        RequestContext::ApiGatewayV2(ctx) => ctx.authorizer.as_ref()?.jwt.as_ref()?.claims.get("sub")?.clone(),
+        RequestContext::ApiGatewayV1(ctx) => ctx.authorizer.fields.get("claims")?.get("sub")?.as_str()?.to_owned(),
+        #[allow(unreachable_patterns)]
+        _ => return None,
+    };
+    (!sub.is_empty()).then_some(sub)
+}
+
+fn is_json(request: &Request) -> bool {
+    let Some(value) = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("application/json")
+}
+
+fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {
+    // Serializing our own response types cannot fail; fall back to an empty object anyway.
+    let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".to_owned());
+    let mut response = Response::new(Body::Text(text));
+    *response.status_mut() = status;
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    json_response(status, &json!({"error": code, "message": message}))
+}
+
+fn invalid(message: &str, errors: &[FieldError]) -> Response<Body> {
+    json_response(StatusCode::BAD_REQUEST, &json!({"error": "invalid_upload", "message": message, "errors": errors}))
+}
+
+fn unauthorized() -> Response<Body> {
+    let mut response =
+        error(StatusCode::UNAUTHORIZED, "unauthorized", "the request carries no signed-in user; sign in again");
+    response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
+fn unavailable() -> Response<Body> {
+    let mut response = error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "the upload could not be stored right now; resend it unchanged (same batch_id)",
+    );
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+    response
+}
+
+fn internal() -> Response<Body> {
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "the upload could not be stored; resend it unchanged later",
+    )
+}

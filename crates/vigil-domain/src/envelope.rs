@@ -50,7 +50,7 @@ pub enum DecodeError {
 impl Envelope {
     /// Decodes one stream record.
     pub fn decode(data: &[u8]) -> Result<Self, DecodeError> {
-        let envelope: Envelope = serde_json::from_slice(data)?;
+        let crate::reading::MapOnly(envelope) = serde_json::from_slice::<crate::reading::MapOnly<Envelope>>(data)?;
         if envelope.v != ENVELOPE_VERSION {
             return Err(DecodeError::Version(envelope.v));
         }

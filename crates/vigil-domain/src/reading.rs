@@ -76,7 +76,8 @@ pub enum SleepStage {
     Rem,
 }
 
-/// Strict RFC 3339 (chrono's default `FromStr` also takes a space for the `T`).
+/// RFC 3339 with an offset, as `parse_from_rfc3339` reads it (which, as the RFC
+/// allows, also takes a space for the `T`). chrono's own `FromStr` is looser still.
 fn rfc3339<'de, D: serde::Deserializer<'de>>(d: D) -> Result<DateTime<FixedOffset>, D::Error> {
     let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
     DateTime::parse_from_rfc3339(&s).map_err(serde::de::Error::custom)

@@ -49,7 +49,8 @@ pub fn parsed_or<T: FromStr>(
 }
 
 pub fn millis_or(src: &impl Source, name: &'static str, default: Duration) -> Result<Duration, ConfigError> {
-    let ms = parsed_or(src, name, u64::try_from(default.as_millis()).unwrap_or(u64::MAX), "milliseconds as an integer")?;
+    let ms =
+        parsed_or(src, name, u64::try_from(default.as_millis()).unwrap_or(u64::MAX), "milliseconds as an integer")?;
     Ok(Duration::from_millis(ms))
 }
 

@@ -165,9 +165,7 @@ pub fn call_batches(records: &[StreamRecord], indexes: &[usize]) -> Vec<Vec<usiz
 fn is_retryable<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
     match err {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
-        SdkError::ServiceError(service) => {
-            service.err().code().is_some_and(|code| RETRYABLE_CODES.contains(&code))
-        }
+        SdkError::ServiceError(service) => service.err().code().is_some_and(|code| RETRYABLE_CODES.contains(&code)),
         _ => false,
     }
 }

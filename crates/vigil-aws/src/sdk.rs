@@ -18,14 +18,12 @@ pub async fn load() -> SdkConfig {
 /// The settings every Vigil client shares, applied to a loader (tests and the
 /// local tools start from a loader with static credentials and an endpoint).
 pub fn configure(loader: aws_config::ConfigLoader) -> aws_config::ConfigLoader {
-    loader
-        .retry_config(RetryConfig::standard().with_max_attempts(3))
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(2))
-                .operation_attempt_timeout(Duration::from_secs(5))
-                .build(),
-        )
+    loader.retry_config(RetryConfig::standard().with_max_attempts(3)).timeout_config(
+        TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .operation_attempt_timeout(Duration::from_secs(5))
+            .build(),
+    )
 }
 
 /// True when the config points at an emulator (LocalStack, moto) rather than AWS.

@@ -16,7 +16,9 @@ use vigil_aws::kinesis::{Backoff, KinesisPublisher};
 use vigil_domain::ports::{PublishError, RecordPublisher, StreamRecord};
 
 fn records(n: usize) -> Vec<StreamRecord> {
-    (0..n).map(|i| StreamRecord { partition_key: format!("w-{}", i % 7), data: format!("record-{i}").into_bytes() }).collect()
+    (0..n)
+        .map(|i| StreamRecord { partition_key: format!("w-{}", i % 7), data: format!("record-{i}").into_bytes() })
+        .collect()
 }
 
 fn ok_entry(seq: usize) -> PutRecordsResultEntry {
@@ -176,7 +178,8 @@ async fn large_publishes_are_split_within_the_api_limits() {
     let sizes = Arc::new(Mutex::new(Vec::new()));
     let s = sizes.clone();
     let rule = mock!(Client::put_records).then_compute_output(move |input| {
-        let bytes: usize = input.records().iter().map(|r| r.data().as_ref().len() + r.partition_key().map_or(0, str::len)).sum();
+        let bytes: usize =
+            input.records().iter().map(|r| r.data().as_ref().len() + r.partition_key().map_or(0, str::len)).sum();
         s.lock().unwrap().push((input.records().len(), bytes));
         output(input.records().iter().map(|_| ok_entry(1)).collect())
     });

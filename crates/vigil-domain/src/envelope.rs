@@ -80,12 +80,8 @@ pub fn encode_envelopes(
     // hundred bytes, so this ends long before a chunk gets empty.
     loop {
         let encoded = encode_chunks(upload, wearer_id, received_at, &chunks)?;
-        let too_big: Vec<usize> = encoded
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| e.len() > MAX_RECORD_BYTES)
-            .map(|(i, _)| i)
-            .collect();
+        let too_big: Vec<usize> =
+            encoded.iter().enumerate().filter(|(_, e)| e.len() > MAX_RECORD_BYTES).map(|(i, _)| i).collect();
         if too_big.is_empty() {
             return Ok(encoded);
         }

@@ -62,8 +62,5 @@ pub struct DirectoryError {
 /// Reads the device registry: device → wearer, linked app users, time zone.
 pub trait DeviceDirectory {
     /// `Ok(None)` when the device is not registered.
-    fn device(
-        &self,
-        device_id: &str,
-    ) -> impl Future<Output = Result<Option<DeviceLink>, DirectoryError>> + Send;
+    fn device(&self, device_id: &str) -> impl Future<Output = Result<Option<DeviceLink>, DirectoryError>> + Send;
 }

@@ -123,10 +123,7 @@ pub fn parse_upload(body: &[u8], now: DateTime<Utc>) -> Result<Upload, UploadRej
         errors.push(FieldError::new(
             "readings",
             ErrorCode::TooManyReadings,
-            format!(
-                "an upload may carry at most {MAX_READINGS} readings, got {}; split it",
-                wire.readings.len()
-            ),
+            format!("an upload may carry at most {MAX_READINGS} readings, got {}; split it", wire.readings.len()),
         ));
     }
     if !errors.is_empty() {
@@ -147,10 +144,7 @@ pub fn parse_upload(body: &[u8], now: DateTime<Utc>) -> Result<Upload, UploadRej
                         errors: vec![FieldError::new(
                             format!("readings[{index}].seq"),
                             ErrorCode::DuplicateSeq,
-                            format!(
-                                "seq {} appears earlier in this upload; this copy was dropped",
-                                reading.seq
-                            ),
+                            format!("seq {} appears earlier in this upload; this copy was dropped", reading.seq),
                         )],
                     });
                 }
@@ -159,13 +153,7 @@ pub fn parse_upload(body: &[u8], now: DateTime<Utc>) -> Result<Upload, UploadRej
         }
     }
 
-    Ok(Upload {
-        device_id: wire.device_id,
-        batch_id: wire.batch_id,
-        app_version: wire.app_version,
-        readings,
-        rejected,
-    })
+    Ok(Upload { device_id: wire.device_id, batch_id: wire.batch_id, app_version: wire.app_version, readings, rejected })
 }
 
 fn parse_reading(index: usize, raw: &str, now: DateTime<Utc>) -> Result<Reading, Vec<FieldError>> {
@@ -251,11 +239,7 @@ fn out_of_range(
     unit: &str,
 ) -> FieldError {
     let name = field.rsplit('.').next().unwrap_or(field);
-    FieldError::new(
-        field,
-        ErrorCode::OutOfRange,
-        format!("{name} must be between {min} and {max} {unit}, got {got}"),
-    )
+    FieldError::new(field, ErrorCode::OutOfRange, format!("{name} must be between {min} and {max} {unit}, got {got}"))
 }
 
 fn check_id(field: &str, v: &str, errors: &mut Vec<FieldError>) {
@@ -286,11 +270,7 @@ fn diagnose_upload(body: &[u8], typed_err: &serde_json::Error) -> Vec<FieldError
     let value: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(err) => {
-            return vec![FieldError::new(
-                "",
-                ErrorCode::MalformedJson,
-                format!("the body is not valid JSON: {err}"),
-            )];
+            return vec![FieldError::new("", ErrorCode::MalformedJson, format!("the body is not valid JSON: {err}"))];
         }
     };
     let Value::Object(obj) = value else {
@@ -365,12 +345,7 @@ const READING_FIELD_NAMES: [&str; 14] = {
 };
 const LOCATION_FIELDS: [&str; 3] = ["lat", "lon", "accuracy_m"];
 
-fn diagnose_reading(
-    index: usize,
-    raw: &str,
-    now: DateTime<Utc>,
-    typed_err: &serde_json::Error,
-) -> Vec<FieldError> {
+fn diagnose_reading(index: usize, raw: &str, now: DateTime<Utc>, typed_err: &serde_json::Error) -> Vec<FieldError> {
     let at = |name: &str| format!("readings[{index}].{name}");
     // RawValue guarantees valid JSON, but stay total.
     let value: Value = serde_json::from_str(raw).unwrap_or(Value::Null);
@@ -426,11 +401,7 @@ fn diagnose_reading(
         );
     }
     if errors.is_empty() {
-        errors.push(FieldError::new(
-            format!("readings[{index}]"),
-            ErrorCode::InvalidReading,
-            typed_err.to_string(),
-        ));
+        errors.push(FieldError::new(format!("readings[{index}]"), ErrorCode::InvalidReading, typed_err.to_string()));
     }
     errors
 }
@@ -529,11 +500,7 @@ fn kind(v: &Value) -> &'static str {
 }
 
 fn wrong_type(field: &str, expected: &str, got: &Value) -> FieldError {
-    FieldError::new(
-        field,
-        ErrorCode::InvalidType,
-        format!("{} must be {expected}, got {}", last(field), kind(got)),
-    )
+    FieldError::new(field, ErrorCode::InvalidType, format!("{} must be {expected}, got {}", last(field), kind(got)))
 }
 
 fn missing(field: &str) -> FieldError {

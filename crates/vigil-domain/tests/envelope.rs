@@ -30,11 +30,8 @@ fn widest_reading(seq: u64) -> Reading {
     r.sos = Some(false);
     r.battery_pct = Some(100);
     r.worn = Some(false);
-    r.location = Some(Location {
-        lat: -89.99999999999997,
-        lon: -179.99999999999997,
-        accuracy_m: Some(99_999.99999999999),
-    });
+    r.location =
+        Some(Location { lat: -89.99999999999997, lon: -179.99999999999997, accuracy_m: Some(99_999.99999999999) });
     r
 }
 
@@ -75,8 +72,8 @@ fn a_reading_id_is_the_same_for_the_same_device_and_seq() {
     // derivation (SHA-256 of "vigil/reading/v1\0" device "\0" seq-big-endian,
     // first 16 bytes) must never change between releases.
     assert_eq!(first.to_string(), "8e8703f800aea2d1422905442bd9790c");
-    let env = Envelope::decode(&encode_envelopes(&upload_of(vec![widest_reading(7)]), "w-1", now()).unwrap()[0])
-        .unwrap();
+    let env =
+        Envelope::decode(&encode_envelopes(&upload_of(vec![widest_reading(7)]), "w-1", now()).unwrap()[0]).unwrap();
     assert_eq!(env.reading_id(&env.readings[0]), ReadingId::new("band-0001", u64::MAX - 7));
 }
 
@@ -116,7 +113,8 @@ fn hex(bytes: &[u8]) -> String {
 fn the_largest_valid_upload_fits_one_record() {
     // Splitting is a safety net: validation bounds every field, so even the
     // maximum number of the widest readings goes as one record.
-    let readings: Vec<_> = (0..MAX_READINGS as u64).map(|seq| serde_json::to_value(widest_reading(seq)).unwrap()).collect();
+    let readings: Vec<_> =
+        (0..MAX_READINGS as u64).map(|seq| serde_json::to_value(widest_reading(seq)).unwrap()).collect();
     let body = serde_json::to_vec(&json!({
         "device_id": "d".repeat(64), "batch_id": "b".repeat(64), "app_version": "v".repeat(32), "readings": readings,
     }))

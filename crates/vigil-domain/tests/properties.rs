@@ -87,10 +87,7 @@ fn assert_explained(errors: &[vigil_domain::FieldError]) -> Result<(), TestCaseE
 /// What must hold of any parse result: refusals are explained; in an accepted
 /// upload every reading sent is either accepted or rejected (with reasons that
 /// point into that reading), and nothing out of range gets through.
-fn assert_consistent(
-    result: &Result<Upload, UploadRejected>,
-    sent: Option<usize>,
-) -> Result<(), TestCaseError> {
+fn assert_consistent(result: &Result<Upload, UploadRejected>, sent: Option<usize>) -> Result<(), TestCaseError> {
     match result {
         Err(rejected) => assert_explained(&rejected.errors)?,
         Ok(up) => {
@@ -121,20 +118,59 @@ fn assert_consistent(
 
 /// Keys the contract knows, so generated objects often look like uploads or readings.
 const KNOWN_KEYS: &[&str] = &[
-    "device_id", "batch_id", "app_version", "readings", "ts", "seq", "heart_rate_bpm", "spo2_pct",
-    "skin_temp_c", "steps", "activity", "sleep_stage", "fall_detected", "fall_cancelled", "sos",
-    "battery_pct", "worn", "location", "lat", "lon", "accuracy_m",
+    "device_id",
+    "batch_id",
+    "app_version",
+    "readings",
+    "ts",
+    "seq",
+    "heart_rate_bpm",
+    "spo2_pct",
+    "skin_temp_c",
+    "steps",
+    "activity",
+    "sleep_stage",
+    "fall_detected",
+    "fall_cancelled",
+    "sos",
+    "battery_pct",
+    "worn",
+    "location",
+    "lat",
+    "lon",
+    "accuracy_m",
 ];
 
 /// Strings the validator treats specially: enum values, timestamps in and out of
 /// the window, almost-timestamps, a leap second, ids.
 const INTERESTING_STRINGS: &[&str] = &[
-    "rest", "light", "moderate", "vigorous", "awake", "deep", "rem", "Light", "",
-    "2026-11-22T09:59:00Z", "2026-11-22T10:59:00+01:00", "2026-11-22T10:05:00Z",
-    "2026-11-22T10:05:00.000000001Z", "2026-11-15T10:00:00Z", "2026-11-15T09:59:59.999Z",
-    "2026-11-22T09:59:60Z", "2026-11-22 09:59:00Z", "2026-11-22t09:59:00z", "2026-11-22T09:59:00",
-    "2026-11-22T09:59:00+24:00", "2026-11-22T09:59:00.123456789123-00:00", "9999-12-31T23:59:59Z",
-    "0000-01-01T00:00:00Z", "band-0001", "72", "true", "null",
+    "rest",
+    "light",
+    "moderate",
+    "vigorous",
+    "awake",
+    "deep",
+    "rem",
+    "Light",
+    "",
+    "2026-11-22T09:59:00Z",
+    "2026-11-22T10:59:00+01:00",
+    "2026-11-22T10:05:00Z",
+    "2026-11-22T10:05:00.000000001Z",
+    "2026-11-15T10:00:00Z",
+    "2026-11-15T09:59:59.999Z",
+    "2026-11-22T09:59:60Z",
+    "2026-11-22 09:59:00Z",
+    "2026-11-22t09:59:00z",
+    "2026-11-22T09:59:00",
+    "2026-11-22T09:59:00+24:00",
+    "2026-11-22T09:59:00.123456789123-00:00",
+    "9999-12-31T23:59:59Z",
+    "0000-01-01T00:00:00Z",
+    "band-0001",
+    "72",
+    "true",
+    "null",
 ];
 
 fn arb_key() -> impl Strategy<Value = String> {
@@ -177,8 +213,7 @@ fn arb_json() -> impl Strategy<Value = Value> {
     leaf.prop_recursive(4, 64, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            prop::collection::btree_map(arb_key(), inner, 0..6)
-                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            prop::collection::btree_map(arb_key(), inner, 0..6).prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
 }
@@ -187,13 +222,11 @@ fn arb_ts() -> impl Strategy<Value = DateTime<FixedOffset>> {
     let window = (MAX_AGE + MAX_FUTURE).num_seconds();
     let second = prop_oneof![1 => Just(0), 1 => Just(window), 8 => 0..=window];
     let max_offset = 23 * 3600 + 59 * 60;
-    (second, 0i64..1_000_000_000, (-max_offset / 60..=max_offset / 60)).prop_map(
-        move |(second, nanos, offset_min)| {
-            let nanos = if second == window { 0 } else { nanos };
-            let utc = now() - MAX_AGE + Duration::seconds(second) + Duration::nanoseconds(nanos);
-            utc.with_timezone(&FixedOffset::east_opt(offset_min * 60).unwrap())
-        },
-    )
+    (second, 0i64..1_000_000_000, (-max_offset / 60..=max_offset / 60)).prop_map(move |(second, nanos, offset_min)| {
+        let nanos = if second == window { 0 } else { nanos };
+        let utc = now() - MAX_AGE + Duration::seconds(second) + Duration::nanoseconds(nanos);
+        utc.with_timezone(&FixedOffset::east_opt(offset_min * 60).unwrap())
+    })
 }
 
 fn int_in(r: Range<i64>) -> impl Strategy<Value = i64> {
@@ -286,29 +319,43 @@ enum Fault {
 }
 
 const READING_FIELDS: &[&str] = &[
-    "ts", "seq", "heart_rate_bpm", "spo2_pct", "skin_temp_c", "steps", "activity", "sleep_stage",
-    "fall_detected", "fall_cancelled", "sos", "battery_pct", "worn", "location",
+    "ts",
+    "seq",
+    "heart_rate_bpm",
+    "spo2_pct",
+    "skin_temp_c",
+    "steps",
+    "activity",
+    "sleep_stage",
+    "fall_detected",
+    "fall_cancelled",
+    "sos",
+    "battery_pct",
+    "worn",
+    "location",
 ];
 
 fn arb_fault() -> impl Strategy<Value = Fault> {
-    let int_fields = select(&[
-        ("heart_rate_bpm", limits::HEART_RATE_BPM),
-        ("spo2_pct", limits::SPO2_PCT),
-        ("steps", limits::STEPS),
-        ("battery_pct", limits::BATTERY_PCT),
-    ][..]);
-    let float_fields = select(&[
-        ("skin_temp_c", limits::SKIN_TEMP_C),
-        ("location.lat", limits::LAT),
-        ("location.lon", limits::LON),
-        ("location.accuracy_m", limits::ACCURACY_M),
-    ][..]);
-    let int_out = (int_fields, any::<bool>(), 1i64..1_000_000).prop_map(|((name, r), low, by)| {
-        Fault::OutOfRange(name, json!(if low { r.min - by } else { r.max + by }))
-    });
-    let float_out = (float_fields, any::<bool>(), 0.001f64..1e6).prop_map(|((name, r), low, by)| {
-        Fault::OutOfRange(name, json!(if low { r.min - by } else { r.max + by }))
-    });
+    let int_fields = select(
+        &[
+            ("heart_rate_bpm", limits::HEART_RATE_BPM),
+            ("spo2_pct", limits::SPO2_PCT),
+            ("steps", limits::STEPS),
+            ("battery_pct", limits::BATTERY_PCT),
+        ][..],
+    );
+    let float_fields = select(
+        &[
+            ("skin_temp_c", limits::SKIN_TEMP_C),
+            ("location.lat", limits::LAT),
+            ("location.lon", limits::LON),
+            ("location.accuracy_m", limits::ACCURACY_M),
+        ][..],
+    );
+    let int_out = (int_fields, any::<bool>(), 1i64..1_000_000)
+        .prop_map(|((name, r), low, by)| Fault::OutOfRange(name, json!(if low { r.min - by } else { r.max + by })));
+    let float_out = (float_fields, any::<bool>(), 0.001f64..1e6)
+        .prop_map(|((name, r), low, by)| Fault::OutOfRange(name, json!(if low { r.min - by } else { r.max + by })));
     prop_oneof![
         6 => Just(Fault::None),
         1 => int_out,
@@ -384,10 +431,7 @@ fn field_accepts(key: &str, v: &Value, taken_seq: u64) -> bool {
     let num = |r: Range<f64>| v.as_f64().is_some_and(|f| r.contains(f));
     let one_of = |allowed: &[&str]| v.is_null() || v.as_str().is_some_and(|s| allowed.contains(&s));
     match key {
-        "ts" => v
-            .as_str()
-            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-            .is_some_and(in_window),
+        "ts" => v.as_str().and_then(|s| DateTime::parse_from_rfc3339(s).ok()).is_some_and(in_window),
         "seq" => v.as_u64().is_some_and(|s| s != taken_seq),
         "heart_rate_bpm" => int(limits::HEART_RATE_BPM),
         "spo2_pct" => int(limits::SPO2_PCT),
@@ -401,9 +445,9 @@ fn field_accepts(key: &str, v: &Value, taken_seq: u64) -> bool {
             v.is_null()
                 || v.as_object().is_some_and(|o| {
                     o.keys().all(|k| ["lat", "lon", "accuracy_m"].contains(&k.as_str()))
-                        && ["lat", "lon", "accuracy_m"]
-                            .iter()
-                            .all(|k| field_accepts(&format!("location.{k}"), o.get(*k).unwrap_or(&Value::Null), taken_seq))
+                        && ["lat", "lon", "accuracy_m"].iter().all(|k| {
+                            field_accepts(&format!("location.{k}"), o.get(*k).unwrap_or(&Value::Null), taken_seq)
+                        })
                 })
         }
         "location.lat" => num(limits::LAT),
@@ -414,9 +458,24 @@ fn field_accepts(key: &str, v: &Value, taken_seq: u64) -> bool {
 }
 
 const SUBSTITUTABLE: &[&str] = &[
-    "ts", "seq", "heart_rate_bpm", "spo2_pct", "skin_temp_c", "steps", "activity", "sleep_stage",
-    "fall_detected", "fall_cancelled", "sos", "battery_pct", "worn", "location", "location.lat",
-    "location.lon", "location.accuracy_m", "mood",
+    "ts",
+    "seq",
+    "heart_rate_bpm",
+    "spo2_pct",
+    "skin_temp_c",
+    "steps",
+    "activity",
+    "sleep_stage",
+    "fall_detected",
+    "fall_cancelled",
+    "sos",
+    "battery_pct",
+    "worn",
+    "location",
+    "location.lat",
+    "location.lon",
+    "location.accuracy_m",
+    "mood",
 ];
 
 proptest! {

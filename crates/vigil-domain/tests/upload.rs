@@ -112,7 +112,11 @@ fn physiological_ranges_are_inclusive_and_enforced() {
         let mut r = reading(1);
         r[field] = bad.clone();
         let up = parse(&upload(vec![r, reading(2)])).unwrap();
-        assert_eq!(codes_at(&up.rejected[0].errors), vec![(format!("readings[0].{field}"), ErrorCode::OutOfRange)], "{field}={bad}");
+        assert_eq!(
+            codes_at(&up.rejected[0].errors),
+            vec![(format!("readings[0].{field}"), ErrorCode::OutOfRange)],
+            "{field}={bad}"
+        );
     }
 }
 

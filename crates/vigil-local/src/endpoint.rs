@@ -57,3 +57,22 @@ pub async fn require() -> SdkConfig {
 pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{}-{:08x}", std::process::id(), fastrand::u32(..))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dead_endpoint_is_reported_with_how_to_start_one() {
+        // Port 9 (discard) is not served on loopback here.
+        let message = check("http://127.0.0.1:9").unwrap_err();
+        assert!(message.contains("http://127.0.0.1:9"), "{message}");
+        assert!(message.contains("bash localstack/endpoint.sh start"), "{message}");
+        assert!(check("not a url at all").is_err());
+    }
+
+    #[test]
+    fn unique_names_differ() {
+        assert_ne!(unique_name("t"), unique_name("t"));
+    }
+}

@@ -3,5 +3,6 @@
 //! endpoint (AWS included), and reading the stream back for tests and demos.
 
 pub mod endpoint;
+pub mod esm;
 pub mod provision;
 pub mod stream;

@@ -47,12 +47,9 @@ mod tests {
         let err = IngestConfig::from_source(&[("STREAM_NAME", "readings")]).unwrap_err();
         assert!(err.to_string().contains("DEVICES_TABLE"), "{err}");
 
-        let err = IngestConfig::from_source(&[
-            ("STREAM_NAME", "s"),
-            ("DEVICES_TABLE", "d"),
-            ("PUBLISH_BUDGET_MS", "soon"),
-        ])
-        .unwrap_err();
+        let err =
+            IngestConfig::from_source(&[("STREAM_NAME", "s"), ("DEVICES_TABLE", "d"), ("PUBLISH_BUDGET_MS", "soon")])
+                .unwrap_err();
         assert!(err.to_string().contains("PUBLISH_BUDGET_MS=\"soon\""), "{err}");
     }
 }

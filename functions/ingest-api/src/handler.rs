@@ -56,12 +56,20 @@ where
         self.handle_at(request, Utc::now()).await
     }
 
-    /// Handles one request as of `now` (the server clock, injectable for tests).
+    /// Handles one request as of `now` (the server clock, injectable for tests)
+    /// and writes its metrics line.
     pub async fn handle_at(&self, request: Request, now: DateTime<Utc>) -> Response<Body> {
+        let (response, metrics) = self.respond(request, now).await;
+        metrics.emit();
+        response
+    }
+
+    /// The response and the metrics of one request, without writing anything.
+    pub async fn respond(&self, request: Request, now: DateTime<Utc>) -> (Response<Body>, Metrics) {
         let started = Instant::now();
         let mut metrics = Metrics::new("ingest-api");
-        let outcome = self.process(&request, now, &mut metrics).await;
-        let status = outcome.status();
+        let response = self.process(&request, now, &mut metrics).await;
+        let status = response.status();
         metrics.count("Uploads", 1).millis("IngestMs", started.elapsed().as_secs_f64() * 1e3);
         if status.is_client_error() {
             metrics.count("UploadsRefused", 1);
@@ -69,8 +77,7 @@ where
         if status.is_server_error() {
             metrics.count("UploadsFailed", 1);
         }
-        metrics.emit();
-        outcome
+        (response, metrics)
     }
 
     async fn process(&self, request: &Request, now: DateTime<Utc>, metrics: &mut Metrics) -> Response<Body> {
@@ -130,10 +137,9 @@ where
         }
 
         let records: Vec<StreamRecord> = match encode_envelopes(&upload, &link.wearer_id, now) {
-            Ok(encoded) => encoded
-                .into_iter()
-                .map(|data| StreamRecord { partition_key: link.wearer_id.clone(), data })
-                .collect(),
+            Ok(encoded) => {
+                encoded.into_iter().map(|data| StreamRecord { partition_key: link.wearer_id.clone(), data }).collect()
+            }
             Err(err) => {
                 tracing::error!(batch_id = %upload.batch_id, error = %err, "could not encode envelope");
                 return internal();
@@ -157,7 +163,11 @@ where
                 );
                 json_response(
                     StatusCode::ACCEPTED,
-                    &Accepted { batch_id: &upload.batch_id, accepted: upload.readings.len(), rejected: &upload.rejected },
+                    &Accepted {
+                        batch_id: &upload.batch_id,
+                        accepted: upload.readings.len(),
+                        rejected: &upload.rejected,
+                    },
                 )
             }
             Err(err @ PublishError::Incomplete { .. }) => {
@@ -239,9 +249,5 @@ fn unavailable() -> Response<Body> {
 }
 
 fn internal() -> Response<Body> {
-    error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
-        "the upload could not be stored; resend it unchanged later",
-    )
+    error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the upload could not be stored; resend it unchanged later")
 }

@@ -20,8 +20,5 @@ async fn main() -> Result<(), lambda_http::Error> {
         publish_budget: config.publish_budget,
     };
     let ingest = &ingest;
-    run(service_fn(move |request| async move {
-        Ok::<_, std::convert::Infallible>(ingest.handle(request).await)
-    }))
-    .await
+    run(service_fn(move |request| async move { Ok::<_, std::convert::Infallible>(ingest.handle(request).await) })).await
 }

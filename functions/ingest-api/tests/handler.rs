@@ -113,7 +113,10 @@ async fn no_claims_is_401_before_anything_is_read() {
 async fn unknown_and_foreign_devices_get_the_same_403() {
     let ingest = ingest(PublishMode::Ok);
     let foreign = ingest
-        .handle_at(edited(V2_UPLOAD, |e| e["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = json!("someone-else")), event_time())
+        .handle_at(
+            edited(V2_UPLOAD, |e| e["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = json!("someone-else")),
+            event_time(),
+        )
         .await;
     let unknown = ingest
         .handle_at(
@@ -149,7 +152,10 @@ async fn content_type_must_be_json() {
         assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "{ct:?}");
     }
     let response = ingest
-        .handle_at(edited(V2_UPLOAD, |e| e["headers"]["content-type"] = json!("Application/JSON; charset=UTF-8")), event_time())
+        .handle_at(
+            edited(V2_UPLOAD, |e| e["headers"]["content-type"] = json!("Application/JSON; charset=UTF-8")),
+            event_time(),
+        )
         .await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
 }
@@ -235,4 +241,37 @@ async fn the_publish_budget_is_cut_by_the_invocation_deadline() {
     let budget = ingest.publisher.budgets.lock().unwrap()[0];
     assert!(budget <= Duration::from_millis(1_000), "{budget:?}");
     assert!(budget > Duration::ZERO);
+}
+
+mod client_mistakes {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn status_for(body: String) -> StatusCode {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let ingest = ingest(PublishMode::Ok);
+        runtime.block_on(ingest.handle_at(edited(V2_UPLOAD, |e| e["body"] = json!(body)), event_time())).status()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+        /// Whatever a client sends, the answer is a 2xx or a 4xx, never a 5xx.
+        #[test]
+        fn any_body_gets_an_answer_that_is_never_a_server_error(body in ".{0,400}") {
+            let status = status_for(body);
+            prop_assert!(status.is_success() || status.is_client_error(), "{status}");
+        }
+
+        #[test]
+        fn any_mangling_of_a_valid_body_is_never_a_server_error(cut in 0usize..600, junk in ".{0,8}") {
+            let v: Value = serde_json::from_slice(V2_UPLOAD).unwrap();
+            let valid = v["body"].as_str().unwrap().to_owned();
+            let mut mangled: String = valid.chars().take(cut).collect();
+            mangled.push_str(&junk);
+            mangled.extend(valid.chars().skip(cut + junk.chars().count()));
+            let status = status_for(mangled);
+            prop_assert!(status.is_success() || status.is_client_error(), "{status}");
+        }
+    }
 }

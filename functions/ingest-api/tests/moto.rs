@@ -79,8 +79,7 @@ async fn an_hour_of_buffered_readings_arrives_whole() {
         })
         .collect();
     let body = json!({"device_id": "band-0001", "batch_id": "hour-1", "app_version": "1.4.2", "readings": readings});
-    let response =
-        ingest.handle_at(edited(V2_UPLOAD, |e| e["body"] = json!(body.to_string())), now).await;
+    let response = ingest.handle_at(edited(V2_UPLOAD, |e| e["body"] = json!(body.to_string())), now).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     assert_eq!(body_json(&response)["accepted"], 720);
 

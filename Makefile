@@ -1,0 +1,37 @@
+# Vigil — the two commands a new user needs are `make test` and (with the local
+# runner issue) `make run`. Everything installs what it needs itself.
+
+.PHONY: test bench endpoint endpoint-stop provision lint fmt clean help
+
+help:
+	@echo "make test           install what the tests need, start the local endpoint, run every test, stop it"
+	@echo "make bench          criterion benchmarks with ratio lines (release build)"
+	@echo "make endpoint       start moto's server on 127.0.0.1:4566 (or use LocalStack if it answers)"
+	@echo "make endpoint-stop  stop the endpoint if make started it"
+	@echo "make provision      create the stream and tables on the endpoint"
+	@echo "make lint / fmt     clippy and rustfmt"
+
+test:
+	bash scripts/test.sh
+
+bench:
+	cargo bench -p ingest-api --bench handler
+
+endpoint:
+	bash localstack/endpoint.sh start
+
+endpoint-stop:
+	bash localstack/endpoint.sh stop
+
+provision: endpoint
+	eval "$$(bash localstack/endpoint.sh env)" && cargo run -q -p vigil-local --bin vigil -- provision
+
+lint:
+	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+clean:
+	bash localstack/endpoint.sh stop || true
+	cargo clean

@@ -1,6 +1,8 @@
 //! KinesisPublisher against exact PutRecords responses injected with
 //! aws-smithy-mocks: partial failures, throttling, deadlines, refusals.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on broken fixtures")]
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -1,6 +1,8 @@
 //! Reading ids and the stream envelope: ids every sink can deduplicate on, and
 //! uploads split into records Kinesis will take.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on broken fixtures")]
+
 use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, FixedOffset, TimeZone, Utc};

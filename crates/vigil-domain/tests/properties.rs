@@ -2,6 +2,8 @@
 //! validation is total, every refusal is explained at the right place, valid data
 //! always gets through unchanged, and the envelope carries exactly what was accepted.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on broken fixtures")]
+
 use chrono::{DateTime, Duration, FixedOffset, TimeZone, Utc};
 use proptest::prelude::*;
 use proptest::sample::{Index, select};

@@ -1,5 +1,7 @@
 //! The upload contract: what is accepted, and every way it is refused.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on broken fixtures")]
+
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 use vigil_domain::upload::{ErrorCode, MAX_READINGS, parse_upload};

@@ -2,6 +2,8 @@
 //! records put on a real stream reach a handler as Lambda would deliver them.
 //! Start the endpoint with `bash localstack/endpoint.sh start`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on broken fixtures")]
+
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 

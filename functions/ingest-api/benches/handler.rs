@@ -6,6 +6,8 @@
 //! Besides criterion's report, prints `ratio handler/parse: X.XX` per size, the
 //! median of interleaved rounds, so machine noise hits both sides alike.
 
+#![allow(clippy::unwrap_used, reason = "a benchmark fails loudly on a broken fixture")]
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 

@@ -1,5 +1,7 @@
 //! The handler end to end with in-memory ports: every status the API promises.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on broken fixtures")]
+
 mod common;
 
 use std::time::Duration;

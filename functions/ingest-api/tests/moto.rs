@@ -3,6 +3,8 @@
 //! default http://127.0.0.1:4566), read back from the stream.
 //! Start the endpoint with `bash localstack/endpoint.sh start`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on broken fixtures")]
+
 mod common;
 
 use std::time::Duration;

@@ -1,6 +1,8 @@
 //! docs/openapi.yaml matches what the handler does: the same fields, the same
 //! error codes, the same statuses, and its examples are accepted.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on broken fixtures")]
+
 mod common;
 
 use std::collections::BTreeSet;

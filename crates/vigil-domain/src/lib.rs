@@ -4,6 +4,8 @@
 //! No AWS types and no I/O live here, so everything is tested with plain unit
 //! and property tests.
 
+pub mod alerts;
+pub mod care;
 pub mod envelope;
 pub mod ports;
 pub mod reading;

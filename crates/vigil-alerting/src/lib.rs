@@ -1,0 +1,224 @@
+//! The alert path, written once over the domain's ports and used by both the
+//! alert-processor (stream batches) and the offline-detector (schedule).
+//!
+//! For one wearer, in this order, so that a crash at any point loses nothing and
+//! duplicates nothing:
+//! 1. load the rule state (with its version) and evaluate the readings;
+//! 2. store every alert (put-if-absent on its deterministic id);
+//! 3. deliver: claim each (alert, caregiver, channel), send, confirm — or defer
+//!    low-severity messages past quiet hours;
+//! 4. save the state with a conditional write; on a conflict, start again from 1.
+//!
+//! A crash before 4 re-evaluates the same readings on the old state: the same
+//! alert ids come out, the alerts table keeps one row each, and the delivery
+//! claims stop a second message. Saving the state last is what makes "never
+//! lost" hold: the state never says "alerted" before the caregivers were told.
+
+use chrono::{DateTime, Utc};
+use vigil_domain::alerts::{self, Alert, RuleKind, Thresholds, WearerState};
+use vigil_domain::care::{Delivery, WearerProfile, plan_deliveries};
+use vigil_domain::ports::{
+    AlertStore, Claim, DeliveryLog, Notifier, NotifyError, StateStore, StoreError, WearerDirectory,
+};
+use vigil_domain::reading::Reading;
+
+/// How often a wearer's evaluation is redone after losing a conditional write.
+const MAX_STATE_CONFLICTS: usize = 3;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AlertingError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A message could not be sent now; its claim was released for the retry.
+    #[error("a notification failed transiently")]
+    Notify(#[source] NotifyError),
+    #[error("rule state of a wearer kept changing under us ({MAX_STATE_CONFLICTS} conflicts)")]
+    Contended,
+}
+
+/// What one call did, for metrics and logs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outcome {
+    /// Alerts stored for the first time.
+    pub alerts_raised: Vec<Alert>,
+    /// Messages sent now.
+    pub sent: usize,
+    /// Messages held for quiet hours.
+    pub deferred: usize,
+    /// Messages the provider refused for good (bad number, disabled endpoint).
+    pub refused: usize,
+    /// Alerts resolved (a band that was silent is back).
+    pub resolved: usize,
+}
+
+impl Outcome {
+    /// Adds another outcome into this one (batch totals).
+    pub fn add(&mut self, other: Outcome) {
+        self.alerts_raised.extend(other.alerts_raised);
+        self.sent += other.sent;
+        self.deferred += other.deferred;
+        self.refused += other.refused;
+        self.resolved += other.resolved;
+    }
+}
+
+/// One device's readings for a wearer, in the order the stream delivered them.
+#[derive(Debug, Clone, Copy)]
+pub struct DeviceReadings<'a> {
+    pub device_id: &'a str,
+    pub readings: &'a [Reading],
+}
+
+/// The ports the alert path needs.
+#[derive(Debug)]
+pub struct Alerting<W, S, A, D, N> {
+    pub wearers: W,
+    pub states: S,
+    pub alerts: A,
+    pub deliveries: D,
+    pub notifier: N,
+}
+
+impl<W, S, A, D, N> Alerting<W, S, A, D, N>
+where
+    W: WearerDirectory + Sync,
+    S: StateStore + Sync,
+    A: AlertStore + Sync,
+    D: DeliveryLog + Sync,
+    N: Notifier + Sync,
+{
+    /// Evaluates one wearer's readings from a stream batch, as of the wall clock `now`
+    /// (used to raise falls whose cancel window has passed and for quiet hours).
+    pub async fn process_wearer(
+        &self,
+        wearer_id: &str,
+        batches: &[DeviceReadings<'_>],
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, AlertingError> {
+        let profile = self.profile(wearer_id).await?;
+        let tz = profile.tz();
+        self.with_state(wearer_id, &profile, now, |state, th| {
+            let mut raised = Vec::new();
+            for batch in batches {
+                raised.extend(alerts::evaluate(state, th, tz, batch.device_id, batch.readings));
+            }
+            raised.extend(alerts::flush(state, th, now));
+            raised
+        })
+        .await
+    }
+
+    /// The scheduled check of one wearer: falls past their cancel window and a
+    /// band silent for longer than the wearer's no-data threshold.
+    pub async fn check_wearer(&self, wearer_id: &str, now: DateTime<Utc>) -> Result<Outcome, AlertingError> {
+        let profile = self.profile(wearer_id).await?;
+        self.with_state(wearer_id, &profile, now, |state, th| {
+            let mut raised = alerts::flush(state, th, now);
+            raised.extend(alerts::check_offline(state, th, now));
+            raised
+        })
+        .await
+    }
+
+    /// Sends the deferred messages whose quiet hours are over.
+    pub async fn send_due(&self, now: DateTime<Utc>) -> Result<Outcome, AlertingError> {
+        let mut outcome = Outcome::default();
+        for mut delivery in self.deliveries.due(now).await? {
+            delivery.not_before = None;
+            self.deliver(&delivery, now, &mut outcome).await?;
+        }
+        Ok(outcome)
+    }
+
+    async fn profile(&self, wearer_id: &str) -> Result<WearerProfile, AlertingError> {
+        Ok(match self.wearers.wearer(wearer_id).await? {
+            Some(profile) => profile,
+            None => {
+                // Alerts are still evaluated and stored, so nothing is lost once the
+                // wearer is registered; but nobody can be told. An operator must act.
+                tracing::error!(wearer_id, "no wearer profile: alerts are stored but nobody is notified");
+                WearerProfile {
+                    wearer_id: wearer_id.to_owned(),
+                    name: String::new(),
+                    time_zone: "UTC".into(),
+                    thresholds: Thresholds::default(),
+                    caregivers: Vec::new(),
+                }
+            }
+        })
+    }
+
+    async fn with_state(
+        &self,
+        wearer_id: &str,
+        profile: &WearerProfile,
+        now: DateTime<Utc>,
+        rules: impl Fn(&mut WearerState, &Thresholds) -> Vec<Alert>,
+    ) -> Result<Outcome, AlertingError> {
+        for _ in 0..MAX_STATE_CONFLICTS {
+            let mut state = self.states.load(wearer_id).await?.unwrap_or_else(|| WearerState::new(wearer_id));
+            let silent_since = state.episodes.get(&RuleKind::NoData).map(|e| e.start);
+            let raised = rules(&mut state, &profile.thresholds);
+
+            let mut outcome = Outcome::default();
+            for alert in &raised {
+                if self.alerts.put_alert(alert).await? {
+                    outcome.alerts_raised.push(alert.clone());
+                }
+                // Deliver even when the alert existed: a previous attempt may have
+                // stored it and died before telling everyone. Claims dedupe.
+                for delivery in plan_deliveries(alert, profile, now) {
+                    self.deliver(&delivery, now, &mut outcome).await?;
+                }
+            }
+            if let Some(start) = silent_since
+                && !state.episodes.contains_key(&RuleKind::NoData)
+            {
+                let id = alerts::AlertId::new(wearer_id, RuleKind::NoData, start);
+                self.alerts.resolve(id.as_str(), now).await?;
+                outcome.resolved += 1;
+            }
+            if self.states.save(&state).await? {
+                return Ok(outcome);
+            }
+            tracing::info!(wearer_id, "rule state changed concurrently; evaluating again");
+        }
+        Err(AlertingError::Contended)
+    }
+
+    async fn deliver(
+        &self,
+        delivery: &Delivery,
+        now: DateTime<Utc>,
+        outcome: &mut Outcome,
+    ) -> Result<(), AlertingError> {
+        if delivery.not_before.is_some_and(|t| t > now) {
+            self.deliveries.defer(delivery).await?;
+            outcome.deferred += 1;
+            return Ok(());
+        }
+        match self.deliveries.claim(delivery, now).await? {
+            Claim::AlreadySent | Claim::InFlight => return Ok(()),
+            Claim::Granted => {}
+        }
+        match self.notifier.send(delivery.channel, &delivery.address, &delivery.message).await {
+            Ok(message_id) => {
+                self.deliveries.sent(delivery, &message_id, now).await?;
+                outcome.sent += 1;
+                Ok(())
+            }
+            Err(NotifyError::Rejected(source)) => {
+                // Retrying cannot help; keep the claim so retries do not hammer the
+                // provider, and tell the operator (no number or text in the log).
+                tracing::error!(alert_id = %delivery.alert_id, caregiver_id = %delivery.caregiver_id, channel = delivery.channel.as_str(), error = %source, "notification refused by the provider; fix the caregiver's contact");
+                self.deliveries.sent(delivery, "refused", now).await?;
+                outcome.refused += 1;
+                Ok(())
+            }
+            Err(err @ NotifyError::Transient(_)) => {
+                self.deliveries.release(delivery).await?;
+                Err(AlertingError::Notify(err))
+            }
+        }
+    }
+}

@@ -1,0 +1,324 @@
+//! The rules themselves. See the table in the module docs.
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Offset, TimeZone, Utc};
+use chrono_tz::Tz;
+
+use super::state::{Episode, PendingFall, WearStretch, WearerState};
+use super::{Alert, MAX_ALERT_READINGS, RuleKind, Thresholds};
+use crate::envelope::ReadingId;
+use crate::reading::{Activity, Location, Reading};
+use crate::upload::MAX_AGE;
+
+/// Longest silence a heart-rate or SpO2 episode survives. Readings come every 5 s;
+/// five minutes bridges a routine batch that arrives after an urgent reading was
+/// sent ahead of it, while an hour without data is not "sustained" evidence.
+pub const MAX_GAP: Duration = Duration::minutes(5);
+
+/// Evaluates a batch of one wearer's readings from `device_id` in event-time order,
+/// updates `state`, and returns the alerts raised, oldest first.
+///
+/// Evaluating the same readings again on the updated state raises nothing.
+/// At the end of the batch, falls whose cancel window lies before the newest
+/// reading seen are raised, so a cancel anywhere in the same batch counts. Call
+/// [`flush`] too, so that a fall is raised even when no later reading ever comes.
+pub fn evaluate(
+    state: &mut WearerState,
+    thresholds: &Thresholds,
+    tz: Tz,
+    device_id: &str,
+    readings: &[Reading],
+) -> Vec<Alert> {
+    let mut sorted: Vec<&Reading> = readings.iter().collect();
+    sorted.sort_by_key(|r| (r.ts, r.seq));
+    let mut ev = Eval { state, th: thresholds, alerts: Vec::new() };
+    for r in sorted {
+        let at = r.ts.with_timezone(&Utc);
+        let id = ReadingId::new(device_id, r.seq).to_string();
+        ev.order_free(at, &id, r);
+        // Value rules move forward only: a late reading cannot rewrite an episode
+        // already judged on newer evidence.
+        if ev.state.last_seen.is_none_or(|seen| at > seen) {
+            ev.values(tz, at, &id, r);
+            ev.state.last_seen = Some(at);
+            // The band is back: a no-data episode is over.
+            ev.state.episodes.remove(&RuleKind::NoData);
+        }
+    }
+    if let Some(seen) = ev.state.last_seen {
+        ev.due_falls(seen);
+        ev.prune(seen);
+    }
+    ev.alerts
+}
+
+/// Raises the pending falls whose cancel window has passed by `now`, an estimate
+/// of the wearer's current event time (the processor passes its clock, after
+/// [`evaluate`] and on its schedule). Without this, a wearer whose band went
+/// silent after a fall (the case that matters most) would never be alerted.
+pub fn flush(state: &mut WearerState, thresholds: &Thresholds, now: DateTime<Utc>) -> Vec<Alert> {
+    let mut ev = Eval { state, th: thresholds, alerts: Vec::new() };
+    ev.due_falls(now);
+    ev.alerts
+}
+
+/// The offline detector's rule: a `no_data` alert when nothing has been seen from
+/// the band for `no_data_min` by `now` (the detector's clock), once per silence.
+/// The episode starts at the last reading, so every run of the detector computes
+/// the same id until a new reading arrives.
+pub fn check_offline(state: &mut WearerState, thresholds: &Thresholds, now: DateTime<Utc>) -> Option<Alert> {
+    let last = state.last_seen?;
+    let rule = RuleKind::NoData;
+    let already = state.episodes.get(&rule).is_some_and(|e| e.start == last);
+    if now - last < thresholds.no_data() || already || !cooled_down(state, thresholds, rule, now) {
+        return None;
+    }
+    let silent_min = (now - last).num_minutes() as f64;
+    let episode = Episode { start: last, last: now, readings: Vec::new(), value: Some(silent_min), alerted: true };
+    state.episodes.insert(rule, episode);
+    state.last_alert.insert(rule, now);
+    let mut alert = Alert::new(&state.wearer_id, rule, last, now);
+    alert.value = Some(silent_min);
+    Some(alert)
+}
+
+fn cooled_down(state: &WearerState, th: &Thresholds, rule: RuleKind, at: DateTime<Utc>) -> bool {
+    state.last_alert.get(&rule).is_none_or(|&prev| at - prev >= th.cooldown(rule))
+}
+
+/// Whether the condition of an episode rule holds in one reading.
+enum Seen {
+    /// The reading does not tell (the field is missing, or inside a hysteresis band).
+    Unknown,
+    /// Back in range: the episode ends.
+    Clear,
+    /// The condition holds, with its value.
+    Holds(f64),
+}
+
+fn seen(value: Option<i64>, holds: impl Fn(i64) -> bool, clears: impl Fn(i64) -> bool) -> Seen {
+    match value {
+        Some(v) if holds(v) => Seen::Holds(v as f64),
+        Some(v) if clears(v) => Seen::Clear,
+        _ => Seen::Unknown,
+    }
+}
+
+fn is_movement(r: &Reading) -> bool {
+    r.steps.is_some_and(|s| s > 0) || r.activity.is_some_and(|a| a != Activity::Rest)
+}
+
+/// One evaluation: the wearer's state, their thresholds, and the alerts so far.
+struct Eval<'a> {
+    state: &'a mut WearerState,
+    th: &'a Thresholds,
+    alerts: Vec<Alert>,
+}
+
+impl Eval<'_> {
+    /// What counts whatever the arrival order: SOS, falls and cancels, movement, location.
+    fn order_free(&mut self, at: DateTime<Utc>, id: &str, r: &Reading) {
+        let state = &mut *self.state;
+        if let Some(loc) = r.location
+            && state.last_location.is_none_or(|(t, _)| at >= t)
+        {
+            state.last_location = Some((at, loc));
+        }
+        if is_movement(r) && state.last_movement.is_none_or(|t| at > t) {
+            state.last_movement = Some(at);
+        }
+        let window = self.th.fall_cancel_window();
+        if r.fall_cancelled == Some(true) {
+            state.pending_falls.retain(|f| !(f.at <= at && at <= f.at + window));
+            // Kept: the fall it cancels may be delivered later than the cancel.
+            if !state.fall_cancels.contains(&at) {
+                state.fall_cancels.push(at);
+            }
+        }
+        if r.fall_detected == Some(true)
+            && !state.fall_cancels.iter().any(|&c| at <= c && c <= at + window)
+            && !state.pending_falls.iter().any(|f| f.reading == id)
+        {
+            state.pending_falls.push(PendingFall { at, reading: id.to_owned(), location: r.location });
+        }
+        if r.sos == Some(true) {
+            self.critical(RuleKind::Sos, at, id, r.location);
+        }
+    }
+
+    fn due_falls(&mut self, now: DateTime<Utc>) {
+        let window = self.th.fall_cancel_window();
+        let (mut due, waiting): (Vec<_>, Vec<_>) =
+            self.state.pending_falls.drain(..).partition(|f| now > f.at + window);
+        self.state.pending_falls = waiting;
+        due.sort_by_key(|f| f.at);
+        for fall in due {
+            self.critical(RuleKind::Fall, fall.at, &fall.reading, fall.location);
+        }
+    }
+
+    /// SOS and fall: one alert per cooldown window aligned to the epoch, so the set
+    /// of alerts does not depend on which reading of a window arrives first.
+    fn critical(&mut self, rule: RuleKind, at: DateTime<Utc>, reading: &str, location: Option<Location>) {
+        let width = self.th.cooldown(rule).num_seconds();
+        let window_start = DateTime::from_timestamp(at.timestamp().div_euclid(width) * width, 0).unwrap_or(at);
+        let windows = self.state.alerted_windows.entry(rule).or_default();
+        if windows.contains(&window_start) {
+            return;
+        }
+        windows.push(window_start);
+        let mut alert = Alert::new(&self.state.wearer_id, rule, window_start, at);
+        alert.readings.push(reading.to_owned());
+        alert.location = location.or(self.state.last_location.map(|(_, l)| l));
+        self.alerts.push(alert);
+    }
+
+    /// The rules that need readings in event-time order.
+    fn values(&mut self, tz: Tz, at: DateTime<Utc>, id: &str, r: &Reading) {
+        let th = self.th;
+        let secs = |s: u32| Duration::seconds(i64::from(s));
+        let high = seen(r.heart_rate_bpm, |v| v > th.heart_rate_high_bpm, |_| true);
+        self.sustained(RuleKind::HeartRateHigh, at, id, high, secs(th.heart_rate_sustain_s));
+        let low = seen(r.heart_rate_bpm, |v| v < th.heart_rate_low_bpm, |_| true);
+        self.sustained(RuleKind::HeartRateLow, at, id, low, secs(th.heart_rate_sustain_s));
+        let spo2 = seen(r.spo2_pct, |v| v < th.spo2_low_pct, |_| true);
+        self.sustained(RuleKind::Spo2Low, at, id, spo2, secs(th.spo2_sustain_s));
+        let battery_clear_at = th.battery_low_pct.saturating_add(th.battery_hysteresis_pct);
+        let battery = seen(r.battery_pct, |v| v < th.battery_low_pct, |v| v >= battery_clear_at);
+        self.sustained(RuleKind::BatteryLow, at, id, battery, Duration::zero());
+
+        let state = &mut *self.state;
+        match (r.worn, state.wear) {
+            (Some(worn), Some(w)) if w.worn == worn => {}
+            (Some(worn), _) => state.wear = Some(WearStretch { worn, since: at }),
+            // A band that never says otherwise is assumed worn from its first reading.
+            (None, None) => state.wear = Some(WearStretch { worn: true, since: at }),
+            (None, Some(_)) => {}
+        }
+        // Daytime episodes start no earlier than today's daytime: a night asleep
+        // or an evening without the band does not count towards them.
+        let (off_since, still_since) = match (daytime_start(tz, th, at), state.wear) {
+            (Some(day), Some(w)) if !w.worn => (Some(w.since.max(day)), None),
+            (Some(day), Some(w)) => (None, Some(w.since.max(day).max(state.last_movement.unwrap_or(day)))),
+            _ => (None, None),
+        };
+        self.daytime(RuleKind::NotWorn, at, id, off_since, Duration::minutes(i64::from(th.not_worn_min)));
+        self.daytime(RuleKind::Inactivity, at, id, still_since, Duration::hours(i64::from(th.inactivity_hours)));
+    }
+
+    /// A condition that must hold in consecutive readings for `duration`.
+    fn sustained(&mut self, rule: RuleKind, at: DateTime<Utc>, id: &str, seen: Seen, duration: Duration) {
+        let value = match seen {
+            Seen::Unknown => return,
+            Seen::Clear => {
+                self.state.episodes.remove(&rule);
+                return;
+            }
+            Seen::Holds(v) => v,
+        };
+        // Battery drains slowly and needs no "sustained" evidence: no gap limit.
+        let max_gap = (rule != RuleKind::BatteryLow).then_some(MAX_GAP);
+        match self.state.episodes.get_mut(&rule) {
+            Some(ep) if max_gap.is_none_or(|g| at - ep.last <= g) => extend(ep, at, id, value),
+            _ => {
+                self.state.episodes.insert(rule, new_episode(at, at, id, value));
+            }
+        }
+        self.raise_if_due(rule, at, duration);
+    }
+
+    /// A daytime condition that has held since `since` (None: it does not hold
+    /// now). `since` is the episode's identity: a new `since` is a new episode.
+    fn daytime(
+        &mut self,
+        rule: RuleKind,
+        at: DateTime<Utc>,
+        id: &str,
+        since: Option<DateTime<Utc>>,
+        duration: Duration,
+    ) {
+        let Some(since) = since else {
+            self.state.episodes.remove(&rule);
+            return;
+        };
+        let minutes = (at - since).num_minutes() as f64;
+        match self.state.episodes.get_mut(&rule) {
+            Some(ep) if ep.start == since => extend(ep, at, id, minutes),
+            _ => {
+                self.state.episodes.insert(rule, new_episode(since, at, id, minutes));
+            }
+        }
+        self.raise_if_due(rule, at, duration);
+    }
+
+    /// Raises the open episode of `rule` once it has lasted `duration`, unless it
+    /// already did or the rule is cooling down. A suppressed episode that still
+    /// holds when the cooldown ends alerts then: the cooldown delays, never drops.
+    fn raise_if_due(&mut self, rule: RuleKind, at: DateTime<Utc>, duration: Duration) {
+        let cooled = cooled_down(self.state, self.th, rule, at);
+        let Some(ep) = self.state.episodes.get_mut(&rule) else { return };
+        if ep.alerted || ep.last - ep.start < duration || !cooled {
+            return;
+        }
+        ep.alerted = true;
+        let mut alert = Alert::new(&self.state.wearer_id, rule, ep.start, at);
+        alert.readings = ep.readings.clone();
+        alert.value = ep.value;
+        self.state.last_alert.insert(rule, at);
+        self.alerts.push(alert);
+    }
+
+    /// Forgets what can no longer matter: ingest refuses readings older than
+    /// [`MAX_AGE`], so older cancels and windows are not needed for dedup. (A
+    /// record replayed from further back is still deduplicated by its alert id.)
+    fn prune(&mut self, seen: DateTime<Utc>) {
+        let horizon = seen - MAX_AGE;
+        self.state.fall_cancels.retain(|&c| c >= horizon);
+        for (rule, windows) in self.state.alerted_windows.iter_mut() {
+            // A window starts up to one cooldown before the readings in it.
+            let oldest = horizon - self.th.cooldown(*rule);
+            windows.retain(|&w| w >= oldest);
+        }
+        self.state.alerted_windows.retain(|_, w| !w.is_empty());
+    }
+}
+
+fn new_episode(start: DateTime<Utc>, at: DateTime<Utc>, id: &str, value: f64) -> Episode {
+    Episode { start, last: at, readings: vec![id.to_owned()], value: Some(value), alerted: false }
+}
+
+fn extend(ep: &mut Episode, at: DateTime<Utc>, id: &str, value: f64) {
+    ep.last = at;
+    ep.value = Some(value);
+    if ep.readings.len() >= MAX_ALERT_READINGS {
+        ep.readings.remove(0);
+    }
+    ep.readings.push(id.to_owned());
+}
+
+/// The start of the wearer's daytime that `at` falls in, or None at night.
+fn daytime_start(tz: Tz, th: &Thresholds, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let local = at.with_timezone(&tz);
+    let (t, today) = (local.time(), local.date_naive());
+    let (start, end) = (th.day_start, th.day_end);
+    let date = if start < end {
+        (start <= t && t < end).then_some(today)?
+    } else if t >= start {
+        // Wraps past midnight (or all day when start == end).
+        today
+    } else if t < end {
+        today.pred_opt()?
+    } else {
+        return None;
+    };
+    Some(local_instant(tz, date, start, local.offset().fix()))
+}
+
+/// A local wall-clock time as an instant. In a DST gap (the time does not exist
+/// that day) the current offset is used, which lands just after the gap.
+fn local_instant(tz: Tz, date: NaiveDate, time: NaiveTime, fallback: chrono::FixedOffset) -> DateTime<Utc> {
+    let naive = date.and_time(time);
+    tz.from_local_datetime(&naive)
+        .earliest()
+        .map(|d| d.with_timezone(&Utc))
+        .unwrap_or_else(|| (naive - Duration::seconds(i64::from(fallback.local_minus_utc()))).and_utc())
+}

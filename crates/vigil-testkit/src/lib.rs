@@ -1,0 +1,280 @@
+//! In-memory ports with fault injection, for handler and service tests. Every
+//! store keeps what a real one would, so tests assert on contents, not on calls.
+#![allow(clippy::unwrap_used, reason = "a poisoned test mutex should fail the test")]
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Duration, Utc};
+use vigil_domain::alerts::{Alert, Message, WearerState};
+use vigil_domain::care::{Channel, Delivery, WearerProfile};
+use vigil_domain::ports::{
+    AlertStore, Claim, DeliveryLog, Notifier, NotifyError, PoisonRecord, Quarantine, StateStore, StoreError,
+    WearerDirectory,
+};
+
+/// A retryable store error, as throttling would give.
+pub fn throttled(operation: &'static str) -> StoreError {
+    StoreError { operation, resource: "memory".into(), retryable: true, source: "throttled".into() }
+}
+
+/// Counts down injected failures: `Some(n)` fails the next n calls.
+#[derive(Debug, Default)]
+pub struct Faults(Mutex<usize>);
+
+impl Faults {
+    pub fn fail_next(&self, n: usize) {
+        *self.0.lock().unwrap() = n;
+    }
+    fn take(&self) -> bool {
+        let mut n = self.0.lock().unwrap();
+        if *n > 0 {
+            *n -= 1;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct MemoryWearers {
+    pub profiles: Mutex<HashMap<String, WearerProfile>>,
+    pub faults: Faults,
+}
+
+impl MemoryWearers {
+    pub fn with(profiles: impl IntoIterator<Item = WearerProfile>) -> Self {
+        let me = Self::default();
+        me.profiles.lock().unwrap().extend(profiles.into_iter().map(|p| (p.wearer_id.clone(), p)));
+        me
+    }
+}
+
+impl WearerDirectory for MemoryWearers {
+    async fn wearer(&self, wearer_id: &str) -> Result<Option<WearerProfile>, StoreError> {
+        if self.faults.take() {
+            return Err(throttled("GetItem"));
+        }
+        Ok(self.profiles.lock().unwrap().get(wearer_id).cloned())
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct MemoryStates {
+    pub states: Mutex<BTreeMap<String, WearerState>>,
+    pub faults: Faults,
+    /// Makes the next n saves lose to a concurrent writer.
+    pub conflicts: Faults,
+}
+
+impl StateStore for MemoryStates {
+    async fn load(&self, wearer_id: &str) -> Result<Option<WearerState>, StoreError> {
+        if self.faults.take() {
+            return Err(throttled("GetItem"));
+        }
+        Ok(self.states.lock().unwrap().get(wearer_id).cloned())
+    }
+
+    async fn save(&self, state: &WearerState) -> Result<bool, StoreError> {
+        if self.conflicts.take() {
+            // Someone else wrote: bump the stored version so ours is stale.
+            let mut states = self.states.lock().unwrap();
+            let stored = states.entry(state.wearer_id.clone()).or_insert_with(|| WearerState::new(&state.wearer_id));
+            stored.version += 1;
+            return Ok(false);
+        }
+        let mut states = self.states.lock().unwrap();
+        let stored_version = states.get(&state.wearer_id).map_or(0, |s| s.version);
+        if stored_version != state.version {
+            return Ok(false);
+        }
+        let mut next = state.clone();
+        next.version += 1;
+        states.insert(state.wearer_id.clone(), next);
+        Ok(true)
+    }
+
+    async fn needing_check(&self, cutoff: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .states
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|s| s.last_seen.is_some_and(|t| t < cutoff) || !s.pending_falls.is_empty())
+            .map(|s| s.wearer_id.clone())
+            .collect())
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct MemoryAlerts {
+    pub alerts: Mutex<BTreeMap<String, (Alert, Option<DateTime<Utc>>)>>,
+    pub faults: Faults,
+}
+
+impl MemoryAlerts {
+    pub fn all(&self) -> Vec<Alert> {
+        self.alerts.lock().unwrap().values().map(|(a, _)| a.clone()).collect()
+    }
+    pub fn resolved_at(&self, id: &str) -> Option<DateTime<Utc>> {
+        self.alerts.lock().unwrap().get(id).and_then(|(_, r)| *r)
+    }
+}
+
+impl AlertStore for MemoryAlerts {
+    async fn put_alert(&self, alert: &Alert) -> Result<bool, StoreError> {
+        if self.faults.take() {
+            return Err(throttled("PutItem"));
+        }
+        let mut alerts = self.alerts.lock().unwrap();
+        if alerts.contains_key(alert.id.as_str()) {
+            return Ok(false);
+        }
+        alerts.insert(alert.id.to_string(), (alert.clone(), None));
+        Ok(true)
+    }
+
+    async fn resolve(&self, alert_id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        if let Some((_, resolved)) = self.alerts.lock().unwrap().get_mut(alert_id) {
+            resolved.get_or_insert(at);
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeliveryStatus {
+    Sending(DateTime<Utc>),
+    Sent(String),
+    Deferred(Delivery),
+}
+
+#[derive(Debug)]
+pub struct MemoryDeliveries {
+    pub records: Mutex<BTreeMap<String, DeliveryStatus>>,
+    pub lease: Duration,
+    pub faults: Faults,
+}
+
+impl Default for MemoryDeliveries {
+    fn default() -> Self {
+        Self { records: Mutex::default(), lease: Duration::seconds(60), faults: Faults::default() }
+    }
+}
+
+impl DeliveryLog for MemoryDeliveries {
+    async fn claim(&self, d: &Delivery, now: DateTime<Utc>) -> Result<Claim, StoreError> {
+        if self.faults.take() {
+            return Err(throttled("PutItem"));
+        }
+        let mut records = self.records.lock().unwrap();
+        let claim = match records.get(&d.key()) {
+            Some(DeliveryStatus::Sent(_)) => return Ok(Claim::AlreadySent),
+            Some(DeliveryStatus::Sending(at)) if now - *at < self.lease => return Ok(Claim::InFlight),
+            _ => Claim::Granted,
+        };
+        records.insert(d.key(), DeliveryStatus::Sending(now));
+        Ok(claim)
+    }
+
+    async fn sent(&self, d: &Delivery, message_id: &str, _now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.records.lock().unwrap().insert(d.key(), DeliveryStatus::Sent(message_id.to_owned()));
+        Ok(())
+    }
+
+    async fn release(&self, d: &Delivery) -> Result<(), StoreError> {
+        let mut records = self.records.lock().unwrap();
+        if matches!(records.get(&d.key()), Some(DeliveryStatus::Sending(_))) {
+            records.remove(&d.key());
+        }
+        Ok(())
+    }
+
+    async fn defer(&self, d: &Delivery) -> Result<(), StoreError> {
+        self.records.lock().unwrap().entry(d.key()).or_insert_with(|| DeliveryStatus::Deferred(d.clone()));
+        Ok(())
+    }
+
+    async fn due(&self, now: DateTime<Utc>) -> Result<Vec<Delivery>, StoreError> {
+        Ok(self
+            .records
+            .lock()
+            .unwrap()
+            .values()
+            .filter_map(|s| match s {
+                DeliveryStatus::Deferred(d) if d.not_before.is_none_or(|t| t <= now) => Some(d.clone()),
+                _ => None,
+            })
+            .collect())
+    }
+}
+
+/// One message as the provider received it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SentMessage {
+    pub channel: Channel,
+    pub address: String,
+    pub message: Message,
+}
+
+#[derive(Debug, Default)]
+pub struct MemoryNotifier {
+    pub sent: Mutex<Vec<SentMessage>>,
+    /// The next n sends fail transiently (throttling).
+    pub transient: Faults,
+    /// Addresses the provider refuses for good.
+    pub refused: Mutex<Vec<String>>,
+}
+
+impl MemoryNotifier {
+    pub fn sent(&self) -> Vec<SentMessage> {
+        self.sent.lock().unwrap().clone()
+    }
+}
+
+impl Notifier for MemoryNotifier {
+    async fn send(&self, channel: Channel, address: &str, message: &Message) -> Result<String, NotifyError> {
+        if self.transient.take() {
+            return Err(NotifyError::Transient("Throttling: rate exceeded".into()));
+        }
+        if self.refused.lock().unwrap().iter().any(|a| a == address) {
+            return Err(NotifyError::Rejected("InvalidParameter: PhoneNumber".into()));
+        }
+        let mut sent = self.sent.lock().unwrap();
+        sent.push(SentMessage { channel, address: address.to_owned(), message: message.clone() });
+        Ok(format!("msg-{}", sent.len()))
+    }
+}
+
+/// A poison record as quarantined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quarantined {
+    pub function: String,
+    pub shard_id: String,
+    pub sequence_number: String,
+    pub data: Vec<u8>,
+    pub reason: String,
+}
+
+#[derive(Debug, Default)]
+pub struct MemoryQuarantine {
+    pub records: Mutex<Vec<Quarantined>>,
+    pub faults: Faults,
+}
+
+impl Quarantine for MemoryQuarantine {
+    async fn quarantine(&self, r: &PoisonRecord<'_>) -> Result<(), StoreError> {
+        if self.faults.take() {
+            return Err(throttled("PutObject"));
+        }
+        self.records.lock().unwrap().push(Quarantined {
+            function: r.function.to_owned(),
+            shard_id: r.shard_id.to_owned(),
+            sequence_number: r.sequence_number.to_owned(),
+            data: r.data.to_vec(),
+            reason: r.reason.to_owned(),
+        });
+        Ok(())
+    }
+}

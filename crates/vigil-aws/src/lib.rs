@@ -2,6 +2,7 @@
 //! implementing a port of `vigil-domain`. LocalStack, moto's server and AWS differ
 //! only by `AWS_ENDPOINT_URL`.
 
+pub mod alert_path;
 pub mod env;
 pub mod kinesis;
 pub mod metrics;
@@ -9,3 +10,12 @@ pub mod registry;
 pub mod sdk;
 
 pub use env::ConfigError;
+
+// The alert path's adapters.
+pub mod alerts;
+pub mod deliveries;
+pub mod dynamo;
+pub mod quarantine;
+pub mod sns;
+pub mod state;
+pub mod wearers;

@@ -38,3 +38,15 @@ pub fn kinesis(config: &SdkConfig) -> aws_sdk_kinesis::Client {
 pub fn dynamodb(config: &SdkConfig) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(config)
 }
+
+pub fn sns(config: &SdkConfig) -> aws_sdk_sns::Client {
+    aws_sdk_sns::Client::new(config)
+}
+
+/// S3 with path-style addressing when an emulator is the endpoint: moto and
+/// LocalStack serve `http://host/bucket/key`, and virtual-hosted names like
+/// `bucket.127.0.0.1` do not resolve.
+pub fn s3(config: &SdkConfig) -> aws_sdk_s3::Client {
+    let s3_config = aws_sdk_s3::config::Builder::from(config).force_path_style(has_custom_endpoint(config)).build();
+    aws_sdk_s3::Client::from_conf(s3_config)
+}

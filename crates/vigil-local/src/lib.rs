@@ -4,5 +4,6 @@
 
 pub mod endpoint;
 pub mod esm;
+pub mod moto;
 pub mod provision;
 pub mod stream;

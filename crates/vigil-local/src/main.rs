@@ -6,6 +6,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 use vigil_aws::registry::DynamoDeviceDirectory;
+use vigil_aws::wearers::DynamoWearerDirectory;
+use vigil_domain::care::WearerProfile;
 use vigil_domain::registry::DeviceLink;
 use vigil_local::provision::{self, Resources};
 
@@ -18,14 +20,21 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Create the stream and tables on the endpoint (idempotent).
+    /// Create the stream, tables and bucket on the endpoint (idempotent). Names
+    /// come from the variables the functions read (STREAM_NAME, DEVICES_TABLE,
+    /// WEARERS_TABLE, STATE_TABLE, ALERTS_TABLE, DELIVERIES_TABLE,
+    /// QUARANTINE_BUCKET), else the local defaults.
     Provision {
-        #[arg(long, env = "STREAM_NAME", default_value = "vigil-readings")]
-        stream: String,
         #[arg(long, default_value_t = 2)]
         shards: i32,
-        #[arg(long, env = "DEVICES_TABLE", default_value = "vigil-devices")]
-        devices_table: String,
+    },
+    /// Register or replace a wearer's profile (name, time zone, thresholds,
+    /// caregivers) from a JSON file; see events/wearer-profile.json.
+    RegisterWearer {
+        #[arg(long)]
+        file: std::path::PathBuf,
+        #[arg(long, env = "WEARERS_TABLE", default_value = "vigil-wearers")]
+        wearers_table: String,
     },
     /// Register a wristband: which wearer it belongs to and which app users may upload for it.
     RegisterDevice {
@@ -58,11 +67,31 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Provision { stream, shards, devices_table } => {
+        Command::Provision { shards } => {
             let sdk = sdk().await;
-            let resources = Resources { stream, stream_shards: shards, devices_table };
+            let d = Resources::local_defaults();
+            let var =
+                |name: &str, default: String| std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or(default);
+            let resources = Resources {
+                stream: var("STREAM_NAME", d.stream),
+                stream_shards: shards,
+                devices_table: var("DEVICES_TABLE", d.devices_table),
+                wearers_table: var("WEARERS_TABLE", d.wearers_table),
+                state_table: var("STATE_TABLE", d.state_table),
+                alerts_table: var("ALERTS_TABLE", d.alerts_table),
+                deliveries_table: var("DELIVERIES_TABLE", d.deliveries_table),
+                quarantine_bucket: var("QUARANTINE_BUCKET", d.quarantine_bucket),
+            };
             provision::provision(&sdk, &resources).await.context("provisioning")?;
-            println!("provisioned: stream {} ({} shards), table {}", resources.stream, shards, resources.devices_table);
+            println!("provisioned: {resources:#?}");
+        }
+        Command::RegisterWearer { file, wearers_table } => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let profile: WearerProfile = serde_json::from_str(&text).context("parsing the wearer profile")?;
+            let sdk = sdk().await;
+            let wearers = DynamoWearerDirectory::new(aws_sdk_dynamodb::Client::new(&sdk), wearers_table);
+            wearers.put(&profile).await.context("registering the wearer")?;
+            println!("registered wearer {} with {} caregivers", profile.wearer_id, profile.caregivers.len());
         }
         Command::RegisterDevice { device, wearer, app_users, time_zone, devices_table } => {
             let sdk = sdk().await;

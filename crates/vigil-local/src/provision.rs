@@ -14,6 +14,8 @@ pub enum ProvisionError {
     Stream { stream: String, message: String },
     #[error("creating table {table}: {message}")]
     Table { table: String, message: String },
+    #[error("creating bucket {bucket}: {message}")]
+    Bucket { bucket: String, message: String },
     #[error("stream {stream} did not become ACTIVE within {seconds} s")]
     NotActive { stream: String, seconds: u64 },
 }
@@ -24,12 +26,31 @@ pub struct Resources {
     pub stream: String,
     pub stream_shards: i32,
     pub devices_table: String,
+    /// Wearer profiles, keyed `wearer_id`.
+    pub wearers_table: String,
+    /// Per-wearer rule state, keyed `wearer_id`.
+    pub state_table: String,
+    /// Alerts, keyed `alert_id`.
+    pub alerts_table: String,
+    /// "Sent" records of notifications, keyed `delivery_key`.
+    pub deliveries_table: String,
+    /// Poison stream records.
+    pub quarantine_bucket: String,
 }
 
 impl Resources {
     /// The names the local runner and the CLI use by default.
     pub fn local_defaults() -> Self {
-        Self { stream: "vigil-readings".into(), stream_shards: 2, devices_table: "vigil-devices".into() }
+        Self {
+            stream: "vigil-readings".into(),
+            stream_shards: 2,
+            devices_table: "vigil-devices".into(),
+            wearers_table: "vigil-wearers".into(),
+            state_table: "vigil-wearer-state".into(),
+            alerts_table: "vigil-alerts".into(),
+            deliveries_table: "vigil-deliveries".into(),
+            quarantine_bucket: "vigil-quarantine".into(),
+        }
     }
 
     /// Fresh names for one test.
@@ -38,14 +59,41 @@ impl Resources {
             stream: crate::endpoint::unique_name(&format!("{prefix}-readings")),
             stream_shards: 2,
             devices_table: crate::endpoint::unique_name(&format!("{prefix}-devices")),
+            wearers_table: crate::endpoint::unique_name(&format!("{prefix}-wearers")),
+            state_table: crate::endpoint::unique_name(&format!("{prefix}-state")),
+            alerts_table: crate::endpoint::unique_name(&format!("{prefix}-alerts")),
+            deliveries_table: crate::endpoint::unique_name(&format!("{prefix}-deliveries")),
+            // Bucket names: lower case, at most 63 characters.
+            quarantine_bucket: crate::endpoint::unique_name(&format!("{prefix}-quarantine")).to_lowercase(),
         }
     }
 }
 
 pub async fn provision(sdk: &SdkConfig, resources: &Resources) -> Result<(), ProvisionError> {
     create_stream(&aws_sdk_kinesis::Client::new(sdk), &resources.stream, resources.stream_shards).await?;
-    create_table(&aws_sdk_dynamodb::Client::new(sdk), &resources.devices_table, "device_id", None).await?;
+    let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+    create_table(&dynamodb, &resources.devices_table, "device_id", None).await?;
+    create_table(&dynamodb, &resources.wearers_table, "wearer_id", None).await?;
+    create_table(&dynamodb, &resources.state_table, "wearer_id", None).await?;
+    create_table(&dynamodb, &resources.alerts_table, "alert_id", None).await?;
+    create_table(&dynamodb, &resources.deliveries_table, "delivery_key", None).await?;
+    create_bucket(sdk, &resources.quarantine_bucket).await?;
     Ok(())
+}
+
+/// Creates a bucket unless it exists.
+pub async fn create_bucket(sdk: &SdkConfig, bucket: &str) -> Result<(), ProvisionError> {
+    let quarantine = vigil_aws::quarantine::S3Quarantine::new(vigil_aws::sdk::s3(sdk), bucket);
+    quarantine.create_bucket().await.map_err(|e| {
+        // The whole chain: the service's code and message are in the sources.
+        let mut message = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(cause) = source {
+            message.push_str(&format!(": {cause}"));
+            source = cause.source();
+        }
+        ProvisionError::Bucket { bucket: bucket.to_owned(), message }
+    })
 }
 
 /// Creates a stream unless it exists, then waits until it is ACTIVE.

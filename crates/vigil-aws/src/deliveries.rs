@@ -1,0 +1,215 @@
+//! The "sent" records on DynamoDB: [`DeliveryLog`], at most one message per
+//! alert, caregiver and channel across retries and concurrent invocations.
+//!
+//! Item layout (table keyed by `delivery_key` S = [`Delivery::key`]):
+//! - `status` S: `sending` (claimed), `sent`, `deferred` (waiting for
+//!   `not_before`), `released` (a failed send gave its claim back);
+//! - `claimed_at`, `sent_at`, `not_before` S (fixed-width RFC 3339 UTC);
+//! - `message_id` S: the provider's id, once sent;
+//! - `delivery` M: the whole [`Delivery`] for deferred ones (personal data: the
+//!   address and text; the table is encrypted).
+//!
+//! A claim is an UpdateItem, not a PutItem, so claiming a deferred delivery keeps
+//! its `delivery` and `not_before`; releasing sets `released` instead of deleting
+//! for the same reason: a deferred delivery whose send failed stays [`due`].
+//!
+//! [`due`]: DeliveryLog::due
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+use vigil_domain::care::Delivery;
+use vigil_domain::ports::{Claim, DeliveryLog, StoreError};
+
+use crate::dynamo::{is_conditional_check_failed, malformed, store_error, timestamp};
+
+/// How long a claim stays someone else's before a sender that never confirmed
+/// counts as dead. Longer than any send takes; short enough that a crash delays
+/// a message by about a minute.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone)]
+pub struct DynamoDeliveryLog {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+    lease: chrono::Duration,
+}
+
+impl DynamoDeliveryLog {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into(), lease: lease(DEFAULT_LEASE) }
+    }
+
+    /// Replaces [`DEFAULT_LEASE`].
+    pub fn with_lease(mut self, lease_duration: Duration) -> Self {
+        self.lease = lease(lease_duration);
+        self
+    }
+
+    fn key(delivery: &Delivery) -> AttributeValue {
+        AttributeValue::S(delivery.key())
+    }
+}
+
+fn lease(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_owned())
+}
+
+impl DeliveryLog for DynamoDeliveryLog {
+    async fn claim(&self, delivery: &Delivery, now: DateTime<Utc>) -> Result<Claim, StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("delivery_key", Self::key(delivery))
+            .update_expression("SET #s = :sending, claimed_at = :now")
+            .condition_expression(
+                "attribute_not_exists(delivery_key) OR #s IN (:deferred, :released) \
+                 OR (#s = :sending AND claimed_at < :stale)",
+            )
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":sending", s("sending"))
+            .expression_attribute_values(":deferred", s("deferred"))
+            .expression_attribute_values(":released", s("released"))
+            .expression_attribute_values(":now", s(&timestamp(now)))
+            .expression_attribute_values(":stale", s(&timestamp(now - self.lease)));
+        match update.send().await {
+            Ok(_) => return Ok(Claim::Granted),
+            Err(e) if is_conditional_check_failed(&e) => {}
+            Err(e) => return Err(store_error("UpdateItem", &self.table, e)),
+        }
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("delivery_key", Self::key(delivery))
+            .projection_expression("#s")
+            .expression_attribute_names("#s", "status")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| store_error("GetItem", &self.table, e))?;
+        let status = out.item.as_ref().and_then(|i| i.get("status")).and_then(|v| v.as_s().ok());
+        // Anything but "sent" (a fresh claim, or a release racing us) is worth a later retry.
+        Ok(if status.is_some_and(|s| s == "sent") { Claim::AlreadySent } else { Claim::InFlight })
+    }
+
+    async fn sent(&self, delivery: &Delivery, message_id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("delivery_key", Self::key(delivery))
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":sent", s("sent"))
+            .expression_attribute_values(":at", s(&timestamp(now)));
+        update = if message_id.is_empty() {
+            update.update_expression("SET #s = :sent, sent_at = :at")
+        } else {
+            update
+                .update_expression("SET #s = :sent, sent_at = :at, message_id = :id")
+                .expression_attribute_values(":id", s(message_id))
+        };
+        update.send().await.map_err(|e| store_error("UpdateItem", &self.table, e))?;
+        Ok(())
+    }
+
+    async fn release(&self, delivery: &Delivery) -> Result<(), StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("delivery_key", Self::key(delivery))
+            .update_expression("SET #s = :released REMOVE claimed_at")
+            .condition_expression("#s = :sending")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":released", s("released"))
+            .expression_attribute_values(":sending", s("sending"));
+        match update.send().await {
+            // Not ours to release any more (sent, or never claimed): nothing to undo.
+            Err(e) if is_conditional_check_failed(&e) => Ok(()),
+            Err(e) => Err(store_error("UpdateItem", &self.table, e)),
+            Ok(_) => Ok(()),
+        }
+    }
+
+    async fn defer(&self, delivery: &Delivery) -> Result<(), StoreError> {
+        let body = serde_dynamo::to_item(delivery).map_err(|_| malformed("PutItem", &self.table, "delivery"))?;
+        // No `not_before` means "now": due at once.
+        let not_before = delivery.not_before.unwrap_or(DateTime::UNIX_EPOCH);
+        let item = HashMap::from([
+            ("delivery_key".to_owned(), Self::key(delivery)),
+            ("status".to_owned(), s("deferred")),
+            ("not_before".to_owned(), s(&timestamp(not_before))),
+            ("delivery".to_owned(), AttributeValue::M(body)),
+        ]);
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(delivery_key)");
+        match put.send().await {
+            // Already deferred, claimed or sent by an earlier attempt.
+            Err(e) if is_conditional_check_failed(&e) => Ok(()),
+            Err(e) => Err(store_error("PutItem", &self.table, e)),
+            Ok(_) => Ok(()),
+        }
+    }
+
+    /// A Scan with a filter, like the state table's detector scan: fine while
+    /// deferred deliveries are few (only low-severity alerts in quiet hours); a
+    /// sparse GSI on `not_before` replaces it at scale. Also returns deferred
+    /// deliveries whose sender died mid-send (a stale claim), so none is lost.
+    async fn due(&self, now: DateTime<Utc>) -> Result<Vec<Delivery>, StoreError> {
+        let mut deliveries = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression(
+                    "not_before <= :now AND (#s IN (:deferred, :released) \
+                     OR (#s = :sending AND claimed_at < :stale))",
+                )
+                .projection_expression("delivery_key, delivery")
+                .expression_attribute_names("#s", "status")
+                .expression_attribute_values(":now", s(&timestamp(now)))
+                .expression_attribute_values(":deferred", s("deferred"))
+                .expression_attribute_values(":released", s("released"))
+                .expression_attribute_values(":sending", s("sending"))
+                .expression_attribute_values(":stale", s(&timestamp(now - self.lease)))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| store_error("Scan", &self.table, e))?;
+            for item in out.items() {
+                let parsed = match item.get("delivery") {
+                    Some(AttributeValue::M(body)) => serde_dynamo::from_item::<_, Delivery>(body.clone()).ok(),
+                    _ => None,
+                };
+                match parsed {
+                    Some(delivery) => deliveries.push(delivery),
+                    // One bad item must not hold back every other deferred message;
+                    // the key (alert, caregiver id, channel) is not personal data.
+                    None => tracing::error!(
+                        table = %self.table,
+                        delivery_key = item.get("delivery_key").and_then(|v| v.as_s().ok()).map_or("?", |k| k.as_str()),
+                        "deferred delivery unreadable, not sent"
+                    ),
+                }
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(deliveries),
+            }
+        }
+    }
+}

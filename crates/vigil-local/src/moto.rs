@@ -1,0 +1,40 @@
+//! What moto's server recorded: the SMS it "sent" (`GET /moto-api/data.json`,
+//! under `sns` → `SMS`). LocalStack keeps them at `/_aws/sns/sms-messages`
+//! instead; the local runner reads whichever answers.
+
+use serde::Deserialize;
+
+/// One SMS as moto recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RecordedSms {
+    pub phone_number: String,
+    pub message: String,
+    #[serde(default)]
+    pub message_id: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("reading moto's recorded SMS at {url}: {message}")]
+pub struct MotoError {
+    pub url: String,
+    pub message: String,
+}
+
+/// Every SMS moto has recorded since it started (or since its last reset).
+/// Blocking: call it from `spawn_blocking` in async code.
+pub fn recorded_sms(endpoint: &str) -> Result<Vec<RecordedSms>, MotoError> {
+    let url = format!("{}/moto-api/data.json", endpoint.trim_end_matches('/'));
+    let err = |message: String| MotoError { url: url.clone(), message };
+    let body = ureq::get(&url)
+        .call()
+        .map_err(|e| err(e.to_string()))?
+        .body_mut()
+        .read_to_string()
+        .map_err(|e| err(e.to_string()))?;
+    let data: serde_json::Value = serde_json::from_str(&body).map_err(|e| err(e.to_string()))?;
+    // The `sns` key appears only after the first publish.
+    match data.get("sns").and_then(|sns| sns.get("SMS")) {
+        None => Ok(Vec::new()),
+        Some(list) => serde_json::from_value(list.clone()).map_err(|e| err(e.to_string())),
+    }
+}

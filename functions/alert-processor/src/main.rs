@@ -1,0 +1,18 @@
+use aws_lambda_events::event::kinesis::KinesisEvent;
+use lambda_runtime::{LambdaEvent, run, service_fn, tracing};
+use vigil_aws::alert_path::AlertPathConfig;
+
+use alert_processor::Processor;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    tracing::init_default_subscriber();
+    let config = AlertPathConfig::from_source(&vigil_aws::env::ProcessEnv)?;
+    let sdk = vigil_aws::sdk::load().await;
+    let processor = Processor { alerting: config.alerting(&sdk), quarantine: config.quarantine(&sdk) };
+    let processor = &processor;
+    run(service_fn(move |event: LambdaEvent<KinesisEvent>| async move {
+        Ok::<_, std::convert::Infallible>(processor.handle(event.payload).await)
+    }))
+    .await
+}

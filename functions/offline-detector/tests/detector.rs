@@ -1,0 +1,100 @@
+//! The scheduled detector with in-memory ports.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on broken fixtures")]
+
+use chrono::{DateTime, Duration, Utc};
+use offline_detector::{Detector, DetectorConfig, RunError};
+use vigil_alerting::{Alerting, DeviceReadings};
+use vigil_domain::alerts::{Language, RuleKind};
+use vigil_domain::care::{Caregiver, WearerProfile};
+use vigil_domain::reading::Reading;
+use vigil_testkit::*;
+
+type Det = Detector<MemoryWearers, MemoryStates, MemoryAlerts, MemoryDeliveries, MemoryNotifier>;
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn profile(id: &str, phone: &str) -> WearerProfile {
+    WearerProfile {
+        wearer_id: id.into(),
+        name: "João Silva".into(),
+        time_zone: "America/Sao_Paulo".into(),
+        thresholds: Default::default(),
+        caregivers: vec![Caregiver {
+            id: format!("cg-{id}"),
+            language: Language::PtBr,
+            phone: Some(phone.into()),
+            push_endpoint: None,
+            quiet_hours: None,
+        }],
+    }
+}
+
+fn detector() -> Det {
+    Detector {
+        alerting: Alerting {
+            wearers: MemoryWearers::with([profile("w-silent", "+5511900000001"), profile("w-fresh", "+5511900000002")]),
+            states: MemoryStates::default(),
+            alerts: MemoryAlerts::default(),
+            deliveries: MemoryDeliveries::default(),
+            notifier: MemoryNotifier::default(),
+        },
+        config: DetectorConfig { scan_after: Duration::minutes(5) },
+    }
+}
+
+fn seen(d: &Det, wearer: &str, ts: &str, fall: bool) {
+    let mut r = Reading::at(DateTime::parse_from_rfc3339(ts).unwrap(), 1);
+    r.heart_rate_bpm = Some(70);
+    r.fall_detected = fall.then_some(true);
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let batch = [DeviceReadings { device_id: "band", readings: std::slice::from_ref(&r) }];
+    runtime.block_on(d.alerting.process_wearer(wearer, &batch, at(ts))).unwrap();
+}
+
+fn run(d: &Det, now: &str) -> Result<offline_detector::Summary, RunError> {
+    tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(d.run(at(now)))
+}
+
+#[test]
+fn a_band_silent_past_its_threshold_raises_no_data_once_and_a_fresh_one_does_not() {
+    let d = detector();
+    seen(&d, "w-silent", "2026-11-22T12:00:00Z", false);
+    seen(&d, "w-fresh", "2026-11-22T12:14:00Z", false);
+    let s = run(&d, "2026-11-22T12:16:00Z").unwrap();
+    assert_eq!((s.checked, s.alerts_raised, s.messages_sent), (1, 1, 1));
+    let alerts = d.alerting.alerts.all();
+    assert_eq!((alerts[0].rule, alerts[0].wearer_id.as_str()), (RuleKind::NoData, "w-silent"));
+    let sent = d.alerting.notifier.sent();
+    assert_eq!(sent[0].address, "+5511900000001");
+    assert!(sent[0].message.sms.contains("João Silva"), "{}", sent[0].message.sms);
+    // Next minute: still silent, nothing new.
+    let s = run(&d, "2026-11-22T12:17:00Z").unwrap();
+    assert_eq!((s.alerts_raised, s.messages_sent), (0, 0));
+}
+
+#[test]
+fn a_fall_with_no_cancel_and_no_later_reading_is_raised_by_the_schedule() {
+    let d = detector();
+    seen(&d, "w-fresh", "2026-11-22T12:00:00Z", true);
+    assert!(d.alerting.alerts.all().is_empty(), "inside the cancel window");
+    let s = run(&d, "2026-11-22T12:00:40Z").unwrap();
+    assert_eq!(s.alerts_raised, 1);
+    assert_eq!(d.alerting.alerts.all()[0].rule, RuleKind::Fall);
+}
+
+#[test]
+fn one_failing_wearer_does_not_stop_the_others_and_the_run_reports_it() {
+    let d = detector();
+    seen(&d, "w-silent", "2026-11-22T12:00:00Z", false);
+    seen(&d, "w-fresh", "2026-11-22T12:00:00Z", false);
+    d.alerting.states.faults.fail_next(1);
+    let err = run(&d, "2026-11-22T12:16:00Z").unwrap_err();
+    assert!(matches!(err, RunError::Partial { failed: 1, checked: 2 }), "{err:?}");
+    assert_eq!(d.alerting.alerts.all().len(), 1);
+    // The next run catches up with the one that failed.
+    let s = run(&d, "2026-11-22T12:17:00Z").unwrap();
+    assert_eq!(s.alerts_raised, 1);
+    assert_eq!(d.alerting.alerts.all().len(), 2);
+}

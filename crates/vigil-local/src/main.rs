@@ -23,7 +23,8 @@ enum Command {
     /// Create the stream, tables and bucket on the endpoint (idempotent). Names
     /// come from the variables the functions read (STREAM_NAME, DEVICES_TABLE,
     /// WEARERS_TABLE, STATE_TABLE, ALERTS_TABLE, DELIVERIES_TABLE,
-    /// QUARANTINE_BUCKET), else the local defaults.
+    /// QUARANTINE_BUCKET, DATA_BUCKET, CURATED_FILES_TABLE, VITALS_TABLE,
+    /// SHADOW_TABLE), else the local defaults.
     Provision {
         #[arg(long, default_value_t = 2)]
         shards: i32,
@@ -81,6 +82,10 @@ async fn main() -> anyhow::Result<()> {
                 alerts_table: var("ALERTS_TABLE", d.alerts_table),
                 deliveries_table: var("DELIVERIES_TABLE", d.deliveries_table),
                 quarantine_bucket: var("QUARANTINE_BUCKET", d.quarantine_bucket),
+                data_bucket: var("DATA_BUCKET", d.data_bucket),
+                curated_files_table: var("CURATED_FILES_TABLE", d.curated_files_table),
+                vitals_table: var("VITALS_TABLE", d.vitals_table),
+                shadow_table: var("SHADOW_TABLE", d.shadow_table),
             };
             provision::provision(&sdk, &resources).await.context("provisioning")?;
             println!("provisioned: {resources:#?}");

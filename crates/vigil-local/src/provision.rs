@@ -36,6 +36,15 @@ pub struct Resources {
     pub deliveries_table: String,
     /// Poison stream records.
     pub quarantine_bucket: String,
+    /// The data lake: `raw/` (gzip NDJSON, as received) and `curated/` (Parquet,
+    /// pseudonymized) prefixes.
+    pub data_bucket: String,
+    /// Curated files registered for the warehouse loader, keyed `file_key`.
+    pub curated_files_table: String,
+    /// Personal vitals (TTL), keyed `wearer_id` + `sk` (time bucket).
+    pub vitals_table: String,
+    /// The wearer's shadow: latest vitals, battery, worn, last seen; keyed `wearer_id`.
+    pub shadow_table: String,
 }
 
 impl Resources {
@@ -50,6 +59,10 @@ impl Resources {
             alerts_table: "vigil-alerts".into(),
             deliveries_table: "vigil-deliveries".into(),
             quarantine_bucket: "vigil-quarantine".into(),
+            data_bucket: "vigil-data".into(),
+            curated_files_table: "vigil-curated-files".into(),
+            vitals_table: "vigil-vitals".into(),
+            shadow_table: "vigil-wearer-shadow".into(),
         }
     }
 
@@ -65,6 +78,10 @@ impl Resources {
             deliveries_table: crate::endpoint::unique_name(&format!("{prefix}-deliveries")),
             // Bucket names: lower case, at most 63 characters.
             quarantine_bucket: crate::endpoint::unique_name(&format!("{prefix}-quarantine")).to_lowercase(),
+            data_bucket: crate::endpoint::unique_name(&format!("{prefix}-data")).to_lowercase(),
+            curated_files_table: crate::endpoint::unique_name(&format!("{prefix}-curated-files")),
+            vitals_table: crate::endpoint::unique_name(&format!("{prefix}-vitals")),
+            shadow_table: crate::endpoint::unique_name(&format!("{prefix}-shadow")),
         }
     }
 }
@@ -78,6 +95,10 @@ pub async fn provision(sdk: &SdkConfig, resources: &Resources) -> Result<(), Pro
     create_table(&dynamodb, &resources.alerts_table, "alert_id", None).await?;
     create_table(&dynamodb, &resources.deliveries_table, "delivery_key", None).await?;
     create_bucket(sdk, &resources.quarantine_bucket).await?;
+    create_bucket(sdk, &resources.data_bucket).await?;
+    create_table(&dynamodb, &resources.curated_files_table, "file_key", None).await?;
+    create_table(&dynamodb, &resources.vitals_table, "wearer_id", Some("sk")).await?;
+    create_table(&dynamodb, &resources.shadow_table, "wearer_id", None).await?;
     Ok(())
 }
 

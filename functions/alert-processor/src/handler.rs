@@ -13,13 +13,13 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
-use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
+use aws_lambda_events::event::kinesis::KinesisEvent;
+use aws_lambda_events::event::streams::KinesisEventResponse;
 use chrono::{DateTime, Utc};
 use vigil_alerting::{Alerting, DeviceReadings, Outcome};
 use vigil_aws::metrics::Metrics;
-use vigil_domain::Envelope;
-use vigil_domain::ports::{AlertStore, DeliveryLog, Notifier, PoisonRecord, Quarantine, StateStore, WearerDirectory};
+use vigil_domain::ports::{AlertStore, DeliveryLog, Notifier, Quarantine, StateStore, WearerDirectory};
+use vigil_stream::{Decoded, decode_batch, response};
 
 pub const FUNCTION: &str = "alert-processor";
 
@@ -28,12 +28,6 @@ pub const FUNCTION: &str = "alert-processor";
 pub struct Processor<W, S, A, D, N, Q> {
     pub alerting: Alerting<W, S, A, D, N>,
     pub quarantine: Q,
-}
-
-/// One decoded record: where it is in the batch and what it carries.
-struct Decoded<'a> {
-    sequence_number: &'a str,
-    envelope: Envelope,
 }
 
 impl<W, S, A, D, N, Q> Processor<W, S, A, D, N, Q>
@@ -56,40 +50,26 @@ where
     pub async fn process(&self, event: &KinesisEvent, now: DateTime<Utc>) -> (KinesisEventResponse, Metrics) {
         let started = Instant::now();
         let mut metrics = Metrics::new(FUNCTION);
-        let mut failed: Vec<&str> = Vec::new();
-        let mut poison = 0usize;
+        let batch = decode_batch(event, FUNCTION, &self.quarantine).await;
+        let mut failed = batch.failed.clone();
 
-        // Decode, keeping stream order; group by wearer in order of first appearance.
-        let mut order: Vec<String> = Vec::new();
-        let mut by_wearer: HashMap<String, Vec<Decoded<'_>>> = HashMap::new();
-        let mut readings = 0usize;
-        let mut newest_arrival: Option<DateTime<Utc>> = None;
-        for record in &event.records {
-            let sequence_number = record.kinesis.sequence_number.as_str();
-            let arrival = record.kinesis.approximate_arrival_timestamp.0;
-            newest_arrival = newest_arrival.max(Some(arrival));
-            match Envelope::decode(&record.kinesis.data.0) {
-                Ok(envelope) => {
-                    readings += envelope.readings.len();
-                    let wearer = envelope.wearer_id.clone();
-                    let group = by_wearer.entry(wearer.clone()).or_insert_with(|| {
-                        order.push(wearer);
-                        Vec::new()
-                    });
-                    group.push(Decoded { sequence_number, envelope });
-                }
-                Err(err) => {
-                    poison += 1;
-                    if !self.quarantine_record(record, &err.to_string()).await {
-                        failed.push(sequence_number);
-                    }
-                }
-            }
+        // Group by wearer in order of first appearance, keeping stream order within.
+        let mut order: Vec<&str> = Vec::new();
+        let mut by_wearer: HashMap<&str, Vec<&Decoded<'_>>> = HashMap::new();
+        for decoded in &batch.decoded {
+            let wearer = decoded.envelope.wearer_id.as_str();
+            by_wearer
+                .entry(wearer)
+                .or_insert_with(|| {
+                    order.push(wearer);
+                    Vec::new()
+                })
+                .push(decoded);
         }
 
         let mut total = Outcome::default();
-        for wearer in &order {
-            let Some(records) = by_wearer.get(wearer) else { continue };
+        for wearer in order {
+            let records = &by_wearer[wearer];
             let batches: Vec<DeviceReadings<'_>> = records
                 .iter()
                 .map(|d| DeviceReadings { device_id: &d.envelope.device_id, readings: &d.envelope.readings })
@@ -97,9 +77,8 @@ where
             match self.alerting.process_wearer(wearer, &batches, now).await {
                 Ok(outcome) => total.add(outcome),
                 Err(err) => {
-                    let first = records.first().map(|d| d.sequence_number);
                     tracing::warn!(wearer_id = %wearer, error = %err, source = ?std::error::Error::source(&err).map(ToString::to_string), "wearer not processed; reporting for retry");
-                    failed.extend(first);
+                    failed.extend(records.first().map(|d| d.position.sequence_number));
                 }
             }
         }
@@ -107,56 +86,21 @@ where
         for alert in &total.alerts_raised {
             // Alert ids and rules only: who and where stay out of logs.
             tracing::info!(alert_id = %alert.id, rule = alert.rule.as_str(), severity = ?alert.severity, "alert raised");
-            let latency_ms = (now - alert.raised_at).num_milliseconds().max(0) as f64;
-            metrics.millis("AlertLatencyMs", latency_ms);
+            metrics.millis("AlertLatencyMs", (now - alert.raised_at).num_milliseconds().max(0) as f64);
         }
         metrics
             .count("RecordsIn", event.records.len())
-            .count("ReadingsIn", readings)
-            .count("PoisonRecords", poison)
+            .count("ReadingsIn", batch.readings())
+            .count("PoisonRecords", batch.poison)
             .count("AlertsRaised", total.alerts_raised.len())
             .count("NotificationsSent", total.sent)
             .count("NotificationsDeferred", total.deferred)
             .count("NotificationsRefused", total.refused)
             .count("RecordsFailed", failed.len())
             .millis("BatchMs", started.elapsed().as_secs_f64() * 1e3);
-        if let Some(arrival) = newest_arrival {
+        if let Some(arrival) = batch.newest_arrival {
             metrics.millis("ProcessingLagMs", (now - arrival).num_milliseconds().max(0) as f64);
         }
-
-        let mut response = KinesisEventResponse::default();
-        for sequence_number in failed {
-            let mut failure = KinesisBatchItemFailure::default();
-            failure.item_identifier = Some(sequence_number.to_owned());
-            response.batch_item_failures.push(failure);
-        }
-        (response, metrics)
+        (response(failed), metrics)
     }
-
-    /// Quarantines a poison record; false if that failed (then it must be retried).
-    async fn quarantine_record(&self, record: &KinesisEventRecord, reason: &str) -> bool {
-        let shard_id = shard_of(record);
-        let poison = PoisonRecord {
-            function: FUNCTION,
-            shard_id,
-            sequence_number: &record.kinesis.sequence_number,
-            data: &record.kinesis.data.0,
-            reason,
-        };
-        match self.quarantine.quarantine(&poison).await {
-            Ok(()) => {
-                tracing::error!(shard_id, sequence_number = %record.kinesis.sequence_number, reason, "poison record quarantined");
-                true
-            }
-            Err(err) => {
-                tracing::error!(shard_id, sequence_number = %record.kinesis.sequence_number, error = %err, "poison record could not be quarantined; reporting for retry");
-                false
-            }
-        }
-    }
-}
-
-/// The shard id from Lambda's `eventID` (`shardId-000000000000:<sequence number>`).
-fn shard_of(record: &KinesisEventRecord) -> &str {
-    record.event_id.as_deref().and_then(|id| id.split(':').next()).unwrap_or("unknown")
 }

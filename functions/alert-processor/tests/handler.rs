@@ -377,3 +377,38 @@ proptest! {
         prop_assert_eq!(p.alerting.notifier.sent().len(), 3 * sos_wearers.len());
     }
 }
+
+mod sample_events {
+    use super::*;
+
+    const READINGS: &[u8] = include_bytes!("../../../events/kinesis-readings.json");
+    const POISON: &[u8] = include_bytes!("../../../events/kinesis-readings-poison.json");
+
+    #[test]
+    fn sample_events_round_trip_through_the_lambda_event_type() {
+        for raw in [READINGS, POISON] {
+            let parsed: KinesisEvent = serde_json::from_slice(raw).unwrap();
+            let again: KinesisEvent = serde_json::from_value(serde_json::to_value(&parsed).unwrap()).unwrap();
+            assert_eq!(parsed, again);
+            assert_eq!(parsed.records.len(), 2);
+        }
+    }
+
+    #[test]
+    fn the_sample_sos_event_raises_one_alert_and_the_poison_one_is_quarantined() {
+        let p = processor();
+        let e: KinesisEvent = serde_json::from_slice(READINGS).unwrap();
+        assert!(failures(&p, &e, "2026-11-22T10:00:02Z").is_empty());
+        let alerts = p.alerting.alerts.all();
+        assert_eq!(alerts.len(), 1);
+        assert_eq!(alerts[0].rule, RuleKind::Sos);
+
+        let p = processor();
+        let e: KinesisEvent = serde_json::from_slice(POISON).unwrap();
+        assert!(failures(&p, &e, "2026-11-22T10:00:02Z").is_empty());
+        let q = p.quarantine.records.lock().unwrap().clone();
+        assert_eq!(q.len(), 1);
+        assert_eq!(q[0].sequence_number, e.records[0].kinesis.sequence_number);
+        assert_eq!(q[0].shard_id, "shardId-000000000001");
+    }
+}

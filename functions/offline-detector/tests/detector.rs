@@ -98,3 +98,14 @@ fn one_failing_wearer_does_not_stop_the_others_and_the_run_reports_it() {
     assert_eq!(s.alerts_raised, 1);
     assert_eq!(d.alerting.alerts.all().len(), 2);
 }
+
+#[test]
+fn the_sample_scheduled_event_is_a_valid_eventbridge_event() {
+    // The detector ignores the event's content; the sample must still be what
+    // EventBridge sends, for `cargo lambda invoke --data-file`.
+    let raw = include_bytes!("../../../events/scheduled-offline-detector.json");
+    let event: serde_json::Value = serde_json::from_slice(raw).unwrap();
+    assert_eq!(event["detail-type"], "Scheduled Event");
+    assert_eq!(event["source"], "aws.events");
+    assert!(DateTime::parse_from_rfc3339(event["time"].as_str().unwrap()).is_ok());
+}

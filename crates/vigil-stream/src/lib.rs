@@ -1,0 +1,109 @@
+//! What every Kinesis stream function shares, so each one only says what it
+//! does with the envelopes:
+//! - decoding a batch, keeping stream order and each record's position;
+//! - quarantining records that can never be decoded (poison), so they never
+//!   block their shard — and reporting them only if the quarantine write fails;
+//! - answering `batchItemFailures` with real sequence numbers (an empty or null
+//!   identifier would make Lambda fail the whole batch).
+
+use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
+use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
+use chrono::{DateTime, Utc};
+use vigil_domain::Envelope;
+use vigil_domain::ports::{PoisonRecord, Quarantine};
+
+/// Where a record sits in the stream.
+#[derive(Debug, Clone, Copy)]
+pub struct Position<'a> {
+    pub shard_id: &'a str,
+    pub sequence_number: &'a str,
+    pub arrival: DateTime<Utc>,
+}
+
+/// A record that decoded into an envelope.
+#[derive(Debug)]
+pub struct Decoded<'a> {
+    pub position: Position<'a>,
+    pub envelope: Envelope,
+}
+
+/// A decoded batch.
+#[derive(Debug, Default)]
+pub struct Batch<'a> {
+    /// Envelopes in stream order.
+    pub decoded: Vec<Decoded<'a>>,
+    /// Records to report for retry (poison whose quarantine failed).
+    pub failed: Vec<&'a str>,
+    /// Poison records seen (quarantined or not).
+    pub poison: usize,
+    /// Arrival time of the newest record, for the processing-lag metric.
+    pub newest_arrival: Option<DateTime<Utc>>,
+}
+
+impl Batch<'_> {
+    /// Readings carried by the decoded envelopes.
+    pub fn readings(&self) -> usize {
+        self.decoded.iter().map(|d| d.envelope.readings.len()).sum()
+    }
+}
+
+/// The position of a record from Lambda's event (`eventID` is `shardId-…:<sequence number>`).
+pub fn position(record: &KinesisEventRecord) -> Position<'_> {
+    Position {
+        shard_id: record.event_id.as_deref().and_then(|id| id.split(':').next()).unwrap_or("unknown"),
+        sequence_number: &record.kinesis.sequence_number,
+        arrival: record.kinesis.approximate_arrival_timestamp.0,
+    }
+}
+
+/// Decodes every record; quarantines the ones that are not envelopes.
+pub async fn decode_batch<'a, Q: Quarantine + Sync>(
+    event: &'a KinesisEvent,
+    function: &str,
+    quarantine: &Q,
+) -> Batch<'a> {
+    let mut batch = Batch { decoded: Vec::with_capacity(event.records.len()), ..Batch::default() };
+    for record in &event.records {
+        let position = position(record);
+        batch.newest_arrival = batch.newest_arrival.max(Some(position.arrival));
+        match Envelope::decode(&record.kinesis.data.0) {
+            Ok(envelope) => batch.decoded.push(Decoded { position, envelope }),
+            Err(err) => {
+                batch.poison += 1;
+                let reason = err.to_string();
+                let poison = PoisonRecord {
+                    function,
+                    shard_id: position.shard_id,
+                    sequence_number: position.sequence_number,
+                    data: &record.kinesis.data.0,
+                    reason: &reason,
+                };
+                match quarantine.quarantine(&poison).await {
+                    Ok(()) => tracing::error!(
+                        shard_id = position.shard_id,
+                        sequence_number = position.sequence_number,
+                        reason,
+                        "poison record quarantined"
+                    ),
+                    Err(err) => {
+                        tracing::error!(shard_id = position.shard_id, sequence_number = position.sequence_number, error = %err, "poison record could not be quarantined; reporting for retry");
+                        batch.failed.push(position.sequence_number);
+                    }
+                }
+            }
+        }
+    }
+    batch
+}
+
+/// The handler's answer: each failed record's sequence number (Lambda restarts
+/// from the lowest). Empty identifiers are never produced.
+pub fn response<'a>(failed: impl IntoIterator<Item = &'a str>) -> KinesisEventResponse {
+    let mut response = KinesisEventResponse::default();
+    for sequence_number in failed.into_iter().filter(|s| !s.is_empty()) {
+        let mut failure = KinesisBatchItemFailure::default();
+        failure.item_identifier = Some(sequence_number.to_owned());
+        response.batch_item_failures.push(failure);
+    }
+    response
+}

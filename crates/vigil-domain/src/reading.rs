@@ -79,8 +79,18 @@ pub enum SleepStage {
 /// RFC 3339 with an offset, as `parse_from_rfc3339` reads it (which, as the RFC
 /// allows, also takes a space for the `T`). chrono's own `FromStr` is looser still.
 fn rfc3339<'de, D: serde::Deserializer<'de>>(d: D) -> Result<DateTime<FixedOffset>, D::Error> {
-    let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-    DateTime::parse_from_rfc3339(&s).map_err(serde::de::Error::custom)
+    // A visitor rather than `String::deserialize`: no allocation per reading.
+    struct Rfc3339;
+    impl serde::de::Visitor<'_> for Rfc3339 {
+        type Value = DateTime<FixedOffset>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an RFC 3339 timestamp with an offset")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            DateTime::parse_from_rfc3339(v).map_err(E::custom)
+        }
+    }
+    d.deserialize_str(Rfc3339)
 }
 
 fn location<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Location>, D::Error> {

@@ -2,6 +2,9 @@
 //! store keeps what a real one would, so tests assert on contents, not on calls.
 #![allow(clippy::unwrap_used, reason = "a poisoned test mutex should fail the test")]
 
+pub mod sinks_raw;
+pub mod sinks_vitals;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
@@ -107,9 +110,12 @@ impl StateStore for MemoryStates {
     }
 }
 
+/// An alert and when it was resolved.
+pub type StoredAlert = (Alert, Option<DateTime<Utc>>);
+
 #[derive(Debug, Default)]
 pub struct MemoryAlerts {
-    pub alerts: Mutex<BTreeMap<String, (Alert, Option<DateTime<Utc>>)>>,
+    pub alerts: Mutex<BTreeMap<String, StoredAlert>>,
     pub faults: Faults,
 }
 

@@ -35,11 +35,11 @@ fn batch() -> Vec<Vec<u8>> {
                     r.spo2_pct = Some(90 + (rng() % 10) as i64);
                     r.skin_temp_c = Some(33.0 + (rng() % 20) as f64 / 10.0);
                     r.steps = Some((rng() % 12) as i64);
-                    r.activity = Some(if rng() % 3 == 0 { Activity::Rest } else { Activity::Light });
-                    r.worn = Some(rng() % 50 != 0);
+                    r.activity = Some(if rng().is_multiple_of(3) { Activity::Rest } else { Activity::Light });
+                    r.worn = Some(!rng().is_multiple_of(50));
                     r.battery_pct = Some(80 - minute.min(60));
-                    r.sos = (rng() % 5000 == 0).then_some(true);
-                    r.fall_detected = (rng() % 7000 == 0).then_some(true);
+                    r.sos = rng().is_multiple_of(5000).then_some(true);
+                    r.fall_detected = rng().is_multiple_of(7000).then_some(true);
                     r
                 })
                 .collect();

@@ -9,6 +9,25 @@ use crate::envelope::ReadingId;
 use crate::reading::{Activity, Location, Reading};
 use crate::upload::MAX_AGE;
 
+/// A reading's id, hashed only when a rule keeps it: most readings raise
+/// nothing and open no episode, and hashing every one is a large share of the
+/// engine's time.
+struct LazyId<'a> {
+    device_id: &'a str,
+    seq: u64,
+    hex: std::cell::OnceCell<String>,
+}
+
+impl<'a> LazyId<'a> {
+    fn new(device_id: &'a str, seq: u64) -> Self {
+        Self { device_id, seq, hex: std::cell::OnceCell::new() }
+    }
+
+    fn get(&self) -> &str {
+        self.hex.get_or_init(|| ReadingId::new(self.device_id, self.seq).to_string())
+    }
+}
+
 /// Longest silence a heart-rate or SpO2 episode survives. Readings come every 5 s;
 /// five minutes bridges a routine batch that arrives after an urgent reading was
 /// sent ahead of it, while an hour without data is not "sustained" evidence.
@@ -33,7 +52,7 @@ pub fn evaluate(
     let mut ev = Eval { state, th: thresholds, alerts: Vec::new() };
     for r in sorted {
         let at = r.ts.with_timezone(&Utc);
-        let id = ReadingId::new(device_id, r.seq).to_string();
+        let id = LazyId::new(device_id, r.seq);
         ev.order_free(at, &id, r);
         // Value rules move forward only: a late reading cannot rewrite an episode
         // already judged on newer evidence.
@@ -116,7 +135,7 @@ struct Eval<'a> {
 
 impl Eval<'_> {
     /// What counts whatever the arrival order: SOS, falls and cancels, movement, location.
-    fn order_free(&mut self, at: DateTime<Utc>, id: &str, r: &Reading) {
+    fn order_free(&mut self, at: DateTime<Utc>, id: &LazyId, r: &Reading) {
         let state = &mut *self.state;
         if let Some(loc) = r.location
             && state.last_location.is_none_or(|(t, _)| at >= t)
@@ -136,12 +155,12 @@ impl Eval<'_> {
         }
         if r.fall_detected == Some(true)
             && !state.fall_cancels.iter().any(|&c| at <= c && c <= at + window)
-            && !state.pending_falls.iter().any(|f| f.reading == id)
+            && !state.pending_falls.iter().any(|f| f.reading == id.get())
         {
-            state.pending_falls.push(PendingFall { at, reading: id.to_owned(), location: r.location });
+            state.pending_falls.push(PendingFall { at, reading: id.get().to_owned(), location: r.location });
         }
         if r.sos == Some(true) {
-            self.critical(RuleKind::Sos, at, id, r.location);
+            self.critical(RuleKind::Sos, at, id.get(), r.location);
         }
     }
 
@@ -173,7 +192,7 @@ impl Eval<'_> {
     }
 
     /// The rules that need readings in event-time order.
-    fn values(&mut self, tz: Tz, at: DateTime<Utc>, id: &str, r: &Reading) {
+    fn values(&mut self, tz: Tz, at: DateTime<Utc>, id: &LazyId, r: &Reading) {
         let th = self.th;
         let secs = |s: u32| Duration::seconds(i64::from(s));
         let high = seen(r.heart_rate_bpm, |v| v > th.heart_rate_high_bpm, |_| true);
@@ -206,7 +225,7 @@ impl Eval<'_> {
     }
 
     /// A condition that must hold in consecutive readings for `duration`.
-    fn sustained(&mut self, rule: RuleKind, at: DateTime<Utc>, id: &str, seen: Seen, duration: Duration) {
+    fn sustained(&mut self, rule: RuleKind, at: DateTime<Utc>, id: &LazyId, seen: Seen, duration: Duration) {
         let value = match seen {
             Seen::Unknown => return,
             Seen::Clear => {
@@ -232,7 +251,7 @@ impl Eval<'_> {
         &mut self,
         rule: RuleKind,
         at: DateTime<Utc>,
-        id: &str,
+        id: &LazyId,
         since: Option<DateTime<Utc>>,
         duration: Duration,
     ) {
@@ -282,17 +301,17 @@ impl Eval<'_> {
     }
 }
 
-fn new_episode(start: DateTime<Utc>, at: DateTime<Utc>, id: &str, value: f64) -> Episode {
-    Episode { start, last: at, readings: vec![id.to_owned()], value: Some(value), alerted: false }
+fn new_episode(start: DateTime<Utc>, at: DateTime<Utc>, id: &LazyId, value: f64) -> Episode {
+    Episode { start, last: at, readings: vec![id.get().to_owned()], value: Some(value), alerted: false }
 }
 
-fn extend(ep: &mut Episode, at: DateTime<Utc>, id: &str, value: f64) {
+fn extend(ep: &mut Episode, at: DateTime<Utc>, id: &LazyId, value: f64) {
     ep.last = at;
     ep.value = Some(value);
     if ep.readings.len() >= MAX_ALERT_READINGS {
         ep.readings.remove(0);
     }
-    ep.readings.push(id.to_owned());
+    ep.readings.push(id.get().to_owned());
 }
 
 /// The start of the wearer's daytime that `at` falls in, or None at night.

@@ -19,3 +19,11 @@ pub mod quarantine;
 pub mod sns;
 pub mod state;
 pub mod wearers;
+
+// raw-archiver's adapters: the data lake and the curated-file registry.
+pub mod archive;
+pub mod curated_files;
+
+// vitals-writer's adapters: the vitals table and the wearer's shadow.
+pub mod shadow;
+pub mod vitals;

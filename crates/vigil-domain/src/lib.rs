@@ -6,11 +6,13 @@
 
 pub mod alerts;
 pub mod care;
+pub mod curated;
 pub mod envelope;
 pub mod ports;
 pub mod reading;
 pub mod registry;
 pub mod upload;
+pub mod vitals;
 
 pub use envelope::{Envelope, ReadingId};
 pub use reading::Reading;

@@ -1,0 +1,550 @@
+//! The vitals table on DynamoDB: [`VitalsStore`] with BatchWriteItem.
+//!
+//! Items and keys are laid out by [`vigil_domain::vitals`]. BatchWriteItem is
+//! not atomic: a call can succeed with some items back in `UnprocessedItems`
+//! (throttling on a hot partition), and a whole call can be throttled. Only the
+//! unprocessed items are sent again, with exponential backoff and full jitter,
+//! until every item is written or the deadline passes; then the error names the
+//! items left, so the handler reports their records. Nothing is dropped silently.
+//!
+//! Items go out in calls of 25 (the API's limit) on a few concurrent lanes, so a
+//! large batch is not one long queue of round trips.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use chrono::{DateTime, Utc};
+use tokio::time::{Instant, sleep_until, timeout_at};
+use vigil_domain::ports::StoreError;
+use vigil_domain::vitals::{
+    Attr, VitalsItem, VitalsStore, VitalsWriteError, WriteReport, attr, minute_range, parse_sort_key,
+};
+
+use crate::dynamo::{malformed, store_error};
+use crate::kinesis::Backoff;
+
+/// BatchWriteItem takes at most 25 put or delete requests per call.
+pub const MAX_ITEMS_PER_CALL: usize = 25;
+
+/// Calls in flight at once. Four keeps a 10,000-item batch to about a hundred
+/// round trips per lane without bursting a new on-demand table into throttling.
+pub const LANES: usize = 4;
+
+/// Default time allowed for a `put_minutes`, resends included.
+pub const DEFAULT_BUDGET: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone)]
+pub struct DynamoVitalsStore {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+    backoff: Backoff,
+    budget: Duration,
+}
+
+impl DynamoVitalsStore {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into(), backoff: Backoff::default(), budget: DEFAULT_BUDGET }
+    }
+
+    pub fn with_backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// How long one `put_minutes` may keep resending before it gives up.
+    pub fn with_budget(mut self, budget: Duration) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// The items of `wearer_id` for the minutes `from..=to`, in key order.
+    pub async fn query_minutes(
+        &self,
+        wearer_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<VitalsItem>, StoreError> {
+        let (low, high) = minute_range(from, to);
+        let mut items = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#w = :w AND #sk BETWEEN :low AND :high")
+                .expression_attribute_names("#w", attr::WEARER_ID)
+                .expression_attribute_names("#sk", attr::SK)
+                .expression_attribute_values(":w", AttributeValue::S(wearer_id.to_owned()))
+                .expression_attribute_values(":low", AttributeValue::S(low.clone()))
+                .expression_attribute_values(":high", AttributeValue::S(high.clone()))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| store_error("Query", &self.table, e))?;
+            for item in out.items() {
+                items.push(from_item(item).map_err(|attribute| malformed("Query", &self.table, attribute))?);
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    /// One lane: its share of the calls, one after another.
+    async fn lane(&self, items: &[VitalsItem], calls: &[Vec<usize>], deadline: Instant) -> Outcome {
+        let mut outcome = Outcome::default();
+        for call in calls {
+            let done = self.put_call(items, call, deadline).await;
+            outcome.merge(done);
+        }
+        outcome
+    }
+
+    /// Writes the items `indexes` in one call, resending what comes back
+    /// unprocessed until all are written or the deadline passes.
+    async fn put_call(&self, items: &[VitalsItem], indexes: &[usize], deadline: Instant) -> Outcome {
+        let mut outcome = Outcome::default();
+        let mut pending: Vec<usize> = indexes.to_vec();
+        let mut attempt = 0u32;
+        loop {
+            if Instant::now() >= deadline {
+                outcome.unwritten.extend(pending);
+                return outcome;
+            }
+            let requests = match pending.iter().map(|&i| put_request(&items[i])).collect::<Result<Vec<_>, _>>() {
+                Ok(requests) => requests,
+                Err(err) => {
+                    // Only an item without attributes fails to build: a bug, not data.
+                    let err = StoreError {
+                        operation: "BatchWriteItem",
+                        resource: self.table.clone(),
+                        retryable: false,
+                        source: err.into(),
+                    };
+                    outcome.unwritten.extend(pending);
+                    outcome.error.get_or_insert(err);
+                    return outcome;
+                }
+            };
+            outcome.report.calls += 1;
+            let call = self.client.batch_write_item().request_items(&self.table, requests).send();
+            let unprocessed = match timeout_at(deadline, call).await {
+                // Out of time mid-call: the outcome is unknown; rewriting is harmless.
+                Err(_elapsed) => pending.clone(),
+                Ok(Ok(out)) => {
+                    let back = out.unprocessed_items.unwrap_or_default().remove(&self.table).unwrap_or_default();
+                    match unprocessed_indexes(items, &pending, &back) {
+                        Some(left) => left,
+                        None => {
+                            // Keys we did not send: trust nothing of this answer.
+                            tracing::warn!(table = %self.table, sent = pending.len(), "UnprocessedItems does not match the request, resending it");
+                            pending.clone()
+                        }
+                    }
+                }
+                Ok(Err(err)) => {
+                    let err = store_error("BatchWriteItem", &self.table, err);
+                    if !err.retryable {
+                        outcome.unwritten.extend(pending);
+                        outcome.error.get_or_insert(err);
+                        return outcome;
+                    }
+                    tracing::warn!(table = %self.table, error = %err, source = ?std::error::Error::source(&err).map(ToString::to_string), items = pending.len(), "BatchWriteItem call failed, will resend");
+                    pending.clone()
+                }
+            };
+            if unprocessed.is_empty() {
+                return outcome;
+            }
+            outcome.report.retries += unprocessed.len();
+            let wake = Instant::now() + delay(&self.backoff, attempt);
+            if wake >= deadline {
+                outcome.unwritten.extend(unprocessed);
+                return outcome;
+            }
+            tracing::info!(table = %self.table, unprocessed = unprocessed.len(), attempt, "resending unprocessed vitals items");
+            sleep_until(wake).await;
+            pending = unprocessed;
+            attempt += 1;
+        }
+    }
+}
+
+impl VitalsStore for DynamoVitalsStore {
+    async fn put_minutes(&self, items: &[VitalsItem]) -> Result<WriteReport, VitalsWriteError> {
+        let deadline = Instant::now() + self.budget;
+        // One request per key: BatchWriteItem rejects a call that repeats a key,
+        // and the same key in two lanes would race. The last occurrence wins, as
+        // sequential PutItems would have it.
+        let mut last: HashMap<(&str, String), usize> = HashMap::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            last.insert((item.wearer_id.as_str(), item.sort_key()), i);
+        }
+        let mut representative: Vec<usize> = Vec::with_capacity(items.len());
+        for item in items {
+            representative.push(last[&(item.wearer_id.as_str(), item.sort_key())]);
+        }
+        let mut unique: Vec<usize> = last.into_values().collect();
+        unique.sort_unstable();
+
+        let calls: Vec<Vec<usize>> = unique.chunks(MAX_ITEMS_PER_CALL).map(<[usize]>::to_vec).collect();
+        let mut lanes: [Vec<Vec<usize>>; LANES] = Default::default();
+        for (n, call) in calls.into_iter().enumerate() {
+            lanes[n % LANES].push(call);
+        }
+        let (a, b, c, d) = tokio::join!(
+            self.lane(items, &lanes[0], deadline),
+            self.lane(items, &lanes[1], deadline),
+            self.lane(items, &lanes[2], deadline),
+            self.lane(items, &lanes[3], deadline),
+        );
+        let mut outcome = a;
+        outcome.merge(b);
+        outcome.merge(c);
+        outcome.merge(d);
+
+        if outcome.unwritten.is_empty() {
+            return Ok(outcome.report);
+        }
+        // Every item whose representative was not written is not stored either.
+        let left: std::collections::HashSet<usize> = outcome.unwritten.iter().copied().collect();
+        let unwritten: Vec<usize> = (0..items.len()).filter(|&i| left.contains(&representative[i])).collect();
+        let total = items.len();
+        Err(match outcome.error {
+            Some(source) => VitalsWriteError::Failed { total, unwritten, report: outcome.report, source },
+            None => VitalsWriteError::Deadline { table: self.table.clone(), total, unwritten, report: outcome.report },
+        })
+    }
+}
+
+#[derive(Debug, Default)]
+struct Outcome {
+    report: WriteReport,
+    unwritten: Vec<usize>,
+    error: Option<StoreError>,
+}
+
+impl Outcome {
+    fn merge(&mut self, other: Outcome) {
+        self.report.calls += other.report.calls;
+        self.report.retries += other.report.retries;
+        self.unwritten.extend(other.unwritten);
+        if self.error.is_none() {
+            self.error = other.error;
+        }
+    }
+}
+
+/// Full jitter over an exponentially growing ceiling.
+fn delay(backoff: &Backoff, attempt: u32) -> Duration {
+    let ceiling = backoff.base.saturating_mul(1u32 << attempt.min(16)).min(backoff.max);
+    ceiling.mul_f64(fastrand::f64())
+}
+
+/// The indexes of `pending` whose items came back unprocessed; `None` if the
+/// answer names an item that was not sent.
+fn unprocessed_indexes(items: &[VitalsItem], pending: &[usize], back: &[WriteRequest]) -> Option<Vec<usize>> {
+    if back.is_empty() {
+        return Some(Vec::new());
+    }
+    let by_key: HashMap<(&str, String), usize> =
+        pending.iter().map(|&i| ((items[i].wearer_id.as_str(), items[i].sort_key()), i)).collect();
+    let mut left = Vec::with_capacity(back.len());
+    for request in back {
+        let item = request.put_request().map(|p| p.item())?;
+        let wearer = item.get(attr::WEARER_ID).and_then(|v| v.as_s().ok())?;
+        let sk = item.get(attr::SK).and_then(|v| v.as_s().ok())?;
+        left.push(*by_key.get(&(wearer.as_str(), sk.clone()))?);
+    }
+    left.sort_unstable();
+    left.dedup();
+    Some(left)
+}
+
+fn put_request(item: &VitalsItem) -> Result<WriteRequest, aws_sdk_dynamodb::error::BuildError> {
+    let put = PutRequest::builder().set_item(Some(to_item(item))).build()?;
+    Ok(WriteRequest::builder().put_request(put).build())
+}
+
+/// The stored form of an item.
+pub fn to_item(item: &VitalsItem) -> HashMap<String, AttributeValue> {
+    item.attributes()
+        .into_iter()
+        .map(|(name, value)| {
+            let value = match value {
+                Attr::S(s) => AttributeValue::S(s),
+                Attr::N(n) => AttributeValue::N(n),
+            };
+            (name.to_owned(), value)
+        })
+        .collect()
+}
+
+/// An item read back; `Err` names the first missing or malformed attribute.
+pub fn from_item(item: &HashMap<String, AttributeValue>) -> Result<VitalsItem, &'static str> {
+    let s = |name: &'static str| item.get(name).and_then(|v| v.as_s().ok()).ok_or(name);
+    let n = |name: &'static str| -> Result<Option<&String>, &'static str> {
+        match item.get(name) {
+            None => Ok(None),
+            Some(v) => v.as_n().map(Some).map_err(|_| name),
+        }
+    };
+    fn parsed<T: std::str::FromStr>(v: Option<&String>, name: &'static str) -> Result<Option<T>, &'static str> {
+        v.map(|v| v.parse().map_err(|_| name)).transpose()
+    }
+    let sk = s(attr::SK)?;
+    let (minute, device_id, first_seq) = parse_sort_key(sk).ok_or(attr::SK)?;
+    Ok(VitalsItem {
+        wearer_id: s(attr::WEARER_ID)?.clone(),
+        minute,
+        device_id: device_id.to_owned(),
+        first_seq,
+        count: parsed(n(attr::COUNT)?, attr::COUNT)?.ok_or(attr::COUNT)?,
+        hr_min: parsed(n(attr::HR_MIN)?, attr::HR_MIN)?,
+        hr_avg: parsed(n(attr::HR_AVG)?, attr::HR_AVG)?,
+        hr_max: parsed(n(attr::HR_MAX)?, attr::HR_MAX)?,
+        spo2_min: parsed(n(attr::SPO2_MIN)?, attr::SPO2_MIN)?,
+        steps: parsed(n(attr::STEPS)?, attr::STEPS)?,
+        readings: s(attr::READINGS)?.clone(),
+        expires_at: parsed(n(attr::EXPIRES_AT)?, attr::EXPIRES_AT)?.ok_or(attr::EXPIRES_AT)?,
+    })
+}
+
+/// BatchWriteItem answers scripted with aws-smithy-mocks: resending exactly the
+/// unprocessed items, giving up at the deadline with their count, and what
+/// throttled or refused calls mean.
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on broken fixtures")]
+
+    use std::collections::BTreeMap;
+    use std::sync::{Arc, Mutex};
+
+    use aws_sdk_dynamodb::Client;
+    use aws_sdk_dynamodb::error::ErrorMetadata;
+    use aws_sdk_dynamodb::operation::batch_write_item::{BatchWriteItemError, BatchWriteItemOutput};
+    use aws_sdk_dynamodb::types::error::ProvisionedThroughputExceededException;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use chrono::TimeDelta;
+    use vigil_domain::Envelope;
+    use vigil_domain::reading::Reading;
+    use vigil_domain::vitals::minute_items;
+
+    use super::*;
+
+    const TABLE: &str = "vitals";
+
+    fn no_retries(c: aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb::config::Builder {
+        c.retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
+    }
+
+    fn fast() -> Backoff {
+        Backoff { base: Duration::from_millis(1), max: Duration::from_millis(5) }
+    }
+
+    /// `minutes` items of one wearer, 12 readings each.
+    fn minutes_of_items(minutes: usize) -> Vec<VitalsItem> {
+        let start = DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z").unwrap();
+        let readings = (0..minutes * 12)
+            .map(|i| {
+                let mut r = Reading::at(start + TimeDelta::seconds(5 * i as i64), 1000 + i as u64);
+                r.heart_rate_bpm = Some(70);
+                r
+            })
+            .collect();
+        let envelope = Envelope {
+            v: 1,
+            batch_id: "b".into(),
+            part: 0,
+            parts: 1,
+            device_id: "band-0001".into(),
+            wearer_id: "wearer-42".into(),
+            app_version: "1.4.2".into(),
+            received_at: Utc::now(),
+            readings,
+        };
+        minute_items(&envelope, TimeDelta::days(30))
+    }
+
+    fn sk_of(request: &WriteRequest) -> String {
+        request.put_request().unwrap().item()[attr::SK].as_s().unwrap().clone()
+    }
+
+    /// Records every sort key each call carried, in call order.
+    type Seen = Arc<Mutex<Vec<Vec<String>>>>;
+
+    fn unprocessed(requests: Vec<WriteRequest>) -> BatchWriteItemOutput {
+        BatchWriteItemOutput::builder().unprocessed_items(TABLE, requests).build()
+    }
+
+    fn throttled() -> BatchWriteItemError {
+        BatchWriteItemError::ProvisionedThroughputExceededException(
+            ProvisionedThroughputExceededException::builder()
+                .message("mocked")
+                .meta(ErrorMetadata::builder().code("ProvisionedThroughputExceededException").build())
+                .build(),
+        )
+    }
+
+    #[tokio::test]
+    async fn unprocessed_items_are_resent_until_every_item_is_written_exactly_once() {
+        let items = minutes_of_items(10);
+        let seen: Seen = Arc::default();
+        let (s1, s2, s3) = (seen.clone(), seen.clone(), seen.clone());
+        // Call 1: 7 of 10 come back. Call 2: 2 of those 7 come back. Call 3: done.
+        let first = mock!(Client::batch_write_item)
+            .match_requests(move |r| {
+                s1.lock().unwrap().push(r.request_items().unwrap()[TABLE].iter().map(sk_of).collect());
+                true
+            })
+            .then_output(|| {
+                let all = minutes_of_items(10);
+                unprocessed(all[3..].iter().map(|i| put_request(i).unwrap()).collect())
+            });
+        let second = mock!(Client::batch_write_item)
+            .match_requests(move |r| {
+                s2.lock().unwrap().push(r.request_items().unwrap()[TABLE].iter().map(sk_of).collect());
+                true
+            })
+            .then_output(|| {
+                let all = minutes_of_items(10);
+                unprocessed(all[8..].iter().map(|i| put_request(i).unwrap()).collect())
+            });
+        let third = mock!(Client::batch_write_item)
+            .match_requests(move |r| {
+                s3.lock().unwrap().push(r.request_items().unwrap()[TABLE].iter().map(sk_of).collect());
+                true
+            })
+            .then_output(|| BatchWriteItemOutput::builder().build());
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&first, &second, &third], no_retries);
+        let store = DynamoVitalsStore::new(client, TABLE).with_backoff(fast());
+
+        let report = store.put_minutes(&items).await.unwrap();
+        assert_eq!((first.num_calls(), second.num_calls(), third.num_calls()), (1, 1, 1));
+        assert_eq!(report, WriteReport { calls: 3, retries: 7 + 2 });
+
+        let calls = seen.lock().unwrap().clone();
+        let keys: Vec<String> = items.iter().map(VitalsItem::sort_key).collect();
+        assert_eq!(calls[0], keys);
+        assert_eq!(calls[1], keys[3..].to_vec(), "only the unprocessed items are resent");
+        assert_eq!(calls[2], keys[8..].to_vec());
+        // Each item is written exactly once: by the last call that carried it.
+        let mut written: BTreeMap<&str, usize> = BTreeMap::new();
+        for (n, call) in calls.iter().enumerate() {
+            let answered_back: &[String] = match n {
+                0 => &keys[3..],
+                1 => &keys[8..],
+                _ => &[],
+            };
+            for sk in call.iter().filter(|sk| !answered_back.contains(sk)) {
+                *written.entry(sk).or_default() += 1;
+            }
+        }
+        assert_eq!(written.len(), 10);
+        assert!(written.values().all(|&n| n == 1), "{written:?}");
+    }
+
+    #[tokio::test]
+    async fn more_than_25_items_go_out_in_calls_of_25_at_most() {
+        let items = minutes_of_items(60);
+        let sizes: Arc<Mutex<Vec<usize>>> = Arc::default();
+        let s = sizes.clone();
+        let rule = mock!(Client::batch_write_item)
+            .match_requests(move |r| {
+                s.lock().unwrap().push(r.request_items().unwrap()[TABLE].len());
+                true
+            })
+            .then_output(|| BatchWriteItemOutput::builder().build());
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&rule], no_retries);
+        let report = DynamoVitalsStore::new(client, TABLE).put_minutes(&items).await.unwrap();
+        assert_eq!(report.calls, 3);
+        let mut sizes = sizes.lock().unwrap().clone();
+        sizes.sort_unstable();
+        assert_eq!(sizes, vec![10, 25, 25]);
+    }
+
+    #[tokio::test]
+    async fn items_sharing_a_key_are_sent_once_and_the_last_one_wins() {
+        let mut items = minutes_of_items(2);
+        let mut later = items[0].clone();
+        later.hr_max = Some(99);
+        items.push(later);
+        let rule = mock!(Client::batch_write_item)
+            .match_requests(|r| {
+                let sent = &r.request_items().unwrap()[TABLE];
+                sent.len() == 2
+                    && sent
+                        .iter()
+                        .any(|w| w.put_request().unwrap().item().get(attr::HR_MAX).unwrap().as_n().unwrap() == "99")
+            })
+            .then_output(|| BatchWriteItemOutput::builder().build());
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&rule], no_retries);
+        DynamoVitalsStore::new(client, TABLE).put_minutes(&items).await.unwrap();
+        assert_eq!(rule.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn items_still_unprocessed_at_the_deadline_are_named_not_dropped() {
+        let items = minutes_of_items(5);
+        let rule = mock!(Client::batch_write_item).then_output(|| {
+            let all = minutes_of_items(5);
+            unprocessed(vec![put_request(&all[1]).unwrap(), put_request(&all[4]).unwrap()])
+        });
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&rule], no_retries);
+        let store = DynamoVitalsStore::new(client, TABLE).with_backoff(fast()).with_budget(Duration::from_millis(150));
+        let err = store.put_minutes(&items).await.unwrap_err();
+        assert!(matches!(err, VitalsWriteError::Deadline { .. }), "{err:?}");
+        assert_eq!(err.unwritten(), &[1, 4]);
+        assert!(err.retryable());
+        assert!(rule.num_calls() > 2, "resent until the deadline: {}", rule.num_calls());
+        let text = err.to_string();
+        assert!(text.starts_with("2 of 5 vitals items not written to vitals"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_throttled_call_is_resent_and_past_the_deadline_names_every_item() {
+        let items = minutes_of_items(3);
+        let rule = mock!(Client::batch_write_item).then_error(throttled);
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&rule], no_retries);
+        let store = DynamoVitalsStore::new(client, TABLE).with_backoff(fast()).with_budget(Duration::from_millis(100));
+        let err = store.put_minutes(&items).await.unwrap_err();
+        assert_eq!(err.unwritten(), &[0, 1, 2]);
+        assert!(err.retryable());
+        assert!(rule.num_calls() > 1);
+
+        // Throttled once, then accepted.
+        let throttle = mock!(Client::batch_write_item).then_error(throttled);
+        let ok = mock!(Client::batch_write_item).then_output(|| BatchWriteItemOutput::builder().build());
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&throttle, &ok], no_retries);
+        let report = DynamoVitalsStore::new(client, TABLE).with_backoff(fast()).put_minutes(&items).await.unwrap();
+        assert_eq!(report, WriteReport { calls: 2, retries: 3 });
+    }
+
+    #[tokio::test]
+    async fn a_refused_call_fails_at_once_and_is_not_retryable() {
+        let items = minutes_of_items(2);
+        let rule = mock!(Client::batch_write_item).then_error(|| {
+            BatchWriteItemError::generic(ErrorMetadata::builder().code("AccessDeniedException").message("no").build())
+        });
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&rule], no_retries);
+        let err = DynamoVitalsStore::new(client, TABLE).put_minutes(&items).await.unwrap_err();
+        assert_eq!(rule.num_calls(), 1);
+        assert_eq!(err.unwritten(), &[0, 1]);
+        assert!(!err.retryable());
+        let VitalsWriteError::Failed { source, .. } = err else { panic!("{err:?}") };
+        assert_eq!((source.operation, source.resource.as_str()), ("BatchWriteItem", TABLE));
+    }
+
+    #[test]
+    fn items_round_trip_through_their_stored_form() {
+        for item in minutes_of_items(3) {
+            assert_eq!(from_item(&to_item(&item)).unwrap(), item);
+        }
+        let mut broken = to_item(&minutes_of_items(1)[0]);
+        broken.insert(attr::COUNT.into(), AttributeValue::S("twelve".into()));
+        assert_eq!(from_item(&broken), Err(attr::COUNT));
+    }
+}

@@ -1,0 +1,118 @@
+//! In-memory vitals and shadow stores for vitals-writer's handler tests. They
+//! keep what DynamoDB would (items by key, the shadow under its write
+//! condition) and record every write, so tests can assert that nothing was
+//! written twice and that a shadow never moved backwards.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use vigil_domain::ports::StoreError;
+use vigil_domain::vitals::{Shadow, ShadowStore, VitalsItem, VitalsStore, VitalsWriteError, WriteReport};
+
+use crate::{Faults, throttled};
+
+/// The vitals table: items by (wearer, sort key).
+#[derive(Debug, Default)]
+pub struct MemoryVitals {
+    pub items: Mutex<BTreeMap<(String, String), VitalsItem>>,
+    /// Every successful item write, rewrites included.
+    pub writes: Mutex<usize>,
+    /// The next n calls write nothing and fail as throttled.
+    pub faults: Faults,
+    /// The next call writes only its first n items; the rest stay unprocessed.
+    pub partial: Mutex<Option<usize>>,
+    /// Calls made so far.
+    pub calls: Mutex<usize>,
+    /// Calls (numbered from 0) that write nothing and fail as throttled.
+    pub fail_calls: Mutex<Vec<usize>>,
+}
+
+impl MemoryVitals {
+    pub fn count(&self) -> usize {
+        self.items.lock().unwrap().len()
+    }
+
+    pub fn calls(&self) -> usize {
+        *self.calls.lock().unwrap()
+    }
+
+    pub fn writes(&self) -> usize {
+        *self.writes.lock().unwrap()
+    }
+
+    pub fn all(&self) -> Vec<VitalsItem> {
+        self.items.lock().unwrap().values().cloned().collect()
+    }
+}
+
+impl VitalsStore for MemoryVitals {
+    async fn put_minutes(&self, items: &[VitalsItem]) -> Result<WriteReport, VitalsWriteError> {
+        let report = WriteReport { calls: 1, retries: 0 };
+        let call = {
+            let mut calls = self.calls.lock().unwrap();
+            *calls += 1;
+            *calls - 1
+        };
+        if self.faults.take() || self.fail_calls.lock().unwrap().contains(&call) {
+            return Err(VitalsWriteError::Failed {
+                total: items.len(),
+                unwritten: (0..items.len()).collect(),
+                report,
+                source: throttled("BatchWriteItem"),
+            });
+        }
+        let limit = self.partial.lock().unwrap().take().unwrap_or(items.len());
+        let mut stored = self.items.lock().unwrap();
+        for item in items.iter().take(limit) {
+            stored.insert((item.wearer_id.clone(), item.sort_key()), item.clone());
+            *self.writes.lock().unwrap() += 1;
+        }
+        if limit < items.len() {
+            return Err(VitalsWriteError::Deadline {
+                table: "memory".into(),
+                total: items.len(),
+                unwritten: (limit..items.len()).collect(),
+                report,
+            });
+        }
+        Ok(report)
+    }
+}
+
+/// The shadow table, applying [`Shadow::supersedes`] as DynamoDB applies the condition.
+#[derive(Debug, Default)]
+pub struct MemoryShadows {
+    pub shadows: Mutex<BTreeMap<String, Shadow>>,
+    /// Every shadow stored, in order.
+    pub history: Mutex<Vec<Shadow>>,
+    /// Conditional writes refused because a newer state was stored.
+    pub refused: Mutex<usize>,
+    /// The next n updates fail as throttled.
+    pub faults: Faults,
+}
+
+impl MemoryShadows {
+    pub fn get(&self, wearer_id: &str) -> Option<Shadow> {
+        self.shadows.lock().unwrap().get(wearer_id).cloned()
+    }
+
+    pub fn history(&self) -> Vec<Shadow> {
+        self.history.lock().unwrap().clone()
+    }
+}
+
+impl ShadowStore for MemoryShadows {
+    async fn advance(&self, shadow: &Shadow) -> Result<bool, StoreError> {
+        if self.faults.take() {
+            return Err(throttled("UpdateItem"));
+        }
+        let mut shadows = self.shadows.lock().unwrap();
+        if !shadow.supersedes(shadows.get(&shadow.wearer_id)) {
+            *self.refused.lock().unwrap() += 1;
+            return Ok(false);
+        }
+        shadows.insert(shadow.wearer_id.clone(), shadow.clone());
+        self.history.lock().unwrap().push(shadow.clone());
+        Ok(true)
+    }
+}

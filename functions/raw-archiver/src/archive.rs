@@ -1,0 +1,180 @@
+//! One batch encoded for storage, with no I/O but the quarantine of poison:
+//! the raw archive of every record and the curated files of its readings.
+//!
+//! The batch is consumed a chunk of records at a time: each chunk is decoded
+//! (poison quarantined), written to the raw archive and to the curated files,
+//! and dropped, so the records, their decoded envelopes and the outputs are
+//! never all in memory at once.
+
+use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use aws_lambda_events::event::kinesis::KinesisEvent;
+use chrono::{DateTime, Utc};
+use vigil_domain::curated::{CuratedFile, CuratedRow, Pseudonymizer, curated_key, raw_key};
+use vigil_domain::ports::Quarantine;
+use vigil_stream::{decode_batch, position};
+
+use crate::curated::{CuratedError, CuratedWriter};
+use crate::raw::RawWriter;
+
+/// Records decoded at a time: about 2.5 MB of envelopes at the most.
+pub const CHUNK_RECORDS: usize = 1_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    #[error("writing the raw archive")]
+    Raw(#[from] std::io::Error),
+    #[error(transparent)]
+    Curated(#[from] CuratedError),
+}
+
+/// Hashes reading ids for the batch's dedupe set. A reading id is a SHA-256
+/// prefix, uniformly spread already: hashing it again with SipHash took a
+/// tenth of the whole encoding time.
+#[derive(Debug, Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write_u128(&mut self, id: u128) {
+        self.0 = (id as u64) ^ ((id >> 64) as u64);
+    }
+
+    // Only `u128`s are hashed here; anything else still hashes soundly.
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// The raw archive object of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawObject {
+    pub key: String,
+    pub body: Vec<u8>,
+}
+
+/// A curated file and its registration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CuratedObject {
+    pub file: CuratedFile,
+    pub body: Vec<u8>,
+}
+
+/// A batch ready to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Archive {
+    pub raw: RawObject,
+    /// One per event date, by date.
+    pub curated: Vec<CuratedObject>,
+    pub records: usize,
+    /// Readings in the decoded envelopes, duplicates included.
+    pub readings: usize,
+    /// Readings left out because the batch had them already (same reading id).
+    pub duplicates: usize,
+    pub poison: usize,
+    /// Poison records whose quarantine failed: to report for retry.
+    pub unquarantined: Vec<String>,
+    pub newest_arrival: Option<DateTime<Utc>>,
+}
+
+impl Archive {
+    /// Rows in the curated files.
+    pub fn curated_rows(&self) -> usize {
+        self.curated.iter().map(|c| c.file.rows).sum()
+    }
+}
+
+/// Encodes `event` (consumed). `None` for an empty batch. `now` dates the
+/// curated files' registration.
+pub async fn encode<Q: Quarantine + Sync>(
+    mut event: KinesisEvent,
+    function: &str,
+    pseudonymizer: &Pseudonymizer,
+    quarantine: &Q,
+    now: DateTime<Utc>,
+) -> Result<Option<Archive>, EncodeError> {
+    let records = std::mem::take(&mut event.records);
+    let (Some(first), Some(last)) = (records.first(), records.last()) else {
+        return Ok(None);
+    };
+    let first_position = position(first);
+    let shard_id = first_position.shard_id.to_owned();
+    let first_seq = first_position.sequence_number.to_owned();
+    let last_seq = last.kinesis.sequence_number.clone();
+    let key = raw_key(&shard_id, &first_seq, &last_seq, first_position.arrival);
+
+    let mut archive = Archive {
+        raw: RawObject { key, body: Vec::new() },
+        curated: Vec::new(),
+        records: records.len(),
+        readings: 0,
+        duplicates: 0,
+        poison: 0,
+        unquarantined: Vec::new(),
+        newest_arrival: None,
+    };
+    let mut raw = RawWriter::new();
+    let mut curated = CuratedWriter::new();
+    let mut seen: HashSet<u128, BuildHasherDefault<IdHasher>> = HashSet::default();
+    let mut records = records.into_iter();
+    loop {
+        let mut chunk = KinesisEvent::default();
+        chunk.records = records.by_ref().take(CHUNK_RECORDS).collect();
+        if chunk.records.is_empty() {
+            break;
+        }
+        let batch = decode_batch(&chunk, function, quarantine).await;
+        archive.poison += batch.poison;
+        archive.unquarantined.extend(batch.failed.iter().map(|s| (*s).to_owned()));
+        archive.newest_arrival = archive.newest_arrival.max(batch.newest_arrival);
+
+        // Stream order; `decoded` is the subsequence of records that decoded, and
+        // each borrows its record's sequence number, so identity tells which.
+        let mut decoded = batch.decoded.iter().peekable();
+        for record in &chunk.records {
+            let sequence_number = record.kinesis.sequence_number.as_str();
+            let is_envelope = decoded.next_if(|d| std::ptr::eq(d.position.sequence_number, sequence_number)).is_some();
+            raw.push(position(record).shard_id, &record.kinesis, is_envelope)?;
+        }
+
+        seen.reserve(batch.readings());
+        for d in &batch.decoded {
+            let envelope = &d.envelope;
+            archive.readings += envelope.readings.len();
+            let wearer = pseudonymizer.wearer(&envelope.wearer_id);
+            for reading in &envelope.readings {
+                let id = envelope.reading_id(reading);
+                if !seen.insert(u128::from_le_bytes(*id.as_bytes())) {
+                    archive.duplicates += 1;
+                    continue;
+                }
+                curated.push(&CuratedRow::new(pseudonymizer.reading(id), wearer, envelope, reading))?;
+            }
+        }
+    }
+
+    archive.raw.body = raw.finish()?;
+    archive.curated = curated
+        .finish()?
+        .into_iter()
+        .map(|f| CuratedObject {
+            file: CuratedFile {
+                key: curated_key(f.event_date, &shard_id, &first_seq, &last_seq),
+                event_date: f.event_date,
+                rows: f.rows,
+                bytes: f.body.len(),
+                min_ts: f.min_ts,
+                max_ts: f.max_ts,
+                created_at: now,
+            },
+            body: f.body,
+        })
+        .collect();
+    Ok(Some(archive))
+}

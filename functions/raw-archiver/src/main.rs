@@ -1,0 +1,16 @@
+use aws_lambda_events::event::kinesis::KinesisEvent;
+use lambda_runtime::{LambdaEvent, run, service_fn, tracing};
+use raw_archiver::config::Config;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    tracing::init_default_subscriber();
+    let config = Config::from_source(&vigil_aws::env::ProcessEnv)?;
+    let sdk = vigil_aws::sdk::load().await;
+    let archiver = config.archiver(&sdk);
+    let archiver = &archiver;
+    run(service_fn(move |event: LambdaEvent<KinesisEvent>| async move {
+        Ok::<_, std::convert::Infallible>(archiver.handle(event.payload).await)
+    }))
+    .await
+}

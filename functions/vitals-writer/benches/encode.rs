@@ -1,0 +1,146 @@
+//! Encoding for a 10,000-record Kinesis batch of realistic readings (100
+//! wearers, one minute of 5-second readings per record): decode every record
+//! and build its vitals items, no I/O — beside decoding the same records with
+//! `serde_json::from_slice::<Value>` alone.
+//!
+//! Prints readings/s/core, `ratio encode/parse: X.XX` (median of interleaved
+//! rounds, so machine noise hits both sides alike) and the write units the
+//! items would cost per million readings, then criterion's report.
+#![allow(clippy::unwrap_used, reason = "a benchmark fails loudly on a broken fixture")]
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use chrono::{DateTime, Duration, TimeDelta, Utc};
+use criterion::{Criterion, Throughput, criterion_group};
+use vigil_domain::Envelope;
+use vigil_domain::reading::{Activity, Reading};
+use vigil_domain::vitals::{VitalsItem, minute_items};
+
+const RECORDS: usize = 10_000;
+const WEARERS: usize = 100;
+const PER_RECORD: usize = 12;
+
+/// The batch: record i is wearer i % 100's i / 100-th minute, starting 20 s
+/// into the minute (uploads do not start on a minute), so most records make two items.
+fn batch(offset_secs: i64) -> Vec<Vec<u8>> {
+    let start = DateTime::parse_from_rfc3339("2026-11-22T09:00:00+01:00").unwrap() + Duration::seconds(offset_secs);
+    let mut rng = xorshift(42);
+    (0..RECORDS)
+        .map(|i| {
+            let wearer = i % WEARERS;
+            let minute = (i / WEARERS) as i64;
+            let readings = (0..PER_RECORD)
+                .map(|k| {
+                    let ts = start + Duration::seconds(minute * 60 + 5 * k as i64);
+                    let mut r = Reading::at(ts, (minute as u64) * 12 + k as u64);
+                    r.heart_rate_bpm = Some(60 + (rng() % 70) as i64);
+                    r.spo2_pct = Some(90 + (rng() % 10) as i64);
+                    r.skin_temp_c = Some(33.0 + (rng() % 20) as f64 / 10.0);
+                    r.steps = Some((rng() % 12) as i64);
+                    r.activity = Some(if rng().is_multiple_of(3) { Activity::Rest } else { Activity::Light });
+                    r.worn = Some(!rng().is_multiple_of(50));
+                    r.battery_pct = Some(80 - minute.min(60));
+                    r
+                })
+                .collect();
+            serde_json::to_vec(&Envelope {
+                v: 1,
+                batch_id: format!("b-{i}"),
+                part: 0,
+                parts: 1,
+                device_id: format!("band-{wearer:04}"),
+                wearer_id: format!("wearer-{wearer:04}"),
+                app_version: "1.4.2".into(),
+                received_at: Utc::now(),
+                readings,
+            })
+            .unwrap()
+        })
+        .collect()
+}
+
+/// A tiny deterministic generator, so the batch is the same in every run.
+fn xorshift(mut s: u64) -> impl FnMut() -> u64 {
+    move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    }
+}
+
+/// What vitals-writer does per record before any I/O: decode, build items.
+fn encode(records: &[Vec<u8>], ttl: TimeDelta) -> Vec<VitalsItem> {
+    let mut items = Vec::with_capacity(records.len() * 2);
+    for data in records {
+        let envelope = Envelope::decode(data).unwrap();
+        items.extend(minute_items(&envelope, ttl));
+    }
+    items
+}
+
+fn parse_only(records: &[Vec<u8>]) {
+    for data in records {
+        black_box(serde_json::from_slice::<serde_json::Value>(data).unwrap());
+    }
+}
+
+fn figures(records: &[Vec<u8>], aligned: &[Vec<u8>]) {
+    let ttl = TimeDelta::days(30);
+    let readings = (RECORDS * PER_RECORD) as f64;
+    let mut ratios = Vec::new();
+    let mut best = f64::MAX;
+    for _ in 0..7 {
+        let t = Instant::now();
+        black_box(encode(records, ttl));
+        let encoding = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        parse_only(records);
+        let parse = t.elapsed().as_secs_f64();
+        ratios.push(encoding / parse);
+        best = best.min(encoding);
+    }
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "vitals-writer decode + items: {RECORDS} records, {} readings: {:.2} M readings/s/core; ratio encode/parse: {:.2}",
+        RECORDS * PER_RECORD,
+        readings / best / 1e6,
+        ratios[ratios.len() / 2]
+    );
+    for (name, batch) in [("uploads starting mid-minute", records), ("uploads aligned to minutes", aligned)] {
+        let items = encode(batch, ttl);
+        let units: usize = items.iter().map(VitalsItem::write_units).sum();
+        let bytes: usize = items.iter().map(VitalsItem::size_bytes).sum();
+        println!(
+            "vitals-writer write cost, {name}: {} items, mean {} bytes, max {} bytes, {} WCU; {:.0} WCU per million readings",
+            items.len(),
+            bytes / items.len(),
+            items.iter().map(VitalsItem::size_bytes).max().unwrap_or(0),
+            units,
+            units as f64 / readings * 1e6
+        );
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let records = batch(20);
+    let ttl = TimeDelta::days(30);
+    let mut group = c.benchmark_group("vitals-writer");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements((RECORDS * PER_RECORD) as u64));
+    group.bench_function("decode+items/10k-records", |b| b.iter(|| black_box(encode(&records, ttl))));
+    group.bench_function("serde_json_value/10k-records", |b| b.iter(|| parse_only(&records)));
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+
+fn main() {
+    // `cargo bench` passes --bench; `cargo test --benches` runs each benchmark once.
+    if std::env::args().any(|a| a == "--bench") {
+        figures(&batch(20), &batch(0));
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

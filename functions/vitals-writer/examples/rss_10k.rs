@@ -1,0 +1,145 @@
+//! Peak memory of one 10,000-record batch (12 readings per record) through the
+//! real handler, with stores that only count what they are given (no I/O):
+//!
+//! ```sh
+//! /usr/bin/time -v cargo run --release -p vitals-writer --example rss_10k
+//! ```
+//!
+//! The event is built in memory as Lambda's runtime hands it to the handler
+//! (record data already base64-decoded). Run the built binary itself under
+//! `/usr/bin/time -v target/release/examples/rss_10k` to see its own peak: with
+//! `cargo run`, the figure is cargo's or the compiler's when they use more.
+#![allow(clippy::unwrap_used, reason = "an example fails loudly on a broken fixture")]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use aws_lambda_events::encodings::SecondTimestamp;
+use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
+use chrono::{DateTime, Duration, TimeDelta, Utc};
+use vigil_domain::Envelope;
+use vigil_domain::ports::{PoisonRecord, Quarantine, StoreError};
+use vigil_domain::reading::{Activity, Reading};
+use vigil_domain::vitals::{Shadow, ShadowStore, VitalsItem, VitalsStore, VitalsWriteError, WriteReport};
+use vitals_writer::Writer;
+
+const RECORDS: usize = 10_000;
+const WEARERS: usize = 100;
+const PER_RECORD: usize = 12;
+
+#[derive(Debug, Default)]
+struct CountingVitals {
+    items: AtomicUsize,
+    bytes: AtomicUsize,
+}
+
+impl VitalsStore for CountingVitals {
+    async fn put_minutes(&self, items: &[VitalsItem]) -> Result<WriteReport, VitalsWriteError> {
+        self.items.fetch_add(items.len(), Ordering::Relaxed);
+        self.bytes.fetch_add(items.iter().map(VitalsItem::size_bytes).sum(), Ordering::Relaxed);
+        Ok(WriteReport { calls: items.len().div_ceil(25) as u32, retries: 0 })
+    }
+}
+
+#[derive(Debug, Default)]
+struct CountingShadows(AtomicUsize);
+
+impl ShadowStore for CountingShadows {
+    async fn advance(&self, _shadow: &Shadow) -> Result<bool, StoreError> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(true)
+    }
+}
+
+#[derive(Debug, Default)]
+struct NoPoison;
+
+impl Quarantine for NoPoison {
+    async fn quarantine(&self, _record: &PoisonRecord<'_>) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+fn event() -> KinesisEvent {
+    let start = DateTime::parse_from_rfc3339("2026-11-22T09:00:20+01:00").unwrap();
+    let arrival = Utc::now();
+    let mut s = 42u64;
+    let mut rng = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    };
+    let mut e = KinesisEvent::default();
+    e.records = (0..RECORDS)
+        .map(|i| {
+            let wearer = i % WEARERS;
+            let minute = (i / WEARERS) as i64;
+            let readings = (0..PER_RECORD)
+                .map(|k| {
+                    let mut r = Reading::at(
+                        start + Duration::seconds(minute * 60 + 5 * k as i64),
+                        (minute as u64) * 12 + k as u64,
+                    );
+                    r.heart_rate_bpm = Some(60 + (rng() % 70) as i64);
+                    r.spo2_pct = Some(90 + (rng() % 10) as i64);
+                    r.skin_temp_c = Some(33.0 + (rng() % 20) as f64 / 10.0);
+                    r.steps = Some((rng() % 12) as i64);
+                    r.activity = Some(if rng().is_multiple_of(3) { Activity::Rest } else { Activity::Light });
+                    r.worn = Some(true);
+                    r.battery_pct = Some(80 - minute.min(60));
+                    r
+                })
+                .collect();
+            let mut data = serde_json::to_vec(&Envelope {
+                v: 1,
+                batch_id: format!("b-{i}"),
+                part: 0,
+                parts: 1,
+                device_id: format!("band-{wearer:04}"),
+                wearer_id: format!("wearer-{wearer:04}"),
+                app_version: "1.4.2".into(),
+                received_at: arrival,
+                readings,
+            })
+            .unwrap();
+            // As the runtime's base64 decoding leaves it: no spare capacity
+            // (serde_json::to_vec's doubling would double the batch's footprint).
+            data.shrink_to_fit();
+            let mut r = KinesisEventRecord::default();
+            r.event_id = Some(format!("shardId-000000000001:{i:056}"));
+            r.kinesis.sequence_number = format!("{i:056}");
+            r.kinesis.partition_key = format!("wearer-{wearer:04}");
+            r.kinesis.data.0 = data;
+            r.kinesis.approximate_arrival_timestamp = SecondTimestamp(arrival);
+            r
+        })
+        .collect();
+    e
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let writer = Writer {
+        vitals: CountingVitals::default(),
+        shadows: CountingShadows::default(),
+        quarantine: NoPoison,
+        ttl: TimeDelta::days(30),
+    };
+    let event = event();
+    let data: usize = event.records.iter().map(|r| r.kinesis.data.0.len()).sum();
+    let started = Instant::now();
+    let (response, _metrics) = runtime.block_on(writer.process(event, Utc::now()));
+    let elapsed = started.elapsed();
+    assert!(response.batch_item_failures.is_empty());
+    let items = writer.vitals.items.load(Ordering::Relaxed);
+    println!(
+        "vitals-writer rss_10k: {RECORDS} records ({:.1} MB of record data), {} readings -> {items} items \
+         (mean {} bytes), {} shadow updates in {:.0} ms",
+        data as f64 / 1e6,
+        RECORDS * PER_RECORD,
+        writer.vitals.bytes.load(Ordering::Relaxed) / items.max(1),
+        writer.shadows.0.load(Ordering::Relaxed),
+        elapsed.as_secs_f64() * 1e3
+    );
+}

@@ -16,9 +16,18 @@ mod fixture;
 use raw_archiver::archive::encode;
 use vigil_testkit::MemoryQuarantine;
 
+/// A line of /proc/self/status in MB (Linux), e.g. `VmRSS` now or `VmHWM`, the peak.
+fn status_mb(field: &str) -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
 fn main() {
     let event = fixture::batch();
     let input: usize = event.records.iter().map(|r| r.kinesis.data.0.len()).sum();
+    let before = status_mb("VmRSS:");
     let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
     let quarantine = MemoryQuarantine::default();
     let archive = runtime
@@ -34,4 +43,7 @@ fn main() {
         archive.curated.iter().map(|c| c.body.len()).sum::<usize>() as f64 / 1e6,
         archive.curated_rows()
     );
+    if let (Some(before), Some(peak)) = (before, status_mb("VmHWM:")) {
+        println!("RSS with the batch built: {before:.1} MB; peak: {peak:.1} MB");
+    }
 }

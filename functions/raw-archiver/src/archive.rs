@@ -6,8 +6,7 @@
 //! and dropped, so the records, their decoded envelopes and the outputs are
 //! never all in memory at once.
 
-use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::{HashMap, HashSet};
 
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use chrono::{DateTime, Utc};
@@ -18,7 +17,7 @@ use vigil_stream::{decode_batch, position};
 use crate::curated::{CuratedError, CuratedWriter};
 use crate::raw::RawWriter;
 
-/// Records decoded at a time: about 2.5 MB of envelopes at the most.
+/// Records decoded at a time: about 2 MB of envelopes, and their readings.
 pub const CHUNK_RECORDS: usize = 1_000;
 
 #[derive(Debug, thiserror::Error)]
@@ -27,29 +26,6 @@ pub enum EncodeError {
     Raw(#[from] std::io::Error),
     #[error(transparent)]
     Curated(#[from] CuratedError),
-}
-
-/// Hashes reading ids for the batch's dedupe set. A reading id is a SHA-256
-/// prefix, uniformly spread already: hashing it again with SipHash took a
-/// tenth of the whole encoding time.
-#[derive(Debug, Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn write_u128(&mut self, id: u128) {
-        self.0 = (id as u64) ^ ((id >> 64) as u64);
-    }
-
-    // Only `u128`s are hashed here; anything else still hashes soundly.
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
 }
 
 /// The raw archive object of a batch.
@@ -121,7 +97,11 @@ pub async fn encode<Q: Quarantine + Sync>(
     };
     let mut raw = RawWriter::new();
     let mut curated = CuratedWriter::new();
-    let mut seen: HashSet<u128, BuildHasherDefault<IdHasher>> = HashSet::default();
+    // The readings curated so far, as seqs per device: a reading id is a
+    // function of (device, seq), so this is exactly the set of reading ids, in
+    // many small sets that reuse the heap the batch's records are freed into,
+    // rather than one large table growing by doubling beside it.
+    let mut seen: HashMap<String, HashSet<u64>> = HashMap::new();
     let mut records = records.into_iter();
     loop {
         let mut chunk = KinesisEvent::default();
@@ -143,18 +123,18 @@ pub async fn encode<Q: Quarantine + Sync>(
             raw.push(position(record).shard_id, &record.kinesis, is_envelope)?;
         }
 
-        seen.reserve(batch.readings());
         for d in &batch.decoded {
             let envelope = &d.envelope;
             archive.readings += envelope.readings.len();
             let wearer = pseudonymizer.wearer(&envelope.wearer_id);
+            let device_seen = seen.entry(envelope.device_id.clone()).or_default();
             for reading in &envelope.readings {
-                let id = envelope.reading_id(reading);
-                if !seen.insert(u128::from_le_bytes(*id.as_bytes())) {
+                if !device_seen.insert(reading.seq) {
                     archive.duplicates += 1;
                     continue;
                 }
-                curated.push(&CuratedRow::new(pseudonymizer.reading(id), wearer, envelope, reading))?;
+                let key = pseudonymizer.reading(envelope.reading_id(reading));
+                curated.push(&CuratedRow::new(key, wearer, envelope, reading))?;
             }
         }
     }

@@ -1,0 +1,1 @@
+//! The wristband fleet simulator (being written).

@@ -1,7 +1,7 @@
 # Vigil — the two commands a new user needs are `make test` and (with the local
 # runner issue) `make run`. Everything installs what it needs itself.
 
-.PHONY: test bench endpoint endpoint-stop provision lint fmt clean help
+.PHONY: test bench endpoint endpoint-stop provision lint fmt clean help infra-check
 
 help:
 	@echo "make test           install what the tests need, start the local endpoint, run every test, stop it"
@@ -10,9 +10,13 @@ help:
 	@echo "make endpoint-stop  stop the endpoint if make started it"
 	@echo "make provision      create the stream and tables on the endpoint"
 	@echo "make lint / fmt     clippy and rustfmt"
+	@echo "make infra-check    CDK app: tsc, unit tests, cdk synth with cdk-nag, cfn-lint, checkov (no AWS, no Rust build)"
 
 test:
 	bash scripts/test.sh
+
+infra-check:
+	bash infra/scripts/check.sh
 
 bench:
 	cargo bench -p ingest-api --bench handler

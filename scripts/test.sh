@@ -37,3 +37,6 @@ cargo nextest run --workspace --all-targets --locked --no-fail-fast
 
 step "benchmarks, once each as a smoke test (figures: make bench)"
 cargo test --workspace --benches --locked --quiet
+
+step "infrastructure: CDK synth, cdk-nag, cfn-lint, checkov (make infra-check)"
+bash infra/scripts/check.sh

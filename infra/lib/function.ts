@@ -1,0 +1,131 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { RustFunction } from 'cargo-lambda-cdk';
+import { Construct } from 'constructs';
+
+/** The repository root: the Cargo workspace every function is built from. */
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
+/**
+ * A role whose grants land in one customer-managed policy instead of the
+ * inline `DefaultPolicy` CDK would create: the HIPAA pack (IAMNoInlinePolicy)
+ * refuses inline policies, and a managed policy is also easier to review on
+ * its own. Every `grant*()` call and event source still works unchanged,
+ * because they all go through `addToPrincipalPolicy`.
+ */
+export class ManagedPolicyRole extends iam.Role {
+  private managed?: iam.ManagedPolicy;
+
+  public addToPrincipalPolicy(statement: iam.PolicyStatement): iam.AddToPrincipalPolicyResult {
+    if (!this.managed) {
+      this.managed = new iam.ManagedPolicy(this, 'Policy', {
+        description: `Least-privilege grants of ${this.node.path}`,
+        roles: [this],
+      });
+    }
+    this.managed.addStatements(statement);
+    return { statementAdded: true, policyDependable: this.managed };
+  }
+
+  /** The managed policy holding this role's grants (created on the first grant). */
+  public get policy(): iam.ManagedPolicy | undefined {
+    return this.managed;
+  }
+}
+
+export interface VigilFunctionProps {
+  /** The crate and binary name under functions/ (kebab-case, the same everywhere). */
+  readonly name: string;
+  readonly description: string;
+  readonly environment: Record<string, string>;
+  readonly timeout: Duration;
+  readonly memorySize: number;
+  /**
+   * Reserved concurrency: the function can neither starve the others nor be
+   * starved by them (see the call sites for each value's reason).
+   */
+  readonly reservedConcurrentExecutions: number;
+  /** Key for the environment variables (they include table and secret names). */
+  readonly environmentKey: kms.IKey;
+  /** Key for the log group. */
+  readonly logKey: kms.IKey;
+  readonly logRetention: logs.RetentionDays;
+  readonly removalPolicy: RemovalPolicy;
+  /** Only for asynchronously invoked (scheduled) functions: where failed events go. */
+  readonly deadLetterQueue?: sqs.IQueue;
+  /** Async retries (scheduled functions only). */
+  readonly retryAttempts?: number;
+}
+
+/**
+ * One Vigil Lambda: a cargo-lambda-cdk `RustFunction` (arm64, provided.al2023)
+ * built from the workspace with `cargo lambda build --release --arm64 --bin
+ * <name>`, with its own role, its own KMS-encrypted log group and JSON logs
+ * (the Rust runtime's tracing subscriber switches to JSON under that format).
+ *
+ * Bundling runs only when the stack needs it: tests and CI synthesize with the
+ * `aws:cdk:bundling-stacks` context set to `[]` (see bin/vigil.ts), so no Rust
+ * is compiled there, and a crate that does not exist yet (warehouse-loader,
+ * being written) does not stop a synth. A real `cdk deploy` bundles, and fails
+ * early with a clear message if the crate is missing.
+ */
+export class VigilFunction extends Construct {
+  public readonly fn: lambda.Function;
+  public readonly role: ManagedPolicyRole;
+  public readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: VigilFunctionProps) {
+    super(scope, id);
+    const crate = path.join(REPO_ROOT, 'functions', props.name, 'Cargo.toml');
+    if (Stack.of(this).bundlingRequired && !fs.existsSync(crate)) {
+      throw new Error(
+        `${crate} does not exist: the ${props.name} function cannot be built. ` +
+          'Synthesize without bundling (npm run synth:nobundle) or wait for the crate to land.',
+      );
+    }
+
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      encryptionKey: props.logKey,
+      retention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+    });
+    this.role = new ManagedPolicyRole(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Execution role of ${props.name}`,
+    });
+    // Only its own log group: not AWSLambdaBasicExecutionRole (logs:* on every group).
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [this.logGroup.logGroupArn],
+      }),
+    );
+
+    this.fn = new RustFunction(this, 'Function', {
+      manifestPath: path.join(REPO_ROOT, 'Cargo.toml'),
+      binaryName: props.name,
+      architecture: lambda.Architecture.ARM_64,
+      runtime: 'provided.al2023',
+      description: props.description,
+      role: this.role,
+      environment: props.environment,
+      environmentEncryption: props.environmentKey,
+      timeout: props.timeout,
+      memorySize: props.memorySize,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+      logGroup: this.logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
+      systemLogLevelV2: lambda.SystemLogLevel.WARN,
+      deadLetterQueueEnabled: props.deadLetterQueue !== undefined ? true : undefined,
+      deadLetterQueue: props.deadLetterQueue,
+      retryAttempts: props.retryAttempts,
+    });
+  }
+}

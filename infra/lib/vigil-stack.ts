@@ -1,0 +1,844 @@
+import { CfnElement, CfnOutput, CfnResource, Duration, Fn, RemovalPolicy, Stack, StackProps, Validations } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpUserPoolAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as backup from 'aws-cdk-lib/aws-backup';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as cognito from 'aws-cdk-lib/aws-cognito';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { KinesisEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as redshift from 'aws-cdk-lib/aws-redshiftserverless';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { ManagedPolicyRole, VigilFunction } from './function';
+
+/** Deploy-time settings, from `-c vigil:<name>=<value>` (see README "Deploying"). */
+export interface VigilSettings {
+  /** Kinesis shards (provisioned mode). */
+  readonly shards: number;
+  /** Reserved concurrency of ingest-api: caps what an upload flood can take from the alert path. */
+  readonly ingestConcurrency: number;
+  /** API Gateway steady-state requests per second and burst, for the whole stage. */
+  readonly apiRateLimit: number;
+  readonly apiBurstLimit: number;
+  /** Where alarm notifications are e-mailed (optional). */
+  readonly alarmEmail?: string;
+  /** The month-to-date SMS spend (USD) that raises an alarm. */
+  readonly smsSpendAlarmUsd: number;
+  /** Minutes between warehouse loads. */
+  readonly loadEveryMinutes: number;
+  /** Redshift Serverless base capacity (RPUs; 8 is the smallest). */
+  readonly redshiftBaseRpu: number;
+  /** Keep data stores (buckets, tables, keys, secret, user pool) when the stack is deleted. */
+  readonly retainData: boolean;
+}
+
+export const DEFAULT_SETTINGS: VigilSettings = {
+  shards: 2,
+  ingestConcurrency: 50,
+  apiRateLimit: 200,
+  apiBurstLimit: 400,
+  smsSpendAlarmUsd: 50,
+  loadEveryMinutes: 15,
+  redshiftBaseRpu: 8,
+  retainData: true,
+};
+
+export interface VigilStackProps extends StackProps {
+  readonly settings?: Partial<VigilSettings>;
+}
+
+/** Prefixes in the data bucket (the layout is in crates/vigil-domain and the README). */
+const RAW_PREFIX = 'raw/';
+const CURATED_PREFIX = 'curated/';
+const MANIFEST_PREFIX = 'manifests/';
+const REDSHIFT_DATABASE = 'vigil';
+
+/**
+ * The GSI the warehouse loader queries: pending files in creation order. Name,
+ * keys and projection as vigil_aws::warehouse::PENDING_INDEX declares them
+ * (and vigil_local::provision creates them locally).
+ */
+export const CURATED_BY_STATUS_INDEX = 'status-created_at-index';
+const CURATED_INDEX_ATTRIBUTES = ['event_date', 'rows', 'bytes', 'kind'];
+
+/** Acknowledge one cdk-nag finding on a construct, with its reason. */
+function ack(scope: Construct, id: string, reason: string): void {
+  Validations.of(scope).acknowledge({ id, reason });
+}
+
+/**
+ * Skip one checkov check on this construct's CloudFormation resource, with the
+ * reason in the template (checkov reads `Metadata.checkov.skip`). Checks
+ * skipped for the whole template are in infra/.checkov.yaml.
+ */
+function checkovSkip(scope: Construct, id: string, comment: string): void {
+  const cfn = (scope.node.defaultChild ?? scope) as CfnResource;
+  const meta = (cfn.getMetadata('checkov') as { skip: Array<{ id: string; comment: string }> } | undefined) ?? { skip: [] };
+  meta.skip.push({ id, comment });
+  cfn.addMetadata('checkov', meta);
+}
+
+/** A construct's CloudFormation logical id, as cdk-nag names it in findings. */
+function lid(construct: Construct): string {
+  const cfn = construct.node.defaultChild as CfnElement;
+  return Stack.of(construct).resolve(cfn.logicalId) as string;
+}
+
+export class VigilStack extends Stack {
+  public readonly settings: VigilSettings;
+
+  constructor(scope: Construct, id: string, props: VigilStackProps = {}) {
+    super(scope, id, props);
+    const settings: VigilSettings = { ...DEFAULT_SETTINGS, ...props.settings };
+    this.settings = settings;
+    const removal = settings.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const logRetention = logs.RetentionDays.ONE_YEAR;
+
+    // ---------------------------------------------------------------- keys
+    // Personal health data (stream, buckets, tables, secret, warehouse) under one
+    // customer key; operational data (logs, alarm topic) under another, so the
+    // services that only need to write logs or alarms never get the data key.
+    const dataKey = new kms.Key(this, 'DataKey', {
+      description: 'Vigil personal data: stream, buckets, tables, pseudonym secret, warehouse',
+      enableKeyRotation: true,
+      removalPolicy: removal,
+    });
+    const opsKey = new kms.Key(this, 'OpsKey', {
+      description: 'Vigil operations: log groups and the alarm topic',
+      enableKeyRotation: true,
+      removalPolicy: removal,
+    });
+    opsKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchLogsEncryptsVigilLogGroups',
+        principals: [new iam.ServicePrincipal(`logs.${this.region}.amazonaws.com`)],
+        actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncryptFrom', 'kms:ReEncryptTo', 'kms:GenerateDataKey', 'kms:DescribeKey'],
+        resources: ['*'],
+        conditions: {
+          ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:${this.partition}:logs:${this.region}:${this.account}:log-group:*` },
+        },
+      }),
+    );
+    opsKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublishToTheEncryptedTopic',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
+      }),
+    );
+
+    // ------------------------------------------------------------- buckets
+    const accessLogs = new s3.Bucket(this, 'AccessLogsBucket', {
+      // S3 server access logging cannot deliver to an SSE-KMS bucket: SSE-S3 it is.
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      versioned: true,
+      lifecycleRules: [
+        { id: 'expire-access-logs', expiration: Duration.days(400), noncurrentVersionExpiration: Duration.days(30) },
+      ],
+      removalPolicy: removal,
+    });
+    checkovSkip(accessLogs, 'CKV_AWS_18', 'This is the server-access-log target bucket; logging it into itself would loop.');
+    ack(accessLogs, 'AwsSolutions-S1', 'This is the server-access-log target; logging it into itself would loop.');
+    ack(accessLogs, 'HIPAA.Security-S3BucketLoggingEnabled', 'This is the server-access-log target; logging it into itself would loop.');
+    ack(accessLogs, 'HIPAA.Security-S3DefaultEncryptionKMS', 'S3 server access logs can only be delivered to SSE-S3 buckets; the logs hold no personal data.');
+    ack(accessLogs, 'HIPAA.Security-S3BucketReplicationEnabled', 'Single-region deployment; access logs are versioned and kept 400 days.');
+
+    const dataBucketProps: s3.BucketProps = {
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: dataKey,
+      bucketKeyEnabled: true,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      versioned: true,
+      serverAccessLogsBucket: accessLogs,
+      removalPolicy: removal,
+    };
+    const dataBucket = new s3.Bucket(this, 'DataBucket', {
+      ...dataBucketProps,
+      serverAccessLogsPrefix: 'data/',
+      lifecycleRules: [
+        {
+          // Raw is the audit trail and the replay source: rarely read after a
+          // few weeks. Glacier Instant Retrieval keeps a replay a plain GET
+          // (no restore job) at archive-class storage prices.
+          id: 'raw-to-archive-after-90-days',
+          prefix: RAW_PREFIX,
+          transitions: [{ storageClass: s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, transitionAfter: Duration.days(90) }],
+        },
+        { id: 'manifests-expire', prefix: MANIFEST_PREFIX, expiration: Duration.days(30) },
+        {
+          id: 'old-versions-and-uploads',
+          noncurrentVersionExpiration: Duration.days(30),
+          abortIncompleteMultipartUploadAfter: Duration.days(7),
+        },
+      ],
+    });
+    const quarantineBucket = new s3.Bucket(this, 'QuarantineBucket', {
+      ...dataBucketProps,
+      serverAccessLogsPrefix: 'quarantine/',
+      lifecycleRules: [
+        // Poison records hold personal data: keep them long enough to diagnose and replay, no longer.
+        { id: 'expire-quarantine', expiration: Duration.days(90), noncurrentVersionExpiration: Duration.days(30) },
+      ],
+    });
+    for (const b of [dataBucket, quarantineBucket]) {
+      ack(b, 'HIPAA.Security-S3BucketReplicationEnabled', 'Single-region deployment by design; objects are versioned and the bucket is retained on stack deletion. Cross-region replication is a disaster-recovery decision left to the operator (doubles storage cost).');
+    }
+
+    // -------------------------------------------------------------- stream
+    const stream = new kinesis.Stream(this, 'Readings', {
+      shardCount: settings.shards,
+      streamMode: kinesis.StreamMode.PROVISIONED,
+      encryption: kinesis.StreamEncryption.KMS,
+      encryptionKey: dataKey,
+      // A failure destination holds only pointers (shard, sequence range): the
+      // records must still be on the stream to be replayed. A week covers it.
+      retentionPeriod: Duration.days(7),
+      removalPolicy: removal,
+    });
+    ack(stream, 'AwsSolutions-KDS3', 'A customer-managed key on purpose: one key policy and one audit trail for all personal data (stream, buckets, tables, warehouse), and the ability to revoke it.');
+
+    // -------------------------------------------------------------- tables
+    const table = (id: string, partitionKey: string, sortKey?: string, ttl?: string) =>
+      new dynamodb.Table(this, id, {
+        partitionKey: { name: partitionKey, type: dynamodb.AttributeType.STRING },
+        sortKey: sortKey ? { name: sortKey, type: dynamodb.AttributeType.STRING } : undefined,
+        billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+        encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+        encryptionKey: dataKey,
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+        timeToLiveAttribute: ttl,
+        deletionProtection: settings.retainData,
+        removalPolicy: removal,
+      });
+    // Keys as crates/vigil-local/src/provision.rs creates them locally.
+    const devices = table('DevicesTable', 'device_id');
+    const wearers = table('WearersTable', 'wearer_id');
+    const wearerState = table('WearerStateTable', 'wearer_id');
+    const alerts = table('AlertsTable', 'alert_id');
+    const deliveries = table('DeliveriesTable', 'delivery_key');
+    const curatedFiles = table('CuratedFilesTable', 'file_key');
+    curatedFiles.addGlobalSecondaryIndex({
+      indexName: CURATED_BY_STATUS_INDEX,
+      partitionKey: { name: 'status', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'created_at', type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.INCLUDE,
+      nonKeyAttributes: CURATED_INDEX_ATTRIBUTES,
+    });
+    const vitals = table('VitalsTable', 'wearer_id', 'sk', 'expires_at');
+    const shadow = table('WearerShadowTable', 'wearer_id');
+    const tables = [devices, wearers, wearerState, alerts, deliveries, curatedFiles, vitals, shadow];
+
+    // Daily backups kept 35 days on top of PITR: a second, independent copy
+    // (a table deleted by mistake takes its PITR window with it).
+    const vault = new backup.BackupVault(this, 'BackupVault', { encryptionKey: dataKey, removalPolicy: removal });
+    const plan = backup.BackupPlan.daily35DayRetention(this, 'BackupPlan', vault);
+    const backupRole = new ManagedPolicyRole(this, 'BackupRole', {
+      assumedBy: new iam.ServicePrincipal('backup.amazonaws.com'),
+      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSBackupServiceRolePolicyForBackup')],
+    });
+    ack(backupRole, 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup]',
+      "AWS Backup's own service-role policy, maintained by AWS for the backup service principal only.");
+    plan.addSelection('Tables', {
+      resources: tables.map((t) => backup.BackupResource.fromDynamoDbTable(t)),
+      role: backupRole,
+      allowRestores: false,
+    });
+
+    // ------------------------------------------------------- pseudonym key
+    // 64 letters and digits: valid base64 for 48 bytes (raw-archiver's parse_key
+    // accepts hex or base64 of at least 32 bytes).
+    const pseudonymKey = new secretsmanager.Secret(this, 'PseudonymKey', {
+      description: 'HMAC key behind every pseudonym in the curated data and the warehouse. Rotate only with a warehouse rebuild.',
+      encryptionKey: dataKey,
+      generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
+      removalPolicy: removal,
+    });
+    const noRotation =
+      'Rotating the pseudonym key changes every pseudonym in the curated data and Redshift; it is rotated only together with a warehouse rebuild (see raw-archiver config.rs), never on a timer.';
+    ack(pseudonymKey, 'AwsSolutions-SMG4', noRotation);
+    ack(pseudonymKey, 'HIPAA.Security-SecretsManagerRotationEnabled', noRotation);
+
+    // ------------------------------------------------------------- queues
+    // Failure destinations. Kinesis ESMs send only invocation metadata (shard,
+    // sequence numbers), never record data; the scheduled functions' dead letters
+    // are schedule events. SSE-SQS is enough and keeps KMS grants off the roles.
+    const queue = (id: string) => {
+      const q = new sqs.Queue(this, id, {
+        encryption: sqs.QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+        retentionPeriod: Duration.days(14),
+      });
+      ack(q, 'AwsSolutions-SQS3', 'This queue is itself a failure destination / dead-letter queue; an operator drains it after the alarm on its depth.');
+      return q;
+    };
+
+    // ---------------------------------------------------------- functions
+    const fnDefaults = {
+      environmentKey: dataKey,
+      logKey: opsKey,
+      logRetention,
+      removalPolicy: removal,
+    };
+    // Kinesis gives one concurrent batch per shard (parallelization factor 1):
+    // reserve that, doubled to cover a reshard, so an upload flood through
+    // ingest-api can never take the alert path's concurrency.
+    const perStream = settings.shards * 2;
+
+    const ingest = new VigilFunction(this, 'IngestApi', {
+      ...fnDefaults,
+      name: 'ingest-api',
+      description: 'POST /v1/uploads: validate, authorize the device, put readings on the stream',
+      environment: {
+        STREAM_NAME: stream.streamName,
+        DEVICES_TABLE: devices.tableName,
+        PUBLISH_BUDGET_MS: '8000',
+        REGISTRY_CACHE_TTL_SECS: '60',
+        REGISTRY_NEGATIVE_TTL_SECS: '10',
+      },
+      timeout: Duration.seconds(12),
+      memorySize: 256,
+      reservedConcurrentExecutions: settings.ingestConcurrency,
+    });
+
+    const alertDlq = queue('AlertProcessorFailures');
+    const alertEnv = {
+      WEARERS_TABLE: wearers.tableName,
+      STATE_TABLE: wearerState.tableName,
+      ALERTS_TABLE: alerts.tableName,
+      DELIVERIES_TABLE: deliveries.tableName,
+      QUARANTINE_BUCKET: quarantineBucket.bucketName,
+      DELIVERY_LEASE_SECS: '60',
+    };
+    const alertProcessor = new VigilFunction(this, 'AlertProcessor', {
+      ...fnDefaults,
+      name: 'alert-processor',
+      description: 'Alert rules on the readings stream; SMS and push to caregivers',
+      environment: {
+        ...alertEnv,
+        // Curated alert files (being added): curated/alerts/ in the data lake.
+        DATA_BUCKET: dataBucket.bucketName,
+        CURATED_FILES_TABLE: curatedFiles.tableName,
+        PSEUDONYM_KEY_SECRET_ARN: pseudonymKey.secretArn,
+      },
+      timeout: Duration.seconds(60),
+      memorySize: 512,
+      reservedConcurrentExecutions: perStream,
+    });
+
+    const detectorDlq = queue('OfflineDetectorFailures');
+    const detector = new VigilFunction(this, 'OfflineDetector', {
+      ...fnDefaults,
+      name: 'offline-detector',
+      description: 'Every minute: no-data alerts, falls past their cancel window, deliveries after quiet hours',
+      environment: { ...alertEnv, NO_DATA_SCAN_AFTER_MIN: '5' },
+      timeout: Duration.seconds(55),
+      memorySize: 256,
+      // One run at a time: two overlapping scans would race on the same wearers.
+      reservedConcurrentExecutions: 1,
+      deadLetterQueue: detectorDlq,
+      // The next run a minute later redoes the work: no async retry.
+      retryAttempts: 0,
+    });
+
+    const archiverDlq = queue('RawArchiverFailures');
+    const archiver = new VigilFunction(this, 'RawArchiver', {
+      ...fnDefaults,
+      name: 'raw-archiver',
+      description: 'Raw gzip NDJSON (audit, replay) and pseudonymized curated Parquet',
+      environment: {
+        DATA_BUCKET: dataBucket.bucketName,
+        CURATED_FILES_TABLE: curatedFiles.tableName,
+        QUARANTINE_BUCKET: quarantineBucket.bucketName,
+        PSEUDONYM_KEY_SECRET_ARN: pseudonymKey.secretArn,
+        // Today's raw-archiver reads the key itself from PSEUDONYM_KEY (config.rs),
+        // resolved by CloudFormation at deploy time from Secrets Manager and kept
+        // encrypted with the data key. Remove this line once it reads the secret
+        // from PSEUDONYM_KEY_SECRET_ARN at cold start.
+        PSEUDONYM_KEY: pseudonymKey.secretValue.unsafeUnwrap(),
+      },
+      timeout: Duration.seconds(120),
+      // Parquet and gzip are CPU-bound; Lambda CPU grows with memory.
+      memorySize: 1024,
+      reservedConcurrentExecutions: perStream,
+    });
+
+    const vitalsDlq = queue('VitalsWriterFailures');
+    const vitalsWriterFn = new VigilFunction(this, 'VitalsWriter', {
+      ...fnDefaults,
+      name: 'vitals-writer',
+      description: 'Per-minute personal vitals (TTL) and the wearer shadow',
+      environment: {
+        VITALS_TABLE: vitals.tableName,
+        SHADOW_TABLE: shadow.tableName,
+        QUARANTINE_BUCKET: quarantineBucket.bucketName,
+        VITALS_TTL_DAYS: '30',
+        WRITE_BUDGET_MS: '10000',
+      },
+      timeout: Duration.seconds(60),
+      memorySize: 512,
+      reservedConcurrentExecutions: perStream,
+    });
+    const vitalsWriter = vitalsWriterFn.fn;
+
+    // ---------------------------------------------------------- warehouse
+    const warehouse = new Warehouse(this, 'Warehouse', {
+      dataKey,
+      opsKey,
+      dataBucket,
+      accessLogs,
+      baseRpu: settings.redshiftBaseRpu,
+      removal,
+      logRetention,
+    });
+
+    const loaderDlq = queue('WarehouseLoaderFailures');
+    const loader = new VigilFunction(this, 'WarehouseLoader', {
+      ...fnDefaults,
+      name: 'warehouse-loader',
+      description: 'COPY pending curated Parquet into Redshift Serverless (Data API), MERGE on reading id',
+      environment: {
+        CURATED_FILES_TABLE: curatedFiles.tableName,
+        DATA_BUCKET: dataBucket.bucketName,
+        MANIFEST_PREFIX,
+        LOAD_MAX_FILES: '500',
+        REDSHIFT_WORKGROUP: warehouse.workgroupName,
+        REDSHIFT_DATABASE,
+        COPY_ROLE_ARN: warehouse.copyRole.roleArn,
+        LOAD_BUDGET_MS: '240000',
+      },
+      timeout: Duration.seconds(300),
+      memorySize: 256,
+      // One load at a time: the watermark and MERGE assume a single writer.
+      reservedConcurrentExecutions: 1,
+      deadLetterQueue: loaderDlq,
+      retryAttempts: 0,
+    });
+
+    // Functions stay out of a VPC: they only call AWS service APIs (Kinesis,
+    // DynamoDB, S3, SNS, Secrets Manager, the Redshift Data API) over TLS with
+    // IAM, and reach no private resource. In a VPC they would need eight
+    // interface endpoints per AZ (or a NAT) for no data path that leaves AWS.
+    for (const f of [ingest, alertProcessor, detector, archiver, vitalsWriterFn, loader]) {
+      ack(f.fn, 'HIPAA.Security-LambdaInsideVPC', 'The function calls only AWS service APIs over TLS with IAM auth and reaches no private resource (Redshift through the Data API); a VPC would add interface endpoints or a NAT without protecting any data path.');
+    }
+    // Lambda's dead-letter config applies to asynchronous invocations only.
+    checkovSkip(ingest.fn, 'CKV_AWS_116', 'Invoked synchronously by API Gateway: a dead-letter queue would never receive anything.');
+    ack(ingest.fn, 'HIPAA.Security-LambdaDLQ', 'Invoked synchronously by API Gateway: a dead-letter queue never receives anything; failures are 5xx answers the app retries, alarmed on the 5xx rate.');
+    for (const f of [alertProcessor, archiver, vitalsWriterFn]) {
+      checkovSkip(f.fn, 'CKV_AWS_116', 'Kinesis event source mapping: its on-failure destination (encrypted SQS) replaces the function dead-letter config, which applies to async invokes only.');
+      ack(f.fn, 'HIPAA.Security-LambdaDLQ', 'Invoked by a Kinesis event source mapping, which ignores the function dead-letter config: its on-failure destination is an encrypted SQS queue (alarmed on depth).');
+    }
+
+    // ------------------------------------------------ least-privilege grants
+    const allow = (role: iam.IGrantable, actions: string[], resources: string[], conditions?: Record<string, unknown>) =>
+      role.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources, conditions }));
+    const objects = (bucket: s3.IBucket, prefix: string) => `${bucket.bucketArn}/${prefix}*`;
+    // S3 (SSE-KMS with a bucket key) and DynamoDB writes need GenerateDataKey; reads need Decrypt.
+    const useDataKey = (role: iam.IGrantable) =>
+      allow(role, ['kms:Decrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'], [dataKey.keyArn]);
+
+    allow(ingest.role, ['kinesis:PutRecords'], [stream.streamArn]);
+    allow(ingest.role, ['dynamodb:GetItem'], [devices.tableArn]);
+    useDataKey(ingest.role);
+
+    for (const f of [alertProcessor, detector]) {
+      allow(f.role, ['dynamodb:GetItem'], [wearers.tableArn]);
+      allow(f.role, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], [wearerState.tableArn, alerts.tableArn, deliveries.tableArn]);
+      // SMS goes to a phone number and push to a platform endpoint: Publish
+      // without a topic, which IAM can only express on Resource "*".
+      allow(f.role, ['sns:Publish'], ['*']);
+      useDataKey(f.role);
+      checkovSkip(f.role.policy!, 'CKV_AWS_111', 'sns:Publish to a phone number (SMS) has no resource ARN, so IAM needs Resource "*"; the statement allows sns:Publish only.');
+      ack(f.role, 'AwsSolutions-IAM5[Resource::*]', 'sns:Publish to a phone number (SMS) has no resource ARN: IAM requires Resource "*" for it. The statement allows sns:Publish only.');
+    }
+    // Only the detector scans: candidates for no-data checks, deliveries due after quiet hours.
+    allow(detector.role, ['dynamodb:Scan'], [wearerState.tableArn, deliveries.tableArn]);
+    allow(alertProcessor.role, ['s3:PutObject'], [objects(quarantineBucket, 'quarantine/alert-processor/')]);
+    allow(alertProcessor.role, ['s3:PutObject'], [objects(dataBucket, `${CURATED_PREFIX}alerts/`)]);
+    allow(alertProcessor.role, ['dynamodb:PutItem'], [curatedFiles.tableArn]);
+    pseudonymKey.grantRead(alertProcessor.role);
+    ack(alertProcessor.role, `AwsSolutions-IAM5[Resource::<${lid(quarantineBucket)}.Arn>/quarantine/alert-processor/*]`, 'Poison records are written under this function\'s own quarantine prefix, one object per record: a prefix wildcard is the narrowest ARN.');
+    ack(alertProcessor.role, `AwsSolutions-IAM5[Resource::<${lid(dataBucket)}.Arn>/curated/alerts/*]`, 'Curated alert files are written under curated/alerts/ only: a prefix wildcard is the narrowest ARN.');
+
+    allow(archiver.role, ['s3:PutObject'], [objects(dataBucket, RAW_PREFIX), objects(dataBucket, `${CURATED_PREFIX}readings/`)]);
+    allow(archiver.role, ['s3:PutObject'], [objects(quarantineBucket, 'quarantine/raw-archiver/')]);
+    allow(archiver.role, ['dynamodb:PutItem'], [curatedFiles.tableArn]);
+    pseudonymKey.grantRead(archiver.role);
+    useDataKey(archiver.role);
+    ack(archiver.role, `AwsSolutions-IAM5[Resource::<${lid(dataBucket)}.Arn>/raw/*]`, 'Raw archives are written under raw/ with dated keys: a prefix wildcard is the narrowest ARN.');
+    ack(archiver.role, `AwsSolutions-IAM5[Resource::<${lid(dataBucket)}.Arn>/curated/readings/*]`, 'Curated Parquet is written under curated/readings/ with dated keys: a prefix wildcard is the narrowest ARN.');
+    ack(archiver.role, `AwsSolutions-IAM5[Resource::<${lid(quarantineBucket)}.Arn>/quarantine/raw-archiver/*]`, 'Poison records are written under this function\'s own quarantine prefix: a prefix wildcard is the narrowest ARN.');
+
+    allow(vitalsWriterFn.role, ['dynamodb:BatchWriteItem'], [vitals.tableArn]);
+    allow(vitalsWriterFn.role, ['dynamodb:GetItem', 'dynamodb:UpdateItem'], [shadow.tableArn]);
+    allow(vitalsWriterFn.role, ['s3:PutObject'], [objects(quarantineBucket, 'quarantine/vitals-writer/')]);
+    useDataKey(vitalsWriterFn.role);
+    ack(vitalsWriterFn.role, `AwsSolutions-IAM5[Resource::<${lid(quarantineBucket)}.Arn>/quarantine/vitals-writer/*]`, 'Poison records are written under this function\'s own quarantine prefix: a prefix wildcard is the narrowest ARN.');
+
+    allow(loader.role, ['dynamodb:Query'], [`${curatedFiles.tableArn}/index/${CURATED_BY_STATUS_INDEX}`]);
+    allow(loader.role, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], [curatedFiles.tableArn]);
+    allow(loader.role, ['s3:PutObject'], [objects(dataBucket, MANIFEST_PREFIX)]);
+    allow(loader.role, ['s3:GetObject'], [objects(dataBucket, CURATED_PREFIX), objects(dataBucket, MANIFEST_PREFIX)]);
+    allow(loader.role, ['redshift-data:BatchExecuteStatement', 'redshift-data:ExecuteStatement'], [warehouse.workgroupArn]);
+    // Statement ids are not ARNs: IAM scopes these to statements this role ran.
+    allow(loader.role, ['redshift-data:DescribeStatement', 'redshift-data:GetStatementResult'], ['*'], {
+      StringEquals: { 'redshift-data:statement-owner-iam-userid': '${aws:userid}' },
+    });
+    allow(loader.role, ['redshift-serverless:GetCredentials'], [warehouse.workgroupArn]);
+    useDataKey(loader.role);
+    ack(loader.role, `AwsSolutions-IAM5[Resource::<${lid(dataBucket)}.Arn>/manifests/*]`, 'COPY manifests are written (and read back) under manifests/ only: a prefix wildcard is the narrowest ARN.');
+    ack(loader.role, `AwsSolutions-IAM5[Resource::<${lid(dataBucket)}.Arn>/curated/*]`, 'The loader reads curated files it is about to load (curated/ only; raw/ stays unreadable): a prefix wildcard is the narrowest ARN.');
+    ack(loader.role, 'AwsSolutions-IAM5[Resource::*]', 'redshift-data:DescribeStatement/GetStatementResult take statement ids, not ARNs; the statement is limited by redshift-data:statement-owner-iam-userid to statements this role ran.');
+
+    // ----------------------------------------- event source mappings (one per function)
+    const esm = (fn: lambda.IFunction, dlq: sqs.IQueue, batchSize: number, window: Duration, maxRecordAge: Duration) =>
+      fn.addEventSource(
+        new KinesisEventSource(stream, {
+          startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+          batchSize,
+          maxBatchingWindow: window,
+          reportBatchItemFailures: true,
+          bisectBatchOnError: true,
+          // Handlers quarantine poison records themselves; retries are for
+          // transient failures (throttling, a service error), so they are many
+          // but bounded, and the record age is the real limit.
+          retryAttempts: 100,
+          maxRecordAge,
+          parallelizationFactor: 1,
+          onFailure: new SqsDlq(dlq),
+        }),
+      );
+    // Alerts within seconds: a short window. Sinks batch longer for fewer, larger writes.
+    esm(alertProcessor.fn, alertDlq, 100, Duration.seconds(1), Duration.hours(6));
+    esm(archiver.fn, archiverDlq, 1000, Duration.seconds(30), Duration.hours(24));
+    esm(vitalsWriter, vitalsDlq, 500, Duration.seconds(5), Duration.hours(24));
+
+    // ------------------------------------------------------------ schedules
+    new events.Rule(this, 'OfflineDetectorSchedule', {
+      description: 'offline-detector every minute',
+      schedule: events.Schedule.rate(Duration.minutes(1)),
+      targets: [new targets.LambdaFunction(detector.fn, { retryAttempts: 0, maxEventAge: Duration.minutes(1), deadLetterQueue: detectorDlq })],
+    });
+    new events.Rule(this, 'WarehouseLoaderSchedule', {
+      description: `warehouse-loader every ${settings.loadEveryMinutes} minutes`,
+      schedule: events.Schedule.rate(Duration.minutes(settings.loadEveryMinutes)),
+      targets: [new targets.LambdaFunction(loader.fn, { retryAttempts: 2, maxEventAge: Duration.minutes(10), deadLetterQueue: loaderDlq })],
+    });
+
+    // ------------------------------------------------------------ the API
+    const userPool = new cognito.UserPool(this, 'AppUsers', {
+      userPoolName: `${this.stackName}-app-users`,
+      // App users are created by the operator (README "Deploying"), not by sign-up.
+      selfSignUpEnabled: false,
+      signInAliases: { email: true },
+      signInCaseSensitive: false,
+      passwordPolicy: { minLength: 12, requireDigits: true, requireLowercase: true, requireUppercase: true, requireSymbols: true },
+      mfa: cognito.Mfa.OPTIONAL,
+      mfaSecondFactor: { otp: true, sms: false },
+      accountRecovery: cognito.AccountRecovery.EMAIL_ONLY,
+      deletionProtection: settings.retainData,
+      removalPolicy: removal,
+    });
+    ack(userPool, 'AwsSolutions-COG2', 'MFA is offered (TOTP) but not required: app users are elderly wearers and their households on the phone paired with the band; required MFA locks them out of uploads that carry SOS and fall alerts. Uploads are further limited to devices registered to the user.');
+    ack(userPool, 'AwsSolutions-COG8', 'The Plus feature plan (threat protection, per-MAU price) is not used: no self sign-up, operator-created users, uploads authorized per registered device. Revisit with the threat model.');
+    ack(userPool, 'AwsSolutions-COG3', 'Threat protection (Cognito Plus, per-MAU price) is not enabled; the pool has no self sign-up and uploads are authorized per registered device. Enable featurePlan PLUS if the threat model changes.');
+    const appClient = userPool.addClient('MobileApp', {
+      // A public mobile client: no secret; SRP for the app, admin password auth for operators' tests.
+      generateSecret: false,
+      authFlows: { userSrp: true, adminUserPassword: true },
+      preventUserExistenceErrors: true,
+      accessTokenValidity: Duration.hours(1),
+      idTokenValidity: Duration.hours(1),
+      refreshTokenValidity: Duration.days(30),
+    });
+
+    const accessLogGroup = new logs.LogGroup(this, 'ApiAccessLogs', { encryptionKey: opsKey, retention: logRetention, removalPolicy: removal });
+    const api = new apigwv2.HttpApi(this, 'Api', {
+      apiName: `${this.stackName}-api`,
+      description: 'Vigil uploads (docs/openapi.yaml)',
+      createDefaultStage: false,
+    });
+    api.addRoutes({
+      path: '/v1/uploads',
+      methods: [apigwv2.HttpMethod.POST],
+      integration: new HttpLambdaIntegration('IngestIntegration', ingest.fn, {
+        payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
+        timeout: Duration.seconds(15),
+      }),
+      authorizer: new HttpUserPoolAuthorizer('AppUserJwt', userPool, { userPoolClients: [appClient] }),
+    });
+    const stage = new apigwv2.HttpStage(this, 'DefaultStage', {
+      httpApi: api,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: settings.apiRateLimit, burstLimit: settings.apiBurstLimit },
+      detailedMetricsEnabled: true,
+      accessLogSettings: {
+        destination: new apigwv2.LogGroupLogDestination(accessLogGroup),
+        // Request metadata only: HTTP APIs cannot log bodies, and none of these
+        // variables carries one. The caller is the Cognito `sub` (an opaque id).
+        format: apigw.AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            ip: '$context.identity.sourceIp',
+            requestTime: '$context.requestTime',
+            routeKey: '$context.routeKey',
+            status: '$context.status',
+            protocol: '$context.protocol',
+            responseLength: '$context.responseLength',
+            latencyMs: '$context.responseLatency',
+            integrationStatus: '$context.integrationStatus',
+            integrationLatencyMs: '$context.integrationLatency',
+            integrationError: '$context.integrationErrorMessage',
+            authorizerError: '$context.authorizer.error',
+            sub: '$context.authorizer.claims.sub',
+          }),
+        ),
+      },
+    });
+
+    // ----------------------------------------------------- alarms, dashboard
+    const alarmTopic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: 'Vigil alarms',
+      masterKey: opsKey,
+      enforceSSL: true,
+    });
+    if (settings.alarmEmail) alarmTopic.addSubscription(new subs.EmailSubscription(settings.alarmEmail));
+    const action = new cwActions.SnsAction(alarmTopic);
+    const alarm = (id: string, metric: cloudwatch.IMetric, threshold: number, description: string, periods = 1) => {
+      const a = new cloudwatch.Alarm(this, id, {
+        metric,
+        threshold,
+        evaluationPeriods: periods,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
+      });
+      a.addAlarmAction(action);
+      a.addOkAction(action);
+      return a;
+    };
+
+    const streamFns: Array<[string, lambda.IFunction, Duration]> = [
+      ['AlertProcessor', alertProcessor.fn, Duration.seconds(30)],
+      ['RawArchiver', archiver.fn, Duration.minutes(5)],
+      ['VitalsWriter', vitalsWriter, Duration.minutes(5)],
+    ];
+    for (const [id, fn, behind] of streamFns) {
+      alarm(`${id}IteratorAge`, fn.metric('IteratorAge', { statistic: 'Maximum', period: Duration.minutes(1) }), behind.toMilliseconds(),
+        `${id} is falling behind the stream by more than ${behind.toHumanString()} (back-pressure)`, 3);
+    }
+    const allFns: Array<[string, lambda.IFunction]> = [
+      ['IngestApi', ingest.fn],
+      ['AlertProcessor', alertProcessor.fn],
+      ['OfflineDetector', detector.fn],
+      ['RawArchiver', archiver.fn],
+      ['VitalsWriter', vitalsWriter],
+      ['WarehouseLoader', loader.fn],
+    ];
+    for (const [id, fn] of allFns) {
+      alarm(`${id}Errors`, fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }), 0, `${id} invocations failed`);
+      alarm(`${id}Throttles`, fn.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum' }), 0, `${id} was throttled (reserved concurrency reached)`);
+    }
+    const dlqs: Array<[string, sqs.Queue]> = [
+      ['AlertProcessorFailures', alertDlq],
+      ['RawArchiverFailures', archiverDlq],
+      ['VitalsWriterFailures', vitalsDlq],
+      ['OfflineDetectorFailures', detectorDlq],
+      ['WarehouseLoaderFailures', loaderDlq],
+    ];
+    for (const [id, q] of dlqs) {
+      alarm(`${id}Depth`, q.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }), 0,
+        `${id} holds records that were given up on: replay them from the stream (7 days) or raw/`);
+    }
+    const apiMetric = (name: string) =>
+      new cloudwatch.Metric({ namespace: 'AWS/ApiGateway', metricName: name, dimensionsMap: { ApiId: api.apiId, Stage: '$default' }, statistic: 'Sum', period: Duration.minutes(5) });
+    const fiveXxRate = new cloudwatch.MathExpression({
+      expression: 'IF(requests > 0, 100 * errors / requests, 0)',
+      usingMetrics: { errors: apiMetric('5xx'), requests: apiMetric('Count') },
+      label: 'API 5xx %',
+      period: Duration.minutes(5),
+    });
+    alarm('Api5xxRate', fiveXxRate, 1, 'More than 1% of uploads answered 5xx', 2);
+    const smsSpend = new cloudwatch.Metric({ namespace: 'AWS/SNS', metricName: 'SMSMonthToDateSpentUSD', statistic: 'Maximum', period: Duration.hours(1) });
+    alarm('SmsSpend', smsSpend, settings.smsSpendAlarmUsd, `SMS spend this month is over ${settings.smsSpendAlarmUsd} USD (set the account's SNS MonthlySpendLimit above it)`);
+    alarm('StreamWriteThrottled', stream.metricPutRecordsThrottledRecords({ period: Duration.minutes(5), statistic: 'Sum' }), 0,
+      'Kinesis refused records for throughput: add shards (-c vigil:shards=N)');
+
+    const emf = (metricName: string, fn: string, statistic = 'Sum') =>
+      new cloudwatch.Metric({ namespace: 'Vigil', metricName, dimensionsMap: { Function: fn }, statistic, period: Duration.minutes(5) });
+    const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: `${this.stackName}-overview` });
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({ title: 'API requests and 5xx', left: [apiMetric('Count'), apiMetric('4xx'), apiMetric('5xx')], width: 8 }),
+      new cloudwatch.GraphWidget({ title: 'Uploads (ingest-api)', left: [emf('Uploads', 'ingest-api'), emf('ReadingsAccepted', 'ingest-api'), emf('ReadingsRejected', 'ingest-api'), emf('UploadsFailed', 'ingest-api')], width: 8 }),
+      new cloudwatch.GraphWidget({ title: 'Iterator age (ms)', left: streamFns.map(([, fn]) => fn.metric('IteratorAge', { statistic: 'Maximum' })), width: 8 }),
+    );
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({ title: 'Alerts', left: [emf('AlertsRaised', 'alert-processor'), emf('NotificationsSent', 'alert-processor'), emf('NotificationsRefused', 'alert-processor'), emf('AlertsRaised', 'offline-detector')], width: 8 }),
+      new cloudwatch.GraphWidget({ title: 'Alert latency p99 (ms, event time to raised)', left: [emf('AlertLatencyMs', 'alert-processor', 'p99')], width: 8 }),
+      new cloudwatch.GraphWidget({ title: 'Errors and throttles', left: allFns.map(([, fn]) => fn.metricErrors()), right: allFns.map(([, fn]) => fn.metricThrottles()), width: 8 }),
+    );
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({ title: 'Failure destinations (messages)', left: dlqs.map(([, q]) => q.metricApproximateNumberOfMessagesVisible()), width: 8 }),
+      new cloudwatch.GraphWidget({ title: 'SMS spend this month (USD)', left: [smsSpend], width: 8 }),
+      new cloudwatch.GraphWidget({ title: 'Poison records quarantined', left: [emf('PoisonRecords', 'alert-processor')], width: 8 }),
+    );
+
+    // --------------------------------------------------------------- outputs
+    const out = (id: string, value: string, description: string) => new CfnOutput(this, `${id}Output`, { key: id, value, description });
+    out('ApiUrl', `${api.apiEndpoint}/v1/uploads`, 'POST uploads here with an app user\'s token');
+    out('UserPoolId', userPool.userPoolId, 'Cognito user pool of app users');
+    out('AppClientId', appClient.userPoolClientId, 'Cognito app client of the mobile app');
+    out('StreamName', stream.streamName, 'STREAM_NAME');
+    out('DevicesTable', devices.tableName, 'DEVICES_TABLE (vigil register-device)');
+    out('WearersTable', wearers.tableName, 'WEARERS_TABLE (vigil register-wearer)');
+    out('AlertsTable', alerts.tableName, 'ALERTS_TABLE');
+    out('DataBucket', dataBucket.bucketName, 'DATA_BUCKET');
+    out('QuarantineBucket', quarantineBucket.bucketName, 'QUARANTINE_BUCKET');
+    out('AlarmTopicArn', alarmTopic.topicArn, 'Subscribe the on-call here');
+    out('RedshiftWorkgroup', warehouse.workgroupName, 'REDSHIFT_WORKGROUP');
+    out('DashboardName', dashboard.dashboardName, 'CloudWatch dashboard');
+    void stage;
+  }
+
+  /**
+   * Three AZs even for an environment-agnostic stack (CDK otherwise assumes two):
+   * Redshift Serverless wants subnets in three AZs.
+   */
+  public get availabilityZones(): string[] {
+    return [0, 1, 2].map((i) => Fn.select(i, Fn.getAzs()));
+  }
+}
+
+interface WarehouseProps {
+  readonly dataKey: kms.IKey;
+  readonly opsKey: kms.IKey;
+  readonly dataBucket: s3.IBucket;
+  readonly accessLogs: s3.IBucket;
+  readonly baseRpu: number;
+  readonly removal: RemovalPolicy;
+  readonly logRetention: logs.RetentionDays;
+}
+
+/**
+ * Redshift Serverless in a VPC of private isolated subnets (no internet route),
+ * encrypted with the data key, not publicly accessible, with audit logs
+ * exported to CloudWatch, and the COPY role associated with the namespace.
+ */
+class Warehouse extends Construct {
+  public readonly copyRole: iam.Role;
+  public readonly workgroupName: string;
+  public readonly workgroupArn: string;
+
+  constructor(scope: Construct, id: string, props: WarehouseProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    const vpc = new ec2.Vpc(this, 'Vpc', {
+      ipAddresses: ec2.IpAddresses.cidr('10.40.0.0/16'),
+      maxAzs: 3,
+      natGateways: 0,
+      subnetConfiguration: [{ name: 'warehouse', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 }],
+      // Closing the default security group needs a custom-resource Lambda;
+      // nothing in this VPC uses the default group (the workgroup has its own).
+      restrictDefaultSecurityGroup: false,
+      flowLogs: {
+        rejected: { destination: ec2.FlowLogDestination.toS3(props.accessLogs, 'vpc-flow-logs/'), trafficType: ec2.FlowLogTrafficType.ALL },
+      },
+    });
+    ack(vpc, 'HIPAA.Security-VPCDefaultSecurityGroupClosed', 'Nothing is placed in the default security group (the workgroup has its own, with no inbound rule); closing it needs a custom-resource Lambda that the packs would flag in turn.');
+    // Enhanced VPC routing sends COPY's S3 reads through the VPC: the gateway
+    // endpoint is their only way out, and only to the data bucket.
+    const s3Endpoint = vpc.addGatewayEndpoint('S3', { service: ec2.GatewayVpcEndpointAwsService.S3 });
+    s3Endpoint.addToPolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.AnyPrincipal()],
+        actions: ['s3:GetObject', 's3:ListBucket', 's3:GetBucketLocation'],
+        resources: [props.dataBucket.bucketArn, `${props.dataBucket.bucketArn}/*`],
+      }),
+    );
+    const sg = new ec2.SecurityGroup(this, 'WorkgroupSg', {
+      vpc,
+      description: 'Redshift Serverless workgroup: no inbound (the Data API needs none); out to S3 only',
+      allowAllOutbound: false,
+    });
+    // The subnets have no internet route: HTTPS can only leave through the S3
+    // gateway endpoint above, whose policy admits the data bucket alone.
+    sg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'COPY reads curated Parquet from S3 (gateway endpoint only)');
+
+    this.copyRole = new ManagedPolicyRole(this, 'CopyRole', {
+      assumedBy: new iam.CompositePrincipal(
+        new iam.ServicePrincipal('redshift.amazonaws.com'),
+        new iam.ServicePrincipal('redshift-serverless.amazonaws.com'),
+      ),
+      description: 'Redshift COPY: reads curated/ and manifests/ in the data bucket, nothing else',
+    });
+    this.copyRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: [`${props.dataBucket.bucketArn}/${CURATED_PREFIX}*`, `${props.dataBucket.bucketArn}/${MANIFEST_PREFIX}*`],
+      }),
+    );
+    this.copyRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt'],
+        resources: [props.dataKey.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `s3.${stack.region}.amazonaws.com` } },
+      }),
+    );
+    ack(this.copyRole, `AwsSolutions-IAM5[Resource::<${lid(props.dataBucket)}.Arn>/curated/*]`, 'COPY reads the curated Parquet files named in a manifest: object ARNs under curated/ need a prefix wildcard; raw/ stays unreadable.');
+    ack(this.copyRole, `AwsSolutions-IAM5[Resource::<${lid(props.dataBucket)}.Arn>/manifests/*]`, 'COPY reads the manifest the loader wrote under manifests/: a prefix wildcard is the narrowest ARN.');
+
+    const namespaceName = `${stack.stackName.toLowerCase()}-warehouse`.replace(/[^a-z0-9-]/g, '-');
+    const namespace = new redshift.CfnNamespace(this, 'Namespace', {
+      namespaceName,
+      dbName: REDSHIFT_DATABASE,
+      adminUsername: 'vigiladmin',
+      manageAdminPassword: true,
+      adminPasswordSecretKmsKeyId: props.dataKey.keyArn,
+      kmsKeyId: props.dataKey.keyArn,
+      iamRoles: [this.copyRole.roleArn],
+      defaultIamRoleArn: this.copyRole.roleArn,
+      logExports: ['userlog', 'connectionlog', 'useractivitylog'],
+    });
+    namespace.applyRemovalPolicy(props.removal);
+    this.workgroupName = namespaceName;
+    const workgroup = new redshift.CfnWorkgroup(this, 'Workgroup', {
+      workgroupName: this.workgroupName,
+      namespaceName: namespace.namespaceName,
+      baseCapacity: props.baseRpu,
+      publiclyAccessible: false,
+      enhancedVpcRouting: true,
+      subnetIds: vpc.isolatedSubnets.map((s) => s.subnetId),
+      securityGroupIds: [sg.securityGroupId],
+      configParameters: [
+        { parameterKey: 'require_ssl', parameterValue: 'true' },
+        { parameterKey: 'enable_user_activity_logging', parameterValue: 'true' },
+      ],
+    });
+    workgroup.addResourceDependency(namespace);
+    workgroup.applyRemovalPolicy(props.removal);
+    this.workgroupArn = workgroup.attrWorkgroupWorkgroupArn;
+  }
+}

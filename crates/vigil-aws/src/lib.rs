@@ -27,3 +27,9 @@ pub mod curated_files;
 // vitals-writer's adapters: the vitals table and the wearer's shadow.
 pub mod shadow;
 pub mod vitals;
+
+// warehouse-loader's adapters: Redshift's Data API, the pending-file queue and
+// reading the data lake; the pseudonym key from Secrets Manager.
+pub mod redshift;
+pub mod secrets;
+pub mod warehouse;

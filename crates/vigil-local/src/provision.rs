@@ -39,7 +39,9 @@ pub struct Resources {
     /// The data lake: `raw/` (gzip NDJSON, as received) and `curated/` (Parquet,
     /// pseudonymized) prefixes.
     pub data_bucket: String,
-    /// Curated files registered for the warehouse loader, keyed `file_key`.
+    /// Curated files registered for the warehouse loader, keyed `file_key`, with
+    /// the `status-created_at-index` the loader queries (see
+    /// [`create_curated_files_table`]).
     pub curated_files_table: String,
     /// Personal vitals (TTL), keyed `wearer_id` + `sk` (time bucket).
     pub vitals_table: String,
@@ -96,7 +98,7 @@ pub async fn provision(sdk: &SdkConfig, resources: &Resources) -> Result<(), Pro
     create_table(&dynamodb, &resources.deliveries_table, "delivery_key", None).await?;
     create_bucket(sdk, &resources.quarantine_bucket).await?;
     create_bucket(sdk, &resources.data_bucket).await?;
-    create_table(&dynamodb, &resources.curated_files_table, "file_key", None).await?;
+    create_curated_files_table(&dynamodb, &resources.curated_files_table).await?;
     create_table(&dynamodb, &resources.vitals_table, "wearer_id", Some("sk")).await?;
     create_table(&dynamodb, &resources.shadow_table, "wearer_id", None).await?;
     Ok(())
@@ -172,6 +174,74 @@ pub async fn create_table(
     match request.send().await {
         Ok(_) => Ok(()),
         Err(e) if e.code() == Some("ResourceInUseException") => Ok(()),
+        Err(e) => Err(err(format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(&e)))),
+    }
+}
+
+/// Creates the curated-files table (keyed `file_key`) with the warehouse
+/// loader's index [`vigil_aws::warehouse::PENDING_INDEX`]
+/// (`status-created_at-index`: partition key `status` S, sort key `created_at`
+/// S, projection INCLUDE `event_date`, `rows`, `bytes`, `kind`), or adds the
+/// index to a table created before it existed. The CDK app declares the same
+/// index (see `vigil_aws::warehouse`).
+pub async fn create_curated_files_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), ProvisionError> {
+    use aws_sdk_dynamodb::types::{
+        CreateGlobalSecondaryIndexAction, GlobalSecondaryIndexUpdate, Projection, ProjectionType,
+    };
+    use vigil_aws::warehouse::{PENDING_INDEX, PENDING_INDEX_ATTRIBUTES};
+
+    let err = |message: String| ProvisionError::Table { table: table.to_owned(), message };
+    create_table(client, table, "file_key", None).await?;
+    let described = client
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(|e| err(format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(&e))))?;
+    let has_index = described
+        .table()
+        .map(|t| t.global_secondary_indexes())
+        .is_some_and(|indexes| indexes.iter().any(|i| i.index_name() == Some(PENDING_INDEX)));
+    if has_index {
+        return Ok(());
+    }
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(|e| err(e.to_string()))
+    };
+    let attr = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .map_err(|e| err(e.to_string()))
+    };
+    let projection = Projection::builder()
+        .projection_type(ProjectionType::Include)
+        .set_non_key_attributes(Some(PENDING_INDEX_ATTRIBUTES.iter().map(|a| (*a).to_owned()).collect()))
+        .build();
+    let create = CreateGlobalSecondaryIndexAction::builder()
+        .index_name(PENDING_INDEX)
+        .key_schema(key("status", KeyType::Hash)?)
+        .key_schema(key("created_at", KeyType::Range)?)
+        .projection(projection)
+        .build()
+        .map_err(|e| err(e.to_string()))?;
+    match client
+        .update_table()
+        .table_name(table)
+        .attribute_definitions(attr("status")?)
+        .attribute_definitions(attr("created_at")?)
+        .global_secondary_index_updates(GlobalSecondaryIndexUpdate::builder().create(create).build())
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        // Another provision added it meanwhile.
+        Err(e)
+            if e.code() == Some("ValidationException") && e.message().is_some_and(|m| m.contains("already exists")) =>
+        {
+            Ok(())
+        }
         Err(e) => Err(err(format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(&e)))),
     }
 }

@@ -1,0 +1,444 @@
+//! Every SQL statement the warehouse runs, for Amazon Redshift and PostgreSQL 15.
+//!
+//! # Schema
+//!
+//! - `readings`: one row per distinct reading (the curated readings columns, in
+//!   file order), keyed `reading_key`. Redshift: `DISTKEY (wearer_pseudonym)` so
+//!   a wearer's rows sit on one slice and per-wearer aggregates need no
+//!   redistribution, `SORTKEY (ts)` so a day's query reads only that day's
+//!   blocks, column encodings chosen per type (AZ64 for integers and times,
+//!   ZSTD for text and floats, BYTEDICT for the small enums, RAW for the sort
+//!   key). PostgreSQL: the same columns, an enforced primary key and an index on
+//!   `(wearer_pseudonym, ts)` standing in for the distribution and sort keys.
+//! - `alerts`: one row per alert ([`ALERT_COLUMNS`]), keyed `alert_key`,
+//!   distributed on the pseudonym and sorted on `raised_at` the same way.
+//! - `daily_summary` (view): per pseudonym and UTC day, heart rate
+//!   min/avg/max, steps, hours asleep and alerts by severity.
+//! - `schema_migrations`: the versions applied.
+//!
+//! # Migrations
+//!
+//! [`migrations`] is an append-only list: a version, once released, never
+//! changes. Each one is written to be re-runnable (`IF NOT EXISTS`,
+//! `CREATE OR REPLACE`), and is recorded in `schema_migrations` with an insert
+//! that does nothing when the version is there. PostgreSQL applies only the
+//! versions it has not recorded; the Redshift adapter sends the whole list in
+//! one batch per cold start (the Data API returns no rows from a batch without
+//! a second call), which is a no-op on an up-to-date schema because every
+//! statement is idempotent.
+//!
+//! # A load
+//!
+//! One transaction: create the temporary stage (`LIKE` the target), fill it
+//! (Redshift: `COPY … FORMAT AS PARQUET MANIFEST`; PostgreSQL: `COPY … FROM
+//! STDIN` fed from the Parquet files), keep one row per key in a second
+//! temporary table, `MERGE` it into the target, drop both. The deduplication
+//! is required, not an optimisation: Redshift's MERGE fails when two source
+//! rows match one target row, and PostgreSQL's refuses to touch a row twice.
+
+use std::fmt::Write as _;
+
+/// The warehouse's SQL dialect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Redshift,
+    Postgres,
+}
+
+/// The band takes a reading every 5 seconds: the view counts each reading with
+/// a sleep stage other than `awake` as this many seconds asleep.
+pub const SECONDS_PER_READING: u32 = 5;
+
+/// One column: its name, its SQL type and its Redshift encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Column {
+    pub name: &'static str,
+    /// The type in both dialects, with `NOT NULL` where the column has no nulls.
+    pub sql_type: &'static str,
+    /// Redshift's compression encoding.
+    pub encode: &'static str,
+}
+
+const fn col(name: &'static str, sql_type: &'static str, encode: &'static str) -> Column {
+    Column { name, sql_type, encode }
+}
+
+/// A fact table fed from curated files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Table {
+    pub name: &'static str,
+    /// The MERGE key: unique per row in the table.
+    pub key: &'static str,
+    /// Redshift's distribution key.
+    pub dist_key: &'static str,
+    /// Redshift's sort key (and PostgreSQL's index after the pseudonym).
+    pub sort_key: &'static str,
+    /// In Parquet file order: the stage is filled by position.
+    pub columns: &'static [Column],
+    /// Which of two copies of one key the deduplication keeps (`ORDER BY` of
+    /// `ROW_NUMBER()`; the first row wins).
+    pub keep_first: &'static str,
+    /// Update expressions that differ from "take the new value"
+    /// (`s` is the deduplicated stage; the target is referenced by its name).
+    pub updates: &'static [(&'static str, &'static str)],
+}
+
+/// The curated readings, in `vigil_domain::curated::COLUMNS` order.
+pub const READINGS: Table = Table {
+    name: "readings",
+    key: "reading_key",
+    dist_key: "wearer_pseudonym",
+    sort_key: "ts",
+    columns: &[
+        col("reading_key", "CHAR(32) NOT NULL", "ZSTD"),
+        col("wearer_pseudonym", "CHAR(32) NOT NULL", "ZSTD"),
+        col("ts", "TIMESTAMPTZ NOT NULL", "RAW"),
+        col("received_at", "TIMESTAMPTZ NOT NULL", "AZ64"),
+        col("heart_rate_bpm", "INTEGER", "AZ64"),
+        col("spo2_pct", "INTEGER", "AZ64"),
+        col("skin_temp_c", "DOUBLE PRECISION", "ZSTD"),
+        col("steps", "INTEGER", "AZ64"),
+        col("activity", "VARCHAR(16)", "BYTEDICT"),
+        col("sleep_stage", "VARCHAR(8)", "BYTEDICT"),
+        col("fall_detected", "BOOLEAN", "ZSTD"),
+        col("fall_cancelled", "BOOLEAN", "ZSTD"),
+        col("sos", "BOOLEAN", "ZSTD"),
+        col("battery_pct", "INTEGER", "AZ64"),
+        col("worn", "BOOLEAN", "ZSTD"),
+    ],
+    // A reading resent in a later upload keeps its first acceptance time.
+    keep_first: "received_at",
+    updates: &[("received_at", "LEAST(readings.received_at, s.received_at)")],
+};
+
+/// The curated alert columns, in file order (`curated/alerts/`).
+pub const ALERT_COLUMNS: [&str; 6] = ["alert_key", "wearer_pseudonym", "rule", "severity", "raised_at", "resolved"];
+
+/// The curated alerts (see [`ALERT_COLUMNS`]).
+pub const ALERTS: Table = Table {
+    name: "alerts",
+    key: "alert_key",
+    dist_key: "wearer_pseudonym",
+    sort_key: "raised_at",
+    columns: &[
+        col("alert_key", "CHAR(32) NOT NULL", "ZSTD"),
+        col("wearer_pseudonym", "CHAR(32) NOT NULL", "ZSTD"),
+        col("rule", "VARCHAR(32) NOT NULL", "BYTEDICT"),
+        col("severity", "VARCHAR(16) NOT NULL", "BYTEDICT"),
+        col("raised_at", "TIMESTAMPTZ NOT NULL", "RAW"),
+        col("resolved", "BOOLEAN NOT NULL", "ZSTD"),
+    ],
+    // A resolved copy wins over an open one; once resolved, always resolved.
+    keep_first: "resolved DESC",
+    updates: &[("resolved", "(alerts.resolved OR s.resolved)")],
+};
+
+impl Table {
+    pub fn of(kind: crate::FileKind) -> &'static Table {
+        match kind {
+            crate::FileKind::Readings => &READINGS,
+            crate::FileKind::Alerts => &ALERTS,
+        }
+    }
+
+    pub fn column_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.columns.iter().map(|c| c.name)
+    }
+
+    fn column_list(&self, prefix: &str) -> String {
+        self.column_names().map(|c| format!("{prefix}{c}")).collect::<Vec<_>>().join(", ")
+    }
+
+    /// The temporary stage the files are copied into.
+    pub fn staging(&self) -> String {
+        format!("{}_staging", self.name)
+    }
+
+    /// The temporary table of one row per key.
+    pub fn deduplicated(&self) -> String {
+        format!("{}_dedup", self.name)
+    }
+}
+
+/// `CREATE TABLE IF NOT EXISTS` of `table` in `dialect`, plus PostgreSQL's index.
+pub fn create_table(dialect: Dialect, table: &Table) -> Vec<String> {
+    let mut sql = format!("CREATE TABLE IF NOT EXISTS {} (\n", table.name);
+    for c in table.columns {
+        match dialect {
+            Dialect::Redshift => {
+                let _ = writeln!(sql, "    {} {} ENCODE {},", c.name, c.sql_type, c.encode);
+            }
+            Dialect::Postgres => {
+                let _ = writeln!(sql, "    {} {},", c.name, c.sql_type);
+            }
+        }
+    }
+    let _ = write!(sql, "    PRIMARY KEY ({})\n)", table.key);
+    match dialect {
+        Dialect::Redshift => {
+            let _ = write!(sql, "\nDISTSTYLE KEY\nDISTKEY ({})\nSORTKEY ({})", table.dist_key, table.sort_key);
+            vec![sql]
+        }
+        Dialect::Postgres => vec![
+            sql,
+            format!(
+                "CREATE INDEX IF NOT EXISTS {t}_{d}_{s} ON {t} ({d}, {s})",
+                t = table.name,
+                d = table.dist_key,
+                s = table.sort_key
+            ),
+        ],
+    }
+}
+
+/// The daily summary view: the same text in both dialects. Days are UTC days
+/// (`AT TIME ZONE 'UTC'`, so the session's time zone never moves a reading to
+/// another day); the average is taken over DOUBLE PRECISION because Redshift's
+/// AVG of an INTEGER column is an integer (PostgreSQL's is NUMERIC).
+pub fn daily_summary_view() -> String {
+    format!(
+        "CREATE OR REPLACE VIEW daily_summary AS
+WITH r AS (
+    SELECT wearer_pseudonym,
+           CAST(ts AT TIME ZONE 'UTC' AS DATE) AS day,
+           COUNT(*) AS readings,
+           MIN(heart_rate_bpm) AS heart_rate_min,
+           AVG(CAST(heart_rate_bpm AS DOUBLE PRECISION)) AS heart_rate_avg,
+           MAX(heart_rate_bpm) AS heart_rate_max,
+           CAST(SUM(steps) AS BIGINT) AS steps,
+           CAST(SUM(CASE WHEN sleep_stage IN ('light', 'deep', 'rem') THEN {SECONDS_PER_READING} ELSE 0 END)
+                AS DOUBLE PRECISION) / 3600 AS hours_asleep
+    FROM readings
+    GROUP BY 1, 2
+), a AS (
+    SELECT wearer_pseudonym,
+           CAST(raised_at AT TIME ZONE 'UTC' AS DATE) AS day,
+           SUM(CASE WHEN severity = 'critical' THEN 1 ELSE 0 END) AS alerts_critical,
+           SUM(CASE WHEN severity = 'high' THEN 1 ELSE 0 END) AS alerts_high,
+           SUM(CASE WHEN severity = 'medium' THEN 1 ELSE 0 END) AS alerts_medium,
+           SUM(CASE WHEN severity = 'low' THEN 1 ELSE 0 END) AS alerts_low
+    FROM alerts
+    GROUP BY 1, 2
+)
+SELECT COALESCE(r.wearer_pseudonym, a.wearer_pseudonym) AS wearer_pseudonym,
+       COALESCE(r.day, a.day) AS day,
+       COALESCE(r.readings, 0) AS readings,
+       r.heart_rate_min,
+       r.heart_rate_avg,
+       r.heart_rate_max,
+       COALESCE(r.steps, 0) AS steps,
+       COALESCE(r.hours_asleep, 0) AS hours_asleep,
+       COALESCE(a.alerts_critical, 0) AS alerts_critical,
+       COALESCE(a.alerts_high, 0) AS alerts_high,
+       COALESCE(a.alerts_medium, 0) AS alerts_medium,
+       COALESCE(a.alerts_low, 0) AS alerts_low
+FROM r
+FULL OUTER JOIN a ON r.wearer_pseudonym = a.wearer_pseudonym AND r.day = a.day"
+    )
+}
+
+/// One schema version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migration {
+    pub version: u32,
+    pub name: &'static str,
+    /// Idempotent statements (see the module docs).
+    pub statements: Vec<String>,
+}
+
+/// The table of applied versions (created before any migration runs).
+pub fn create_migrations_table(dialect: Dialect) -> String {
+    let applied_at = match dialect {
+        Dialect::Redshift => "TIMESTAMP NOT NULL DEFAULT GETDATE()",
+        Dialect::Postgres => "TIMESTAMPTZ NOT NULL DEFAULT now()",
+    };
+    format!(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (\n    version INTEGER NOT NULL,\n    name VARCHAR(64) NOT \
+         NULL,\n    applied_at {applied_at},\n    PRIMARY KEY (version)\n)"
+    )
+}
+
+/// Records `m` as applied, unless it is already.
+pub fn record_migration(m: &Migration) -> String {
+    format!(
+        "INSERT INTO schema_migrations (version, name) SELECT {v}, '{n}' WHERE NOT EXISTS (SELECT 1 FROM \
+         schema_migrations WHERE version = {v})",
+        v = m.version,
+        n = m.name
+    )
+}
+
+/// Every schema version, oldest first (append only).
+pub fn migrations(dialect: Dialect) -> Vec<Migration> {
+    vec![
+        Migration { version: 1, name: "readings", statements: create_table(dialect, &READINGS) },
+        Migration { version: 2, name: "alerts", statements: create_table(dialect, &ALERTS) },
+        Migration { version: 3, name: "daily_summary", statements: vec![daily_summary_view()] },
+    ]
+}
+
+/// Where the stage is filled from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyFrom<'a> {
+    /// Redshift: a manifest of Parquet files on S3, read with `iam_role`.
+    Manifest { url: &'a str, iam_role: &'a str },
+    /// PostgreSQL: rows streamed by the client (`COPY … FROM STDIN`, text format).
+    Stdin,
+}
+
+/// A literal in single quotes (URLs and ARNs never hold a quote; doubled if one did).
+fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The statements of one load of `table`, in order (see the module docs). The
+/// PostgreSQL adapter sends them one by one inside its transaction; Redshift's
+/// are one BatchExecuteStatement, which is one transaction.
+pub fn load_statements(table: &Table, from: CopyFrom<'_>) -> Vec<String> {
+    let (t, stage, dedup) = (table.name, table.staging(), table.deduplicated());
+    let copy = match from {
+        CopyFrom::Manifest { url, iam_role } => {
+            format!("COPY {stage} FROM {} IAM_ROLE {} FORMAT AS PARQUET MANIFEST", literal(url), literal(iam_role))
+        }
+        CopyFrom::Stdin => format!("COPY {stage} ({}) FROM STDIN", table.column_list("")),
+    };
+    let columns = table.column_list("");
+    let updates: Vec<String> = table
+        .column_names()
+        .filter(|c| *c != table.key)
+        .map(|c| {
+            let expr = table.updates.iter().find(|(name, _)| *name == c).map_or(format!("s.{c}"), |(_, e)| (*e).into());
+            format!("{c} = {expr}")
+        })
+        .collect();
+    vec![
+        format!("CREATE TEMP TABLE {stage} (LIKE {t})"),
+        copy,
+        format!(
+            "CREATE TEMP TABLE {dedup} AS SELECT {columns} FROM (SELECT {columns}, ROW_NUMBER() OVER (PARTITION BY \
+             {key} ORDER BY {order}) AS rn FROM {stage}) AS d WHERE rn = 1",
+            key = table.key,
+            order = table.keep_first
+        ),
+        format!(
+            "MERGE INTO {t} USING {dedup} AS s ON {t}.{key} = s.{key} WHEN MATCHED THEN UPDATE SET {updates} WHEN NOT \
+             MATCHED THEN INSERT ({columns}) VALUES ({values})",
+            key = table.key,
+            updates = updates.join(", "),
+            values = table.column_list("s.")
+        ),
+        format!("DROP TABLE {dedup}"),
+        format!("DROP TABLE {stage}"),
+    ]
+}
+
+/// Index of the MERGE in [`load_statements`] (its row count is the load's).
+pub const MERGE_STATEMENT: usize = 3;
+
+/// Index of the COPY in [`load_statements`].
+pub const COPY_STATEMENT: usize = 1;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::FileKind;
+
+    #[test]
+    fn readings_columns_are_the_curated_columns_in_file_order() {
+        let names: Vec<&str> = READINGS.column_names().collect();
+        assert_eq!(names, vigil_domain::curated::COLUMNS.to_vec());
+        let alerts: Vec<&str> = ALERTS.column_names().collect();
+        assert_eq!(alerts, ALERT_COLUMNS.to_vec());
+        assert_eq!(Table::of(FileKind::Alerts).name, "alerts");
+    }
+
+    #[test]
+    fn redshift_ddl_distributes_on_the_pseudonym_sorts_on_time_and_encodes_columns() {
+        let ddl = create_table(Dialect::Redshift, &READINGS);
+        assert_eq!(ddl.len(), 1);
+        let ddl = &ddl[0];
+        assert!(ddl.starts_with("CREATE TABLE IF NOT EXISTS readings ("), "{ddl}");
+        assert!(ddl.ends_with("DISTSTYLE KEY\nDISTKEY (wearer_pseudonym)\nSORTKEY (ts)"), "{ddl}");
+        assert!(ddl.contains("    ts TIMESTAMPTZ NOT NULL ENCODE RAW,\n"), "the sort key stays uncompressed: {ddl}");
+        assert!(ddl.contains("    heart_rate_bpm INTEGER ENCODE AZ64,\n"), "{ddl}");
+        assert_eq!(ddl.matches("ENCODE").count(), READINGS.columns.len());
+        let alerts = &create_table(Dialect::Redshift, &ALERTS)[0];
+        assert!(alerts.ends_with("DISTKEY (wearer_pseudonym)\nSORTKEY (raised_at)"), "{alerts}");
+    }
+
+    #[test]
+    fn postgres_ddl_has_no_redshift_clauses_and_indexes_pseudonym_and_time() {
+        let ddl = create_table(Dialect::Postgres, &READINGS);
+        assert_eq!(ddl.len(), 2);
+        for word in ["ENCODE", "DISTKEY", "SORTKEY", "DISTSTYLE"] {
+            assert!(!ddl[0].contains(word), "{word} in {}", ddl[0]);
+        }
+        assert_eq!(
+            ddl[1],
+            "CREATE INDEX IF NOT EXISTS readings_wearer_pseudonym_ts ON readings (wearer_pseudonym, ts)"
+        );
+    }
+
+    #[test]
+    fn migrations_are_versioned_in_order_and_idempotent_by_construction() {
+        for dialect in [Dialect::Redshift, Dialect::Postgres] {
+            let all = migrations(dialect);
+            let versions: Vec<u32> = all.iter().map(|m| m.version).collect();
+            assert_eq!(versions, vec![1, 2, 3]);
+            for m in &all {
+                for s in &m.statements {
+                    assert!(
+                        s.starts_with("CREATE TABLE IF NOT EXISTS")
+                            || s.starts_with("CREATE INDEX IF NOT EXISTS")
+                            || s.starts_with("CREATE OR REPLACE VIEW"),
+                        "not re-runnable: {s}"
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            record_migration(&migrations(Dialect::Redshift)[0]),
+            "INSERT INTO schema_migrations (version, name) SELECT 1, 'readings' WHERE NOT EXISTS (SELECT 1 FROM \
+             schema_migrations WHERE version = 1)"
+        );
+    }
+
+    #[test]
+    fn a_redshift_load_copies_the_manifest_as_parquet_then_dedups_and_merges() {
+        let sql = load_statements(
+            &READINGS,
+            CopyFrom::Manifest { url: "s3://data/manifests/readings/r1.json", iam_role: "arn:aws:iam::1:role/copy" },
+        );
+        assert_eq!(sql[0], "CREATE TEMP TABLE readings_staging (LIKE readings)");
+        assert_eq!(
+            sql[COPY_STATEMENT],
+            "COPY readings_staging FROM 's3://data/manifests/readings/r1.json' IAM_ROLE 'arn:aws:iam::1:role/copy' \
+             FORMAT AS PARQUET MANIFEST"
+        );
+        assert!(sql[2].contains("ROW_NUMBER() OVER (PARTITION BY reading_key ORDER BY received_at)"), "{}", sql[2]);
+        let merge = &sql[MERGE_STATEMENT];
+        assert!(
+            merge.starts_with(
+                "MERGE INTO readings USING readings_dedup AS s ON readings.reading_key = s.reading_key WHEN MATCHED \
+                 THEN UPDATE SET wearer_pseudonym = s.wearer_pseudonym, ts = s.ts, received_at = \
+                 LEAST(readings.received_at, s.received_at), "
+            ),
+            "{merge}"
+        );
+        assert!(!merge.contains("reading_key = s.reading_key,"), "the key is never updated: {merge}");
+        assert!(merge.ends_with("VALUES (s.reading_key, s.wearer_pseudonym, s.ts, s.received_at, s.heart_rate_bpm, s.spo2_pct, s.skin_temp_c, s.steps, s.activity, s.sleep_stage, s.fall_detected, s.fall_cancelled, s.sos, s.battery_pct, s.worn)"), "{merge}");
+        assert_eq!(&sql[4..], &["DROP TABLE readings_dedup".to_owned(), "DROP TABLE readings_staging".to_owned()]);
+    }
+
+    #[test]
+    fn a_postgres_load_copies_from_stdin_by_column_name_and_quotes_are_doubled() {
+        let sql = load_statements(&ALERTS, CopyFrom::Stdin);
+        assert_eq!(
+            sql[COPY_STATEMENT],
+            "COPY alerts_staging (alert_key, wearer_pseudonym, rule, severity, raised_at, resolved) FROM STDIN"
+        );
+        assert!(sql[MERGE_STATEMENT].contains("resolved = (alerts.resolved OR s.resolved)"));
+        let odd = load_statements(&READINGS, CopyFrom::Manifest { url: "s3://b/it's", iam_role: "r" });
+        assert!(odd[COPY_STATEMENT].contains("'s3://b/it''s'"), "{}", odd[COPY_STATEMENT]);
+    }
+}

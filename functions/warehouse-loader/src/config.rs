@@ -1,0 +1,138 @@
+//! warehouse-loader's configuration, read once per container from the environment.
+
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use vigil_aws::archive::S3ObjectStore;
+use vigil_aws::env::{self, ConfigError, Source};
+use vigil_aws::redshift::{RedshiftConfig, RedshiftWarehouse};
+use vigil_aws::warehouse::{DynamoFileQueue, S3ObjectSource};
+use vigil_warehouse::postgres::PostgresWarehouse;
+
+use crate::Loader;
+
+/// The loader in AWS: Redshift through the Data API, the DynamoDB registry.
+pub type AwsLoader = Loader<RedshiftWarehouse<S3ObjectStore>, DynamoFileQueue>;
+
+/// The loader on PostgreSQL (local runs): files read from S3 (or moto).
+pub type PostgresLoader = Loader<PostgresWarehouse<S3ObjectSource>, DynamoFileQueue>;
+
+/// Default `LOAD_MAX_FILES`.
+pub const DEFAULT_MAX_FILES: usize = 200;
+/// Default `LOAD_BUDGET_MS`: well inside Lambda's 15 minutes, and cut further to
+/// the invocation's own deadline.
+pub const DEFAULT_BUDGET: Duration = Duration::from_secs(240);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `CURATED_FILES_TABLE`: the registry of curated files (with its
+    /// `status-created_at-index`).
+    pub curated_files_table: String,
+    /// `LOAD_MAX_FILES` (200): most files per run, so a backlog is worked off in
+    /// bounded steps that each fit the budget.
+    pub max_files: usize,
+    /// `LOAD_BUDGET_MS` (240000): time for one run's loads, polls included.
+    pub budget: Duration,
+    /// `DATA_BUCKET`, `MANIFEST_PREFIX` (`manifests/`), `REDSHIFT_WORKGROUP`,
+    /// `REDSHIFT_DATABASE`, `REDSHIFT_SECRET_ARN` (optional), `COPY_ROLE_ARN`.
+    pub redshift: RedshiftConfig,
+}
+
+impl Config {
+    pub fn from_source(src: &impl Source) -> Result<Self, ConfigError> {
+        let max_files: usize = env::parsed_or(src, "LOAD_MAX_FILES", DEFAULT_MAX_FILES, "a positive integer")?;
+        if max_files == 0 {
+            return Err(ConfigError::Invalid {
+                name: "LOAD_MAX_FILES",
+                value: "0".into(),
+                expected: "a positive integer",
+            });
+        }
+        let mut manifest_prefix = src.get("MANIFEST_PREFIX").unwrap_or_else(|| "manifests/".into());
+        if !manifest_prefix.ends_with('/') {
+            manifest_prefix.push('/');
+        }
+        Ok(Self {
+            curated_files_table: env::required(src, "CURATED_FILES_TABLE", "the DynamoDB table of curated files")?,
+            max_files,
+            budget: env::millis_or(src, "LOAD_BUDGET_MS", DEFAULT_BUDGET)?,
+            redshift: RedshiftConfig {
+                workgroup: env::required(src, "REDSHIFT_WORKGROUP", "the Redshift Serverless workgroup")?,
+                database: env::required(src, "REDSHIFT_DATABASE", "the Redshift database")?,
+                secret_arn: src.get("REDSHIFT_SECRET_ARN"),
+                copy_role_arn: env::required(src, "COPY_ROLE_ARN", "the IAM role Redshift's COPY assumes")?,
+                data_bucket: env::required(src, "DATA_BUCKET", "the S3 data lake bucket")?,
+                manifest_prefix,
+                first_poll: Duration::from_millis(250),
+                max_poll: Duration::from_secs(5),
+            },
+        })
+    }
+
+    /// The loader on this config's resources.
+    pub fn loader(&self, sdk: &SdkConfig) -> AwsLoader {
+        let warehouse = RedshiftWarehouse::new(
+            aws_sdk_redshiftdata::Client::new(sdk),
+            S3ObjectStore::new(vigil_aws::sdk::s3(sdk), &self.redshift.data_bucket),
+            self.redshift.clone(),
+        );
+        let queue = DynamoFileQueue::new(vigil_aws::sdk::dynamodb(sdk), &self.curated_files_table);
+        Loader::new(warehouse, queue, self.max_files, self.budget)
+    }
+}
+
+/// What the PostgreSQL loader needs (see [`postgres_loader`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresSettings {
+    /// `postgres://user@host:port/db`; `bash scripts/pg.sh env` prints `VIGIL_PG_URL`.
+    pub url: String,
+    /// The data lake bucket the curated files are in.
+    pub data_bucket: String,
+    /// The curated-files table (provisioned with its index by `vigil provision`).
+    pub curated_files_table: String,
+    pub max_files: usize,
+    pub budget: Duration,
+}
+
+/// The loader on PostgreSQL at `settings.url`, reading curated files from S3
+/// (or the local endpoint) and the registry from DynamoDB, for `vigil run` and
+/// tests. Call [`Loader::run`] on it as often as you like.
+pub fn postgres_loader(sdk: &SdkConfig, settings: &PostgresSettings) -> PostgresLoader {
+    let objects = S3ObjectSource::new(vigil_aws::sdk::s3(sdk), &settings.data_bucket);
+    let queue = DynamoFileQueue::new(vigil_aws::sdk::dynamodb(sdk), &settings.curated_files_table);
+    Loader::new(PostgresWarehouse::new(&settings.url, objects), queue, settings.max_files, settings.budget)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly on broken fixtures")]
+
+    use super::*;
+
+    const FULL: [(&str, &str); 6] = [
+        ("CURATED_FILES_TABLE", "files"),
+        ("DATA_BUCKET", "data"),
+        ("REDSHIFT_WORKGROUP", "wg"),
+        ("REDSHIFT_DATABASE", "vigil"),
+        ("COPY_ROLE_ARN", "arn:aws:iam::1:role/copy"),
+        ("MANIFEST_PREFIX", "m"),
+    ];
+
+    #[test]
+    fn defaults_apply_and_every_required_setting_is_named() {
+        let cfg = Config::from_source(&FULL).unwrap();
+        assert_eq!((cfg.max_files, cfg.budget), (200, Duration::from_secs(240)));
+        assert_eq!(cfg.redshift.manifest_prefix, "m/");
+        assert_eq!(cfg.redshift.secret_arn, None);
+        for missing in
+            ["CURATED_FILES_TABLE", "DATA_BUCKET", "REDSHIFT_WORKGROUP", "REDSHIFT_DATABASE", "COPY_ROLE_ARN"]
+        {
+            let src: Vec<(&str, &str)> = FULL.into_iter().filter(|(k, _)| *k != missing).collect();
+            let src: [(&str, &str); 5] = src.try_into().unwrap();
+            let err = Config::from_source(&src).unwrap_err();
+            assert!(err.to_string().contains(missing), "{err}");
+        }
+        let zero = [("LOAD_MAX_FILES", "0")];
+        assert!(Config::from_source(&zero).unwrap_err().to_string().contains("LOAD_MAX_FILES"));
+    }
+}

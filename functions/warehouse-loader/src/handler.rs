@@ -1,0 +1,63 @@
+//! The Lambda handler: one run per scheduled event, within the configured
+//! budget cut to the invocation's deadline, one EMF metrics line per run.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use vigil_aws::metrics::Metrics;
+use vigil_warehouse::{FileQueue, Warehouse};
+
+use crate::{LoadError, LoadReport, Loader};
+
+pub const FUNCTION: &str = "warehouse-loader";
+
+/// Left for marking files and reporting after the loads.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(10);
+
+/// The budget for a run: the configured one, or less if the invocation ends sooner.
+pub fn budget(configured: Duration, time_left: Option<Duration>) -> Duration {
+    match time_left {
+        Some(left) => configured.min(left.saturating_sub(DEADLINE_MARGIN)),
+        None => configured,
+    }
+}
+
+/// One scheduled run: the report as the response, or the error (Lambda records a
+/// failed invocation, which alarms can watch).
+pub async fn handle<W: Warehouse + Sync, Q: FileQueue + Sync>(
+    loader: &Loader<W, Q>,
+    now: DateTime<Utc>,
+    time_left: Option<Duration>,
+) -> Result<LoadReport, LoadError> {
+    let started = std::time::Instant::now();
+    let result = loader.run_within(now, budget(loader.budget, time_left)).await;
+    let empty = LoadReport::default();
+    let report = match &result {
+        Ok(r) => r,
+        Err(e) => e.report().unwrap_or(&empty),
+    };
+    let mut metrics = Metrics::new(FUNCTION);
+    metrics
+        .count("FilesPending", report.files_pending)
+        .count("FilesLoaded", report.files_loaded)
+        .count("FilesMarkedByOtherRun", report.files_marked_by_other_run)
+        .count("RowsMerged", usize::try_from(report.rows_merged).unwrap_or(usize::MAX))
+        .count("LoadFailures", usize::from(result.is_err()))
+        .millis("RunMs", started.elapsed().as_secs_f64() * 1e3);
+    metrics.emit();
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_is_cut_to_the_deadline_with_a_margin() {
+        let configured = Duration::from_secs(240);
+        assert_eq!(budget(configured, None), configured);
+        assert_eq!(budget(configured, Some(Duration::from_secs(900))), configured);
+        assert_eq!(budget(configured, Some(Duration::from_secs(60))), Duration::from_secs(50));
+        assert_eq!(budget(configured, Some(Duration::from_secs(5))), Duration::ZERO);
+    }
+}

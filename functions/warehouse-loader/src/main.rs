@@ -1,0 +1,20 @@
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use lambda_runtime::{LambdaEvent, run, service_fn, tracing};
+use warehouse_loader::config::Config;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    tracing::init_default_subscriber();
+    let config = Config::from_source(&vigil_aws::env::ProcessEnv)?;
+    let sdk = vigil_aws::sdk::load().await;
+    let loader = config.loader(&sdk);
+    let loader = &loader;
+    // The scheduled event carries nothing the loader needs; its clock is the input.
+    run(service_fn(move |event: LambdaEvent<EventBridgeEvent>| async move {
+        let time_left = event.context.deadline().duration_since(std::time::SystemTime::now()).ok();
+        warehouse_loader::handler::handle(loader, chrono::Utc::now(), time_left)
+            .await
+            .map_err(lambda_runtime::Error::from)
+    }))
+    .await
+}

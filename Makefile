@@ -27,6 +27,14 @@ endpoint:
 endpoint-stop:
 	bash localstack/endpoint.sh stop
 
+# The local warehouse: PostgreSQL 15 on 127.0.0.1:5433 (make test starts and stops it itself).
+.PHONY: pg pg-stop
+pg:
+	bash scripts/pg.sh start
+
+pg-stop:
+	bash scripts/pg.sh stop
+
 provision: endpoint
 	eval "$$(bash localstack/endpoint.sh env)" && cargo run -q -p vigil-local --bin vigil -- provision
 

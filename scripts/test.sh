@@ -7,8 +7,11 @@ cd "$(dirname "$0")/.."
 
 endpoint=localstack/endpoint.sh
 started_endpoint=0
+pg=scripts/pg.sh
+started_pg=0
 cleanup() {
   if [[ $started_endpoint == 1 ]]; then bash "$endpoint" stop || true; fi
+  if [[ $started_pg == 1 ]]; then bash "$pg" stop || true; fi
 }
 trap cleanup EXIT
 
@@ -27,6 +30,13 @@ if ! bash "$endpoint" status >/dev/null 2>&1; then
 fi
 bash "$endpoint" start
 eval "$(bash "$endpoint" env)"
+
+step "local warehouse (PostgreSQL 15 on 127.0.0.1:5433 unless one already answers there)"
+if ! bash "$pg" status >/dev/null 2>&1; then
+  started_pg=1
+fi
+bash "$pg" start
+eval "$(bash "$pg" env)"
 
 step "format and lints"
 cargo fmt --all -- --check

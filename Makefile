@@ -1,9 +1,10 @@
 # Vigil — the two commands a new user needs are `make test` and (with the local
 # runner issue) `make run`. Everything installs what it needs itself.
 
-.PHONY: test bench endpoint endpoint-stop provision lint fmt clean help infra-check
+.PHONY: run test bench endpoint endpoint-stop provision lint fmt clean help infra-check
 
 help:
+	@echo "make run            the whole pipeline locally with a simulated wristband fleet (ARGS='--wearers 50 ...')"
 	@echo "make test           install what the tests need, start the local endpoint, run every test, stop it"
 	@echo "make bench          criterion benchmarks with ratio lines (release build)"
 	@echo "make endpoint       start moto's server on 127.0.0.1:4566 (or use LocalStack if it answers)"
@@ -11,6 +12,9 @@ help:
 	@echo "make provision      create the stream and tables on the endpoint"
 	@echo "make lint / fmt     clippy and rustfmt"
 	@echo "make infra-check    CDK app: tsc, unit tests, cdk synth with cdk-nag, cfn-lint, checkov (no AWS, no Rust build)"
+
+run:
+	bash scripts/run.sh $(ARGS)
 
 test:
 	bash scripts/test.sh

@@ -45,6 +45,11 @@ impl Metrics {
         self
     }
 
+    /// The sum of the values recorded under `name` (0 if none).
+    pub fn get(&self, name: &str) -> f64 {
+        self.values.iter().filter(|(n, _, _)| *n == name).map(|(_, v, _)| v).sum()
+    }
+
     /// The EMF document for these metrics at `timestamp_ms`.
     pub fn to_emf(&self, timestamp_ms: i64) -> Value {
         let definitions: Vec<Value> =

@@ -467,9 +467,22 @@ impl<H: Handler, D: FailureDestination> Mapping<H, D> {
     /// Returns early on a Kinesis error the SDK's own retries did not cure, or on a
     /// destination error; handler errors never end it (they are retried).
     pub async fn run(&mut self, shutdown: impl Future<Output = ()>) -> Result<Stats, EsmError> {
+        self.run_reporting(shutdown, |_| {}).await
+    }
+
+    /// [`Mapping::run`], handing `report` the stats after every step that
+    /// did something (the local runner's live view of lag per function).
+    pub async fn run_reporting(
+        &mut self,
+        shutdown: impl Future<Output = ()>,
+        mut report: impl FnMut(Stats),
+    ) -> Result<Stats, EsmError> {
         tokio::pin!(shutdown);
         loop {
             let progressed = self.poll_once().await?;
+            if progressed {
+                report(self.stats());
+            }
             let wake = if progressed { Instant::now() } else { self.next_wake() };
             tokio::select! {
                 biased;

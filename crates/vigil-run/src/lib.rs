@@ -1,4 +1,19 @@
 //! `vigil run`: Vigil's functions wired together on one machine exactly as AWS
 //! would run them, driven by a simulated fleet of wristbands.
+//!
+//! - [`fleet`]: the wristbands and their phones (deterministic per seed);
+//! - [`gateway`]: API Gateway on 127.0.0.1 with the JWT authorizer's check;
+//! - [`pipeline`]: every function built by its own config code, the local event
+//!   source mappings and the schedules;
+//! - [`run`]: one run, start to audit; [`summary`]: its verdict.
 
+pub mod audit;
+pub mod clock;
 pub mod fleet;
+pub mod gateway;
+pub mod observe;
+pub mod phones;
+pub mod pipeline;
+pub mod run;
+pub mod summary;
+pub mod view;

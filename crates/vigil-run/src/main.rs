@@ -1,6 +1,7 @@
-//! `vigil`: the project's command line. Provisions resources and registers
-//! wristbands on any endpoint (moto, LocalStack, or AWS when AWS_ENDPOINT_URL is
-//! unset), and prints fresh sample uploads.
+//! `vigil`: the project's command line. `vigil run` runs the whole pipeline on
+//! this machine with a simulated fleet; the other commands provision resources
+//! and register wristbands, wearers and caregivers on any endpoint (moto,
+//! LocalStack, or AWS when AWS_ENDPOINT_URL is unset), and print sample uploads.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -10,9 +11,11 @@ use vigil_aws::wearers::DynamoWearerDirectory;
 use vigil_domain::care::WearerProfile;
 use vigil_domain::registry::DeviceLink;
 use vigil_local::provision::{self, Resources};
+use vigil_run::run::{RunOptions, Warehouse};
+use vigil_run::view::Mode;
 
 #[derive(Parser)]
-#[command(name = "vigil", about = "Vigil's command line: provision, register wristbands, sample uploads")]
+#[command(name = "vigil", about = "Vigil's command line: run the pipeline locally, provision, register wristbands, sample uploads")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -20,6 +23,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the whole pipeline on this machine against the endpoint in
+    /// AWS_ENDPOINT_URL (moto or LocalStack), with a simulated fleet of wristbands
+    /// posting through a local API Gateway; audit every store at the end.
+    /// Exits non-zero if a reading was lost, an injected event raised no alert,
+    /// or a notification went out twice.
+    Run(RunArgs),
     /// Create the stream, tables and bucket on the endpoint (idempotent). Names
     /// come from the variables the functions read (STREAM_NAME, DEVICES_TABLE,
     /// WEARERS_TABLE, STATE_TABLE, ALERTS_TABLE, DELIVERIES_TABLE,
@@ -64,10 +73,40 @@ enum Command {
     },
 }
 
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Wearers in the fleet (one band and one phone each).
+    #[arg(long, default_value_t = 20)]
+    wearers: usize,
+    /// Simulated minutes to run.
+    #[arg(long, default_value_t = 120)]
+    duration: i64,
+    /// How much faster than real time the simulated clock runs.
+    #[arg(long, default_value_t = 60.0)]
+    speed: f64,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Where the local API Gateway listens.
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    listen: std::net::SocketAddr,
+    #[arg(long, default_value_t = 2)]
+    shards: i32,
+    /// Write the summary as JSON here too.
+    #[arg(long)]
+    summary_json: Option<std::path::PathBuf>,
+    /// No live view: only the summary.
+    #[arg(long)]
+    quiet: bool,
+    /// Where logs and failure-destination files go.
+    #[arg(long, default_value = "target/vigil-run")]
+    out_dir: std::path::PathBuf,
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Run(args) => return Box::pin(run(args)).await,
         Command::Provision { shards } => {
             let sdk = sdk().await;
             let d = Resources::local_defaults();
@@ -131,6 +170,57 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.out_dir).with_context(|| format!("creating {}", args.out_dir.display()))?;
+    let log_path = args.out_dir.join("vigil-run.log");
+    let log = std::fs::File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,aws_config=warn".into()),
+        )
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(log))
+        .init();
+    let endpoint_url = std::env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty());
+    let sdk = sdk().await;
+    let options = RunOptions {
+        wearers: args.wearers,
+        duration: chrono::TimeDelta::minutes(args.duration.max(1)),
+        speed: args.speed,
+        seed: args.seed,
+        listen: args.listen,
+        shards: args.shards,
+        out_dir: args.out_dir.clone(),
+        view: if args.quiet { Mode::Quiet } else { Mode::Live },
+        endpoint_url,
+        load_every_min: 5,
+    };
+    let summary = Box::pin(vigil_run::run::run(&sdk, &options, None::<&NoWarehouse>)).await?;
+    println!("\n{}", summary.table());
+    if let Some(path) = &args.summary_json {
+        std::fs::write(path, serde_json::to_string_pretty(&summary)?).with_context(|| format!("writing {}", path.display()))?;
+        println!("summary written to {}", path.display());
+    }
+    println!("logs: {}", log_path.display());
+    let problems = summary.problems();
+    if !problems.is_empty() {
+        anyhow::bail!("the run found problems: {}", problems.join("; "));
+    }
+    Ok(())
+}
+
+/// No warehouse (uninhabited: `None::<&NoWarehouse>`).
+enum NoWarehouse {}
+
+impl Warehouse for NoWarehouse {
+    async fn load(&self, _now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<(u64, u64)> {
+        match *self {}
+    }
+    async fn reading_keys(&self) -> anyhow::Result<std::collections::HashSet<String>> {
+        match *self {}
+    }
 }
 
 /// AWS when AWS_ENDPOINT_URL is unset; the emulator's dummy credentials when it is set.

@@ -70,12 +70,22 @@ where
     D: DeliveryLog + Sync,
     N: Notifier + Sync,
 {
-    /// One scheduled run at `now`.
+    /// One scheduled run at `now`, its metrics written to stdout as EMF.
     pub async fn run(&self, now: DateTime<Utc>) -> Result<Summary, RunError> {
+        let (result, metrics) = self.check(now).await;
+        metrics.emit();
+        result
+    }
+
+    /// One scheduled run at `now`; returns the result and the metrics without
+    /// writing them (the local runner shows them instead).
+    pub async fn check(&self, now: DateTime<Utc>) -> (Result<Summary, RunError>, Metrics) {
         let started = Instant::now();
         let mut metrics = Metrics::new(FUNCTION);
-        let candidates =
-            self.alerting.states.needing_check(now - self.config.scan_after).await.map_err(RunError::List)?;
+        let candidates = match self.alerting.states.needing_check(now - self.config.scan_after).await {
+            Ok(candidates) => candidates,
+            Err(err) => return (Err(RunError::List(err)), metrics),
+        };
         let mut summary = Summary { checked: candidates.len(), ..Summary::default() };
         let mut total = Outcome::default();
         for wearer_id in &candidates {
@@ -107,10 +117,9 @@ where
             .count("NotificationsDeferred", summary.messages_deferred)
             .count("ChecksFailed", summary.failed)
             .millis("RunMs", started.elapsed().as_secs_f64() * 1e3);
-        metrics.emit();
         if summary.failed > 0 {
-            return Err(RunError::Partial { failed: summary.failed, checked: summary.checked });
+            return (Err(RunError::Partial { failed: summary.failed, checked: summary.checked }), metrics);
         }
-        Ok(summary)
+        (Ok(summary), metrics)
     }
 }

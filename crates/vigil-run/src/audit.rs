@@ -1,0 +1,153 @@
+//! After the pipeline has drained: what each store holds, checked against what
+//! the API accepted. Every count is read back from the store itself (the objects
+//! in the bucket, the items in the tables, the rows in the warehouse), not from
+//! the functions' own counters.
+
+use std::collections::HashSet;
+use std::io::Read;
+
+use anyhow::Context;
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, TimeDelta, Utc};
+use vigil_domain::ReadingId;
+use vigil_domain::curated::Pseudonymizer;
+use vigil_domain::envelope::Envelope;
+
+/// A reading as the audit names it: (device, seq).
+pub type ReadingRef = (String, u64);
+
+/// Distinct readings in the raw archive (every `raw/` object, gunzipped, each
+/// line's record decoded as an envelope).
+pub async fn raw_readings(sdk: &SdkConfig, bucket: &str) -> anyhow::Result<HashSet<ReadingRef>> {
+    let mut found = HashSet::new();
+    for key in list(sdk, bucket, "raw/").await? {
+        let bytes = get(sdk, bucket, &key).await?;
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&bytes[..]).read_to_string(&mut text).with_context(|| format!("gunzip {key}"))?;
+        for line in text.lines() {
+            let record: serde_json::Value = serde_json::from_str(line).with_context(|| format!("a line of {key}"))?;
+            // Records that are not envelopes (poison) are archived too; they hold no reading.
+            let Some(data) = record.get("data") else { continue };
+            let Ok(envelope) = Envelope::decode(data.to_string().as_bytes()) else { continue };
+            found.extend(envelope.readings.iter().map(|r| (envelope.device_id.clone(), r.seq)));
+        }
+    }
+    Ok(found)
+}
+
+/// The curated `reading_key`s of every `curated/readings/` Parquet file, and the
+/// number of rows (more rows than keys would mean a duplicated reading).
+pub async fn curated_keys(sdk: &SdkConfig, bucket: &str) -> anyhow::Result<(HashSet<String>, usize)> {
+    use arrow_array::{Array, StringArray};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let mut keys = HashSet::new();
+    let mut rows = 0;
+    for key in list(sdk, bucket, "curated/readings/").await? {
+        let bytes = bytes::Bytes::from(get(sdk, bucket, &key).await?);
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)?.build()?;
+        for batch in reader {
+            let batch = batch?;
+            let column = batch.column_by_name("reading_key").context("curated file without reading_key")?;
+            let column = column.as_any().downcast_ref::<StringArray>().context("reading_key is not a string")?;
+            rows += column.len();
+            keys.extend(column.iter().flatten().map(str::to_owned));
+        }
+    }
+    Ok((keys, rows))
+}
+
+/// The keyed reading id the curated data and the warehouse use for a reading.
+pub fn reading_key(pseudonymizer: &Pseudonymizer, reading: &ReadingRef) -> String {
+    pseudonymizer.reading(ReadingId::new(&reading.0, reading.1)).as_str().to_owned()
+}
+
+/// Distinct readings in the vitals table for `wearers` between `from` and `to`.
+pub async fn vitals_readings(
+    sdk: &SdkConfig,
+    table: &str,
+    wearers: impl IntoIterator<Item = &str>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> anyhow::Result<HashSet<ReadingRef>> {
+    let store = vigil_aws::vitals::DynamoVitalsStore::new(vigil_aws::sdk::dynamodb(sdk), table);
+    let mut found = HashSet::new();
+    for wearer in wearers {
+        let items = store.query_minutes(wearer, from - TimeDelta::days(1), to + TimeDelta::days(1)).await?;
+        for item in items {
+            let rows = item.rows().map_err(|e| anyhow::anyhow!("vitals item of {wearer}: {e:?}"))?;
+            found.extend(rows.iter().map(|r| (item.device_id.clone(), r.seq)));
+        }
+    }
+    Ok(found)
+}
+
+/// One stored alert, as the audit needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertRow {
+    pub wearer_id: String,
+    pub rule: String,
+    pub raised_at: DateTime<Utc>,
+}
+
+/// Every alert in the alerts table.
+pub async fn alerts(sdk: &SdkConfig, table: &str) -> anyhow::Result<Vec<AlertRow>> {
+    let client = vigil_aws::sdk::dynamodb(sdk);
+    let mut out = Vec::new();
+    let mut start = None;
+    loop {
+        let page = client
+            .scan()
+            .table_name(table)
+            .projection_expression("wearer_id, #r, raised_at")
+            .expression_attribute_names("#r", "rule")
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .with_context(|| format!("scanning {table}"))?;
+        for item in page.items() {
+            let s = |name: &str| match item.get(name) {
+                Some(AttributeValue::S(s)) => s.clone(),
+                _ => String::new(),
+            };
+            let raised_at = DateTime::parse_from_rfc3339(&s("raised_at")).map(|t| t.to_utc()).unwrap_or_default();
+            out.push(AlertRow { wearer_id: s("wearer_id"), rule: s("rule"), raised_at });
+        }
+        start = page.last_evaluated_key;
+        if start.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
+async fn list(sdk: &SdkConfig, bucket: &str, prefix: &str) -> anyhow::Result<Vec<String>> {
+    let client = vigil_aws::sdk::s3(sdk);
+    let mut keys = Vec::new();
+    let mut token = None;
+    loop {
+        let page = client
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_continuation_token(token)
+            .send()
+            .await
+            .with_context(|| format!("listing s3://{bucket}/{prefix}"))?;
+        keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+        token = page.next_continuation_token;
+        if token.is_none() {
+            return Ok(keys);
+        }
+    }
+}
+
+async fn get(sdk: &SdkConfig, bucket: &str, key: &str) -> anyhow::Result<Vec<u8>> {
+    let object = vigil_aws::sdk::s3(sdk)
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .with_context(|| format!("reading s3://{bucket}/{key}"))?;
+    Ok(object.body.collect().await.with_context(|| format!("reading s3://{bucket}/{key}"))?.into_bytes().to_vec())
+}

@@ -1,0 +1,106 @@
+//! What a local run shows and audits: live counters, each function's stream lag,
+//! and every message handed to the provider (recorded by wrapping the real SNS
+//! notifier, so what is counted is what was sent).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use tokio::sync::mpsc::UnboundedSender;
+use vigil_domain::alerts::Message;
+use vigil_domain::care::Channel;
+use vigil_domain::ports::{Notifier, NotifyError};
+
+/// Counters the live view reads and the summary starts from.
+#[derive(Debug, Default)]
+pub struct Live {
+    pub uploads_sent: AtomicU64,
+    pub uploads_accepted: AtomicU64,
+    pub uploads_refused: AtomicU64,
+    pub readings_accepted: AtomicU64,
+    pub alerts_raised: AtomicU64,
+    pub notifications_sent: AtomicU64,
+    pub warehouse_loads: AtomicU64,
+    pub warehouse_rows: AtomicU64,
+    pub handler_failures: AtomicU64,
+    /// Per stream function: (records read but not yet processed, age of the oldest in ms).
+    lag: Mutex<BTreeMap<&'static str, (usize, i64)>>,
+}
+
+impl Live {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+
+    pub fn set_lag(&self, function: &'static str, pending: usize, age_ms: i64) {
+        self.lag.lock().unwrap_or_else(PoisonError::into_inner).insert(function, (pending, age_ms));
+    }
+
+    pub fn lag(&self) -> BTreeMap<&'static str, (usize, i64)> {
+        self.lag.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+}
+
+/// One message the provider accepted.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub channel: Channel,
+    /// Phone number or push endpoint: personal data, never logged.
+    pub address: String,
+    /// The SMS text (or push body) exactly as the caregiver reads it.
+    pub text: String,
+    /// The provider's message id.
+    pub id: String,
+    pub at: Instant,
+}
+
+/// Every message sent during a run, and where to show each as it goes.
+#[derive(Debug, Default)]
+pub struct SentLog {
+    sent: Mutex<Vec<Sent>>,
+    show: Option<UnboundedSender<Sent>>,
+}
+
+impl SentLog {
+    pub fn new(show: Option<UnboundedSender<Sent>>) -> Self {
+        Self { sent: Mutex::new(Vec::new()), show }
+    }
+
+    fn record(&self, sent: Sent) {
+        if let Some(show) = &self.show {
+            // The view may have stopped; the record below is what counts.
+            let _ = show.send(sent.clone());
+        }
+        self.sent.lock().unwrap_or_else(PoisonError::into_inner).push(sent);
+    }
+
+    pub fn all(&self) -> Vec<Sent> {
+        self.sent.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+}
+
+/// A [`Notifier`] that records what the wrapped one sent.
+#[derive(Debug, Clone)]
+pub struct Recording<N> {
+    pub inner: N,
+    pub log: Arc<SentLog>,
+    pub live: Arc<Live>,
+}
+
+impl<N: Notifier + Sync> Notifier for Recording<N> {
+    async fn send(&self, channel: Channel, address: &str, message: &Message) -> Result<String, NotifyError> {
+        let id = self.inner.send(channel, address, message).await?;
+        let text = match channel {
+            Channel::Sms => message.sms.clone(),
+            Channel::Push => format!("{}: {}", message.push_title, message.push_body),
+        };
+        Live::add(&self.live.notifications_sent, 1);
+        self.log.record(Sent { channel, address: address.to_owned(), text, id: id.clone(), at: Instant::now() });
+        Ok(id)
+    }
+}

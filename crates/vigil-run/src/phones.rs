@@ -1,0 +1,198 @@
+//! The fleet's phones: each upload is posted when the simulated clock reaches
+//! its time, the way the app does it — `Authorization: Bearer <token>`,
+//! `Content-Type: application/json`, and on a timeout, a 429 or a 5xx the same
+//! body resent unchanged (same `batch_id`) after a backoff.
+//!
+//! The ledger is the ground truth the audit checks the stores against: which
+//! readings the API accepted (202, minus the readings it listed as rejected),
+//! and when each upload was accepted, for alert latency.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::clock::SimClock;
+use crate::fleet::{Fleet, Upload};
+use crate::observe::Live;
+
+/// Uploads in flight at once (phones are independent; this bounds local sockets).
+const IN_FLIGHT: usize = 32;
+/// Attempts per upload before the phone gives up (and the run reports it).
+const ATTEMPTS: u32 = 6;
+
+/// Where the phones post.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Base URL; uploads go to `<base>/v1/uploads`.
+    pub base_url: String,
+    /// Bearer token per app user.
+    pub tokens: HashMap<String, String>,
+}
+
+/// What the phones did.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    /// POSTs made (retries included).
+    pub uploads_sent: u64,
+    /// Uploads answered 202.
+    pub uploads_accepted: u64,
+    /// Uploads refused for good (4xx other than 429), or given up after every retry.
+    pub uploads_lost: u64,
+    /// Distinct readings accepted, as (device, seq).
+    pub accepted: HashSet<(String, u64)>,
+    /// Per wearer: (newest reading time in the upload, when it was accepted).
+    pub carried: HashMap<String, Vec<(DateTime<Utc>, Instant)>>,
+    /// Real time from the first post to the last answer.
+    pub elapsed: Duration,
+}
+
+#[derive(Debug)]
+struct Posted {
+    upload: Upload,
+    attempts: u64,
+    outcome: Outcome,
+}
+
+#[derive(Debug)]
+enum Outcome {
+    Accepted { at: Instant, rejected: HashSet<usize> },
+    Refused,
+}
+
+#[derive(Deserialize)]
+struct AcceptedBody {
+    #[serde(default)]
+    rejected: Vec<RejectedIndex>,
+}
+
+#[derive(Deserialize)]
+struct RejectedIndex {
+    index: usize,
+}
+
+/// Posts every upload of `fleet` on time; returns when all are answered.
+pub async fn drive(fleet: &Fleet, clock: &SimClock, target: Arc<Target>, live: Arc<Live>) -> Ledger {
+    let agent = ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(15)))
+            .http_status_as_error(false)
+            .build(),
+    );
+    let limit = Arc::new(Semaphore::new(IN_FLIGHT));
+    let mut tasks = JoinSet::new();
+    let mut ledger = Ledger::default();
+    let started = Instant::now();
+    for upload in fleet.uploads() {
+        let wait = clock.real_until(upload.due);
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        let Ok(permit) = limit.clone().acquire_owned().await else { break };
+        let (agent, target, task_live) = (agent.clone(), target.clone(), live.clone());
+        tasks.spawn(async move {
+            let posted = post(agent, &target, upload, &task_live).await;
+            drop(permit);
+            posted
+        });
+        while let Some(done) = tasks.try_join_next() {
+            record(&mut ledger, done, &live);
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        record(&mut ledger, done, &live);
+    }
+    ledger.elapsed = started.elapsed();
+    ledger
+}
+
+fn record(ledger: &mut Ledger, done: Result<Posted, tokio::task::JoinError>, live: &Live) {
+    let Ok(posted) = done else {
+        ledger.uploads_lost += 1;
+        return;
+    };
+    ledger.uploads_sent += posted.attempts;
+    match posted.outcome {
+        Outcome::Accepted { at, rejected } => {
+            ledger.uploads_accepted += 1;
+            let upload = &posted.upload;
+            let mut n = 0;
+            for (i, seq) in upload.seqs.iter().enumerate() {
+                if !rejected.contains(&i) {
+                    n += u64::from(ledger.accepted.insert((upload.device_id.clone(), *seq)));
+                }
+            }
+            Live::add(&live.readings_accepted, n);
+            if let Some(newest) = newest_reading(&upload.body) {
+                ledger.carried.entry(upload.wearer_id.clone()).or_default().push((newest, at));
+            }
+        }
+        Outcome::Refused => ledger.uploads_lost += 1,
+    }
+}
+
+/// The newest reading time in an upload body.
+fn newest_reading(body: &[u8]) -> Option<DateTime<Utc>> {
+    #[derive(Deserialize)]
+    struct Body {
+        readings: Vec<Ts>,
+    }
+    #[derive(Deserialize)]
+    struct Ts {
+        ts: DateTime<Utc>,
+    }
+    let body: Body = serde_json::from_slice(body).ok()?;
+    body.readings.iter().map(|r| r.ts).max()
+}
+
+async fn post(agent: ureq::Agent, target: &Target, upload: Upload, live: &Live) -> Posted {
+    let url = format!("{}/v1/uploads", target.base_url.trim_end_matches('/'));
+    let token = target.tokens.get(&upload.app_user).cloned().unwrap_or_default();
+    let mut attempts = 0;
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        attempts += 1;
+        Live::add(&live.uploads_sent, 1);
+        let (agent, url, token, body) = (agent.clone(), url.clone(), token.clone(), upload.body.clone());
+        let answer = tokio::task::spawn_blocking(move || {
+            let mut response = agent
+                .post(&url)
+                .header("authorization", &format!("Bearer {token}"))
+                .header("content-type", "application/json")
+                .header("user-agent", "vigil-fleet-simulator")
+                .send(&body[..])?;
+            let status = response.status().as_u16();
+            let text = response.body_mut().read_to_string().unwrap_or_default();
+            Ok::<_, ureq::Error>((status, text))
+        })
+        .await;
+        match answer {
+            Ok(Ok((202, text))) => {
+                Live::add(&live.uploads_accepted, 1);
+                let rejected = serde_json::from_str::<AcceptedBody>(&text)
+                    .map(|b| b.rejected.into_iter().map(|r| r.index).collect())
+                    .unwrap_or_default();
+                return Posted { upload, attempts, outcome: Outcome::Accepted { at: Instant::now(), rejected } };
+            }
+            Ok(Ok((status, _))) if status != 429 && status < 500 => {
+                Live::add(&live.uploads_refused, 1);
+                tracing::warn!(status, device_id = %upload.device_id, "upload refused");
+                return Posted { upload, attempts, outcome: Outcome::Refused };
+            }
+            // 429, 5xx, a timeout or a broken connection: resend the same body.
+            _ if attempts < u64::from(ATTEMPTS) => {
+                tokio::time::sleep(backoff.mul_f64(0.5 + fastrand::f64())).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+            _ => {
+                Live::add(&live.uploads_refused, 1);
+                tracing::warn!(device_id = %upload.device_id, attempts, "upload given up after every retry");
+                return Posted { upload, attempts, outcome: Outcome::Refused };
+            }
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! Vigil's functions wired together on one machine exactly as AWS runs them:
+//! each built from the same configuration code its Lambda `main` uses (from an
+//! environment of this run's resource names), ingest-api behind the local API
+//! Gateway, the three stream functions each behind its own event source mapping
+//! with its own position in the stream, and the scheduled functions on their
+//! schedules — all on one simulated clock.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use aws_config::SdkConfig;
+use aws_lambda_events::event::kinesis::KinesisEvent;
+use aws_lambda_events::event::streams::KinesisEventResponse;
+
+use tokio::sync::watch;
+use vigil_alerting::Alerting;
+use vigil_aws::alert_path::AlertPathConfig;
+use vigil_aws::env::Source;
+use vigil_aws::kinesis::KinesisPublisher;
+use vigil_aws::metrics::Metrics;
+use vigil_aws::registry::DynamoDeviceDirectory;
+use vigil_aws::sns::SnsNotifier;
+use vigil_domain::registry::CachedDirectory;
+use vigil_local::esm::{EventSourceMapping, JsonLines, Stats};
+use vigil_local::provision::Resources;
+
+use crate::clock::SimClock;
+use crate::gateway::Backend;
+use crate::observe::{Live, Recording, SentLog};
+
+/// An environment made of this run's values, read by the functions' own config code.
+#[derive(Debug, Clone, Default)]
+pub struct Env(pub Vec<(String, String)>);
+
+impl Source for Env {
+    fn get(&self, name: &str) -> Option<String> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).filter(|v| !v.is_empty())
+    }
+}
+
+impl Env {
+    /// Every variable the functions read, for `resources`.
+    pub fn for_resources(resources: &Resources, pseudonym_key_hex: &str) -> Self {
+        let r = resources;
+        let vars = [
+            ("STREAM_NAME", r.stream.as_str()),
+            ("DEVICES_TABLE", &r.devices_table),
+            ("WEARERS_TABLE", &r.wearers_table),
+            ("STATE_TABLE", &r.state_table),
+            ("ALERTS_TABLE", &r.alerts_table),
+            ("DELIVERIES_TABLE", &r.deliveries_table),
+            ("QUARANTINE_BUCKET", &r.quarantine_bucket),
+            ("DATA_BUCKET", &r.data_bucket),
+            ("CURATED_FILES_TABLE", &r.curated_files_table),
+            ("VITALS_TABLE", &r.vitals_table),
+            ("SHADOW_TABLE", &r.shadow_table),
+            ("PSEUDONYM_KEY", pseudonym_key_hex),
+        ];
+        Self(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect())
+    }
+}
+
+type RunNotifier = Recording<SnsNotifier>;
+type RunAlerting = Alerting<
+    vigil_aws::wearers::DynamoWearerDirectory,
+    vigil_aws::state::DynamoStateStore,
+    vigil_aws::alerts::DynamoAlertStore,
+    vigil_aws::deliveries::DynamoDeliveryLog,
+    RunNotifier,
+>;
+pub type RunProcessor = alert_processor::Processor<
+    vigil_aws::wearers::DynamoWearerDirectory,
+    vigil_aws::state::DynamoStateStore,
+    vigil_aws::alerts::DynamoAlertStore,
+    vigil_aws::deliveries::DynamoDeliveryLog,
+    RunNotifier,
+    vigil_aws::quarantine::S3Quarantine,
+>;
+pub type RunDetector = offline_detector::Detector<
+    vigil_aws::wearers::DynamoWearerDirectory,
+    vigil_aws::state::DynamoStateStore,
+    vigil_aws::alerts::DynamoAlertStore,
+    vigil_aws::deliveries::DynamoDeliveryLog,
+    RunNotifier,
+>;
+pub type RunIngest = ingest_api::Ingest<KinesisPublisher, CachedDirectory<DynamoDeviceDirectory>>;
+
+/// ingest-api, built from `env` as its Lambda `main` builds it.
+pub fn ingest(sdk: &SdkConfig, env: &Env) -> anyhow::Result<RunIngest> {
+    let config = ingest_api::IngestConfig::from_source(env)?;
+    Ok(ingest_api::Ingest {
+        publisher: KinesisPublisher::new(vigil_aws::sdk::kinesis(sdk), &config.stream_name),
+        directory: CachedDirectory::new(
+            DynamoDeviceDirectory::new(vigil_aws::sdk::dynamodb(sdk), &config.devices_table),
+            config.registry_ttl,
+            config.registry_negative_ttl,
+        ),
+        publish_budget: config.publish_budget,
+    })
+}
+
+/// The functions behind the stream and the schedules, built for one run.
+pub struct Functions {
+    pub alert_processor: RunProcessor,
+    pub offline_detector: RunDetector,
+    pub raw_archiver: raw_archiver::config::AwsArchiver,
+    pub vitals_writer: vitals_writer::config::AwsWriter,
+}
+
+impl std::fmt::Debug for Functions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Functions { .. }")
+    }
+}
+
+impl Functions {
+    /// Builds each function from `env` with the configuration code of its Lambda.
+    pub fn build(sdk: &SdkConfig, env: &Env, sent: Arc<SentLog>, live: Arc<Live>) -> anyhow::Result<Self> {
+        let alert_path = AlertPathConfig::from_source(env)?;
+        let alerting = || -> RunAlerting {
+            let a = alert_path.alerting(sdk);
+            Alerting {
+                wearers: a.wearers,
+                states: a.states,
+                alerts: a.alerts,
+                deliveries: a.deliveries,
+                notifier: Recording { inner: a.notifier, log: sent.clone(), live: live.clone() },
+            }
+        };
+        Ok(Self {
+            alert_processor: alert_processor::Processor {
+                alerting: alerting(),
+                quarantine: alert_path.quarantine(sdk),
+            },
+            offline_detector: offline_detector::Detector {
+                alerting: alerting(),
+                config: offline_detector::DetectorConfig::from_source(env)?,
+            },
+            raw_archiver: raw_archiver::config::Config::from_source(env)?.archiver(sdk),
+            vitals_writer: vitals_writer::VitalsConfig::from_source(env)?.writer(sdk),
+        })
+    }
+}
+
+/// ingest-api as the local API Gateway invokes it, on the simulated clock.
+pub struct IngestBackend {
+    pub ingest: RunIngest,
+    pub clock: SimClock,
+}
+
+impl std::fmt::Debug for IngestBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IngestBackend").field("clock", &self.clock).finish_non_exhaustive()
+    }
+}
+
+impl Backend for IngestBackend {
+    async fn call(&self, request: lambda_http::Request) -> lambda_http::Response<lambda_http::Body> {
+        let (response, _metrics) = self.ingest.respond(request, self.clock.now()).await;
+        response
+    }
+}
+
+/// The event source mappings of the three stream functions, with the settings
+/// the CDK app gives them (alerts: no batching window; sinks: bigger batches).
+///
+/// Lambda reads a shard about once a second; at `speed` times real time that
+/// would be `speed` seconds of the fleet's time, so alert-processor's mapping
+/// polls `speed` times as often (down to every 50 ms).
+pub fn mappings(stream: &str, speed: f64) -> [(&'static str, EventSourceMapping); 3] {
+    let poll = Duration::from_secs(1).div_f64(speed.max(1.0)).max(Duration::from_millis(50));
+    let alerts = EventSourceMapping {
+        batch_size: 500,
+        maximum_batching_window: Duration::ZERO,
+        poll_interval: poll,
+        maximum_retry_attempts: 10,
+        bisect_batch_on_function_error: true,
+        ..EventSourceMapping::new(stream)
+    };
+    let sink = EventSourceMapping {
+        batch_size: 1_000,
+        maximum_batching_window: Duration::from_secs(2),
+        maximum_retry_attempts: 10,
+        bisect_batch_on_function_error: true,
+        ..EventSourceMapping::new(stream)
+    };
+    [("alert-processor", alerts), ("raw-archiver", sink.clone()), ("vitals-writer", sink)]
+}
+
+/// When the newest record of a batch reached the stream (wall clock).
+fn newest_arrival(event: &KinesisEvent) -> Option<chrono::DateTime<chrono::Utc>> {
+    event.records.iter().map(|r| r.kinesis.approximate_arrival_timestamp.0).max()
+}
+
+/// What a stream function reports that the run counts.
+fn count(live: &Live, metrics: &Metrics) {
+    Live::add(&live.alerts_raised, metrics.get("AlertsRaised") as u64);
+    Live::add(&live.handler_failures, metrics.get("RecordsFailed") as u64);
+}
+
+/// Where the stream functions read and where their failures go.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamRun<'a> {
+    pub stream: &'a str,
+    /// On-failure destinations are written here as JSON lines, one file per function.
+    pub failures_dir: &'a std::path::Path,
+    /// How long draining may take after the fleet stops.
+    pub drain_timeout: Duration,
+}
+
+/// Runs the three stream functions until `stop` turns true, then drains each
+/// mapping (everything on the stream processed) within `drain_timeout`.
+pub async fn run_stream_functions(
+    sdk: &SdkConfig,
+    functions: &Functions,
+    clock: &SimClock,
+    live: &Live,
+    streams: &StreamRun<'_>,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<[Stats; 3]> {
+    let StreamRun { stream, failures_dir, drain_timeout } = *streams;
+    let [(alerts_name, alerts), (raw_name, raw), (vitals_name, vitals)] = mappings(stream, clock.speed());
+    let destination = |name: &str| -> anyhow::Result<JsonLines<std::fs::File>> {
+        let path = failures_dir.join(format!("{name}-failures.jsonl"));
+        Ok(JsonLines(std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?))
+    };
+
+    let alert_handler = |event: KinesisEvent| async move {
+        let now = clock.processing_now(newest_arrival(&event));
+        let (response, metrics) = functions.alert_processor.process(&event, now).await;
+        count(live, &metrics);
+        Ok::<KinesisEventResponse, Infallible>(response)
+    };
+    let raw_handler = |event: KinesisEvent| async move {
+        let now = clock.processing_now(newest_arrival(&event));
+        let (response, metrics) = functions.raw_archiver.process(event, now).await;
+        count(live, &metrics);
+        Ok::<KinesisEventResponse, Infallible>(response)
+    };
+    let vitals_handler = |event: KinesisEvent| async move {
+        let now = clock.processing_now(newest_arrival(&event));
+        let (response, metrics) = functions.vitals_writer.process(event, now).await;
+        count(live, &metrics);
+        Ok::<KinesisEventResponse, Infallible>(response)
+    };
+    let mut a = alerts.start(sdk, alert_handler, destination(alerts_name)?).await?;
+    let mut r = raw.start(sdk, raw_handler, destination(raw_name)?).await?;
+    let mut v = vitals.start(sdk, vitals_handler, destination(vitals_name)?).await?;
+
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        // A dropped sender means the run is over as well.
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let report = |name: &'static str| {
+        move |stats: Stats| {
+            let pending = stats.shards.iter().map(|s| s.pending_records).sum();
+            let age = stats.shards.iter().map(|s| s.iterator_age_ms).max().unwrap_or(0);
+            live.set_lag(name, pending, age);
+        }
+    };
+    let (ra, rr, rv) = tokio::join!(
+        Box::pin(a.run_reporting(stopped(stop.clone()), report(alerts_name))),
+        Box::pin(r.run_reporting(stopped(stop.clone()), report(raw_name))),
+        Box::pin(v.run_reporting(stopped(stop), report(vitals_name))),
+    );
+    ra?;
+    rr?;
+    rv?;
+    let (ra, rr, rv) = tokio::join!(
+        Box::pin(a.run_until_idle(drain_timeout)),
+        Box::pin(r.run_until_idle(drain_timeout)),
+        Box::pin(v.run_until_idle(drain_timeout))
+    );
+    for (name, stats) in [(alerts_name, &ra), (raw_name, &rr), (vitals_name, &rv)] {
+        if let Ok(stats) = stats {
+            live.set_lag(name, 0, 0);
+            tracing::info!(function = name, batches = stats.batches_invoked, "stream drained");
+        }
+    }
+    Ok([ra?, rr?, rv?])
+}
+
+/// One offline-detector run at `now`.
+pub async fn detect(functions: &Functions, now: chrono::DateTime<chrono::Utc>, live: &Live) {
+    let (result, metrics) = functions.offline_detector.check(now).await;
+    Live::add(&live.alerts_raised, metrics.get("AlertsRaised") as u64);
+    if let Err(err) = result {
+        tracing::warn!(error = %err, "offline-detector run failed; the next run retries");
+    }
+}
+
+/// Where the local API Gateway listens by default.
+pub fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8787))
+}

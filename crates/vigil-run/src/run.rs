@@ -1,0 +1,268 @@
+//! `vigil run`: provision a fresh set of resources on the endpoint, register a
+//! simulated fleet, run every function on one simulated clock while the fleet's
+//! phones post through the local API Gateway, drain, and audit every store.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use aws_config::SdkConfig;
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
+use tokio::sync::watch;
+use vigil_aws::registry::DynamoDeviceDirectory;
+use vigil_aws::wearers::DynamoWearerDirectory;
+use vigil_domain::curated::Pseudonymizer;
+use vigil_local::provision::{self, Resources};
+
+use crate::audit;
+use crate::clock::SimClock;
+use crate::fleet::{Fleet, FleetConfig};
+use crate::gateway::{self, LocalIssuer};
+use crate::observe::{Live, SentLog};
+use crate::phones::{self, Target};
+use crate::pipeline::{self, Env, Functions, IngestBackend};
+use crate::summary::{self, Summary};
+use crate::view::{self, Mode};
+
+/// The warehouse a run loads into and audits (PostgreSQL locally).
+pub trait Warehouse: Sync {
+    /// One warehouse-loader run at `now`: (files loaded, rows merged).
+    fn load(&self, now: DateTime<Utc>) -> impl Future<Output = anyhow::Result<(u64, u64)>> + Send;
+    /// Every reading key in the readings table.
+    fn reading_keys(&self) -> impl Future<Output = anyhow::Result<HashSet<String>>> + Send;
+}
+
+/// How a run is shaped (the CLI's flags).
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub wearers: usize,
+    pub duration: TimeDelta,
+    pub speed: f64,
+    pub seed: u64,
+    /// Where the local API Gateway listens (port 0: any free port).
+    pub listen: SocketAddr,
+    pub shards: i32,
+    /// Where failure-destination files go.
+    pub out_dir: PathBuf,
+    pub view: Mode,
+    /// The AWS-compatible endpoint, to read what it recorded (moto's SMS).
+    pub endpoint_url: Option<String>,
+    /// Simulated minutes between warehouse-loader runs (EventBridge schedule).
+    pub load_every_min: i64,
+}
+
+/// Runs the whole pipeline once; returns the audited summary.
+pub async fn run<W: Warehouse>(sdk: &SdkConfig, opts: &RunOptions, warehouse: Option<&W>) -> anyhow::Result<Summary> {
+    let real_start = Instant::now();
+    std::fs::create_dir_all(&opts.out_dir).with_context(|| format!("creating {}", opts.out_dir.display()))?;
+    let resources = Resources { stream_shards: opts.shards, ..Resources::unique("vigil-run") };
+    provision::provision(sdk, &resources).await.context("provisioning the run's resources")?;
+
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("no randomness for the pseudonym key: {e}"))?;
+    let env = Env::for_resources(&resources, &hex::encode(key));
+    let pseudonymizer = Pseudonymizer::new(&key).map_err(|_| anyhow::anyhow!("pseudonym key too short"))?;
+
+    let clock = SimClock::new(Utc::now().trunc_subsecs(0), opts.speed);
+    let fleet = Fleet::new(&FleetConfig {
+        wearers: opts.wearers,
+        start: clock.start(),
+        duration: opts.duration,
+        seed: opts.seed,
+        ..FleetConfig::new(clock.start())
+    });
+    register(sdk, &resources, &fleet).await?;
+    let addresses: Arc<HashMap<String, String>> = Arc::new(caregiver_addresses(&fleet));
+
+    let live = Arc::new(Live::default());
+    let (messages_tx, messages_rx) = tokio::sync::mpsc::unbounded_channel();
+    let sent = Arc::new(SentLog::new((opts.view == Mode::Live).then_some(messages_tx)));
+    let functions = Functions::build(sdk, &env, sent.clone(), live.clone())?;
+
+    let issuer = Arc::new(LocalIssuer::generate().map_err(|e| anyhow::anyhow!("no randomness for the JWT key: {e}"))?);
+    let backend = Arc::new(IngestBackend { ingest: pipeline::ingest(sdk, &env)?, clock: clock.clone() });
+    let (addr, server) = gateway::serve(opts.listen, issuer.clone(), backend).await.context("starting the local API")?;
+    let tokens = fleet.wearers.iter().map(|w| (w.app_user.clone(), issuer.token(&w.app_user))).collect();
+    let target = Arc::new(Target { base_url: format!("http://{addr}"), tokens });
+    if opts.view == Mode::Live {
+        println!("local API Gateway on http://{addr}/v1/uploads (JWT checked); {} wearers on the way", fleet.wearers.len());
+    }
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (view_stop_tx, view_stop_rx) = watch::channel(false);
+    let drive = async {
+        let ledger = phones::drive(&fleet, &clock, target, live.clone()).await;
+        clock.freeze();
+        let _ = stop_tx.send(true);
+        ledger
+    };
+    // Boxed: these futures are large (the SDK's), and a join of them on the stack
+    // overflows a test thread's stack in debug builds.
+    let drive = Box::pin(drive);
+    let stream_run = pipeline::StreamRun {
+        stream: &resources.stream,
+        failures_dir: &opts.out_dir,
+        drain_timeout: Duration::from_secs(300),
+    };
+    let streams = Box::pin(pipeline::run_stream_functions(
+        sdk,
+        &functions,
+        &clock,
+        &live,
+        &stream_run,
+        stop_rx.clone(),
+    ));
+    let schedules = Box::pin(schedules(&functions, warehouse, &clock, &live, opts.load_every_min, stop_rx));
+    let work = async {
+        let done = tokio::join!(drive, streams, schedules);
+        let _ = view_stop_tx.send(true);
+        done
+    };
+    let show = Box::pin(view::show(opts.view, live.clone(), clock.clone(), messages_rx, addresses.clone(), view_stop_rx));
+    let ((ledger, streams, ()), ()) = tokio::join!(work, show);
+    let streams = streams.context("running the stream functions")?;
+    server.abort();
+
+    // The schedule once more a simulated minute after the last upload: falls past
+    // their cancel window with no later reading are raised now. Silence is not:
+    // no band has been quiet for 15 minutes.
+    pipeline::detect(&functions, clock.now() + TimeDelta::minutes(1), &live).await;
+    if let Some(warehouse) = warehouse {
+        for _ in 0..50 {
+            let (files, rows) = warehouse.load(clock.now()).await.context("loading the warehouse")?;
+            Live::add(&live.warehouse_loads, u64::from(files > 0));
+            Live::add(&live.warehouse_rows, rows);
+            if files == 0 {
+                break;
+            }
+        }
+    }
+
+    // The audit: every store read back.
+    let accepted = &ledger.accepted;
+    let raw = audit::raw_readings(sdk, &resources.data_bucket).await?;
+    let (curated, _rows) = audit::curated_keys(sdk, &resources.data_bucket).await?;
+    let from = clock.start() - TimeDelta::hours(1);
+    let to = clock.now() + TimeDelta::hours(1);
+    let wearer_ids: Vec<&str> = fleet.wearers.iter().map(|w| w.profile.wearer_id.as_str()).collect();
+    let vitals = audit::vitals_readings(sdk, &resources.vitals_table, wearer_ids, from, to).await?;
+    let warehouse_keys = match warehouse {
+        Some(w) => Some(w.reading_keys().await.context("reading the warehouse")?),
+        None => None,
+    };
+    let lost = accepted
+        .iter()
+        .filter(|r| {
+            let key = audit::reading_key(&pseudonymizer, r);
+            !raw.contains(*r)
+                || !curated.contains(&key)
+                || !vitals.contains(*r)
+                || warehouse_keys.as_ref().is_some_and(|keys| !keys.contains(&key))
+        })
+        .count() as u64;
+
+    let alerts = audit::alerts(sdk, &resources.alerts_table).await?;
+    let (alerts_missed, alerts_unexpected) = summary::match_alerts(&fleet.events, &alerts);
+    let sent = sent.all();
+    let sms_recorded_by_endpoint = match &opts.endpoint_url {
+        Some(url) => {
+            let url = url.clone();
+            let ids: HashSet<String> = sent.iter().map(|s| s.id.clone()).collect();
+            tokio::task::spawn_blocking(move || vigil_local::moto::recorded_sms(&url).ok())
+                .await
+                .ok()
+                .flatten()
+                .map(|recorded| recorded.iter().filter(|r| ids.contains(&r.message_id)).count() as u64)
+        }
+        None => None,
+    };
+
+    Ok(Summary {
+        uploads_sent: ledger.uploads_sent,
+        uploads_accepted: ledger.uploads_accepted,
+        readings_accepted: accepted.len() as u64,
+        readings_raw: raw.len() as u64,
+        readings_curated: curated.len() as u64,
+        readings_vitals: vitals.len() as u64,
+        readings_warehouse: warehouse_keys.as_ref().map_or(0, |k| k.len() as u64),
+        injected_events: fleet.events.len() as u64,
+        alerts_raised: alerts.len() as u64,
+        alerts_missed,
+        alerts_unexpected,
+        notifications_sent: sent.len() as u64,
+        duplicate_notifications: summary::duplicates(&sent),
+        lost,
+        alert_latency_ms: summary::latency(&alerts, &ledger.carried, &sent, &addresses),
+        readings_per_s: accepted.len() as f64 / ledger.elapsed.as_secs_f64().max(0.001),
+        records_to_failure_destination: streams.iter().map(|s| s.records_to_destination).sum(),
+        sms_recorded_by_endpoint,
+        wearers: fleet.wearers.len(),
+        simulated_minutes: opts.duration.num_minutes(),
+        speed: opts.speed,
+        real_seconds: real_start.elapsed().as_secs_f64(),
+    })
+}
+
+/// offline-detector every simulated minute (EventBridge `rate(1 minute)`) and
+/// warehouse-loader every `load_every_min` simulated minutes, never more often
+/// than once a real second.
+async fn schedules<W: Warehouse>(
+    functions: &Functions,
+    warehouse: Option<&W>,
+    clock: &SimClock,
+    live: &Live,
+    load_every_min: i64,
+    mut stop: watch::Receiver<bool>,
+) {
+    let every = clock.real(TimeDelta::minutes(1)).max(Duration::from_secs(1));
+    let mut last_load = clock.now();
+    loop {
+        tokio::select! {
+            _ = stop.wait_for(|stop| *stop) => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        let now = clock.now();
+        pipeline::detect(functions, now, live).await;
+        if let Some(warehouse) = warehouse
+            && now - last_load >= TimeDelta::minutes(load_every_min)
+        {
+            last_load = now;
+            match warehouse.load(now).await {
+                Ok((files, rows)) => {
+                    Live::add(&live.warehouse_loads, u64::from(files > 0));
+                    Live::add(&live.warehouse_rows, rows);
+                }
+                Err(err) => tracing::warn!(error = %err, "warehouse load failed; the next run retries"),
+            }
+        }
+    }
+}
+
+/// Registers every band and wearer of the fleet (any endpoint, AWS included).
+pub async fn register(sdk: &SdkConfig, resources: &Resources, fleet: &Fleet) -> anyhow::Result<()> {
+    let dynamodb = vigil_aws::sdk::dynamodb(sdk);
+    let devices = DynamoDeviceDirectory::new(dynamodb.clone(), &resources.devices_table);
+    let wearers = DynamoWearerDirectory::new(dynamodb, &resources.wearers_table);
+    for w in &fleet.wearers {
+        devices.put(&w.device).await.context("registering a band")?;
+        wearers.put(&w.profile).await.context("registering a wearer")?;
+    }
+    Ok(())
+}
+
+/// Caregiver phone numbers and push endpoints → their wearer.
+pub fn caregiver_addresses(fleet: &Fleet) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    for w in &fleet.wearers {
+        for c in &w.profile.caregivers {
+            for address in c.phone.iter().chain(c.push_endpoint.iter()) {
+                out.insert(address.clone(), w.profile.wearer_id.clone());
+            }
+        }
+    }
+    out
+}

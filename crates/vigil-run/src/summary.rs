@@ -1,0 +1,238 @@
+//! The run's verdict: the figures `--summary-json` writes and the table printed
+//! at the end. `lost`, `alerts_missed` and `duplicate_notifications` must be zero.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Serialize;
+
+use crate::audit::AlertRow;
+use crate::fleet::InjectedEvent;
+use crate::observe::Sent;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Latency {
+    pub p50: u64,
+    pub p99: u64,
+    /// Alerts measured (those raised by an upload; `no_data` is raised by the schedule).
+    pub count: usize,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub uploads_sent: u64,
+    pub uploads_accepted: u64,
+    pub readings_accepted: u64,
+    pub readings_raw: u64,
+    pub readings_curated: u64,
+    pub readings_vitals: u64,
+    pub readings_warehouse: u64,
+    pub injected_events: u64,
+    pub alerts_raised: u64,
+    pub alerts_missed: u64,
+    /// Alerts that no injected event explains (0 with the simulator's realistic values).
+    pub alerts_unexpected: u64,
+    pub notifications_sent: u64,
+    pub duplicate_notifications: u64,
+    /// Accepted readings missing from at least one store after draining.
+    pub lost: u64,
+    /// From the 202 of the upload that carried the alert's reading to the first
+    /// message to a caregiver, in real milliseconds.
+    pub alert_latency_ms: Latency,
+    /// Accepted readings per real second while the fleet was uploading.
+    pub readings_per_s: f64,
+    /// Stream records that went to an on-failure destination (should be 0).
+    pub records_to_failure_destination: u64,
+    /// SMS the endpoint itself recorded for this run's messages (moto), if it exposes them.
+    pub sms_recorded_by_endpoint: Option<u64>,
+    pub wearers: usize,
+    pub simulated_minutes: i64,
+    pub speed: f64,
+    pub real_seconds: f64,
+}
+
+impl Summary {
+    /// What makes the run fail.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.lost > 0 {
+            problems.push(format!("{} accepted readings are missing from a store", self.lost));
+        }
+        if self.alerts_missed > 0 {
+            problems.push(format!("{} injected events raised no alert", self.alerts_missed));
+        }
+        if self.duplicate_notifications > 0 {
+            problems.push(format!("{} notifications were sent twice", self.duplicate_notifications));
+        }
+        problems
+    }
+
+    /// The end-of-run table.
+    pub fn table(&self) -> String {
+        let rows: [(&str, String); 16] = [
+            ("uploads sent / accepted", format!("{} / {}", self.uploads_sent, self.uploads_accepted)),
+            ("readings accepted", self.readings_accepted.to_string()),
+            ("  in the raw archive (S3)", self.readings_raw.to_string()),
+            ("  curated (Parquet)", self.readings_curated.to_string()),
+            ("  vitals (DynamoDB)", self.readings_vitals.to_string()),
+            ("  warehouse (PostgreSQL)", self.readings_warehouse.to_string()),
+            ("lost", self.lost.to_string()),
+            ("injected events", self.injected_events.to_string()),
+            ("alerts raised", self.alerts_raised.to_string()),
+            ("alerts missed / unexpected", format!("{} / {}", self.alerts_missed, self.alerts_unexpected)),
+            ("notifications sent", self.notifications_sent.to_string()),
+            ("duplicate notifications", self.duplicate_notifications.to_string()),
+            (
+                "alert latency p50 / p99",
+                format!("{} ms / {} ms ({} alerts)", self.alert_latency_ms.p50, self.alert_latency_ms.p99, self.alert_latency_ms.count),
+            ),
+            ("readings/s", format!("{:.0}", self.readings_per_s)),
+            ("to failure destinations", self.records_to_failure_destination.to_string()),
+            (
+                "run",
+                format!(
+                    "{} wearers, {} simulated min at x{} in {:.1} s",
+                    self.wearers, self.simulated_minutes, self.speed, self.real_seconds
+                ),
+            ),
+        ];
+        let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+        rows.iter().map(|(k, v)| format!("  {k:<width$}  {v}\n")).collect()
+    }
+}
+
+/// How far outside the injected event's span an alert may be and still be its
+/// alert: a little before (a reading's timestamp rounding), and after its end the
+/// time a phone may take to upload its buffer.
+const MATCH_BEFORE: TimeDelta = TimeDelta::minutes(2);
+const MATCH_AFTER: TimeDelta = TimeDelta::minutes(30);
+
+fn explains(event: &InjectedEvent, alert: &AlertRow) -> bool {
+    event.expects.is_some_and(|rule| rule.as_str() == alert.rule)
+        && event.wearer_id == alert.wearer_id
+        && alert.raised_at >= event.at - MATCH_BEFORE
+        && alert.raised_at <= event.until + MATCH_AFTER
+}
+
+/// (missed, unexpected): expected events with no alert, alerts no event explains.
+pub fn match_alerts(events: &[InjectedEvent], alerts: &[AlertRow]) -> (u64, u64) {
+    let missed = events.iter().filter(|e| e.expects.is_some() && !alerts.iter().any(|a| explains(e, a))).count();
+    let unexpected = alerts.iter().filter(|a| !events.iter().any(|e| explains(e, a))).count();
+    (missed as u64, unexpected as u64)
+}
+
+/// Messages sent more than once: the same text to the same address.
+pub fn duplicates(sent: &[Sent]) -> u64 {
+    let mut seen = HashSet::new();
+    sent.iter().filter(|s| !seen.insert((s.address.as_str(), s.text.as_str()))).count() as u64
+}
+
+/// Alert latency (see [`Summary::alert_latency_ms`]). `carried`: per wearer, the
+/// newest reading time of each accepted upload and when it was accepted;
+/// `addresses`: caregiver address → wearer.
+pub fn latency(
+    alerts: &[AlertRow],
+    carried: &HashMap<String, Vec<(DateTime<Utc>, Instant)>>,
+    sent: &[Sent],
+    addresses: &HashMap<String, String>,
+) -> Latency {
+    let mut samples: Vec<Duration> = Vec::new();
+    for alert in alerts.iter().filter(|a| a.rule != "no_data") {
+        let Some(accepted) = carried
+            .get(&alert.wearer_id)
+            .and_then(|uploads| uploads.iter().filter(|(newest, _)| *newest >= alert.raised_at).map(|(_, at)| *at).min())
+        else {
+            continue;
+        };
+        let first_message = sent
+            .iter()
+            .filter(|s| s.at >= accepted && addresses.get(&s.address) == Some(&alert.wearer_id))
+            .map(|s| s.at)
+            .min();
+        if let Some(at) = first_message {
+            samples.push(at - accepted);
+        }
+    }
+    samples.sort();
+    let pick = |q: f64| {
+        let i = ((samples.len() as f64 - 1.0) * q).round() as usize;
+        samples.get(i).map_or(0, |d| d.as_millis() as u64)
+    };
+    Latency { p50: pick(0.5), p99: pick(0.99), count: samples.len() }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
+    use super::*;
+    use crate::fleet::EventKind;
+    use vigil_domain::alerts::RuleKind;
+    use vigil_domain::care::Channel;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+    }
+
+    fn alert(wearer: &str, rule: &str, at: &str) -> AlertRow {
+        AlertRow { wearer_id: wearer.into(), rule: rule.into(), raised_at: t(at) }
+    }
+
+    #[test]
+    fn an_event_is_matched_only_by_its_wearers_alert_of_its_rule_near_its_time() {
+        let sos = InjectedEvent {
+            wearer_id: "w1".into(),
+            kind: EventKind::Sos,
+            at: t("2026-11-22T10:00:00Z"),
+            until: t("2026-11-22T10:00:00Z"),
+            expects: Some(RuleKind::Sos),
+        };
+        let cancelled = InjectedEvent { kind: EventKind::FallCancelled, expects: None, ..sos.clone() };
+        let events = [sos, cancelled];
+        assert_eq!(match_alerts(&events, &[alert("w1", "sos", "2026-11-22T10:00:05Z")]), (0, 0));
+        assert_eq!(match_alerts(&events, &[alert("w2", "sos", "2026-11-22T10:00:05Z")]), (1, 1));
+        assert_eq!(match_alerts(&events, &[alert("w1", "fall", "2026-11-22T10:00:05Z")]), (1, 1));
+        assert_eq!(match_alerts(&events, &[alert("w1", "sos", "2026-11-22T12:00:00Z")]), (1, 1));
+        assert_eq!(match_alerts(&events, &[]), (1, 0));
+    }
+
+    #[test]
+    fn duplicates_are_the_same_text_to_the_same_address() {
+        let now = Instant::now();
+        let sent = |address: &str, text: &str| Sent {
+            channel: Channel::Sms,
+            address: address.into(),
+            text: text.into(),
+            id: String::new(),
+            at: now,
+        };
+        let log = [sent("+1", "a"), sent("+2", "a"), sent("+1", "b"), sent("+1", "a"), sent("+1", "a")];
+        assert_eq!(duplicates(&log), 2);
+    }
+
+    #[test]
+    fn latency_runs_from_the_carrying_upload_to_the_first_message() {
+        let t0 = Instant::now();
+        let carried = HashMap::from([(
+            "w1".to_owned(),
+            vec![
+                (t("2026-11-22T09:59:00Z"), t0),
+                (t("2026-11-22T10:01:00Z"), t0 + Duration::from_millis(1_000)),
+                (t("2026-11-22T10:02:00Z"), t0 + Duration::from_millis(2_000)),
+            ],
+        )]);
+        let addresses = HashMap::from([("+1".to_owned(), "w1".to_owned()), ("+2".to_owned(), "w2".to_owned())]);
+        let sent = |address: &str, ms: u64| Sent {
+            channel: Channel::Sms,
+            address: address.into(),
+            text: String::new(),
+            id: String::new(),
+            at: t0 + Duration::from_millis(ms),
+        };
+        let log = [sent("+2", 1_100), sent("+1", 1_250), sent("+1", 1_300)];
+        let l = latency(&[alert("w1", "sos", "2026-11-22T10:00:30Z")], &carried, &log, &addresses);
+        assert_eq!(l, Latency { p50: 250, p99: 250, count: 1 });
+        let none = latency(&[alert("w1", "no_data", "2026-11-22T10:00:30Z")], &carried, &log, &addresses);
+        assert_eq!(none.count, 0);
+    }
+}

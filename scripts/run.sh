@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# `make run`: the whole pipeline on this machine with a simulated wristband fleet.
+# Installs what it needs (moto's server into localstack/.venv, PostgreSQL 15 with apt if
+# missing, the Rust build), starts the local AWS endpoint on :4566 (or uses LocalStack or
+# moto if one already answers) and a local PostgreSQL warehouse, then runs `vigil run`,
+# which provisions a fresh set of resources and drives every function. Arguments go to
+# `vigil run` (see `cargo run -p vigil-run --bin vigil -- run --help`), e.g.
+#   bash scripts/run.sh --wearers 50 --duration 240 --speed 120 --summary-json /tmp/summary.json
+# Stops what it started when it ends.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+endpoint=localstack/endpoint.sh
+started_endpoint=0
+started_pg=0
+cleanup() {
+  if [[ $started_pg == 1 ]]; then bash scripts/pg.sh stop >/dev/null || true; fi
+  if [[ $started_endpoint == 1 ]]; then bash "$endpoint" stop >/dev/null || true; fi
+}
+trap cleanup EXIT
+
+echo "== building vigil (the first build takes a few minutes)"
+cargo build --locked -q -p vigil-run --bin vigil
+
+echo "== local AWS endpoint on :4566"
+if ! bash "$endpoint" status >/dev/null 2>&1; then started_endpoint=1; fi
+bash "$endpoint" start
+eval "$(bash "$endpoint" env)"
+
+echo "== local warehouse (PostgreSQL)"
+if ! bash scripts/pg.sh status >/dev/null 2>&1; then started_pg=1; fi
+bash scripts/pg.sh start
+eval "$(bash scripts/pg.sh env)"
+
+echo "== vigil run $*"
+target/debug/vigil run "$@"

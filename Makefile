@@ -40,7 +40,7 @@ pg-stop:
 	bash scripts/pg.sh stop
 
 provision: endpoint
-	eval "$$(bash localstack/endpoint.sh env)" && cargo run -q -p vigil-local --bin vigil -- provision
+	eval "$$(bash localstack/endpoint.sh env)" && cargo run -q -p vigil-run --bin vigil -- provision
 
 lint:
 	cargo clippy --workspace --all-targets -- -D warnings

@@ -17,3 +17,4 @@ pub mod pipeline;
 pub mod run;
 pub mod summary;
 pub mod view;
+pub mod warehouse;

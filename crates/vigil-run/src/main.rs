@@ -11,7 +11,7 @@ use vigil_aws::wearers::DynamoWearerDirectory;
 use vigil_domain::care::WearerProfile;
 use vigil_domain::registry::DeviceLink;
 use vigil_local::provision::{self, Resources};
-use vigil_run::run::{RunOptions, Warehouse};
+use vigil_run::run::RunOptions;
 use vigil_run::view::Mode;
 
 #[derive(Parser)]
@@ -97,6 +97,12 @@ struct RunArgs {
     /// No live view: only the summary.
     #[arg(long)]
     quiet: bool,
+    /// The local PostgreSQL warehouse; each run loads into a database of its own.
+    #[arg(long, env = "VIGIL_PG_URL", default_value = "postgres://postgres@127.0.0.1:5433/postgres")]
+    warehouse_url: String,
+    /// Skip the warehouse step (no PostgreSQL needed).
+    #[arg(long)]
+    no_warehouse: bool,
     /// Where logs and failure-destination files go.
     #[arg(long, default_value = "target/vigil-run")]
     out_dir: std::path::PathBuf,
@@ -196,8 +202,9 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         view: if args.quiet { Mode::Quiet } else { Mode::Live },
         endpoint_url,
         load_every_min: 5,
+        warehouse_url: if args.no_warehouse { None } else { Some(args.warehouse_url.clone()) },
     };
-    let summary = Box::pin(vigil_run::run::run(&sdk, &options, None::<&NoWarehouse>)).await?;
+    let summary = Box::pin(vigil_run::run::run(&sdk, &options)).await?;
     println!("\n{}", summary.table());
     if let Some(path) = &args.summary_json {
         std::fs::write(path, serde_json::to_string_pretty(&summary)?).with_context(|| format!("writing {}", path.display()))?;
@@ -209,18 +216,6 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         anyhow::bail!("the run found problems: {}", problems.join("; "));
     }
     Ok(())
-}
-
-/// No warehouse (uninhabited: `None::<&NoWarehouse>`).
-enum NoWarehouse {}
-
-impl Warehouse for NoWarehouse {
-    async fn load(&self, _now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<(u64, u64)> {
-        match *self {}
-    }
-    async fn reading_keys(&self) -> anyhow::Result<std::collections::HashSet<String>> {
-        match *self {}
-    }
 }
 
 /// AWS when AWS_ENDPOINT_URL is unset; the emulator's dummy credentials when it is set.

@@ -3,7 +3,6 @@
 //! phones post through the local API Gateway, drain, and audit every store.
 
 use std::collections::{HashMap, HashSet};
-use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use aws_config::SdkConfig;
-use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
+use chrono::{SubsecRound, TimeDelta, Utc};
 use tokio::sync::watch;
 use vigil_aws::registry::DynamoDeviceDirectory;
 use vigil_aws::wearers::DynamoWearerDirectory;
@@ -27,14 +26,7 @@ use crate::phones::{self, Target};
 use crate::pipeline::{self, Env, Functions, IngestBackend};
 use crate::summary::{self, Summary};
 use crate::view::{self, Mode};
-
-/// The warehouse a run loads into and audits (PostgreSQL locally).
-pub trait Warehouse: Sync {
-    /// One warehouse-loader run at `now`: (files loaded, rows merged).
-    fn load(&self, now: DateTime<Utc>) -> impl Future<Output = anyhow::Result<(u64, u64)>> + Send;
-    /// Every reading key in the readings table.
-    fn reading_keys(&self) -> impl Future<Output = anyhow::Result<HashSet<String>>> + Send;
-}
+use crate::warehouse::PgWarehouse;
 
 /// How a run is shaped (the CLI's flags).
 #[derive(Debug, Clone)]
@@ -53,10 +45,13 @@ pub struct RunOptions {
     pub endpoint_url: Option<String>,
     /// Simulated minutes between warehouse-loader runs (EventBridge schedule).
     pub load_every_min: i64,
+    /// The local PostgreSQL warehouse (`VIGIL_PG_URL`); each run loads into a
+    /// database of its own there. None: no warehouse step.
+    pub warehouse_url: Option<String>,
 }
 
 /// Runs the whole pipeline once; returns the audited summary.
-pub async fn run<W: Warehouse>(sdk: &SdkConfig, opts: &RunOptions, warehouse: Option<&W>) -> anyhow::Result<Summary> {
+pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> {
     let real_start = Instant::now();
     std::fs::create_dir_all(&opts.out_dir).with_context(|| format!("creating {}", opts.out_dir.display()))?;
     let resources = Resources { stream_shards: opts.shards, ..Resources::unique("vigil-run") };
@@ -66,6 +61,15 @@ pub async fn run<W: Warehouse>(sdk: &SdkConfig, opts: &RunOptions, warehouse: Op
     getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("no randomness for the pseudonym key: {e}"))?;
     let env = Env::for_resources(&resources, &hex::encode(key));
     let pseudonymizer = Pseudonymizer::new(&key).map_err(|_| anyhow::anyhow!("pseudonym key too short"))?;
+
+    let warehouse = match &opts.warehouse_url {
+        Some(url) => {
+            let database = resources.stream.replace(['-', '.'], "_").replace("_readings", "");
+            Some(PgWarehouse::create(sdk, url, &database, &resources.data_bucket, &resources.curated_files_table).await?)
+        }
+        None => None,
+    };
+    let warehouse = warehouse.as_ref();
 
     let clock = SimClock::new(Utc::now().trunc_subsecs(0), opts.speed);
     let fleet = Fleet::new(&FleetConfig {
@@ -210,9 +214,9 @@ pub async fn run<W: Warehouse>(sdk: &SdkConfig, opts: &RunOptions, warehouse: Op
 /// offline-detector every simulated minute (EventBridge `rate(1 minute)`) and
 /// warehouse-loader every `load_every_min` simulated minutes, never more often
 /// than once a real second.
-async fn schedules<W: Warehouse>(
+async fn schedules(
     functions: &Functions,
-    warehouse: Option<&W>,
+    warehouse: Option<&PgWarehouse>,
     clock: &SimClock,
     live: &Live,
     load_every_min: i64,

@@ -5,19 +5,8 @@
 
 use std::net::SocketAddr;
 
-use vigil_run::run::{RunOptions, Warehouse};
+use vigil_run::run::RunOptions;
 use vigil_run::view::Mode;
-
-enum NoWarehouse {}
-
-impl Warehouse for NoWarehouse {
-    async fn load(&self, _now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<(u64, u64)> {
-        match *self {}
-    }
-    async fn reading_keys(&self) -> anyhow::Result<std::collections::HashSet<String>> {
-        match *self {}
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_small_fleet_loses_nothing_misses_no_alert_and_sends_each_message_once() {
@@ -34,14 +23,19 @@ async fn a_small_fleet_loses_nothing_misses_no_alert_and_sends_each_message_once
         view: Mode::Quiet,
         endpoint_url: Some(vigil_local::endpoint::url()),
         load_every_min: 5,
+        warehouse_url: Some(std::env::var("VIGIL_PG_URL").expect(
+            "VIGIL_PG_URL is not set: start the local warehouse with `bash scripts/pg.sh start` and \
+             `eval \"$(bash scripts/pg.sh env)\"` (make test does this)",
+        )),
     };
-    let summary = Box::pin(vigil_run::run::run(&sdk, &options, None::<&NoWarehouse>)).await.unwrap();
+    let summary = Box::pin(vigil_run::run::run(&sdk, &options)).await.unwrap();
     println!("{}", summary.table());
 
     assert!(summary.readings_accepted > 4 * 30 * 12 - 100, "{summary:?}");
     assert_eq!(summary.readings_raw, summary.readings_accepted);
     assert_eq!(summary.readings_curated, summary.readings_accepted);
     assert_eq!(summary.readings_vitals, summary.readings_accepted);
+    assert_eq!(summary.readings_warehouse, summary.readings_accepted, "one warehouse row per distinct reading");
     assert_eq!(summary.lost, 0);
     assert!(summary.injected_events >= 5, "the core events are always injected: {summary:?}");
     assert_eq!(summary.alerts_missed, 0, "{summary:?}");

@@ -24,7 +24,13 @@ pub struct SimClock {
 impl SimClock {
     /// A clock at `start` now, running `speed` (≥ 1) times faster than real time.
     pub fn new(start: DateTime<Utc>, speed: f64) -> Self {
-        Self { start, real_start: Instant::now(), wall_start: Utc::now(), speed: speed.max(1.0), frozen_at: Arc::new(AtomicI64::new(i64::MIN)) }
+        Self {
+            start,
+            real_start: Instant::now(),
+            wall_start: Utc::now(),
+            speed: speed.max(1.0),
+            frozen_at: Arc::new(AtomicI64::new(i64::MIN)),
+        }
     }
 
     pub fn start(&self) -> DateTime<Utc> {

@@ -87,7 +87,10 @@ impl LocalIssuer {
 
 /// The function behind the route, as Lambda would invoke it.
 pub trait Backend: Send + Sync + 'static {
-    fn call(&self, request: lambda_http::Request) -> impl Future<Output = lambda_http::Response<lambda_http::Body>> + Send;
+    fn call(
+        &self,
+        request: lambda_http::Request,
+    ) -> impl Future<Output = lambda_http::Response<lambda_http::Body>> + Send;
 }
 
 /// Serves `backend` on `addr` until the task is dropped; returns the bound address
@@ -111,7 +114,8 @@ pub async fn serve<B: Backend>(
                     async move { Ok::<_, Infallible>(route(request, peer, &issuer, &*backend).await) }
                 });
                 // A client that goes away mid-request is its own business.
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                let _ =
+                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
             });
         }
     });
@@ -198,7 +202,9 @@ fn to_hyper(response: lambda_http::Response<lambda_http::Body>) -> Response<Full
 fn gateway_error(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(json!({"message": message}).to_string())));
     *response.status_mut() = status;
-    response.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+    response
+        .headers_mut()
+        .insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
     response
 }
 

@@ -15,7 +15,10 @@ use vigil_run::run::RunOptions;
 use vigil_run::view::Mode;
 
 #[derive(Parser)]
-#[command(name = "vigil", about = "Vigil's command line: run the pipeline locally, provision, register wristbands, sample uploads")]
+#[command(
+    name = "vigil",
+    about = "Vigil's command line: run the pipeline locally, provision, register wristbands, sample uploads"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -103,6 +106,17 @@ struct RunArgs {
     /// Skip the warehouse step (no PostgreSQL needed).
     #[arg(long)]
     no_warehouse: bool,
+    /// Drive a deployed API instead (e.g. https://abc.execute-api.eu-west-1.amazonaws.com):
+    /// only the phones run here, signed in with --token; the simulated day ends now.
+    #[arg(long, requires = "token")]
+    endpoint: Option<String>,
+    /// An app user's access token for --endpoint (every simulated phone uses it).
+    #[arg(long)]
+    token: Option<String>,
+    /// With --endpoint: first register the fleet's bands (to the token's user),
+    /// wearers and caregivers in DEVICES_TABLE / WEARERS_TABLE of the AWS account.
+    #[arg(long, requires = "endpoint")]
+    register: bool,
     /// Where logs and failure-destination files go.
     #[arg(long, default_value = "target/vigil-run")]
     out_dir: std::path::PathBuf,
@@ -204,10 +218,23 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         load_every_min: 5,
         warehouse_url: if args.no_warehouse { None } else { Some(args.warehouse_url.clone()) },
     };
+    if let (Some(endpoint), Some(token)) = (&args.endpoint, &args.token) {
+        let var =
+            |name: &str, default: &str| std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or(default.into());
+        let (devices, wearers) = (var("DEVICES_TABLE", "vigil-devices"), var("WEARERS_TABLE", "vigil-wearers"));
+        let register_in = args.register.then_some((devices.as_str(), wearers.as_str()));
+        let summary = vigil_run::run::drive_remote(&sdk, &options, endpoint, token, register_in).await?;
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+        if summary.uploads_lost > 0 {
+            anyhow::bail!("{} uploads were refused or given up", summary.uploads_lost);
+        }
+        return Ok(());
+    }
     let summary = Box::pin(vigil_run::run::run(&sdk, &options)).await?;
     println!("\n{}", summary.table());
     if let Some(path) = &args.summary_json {
-        std::fs::write(path, serde_json::to_string_pretty(&summary)?).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, serde_json::to_string_pretty(&summary)?)
+            .with_context(|| format!("writing {}", path.display()))?;
         println!("summary written to {}", path.display());
     }
     println!("logs: {}", log_path.display());

@@ -78,10 +78,7 @@ struct RejectedIndex {
 /// Posts every upload of `fleet` on time; returns when all are answered.
 pub async fn drive(fleet: &Fleet, clock: &SimClock, target: Arc<Target>, live: Arc<Live>) -> Ledger {
     let agent = ureq::Agent::new_with_config(
-        ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(15)))
-            .http_status_as_error(false)
-            .build(),
+        ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(15))).http_status_as_error(false).build(),
     );
     let limit = Arc::new(Semaphore::new(IN_FLIGHT));
     let mut tasks = JoinSet::new();

@@ -65,7 +65,10 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
     let warehouse = match &opts.warehouse_url {
         Some(url) => {
             let database = resources.stream.replace(['-', '.'], "_").replace("_readings", "");
-            Some(PgWarehouse::create(sdk, url, &database, &resources.data_bucket, &resources.curated_files_table).await?)
+            Some(
+                PgWarehouse::create(sdk, url, &database, &resources.data_bucket, &resources.curated_files_table)
+                    .await?,
+            )
         }
         None => None,
     };
@@ -79,8 +82,9 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
         seed: opts.seed,
         ..FleetConfig::new(clock.start())
     });
-    register(sdk, &resources, &fleet).await?;
+    register(sdk, &resources.devices_table, &resources.wearers_table, &fleet).await?;
     let addresses: Arc<HashMap<String, String>> = Arc::new(caregiver_addresses(&fleet));
+    let labels: Arc<HashMap<String, String>> = Arc::new(caregiver_labels(&fleet));
 
     let live = Arc::new(Live::default());
     let (messages_tx, messages_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -89,11 +93,15 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
 
     let issuer = Arc::new(LocalIssuer::generate().map_err(|e| anyhow::anyhow!("no randomness for the JWT key: {e}"))?);
     let backend = Arc::new(IngestBackend { ingest: pipeline::ingest(sdk, &env)?, clock: clock.clone() });
-    let (addr, server) = gateway::serve(opts.listen, issuer.clone(), backend).await.context("starting the local API")?;
+    let (addr, server) =
+        gateway::serve(opts.listen, issuer.clone(), backend).await.context("starting the local API")?;
     let tokens = fleet.wearers.iter().map(|w| (w.app_user.clone(), issuer.token(&w.app_user))).collect();
     let target = Arc::new(Target { base_url: format!("http://{addr}"), tokens });
     if opts.view == Mode::Live {
-        println!("local API Gateway on http://{addr}/v1/uploads (JWT checked); {} wearers on the way", fleet.wearers.len());
+        println!(
+            "local API Gateway on http://{addr}/v1/uploads (JWT checked); {} wearers on the way",
+            fleet.wearers.len()
+        );
     }
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -112,21 +120,15 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
         failures_dir: &opts.out_dir,
         drain_timeout: Duration::from_secs(300),
     };
-    let streams = Box::pin(pipeline::run_stream_functions(
-        sdk,
-        &functions,
-        &clock,
-        &live,
-        &stream_run,
-        stop_rx.clone(),
-    ));
+    let streams =
+        Box::pin(pipeline::run_stream_functions(sdk, &functions, &clock, &live, &stream_run, stop_rx.clone()));
     let schedules = Box::pin(schedules(&functions, warehouse, &clock, &live, opts.load_every_min, stop_rx));
     let work = async {
         let done = tokio::join!(drive, streams, schedules);
         let _ = view_stop_tx.send(true);
         done
     };
-    let show = Box::pin(view::show(opts.view, live.clone(), clock.clone(), messages_rx, addresses.clone(), view_stop_rx));
+    let show = Box::pin(view::show(opts.view, live.clone(), clock.clone(), messages_rx, labels, view_stop_rx));
     let ((ledger, streams, ()), ()) = tokio::join!(work, show);
     let streams = streams.context("running the stream functions")?;
     server.abort();
@@ -246,11 +248,12 @@ async fn schedules(
     }
 }
 
-/// Registers every band and wearer of the fleet (any endpoint, AWS included).
-pub async fn register(sdk: &SdkConfig, resources: &Resources, fleet: &Fleet) -> anyhow::Result<()> {
+/// Registers every band and wearer (with their caregivers) of the fleet in the
+/// registry tables of any endpoint, AWS included.
+pub async fn register(sdk: &SdkConfig, devices_table: &str, wearers_table: &str, fleet: &Fleet) -> anyhow::Result<()> {
     let dynamodb = vigil_aws::sdk::dynamodb(sdk);
-    let devices = DynamoDeviceDirectory::new(dynamodb.clone(), &resources.devices_table);
-    let wearers = DynamoWearerDirectory::new(dynamodb, &resources.wearers_table);
+    let devices = DynamoDeviceDirectory::new(dynamodb.clone(), devices_table);
+    let wearers = DynamoWearerDirectory::new(dynamodb, wearers_table);
     for w in &fleet.wearers {
         devices.put(&w.device).await.context("registering a band")?;
         wearers.put(&w.profile).await.context("registering a wearer")?;
@@ -269,4 +272,92 @@ pub fn caregiver_addresses(fleet: &Fleet) -> HashMap<String, String> {
         }
     }
     out
+}
+
+/// Caregiver address → "caregiver <id> of <wearer>", for the live view (never a number).
+pub fn caregiver_labels(fleet: &Fleet) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    for w in &fleet.wearers {
+        for c in &w.profile.caregivers {
+            for address in c.phone.iter().chain(c.push_endpoint.iter()) {
+                out.insert(address.clone(), format!("caregiver {} of {}", c.id, w.profile.wearer_id));
+            }
+        }
+    }
+    out
+}
+
+/// What driving a deployed API did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RemoteSummary {
+    pub uploads_sent: u64,
+    pub uploads_accepted: u64,
+    pub uploads_lost: u64,
+    pub readings_accepted: u64,
+    pub injected_events: u64,
+    pub readings_per_s: f64,
+}
+
+/// The fleet's phones against a deployed API at `endpoint`, all signed in with
+/// `token` (an app user's access token, e.g. from Cognito). The simulated day
+/// ends now (the deployed API checks timestamps against its own clock), and
+/// with `register` the fleet's bands are first registered to the token's user in
+/// the given (devices, wearers) tables. The deployed pipeline's own metrics and
+/// alarms tell the rest.
+pub async fn drive_remote(
+    sdk: &SdkConfig,
+    opts: &RunOptions,
+    endpoint: &str,
+    token: &str,
+    register_in: Option<(&str, &str)>,
+) -> anyhow::Result<RemoteSummary> {
+    let sub = token_subject(token).context("the token has no readable `sub` claim")?;
+    let start = (Utc::now() - opts.duration).trunc_subsecs(0);
+    let clock = SimClock::new(start, opts.speed);
+    let mut fleet = Fleet::new(&FleetConfig {
+        wearers: opts.wearers,
+        start,
+        duration: opts.duration,
+        seed: opts.seed,
+        ..FleetConfig::new(start)
+    });
+    for w in &mut fleet.wearers {
+        w.device.app_users = vec![sub.clone()];
+    }
+    if let Some((devices, wearers)) = register_in {
+        register(sdk, devices, wearers, &fleet).await?;
+    }
+    let tokens = fleet.wearers.iter().map(|w| (w.app_user.clone(), token.to_owned())).collect();
+    let target = Arc::new(Target { base_url: endpoint.to_owned(), tokens });
+    let ledger = phones::drive(&fleet, &clock, target, Arc::new(Live::default())).await;
+    Ok(RemoteSummary {
+        uploads_sent: ledger.uploads_sent,
+        uploads_accepted: ledger.uploads_accepted,
+        uploads_lost: ledger.uploads_lost,
+        readings_accepted: ledger.accepted.len() as u64,
+        injected_events: fleet.events.len() as u64,
+        readings_per_s: ledger.accepted.len() as f64 / ledger.elapsed.as_secs_f64().max(0.001),
+    })
+}
+
+/// The `sub` claim of a JWT, read without verifying it (the API verifies it).
+fn token_subject(token: &str) -> Option<String> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims.get("sub")?.as_str().map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
+    use super::*;
+
+    #[test]
+    fn the_subject_of_a_token_is_read_from_its_payload() {
+        let issuer = LocalIssuer::generate().unwrap();
+        assert_eq!(token_subject(&issuer.token("app-user-7")).as_deref(), Some("app-user-7"));
+        assert_eq!(token_subject("garbage"), None);
+    }
 }

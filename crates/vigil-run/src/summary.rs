@@ -85,7 +85,10 @@ impl Summary {
             ("duplicate notifications", self.duplicate_notifications.to_string()),
             (
                 "alert latency p50 / p99",
-                format!("{} ms / {} ms ({} alerts)", self.alert_latency_ms.p50, self.alert_latency_ms.p99, self.alert_latency_ms.count),
+                format!(
+                    "{} ms / {} ms ({} alerts)",
+                    self.alert_latency_ms.p50, self.alert_latency_ms.p99, self.alert_latency_ms.count
+                ),
             ),
             ("readings/s", format!("{:.0}", self.readings_per_s)),
             ("to failure destinations", self.records_to_failure_destination.to_string()),
@@ -139,10 +142,9 @@ pub fn latency(
 ) -> Latency {
     let mut samples: Vec<Duration> = Vec::new();
     for alert in alerts.iter().filter(|a| a.rule != "no_data") {
-        let Some(accepted) = carried
-            .get(&alert.wearer_id)
-            .and_then(|uploads| uploads.iter().filter(|(newest, _)| *newest >= alert.raised_at).map(|(_, at)| *at).min())
-        else {
+        let Some(accepted) = carried.get(&alert.wearer_id).and_then(|uploads| {
+            uploads.iter().filter(|(newest, _)| *newest >= alert.raised_at).map(|(_, at)| *at).min()
+        }) else {
             continue;
         };
         let first_message = sent

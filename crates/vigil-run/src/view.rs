@@ -28,7 +28,7 @@ pub async fn show(
     live: Arc<Live>,
     clock: SimClock,
     mut messages: UnboundedReceiver<Sent>,
-    addresses: Arc<std::collections::HashMap<String, String>>,
+    labels: Arc<std::collections::HashMap<String, String>>,
     mut stop: watch::Receiver<bool>,
 ) {
     if mode == Mode::Quiet {
@@ -36,7 +36,11 @@ pub async fn show(
         return;
     }
     let tty = std::io::stdout().is_terminal();
-    let bar = if tty { ProgressBar::new_spinner() } else { ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden()) };
+    let bar = if tty {
+        ProgressBar::new_spinner()
+    } else {
+        ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden())
+    };
     bar.set_style(ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
     let started = Instant::now();
     let mut last_line = Instant::now();
@@ -45,8 +49,7 @@ pub async fn show(
         tokio::select! {
             _ = stop.wait_for(|s| *s) => break,
             Some(sent) = messages.recv() => {
-                let who = addresses.get(&sent.address).map_or("?", String::as_str);
-                let line = format!("🔔 {} → caregiver of {who}: {}", sent.channel.as_str(), sent.text);
+                let line = line(&labels, &sent);
                 if tty { bar.println(line) } else { println!("{line}") }
             }
             _ = tick.tick() => {
@@ -62,11 +65,15 @@ pub async fn show(
         }
     }
     while let Ok(sent) = messages.try_recv() {
-        let who = addresses.get(&sent.address).map_or("?", String::as_str);
-        let line = format!("🔔 {} → caregiver of {who}: {}", sent.channel.as_str(), sent.text);
+        let line = line(&labels, &sent);
         if tty { bar.println(line) } else { println!("{line}") }
     }
     bar.finish_and_clear();
+}
+
+fn line(labels: &std::collections::HashMap<String, String>, sent: &Sent) -> String {
+    let who = labels.get(&sent.address).map_or("a caregiver", String::as_str);
+    format!("🔔 {} → {who}: {}", sent.channel.as_str(), sent.text)
 }
 
 fn status(live: &Live, clock: &SimClock, started: Instant) -> String {

@@ -101,7 +101,10 @@ mod tests {
 
     #[test]
     fn the_database_of_a_url_is_replaced() {
-        assert_eq!(with_database("postgres://postgres@127.0.0.1:5433/postgres", "run1"), "postgres://postgres@127.0.0.1:5433/run1");
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5433/postgres", "run1"),
+            "postgres://postgres@127.0.0.1:5433/run1"
+        );
         assert_eq!(with_database("postgres://u@h:1", "run1"), "postgres://u@h:1/run1");
         assert_eq!(with_database("postgres://u@h/db?sslmode=disable", "r"), "postgres://u@h/r?sslmode=disable");
     }

@@ -48,3 +48,59 @@ async fn a_small_fleet_loses_nothing_misses_no_alert_and_sends_each_message_once
     assert!(summary.alert_latency_ms.count > 0 && summary.alert_latency_ms.p99 > 0, "{summary:?}");
     assert!(summary.problems().is_empty());
 }
+
+/// `vigil run --endpoint URL --token T --register` against an API that checks
+/// timestamps with its own (real) clock: here the local API Gateway and
+/// ingest-api on a clock at real speed, standing in for a deployment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fleet_drives_a_deployed_api_with_one_users_token() {
+    use std::sync::Arc;
+    use vigil_run::gateway::{self, LocalIssuer};
+    use vigil_run::pipeline::{self, Env, IngestBackend};
+
+    let sdk = vigil_local::endpoint::require().await;
+    let resources =
+        vigil_local::provision::Resources { stream_shards: 1, ..vigil_local::provision::Resources::unique("remote") };
+    vigil_local::provision::provision(&sdk, &resources).await.unwrap();
+    let env = Env::for_resources(&resources, &"ab".repeat(32));
+    let clock = vigil_run::clock::SimClock::new(chrono::Utc::now(), 1.0);
+    let backend = Arc::new(IngestBackend { ingest: pipeline::ingest(&sdk, &env).unwrap(), clock });
+    let issuer = Arc::new(LocalIssuer::generate().unwrap());
+    let (addr, server) = gateway::serve(SocketAddr::from(([127, 0, 0, 1], 0)), issuer.clone(), backend).await.unwrap();
+
+    let options = RunOptions {
+        wearers: 3,
+        duration: chrono::TimeDelta::minutes(10),
+        speed: 600.0,
+        seed: 3,
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        shards: 1,
+        out_dir: std::env::temp_dir(),
+        view: Mode::Quiet,
+        endpoint_url: None,
+        load_every_min: 5,
+        warehouse_url: None,
+    };
+    let token = issuer.token("caregiver-app-user");
+    let tables = Some((resources.devices_table.as_str(), resources.wearers_table.as_str()));
+    let summary = Box::pin(vigil_run::run::drive_remote(&sdk, &options, &format!("http://{addr}"), &token, tables))
+        .await
+        .unwrap();
+    assert_eq!(summary.uploads_lost, 0, "{summary:?}");
+    assert!(summary.readings_accepted >= 3 * 10 * 12 - 40, "{summary:?}");
+
+    // Another user's token for the same bands: every upload is refused (403), none lost silently.
+    let unknown = RunOptions { seed: 4, wearers: 1, ..options };
+    let refused = Box::pin(vigil_run::run::drive_remote(
+        &sdk,
+        &unknown,
+        &format!("http://{addr}"),
+        &issuer.token("someone-else"),
+        None,
+    ))
+    .await
+    .unwrap();
+    assert_eq!(refused.uploads_accepted, 0, "another user's bands: {refused:?}");
+    assert!(refused.uploads_lost > 0);
+    server.abort();
+}

@@ -69,6 +69,28 @@ pub struct DeviceReadings<'a> {
     pub readings: &'a [Reading],
 }
 
+/// Where raised alerts go besides the alerts table: the curated alerts for the
+/// warehouse (alert-processor). Handed every alert an evaluation raised, new or
+/// raised before by an attempt whose state was not saved, so it must be
+/// idempotent (deterministic keys).
+pub trait AlertSink {
+    fn record(
+        &self,
+        wearer_id: &str,
+        alerts: &[Alert],
+    ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// No sink: alerts go to the alerts table only.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoSink;
+
+impl AlertSink for NoSink {
+    async fn record(&self, _: &str, _: &[Alert]) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
 /// The ports the alert path needs.
 #[derive(Debug)]
 pub struct Alerting<W, S, A, D, N> {
@@ -95,9 +117,24 @@ where
         batches: &[DeviceReadings<'_>],
         now: DateTime<Utc>,
     ) -> Result<Outcome, AlertingError> {
+        self.process_wearer_with(wearer_id, batches, now, &NoSink).await
+    }
+
+    /// [`Self::process_wearer`], also handing every alert the evaluation raised
+    /// to `sink` (the curated alerts for the warehouse) after delivery and
+    /// before the state is saved: if the sink fails, the state is not saved, so
+    /// the retry evaluates the same readings into the same alerts (deliveries
+    /// already made are not repeated) and hands them to the sink again.
+    pub async fn process_wearer_with(
+        &self,
+        wearer_id: &str,
+        batches: &[DeviceReadings<'_>],
+        now: DateTime<Utc>,
+        sink: &(impl AlertSink + Sync),
+    ) -> Result<Outcome, AlertingError> {
         let profile = self.profile(wearer_id).await?;
         let tz = profile.tz();
-        self.with_state(wearer_id, &profile, now, |state, th| {
+        self.with_state(wearer_id, &profile, now, sink, |state, th| {
             let mut raised = Vec::new();
             for batch in batches {
                 raised.extend(alerts::evaluate(state, th, tz, batch.device_id, batch.readings));
@@ -112,7 +149,7 @@ where
     /// band silent for longer than the wearer's no-data threshold.
     pub async fn check_wearer(&self, wearer_id: &str, now: DateTime<Utc>) -> Result<Outcome, AlertingError> {
         let profile = self.profile(wearer_id).await?;
-        self.with_state(wearer_id, &profile, now, |state, th| {
+        self.with_state(wearer_id, &profile, now, &NoSink, |state, th| {
             let mut raised = alerts::flush(state, th, now);
             raised.extend(alerts::check_offline(state, th, now));
             raised
@@ -153,6 +190,7 @@ where
         wearer_id: &str,
         profile: &WearerProfile,
         now: DateTime<Utc>,
+        sink: &(impl AlertSink + Sync),
         rules: impl Fn(&mut WearerState, &Thresholds) -> Vec<Alert>,
     ) -> Result<Outcome, AlertingError> {
         for _ in 0..MAX_STATE_CONFLICTS {
@@ -170,6 +208,9 @@ where
                 for delivery in plan_deliveries(alert, profile, now) {
                     self.deliver(&delivery, now, &mut outcome).await?;
                 }
+            }
+            if !raised.is_empty() {
+                sink.record(wearer_id, &raised).await?;
             }
             if let Some(start) = silent_since
                 && !state.episodes.contains_key(&RuleKind::NoData)

@@ -5,11 +5,13 @@
 //! `status` S (`pending` when registered; the warehouse loader moves it on),
 //! `event_date` S (`YYYY-MM-DD`), `rows` N, `bytes` N (the object's size, which
 //! a COPY manifest of Parquet files must give), `min_ts` S, `max_ts` S and
-//! `created_at` S (fixed-width RFC 3339 UTC, see [`crate::dynamo`]). No personal
-//! data.
+//! `created_at` S (fixed-width RFC 3339 UTC, see [`crate::dynamo`]), `kind` S
+//! (`readings` | `alerts`; items written before it existed have none, which
+//! means readings). No personal data. The loader finds pending files through
+//! the `status-created_at-index` ([`crate::warehouse`]).
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use vigil_domain::curated::{CuratedFile, CuratedFileRegistry, STATUS_PENDING};
+use vigil_domain::curated::{CuratedFile, CuratedFileRegistry, STATUS_PENDING, curated_kind};
 use vigil_domain::ports::StoreError;
 
 use crate::dynamo::{is_conditional_check_failed, store_error, timestamp};
@@ -40,6 +42,8 @@ impl CuratedFileRegistry for DynamoCuratedFiles {
             .item("min_ts", AttributeValue::S(timestamp(file.min_ts)))
             .item("max_ts", AttributeValue::S(timestamp(file.max_ts)))
             .item("created_at", AttributeValue::S(timestamp(file.created_at)))
+            // `readings` or `alerts`: which warehouse table the file feeds.
+            .item("kind", AttributeValue::S(curated_kind(&file.key).to_owned()))
             // A redelivered batch must never reset a file the loader has taken.
             .condition_expression("attribute_not_exists(file_key)");
         match put.send().await {
@@ -91,6 +95,7 @@ mod tests {
                     && s("min_ts") == Some("2026-11-22T09:00:00.000Z")
                     && s("max_ts") == Some("2026-11-22T09:00:55.000Z")
                     && s("created_at") == Some("2026-11-22T09:01:10.000Z")
+                    && s("kind") == Some("readings")
             })
             .then_output(|| PutItemOutput::builder().build());
         let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&put]);

@@ -194,6 +194,13 @@ impl Pseudonymizer {
         self.tagged(b"vigil/reading/v1\0", id.as_bytes())
     }
 
+    /// An alert's key in the curated alerts (`curated/alerts/`): keyed like the
+    /// reading key, since the plain alert id is a hash of the wearer id, the
+    /// rule and a time, all guessable.
+    pub fn alert(&self, alert_id: &str) -> Pseudonym {
+        self.tagged(b"vigil/alert/v1\0", alert_id.as_bytes())
+    }
+
     /// The curated row of one reading of `envelope`.
     pub fn row(&self, envelope: &Envelope, reading: &Reading) -> CuratedRow {
         CuratedRow::new(self.reading(envelope.reading_id(reading)), self.wearer(&envelope.wearer_id), envelope, reading)
@@ -323,6 +330,20 @@ pub fn curated_key(event_date: NaiveDate, shard_id: &str, first_seq: &str, last_
         key_part(first_seq),
         key_part(last_seq)
     )
+}
+
+/// Where one evaluation's curated alerts of one date (UTC, of `raised_at`) go:
+/// named by the wearer's pseudonym and a digest of the alert keys, so the same
+/// alerts always land on the same key with the same bytes, and a different set
+/// never overwrites an earlier one. Columns: `vigil_warehouse::sql::ALERT_COLUMNS`.
+pub fn curated_alerts_key(date: NaiveDate, wearer: Pseudonym, digest: &str) -> String {
+    format!("curated/alerts/dt={}/{}-{}.parquet", date.format("%Y-%m-%d"), wearer, key_part(digest))
+}
+
+/// The registry's `kind` of a curated key: `alerts` under `curated/alerts/`,
+/// else `readings`.
+pub fn curated_kind(key: &str) -> &'static str {
+    if key.starts_with("curated/alerts/") { "alerts" } else { "readings" }
 }
 
 /// A stored curated file, as registered for the warehouse loader.

@@ -16,7 +16,7 @@ use std::time::Instant;
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use chrono::{DateTime, Utc};
-use vigil_alerting::{Alerting, DeviceReadings, Outcome};
+use vigil_alerting::{AlertSink, Alerting, DeviceReadings, NoSink, Outcome};
 use vigil_aws::metrics::Metrics;
 use vigil_domain::ports::{AlertStore, DeliveryLog, Notifier, Quarantine, StateStore, WearerDirectory};
 use vigil_stream::{Decoded, decode_batch, response};
@@ -40,7 +40,13 @@ where
     Q: Quarantine + Sync,
 {
     pub async fn handle(&self, event: KinesisEvent) -> KinesisEventResponse {
-        let (response, metrics) = self.process(&event, Utc::now()).await;
+        self.handle_with(event, &NoSink).await
+    }
+
+    /// [`Self::handle`], also writing each evaluation's alerts to `sink` (the
+    /// curated alerts: [`crate::curated::CuratedAlerts`]).
+    pub async fn handle_with(&self, event: KinesisEvent, sink: &(impl AlertSink + Sync)) -> KinesisEventResponse {
+        let (response, metrics) = self.process_with(&event, Utc::now(), sink).await;
         metrics.emit();
         response
     }
@@ -48,6 +54,18 @@ where
     /// Processes one batch as of `now`; returns the response and the metrics
     /// without writing them.
     pub async fn process(&self, event: &KinesisEvent, now: DateTime<Utc>) -> (KinesisEventResponse, Metrics) {
+        self.process_with(event, now, &NoSink).await
+    }
+
+    /// [`Self::process`] with a sink for the raised alerts. A sink failure is
+    /// handled like a store failure: the wearer's first record is reported, and
+    /// the retry re-evaluates the same alerts without sending anything twice.
+    pub async fn process_with(
+        &self,
+        event: &KinesisEvent,
+        now: DateTime<Utc>,
+        sink: &(impl AlertSink + Sync),
+    ) -> (KinesisEventResponse, Metrics) {
         let started = Instant::now();
         let mut metrics = Metrics::new(FUNCTION);
         let batch = decode_batch(event, FUNCTION, &self.quarantine).await;
@@ -74,7 +92,7 @@ where
                 .iter()
                 .map(|d| DeviceReadings { device_id: &d.envelope.device_id, readings: &d.envelope.readings })
                 .collect();
-            match self.alerting.process_wearer(wearer, &batches, now).await {
+            match self.alerting.process_wearer_with(wearer, &batches, now, sink).await {
                 Ok(outcome) => total.add(outcome),
                 Err(err) => {
                     tracing::warn!(wearer_id = %wearer, error = %err, source = ?std::error::Error::source(&err).map(ToString::to_string), "wearer not processed; reporting for retry");

@@ -4,3 +4,7 @@
 pub mod handler;
 
 pub use handler::Processor;
+
+// Curated alerts for the warehouse (written after delivery, before the state is saved).
+pub mod curated;
+pub mod curated_config;

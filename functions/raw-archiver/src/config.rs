@@ -1,22 +1,21 @@
 //! raw-archiver's configuration, read once per container from the environment.
 //!
 //! `PSEUDONYM_KEY` is the secret behind every pseudonym in the warehouse. In AWS
-//! it lives in Secrets Manager and reaches the function as an environment
-//! variable through a CloudFormation dynamic reference
-//! (`{{resolve:secretsmanager:…}}`, in the CDK app
-//! `SecretValue.secretsManager(…)`): resolved at deploy time, stored encrypted
-//! with the function's KMS key, never in the template or the code. It is
+//! it lives in Secrets Manager: either the function gets
+//! `PSEUDONYM_KEY_SECRET_ARN` and reads the secret once at cold start
+//! ([`Config::load`], `vigil_aws::secrets`), or `PSEUDONYM_KEY` itself through
+//! a CloudFormation dynamic reference (`{{resolve:secretsmanager:…}}`):
+//! resolved at deploy time, never in the template or the code. It is
 //! never logged: [`Config`]'s `Debug` and every error here leave it out.
 //! Rotating it changes every pseudonym, so it is rotated only with a rebuild of
 //! the warehouse.
 
 use aws_config::SdkConfig;
-use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use vigil_aws::archive::S3ObjectStore;
 use vigil_aws::curated_files::DynamoCuratedFiles;
 use vigil_aws::env::{self, ConfigError, Source};
 use vigil_aws::quarantine::S3Quarantine;
+use vigil_aws::secrets::SecretError;
 use vigil_domain::curated::Pseudonymizer;
 
 use crate::Archiver;
@@ -40,6 +39,8 @@ pub struct Config {
 }
 
 impl Config {
+    /// Reads the configuration with the key from `PSEUDONYM_KEY` only (tests,
+    /// local runs). Lambda uses [`Config::load`].
     pub fn from_source(src: &impl Source) -> Result<Self, ConfigError> {
         let key = env::required(src, "PSEUDONYM_KEY", "the secret key of the curated data's pseudonyms")?;
         let invalid = |what: String| ConfigError::Invalid {
@@ -50,6 +51,18 @@ impl Config {
         let bytes = parse_key(&key).ok_or_else(|| invalid(format!("<redacted: {} characters>", key.len())))?;
         let pseudonymizer =
             Pseudonymizer::new(&bytes).map_err(|weak| invalid(format!("<redacted: {} bytes>", weak.len)))?;
+        Self::with_pseudonymizer(src, pseudonymizer)
+    }
+
+    /// Reads the configuration at cold start: the key from `PSEUDONYM_KEY`, or
+    /// else from the Secrets Manager secret `PSEUDONYM_KEY_SECRET_ARN` (fetched
+    /// once, here).
+    pub async fn load(src: &impl Source, sdk: &SdkConfig) -> Result<Self, SecretError> {
+        let pseudonymizer = vigil_aws::secrets::pseudonymizer(src, || aws_sdk_secretsmanager::Client::new(sdk)).await?;
+        Ok(Self::with_pseudonymizer(src, pseudonymizer)?)
+    }
+
+    fn with_pseudonymizer(src: &impl Source, pseudonymizer: Pseudonymizer) -> Result<Self, ConfigError> {
         Ok(Self {
             data_bucket: env::required(src, "DATA_BUCKET", "the S3 data lake bucket")?,
             curated_files_table: env::required(
@@ -74,21 +87,16 @@ impl Config {
     }
 }
 
-/// The key's bytes: hex when the value is only hex digits of even length
-/// (surrounding whitespace from a secret file ignored), else base64.
-pub fn parse_key(value: &str) -> Option<Vec<u8>> {
-    let value = value.trim();
-    if value.len().is_multiple_of(2) && !value.is_empty() && value.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return hex::decode(value).ok();
-    }
-    [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD].iter().find_map(|engine| engine.decode(value).ok())
-}
+/// The key's bytes: hex or base64 (see `vigil_aws::secrets::parse_key`).
+pub use vigil_aws::secrets::parse_key;
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests fail loudly on broken fixtures")]
 
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
 
     const HEX_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 

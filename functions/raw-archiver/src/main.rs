@@ -5,8 +5,8 @@ use raw_archiver::config::Config;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     tracing::init_default_subscriber();
-    let config = Config::from_source(&vigil_aws::env::ProcessEnv)?;
     let sdk = vigil_aws::sdk::load().await;
+    let config = Config::load(&vigil_aws::env::ProcessEnv, &sdk).await?;
     let archiver = config.archiver(&sdk);
     let archiver = &archiver;
     run(service_fn(move |event: LambdaEvent<KinesisEvent>| async move {

@@ -301,8 +301,8 @@ async fn the_daily_summary_gives_the_expected_figures_for_a_known_data_set() {
     s.put_file("known", &rows, now()).await;
     s.loader(200).run(now()).await.unwrap();
 
-    // Alerts: loaded through the same table as alert files would be (their
-    // loader path is covered by alert_files_load_into_the_alerts_fact_table).
+    // Alerts inserted directly (the loader's alert path is covered by
+    // alert_files_load_into_the_alerts_fact_table_once).
     let db = s.db().await;
     let (w1, w2) = (s.wearer("w1").to_string(), s.wearer("w2").to_string());
     for (key, wearer, severity, at) in [
@@ -395,4 +395,60 @@ async fn overlapping_runs_load_each_reading_once_and_mark_each_file_once() {
     assert_eq!(ra.files_loaded + rb.files_loaded, 6, "each file marked by exactly one run: {ra:?} {rb:?}");
     assert_eq!(s.count("SELECT COUNT(*) FROM readings").await, 5 * 50 + 80);
     assert!(s.statuses().await.iter().all(|(_, st)| st == "loaded"));
+}
+
+#[tokio::test]
+async fn alert_files_load_into_the_alerts_fact_table_once() {
+    use alert_processor::curated::CuratedAlerts;
+    use vigil_alerting::AlertSink;
+    use vigil_domain::alerts::{Alert, AlertId, RuleKind, Severity};
+
+    let s = Setup::new().await;
+    let sink = CuratedAlerts {
+        objects: S3ObjectStore::new(vigil_aws::sdk::s3(&s.sdk), &s.resources.data_bucket),
+        registry: DynamoCuratedFiles::new(vigil_aws::sdk::dynamodb(&s.sdk), &s.resources.curated_files_table),
+        pseudonymizer: s.pseudonymizer.clone(),
+    };
+    let alert = |rule: RuleKind, severity: Severity, ts: &str| {
+        let raised_at = at(ts);
+        Alert {
+            id: AlertId::new("w1", rule, raised_at),
+            wearer_id: "w1".into(),
+            rule,
+            severity,
+            episode_start: raised_at,
+            raised_at,
+            readings: Vec::new(),
+            location: None,
+            value: None,
+        }
+    };
+    let alerts = [
+        alert(RuleKind::Sos, Severity::Critical, "2026-11-21T10:00:00Z"),
+        alert(RuleKind::HeartRateHigh, Severity::High, "2026-11-21T11:00:00Z"),
+    ];
+    // Written, rewritten by a redelivery, and one alert again in another evaluation.
+    sink.record("w1", &alerts).await.unwrap();
+    sink.record("w1", &alerts).await.unwrap();
+    sink.record("w1", &alerts[..1]).await.unwrap();
+    let registered = s.statuses().await;
+    assert_eq!(registered.len(), 2, "a redelivery rewrites the same file: {registered:?}");
+    assert!(registered.iter().all(|(k, _)| k.starts_with("curated/alerts/dt=2026-11-21/")));
+
+    let report = s.loader(200).run(now()).await.unwrap();
+    assert_eq!((report.files_loaded, report.rows_staged, report.rows_merged), (2, 3, 2));
+    assert_eq!(s.count("SELECT COUNT(*) FROM alerts").await, 2);
+    let w1 = s.wearer("w1").to_string();
+    let row = s
+        .db()
+        .await
+        .query_one(
+            "SELECT readings, alerts_critical, alerts_high FROM daily_summary WHERE wearer_pseudonym = $1 AND day = \
+             '2026-11-21'",
+            &[&w1],
+        )
+        .await
+        .unwrap();
+    let figures: (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
+    assert_eq!(figures, (0, 1, 1));
 }

@@ -1,0 +1,121 @@
+//! Curated alerts from the alert-processor (in-memory ports): written after
+//! delivery, a failed write reports the first record without re-sending, and
+//! a redelivery rewrites the same object.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on broken fixtures")]
+
+use alert_processor::Processor;
+use alert_processor::curated::CuratedAlerts;
+use aws_lambda_events::encodings::SecondTimestamp;
+use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
+use chrono::{DateTime, Utc};
+use vigil_alerting::Alerting;
+use vigil_domain::Envelope;
+use vigil_domain::care::{Caregiver, WearerProfile};
+use vigil_domain::curated::Pseudonymizer;
+use vigil_domain::reading::Reading;
+use vigil_testkit::sinks_raw::{MemoryCuratedFiles, MemoryObjectStore};
+use vigil_testkit::*;
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn profile(wearer: &str) -> WearerProfile {
+    WearerProfile {
+        wearer_id: wearer.into(),
+        name: "Carmen Ruiz".into(),
+        time_zone: "Europe/Madrid".into(),
+        thresholds: Default::default(),
+        caregivers: vec![Caregiver {
+            id: "cg-daughter".into(),
+            language: vigil_domain::alerts::Language::Es,
+            phone: Some("+34600000001".into()),
+            push_endpoint: None,
+            quiet_hours: None,
+        }],
+    }
+}
+
+fn reading(ts: &str, seq: u64, sos: bool) -> Reading {
+    let mut r = Reading::at(DateTime::parse_from_rfc3339(ts).unwrap(), seq);
+    r.heart_rate_bpm = Some(80);
+    r.worn = Some(true);
+    r.sos = Some(sos);
+    r
+}
+
+fn record(seq: u64, wearer: &str, readings: Vec<Reading>) -> KinesisEventRecord {
+    let data = serde_json::to_vec(&Envelope {
+        v: 1,
+        batch_id: "b".into(),
+        part: 0,
+        parts: 1,
+        device_id: format!("band-{wearer}"),
+        wearer_id: wearer.into(),
+        app_version: "1.4.2".into(),
+        received_at: at("2026-11-22T10:00:00Z"),
+        readings,
+    })
+    .unwrap();
+    let mut r = KinesisEventRecord::default();
+    r.event_id = Some(format!("shardId-000000000001:{seq:056}"));
+    r.event_source = Some("aws:kinesis".into());
+    r.kinesis.sequence_number = format!("{seq:056}");
+    r.kinesis.partition_key = "p".into();
+    r.kinesis.data.0 = data;
+    r.kinesis.approximate_arrival_timestamp = SecondTimestamp(at("2026-11-22T10:00:01Z"));
+    r
+}
+
+#[tokio::test]
+async fn alerts_are_curated_after_delivery_and_a_failed_write_is_retried_without_resending() {
+    let processor = Processor {
+        alerting: Alerting {
+            wearers: MemoryWearers::with([profile("wearer-42"), profile("wearer-7")]),
+            states: MemoryStates::default(),
+            alerts: MemoryAlerts::default(),
+            deliveries: MemoryDeliveries::default(),
+            notifier: MemoryNotifier::default(),
+        },
+        quarantine: MemoryQuarantine::default(),
+    };
+    let pseudonymizer = Pseudonymizer::new(b"0123456789abcdef0123456789abcdef").unwrap();
+    let sink = CuratedAlerts {
+        objects: MemoryObjectStore::default(),
+        registry: MemoryCuratedFiles::default(),
+        pseudonymizer: pseudonymizer.clone(),
+    };
+    *sink.objects.failing_prefix.lock().unwrap() = Some("curated/alerts/".into());
+    let mut event = KinesisEvent::default();
+    event.records = vec![
+        record(1, "wearer-7", vec![reading("2026-11-22T10:59:50+01:00", 1, false)]),
+        record(2, "wearer-42", vec![reading("2026-11-22T10:59:55+01:00", 1, true)]),
+    ];
+    let now = at("2026-11-22T10:00:02Z");
+
+    // The write fails: the SOS was delivered, the wearer's first record is reported.
+    let (response, _) = processor.process_with(&event, now, &sink).await;
+    let failed: Vec<String> = response.batch_item_failures.into_iter().map(|f| f.item_identifier.unwrap()).collect();
+    assert_eq!(failed, vec![format!("{:056}", 2)]);
+    assert_eq!(processor.alerting.notifier.sent().len(), 1);
+    assert!(sink.objects.keys("curated/alerts/").is_empty());
+
+    // Redelivery: the same alert is evaluated again and curated; nobody is told twice.
+    *sink.objects.failing_prefix.lock().unwrap() = None;
+    let (response, _) = processor.process_with(&event, now, &sink).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(processor.alerting.notifier.sent().len(), 1, "no second SMS");
+    let keys = sink.objects.keys("curated/alerts/");
+    assert_eq!(keys.len(), 1);
+    assert!(keys[0].starts_with(&format!("curated/alerts/dt=2026-11-22/{}-", pseudonymizer.wearer("wearer-42"))));
+    let registered = sink.registry.all();
+    assert_eq!((registered.len(), registered[0].file.rows, registered[0].status.as_str()), (1, 1, "pending"));
+    let body = sink.objects.get(&keys[0]).unwrap().body;
+
+    // A third delivery raises nothing new (the state is saved): nothing rewritten.
+    let puts = *sink.objects.puts.lock().unwrap();
+    let (response, _) = processor.process_with(&event, now, &sink).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(*sink.objects.puts.lock().unwrap(), puts);
+    assert_eq!(sink.objects.get(&keys[0]).unwrap().body, body);
+}

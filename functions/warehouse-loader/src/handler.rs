@@ -61,3 +61,23 @@ mod tests {
         assert_eq!(budget(configured, Some(Duration::from_secs(5))), Duration::ZERO);
     }
 }
+
+#[cfg(test)]
+mod event_tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly on broken fixtures")]
+
+    use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+
+    #[test]
+    fn the_sample_scheduled_event_round_trips() {
+        let raw = include_bytes!("../../../events/scheduled-warehouse-loader.json");
+        let event: EventBridgeEvent = serde_json::from_slice(raw).unwrap();
+        assert_eq!(event.detail_type, "Scheduled Event");
+        assert_eq!(
+            event.resources,
+            Some(vec!["arn:aws:events:eu-west-1:123456789012:rule/vigil-warehouse-loader".to_owned()])
+        );
+        let again: EventBridgeEvent = serde_json::from_value(serde_json::to_value(&event).unwrap()).unwrap();
+        assert_eq!(again, event);
+    }
+}

@@ -232,7 +232,7 @@ async fn schedules(
             () = tokio::time::sleep(every) => {}
         }
         let now = clock.now();
-        pipeline::detect(functions, now, live).await;
+        pipeline::detect(functions, detector_now(clock, live), live).await;
         if let Some(warehouse) = warehouse
             && now - last_load >= TimeDelta::minutes(load_every_min)
         {
@@ -245,6 +245,21 @@ async fn schedules(
                 Err(err) => tracing::warn!(error = %err, "warehouse load failed; the next run retries"),
             }
         }
+    }
+}
+
+/// The `now` offline-detector runs at: the simulated now, held back by
+/// alert-processor's backlog. In AWS the detector sees the rule state a few real
+/// seconds behind the stream; accelerated, those seconds would be minutes of the
+/// fleet's time, and a band whose readings are merely queued would look silent.
+/// So the detector runs at the simulated time of the oldest record alert-processor
+/// has read but not processed, plus the real time since it arrived.
+fn detector_now(clock: &SimClock, live: &Live) -> chrono::DateTime<Utc> {
+    match live.lag().get("alert-processor") {
+        Some(&(pending, age_ms)) if pending > 0 => {
+            clock.processing_now(Some(Utc::now() - TimeDelta::milliseconds(age_ms)))
+        }
+        _ => clock.now(),
     }
 }
 

@@ -29,6 +29,10 @@ pub fn recorded_sms(endpoint: &str) -> Result<Vec<RecordedSms>, MotoError> {
         .call()
         .map_err(|e| err(e.to_string()))?
         .body_mut()
+        // moto's whole state: it grows with everything a long-lived server holds
+        // (tens of MB after a day of test runs), past ureq's 10 MB default.
+        .with_config()
+        .limit(1 << 30)
         .read_to_string()
         .map_err(|e| err(e.to_string()))?;
     let data: serde_json::Value = serde_json::from_str(&body).map_err(|e| err(e.to_string()))?;

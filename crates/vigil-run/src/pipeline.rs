@@ -105,6 +105,8 @@ pub fn ingest(sdk: &SdkConfig, env: &Env) -> anyhow::Result<RunIngest> {
 /// The functions behind the stream and the schedules, built for one run.
 pub struct Functions {
     pub alert_processor: RunProcessor,
+    /// alert-processor's curated alerts for the warehouse (on when DATA_BUCKET is set, as in AWS).
+    pub curated_alerts: Option<alert_processor::curated_config::AwsCuratedAlerts>,
     pub offline_detector: RunDetector,
     pub raw_archiver: raw_archiver::config::AwsArchiver,
     pub vitals_writer: vitals_writer::config::AwsWriter,
@@ -118,7 +120,7 @@ impl std::fmt::Debug for Functions {
 
 impl Functions {
     /// Builds each function from `env` with the configuration code of its Lambda.
-    pub fn build(sdk: &SdkConfig, env: &Env, sent: Arc<SentLog>, live: Arc<Live>) -> anyhow::Result<Self> {
+    pub async fn build(sdk: &SdkConfig, env: &Env, sent: Arc<SentLog>, live: Arc<Live>) -> anyhow::Result<Self> {
         let alert_path = AlertPathConfig::from_source(env)?;
         let alerting = || -> RunAlerting {
             let a = alert_path.alerting(sdk);
@@ -130,7 +132,9 @@ impl Functions {
                 notifier: Recording { inner: a.notifier, log: sent.clone(), live: live.clone() },
             }
         };
+        let curated_alerts = alert_processor::curated_config::from_env(env, sdk).await?;
         Ok(Self {
+            curated_alerts,
             alert_processor: alert_processor::Processor {
                 alerting: alerting(),
                 quarantine: alert_path.quarantine(sdk),
@@ -230,7 +234,10 @@ pub async fn run_stream_functions(
 
     let alert_handler = |event: KinesisEvent| async move {
         let now = clock.processing_now(newest_arrival(&event));
-        let (response, metrics) = functions.alert_processor.process(&event, now).await;
+        let (response, metrics) = match &functions.curated_alerts {
+            Some(sink) => functions.alert_processor.process_with(&event, now, sink).await,
+            None => functions.alert_processor.process_with(&event, now, &vigil_alerting::NoSink).await,
+        };
         count(live, &metrics);
         Ok::<KinesisEventResponse, Infallible>(response)
     };

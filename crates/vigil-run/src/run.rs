@@ -89,7 +89,7 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
     let live = Arc::new(Live::default());
     let (messages_tx, messages_rx) = tokio::sync::mpsc::unbounded_channel();
     let sent = Arc::new(SentLog::new((opts.view == Mode::Live).then_some(messages_tx)));
-    let functions = Functions::build(sdk, &env, sent.clone(), live.clone())?;
+    let functions = Functions::build(sdk, &env, sent.clone(), live.clone()).await?;
 
     let issuer = Arc::new(LocalIssuer::generate().map_err(|e| anyhow::anyhow!("no randomness for the JWT key: {e}"))?);
     let backend = Arc::new(IngestBackend { ingest: pipeline::ingest(sdk, &env)?, clock: clock.clone() });
@@ -156,9 +156,9 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
     let to = clock.now() + TimeDelta::hours(1);
     let wearer_ids: Vec<&str> = fleet.wearers.iter().map(|w| w.profile.wearer_id.as_str()).collect();
     let vitals = audit::vitals_readings(sdk, &resources.vitals_table, wearer_ids, from, to).await?;
-    let warehouse_keys = match warehouse {
-        Some(w) => Some(w.reading_keys().await.context("reading the warehouse")?),
-        None => None,
+    let (warehouse_keys, alerts_warehouse) = match warehouse {
+        Some(w) => (Some(w.reading_keys().await.context("reading the warehouse")?), w.alert_rows().await?),
+        None => (None, 0),
     };
     let lost = accepted
         .iter()
@@ -195,6 +195,7 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
         readings_curated: curated.len() as u64,
         readings_vitals: vitals.len() as u64,
         readings_warehouse: warehouse_keys.as_ref().map_or(0, |k| k.len() as u64),
+        alerts_warehouse,
         injected_events: fleet.events.len() as u64,
         alerts_raised: alerts.len() as u64,
         alerts_missed,

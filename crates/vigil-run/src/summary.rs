@@ -28,6 +28,8 @@ pub struct Summary {
     pub readings_curated: u64,
     pub readings_vitals: u64,
     pub readings_warehouse: u64,
+    /// Rows in the warehouse's alerts fact table.
+    pub alerts_warehouse: u64,
     pub injected_events: u64,
     pub alerts_raised: u64,
     pub alerts_missed: u64,
@@ -70,7 +72,7 @@ impl Summary {
 
     /// The end-of-run table.
     pub fn table(&self) -> String {
-        let rows: [(&str, String); 16] = [
+        let rows: [(&str, String); 17] = [
             ("uploads sent / accepted", format!("{} / {}", self.uploads_sent, self.uploads_accepted)),
             ("readings accepted", self.readings_accepted.to_string()),
             ("  in the raw archive (S3)", self.readings_raw.to_string()),
@@ -80,6 +82,7 @@ impl Summary {
             ("lost", self.lost.to_string()),
             ("injected events", self.injected_events.to_string()),
             ("alerts raised", self.alerts_raised.to_string()),
+            ("  in the warehouse", self.alerts_warehouse.to_string()),
             ("alerts missed / unexpected", format!("{} / {}", self.alerts_missed, self.alerts_unexpected)),
             ("notifications sent", self.notifications_sent.to_string()),
             ("duplicate notifications", self.duplicate_notifications.to_string()),

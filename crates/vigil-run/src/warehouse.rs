@@ -71,6 +71,16 @@ impl PgWarehouse {
     }
 }
 
+impl PgWarehouse {
+    /// Rows in the alerts fact table (alert-processor's curated alerts; the
+    /// schedule's `no_data` alerts are not curated).
+    pub async fn alert_rows(&self) -> anyhow::Result<u64> {
+        let client = connect(&self.url).await?;
+        let row = client.query_one("SELECT COUNT(*) FROM alerts", &[]).await.context("counting the alerts table")?;
+        Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
+    }
+}
+
 async fn connect(url: &str) -> anyhow::Result<tokio_postgres::Client> {
     let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
     tokio::spawn(async move {

@@ -37,6 +37,7 @@ async fn a_small_fleet_loses_nothing_misses_no_alert_and_sends_each_message_once
     assert_eq!(summary.readings_vitals, summary.readings_accepted);
     assert_eq!(summary.readings_warehouse, summary.readings_accepted, "one warehouse row per distinct reading");
     assert_eq!(summary.lost, 0);
+    assert!(summary.alerts_warehouse > 0, "alert-processor's curated alerts reach the alerts fact table: {summary:?}");
     assert!(summary.injected_events >= 5, "the core events are always injected: {summary:?}");
     assert_eq!(summary.alerts_missed, 0, "{summary:?}");
     assert!(summary.alerts_raised >= 3, "SOS, an uncancelled fall and a heart-rate episode: {summary:?}");

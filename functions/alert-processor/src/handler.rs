@@ -16,12 +16,17 @@ use std::time::Instant;
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
 use vigil_alerting::{AlertSink, Alerting, DeviceReadings, NoSink, Outcome};
 use vigil_aws::metrics::Metrics;
 use vigil_domain::ports::{AlertStore, DeliveryLog, Notifier, Quarantine, StateStore, WearerDirectory};
 use vigil_stream::{Decoded, decode_batch, response};
 
 pub const FUNCTION: &str = "alert-processor";
+
+/// Wearers of a batch evaluated at once (each makes a handful of sequential
+/// DynamoDB and SNS calls; one SDK client serves them all).
+pub const WEARER_CONCURRENCY: usize = 16;
 
 /// The alert path and where poison records go. Built once per container.
 #[derive(Debug)]
@@ -85,14 +90,25 @@ where
                 .push(decoded);
         }
 
-        let mut total = Outcome::default();
-        for wearer in order {
+        // Wearers are independent (their own state item, alerts and claims), so up
+        // to WEARER_CONCURRENCY of them are evaluated at once: a batch's time is
+        // then bounded by its slowest wearers' store calls, not by their sum.
+        let results: Vec<_> = futures_util::stream::iter(order.into_iter().map(|wearer| {
             let records = &by_wearer[wearer];
-            let batches: Vec<DeviceReadings<'_>> = records
-                .iter()
-                .map(|d| DeviceReadings { device_id: &d.envelope.device_id, readings: &d.envelope.readings })
-                .collect();
-            match self.alerting.process_wearer_with(wearer, &batches, now, sink).await {
+            async move {
+                let batches: Vec<DeviceReadings<'_>> = records
+                    .iter()
+                    .map(|d| DeviceReadings { device_id: &d.envelope.device_id, readings: &d.envelope.readings })
+                    .collect();
+                (wearer, records, self.alerting.process_wearer_with(wearer, &batches, now, sink).await)
+            }
+        }))
+        .buffer_unordered(WEARER_CONCURRENCY)
+        .collect()
+        .await;
+        let mut total = Outcome::default();
+        for (wearer, records, result) in results {
+            match result {
                 Ok(outcome) => total.add(outcome),
                 Err(err) => {
                     tracing::warn!(wearer_id = %wearer, error = %err, source = ?std::error::Error::source(&err).map(ToString::to_string), "wearer not processed; reporting for retry");

@@ -45,7 +45,9 @@ async fn main() {
         .unwrap_or_else(|e| panic!("no PostgreSQL at {admin_url} ({e}): run `bash scripts/pg.sh start`"));
     tokio::spawn(conn);
     let db = format!("vigil_bench_{}", std::process::id());
-    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {db}; CREATE DATABASE {db}")).await.unwrap();
+    // Separate calls: several statements in one are one transaction, which DROP DATABASE refuses.
+    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {db}")).await.unwrap();
+    admin.batch_execute(&format!("CREATE DATABASE {db}")).await.unwrap();
     let url = format!("{}/{db}", admin_url.rsplit_once('/').unwrap().0);
 
     // 20 files of 5 % overlap each (a retried batch), 100 wearers, readings every 5 s.

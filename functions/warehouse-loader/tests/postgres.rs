@@ -81,6 +81,15 @@ impl Setup {
         client
     }
 
+    /// Drops the test's database (each is ~8 MB; the server's data directory
+    /// outlives the tests). Left in place when a test fails, for a look inside.
+    async fn finish(self) {
+        let (admin, connection) = tokio_postgres::connect(&pg_url(), NoTls).await.unwrap();
+        tokio::spawn(connection);
+        let name = self.db_url.rsplit_once('/').unwrap().1;
+        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
+    }
+
     fn wearer(&self, id: &str) -> Pseudonym {
         self.pseudonymizer.wearer(id)
     }
@@ -227,6 +236,7 @@ async fn the_same_files_twice_and_overlapping_files_give_one_row_per_distinct_re
     assert_eq!(s.count("SELECT COUNT(*) FROM readings").await, 8);
     assert!(again.migrations_applied.is_empty());
     assert_eq!(s.statuses().await.iter().filter(|(_, st)| st == "loaded").count(), 2);
+    s.finish().await;
 }
 
 #[tokio::test]
@@ -269,6 +279,7 @@ async fn the_pending_lookup_is_bounded_and_oldest_first_and_late_files_land_in_t
         days,
         vec![(NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(), 2), (NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(), 2)]
     );
+    s.finish().await;
 }
 
 #[tokio::test]
@@ -354,6 +365,7 @@ async fn the_daily_summary_gives_the_expected_figures_for_a_known_data_set() {
         .unwrap()
         .get(0);
     assert_eq!(w2_avg, 100.0);
+    s.finish().await;
 }
 
 #[tokio::test]
@@ -379,6 +391,7 @@ async fn migrations_applied_twice_are_a_no_op() {
         db.batch_execute(&vigil_warehouse::sql::record_migration(&m)).await.unwrap();
     }
     assert_eq!(s.count("SELECT COUNT(*) FROM schema_migrations").await, 3);
+    s.finish().await;
 }
 
 #[tokio::test]
@@ -395,6 +408,7 @@ async fn overlapping_runs_load_each_reading_once_and_mark_each_file_once() {
     assert_eq!(ra.files_loaded + rb.files_loaded, 6, "each file marked by exactly one run: {ra:?} {rb:?}");
     assert_eq!(s.count("SELECT COUNT(*) FROM readings").await, 5 * 50 + 80);
     assert!(s.statuses().await.iter().all(|(_, st)| st == "loaded"));
+    s.finish().await;
 }
 
 #[tokio::test]
@@ -451,4 +465,5 @@ async fn alert_files_load_into_the_alerts_fact_table_once() {
         .unwrap();
     let figures: (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
     assert_eq!(figures, (0, 1, 1));
+    s.finish().await;
 }

@@ -169,7 +169,11 @@ impl ReadingId {
 
 impl std::fmt::Display for ReadingId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&hex::encode(self.0))
+        // Into a stack buffer: `hex::encode` collects chars into a fresh String,
+        // which was a large share of the rules engine's time (it keeps reading ids).
+        let mut buf = [0u8; 32];
+        hex::encode_to_slice(self.0, &mut buf).map_err(|_| std::fmt::Error)?;
+        f.write_str(std::str::from_utf8(&buf).map_err(|_| std::fmt::Error)?)
     }
 }
 

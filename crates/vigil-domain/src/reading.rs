@@ -87,10 +87,58 @@ fn rfc3339<'de, D: serde::Deserializer<'de>>(d: D) -> Result<DateTime<FixedOffse
             f.write_str("an RFC 3339 timestamp with an offset")
         }
         fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            DateTime::parse_from_rfc3339(v).map_err(E::custom)
+            parse_rfc3339(v).map_err(E::custom)
         }
     }
     d.deserialize_str(Rfc3339)
+}
+
+/// Exactly `DateTime::parse_from_rfc3339`, with a fast path for the fixed-width
+/// form the app and the envelope use (`2026-11-22T09:00:05+01:00`, `…Z`): chrono's
+/// general parser is a large share of decoding a reading. Anything else — fractions,
+/// a space or `t` separator, a leap second, odd years or offsets, and every error —
+/// goes to chrono, so the accepted set, the values and the error messages are chrono's.
+pub fn parse_rfc3339(s: &str) -> Result<DateTime<FixedOffset>, chrono::ParseError> {
+    match fixed_width_rfc3339(s.as_bytes()) {
+        Some(t) => Ok(t),
+        None => DateTime::parse_from_rfc3339(s),
+    }
+}
+
+fn fixed_width_rfc3339(b: &[u8]) -> Option<DateTime<FixedOffset>> {
+    use chrono::{NaiveDate, TimeZone};
+    let digits = |i: usize, n: usize| -> Option<u32> {
+        b.get(i..i + n)?.iter().try_fold(0u32, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0')))
+    };
+    let at = |i: usize, c: u8| b.get(i) == Some(&c);
+    if !(at(4, b'-') && at(7, b'-') && at(10, b'T') && at(13, b':') && at(16, b':')) {
+        return None;
+    }
+    let offset_secs = match (b.len(), b.get(19)) {
+        (20, Some(b'Z')) => 0,
+        (25, Some(&sign @ (b'+' | b'-'))) if at(22, b':') => {
+            let (h, m) = (digits(20, 2)?, digits(23, 2)?);
+            // chrono takes wider offsets; they are not worth a fast path.
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let secs = i32::try_from(h * 3600 + m * 60).ok()?;
+            if sign == b'-' { -secs } else { secs }
+        }
+        _ => return None,
+    };
+    let year = i32::try_from(digits(0, 4)?).ok()?;
+    // Away from the ends of chrono's range, so applying the offset cannot overflow.
+    if !(1000..=9998).contains(&year) {
+        return None;
+    }
+    // Second 60 (a leap second) is left to chrono, which has its own rules for it.
+    let (hour, min, sec) = (digits(11, 2)?, digits(14, 2)?, digits(17, 2)?);
+    if sec > 59 {
+        return None;
+    }
+    let local = NaiveDate::from_ymd_opt(year, digits(5, 2)?, digits(8, 2)?)?.and_hms_opt(hour, min, sec)?;
+    FixedOffset::east_opt(offset_secs)?.from_local_datetime(&local).single()
 }
 
 fn location<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Location>, D::Error> {

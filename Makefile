@@ -24,6 +24,9 @@ infra-check:
 
 bench:
 	cargo bench -p ingest-api --bench handler
+	cargo bench -p alert-processor --bench rules
+	cargo bench -p raw-archiver
+	cargo bench -p vitals-writer
 
 endpoint:
 	bash localstack/endpoint.sh start

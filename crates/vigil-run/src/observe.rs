@@ -26,6 +26,8 @@ pub struct Live {
     pub handler_failures: AtomicU64,
     /// Per stream function: (records read but not yet processed, age of the oldest in ms).
     lag: Mutex<BTreeMap<&'static str, (usize, i64)>>,
+    /// Per stream function: when the oldest record of the batch it is processing reached the stream.
+    in_flight: Mutex<BTreeMap<&'static str, chrono::DateTime<chrono::Utc>>>,
 }
 
 impl Live {
@@ -43,6 +45,28 @@ impl Live {
 
     pub fn lag(&self) -> BTreeMap<&'static str, (usize, i64)> {
         self.lag.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// `function` started (Some) or finished (None) a batch whose oldest record arrived at `arrival`.
+    pub fn set_in_flight(&self, function: &'static str, arrival: Option<chrono::DateTime<chrono::Utc>>) {
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
+        match arrival {
+            Some(at) => in_flight.insert(function, at),
+            None => in_flight.remove(function),
+        };
+    }
+
+    /// The arrival of the oldest record `function` has read but not finished:
+    /// the batch in flight, else the oldest pending one.
+    pub fn oldest_unprocessed(&self, function: &'static str) -> Option<chrono::DateTime<chrono::Utc>> {
+        let in_flight = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner).get(function).copied();
+        let pending = match self.lag().get(function) {
+            Some(&(pending, age_ms)) if pending > 0 => {
+                Some(chrono::Utc::now() - chrono::TimeDelta::milliseconds(age_ms))
+            }
+            _ => None,
+        };
+        in_flight.into_iter().chain(pending).min()
     }
 }
 

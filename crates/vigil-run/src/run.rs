@@ -256,11 +256,9 @@ async fn schedules(
 /// So the detector runs at the simulated time of the oldest record alert-processor
 /// has read but not processed, plus the real time since it arrived.
 fn detector_now(clock: &SimClock, live: &Live) -> chrono::DateTime<Utc> {
-    match live.lag().get("alert-processor") {
-        Some(&(pending, age_ms)) if pending > 0 => {
-            clock.processing_now(Some(Utc::now() - TimeDelta::milliseconds(age_ms)))
-        }
-        _ => clock.now(),
+    match live.oldest_unprocessed("alert-processor") {
+        Some(arrival) => clock.processing_now(Some(arrival)),
+        None => clock.now(),
     }
 }
 

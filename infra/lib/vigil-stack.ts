@@ -371,12 +371,9 @@ export class VigilStack extends Stack {
         DATA_BUCKET: dataBucket.bucketName,
         CURATED_FILES_TABLE: curatedFiles.tableName,
         QUARANTINE_BUCKET: quarantineBucket.bucketName,
+        // Read from Secrets Manager at cold start (vigil_aws::secrets); the key
+        // itself never appears in the function's configuration.
         PSEUDONYM_KEY_SECRET_ARN: pseudonymKey.secretArn,
-        // Today's raw-archiver reads the key itself from PSEUDONYM_KEY (config.rs),
-        // resolved by CloudFormation at deploy time from Secrets Manager and kept
-        // encrypted with the data key. Remove this line once it reads the secret
-        // from PSEUDONYM_KEY_SECRET_ARN at cold start.
-        PSEUDONYM_KEY: pseudonymKey.secretValue.unsafeUnwrap(),
       },
       timeout: Duration.seconds(120),
       // Parquet and gzip are CPU-bound; Lambda CPU grows with memory.

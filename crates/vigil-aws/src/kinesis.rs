@@ -42,7 +42,9 @@ impl Default for Backoff {
 }
 
 impl Backoff {
-    fn delay(&self, attempt: u32) -> Duration {
+    /// How long to wait before retry `attempt` (0-based): uniform over zero to
+    /// `base · 2^attempt`, capped at `max`.
+    pub fn delay(&self, attempt: u32) -> Duration {
         let ceiling = self.base.saturating_mul(1u32 << attempt.min(16)).min(self.max);
         ceiling.mul_f64(fastrand::f64())
     }

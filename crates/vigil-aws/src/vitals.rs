@@ -160,7 +160,7 @@ impl DynamoVitalsStore {
                 return outcome;
             }
             outcome.report.retries += unprocessed.len();
-            let wake = Instant::now() + delay(&self.backoff, attempt);
+            let wake = Instant::now() + self.backoff.delay(attempt);
             if wake >= deadline {
                 outcome.unwritten.extend(unprocessed);
                 return outcome;
@@ -236,12 +236,6 @@ impl Outcome {
             self.error = other.error;
         }
     }
-}
-
-/// Full jitter over an exponentially growing ceiling.
-fn delay(backoff: &Backoff, attempt: u32) -> Duration {
-    let ceiling = backoff.base.saturating_mul(1u32 << attempt.min(16)).min(backoff.max);
-    ceiling.mul_f64(fastrand::f64())
 }
 
 /// The indexes of `pending` whose items came back unprocessed; `None` if the

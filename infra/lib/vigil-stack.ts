@@ -331,16 +331,20 @@ export class VigilStack extends Stack {
       QUARANTINE_BUCKET: quarantineBucket.bucketName,
       DELIVERY_LEASE_SECS: '60',
     };
+    // Curated alert files for the warehouse's alerts fact table (curated/alerts/),
+    // written by both functions that raise alerts.
+    const curatedAlertsEnv = {
+      DATA_BUCKET: dataBucket.bucketName,
+      CURATED_FILES_TABLE: curatedFiles.tableName,
+      PSEUDONYM_KEY_SECRET_ARN: pseudonymKey.secretArn,
+    };
     const alertProcessor = new VigilFunction(this, 'AlertProcessor', {
       ...fnDefaults,
       name: 'alert-processor',
       description: 'Alert rules on the readings stream; SMS and push to caregivers',
       environment: {
         ...alertEnv,
-        // Curated alert files (being added): curated/alerts/ in the data lake.
-        DATA_BUCKET: dataBucket.bucketName,
-        CURATED_FILES_TABLE: curatedFiles.tableName,
-        PSEUDONYM_KEY_SECRET_ARN: pseudonymKey.secretArn,
+        ...curatedAlertsEnv,
       },
       timeout: Duration.seconds(60),
       memorySize: 512,
@@ -352,7 +356,7 @@ export class VigilStack extends Stack {
       ...fnDefaults,
       name: 'offline-detector',
       description: 'Every minute: no-data alerts, falls past their cancel window, deliveries after quiet hours',
-      environment: { ...alertEnv, NO_DATA_SCAN_AFTER_MIN: '5' },
+      environment: { ...alertEnv, ...curatedAlertsEnv, NO_DATA_SCAN_AFTER_MIN: '5' },
       timeout: Duration.seconds(55),
       memorySize: 256,
       // One run at a time: two overlapping scans would race on the same wearers.
@@ -473,11 +477,13 @@ export class VigilStack extends Stack {
     // Only the detector scans: candidates for no-data checks, deliveries due after quiet hours.
     allow(detector.role, ['dynamodb:Scan'], [wearerState.tableArn, deliveries.tableArn]);
     allow(alertProcessor.role, ['s3:PutObject'], [objects(quarantineBucket, 'quarantine/alert-processor/')]);
-    allow(alertProcessor.role, ['s3:PutObject'], [objects(dataBucket, `${CURATED_PREFIX}alerts/`)]);
-    allow(alertProcessor.role, ['dynamodb:PutItem'], [curatedFiles.tableArn]);
-    pseudonymKey.grantRead(alertProcessor.role);
+    for (const f of [alertProcessor, detector]) {
+      allow(f.role, ['s3:PutObject'], [objects(dataBucket, `${CURATED_PREFIX}alerts/`)]);
+      allow(f.role, ['dynamodb:PutItem'], [curatedFiles.tableArn]);
+      pseudonymKey.grantRead(f.role);
+      ack(f.role, `AwsSolutions-IAM5[Resource::<${lid(dataBucket)}.Arn>/curated/alerts/*]`, 'Curated alert files are written under curated/alerts/ only: a prefix wildcard is the narrowest ARN.');
+    }
     ack(alertProcessor.role, `AwsSolutions-IAM5[Resource::<${lid(quarantineBucket)}.Arn>/quarantine/alert-processor/*]`, 'Poison records are written under this function\'s own quarantine prefix, one object per record: a prefix wildcard is the narrowest ARN.');
-    ack(alertProcessor.role, `AwsSolutions-IAM5[Resource::<${lid(dataBucket)}.Arn>/curated/alerts/*]`, 'Curated alert files are written under curated/alerts/ only: a prefix wildcard is the narrowest ARN.');
 
     allow(archiver.role, ['s3:PutObject'], [objects(dataBucket, RAW_PREFIX), objects(dataBucket, `${CURATED_PREFIX}readings/`)]);
     allow(archiver.role, ['s3:PutObject'], [objects(quarantineBucket, 'quarantine/raw-archiver/')]);
@@ -500,14 +506,14 @@ export class VigilStack extends Stack {
     allow(loader.role, ['s3:GetObject'], [objects(dataBucket, CURATED_PREFIX), objects(dataBucket, MANIFEST_PREFIX)]);
     allow(loader.role, ['redshift-data:BatchExecuteStatement', 'redshift-data:ExecuteStatement'], [warehouse.workgroupArn]);
     // Statement ids are not ARNs: IAM scopes these to statements this role ran.
-    allow(loader.role, ['redshift-data:DescribeStatement', 'redshift-data:GetStatementResult'], ['*'], {
+    allow(loader.role, ['redshift-data:DescribeStatement', 'redshift-data:GetStatementResult', 'redshift-data:CancelStatement'], ['*'], {
       StringEquals: { 'redshift-data:statement-owner-iam-userid': '${aws:userid}' },
     });
     allow(loader.role, ['redshift-serverless:GetCredentials'], [warehouse.workgroupArn]);
     useDataKey(loader.role);
     ack(loader.role, `AwsSolutions-IAM5[Resource::<${lid(dataBucket)}.Arn>/manifests/*]`, 'COPY manifests are written (and read back) under manifests/ only: a prefix wildcard is the narrowest ARN.');
     ack(loader.role, `AwsSolutions-IAM5[Resource::<${lid(dataBucket)}.Arn>/curated/*]`, 'The loader reads curated files it is about to load (curated/ only; raw/ stays unreadable): a prefix wildcard is the narrowest ARN.');
-    ack(loader.role, 'AwsSolutions-IAM5[Resource::*]', 'redshift-data:DescribeStatement/GetStatementResult take statement ids, not ARNs; the statement is limited by redshift-data:statement-owner-iam-userid to statements this role ran.');
+    ack(loader.role, 'AwsSolutions-IAM5[Resource::*]', 'redshift-data:DescribeStatement/GetStatementResult/CancelStatement (the loader cancels a load that outlives its budget) take statement ids, not ARNs; the statement is limited by redshift-data:statement-owner-iam-userid to statements this role ran.');
 
     // ----------------------------------------- event source mappings (one per function)
     const esm = (fn: lambda.IFunction, dlq: sqs.IQueue, batchSize: number, window: Duration, maxRecordAge: Duration) =>

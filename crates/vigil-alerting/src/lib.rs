@@ -14,6 +14,8 @@
 //! claims stop a second message. Saving the state last is what makes "never
 //! lost" hold: the state never says "alerted" before the caregivers were told.
 
+pub mod curated;
+
 use chrono::{DateTime, Utc};
 use vigil_domain::alerts::{self, Alert, RuleKind, Thresholds, WearerState};
 use vigil_domain::care::{Delivery, WearerProfile, plan_deliveries};
@@ -148,8 +150,20 @@ where
     /// The scheduled check of one wearer: falls past their cancel window and a
     /// band silent for longer than the wearer's no-data threshold.
     pub async fn check_wearer(&self, wearer_id: &str, now: DateTime<Utc>) -> Result<Outcome, AlertingError> {
+        self.check_wearer_with(wearer_id, now, &NoSink).await
+    }
+
+    /// [`Self::check_wearer`], handing the alerts it raises to `sink` as
+    /// [`Self::process_wearer_with`] does, so the schedule's alerts (silent
+    /// bands, late-raised falls) reach the warehouse too.
+    pub async fn check_wearer_with(
+        &self,
+        wearer_id: &str,
+        now: DateTime<Utc>,
+        sink: &(impl AlertSink + Sync),
+    ) -> Result<Outcome, AlertingError> {
         let profile = self.profile(wearer_id).await?;
-        self.with_state(wearer_id, &profile, now, &NoSink, |state, th| {
+        self.with_state(wearer_id, &profile, now, sink, |state, th| {
             let mut raised = alerts::flush(state, th, now);
             raised.extend(alerts::check_offline(state, th, now));
             raised

@@ -22,6 +22,7 @@ pub mod wearers;
 
 // raw-archiver's adapters: the data lake and the curated-file registry.
 pub mod archive;
+pub mod curated_alerts;
 pub mod curated_files;
 
 // vitals-writer's adapters: the vitals table and the wearer's shadow.

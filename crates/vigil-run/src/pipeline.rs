@@ -132,7 +132,7 @@ pub fn ingest(sdk: &SdkConfig, env: &Env) -> anyhow::Result<RunIngest> {
 pub struct Functions {
     pub alert_processor: RunProcessor,
     /// alert-processor's curated alerts for the warehouse (on when DATA_BUCKET is set, as in AWS).
-    pub curated_alerts: Option<alert_processor::curated_config::AwsCuratedAlerts>,
+    pub curated_alerts: Option<vigil_aws::curated_alerts::AwsCuratedAlerts>,
     pub offline_detector: RunDetector,
     pub raw_archiver: raw_archiver::config::AwsArchiver,
     pub vitals_writer: vitals_writer::config::AwsWriter,
@@ -158,7 +158,7 @@ impl Functions {
                 notifier: Recording { inner: a.notifier, log: sent.clone(), live: live.clone() },
             }
         };
-        let curated_alerts = alert_processor::curated_config::from_env(env, sdk).await?;
+        let curated_alerts = vigil_aws::curated_alerts::from_env(env, sdk).await?;
         Ok(Self {
             curated_alerts,
             alert_processor: alert_processor::Processor {
@@ -325,7 +325,10 @@ pub async fn run_stream_functions(
 
 /// One offline-detector run at `now`.
 pub async fn detect(functions: &Functions, now: chrono::DateTime<chrono::Utc>, live: &Live) {
-    let (result, metrics) = functions.offline_detector.check(now).await;
+    let (result, metrics) = match &functions.curated_alerts {
+        Some(sink) => functions.offline_detector.check_with(now, sink).await,
+        None => functions.offline_detector.check_with(now, &vigil_alerting::NoSink).await,
+    };
     Live::add(&live.alerts_raised, metrics.get("AlertsRaised") as u64);
     if let Err(err) = result {
         tracing::warn!(error = %err, "offline-detector run failed; the next run retries");

@@ -49,7 +49,7 @@ where
     }
 
     /// [`Self::handle`], also writing each evaluation's alerts to `sink` (the
-    /// curated alerts: [`crate::curated::CuratedAlerts`]).
+    /// curated alerts: [`vigil_alerting::curated::CuratedAlerts`]).
     pub async fn handle_with(&self, event: KinesisEvent, sink: &(impl AlertSink + Sync)) -> KinesisEventResponse {
         let (response, metrics) = self.process_with(&event, Utc::now(), sink).await;
         metrics.emit();

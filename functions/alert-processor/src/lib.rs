@@ -5,6 +5,5 @@ pub mod handler;
 
 pub use handler::Processor;
 
-// Curated alerts for the warehouse (written after delivery, before the state is saved).
-pub mod curated;
-pub mod curated_config;
+// Curated alerts for the warehouse (written after delivery, before the state is
+// saved): vigil_alerting::curated, wired to AWS by vigil_aws::curated_alerts.

@@ -10,7 +10,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     tracing::init_default_subscriber();
     let config = AlertPathConfig::from_source(&vigil_aws::env::ProcessEnv)?;
     let sdk = vigil_aws::sdk::load().await;
-    let curated = alert_processor::curated_config::from_env(&vigil_aws::env::ProcessEnv, &sdk).await?;
+    let curated = vigil_aws::curated_alerts::from_env(&vigil_aws::env::ProcessEnv, &sdk).await?;
     let processor = Processor { alerting: config.alerting(&sdk), quarantine: config.quarantine(&sdk) };
     let (processor, curated) = (&processor, &curated);
     run(service_fn(move |event: LambdaEvent<KinesisEvent>| async move {

@@ -4,11 +4,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on broken fixtures")]
 
 use alert_processor::Processor;
-use alert_processor::curated::CuratedAlerts;
 use aws_lambda_events::encodings::SecondTimestamp;
 use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
 use chrono::{DateTime, Utc};
 use vigil_alerting::Alerting;
+use vigil_alerting::curated::CuratedAlerts;
 use vigil_domain::Envelope;
 use vigil_domain::care::{Caregiver, WearerProfile};
 use vigil_domain::curated::Pseudonymizer;

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
-use vigil_alerting::{Alerting, Outcome};
+use vigil_alerting::{AlertSink, Alerting, NoSink, Outcome};
 use vigil_aws::env::{self, ConfigError, Source};
 use vigil_aws::metrics::Metrics;
 use vigil_domain::ports::{AlertStore, DeliveryLog, Notifier, StateStore, WearerDirectory};
@@ -72,14 +72,30 @@ where
 {
     /// One scheduled run at `now`, its metrics written to stdout as EMF.
     pub async fn run(&self, now: DateTime<Utc>) -> Result<Summary, RunError> {
-        let (result, metrics) = self.check(now).await;
+        self.run_with(now, &NoSink).await
+    }
+
+    /// [`Self::run`], handing the alerts raised to `sink` (the curated alerts
+    /// for the warehouse, as alert-processor does).
+    pub async fn run_with(&self, now: DateTime<Utc>, sink: &(impl AlertSink + Sync)) -> Result<Summary, RunError> {
+        let (result, metrics) = self.check_with(now, sink).await;
         metrics.emit();
         result
     }
 
-    /// One scheduled run at `now`; returns the result and the metrics without
-    /// writing them (the local runner shows them instead).
+    /// One scheduled run at `now` without a sink; see [`Self::check_with`].
     pub async fn check(&self, now: DateTime<Utc>) -> (Result<Summary, RunError>, Metrics) {
+        self.check_with(now, &NoSink).await
+    }
+
+    /// One scheduled run at `now`, the alerts raised handed to `sink`; returns
+    /// the result and the metrics without writing them (the local runner shows
+    /// them instead).
+    pub async fn check_with(
+        &self,
+        now: DateTime<Utc>,
+        sink: &(impl AlertSink + Sync),
+    ) -> (Result<Summary, RunError>, Metrics) {
         let started = Instant::now();
         let mut metrics = Metrics::new(FUNCTION);
         let candidates = match self.alerting.states.needing_check(now - self.config.scan_after).await {
@@ -89,7 +105,7 @@ where
         let mut summary = Summary { checked: candidates.len(), ..Summary::default() };
         let mut total = Outcome::default();
         for wearer_id in &candidates {
-            match self.alerting.check_wearer(wearer_id, now).await {
+            match self.alerting.check_wearer_with(wearer_id, now, sink).await {
                 Ok(outcome) => total.add(outcome),
                 Err(err) => {
                     summary.failed += 1;

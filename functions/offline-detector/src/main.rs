@@ -10,10 +10,16 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let tables = AlertPathConfig::from_source(&source)?;
     let sdk = vigil_aws::sdk::load().await;
     let detector = Detector { alerting: tables.alerting(&sdk), config: DetectorConfig::from_source(&source)? };
-    let detector = &detector;
+    let curated = vigil_aws::curated_alerts::from_env(&source, &sdk).await?;
+    let (detector, curated) = (&detector, &curated);
     // The scheduled event carries nothing the detector needs; its clock is the input.
     run(service_fn(move |_: LambdaEvent<serde_json::Value>| async move {
-        detector.run(chrono::Utc::now()).await.map_err(lambda_runtime::Error::from)
+        let now = chrono::Utc::now();
+        let summary = match curated {
+            Some(sink) => detector.run_with(now, sink).await,
+            None => detector.run_with(now, &vigil_alerting::NoSink).await,
+        };
+        summary.map_err(lambda_runtime::Error::from)
     }))
     .await
 }

@@ -109,3 +109,27 @@ fn the_sample_scheduled_event_is_a_valid_eventbridge_event() {
     assert_eq!(event["source"], "aws.events");
     assert!(DateTime::parse_from_rfc3339(event["time"].as_str().unwrap()).is_ok());
 }
+
+#[test]
+fn the_schedules_alerts_are_curated_for_the_warehouse_like_the_streams() {
+    use vigil_alerting::curated::CuratedAlerts;
+    use vigil_testkit::sinks_raw::{MemoryCuratedFiles, MemoryObjectStore};
+    let d = detector();
+    let sink = CuratedAlerts {
+        objects: MemoryObjectStore::default(),
+        registry: MemoryCuratedFiles::default(),
+        pseudonymizer: vigil_domain::curated::Pseudonymizer::new(&[7; 32]).unwrap(),
+    };
+    seen(&d, "w-silent", "2026-11-22T12:00:00Z", false);
+    seen(&d, "w-fresh", "2026-11-22T12:15:30Z", true);
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let s = runtime.block_on(d.run_with(at("2026-11-22T12:16:30Z"), &sink)).unwrap();
+    assert_eq!(s.alerts_raised, 2, "no_data for the silent band, the fall for the other");
+    let files = sink.objects.keys("curated/alerts/");
+    assert_eq!(files.len(), 2, "one file per wearer's evaluation: {files:?}");
+    let registered = sink.registry.all();
+    assert_eq!(registered.len(), 2);
+    // Nothing new on the next run: nothing new written.
+    runtime.block_on(d.run_with(at("2026-11-22T12:17:30Z"), &sink)).unwrap();
+    assert_eq!(sink.objects.keys("curated/alerts/").len(), 2);
+}

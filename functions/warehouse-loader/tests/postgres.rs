@@ -413,8 +413,8 @@ async fn overlapping_runs_load_each_reading_once_and_mark_each_file_once() {
 
 #[tokio::test]
 async fn alert_files_load_into_the_alerts_fact_table_once() {
-    use alert_processor::curated::CuratedAlerts;
     use vigil_alerting::AlertSink;
+    use vigil_alerting::curated::CuratedAlerts;
     use vigil_domain::alerts::{Alert, AlertId, RuleKind, Severity};
 
     let s = Setup::new().await;

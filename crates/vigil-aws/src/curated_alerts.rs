@@ -1,4 +1,5 @@
-//! Where the curated alerts go, read once per container.
+//! Where the curated alerts go (alert-processor's and offline-detector's), read
+//! once per container.
 //!
 //! `DATA_BUCKET` and `CURATED_FILES_TABLE` switch the curated alerts on; with
 //! them, the pseudonym key is required: `PSEUDONYM_KEY`, or
@@ -8,12 +9,12 @@
 //! function runs as before and logs that alerts are not curated.
 
 use aws_config::SdkConfig;
-use vigil_aws::archive::S3ObjectStore;
-use vigil_aws::curated_files::DynamoCuratedFiles;
-use vigil_aws::env::{self, Source};
-use vigil_aws::secrets::SecretError;
+use vigil_alerting::curated::CuratedAlerts;
 
-use crate::curated::CuratedAlerts;
+use crate::archive::S3ObjectStore;
+use crate::curated_files::DynamoCuratedFiles;
+use crate::env::{self, Source};
+use crate::secrets::SecretError;
 
 /// The sink on S3 and DynamoDB.
 pub type AwsCuratedAlerts = CuratedAlerts<S3ObjectStore, DynamoCuratedFiles>;
@@ -25,10 +26,10 @@ pub async fn from_env(src: &impl Source, sdk: &SdkConfig) -> Result<Option<AwsCu
         return Ok(None);
     };
     let table = env::required(src, "CURATED_FILES_TABLE", "the DynamoDB table of curated files")?;
-    let pseudonymizer = vigil_aws::secrets::pseudonymizer(src, || aws_sdk_secretsmanager::Client::new(sdk)).await?;
+    let pseudonymizer = crate::secrets::pseudonymizer(src, || aws_sdk_secretsmanager::Client::new(sdk)).await?;
     Ok(Some(CuratedAlerts {
-        objects: S3ObjectStore::new(vigil_aws::sdk::s3(sdk), bucket),
-        registry: DynamoCuratedFiles::new(vigil_aws::sdk::dynamodb(sdk), table),
+        objects: S3ObjectStore::new(crate::sdk::s3(sdk), bucket),
+        registry: DynamoCuratedFiles::new(crate::sdk::dynamodb(sdk), table),
         pseudonymizer,
     }))
 }

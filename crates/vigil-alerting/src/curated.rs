@@ -27,6 +27,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::AlertSink;
 use arrow_array::builder::{BooleanBuilder, StringBuilder, TimestampMicrosecondBuilder};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -35,7 +36,6 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use sha2::{Digest, Sha256};
-use vigil_alerting::AlertSink;
 use vigil_domain::alerts::{Alert, Severity};
 use vigil_domain::curated::{
     CuratedFile, CuratedFileRegistry, ObjectStore, PARQUET_CONTENT_TYPE, Pseudonym, Pseudonymizer, curated_alerts_key,

@@ -200,6 +200,7 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
         alerts_raised: alerts.len() as u64,
         alerts_missed,
         alerts_unexpected,
+        unexpected_alerts: summary::unexpected(&fleet.events, &alerts),
         notifications_sent: sent.len() as u64,
         duplicate_notifications: summary::duplicates(&sent),
         lost,

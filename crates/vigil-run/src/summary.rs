@@ -11,6 +11,22 @@ use crate::audit::AlertRow;
 use crate::fleet::InjectedEvent;
 use crate::observe::Sent;
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnexpectedAlert {
+    pub wearer_id: String,
+    pub rule: String,
+    pub raised_at: DateTime<Utc>,
+}
+
+/// The alerts no injected event explains.
+pub fn unexpected(events: &[InjectedEvent], alerts: &[AlertRow]) -> Vec<UnexpectedAlert> {
+    alerts
+        .iter()
+        .filter(|a| !events.iter().any(|e| explains(e, a)))
+        .map(|a| UnexpectedAlert { wearer_id: a.wearer_id.clone(), rule: a.rule.clone(), raised_at: a.raised_at })
+        .collect()
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Latency {
     pub p50: u64,
@@ -35,6 +51,8 @@ pub struct Summary {
     pub alerts_missed: u64,
     /// Alerts that no injected event explains (0 with the simulator's realistic values).
     pub alerts_unexpected: u64,
+    /// Those alerts, to look into (simulated wearer ids, rules and event times only).
+    pub unexpected_alerts: Vec<UnexpectedAlert>,
     pub notifications_sent: u64,
     pub duplicate_notifications: u64,
     /// Accepted readings missing from at least one store after draining.

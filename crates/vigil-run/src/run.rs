@@ -83,8 +83,12 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
         ..FleetConfig::new(clock.start())
     });
     register(sdk, &resources.devices_table, &resources.wearers_table, &fleet).await?;
-    let addresses: Arc<HashMap<String, String>> = Arc::new(caregiver_addresses(&fleet));
-    let labels: Arc<HashMap<String, String>> = Arc::new(caregiver_labels(&fleet));
+    // Caregiver address → wearer (for latency), and → how the live view names it (never the number).
+    let addresses: HashMap<String, String> =
+        caregiver_addresses(&fleet).map(|(a, _, wearer)| (a.clone(), wearer.to_owned())).collect();
+    let labels: Arc<HashMap<String, String>> = Arc::new(
+        caregiver_addresses(&fleet).map(|(a, c, wearer)| (a.clone(), format!("caregiver {c} of {wearer}"))).collect(),
+    );
 
     let live = Arc::new(Live::default());
     let (messages_tx, messages_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -276,30 +280,14 @@ pub async fn register(sdk: &SdkConfig, devices_table: &str, wearers_table: &str,
     Ok(())
 }
 
-/// Caregiver phone numbers and push endpoints → their wearer.
-pub fn caregiver_addresses(fleet: &Fleet) -> HashMap<String, String> {
-    let mut out = HashMap::new();
-    for w in &fleet.wearers {
-        for c in &w.profile.caregivers {
-            for address in c.phone.iter().chain(c.push_endpoint.iter()) {
-                out.insert(address.clone(), w.profile.wearer_id.clone());
-            }
-        }
-    }
-    out
-}
-
-/// Caregiver address → "caregiver <id> of <wearer>", for the live view (never a number).
-pub fn caregiver_labels(fleet: &Fleet) -> HashMap<String, String> {
-    let mut out = HashMap::new();
-    for w in &fleet.wearers {
-        for c in &w.profile.caregivers {
-            for address in c.phone.iter().chain(c.push_endpoint.iter()) {
-                out.insert(address.clone(), format!("caregiver {} of {}", c.id, w.profile.wearer_id));
-            }
-        }
-    }
-    out
+/// Every caregiver address of the fleet (phone numbers and push endpoints):
+/// (address, caregiver id, wearer id).
+fn caregiver_addresses(fleet: &Fleet) -> impl Iterator<Item = (&String, &str, &str)> {
+    fleet.wearers.iter().flat_map(|w| {
+        w.profile.caregivers.iter().flat_map(move |c| {
+            c.phone.iter().chain(c.push_endpoint.iter()).map(move |a| (a, c.id.as_str(), w.profile.wearer_id.as_str()))
+        })
+    })
 }
 
 /// What driving a deployed API did.

@@ -359,6 +359,10 @@ fn inactivity_boundary_and_movement_reset() {
     let a = run(&mut s, &[with(utc(12, 0, 0), still_worn)]);
     assert_eq!(rules(&a), vec![RuleKind::Inactivity]);
     assert_eq!(a[0].episode_start, utc(9, 0, 0));
+    // The readings behind it: the first still one after the step, and the one
+    // that completed three hours (not every "still" reading in between).
+    let id = |t: DateTime<Utc>| ReadingId::new(DEVICE, t.timestamp() as u64).to_string();
+    assert_eq!(a[0].readings, vec![id(utc(9, 0, 5)), id(utc(12, 0, 0))]);
 }
 
 #[test]

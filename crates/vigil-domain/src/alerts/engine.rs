@@ -1,6 +1,8 @@
 //! The rules themselves. See the table in the module docs.
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Offset, TimeZone, Utc};
+use std::cell::Cell;
+
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use super::state::{Episode, PendingFall, WearStretch, WearerState};
@@ -49,6 +51,8 @@ pub fn evaluate(
 ) -> Vec<Alert> {
     let mut sorted: Vec<&Reading> = readings.iter().collect();
     sorted.sort_by_key(|r| (r.ts, r.seq));
+    let span = sorted.first().zip(sorted.last()).map(|(a, b)| (a.ts.with_timezone(&Utc), b.ts.with_timezone(&Utc)));
+    let clock = LocalClock::new(tz, span);
     let mut ev = Eval { state, th: thresholds, alerts: Vec::new() };
     for r in sorted {
         let at = r.ts.with_timezone(&Utc);
@@ -57,7 +61,7 @@ pub fn evaluate(
         // Value rules move forward only: a late reading cannot rewrite an episode
         // already judged on newer evidence.
         if ev.state.last_seen.is_none_or(|seen| at > seen) {
-            ev.values(tz, at, &id, r);
+            ev.values(&clock, at, &id, r);
             ev.state.last_seen = Some(at);
             // The band is back: a no-data episode is over.
             ev.state.episodes.remove(&RuleKind::NoData);
@@ -192,7 +196,7 @@ impl Eval<'_> {
     }
 
     /// The rules that need readings in event-time order.
-    fn values(&mut self, tz: Tz, at: DateTime<Utc>, id: &LazyId, r: &Reading) {
+    fn values(&mut self, clock: &LocalClock, at: DateTime<Utc>, id: &LazyId, r: &Reading) {
         let th = self.th;
         let secs = |s: u32| Duration::seconds(i64::from(s));
         let high = seen(r.heart_rate_bpm, |v| v > th.heart_rate_high_bpm, |_| true);
@@ -215,7 +219,7 @@ impl Eval<'_> {
         }
         // Daytime episodes start no earlier than today's daytime: a night asleep
         // or an evening without the band does not count towards them.
-        let (off_since, still_since) = match (daytime_start(tz, th, at), state.wear) {
+        let (off_since, still_since) = match (clock.daytime_start(th, at), state.wear) {
             (Some(day), Some(w)) if !w.worn => (Some(w.since.max(day)), None),
             (Some(day), Some(w)) => (None, Some(w.since.max(day).max(state.last_movement.unwrap_or(day)))),
             _ => (None, None),
@@ -242,11 +246,18 @@ impl Eval<'_> {
                 self.state.episodes.insert(rule, new_episode(at, at, id, value));
             }
         }
-        self.raise_if_due(rule, at, duration);
+        self.raise_if_due(rule, at, duration, None);
     }
 
     /// A daytime condition that has held since `since` (None: it does not hold
     /// now). `since` is the episode's identity: a new `since` is a new episode.
+    ///
+    /// Its readings are the one that began the episode and the one that completed
+    /// it: every reading in between says only "still" (or "off"), and hashing each
+    /// one's id was a large share of the engine's time, since a wearer at rest in
+    /// daytime is in an inactivity episode nearly always. A condition that began
+    /// at this very reading (the wearer just moved, the band just came off) has
+    /// lasted nothing yet: the episode starts with the next reading, still at `since`.
     fn daytime(
         &mut self,
         rule: RuleKind,
@@ -255,24 +266,30 @@ impl Eval<'_> {
         since: Option<DateTime<Utc>>,
         duration: Duration,
     ) {
-        let Some(since) = since else {
+        let Some(since) = since.filter(|&s| s < at) else {
             self.state.episodes.remove(&rule);
             return;
         };
         let minutes = (at - since).num_minutes() as f64;
         match self.state.episodes.get_mut(&rule) {
-            Some(ep) if ep.start == since => extend(ep, at, id, minutes),
+            Some(ep) if ep.start == since => {
+                ep.last = at;
+                ep.value = Some(minutes);
+            }
             _ => {
                 self.state.episodes.insert(rule, new_episode(since, at, id, minutes));
             }
         }
-        self.raise_if_due(rule, at, duration);
+        self.raise_if_due(rule, at, duration, Some(id));
     }
 
     /// Raises the open episode of `rule` once it has lasted `duration`, unless it
     /// already did or the rule is cooling down. A suppressed episode that still
     /// holds when the cooldown ends alerts then: the cooldown delays, never drops.
-    fn raise_if_due(&mut self, rule: RuleKind, at: DateTime<Utc>, duration: Duration) {
+    ///
+    /// `completing` is the reading that raised it, when the episode does not
+    /// already keep every reading (daytime rules).
+    fn raise_if_due(&mut self, rule: RuleKind, at: DateTime<Utc>, duration: Duration, completing: Option<&LazyId>) {
         let cooled = cooled_down(self.state, self.th, rule, at);
         let Some(ep) = self.state.episodes.get_mut(&rule) else { return };
         if ep.alerted || ep.last - ep.start < duration || !cooled {
@@ -281,6 +298,11 @@ impl Eval<'_> {
         ep.alerted = true;
         let mut alert = Alert::new(&self.state.wearer_id, rule, ep.start, at);
         alert.readings = ep.readings.clone();
+        if let Some(id) = completing
+            && alert.readings.last().is_none_or(|last| last != id.get())
+        {
+            alert.readings.push(id.get().to_owned());
+        }
         alert.value = ep.value;
         self.state.last_alert.insert(rule, at);
         self.alerts.push(alert);
@@ -314,30 +336,148 @@ fn extend(ep: &mut Episode, at: DateTime<Utc>, id: &LazyId, value: f64) {
     ep.readings.push(id.get().to_owned());
 }
 
-/// The start of the wearer's daytime that `at` falls in, or None at night.
-fn daytime_start(tz: Tz, th: &Thresholds, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let local = at.with_timezone(&tz);
-    let (t, today) = (local.time(), local.date_naive());
-    let (start, end) = (th.day_start, th.day_end);
-    let date = if start < end {
-        (start <= t && t < end).then_some(today)?
-    } else if t >= start {
-        // Wraps past midnight (or all day when start == end).
-        today
-    } else if t < end {
-        today.pred_opt()?
-    } else {
-        return None;
-    };
-    Some(local_instant(tz, date, start, local.offset().fix()))
+/// The wearer's local clock over one batch.
+///
+/// Looking up a zone's offset (a binary search over its transitions, twice per
+/// reading) was a large share of the engine's time. A batch spans seconds to
+/// minutes: when the offset is the same at its first and last reading and they
+/// are less than [`FIXED_SPAN`] apart, no transition lies between them (zones
+/// change offset a few times a year at most), so local time is arithmetic on
+/// that offset. Otherwise every reading is looked up. The instant a local day
+/// starts is looked up once per date (it may lie before the batch, across a
+/// transition).
+struct LocalClock {
+    tz: Tz,
+    fixed: Option<FixedOffset>,
+    day_start: Cell<Option<(NaiveDate, DateTime<Utc>)>>,
+}
+
+/// Longest batch span over which an unchanged offset is taken as constant.
+const FIXED_SPAN: Duration = Duration::hours(6);
+
+impl LocalClock {
+    fn new(tz: Tz, span: Option<(DateTime<Utc>, DateTime<Utc>)>) -> Self {
+        let offset = |t: DateTime<Utc>| tz.offset_from_utc_datetime(&t.naive_utc()).fix();
+        let fixed = span
+            .filter(|(first, last)| *last - *first < FIXED_SPAN)
+            .and_then(|(first, last)| Some(offset(first)).filter(|o| *o == offset(last)));
+        Self { tz, fixed, day_start: Cell::new(None) }
+    }
+
+    /// `at` on the wearer's wall clock, with the offset in force.
+    fn local(&self, at: DateTime<Utc>) -> (NaiveDateTime, FixedOffset) {
+        match self.fixed {
+            Some(offset) => (at.with_timezone(&offset).naive_local(), offset),
+            None => {
+                let local = at.with_timezone(&self.tz);
+                (local.naive_local(), local.offset().fix())
+            }
+        }
+    }
+
+    /// The start of the wearer's daytime that `at` falls in, or None at night.
+    fn daytime_start(&self, th: &Thresholds, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let (local, offset) = self.local(at);
+        let (t, today) = (local.time(), local.date());
+        let (start, end) = (th.day_start, th.day_end);
+        let date = if start < end {
+            (start <= t && t < end).then_some(today)?
+        } else if t >= start {
+            // Wraps past midnight (or all day when start == end).
+            today
+        } else if t < end {
+            today.pred_opt()?
+        } else {
+            return None;
+        };
+        if let Some((d, instant)) = self.day_start.get()
+            && d == date
+        {
+            return Some(instant);
+        }
+        let instant = local_instant(self.tz, date, start, offset);
+        self.day_start.set(Some((date, instant)));
+        Some(instant)
+    }
 }
 
 /// A local wall-clock time as an instant. In a DST gap (the time does not exist
 /// that day) the current offset is used, which lands just after the gap.
-fn local_instant(tz: Tz, date: NaiveDate, time: NaiveTime, fallback: chrono::FixedOffset) -> DateTime<Utc> {
+fn local_instant(tz: Tz, date: NaiveDate, time: NaiveTime, fallback: FixedOffset) -> DateTime<Utc> {
     let naive = date.and_time(time);
     tz.from_local_datetime(&naive)
         .earliest()
         .map(|d| d.with_timezone(&Utc))
         .unwrap_or_else(|| (naive - Duration::seconds(i64::from(fallback.local_minus_utc()))).and_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// The plain definition: the zone looked up for every instant.
+    fn daytime_start_reference(tz: Tz, th: &Thresholds, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let local = at.with_timezone(&tz);
+        let (t, today) = (local.time(), local.date_naive());
+        let (start, end) = (th.day_start, th.day_end);
+        let date = if start < end {
+            (start <= t && t < end).then_some(today)?
+        } else if t >= start {
+            today
+        } else if t < end {
+            today.pred_opt()?
+        } else {
+            return None;
+        };
+        Some(local_instant(tz, date, start, local.offset().fix()))
+    }
+
+    const ZONES: [Tz; 6] = [
+        chrono_tz::Europe::Madrid,
+        chrono_tz::America::Sao_Paulo,
+        chrono_tz::America::New_York,
+        chrono_tz::Australia::Lord_Howe,
+        chrono_tz::Asia::Tokyo,
+        chrono_tz::Pacific::Chatham,
+    ];
+
+    proptest! {
+        // Cheap cases, and a mismatch needs a daytime boundary near a transition.
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        /// Batches of up to 8 h of readings, many across a DST change (2026-03-08 US,
+        /// 03-29 EU, 04-05 AU/NZ, 10-04/10-25, 11-01): the clock built once per
+        /// batch gives each reading the same daytime start as looking it up.
+        #[test]
+        fn batch_clock_matches_a_lookup_per_reading(
+            zone in 0..ZONES.len(),
+            day in prop::sample::select(vec![67u32, 68, 87, 88, 94, 95, 276, 277, 297, 298, 304, 305, 200]),
+            first_min in 0i64..1440,
+            steps in prop::collection::vec(0i64..3600, 1..12),
+            // Half the time near the small hours, where zones change offset.
+            start_min in prop_oneof![0u32..1440, 60u32..240],
+            end_min in prop_oneof![0u32..1440, 60u32..240],
+        ) {
+            let tz = ZONES[zone];
+            let th = Thresholds {
+                day_start: NaiveTime::from_num_seconds_from_midnight_opt(start_min * 60, 0).unwrap(),
+                day_end: NaiveTime::from_num_seconds_from_midnight_opt(end_min * 60, 0).unwrap(),
+                ..Thresholds::default()
+            };
+            let base = NaiveDate::from_yo_opt(2026, day).unwrap().and_hms_opt(0, 0, 0).unwrap().and_utc();
+            let mut at = base + Duration::minutes(first_min);
+            let mut times = vec![at];
+            for s in steps {
+                at += Duration::seconds(s);
+                times.push(at);
+            }
+            let clock = LocalClock::new(tz, Some((times[0], *times.last().unwrap())));
+            for t in times {
+                prop_assert_eq!(clock.daytime_start(&th, t), daytime_start_reference(tz, &th, t), "at {}", t);
+            }
+        }
+    }
 }

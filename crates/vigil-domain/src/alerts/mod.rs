@@ -171,7 +171,9 @@ pub struct Alert {
     pub episode_start: DateTime<Utc>,
     /// Event time of the reading that raised the alert (for SOS and falls: the press or the fall).
     pub raised_at: DateTime<Utc>,
-    /// [`crate::ReadingId`]s (hex) of the readings behind the alert, at most [`MAX_ALERT_READINGS`].
+    /// [`crate::ReadingId`]s (hex) of the readings behind the alert, at most [`MAX_ALERT_READINGS`]:
+    /// the latest readings showing the condition for the sustained rules; the first
+    /// and the completing reading for the daytime rules (`inactivity`, `not_worn`).
     pub readings: Vec<String>,
     /// For SOS and falls: the phone's location with the reading, else its last known one.
     /// Personal data: never log it.

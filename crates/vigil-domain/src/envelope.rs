@@ -10,6 +10,8 @@ use sha2::{Digest, Sha256};
 use crate::reading::Reading;
 use crate::upload::Upload;
 
+pub mod canonical;
+
 /// The envelope format this code writes. Decoders reject other versions.
 pub const ENVELOPE_VERSION: u32 = 1;
 
@@ -48,8 +50,22 @@ pub enum DecodeError {
 }
 
 impl Envelope {
-    /// Decodes one stream record.
+    /// Decodes one stream record: ingest's own layout by the [`canonical`] fast
+    /// path, anything else (and every error) by serde_json.
     pub fn decode(data: &[u8]) -> Result<Self, DecodeError> {
+        let envelope = match canonical::decode(data) {
+            Some(envelope) => envelope,
+            None => return Self::decode_serde(data),
+        };
+        if envelope.v != ENVELOPE_VERSION {
+            return Err(DecodeError::Version(envelope.v));
+        }
+        Ok(envelope)
+    }
+
+    /// [`Self::decode`] by serde_json alone, the decoder of record (public so
+    /// tests and benchmarks can hold the fast path to it).
+    pub fn decode_serde(data: &[u8]) -> Result<Self, DecodeError> {
         let crate::reading::MapOnly(envelope) = serde_json::from_slice::<crate::reading::MapOnly<Envelope>>(data)?;
         if envelope.v != ENVELOPE_VERSION {
             return Err(DecodeError::Version(envelope.v));

@@ -105,7 +105,7 @@ pub fn parse_rfc3339(s: &str) -> Result<DateTime<FixedOffset>, chrono::ParseErro
     }
 }
 
-fn fixed_width_rfc3339(b: &[u8]) -> Option<DateTime<FixedOffset>> {
+pub(crate) fn fixed_width_rfc3339(b: &[u8]) -> Option<DateTime<FixedOffset>> {
     use chrono::{NaiveDate, TimeZone};
     let digits = |i: usize, n: usize| -> Option<u32> {
         b.get(i..i + n)?.iter().try_fold(0u32, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0')))

@@ -12,7 +12,7 @@
 //! | `rule`             | BYTE_ARRAY UTF8 (Utf8)             | VARCHAR(32)   | `sos`, `fall`, `heart_rate_high`, … |
 //! | `severity`         | BYTE_ARRAY UTF8 (Utf8)             | VARCHAR(16)   | `critical`, `high`, `medium`, `low` |
 //! | `raised_at`        | INT64 TIMESTAMP(MICROS, UTC)       | TIMESTAMPTZ   | event time of the reading that raised it |
-//! | `resolved`         | BOOLEAN                            | BOOLEAN       | resolved when curated (false at raise) |
+//! | `resolved`         | BOOLEAN                            | BOOLEAN       | false when raised; true in the file written when it is resolved |
 //!
 //! No names, phone numbers, locations, reading ids or measurement values.
 //!
@@ -23,6 +23,12 @@
 //! the date, the wearer's pseudonym and a digest of the alert keys, and the
 //! bytes depend only on the alerts, so a retry rewrites the same object and a
 //! different set of alerts can never overwrite an earlier file.
+//!
+//! A resolution (a silent band is back) writes the alert again with
+//! `resolved = true`, into a file of its own (its digest covers the flag too),
+//! so the raise file is never rewritten. The loader keeps the resolved copy of
+//! a key and its MERGE only ever sets `resolved` (`alerts.resolved OR s.resolved`),
+//! whichever file is loaded first.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -89,10 +95,13 @@ fn storage_error(err: impl std::error::Error + Send + Sync + 'static) -> StoreEr
 
 /// The files of one wearer's evaluation: one per UTC date of `raised_at`, rows
 /// sorted by key (one per alert), named deterministically (see the module docs).
+///
+/// `resolved`: the alerts are being resolved, not raised.
 pub fn alert_files(
     pseudonymizer: &Pseudonymizer,
     wearer_id: &str,
     alerts: &[Alert],
+    resolved: bool,
 ) -> Result<Vec<AlertFile>, StoreError> {
     let wearer = pseudonymizer.wearer(wearer_id);
     let mut by_date: BTreeMap<NaiveDate, Vec<AlertRow>> = BTreeMap::new();
@@ -103,7 +112,7 @@ pub fn alert_files(
             rule: a.rule.as_str(),
             severity: severity_str(a.severity),
             raised_at: a.raised_at,
-            resolved: false,
+            resolved,
         });
     }
     let mut files = Vec::with_capacity(by_date.len());
@@ -111,6 +120,9 @@ pub fn alert_files(
         rows.sort();
         rows.dedup_by(|a, b| a.alert_key == b.alert_key);
         let mut digest = Sha256::new();
+        if resolved {
+            digest.update(b"resolved\0");
+        }
         for r in &rows {
             digest.update(r.alert_key.as_str());
         }
@@ -158,8 +170,10 @@ pub struct CuratedAlerts<O, R> {
 }
 
 impl<O: ObjectStore + Sync, R: CuratedFileRegistry + Sync> AlertSink for CuratedAlerts<O, R> {
-    async fn record(&self, wearer_id: &str, alerts: &[Alert]) -> Result<(), StoreError> {
-        for file in alert_files(&self.pseudonymizer, wearer_id, alerts)? {
+    async fn record(&self, wearer_id: &str, raised: &[Alert], resolved: &[Alert]) -> Result<(), StoreError> {
+        let mut files = alert_files(&self.pseudonymizer, wearer_id, raised, false)?;
+        files.extend(alert_files(&self.pseudonymizer, wearer_id, resolved, true)?);
+        for file in files {
             let (min_ts, max_ts) =
                 file.rows.iter().fold((DateTime::<Utc>::MAX_UTC, DateTime::<Utc>::MIN_UTC), |(lo, hi), r| {
                     (lo.min(r.raised_at), hi.max(r.raised_at))
@@ -211,7 +225,7 @@ mod tests {
             alert(RuleKind::HeartRateHigh, Severity::High, "2026-11-22T11:00:00Z"),
             alert(RuleKind::BatteryLow, Severity::Low, "2026-11-21T23:59:00Z"),
         ];
-        let files = alert_files(&p, "wearer-42", &alerts).unwrap();
+        let files = alert_files(&p, "wearer-42", &alerts, false).unwrap();
         assert_eq!(files.len(), 2);
         assert!(files[0].key.starts_with("curated/alerts/dt=2026-11-21/"), "{}", files[0].key);
         assert!(files[1].key.starts_with(&format!("curated/alerts/dt=2026-11-22/{}-", p.wearer("wearer-42"))));
@@ -219,10 +233,17 @@ mod tests {
         // Same alerts in another order: same keys, same bytes.
         let mut reversed = alerts.clone();
         reversed.reverse();
-        assert_eq!(alert_files(&p, "wearer-42", &reversed).unwrap(), files);
+        assert_eq!(alert_files(&p, "wearer-42", &reversed, false).unwrap(), files);
         // A different set goes elsewhere.
-        let fewer = alert_files(&p, "wearer-42", &alerts[..1]).unwrap();
+        let fewer = alert_files(&p, "wearer-42", &alerts[..1], false).unwrap();
         assert_ne!(fewer[0].key, files[1].key);
+        // So does the same set resolved: the raise file is never rewritten.
+        let resolved = alert_files(&p, "wearer-42", &alerts, true).unwrap();
+        assert_eq!(resolved.len(), 2);
+        assert_ne!(resolved[1].key, files[1].key);
+        assert!(resolved[1].rows.iter().all(|r| r.resolved) && files[1].rows.iter().all(|r| !r.resolved));
+        let same_rows: Vec<_> = resolved[1].rows.iter().map(|r| (r.alert_key, r.raised_at)).collect();
+        assert_eq!(same_rows, files[1].rows.iter().map(|r| (r.alert_key, r.raised_at)).collect::<Vec<_>>());
         let text = String::from_utf8_lossy(&files[1].body);
         for secret in ["wearer-42", "40.4168", alerts[0].id.as_str()] {
             assert!(!text.contains(secret), "{secret} leaked into the file");

@@ -71,15 +71,16 @@ pub struct DeviceReadings<'a> {
     pub readings: &'a [Reading],
 }
 
-/// Where raised alerts go besides the alerts table: the curated alerts for the
-/// warehouse (alert-processor). Handed every alert an evaluation raised, new or
-/// raised before by an attempt whose state was not saved, so it must be
-/// idempotent (deterministic keys).
+/// Where raised and resolved alerts go besides the alerts table: the curated
+/// alerts for the warehouse. Handed every alert an evaluation raised or
+/// resolved, including those an earlier attempt whose state was not saved
+/// already handed on, so it must be idempotent (deterministic keys).
 pub trait AlertSink {
     fn record(
         &self,
         wearer_id: &str,
-        alerts: &[Alert],
+        raised: &[Alert],
+        resolved: &[Alert],
     ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
 }
 
@@ -88,7 +89,7 @@ pub trait AlertSink {
 pub struct NoSink;
 
 impl AlertSink for NoSink {
-    async fn record(&self, _: &str, _: &[Alert]) -> Result<(), StoreError> {
+    async fn record(&self, _: &str, _: &[Alert], _: &[Alert]) -> Result<(), StoreError> {
         Ok(())
     }
 }
@@ -223,15 +224,19 @@ where
                     self.deliver(&delivery, now, &mut outcome).await?;
                 }
             }
-            if !raised.is_empty() {
-                sink.record(wearer_id, &raised).await?;
-            }
+            let mut resolved = Vec::new();
             if let Some(start) = silent_since
                 && !state.episodes.contains_key(&RuleKind::NoData)
             {
                 let id = alerts::AlertId::new(wearer_id, RuleKind::NoData, start);
-                self.alerts.resolve(id.as_str(), now).await?;
-                outcome.resolved += 1;
+                // Returned on a retry too, so the sink always hears of it.
+                if let Some(alert) = self.alerts.resolve(id.as_str(), now).await? {
+                    resolved.push(alert);
+                    outcome.resolved += 1;
+                }
+            }
+            if !raised.is_empty() || !resolved.is_empty() {
+                sink.record(wearer_id, &raised, &resolved).await?;
             }
             if self.states.save(&state).await? {
                 return Ok(outcome);

@@ -71,22 +71,27 @@ impl AlertStore for DynamoAlertStore {
         }
     }
 
-    async fn resolve(&self, alert_id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn resolve(&self, alert_id: &str, at: DateTime<Utc>) -> Result<Option<Alert>, StoreError> {
         let update = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("alert_id", AttributeValue::S(alert_id.to_owned()))
-            .update_expression("SET #s = :resolved, resolved_at = :at")
-            // Also false when the item is absent, so resolving never creates one.
-            .condition_expression("#s = :open")
+            // Idempotent: a retry keeps the first resolution time and still gets the alert back.
+            .update_expression("SET #s = :resolved, resolved_at = if_not_exists(resolved_at, :at)")
+            // False when the item is absent, so resolving never creates one.
+            .condition_expression("attribute_exists(alert_id)")
             .expression_attribute_names("#s", "status")
             .expression_attribute_values(":resolved", AttributeValue::S("resolved".into()))
-            .expression_attribute_values(":open", AttributeValue::S("open".into()))
-            .expression_attribute_values(":at", AttributeValue::S(timestamp(at)));
+            .expression_attribute_values(":at", AttributeValue::S(timestamp(at)))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew);
         match update.send().await {
-            Ok(_) => Ok(()),
-            Err(e) if is_conditional_check_failed(&e) => Ok(()),
+            Ok(out) => {
+                let item = out.attributes.unwrap_or_default();
+                let stored = from_item(&item).map_err(|attribute| malformed("UpdateItem", &self.table, attribute))?;
+                Ok(Some(stored.alert))
+            }
+            Err(e) if is_conditional_check_failed(&e) => Ok(None),
             Err(e) => Err(store_error("UpdateItem", &self.table, e)),
         }
     }

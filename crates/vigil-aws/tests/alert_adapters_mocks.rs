@@ -242,7 +242,7 @@ mod dynamodb {
         assert!(!DynamoStateStore::new(client.clone(), "state").save(&state).await.unwrap());
         let alerts = DynamoAlertStore::new(client.clone(), "alerts");
         assert!(!alerts.put_alert(&alert()).await.unwrap());
-        alerts.resolve("a-1", t0()).await.unwrap();
+        assert_eq!(alerts.resolve("a-1", t0()).await.unwrap(), None, "no such alert");
         let log = DynamoDeliveryLog::new(client, "deliveries");
         log.release(&delivery()).await.unwrap();
         log.defer(&delivery()).await.unwrap();

@@ -182,13 +182,15 @@ async fn an_alert_is_stored_once_and_resolved_once() {
     let stored = store.get(alert.id.as_str()).await.unwrap().unwrap();
     assert_eq!((stored.alert, stored.status.as_str(), stored.resolved_at), (alert.clone(), "open", None));
 
-    store.resolve(alert.id.as_str(), t0() + minutes(5)).await.unwrap();
-    store.resolve(alert.id.as_str(), t0() + minutes(9)).await.unwrap();
+    let resolved = store.resolve(alert.id.as_str(), t0() + minutes(5)).await.unwrap();
+    assert_eq!(resolved.as_ref(), Some(&alert), "resolving hands back the alert");
+    let again = store.resolve(alert.id.as_str(), t0() + minutes(9)).await.unwrap();
+    assert_eq!(again, Some(alert.clone()), "a retried resolution still gets it");
     let stored = store.get(alert.id.as_str()).await.unwrap().unwrap();
     assert_eq!(stored.status, "resolved");
     assert_eq!(stored.resolved_at, Some(t0() + minutes(5)), "the first resolution stands");
 
-    store.resolve("no-such-alert", t0()).await.unwrap();
+    assert_eq!(store.resolve("no-such-alert", t0()).await.unwrap(), None);
     assert_eq!(store.get("no-such-alert").await.unwrap(), None, "resolving never creates an alert");
 }
 

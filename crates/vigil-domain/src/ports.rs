@@ -115,12 +115,14 @@ pub trait AlertStore {
     /// Stores the alert (status open) unless one with its id exists; `Ok(true)` when stored now.
     fn put_alert(&self, alert: &crate::alerts::Alert) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Marks an open alert resolved at `at`; nothing happens if it is absent or already resolved.
+    /// Marks the alert resolved at `at` (a second call keeps the first time) and
+    /// returns it, so a retry after a crash still hands it on; `None` if there is
+    /// no such alert (resolving never creates one).
     fn resolve(
         &self,
         alert_id: &str,
         at: chrono::DateTime<chrono::Utc>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<crate::alerts::Alert>, StoreError>> + Send;
 }
 
 /// The outcome of claiming a delivery.

@@ -88,6 +88,8 @@ pub struct AlertRow {
     pub wearer_id: String,
     pub rule: String,
     pub raised_at: DateTime<Utc>,
+    /// Status `resolved` (a silent band that came back).
+    pub resolved: bool,
 }
 
 /// Every alert in the alerts table.
@@ -99,8 +101,9 @@ pub async fn alerts(sdk: &SdkConfig, table: &str) -> anyhow::Result<Vec<AlertRow
         let page = client
             .scan()
             .table_name(table)
-            .projection_expression("wearer_id, #r, raised_at")
+            .projection_expression("wearer_id, #r, raised_at, #s")
             .expression_attribute_names("#r", "rule")
+            .expression_attribute_names("#s", "status")
             .set_exclusive_start_key(start)
             .send()
             .await
@@ -111,7 +114,8 @@ pub async fn alerts(sdk: &SdkConfig, table: &str) -> anyhow::Result<Vec<AlertRow
                 _ => String::new(),
             };
             let raised_at = DateTime::parse_from_rfc3339(&s("raised_at")).map(|t| t.to_utc()).unwrap_or_default();
-            out.push(AlertRow { wearer_id: s("wearer_id"), rule: s("rule"), raised_at });
+            let resolved = s("status") == "resolved";
+            out.push(AlertRow { wearer_id: s("wearer_id"), rule: s("rule"), raised_at, resolved });
         }
         start = page.last_evaluated_key;
         if start.is_none() {

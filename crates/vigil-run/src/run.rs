@@ -160,9 +160,9 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
     let to = clock.now() + TimeDelta::hours(1);
     let wearer_ids: Vec<&str> = fleet.wearers.iter().map(|w| w.profile.wearer_id.as_str()).collect();
     let vitals = audit::vitals_readings(sdk, &resources.vitals_table, wearer_ids, from, to).await?;
-    let (warehouse_keys, alerts_warehouse) = match warehouse {
+    let (warehouse_keys, (alerts_warehouse, alerts_resolved_warehouse)) = match warehouse {
         Some(w) => (Some(w.reading_keys().await.context("reading the warehouse")?), w.alert_rows().await?),
-        None => (None, 0),
+        None => (None, (0, 0)),
     };
     let lost = accepted
         .iter()
@@ -200,6 +200,8 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
         readings_vitals: vitals.len() as u64,
         readings_warehouse: warehouse_keys.as_ref().map_or(0, |k| k.len() as u64),
         alerts_warehouse,
+        alerts_resolved: alerts.iter().filter(|a| a.resolved).count() as u64,
+        alerts_resolved_warehouse,
         injected_events: fleet.events.len() as u64,
         alerts_raised: alerts.len() as u64,
         alerts_missed,

@@ -46,6 +46,10 @@ pub struct Summary {
     pub readings_warehouse: u64,
     /// Rows in the warehouse's alerts fact table.
     pub alerts_warehouse: u64,
+    /// Alerts resolved in the alerts table (silent bands that came back).
+    pub alerts_resolved: u64,
+    /// Rows of the warehouse's alerts fact table marked resolved.
+    pub alerts_resolved_warehouse: u64,
     pub injected_events: u64,
     pub alerts_raised: u64,
     pub alerts_missed: u64,
@@ -90,7 +94,7 @@ impl Summary {
 
     /// The end-of-run table.
     pub fn table(&self) -> String {
-        let rows: [(&str, String); 17] = [
+        let rows: [(&str, String); 18] = [
             ("uploads sent / accepted", format!("{} / {}", self.uploads_sent, self.uploads_accepted)),
             ("readings accepted", self.readings_accepted.to_string()),
             ("  in the raw archive (S3)", self.readings_raw.to_string()),
@@ -101,6 +105,10 @@ impl Summary {
             ("injected events", self.injected_events.to_string()),
             ("alerts raised", self.alerts_raised.to_string()),
             ("  in the warehouse", self.alerts_warehouse.to_string()),
+            (
+                "  resolved (table / warehouse)",
+                format!("{} / {}", self.alerts_resolved, self.alerts_resolved_warehouse),
+            ),
             ("alerts missed / unexpected", format!("{} / {}", self.alerts_missed, self.alerts_unexpected)),
             ("notifications sent", self.notifications_sent.to_string()),
             ("duplicate notifications", self.duplicate_notifications.to_string()),
@@ -198,7 +206,7 @@ mod tests {
     }
 
     fn alert(wearer: &str, rule: &str, at: &str) -> AlertRow {
-        AlertRow { wearer_id: wearer.into(), rule: rule.into(), raised_at: t(at) }
+        AlertRow { wearer_id: wearer.into(), rule: rule.into(), raised_at: t(at), resolved: false }
     }
 
     #[test]

@@ -72,12 +72,16 @@ impl PgWarehouse {
 }
 
 impl PgWarehouse {
-    /// Rows in the alerts fact table (alert-processor's curated alerts; the
-    /// schedule's `no_data` alerts are not curated).
-    pub async fn alert_rows(&self) -> anyhow::Result<u64> {
+    /// Rows in the alerts fact table (the curated alerts of alert-processor and
+    /// offline-detector), and how many of them are resolved.
+    pub async fn alert_rows(&self) -> anyhow::Result<(u64, u64)> {
         let client = connect(&self.url).await?;
-        let row = client.query_one("SELECT COUNT(*) FROM alerts", &[]).await.context("counting the alerts table")?;
-        Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
+        let row = client
+            .query_one("SELECT COUNT(*), COUNT(*) FILTER (WHERE resolved) FROM alerts", &[])
+            .await
+            .context("counting the alerts table")?;
+        let count = |i: usize| u64::try_from(row.get::<_, i64>(i)).unwrap_or(0);
+        Ok((count(0), count(1)))
     }
 }
 

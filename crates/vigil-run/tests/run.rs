@@ -38,6 +38,11 @@ async fn a_small_fleet_loses_nothing_misses_no_alert_and_sends_each_message_once
     assert_eq!(summary.readings_warehouse, summary.readings_accepted, "one warehouse row per distinct reading");
     assert_eq!(summary.lost, 0);
     assert!(summary.alerts_warehouse > 0, "alert-processor's curated alerts reach the alerts fact table: {summary:?}");
+    assert_eq!(summary.alerts_warehouse, summary.alerts_raised, "every alert reaches the warehouse: {summary:?}");
+    assert_eq!(
+        summary.alerts_resolved_warehouse, summary.alerts_resolved,
+        "every resolution reaches the warehouse: {summary:?}"
+    );
     assert!(summary.injected_events >= 5, "the core events are always injected: {summary:?}");
     assert_eq!(summary.alerts_missed, 0, "{summary:?}");
     assert!(summary.alerts_raised >= 3, "SOS, an uncancelled fall and a heart-rate episode: {summary:?}");

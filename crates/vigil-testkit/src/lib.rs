@@ -141,11 +141,11 @@ impl AlertStore for MemoryAlerts {
         Ok(true)
     }
 
-    async fn resolve(&self, alert_id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
-        if let Some((_, resolved)) = self.alerts.lock().unwrap().get_mut(alert_id) {
+    async fn resolve(&self, alert_id: &str, at: DateTime<Utc>) -> Result<Option<Alert>, StoreError> {
+        Ok(self.alerts.lock().unwrap().get_mut(alert_id).map(|(alert, resolved)| {
             resolved.get_or_insert(at);
-        }
-        Ok(())
+            alert.clone()
+        }))
     }
 }
 

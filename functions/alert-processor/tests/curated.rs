@@ -119,3 +119,47 @@ async fn alerts_are_curated_after_delivery_and_a_failed_write_is_retried_without
     assert_eq!(*sink.objects.puts.lock().unwrap(), puts);
     assert_eq!(sink.objects.get(&keys[0]).unwrap().body, body);
 }
+
+#[tokio::test]
+async fn a_silent_band_back_again_is_curated_as_resolved_in_a_file_of_its_own() {
+    let processor = Processor {
+        alerting: Alerting {
+            wearers: MemoryWearers::with([profile("wearer-42")]),
+            states: MemoryStates::default(),
+            alerts: MemoryAlerts::default(),
+            deliveries: MemoryDeliveries::default(),
+            notifier: MemoryNotifier::default(),
+        },
+        quarantine: MemoryQuarantine::default(),
+    };
+    let pseudonymizer = Pseudonymizer::new(b"0123456789abcdef0123456789abcdef").unwrap();
+    let sink = CuratedAlerts {
+        objects: MemoryObjectStore::default(),
+        registry: MemoryCuratedFiles::default(),
+        pseudonymizer: pseudonymizer.clone(),
+    };
+    let mut event = KinesisEvent::default();
+    event.records = vec![record(1, "wearer-42", vec![reading("2026-11-22T10:00:00+01:00", 1, false)])];
+    let (response, _) = processor.process_with(&event, at("2026-11-22T09:00:01Z"), &sink).await;
+    assert!(response.batch_item_failures.is_empty());
+    // The detector finds the band silent: a no_data alert, curated open.
+    let silent = processor.alerting.check_wearer_with("wearer-42", at("2026-11-22T09:16:00Z"), &sink).await.unwrap();
+    assert_eq!(silent.alerts_raised.len(), 1);
+    let alert = silent.alerts_raised[0].clone();
+    let raised = vigil_alerting::curated::alert_files(&pseudonymizer, "wearer-42", std::slice::from_ref(&alert), false).unwrap();
+    assert_eq!(sink.objects.keys("curated/alerts/"), vec![raised[0].key.clone()]);
+
+    // The phone uploads its buffer: the alert is resolved, and curated again as resolved.
+    event.records = vec![record(2, "wearer-42", vec![reading("2026-11-22T10:21:00+01:00", 2, false)])];
+    let (response, _) = processor.process_with(&event, at("2026-11-22T09:21:00Z"), &sink).await;
+    assert!(response.batch_item_failures.is_empty());
+    let resolved = vigil_alerting::curated::alert_files(&pseudonymizer, "wearer-42", &[alert], true).unwrap();
+    let mut expected = vec![raised[0].key.clone(), resolved[0].key.clone()];
+    expected.sort();
+    let mut keys = sink.objects.keys("curated/alerts/");
+    keys.sort();
+    assert_eq!(keys, expected);
+    assert_eq!(sink.objects.get(&resolved[0].key).unwrap().body, resolved[0].body);
+    assert!(resolved[0].rows.iter().all(|r| r.resolved));
+    assert_eq!(sink.registry.all().len(), 2, "both files registered for the loader");
+}

@@ -442,9 +442,9 @@ async fn alert_files_load_into_the_alerts_fact_table_once() {
         alert(RuleKind::HeartRateHigh, Severity::High, "2026-11-21T11:00:00Z"),
     ];
     // Written, rewritten by a redelivery, and one alert again in another evaluation.
-    sink.record("w1", &alerts).await.unwrap();
-    sink.record("w1", &alerts).await.unwrap();
-    sink.record("w1", &alerts[..1]).await.unwrap();
+    sink.record("w1", &alerts, &[]).await.unwrap();
+    sink.record("w1", &alerts, &[]).await.unwrap();
+    sink.record("w1", &alerts[..1], &[]).await.unwrap();
     let registered = s.statuses().await;
     assert_eq!(registered.len(), 2, "a redelivery rewrites the same file: {registered:?}");
     assert!(registered.iter().all(|(k, _)| k.starts_with("curated/alerts/dt=2026-11-21/")));
@@ -465,5 +465,31 @@ async fn alert_files_load_into_the_alerts_fact_table_once() {
         .unwrap();
     let figures: (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
     assert_eq!(figures, (0, 1, 1));
+
+    // The SOS resolved: a file of its own, and the merge sets the flag on the row.
+    sink.record("w1", &[], &alerts[..1]).await.unwrap();
+    // A silent band's alert raised and resolved before the next load: both
+    // copies are staged together, and the resolved one is kept.
+    let silent = alert(RuleKind::NoData, Severity::Medium, "2026-11-21T12:00:00Z");
+    sink.record("w1", std::slice::from_ref(&silent), &[]).await.unwrap();
+    sink.record("w1", &[], std::slice::from_ref(&silent)).await.unwrap();
+    let report = s.loader(200).run(now()).await.unwrap();
+    assert_eq!((report.files_loaded, report.rows_staged, report.rows_merged), (3, 3, 2));
+    let db = s.db().await;
+    let rows = db.query("SELECT rule, resolved FROM alerts ORDER BY rule", &[]).await.unwrap();
+    let rows: Vec<(String, bool)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(
+        rows,
+        vec![("heart_rate_high".into(), false), ("no_data".into(), true), ("sos".into(), true)],
+        "one row per alert, resolved where a resolution was loaded"
+    );
+    // A later raise file carrying the silent band's alert again (beside a new
+    // one) cannot reopen it: the merge only ever sets `resolved`.
+    let low = alert(RuleKind::BatteryLow, Severity::Low, "2026-11-21T13:00:00Z");
+    sink.record("w1", &[silent.clone(), low], &[]).await.unwrap();
+    let report = s.loader(200).run(now()).await.unwrap();
+    assert_eq!((report.files_loaded, report.rows_merged), (1, 2));
+    assert_eq!(s.count("SELECT COUNT(*) FROM alerts").await, 4);
+    assert_eq!(s.count("SELECT COUNT(*) FROM alerts WHERE resolved").await, 2);
     s.finish().await;
 }

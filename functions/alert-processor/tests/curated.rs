@@ -146,7 +146,8 @@ async fn a_silent_band_back_again_is_curated_as_resolved_in_a_file_of_its_own() 
     let silent = processor.alerting.check_wearer_with("wearer-42", at("2026-11-22T09:16:00Z"), &sink).await.unwrap();
     assert_eq!(silent.alerts_raised.len(), 1);
     let alert = silent.alerts_raised[0].clone();
-    let raised = vigil_alerting::curated::alert_files(&pseudonymizer, "wearer-42", std::slice::from_ref(&alert), false).unwrap();
+    let raised =
+        vigil_alerting::curated::alert_files(&pseudonymizer, "wearer-42", std::slice::from_ref(&alert), false).unwrap();
     assert_eq!(sink.objects.keys("curated/alerts/"), vec![raised[0].key.clone()]);
 
     // The phone uploads its buffer: the alert is resolved, and curated again as resolved.

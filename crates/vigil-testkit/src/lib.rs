@@ -2,6 +2,7 @@
 //! store keeps what a real one would, so tests assert on contents, not on calls.
 #![allow(clippy::unwrap_used, reason = "a poisoned test mutex should fail the test")]
 
+pub mod bench_batch;
 pub mod sinks_raw;
 pub mod sinks_vitals;
 

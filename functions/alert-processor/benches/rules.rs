@@ -12,63 +12,15 @@ use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::Instant;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::DateTime;
 use criterion::{Criterion, Throughput, criterion_group};
 use vigil_domain::Envelope;
 use vigil_domain::alerts::{Thresholds, WearerState, evaluate};
-use vigil_domain::reading::{Activity, Reading};
-
-const RECORDS: usize = 10_000;
-const WEARERS: usize = 100;
-const PER_RECORD: usize = 12;
+use vigil_testkit::bench_batch::{self, PER_RECORD, RECORDS};
 
 fn batch() -> Vec<Vec<u8>> {
     let start = DateTime::parse_from_rfc3339("2026-11-22T09:00:00+01:00").unwrap();
-    let mut rng = fastrand_like(42);
-    (0..RECORDS)
-        .map(|i| {
-            let wearer = i % WEARERS;
-            let minute = (i / WEARERS) as i64;
-            let readings = (0..PER_RECORD)
-                .map(|k| {
-                    let ts = start + Duration::seconds(minute * 60 + 5 * k as i64);
-                    let mut r = Reading::at(ts, (minute as u64) * 12 + k as u64);
-                    r.heart_rate_bpm = Some(60 + (rng() % 70) as i64);
-                    r.spo2_pct = Some(90 + (rng() % 10) as i64);
-                    r.skin_temp_c = Some(33.0 + (rng() % 20) as f64 / 10.0);
-                    r.steps = Some((rng() % 12) as i64);
-                    r.activity = Some(if rng().is_multiple_of(3) { Activity::Rest } else { Activity::Light });
-                    r.worn = Some(!rng().is_multiple_of(50));
-                    r.battery_pct = Some(80 - minute.min(60));
-                    r.sos = rng().is_multiple_of(5000).then_some(true);
-                    r.fall_detected = rng().is_multiple_of(7000).then_some(true);
-                    r
-                })
-                .collect();
-            serde_json::to_vec(&Envelope {
-                v: 1,
-                batch_id: format!("b-{i}"),
-                part: 0,
-                parts: 1,
-                device_id: format!("band-{wearer:04}"),
-                wearer_id: format!("wearer-{wearer:04}"),
-                app_version: "1.4.2".into(),
-                received_at: Utc::now(),
-                readings,
-            })
-            .unwrap()
-        })
-        .collect()
-}
-
-/// A tiny deterministic generator, so the batch is the same in every run.
-fn fastrand_like(mut s: u64) -> impl FnMut() -> u64 {
-    move || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        s
-    }
+    bench_batch::envelopes(start, start.to_utc() + chrono::Duration::hours(1))
 }
 
 /// What alert-processor does per batch, minus I/O: decode every record, group by

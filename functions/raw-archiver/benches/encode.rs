@@ -15,10 +15,11 @@ use std::time::Instant;
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use chrono::{DateTime, Utc};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group};
-use fixture::{PER_RECORD, RECORDS, batch, pseudonymizer};
+use fixture::{batch, pseudonymizer};
 use raw_archiver::archive::{Archive, encode};
 use vigil_domain::curated::Pseudonymizer;
 use vigil_testkit::MemoryQuarantine;
+use vigil_testkit::bench_batch::{PER_RECORD, RECORDS};
 
 fn now() -> DateTime<Utc> {
     DateTime::from_timestamp(1_795_341_700, 0).unwrap()

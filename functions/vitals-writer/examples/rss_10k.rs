@@ -16,16 +16,12 @@ use std::time::Instant;
 
 use aws_lambda_events::encodings::SecondTimestamp;
 use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
-use chrono::{DateTime, Duration, TimeDelta, Utc};
-use vigil_domain::Envelope;
+use chrono::{DateTime, TimeDelta, Utc};
 use vigil_domain::ports::{PoisonRecord, Quarantine, StoreError};
-use vigil_domain::reading::{Activity, Reading};
 use vigil_domain::vitals::{Shadow, ShadowStore, VitalsItem, VitalsStore, VitalsWriteError, WriteReport};
 use vitals_writer::Writer;
 
-const RECORDS: usize = 10_000;
-const WEARERS: usize = 100;
-const PER_RECORD: usize = 12;
+use vigil_testkit::bench_batch::{self, PER_RECORD, RECORDS};
 
 #[derive(Debug, Default)]
 struct CountingVitals {
@@ -63,53 +59,15 @@ impl Quarantine for NoPoison {
 fn event() -> KinesisEvent {
     let start = DateTime::parse_from_rfc3339("2026-11-22T09:00:20+01:00").unwrap();
     let arrival = Utc::now();
-    let mut s = 42u64;
-    let mut rng = move || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        s
-    };
     let mut e = KinesisEvent::default();
-    e.records = (0..RECORDS)
-        .map(|i| {
-            let wearer = i % WEARERS;
-            let minute = (i / WEARERS) as i64;
-            let readings = (0..PER_RECORD)
-                .map(|k| {
-                    let mut r = Reading::at(
-                        start + Duration::seconds(minute * 60 + 5 * k as i64),
-                        (minute as u64) * 12 + k as u64,
-                    );
-                    r.heart_rate_bpm = Some(60 + (rng() % 70) as i64);
-                    r.spo2_pct = Some(90 + (rng() % 10) as i64);
-                    r.skin_temp_c = Some(33.0 + (rng() % 20) as f64 / 10.0);
-                    r.steps = Some((rng() % 12) as i64);
-                    r.activity = Some(if rng().is_multiple_of(3) { Activity::Rest } else { Activity::Light });
-                    r.worn = Some(true);
-                    r.battery_pct = Some(80 - minute.min(60));
-                    r
-                })
-                .collect();
-            let mut data = serde_json::to_vec(&Envelope {
-                v: 1,
-                batch_id: format!("b-{i}"),
-                part: 0,
-                parts: 1,
-                device_id: format!("band-{wearer:04}"),
-                wearer_id: format!("wearer-{wearer:04}"),
-                app_version: "1.4.2".into(),
-                received_at: arrival,
-                readings,
-            })
-            .unwrap();
-            // As the runtime's base64 decoding leaves it: no spare capacity
-            // (serde_json::to_vec's doubling would double the batch's footprint).
-            data.shrink_to_fit();
+    e.records = bench_batch::envelopes(start, arrival)
+        .into_iter()
+        .enumerate()
+        .map(|(i, data)| {
             let mut r = KinesisEventRecord::default();
             r.event_id = Some(format!("shardId-000000000001:{i:056}"));
             r.kinesis.sequence_number = format!("{i:056}");
-            r.kinesis.partition_key = format!("wearer-{wearer:04}");
+            r.kinesis.partition_key = format!("wearer-{:04}", i % bench_batch::WEARERS);
             r.kinesis.data.0 = data;
             r.kinesis.approximate_arrival_timestamp = SecondTimestamp(arrival);
             r

@@ -1,0 +1,65 @@
+//! The benchmarks' batch: 10,000 stream records of realistic envelopes, as
+//! ingest writes them — 100 wearers, record `i` carrying wearer `i % 100`'s
+//! `i / 100`-th minute of 5-second readings (12 per record). Deterministic: the
+//! same bytes in every run, so figures compare across runs and functions.
+
+use chrono::{DateTime, Duration, FixedOffset, Utc};
+use vigil_domain::Envelope;
+use vigil_domain::reading::{Activity, Reading};
+
+pub const RECORDS: usize = 10_000;
+pub const WEARERS: usize = 100;
+pub const PER_RECORD: usize = 12;
+
+/// The batch's envelopes, encoded; the first readings at `start`.
+pub fn envelopes(start: DateTime<FixedOffset>, received_at: DateTime<Utc>) -> Vec<Vec<u8>> {
+    let mut rng = xorshift(42);
+    (0..RECORDS)
+        .map(|i| {
+            let wearer = i % WEARERS;
+            let minute = (i / WEARERS) as i64;
+            let readings = (0..PER_RECORD)
+                .map(|k| {
+                    let ts = start + Duration::seconds(minute * 60 + 5 * k as i64);
+                    let mut r = Reading::at(ts, (minute as u64) * PER_RECORD as u64 + k as u64);
+                    r.heart_rate_bpm = Some(60 + (rng() % 70) as i64);
+                    r.spo2_pct = Some(90 + (rng() % 10) as i64);
+                    r.skin_temp_c = Some(33.0 + (rng() % 20) as f64 / 10.0);
+                    r.steps = Some((rng() % 12) as i64);
+                    r.activity = Some(if rng().is_multiple_of(3) { Activity::Rest } else { Activity::Light });
+                    r.worn = Some(!rng().is_multiple_of(50));
+                    r.battery_pct = Some(80 - minute.min(60));
+                    r.sos = rng().is_multiple_of(5000).then_some(true);
+                    r.fall_detected = rng().is_multiple_of(7000).then_some(true);
+                    r
+                })
+                .collect();
+            let mut data = serde_json::to_vec(&Envelope {
+                v: 1,
+                batch_id: format!("c1d2e3f4-0000-4000-8000-{i:012}"),
+                part: 0,
+                parts: 1,
+                device_id: format!("band-{wearer:04}"),
+                wearer_id: format!("wearer-{wearer:04}"),
+                app_version: "1.4.2".into(),
+                received_at,
+                readings,
+            })
+            .unwrap_or_else(|e| panic!("encoding a bench envelope: {e}"));
+            // As Lambda's event holds it: decoded from base64 at its exact size
+            // (serde_json's doubling would inflate memory measurements).
+            data.shrink_to_fit();
+            data
+        })
+        .collect()
+}
+
+/// A tiny deterministic generator.
+fn xorshift(mut s: u64) -> impl FnMut() -> u64 {
+    move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    }
+}

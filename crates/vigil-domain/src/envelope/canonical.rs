@@ -246,6 +246,25 @@ impl<'a> Cursor<'a> {
                 Field::Location => r.location = Some(self.location()?),
             }
         }
+        // Every field is read above. A field added to `Reading` stops this from
+        // compiling until the fast path reads it too; otherwise every record
+        // carrying it would quietly take the slow path.
+        let Reading {
+            ts: _,
+            seq: _,
+            heart_rate_bpm: _,
+            spo2_pct: _,
+            skin_temp_c: _,
+            steps: _,
+            activity: _,
+            sleep_stage: _,
+            fall_detected: _,
+            fall_cancelled: _,
+            sos: _,
+            battery_pct: _,
+            worn: _,
+            location: _,
+        } = &r;
         Some(r)
     }
 

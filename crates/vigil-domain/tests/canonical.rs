@@ -246,6 +246,31 @@ proptest! {
         prop_assert!(assert_agrees(&bytes)?, "declined: {}", String::from_utf8_lossy(&bytes));
     }
 
+    /// Decimals of any length where a float goes (serde_json with
+    /// `float_roundtrip` and `str::parse` must round them alike), and any
+    /// integer text where an integer goes.
+    #[test]
+    fn numbers_of_any_length_are_read_alike(
+        decimal in "-?(0|[1-9][0-9]{0,24})(\\.[0-9]{1,30})?",
+        integer in "-?[0-9]{1,22}",
+    ) {
+        let good = String::from_utf8(ingest_record(vec![realistic_reading(1)])).unwrap();
+        for text in [
+            good.replacen("\"skin_temp_c\":33.9", &format!("\"skin_temp_c\":{decimal}"), 1),
+            good.replacen("\"lat\":40.4168", &format!("\"lat\":{decimal}"), 1),
+            good.replacen("\"spo2_pct\":97", &format!("\"spo2_pct\":{integer}"), 1),
+            good.replacen("\"seq\":1", &format!("\"seq\":{integer}"), 1),
+        ] {
+            assert_agrees(text.as_bytes())?;
+        }
+        // Up to 19 integer digits fit the scan: such decimals are taken, not declined.
+        let int_digits = decimal.trim_start_matches('-').split('.').next().unwrap_or("").len();
+        if int_digits <= 19 {
+            let text = good.replacen("\"skin_temp_c\":33.9", &format!("\"skin_temp_c\":{decimal}"), 1);
+            prop_assert!(assert_agrees(text.as_bytes())?, "declined {decimal}");
+        }
+    }
+
     /// Random edits of an arbitrary envelope's bytes: declined, or read alike.
     #[test]
     fn edited_envelopes_are_declined_or_read_alike(

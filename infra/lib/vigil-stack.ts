@@ -690,6 +690,7 @@ export class VigilStack extends Stack {
     alarm('StreamWriteThrottled', stream.metricPutRecordsThrottledRecords({ period: Duration.minutes(5), statistic: 'Sum' }), 0,
       'Kinesis refused records for throughput: add shards (-c vigil:shards=N)');
 
+    const streamDecoders = ['alert-processor', 'raw-archiver', 'vitals-writer'];
     const emf = (metricName: string, fn: string, statistic = 'Sum') =>
       new cloudwatch.Metric({ namespace: 'Vigil', metricName, dimensionsMap: { Function: fn }, statistic, period: Duration.minutes(5) });
     const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: `${this.stackName}-overview` });
@@ -706,7 +707,14 @@ export class VigilStack extends Stack {
     dashboard.addWidgets(
       new cloudwatch.GraphWidget({ title: 'Failure destinations (messages)', left: dlqs.map(([, q]) => q.metricApproximateNumberOfMessagesVisible()), width: 8 }),
       new cloudwatch.GraphWidget({ title: 'SMS spend this month (USD)', left: [smsSpend], width: 8 }),
-      new cloudwatch.GraphWidget({ title: 'Poison records quarantined', left: [emf('PoisonRecords', 'alert-processor')], width: 8 }),
+      // Right axis: envelopes the decoder's fast path declined — none unless ingest
+      // and the stream functions disagree on the envelope's layout (a partial deploy).
+      new cloudwatch.GraphWidget({
+        title: 'Poison records quarantined / records decoded slowly',
+        left: streamDecoders.map((fn) => emf('PoisonRecords', fn)),
+        right: streamDecoders.map((fn) => emf('RecordsDecodedSlowly', fn)),
+        width: 8,
+      }),
     );
 
     // --------------------------------------------------------------- outputs

@@ -39,6 +39,15 @@ pub struct Envelope {
     pub readings: Vec<Reading>,
 }
 
+/// Which decoder read a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decoder {
+    /// [`canonical`]: ingest's own layout.
+    FastPath,
+    /// serde_json: any other valid envelope.
+    Serde,
+}
+
 /// Why a stream record is not a usable envelope. Such a record is poison: retrying
 /// it cannot help, so stream functions quarantine it.
 #[derive(Debug, thiserror::Error)]
@@ -53,14 +62,21 @@ impl Envelope {
     /// Decodes one stream record: ingest's own layout by the [`canonical`] fast
     /// path, anything else (and every error) by serde_json.
     pub fn decode(data: &[u8]) -> Result<Self, DecodeError> {
+        Self::decode_by(data).map(|(envelope, _)| envelope)
+    }
+
+    /// [`Self::decode`], saying which decoder read the record: stream functions
+    /// count records the fast path declined, which should be none but for
+    /// envelopes written by another version of ingest.
+    pub fn decode_by(data: &[u8]) -> Result<(Self, Decoder), DecodeError> {
         let envelope = match canonical::decode(data) {
             Some(envelope) => envelope,
-            None => return Self::decode_serde(data),
+            None => return Self::decode_serde(data).map(|e| (e, Decoder::Serde)),
         };
         if envelope.v != ENVELOPE_VERSION {
             return Err(DecodeError::Version(envelope.v));
         }
-        Ok(envelope)
+        Ok((envelope, Decoder::FastPath))
     }
 
     /// [`Self::decode`] by serde_json alone, the decoder of record (public so

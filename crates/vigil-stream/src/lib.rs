@@ -10,6 +10,7 @@ use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
 use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
 use chrono::{DateTime, Utc};
 use vigil_domain::Envelope;
+use vigil_domain::envelope::Decoder;
 use vigil_domain::ports::{PoisonRecord, Quarantine};
 
 /// Where a record sits in the stream.
@@ -36,6 +37,10 @@ pub struct Batch<'a> {
     pub failed: Vec<&'a str>,
     /// Poison records seen (quarantined or not).
     pub poison: usize,
+    /// Envelopes the fast path declined and serde_json read (metric
+    /// `RecordsDecodedSlowly`): none while ingest and the stream functions run
+    /// the same version; many means the two disagree on the layout.
+    pub decoded_slowly: usize,
     /// Arrival time of the newest record, for the processing-lag metric.
     pub newest_arrival: Option<DateTime<Utc>>,
 }
@@ -66,8 +71,11 @@ pub async fn decode_batch<'a, Q: Quarantine + Sync>(
     for record in &event.records {
         let position = position(record);
         batch.newest_arrival = batch.newest_arrival.max(Some(position.arrival));
-        match Envelope::decode(&record.kinesis.data.0) {
-            Ok(envelope) => batch.decoded.push(Decoded { position, envelope }),
+        match Envelope::decode_by(&record.kinesis.data.0) {
+            Ok((envelope, decoder)) => {
+                batch.decoded_slowly += usize::from(decoder == Decoder::Serde);
+                batch.decoded.push(Decoded { position, envelope });
+            }
             Err(err) => {
                 batch.poison += 1;
                 let reason = err.to_string();

@@ -126,6 +126,7 @@ where
             .count("RecordsIn", event.records.len())
             .count("ReadingsIn", batch.readings())
             .count("PoisonRecords", batch.poison)
+            .count("RecordsDecodedSlowly", batch.decoded_slowly)
             .count("AlertsRaised", total.alerts_raised.len())
             .count("NotificationsSent", total.sent)
             .count("NotificationsDeferred", total.deferred)

@@ -54,6 +54,8 @@ pub struct Archive {
     /// Readings left out because the batch had them already (same reading id).
     pub duplicates: usize,
     pub poison: usize,
+    /// Envelopes the fast path declined (see `vigil_stream::Batch::decoded_slowly`).
+    pub decoded_slowly: usize,
     /// Poison records whose quarantine failed: to report for retry.
     pub unquarantined: Vec<String>,
     pub newest_arrival: Option<DateTime<Utc>>,
@@ -92,6 +94,7 @@ pub async fn encode<Q: Quarantine + Sync>(
         readings: 0,
         duplicates: 0,
         poison: 0,
+        decoded_slowly: 0,
         unquarantined: Vec::new(),
         newest_arrival: None,
     };
@@ -111,6 +114,7 @@ pub async fn encode<Q: Quarantine + Sync>(
         }
         let batch = decode_batch(&chunk, function, quarantine).await;
         archive.poison += batch.poison;
+        archive.decoded_slowly += batch.decoded_slowly;
         archive.unquarantined.extend(batch.failed.iter().map(|s| (*s).to_owned()));
         archive.newest_arrival = archive.newest_arrival.max(batch.newest_arrival);
 

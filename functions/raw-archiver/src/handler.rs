@@ -86,7 +86,8 @@ where
         metrics
             .count("ReadingsIn", archive.readings)
             .count("DuplicateReadings", archive.duplicates)
-            .count("PoisonRecords", archive.poison);
+            .count("PoisonRecords", archive.poison)
+            .count("RecordsDecodedSlowly", archive.decoded_slowly);
         if let Some(arrival) = archive.newest_arrival {
             metrics.millis("ProcessingLagMs", (now - arrival).num_milliseconds().max(0) as f64);
         }

@@ -51,6 +51,7 @@ struct Tally {
     failed: Vec<String>,
     readings: usize,
     poison: usize,
+    decoded_slowly: usize,
     items_written: usize,
     items_unwritten: usize,
     write_units: usize,
@@ -117,6 +118,7 @@ where
             .count("RecordsIn", records_in)
             .count("ReadingsIn", tally.readings)
             .count("PoisonRecords", tally.poison)
+            .count("RecordsDecodedSlowly", tally.decoded_slowly)
             .count("VitalsItems", tally.items_written)
             .count("VitalsItemsUnwritten", tally.items_unwritten)
             .count("WriteUnitsEstimate", tally.write_units)
@@ -136,6 +138,7 @@ where
         let batch = decode_batch(chunk, FUNCTION, &self.quarantine).await;
         tally.failed.extend(batch.failed.iter().map(|s| (*s).to_owned()));
         tally.poison += batch.poison;
+        tally.decoded_slowly += batch.decoded_slowly;
         tally.readings += batch.readings();
         tally.newest_arrival = tally.newest_arrival.max(batch.newest_arrival);
 

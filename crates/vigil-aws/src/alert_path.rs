@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use aws_config::SdkConfig;
 use vigil_alerting::Alerting;
+use vigil_domain::cache::CachedWearers;
 
 use crate::alerts::DynamoAlertStore;
 use crate::deliveries::{DEFAULT_LEASE, DynamoDeliveryLog};
@@ -15,9 +16,14 @@ use crate::sns::SnsNotifier;
 use crate::state::DynamoStateStore;
 use crate::wearers::DynamoWearerDirectory;
 
+/// Wearer profiles from DynamoDB, cached per container.
+pub type AwsWearers = CachedWearers<DynamoWearerDirectory>;
+
 /// The alert path on DynamoDB and SNS.
-pub type AwsAlerting =
-    Alerting<DynamoWearerDirectory, DynamoStateStore, DynamoAlertStore, DynamoDeliveryLog, SnsNotifier>;
+pub type AwsAlerting = Alerting<AwsWearers, DynamoStateStore, DynamoAlertStore, DynamoDeliveryLog, SnsNotifier>;
+
+/// How long a container keeps a wearer profile by default.
+pub const DEFAULT_WEARER_CACHE_TTL: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertPathConfig {
@@ -34,6 +40,11 @@ pub struct AlertPathConfig {
     /// `DELIVERY_LEASE_SECS` (default 60): after this, a claim whose send never
     /// confirmed (its sender died) may be taken again.
     pub delivery_lease: Duration,
+    /// `WEARER_CACHE_TTL_SECS` (default 60, 0 turns the cache off): how long a
+    /// container keeps a wearer profile, saving a read per wearer and batch. A
+    /// changed profile (a new caregiver, a new number, thresholds) is used at
+    /// most this much later; a wearer with no profile yet is never cached.
+    pub wearer_cache_ttl: Duration,
 }
 
 impl AlertPathConfig {
@@ -45,6 +56,7 @@ impl AlertPathConfig {
             deliveries_table: env::required(src, "DELIVERIES_TABLE", "the notification deliveries DynamoDB table")?,
             quarantine_bucket: env::required(src, "QUARANTINE_BUCKET", "the S3 bucket for poison records")?,
             delivery_lease: env::secs_or(src, "DELIVERY_LEASE_SECS", DEFAULT_LEASE)?,
+            wearer_cache_ttl: env::secs_or(src, "WEARER_CACHE_TTL_SECS", DEFAULT_WEARER_CACHE_TTL)?,
         })
     }
 
@@ -52,7 +64,10 @@ impl AlertPathConfig {
     pub fn alerting(&self, sdk: &SdkConfig) -> AwsAlerting {
         let dynamodb = crate::sdk::dynamodb(sdk);
         Alerting {
-            wearers: DynamoWearerDirectory::new(dynamodb.clone(), &self.wearers_table),
+            wearers: CachedWearers::new(
+                DynamoWearerDirectory::new(dynamodb.clone(), &self.wearers_table),
+                self.wearer_cache_ttl,
+            ),
             states: DynamoStateStore::new(dynamodb.clone(), &self.state_table),
             alerts: DynamoAlertStore::new(dynamodb.clone(), &self.alerts_table),
             deliveries: DynamoDeliveryLog::new(dynamodb, &self.deliveries_table).with_lease(self.delivery_lease),
@@ -80,6 +95,12 @@ mod tests {
         ];
         let cfg = AlertPathConfig::from_source(&full).unwrap();
         assert_eq!(cfg.delivery_lease, DEFAULT_LEASE);
+        assert_eq!(cfg.wearer_cache_ttl, DEFAULT_WEARER_CACHE_TTL);
+        let off = [full[0], full[1], full[2], full[3], full[4], ("WEARER_CACHE_TTL_SECS", "0")];
+        assert_eq!(AlertPathConfig::from_source(&off).unwrap().wearer_cache_ttl, Duration::ZERO);
+        let bad = [full[0], full[1], full[2], full[3], full[4], ("WEARER_CACHE_TTL_SECS", "soon")];
+        let err = AlertPathConfig::from_source(&bad).unwrap_err();
+        assert!(err.to_string().contains("WEARER_CACHE_TTL_SECS"), "{err}");
         let without_alerts = [full[0], full[1], full[3], full[4]];
         let err = AlertPathConfig::from_source(&without_alerts).unwrap_err();
         assert!(err.to_string().contains("ALERTS_TABLE"), "{err}");

@@ -5,6 +5,7 @@
 //! and property tests.
 
 pub mod alerts;
+pub mod cache;
 pub mod care;
 pub mod curated;
 pub mod envelope;

@@ -1,12 +1,11 @@
 //! The device registry's view of a band, the authorization rule, and a
 //! per-container cache of registry lookups.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::cache::TtlCache;
 use crate::ports::{DeviceDirectory, DirectoryError};
 
 /// A registered wristband.
@@ -45,50 +44,31 @@ pub fn authorize<'a>(caller: Option<&str>, link: Option<&'a DeviceLink>) -> Resu
 /// Found devices are kept for `ttl`, unknown ones for `negative_ttl` (shorter,
 /// so a band registered a moment ago starts working soon, while a flood of
 /// uploads for unknown devices still does not reach the table). Lookup errors are
-/// never cached. When full, the cache is emptied rather than evicting carefully:
-/// it only saves reads.
+/// never cached.
 #[derive(Debug)]
 pub struct CachedDirectory<D> {
     inner: D,
-    ttl: Duration,
-    negative_ttl: Duration,
-    max_entries: usize,
-    entries: Mutex<HashMap<String, (Instant, Option<DeviceLink>)>>,
+    cache: TtlCache<DeviceLink>,
 }
 
 impl<D> CachedDirectory<D> {
     pub fn new(inner: D, ttl: Duration, negative_ttl: Duration) -> Self {
-        Self { inner, ttl, negative_ttl, max_entries: 10_000, entries: Mutex::new(HashMap::new()) }
+        Self { inner, cache: TtlCache::new(ttl, negative_ttl, 10_000) }
     }
 
     pub fn inner(&self) -> &D {
         &self.inner
-    }
-
-    fn cached(&self, device_id: &str, now: Instant) -> Option<Option<DeviceLink>> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let (at, link) = entries.get(device_id)?;
-        let ttl = if link.is_some() { self.ttl } else { self.negative_ttl };
-        (now.saturating_duration_since(*at) < ttl).then(|| link.clone())
-    }
-
-    fn store(&self, device_id: &str, now: Instant, link: Option<DeviceLink>) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= self.max_entries {
-            entries.clear();
-        }
-        entries.insert(device_id.to_owned(), (now, link));
     }
 }
 
 impl<D: DeviceDirectory + Sync> CachedDirectory<D> {
     /// Looks a device up as of `now` (exposed so tests can move the clock).
     pub async fn device_at(&self, device_id: &str, now: Instant) -> Result<Option<DeviceLink>, DirectoryError> {
-        if let Some(hit) = self.cached(device_id, now) {
+        if let Some(hit) = self.cache.get(device_id, now) {
             return Ok(hit);
         }
         let link = self.inner.device(device_id).await?;
-        self.store(device_id, now, link.clone());
+        self.cache.put(device_id, now, link.clone());
         Ok(link)
     }
 }

@@ -66,14 +66,14 @@ impl Env {
 
 type RunNotifier = Recording<SnsNotifier>;
 type RunAlerting = Alerting<
-    vigil_aws::wearers::DynamoWearerDirectory,
+    vigil_aws::alert_path::AwsWearers,
     vigil_aws::state::DynamoStateStore,
     vigil_aws::alerts::DynamoAlertStore,
     vigil_aws::deliveries::DynamoDeliveryLog,
     RunNotifier,
 >;
 pub type RunProcessor = alert_processor::Processor<
-    vigil_aws::wearers::DynamoWearerDirectory,
+    vigil_aws::alert_path::AwsWearers,
     vigil_aws::state::DynamoStateStore,
     vigil_aws::alerts::DynamoAlertStore,
     vigil_aws::deliveries::DynamoDeliveryLog,
@@ -81,7 +81,7 @@ pub type RunProcessor = alert_processor::Processor<
     vigil_aws::quarantine::S3Quarantine,
 >;
 pub type RunDetector = offline_detector::Detector<
-    vigil_aws::wearers::DynamoWearerDirectory,
+    vigil_aws::alert_path::AwsWearers,
     vigil_aws::state::DynamoStateStore,
     vigil_aws::alerts::DynamoAlertStore,
     vigil_aws::deliveries::DynamoDeliveryLog,

@@ -37,6 +37,7 @@ async fn setup() -> Setup {
         deliveries_table: resources.deliveries_table.clone(),
         quarantine_bucket: resources.quarantine_bucket.clone(),
         delivery_lease: Duration::from_secs(60),
+        wearer_cache_ttl: vigil_aws::alert_path::DEFAULT_WEARER_CACHE_TTL,
     };
     // Numbers unique to this test: moto records every SMS in one list.
     let phones =

@@ -69,24 +69,25 @@ impl Envelope {
     /// count records the fast path declined, which should be none but for
     /// envelopes written by another version of ingest.
     pub fn decode_by(data: &[u8]) -> Result<(Self, Decoder), DecodeError> {
-        let envelope = match canonical::decode(data) {
-            Some(envelope) => envelope,
-            None => return Self::decode_serde(data).map(|e| (e, Decoder::Serde)),
-        };
-        if envelope.v != ENVELOPE_VERSION {
-            return Err(DecodeError::Version(envelope.v));
+        match canonical::decode(data) {
+            Some(envelope) => envelope.supported().map(|e| (e, Decoder::FastPath)),
+            None => Self::decode_serde(data).map(|e| (e, Decoder::Serde)),
         }
-        Ok((envelope, Decoder::FastPath))
     }
 
     /// [`Self::decode`] by serde_json alone, the decoder of record (public so
     /// tests and benchmarks can hold the fast path to it).
     pub fn decode_serde(data: &[u8]) -> Result<Self, DecodeError> {
         let crate::reading::MapOnly(envelope) = serde_json::from_slice::<crate::reading::MapOnly<Envelope>>(data)?;
-        if envelope.v != ENVELOPE_VERSION {
-            return Err(DecodeError::Version(envelope.v));
+        envelope.supported()
+    }
+
+    /// The envelope, if this code reads its version.
+    fn supported(self) -> Result<Self, DecodeError> {
+        if self.v != ENVELOPE_VERSION {
+            return Err(DecodeError::Version(self.v));
         }
-        Ok(envelope)
+        Ok(self)
     }
 
     /// The deterministic id of one of this envelope's readings.

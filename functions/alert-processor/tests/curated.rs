@@ -67,24 +67,38 @@ fn record(seq: u64, wearer: &str, readings: Vec<Reading>) -> KinesisEventRecord 
     r
 }
 
-#[tokio::test]
-async fn alerts_are_curated_after_delivery_and_a_failed_write_is_retried_without_resending() {
-    let processor = Processor {
+type MemoryProcessor =
+    Processor<MemoryWearers, MemoryStates, MemoryAlerts, MemoryDeliveries, MemoryNotifier, MemoryQuarantine>;
+
+/// The processor on in-memory ports, with a profile for each wearer.
+fn processor(wearers: &[&str]) -> MemoryProcessor {
+    Processor {
         alerting: Alerting {
-            wearers: MemoryWearers::with([profile("wearer-42"), profile("wearer-7")]),
+            wearers: MemoryWearers::with(wearers.iter().map(|w| profile(w))),
             states: MemoryStates::default(),
             alerts: MemoryAlerts::default(),
             deliveries: MemoryDeliveries::default(),
             notifier: MemoryNotifier::default(),
         },
         quarantine: MemoryQuarantine::default(),
-    };
+    }
+}
+
+/// The curated-alerts sink on in-memory stores, and its pseudonymizer.
+fn sink() -> (CuratedAlerts<MemoryObjectStore, MemoryCuratedFiles>, Pseudonymizer) {
     let pseudonymizer = Pseudonymizer::new(b"0123456789abcdef0123456789abcdef").unwrap();
     let sink = CuratedAlerts {
         objects: MemoryObjectStore::default(),
         registry: MemoryCuratedFiles::default(),
         pseudonymizer: pseudonymizer.clone(),
     };
+    (sink, pseudonymizer)
+}
+
+#[tokio::test]
+async fn alerts_are_curated_after_delivery_and_a_failed_write_is_retried_without_resending() {
+    let processor = processor(&["wearer-42", "wearer-7"]);
+    let (sink, pseudonymizer) = sink();
     *sink.objects.failing_prefix.lock().unwrap() = Some("curated/alerts/".into());
     let mut event = KinesisEvent::default();
     event.records = vec![
@@ -122,22 +136,8 @@ async fn alerts_are_curated_after_delivery_and_a_failed_write_is_retried_without
 
 #[tokio::test]
 async fn a_silent_band_back_again_is_curated_as_resolved_in_a_file_of_its_own() {
-    let processor = Processor {
-        alerting: Alerting {
-            wearers: MemoryWearers::with([profile("wearer-42")]),
-            states: MemoryStates::default(),
-            alerts: MemoryAlerts::default(),
-            deliveries: MemoryDeliveries::default(),
-            notifier: MemoryNotifier::default(),
-        },
-        quarantine: MemoryQuarantine::default(),
-    };
-    let pseudonymizer = Pseudonymizer::new(b"0123456789abcdef0123456789abcdef").unwrap();
-    let sink = CuratedAlerts {
-        objects: MemoryObjectStore::default(),
-        registry: MemoryCuratedFiles::default(),
-        pseudonymizer: pseudonymizer.clone(),
-    };
+    let processor = processor(&["wearer-42"]);
+    let (sink, pseudonymizer) = sink();
     let mut event = KinesisEvent::default();
     event.records = vec![record(1, "wearer-42", vec![reading("2026-11-22T10:00:00+01:00", 1, false)])];
     let (response, _) = processor.process_with(&event, at("2026-11-22T09:00:01Z"), &sink).await;

@@ -378,26 +378,31 @@ impl LocalClock {
     /// The start of the wearer's daytime that `at` falls in, or None at night.
     fn daytime_start(&self, th: &Thresholds, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let (local, offset) = self.local(at);
-        let (t, today) = (local.time(), local.date());
-        let (start, end) = (th.day_start, th.day_end);
-        let date = if start < end {
-            (start <= t && t < end).then_some(today)?
-        } else if t >= start {
-            // Wraps past midnight (or all day when start == end).
-            today
-        } else if t < end {
-            today.pred_opt()?
-        } else {
-            return None;
-        };
+        let date = daytime_date(th, local)?;
         if let Some((d, instant)) = self.day_start.get()
             && d == date
         {
             return Some(instant);
         }
-        let instant = local_instant(self.tz, date, start, offset);
+        let instant = local_instant(self.tz, date, th.day_start, offset);
         self.day_start.set(Some((date, instant)));
         Some(instant)
+    }
+}
+
+/// The local date whose daytime the wall-clock time `local` falls in, or None at night.
+fn daytime_date(th: &Thresholds, local: NaiveDateTime) -> Option<NaiveDate> {
+    let (t, today) = (local.time(), local.date());
+    let (start, end) = (th.day_start, th.day_end);
+    if start < end {
+        (start <= t && t < end).then_some(today)
+    } else if t >= start {
+        // Wraps past midnight (or all day when start == end).
+        Some(today)
+    } else if t < end {
+        today.pred_opt()
+    } else {
+        None
     }
 }
 
@@ -421,18 +426,8 @@ mod tests {
     /// The plain definition: the zone looked up for every instant.
     fn daytime_start_reference(tz: Tz, th: &Thresholds, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let local = at.with_timezone(&tz);
-        let (t, today) = (local.time(), local.date_naive());
-        let (start, end) = (th.day_start, th.day_end);
-        let date = if start < end {
-            (start <= t && t < end).then_some(today)?
-        } else if t >= start {
-            today
-        } else if t < end {
-            today.pred_opt()?
-        } else {
-            return None;
-        };
-        Some(local_instant(tz, date, start, local.offset().fix()))
+        let date = daytime_date(th, local.naive_local())?;
+        Some(local_instant(tz, date, th.day_start, local.offset().fix()))
     }
 
     const ZONES: [Tz; 6] = [

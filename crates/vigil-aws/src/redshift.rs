@@ -15,7 +15,7 @@
 //! never runs the load twice.
 //!
 //! moto's redshift-data cannot serve the Rust SDK, so this adapter is tested
-//! with aws-smithy-mocks (`tests/redshift.rs`).
+//! with aws-smithy-mocks (`functions/warehouse-loader/tests/integration/redshift.rs`).
 
 use std::time::Duration;
 

@@ -12,7 +12,7 @@
 //! which stays the decoder of record: it accepts every valid envelope and
 //! explains every invalid one.
 //!
-//! The contract, property-tested in `tests/envelope.rs`: whenever this returns
+//! The contract, property-tested in `tests/integration/canonical.rs`: whenever this returns
 //! an envelope, serde_json decodes the same bytes to an equal one.
 
 use chrono::{DateTime, FixedOffset, Utc};

@@ -1,0 +1,354 @@
+//! The alert path's adapters against moto's server (or LocalStack): real
+//! conditional writes, scans, SNS SMS and S3 objects. Every test makes its own
+//! tables, bucket and phone number.
+//!
+//! Needs the endpoint: `bash localstack/endpoint.sh start`.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use chrono::{DateTime, NaiveTime, TimeZone, Utc};
+use vigil_aws::alerts::DynamoAlertStore;
+use vigil_aws::deliveries::DynamoDeliveryLog;
+use vigil_aws::quarantine::{S3Quarantine, quarantine_key};
+use vigil_aws::sns::SnsNotifier;
+use vigil_aws::state::DynamoStateStore;
+use vigil_aws::wearers::DynamoWearerDirectory;
+use vigil_domain::alerts::{
+    Alert, AlertId, Episode, Language, Message, PendingFall, RuleKind, Thresholds, WearerState,
+};
+use vigil_domain::care::{Caregiver, Channel, Delivery, QuietHours, WearerProfile};
+use vigil_domain::ports::{
+    AlertStore, Claim, DeliveryLog, Notifier, PoisonRecord, Quarantine, StateStore, WearerDirectory,
+};
+use vigil_domain::reading::Location;
+use vigil_local::endpoint::{require, unique_name};
+use vigil_local::provision::create_table;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 2, 8, 15, 0).unwrap()
+}
+
+fn minutes(n: i64) -> chrono::Duration {
+    chrono::Duration::minutes(n)
+}
+
+/// A fresh table keyed by `key`, and a DynamoDB client.
+async fn table(sdk: &SdkConfig, prefix: &str, key: &str) -> (aws_sdk_dynamodb::Client, String) {
+    let client = vigil_aws::sdk::dynamodb(sdk);
+    let name = unique_name(prefix);
+    create_table(&client, &name, key, None).await.unwrap();
+    (client, name)
+}
+
+fn message(text: &str) -> Message {
+    Message { sms: format!("Vigil: {text}"), push_title: "Vigil".into(), push_body: text.into() }
+}
+
+fn delivery(caregiver: &str, not_before: Option<DateTime<Utc>>) -> Delivery {
+    Delivery {
+        alert_id: AlertId::new("w-1", RuleKind::BatteryLow, t0()).to_string(),
+        caregiver_id: caregiver.into(),
+        channel: Channel::Sms,
+        address: "+15550000000".into(),
+        message: message("Ana's band battery is low"),
+        not_before,
+    }
+}
+
+#[tokio::test]
+async fn a_profile_round_trips() {
+    let sdk = require().await;
+    let (client, name) = table(&sdk, "wearers", "wearer_id").await;
+    let directory = DynamoWearerDirectory::new(client, name);
+    let profile = WearerProfile {
+        wearer_id: "w-1".into(),
+        name: "Ana Núñez".into(),
+        time_zone: "Europe/Madrid".into(),
+        thresholds: Thresholds {
+            heart_rate_high_bpm: 130,
+            cooldown_overrides_min: BTreeMap::from([(RuleKind::BatteryLow, 240)]),
+            ..Thresholds::default()
+        },
+        caregivers: vec![
+            Caregiver {
+                id: "cg-1".into(),
+                language: Language::Es,
+                phone: Some("+34600111222".into()),
+                push_endpoint: None,
+                quiet_hours: Some(QuietHours {
+                    start: NaiveTime::from_hms_opt(22, 0, 0).unwrap(),
+                    end: NaiveTime::from_hms_opt(7, 0, 0).unwrap(),
+                    time_zone: "Europe/Madrid".into(),
+                }),
+            },
+            Caregiver {
+                id: "cg-2".into(),
+                language: Language::PtBr,
+                phone: None,
+                push_endpoint: Some("arn:aws:sns:us-east-1:123456789012:endpoint/GCM/vigil/abc".into()),
+                quiet_hours: None,
+            },
+        ],
+    };
+    directory.put(&profile).await.unwrap();
+    assert_eq!(directory.wearer("w-1").await.unwrap(), Some(profile));
+    assert_eq!(directory.wearer("w-unknown").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn state_writes_are_conditional_on_the_version() {
+    let sdk = require().await;
+    let (client, name) = table(&sdk, "state", "wearer_id").await;
+    let store = DynamoStateStore::new(client, name);
+    assert_eq!(store.load("w-1").await.unwrap(), None);
+
+    let mut state = WearerState::new("w-1");
+    state.last_seen = Some(t0());
+    state.last_location = Some((t0(), Location { lat: 40.4168, lon: -3.7038, accuracy_m: Some(12.5) }));
+    state.episodes.insert(
+        RuleKind::HeartRateHigh,
+        Episode {
+            start: t0(),
+            last: t0() + minutes(1),
+            readings: vec!["r1".into(), "r2".into()],
+            value: Some(131.0),
+            alerted: false,
+        },
+    );
+    state.pending_falls.push(PendingFall { at: t0(), reading: "r3".into(), location: None });
+    state.alerted_windows.insert(RuleKind::Sos, vec![t0()]);
+
+    assert!(store.save(&state).await.unwrap(), "version 0: no item yet");
+    assert!(!store.save(&state).await.unwrap(), "a second first write loses");
+    let loaded = store.load("w-1").await.unwrap().unwrap();
+    assert_eq!(loaded, WearerState { version: 1, ..state.clone() });
+
+    let mut next = loaded.clone();
+    next.pending_falls.clear();
+    assert!(store.save(&next).await.unwrap(), "version 1 is current");
+    assert!(!store.save(&loaded).await.unwrap(), "version 1 is stale now");
+    assert_eq!(store.load("w-1").await.unwrap().unwrap(), WearerState { version: 2, ..next });
+}
+
+#[tokio::test]
+async fn needing_check_finds_silent_wearers_and_pending_falls_only() {
+    let sdk = require().await;
+    let (client, name) = table(&sdk, "state", "wearer_id").await;
+    let store = DynamoStateStore::new(client, name);
+    let now = t0();
+    let seen = |id: &str, ago: i64| WearerState { last_seen: Some(now - minutes(ago)), ..WearerState::new(id) };
+
+    store.save(&seen("silent", 20)).await.unwrap();
+    store.save(&seen("fresh", 1)).await.unwrap();
+    // Seen 30 ms after the cutoff: string comparison must not confuse it with the cutoff.
+    let just_fresh = WearerState {
+        last_seen: Some(now - minutes(15) + chrono::Duration::milliseconds(30)),
+        ..WearerState::new("just-fresh")
+    };
+    store.save(&just_fresh).await.unwrap();
+    let mut falling = seen("falling", 0);
+    falling.pending_falls.push(PendingFall { at: now, reading: "r".into(), location: None });
+    store.save(&falling).await.unwrap();
+
+    let mut found = store.needing_check(now - minutes(15)).await.unwrap();
+    found.sort();
+    assert_eq!(found, ["falling", "silent"]);
+}
+
+#[tokio::test]
+async fn an_alert_is_stored_once_and_resolved_once() {
+    let sdk = require().await;
+    let (client, name) = table(&sdk, "alerts", "alert_id").await;
+    let store = DynamoAlertStore::new(client, name);
+    let alert = Alert {
+        id: AlertId::new("w-1", RuleKind::Fall, t0()),
+        wearer_id: "w-1".into(),
+        rule: RuleKind::Fall,
+        severity: RuleKind::Fall.severity(),
+        episode_start: t0(),
+        raised_at: t0() + chrono::Duration::seconds(4),
+        readings: vec!["r1".into(), "r2".into()],
+        location: Some(Location { lat: -23.5505, lon: -46.6333, accuracy_m: None }),
+        value: Some(1.5),
+    };
+    assert!(store.put_alert(&alert).await.unwrap());
+    assert!(!store.put_alert(&alert).await.unwrap(), "same id: already stored");
+    let stored = store.get(alert.id.as_str()).await.unwrap().unwrap();
+    assert_eq!((stored.alert, stored.status.as_str(), stored.resolved_at), (alert.clone(), "open", None));
+
+    let resolved = store.resolve(alert.id.as_str(), t0() + minutes(5)).await.unwrap();
+    assert_eq!(resolved.as_ref(), Some(&alert), "resolving hands back the alert");
+    let again = store.resolve(alert.id.as_str(), t0() + minutes(9)).await.unwrap();
+    assert_eq!(again, Some(alert.clone()), "a retried resolution still gets it");
+    let stored = store.get(alert.id.as_str()).await.unwrap().unwrap();
+    assert_eq!(stored.status, "resolved");
+    assert_eq!(stored.resolved_at, Some(t0() + minutes(5)), "the first resolution stands");
+
+    assert_eq!(store.resolve("no-such-alert", t0()).await.unwrap(), None);
+    assert_eq!(store.get("no-such-alert").await.unwrap(), None, "resolving never creates an alert");
+}
+
+#[tokio::test]
+async fn claims_allow_one_sender_at_a_time_and_one_message_in_all() {
+    let sdk = require().await;
+    let (client, name) = table(&sdk, "deliveries", "delivery_key").await;
+    let log = DynamoDeliveryLog::new(client, name);
+    let now = t0();
+
+    let d = delivery("cg-1", None);
+    assert_eq!(log.claim(&d, now).await.unwrap(), Claim::Granted);
+    assert_eq!(log.claim(&d, now + chrono::Duration::seconds(5)).await.unwrap(), Claim::InFlight);
+    log.sent(&d, "msg-1", now + chrono::Duration::seconds(6)).await.unwrap();
+    assert_eq!(log.claim(&d, now + minutes(10)).await.unwrap(), Claim::AlreadySent, "even after the lease");
+    log.release(&d).await.unwrap();
+    assert_eq!(log.claim(&d, now + minutes(10)).await.unwrap(), Claim::AlreadySent, "release cannot undo a send");
+
+    let d = delivery("cg-2", None);
+    assert_eq!(log.claim(&d, now).await.unwrap(), Claim::Granted);
+    log.release(&d).await.unwrap();
+    assert_eq!(log.claim(&d, now).await.unwrap(), Claim::Granted, "released: another attempt may send");
+
+    // The sender died without confirming: after the 60 s lease, the claim is free again.
+    let d = delivery("cg-3", None);
+    assert_eq!(log.claim(&d, now).await.unwrap(), Claim::Granted);
+    assert_eq!(log.claim(&d, now + chrono::Duration::seconds(59)).await.unwrap(), Claim::InFlight);
+    assert_eq!(log.claim(&d, now + chrono::Duration::seconds(61)).await.unwrap(), Claim::Granted);
+}
+
+#[tokio::test]
+async fn a_shorter_lease_frees_a_claim_sooner() {
+    let sdk = require().await;
+    let (client, name) = table(&sdk, "deliveries", "delivery_key").await;
+    let log = DynamoDeliveryLog::new(client, name).with_lease(Duration::from_secs(5));
+    let d = delivery("cg-1", None);
+    assert_eq!(log.claim(&d, t0()).await.unwrap(), Claim::Granted);
+    assert_eq!(log.claim(&d, t0() + chrono::Duration::seconds(6)).await.unwrap(), Claim::Granted);
+}
+
+#[tokio::test]
+async fn deferred_deliveries_come_due_once_and_survive_a_failed_send() {
+    let sdk = require().await;
+    let (client, name) = table(&sdk, "deliveries", "delivery_key").await;
+    let log = DynamoDeliveryLog::new(client, name);
+    let at = t0() + minutes(45);
+    let d = delivery("cg-1", Some(at));
+
+    log.defer(&d).await.unwrap();
+    log.defer(&d).await.unwrap();
+    assert!(log.due(at - chrono::Duration::seconds(1)).await.unwrap().is_empty(), "quiet hours not over");
+    assert_eq!(log.due(at).await.unwrap(), vec![d.clone()], "deferred once, due once");
+
+    // The scheduled sender claims it, the send fails, it gives the claim back.
+    assert_eq!(log.claim(&d, at).await.unwrap(), Claim::Granted);
+    assert!(log.due(at).await.unwrap().is_empty(), "claimed: not due to anyone else");
+    log.release(&d).await.unwrap();
+    assert_eq!(log.due(at).await.unwrap(), vec![d.clone()], "a failed send is due again");
+
+    // A sender that dies mid-send: due again once its lease is over.
+    assert_eq!(log.claim(&d, at).await.unwrap(), Claim::Granted);
+    assert_eq!(log.due(at + minutes(2)).await.unwrap(), vec![d.clone()]);
+
+    assert_eq!(log.claim(&d, at + minutes(2)).await.unwrap(), Claim::Granted);
+    log.sent(&d, "msg-1", at + minutes(2)).await.unwrap();
+    assert!(log.due(at + minutes(60)).await.unwrap().is_empty(), "sent: never due again");
+    assert_eq!(log.claim(&d, at + minutes(60)).await.unwrap(), Claim::AlreadySent);
+}
+
+/// A plain HTTP/1.0 GET on the endpoint (moto's own API is not an AWS service).
+fn http_get(path: &str) -> String {
+    let url = vigil_local::endpoint::url();
+    let authority = url.split("://").nth(1).unwrap_or(&url).trim_end_matches('/');
+    let mut stream = TcpStream::connect(authority).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {authority}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"), "{head}");
+    body.to_owned()
+}
+
+#[tokio::test]
+async fn an_sms_reaches_moto_with_its_text_and_number() {
+    let sdk = require().await;
+    let notifier = SnsNotifier::new(vigil_aws::sdk::sns(&sdk));
+    let phone = format!("+1555{:07}", fastrand::u32(..10_000_000));
+    let text = message(&format!("Ana pressed SOS ({})", unique_name("sms")));
+    let id = notifier.send(Channel::Sms, &phone, &text).await.unwrap();
+    assert!(!id.is_empty());
+
+    let data: serde_json::Value = serde_json::from_str(&http_get("/moto-api/data.json")).unwrap();
+    // moto keeps them under "SMS", upper case.
+    let sent: Vec<_> = data["sns"]["SMS"]
+        .as_array()
+        .expect("moto records SMS under sns.SMS")
+        .iter()
+        .filter(|m| m["phone_number"] == phone.as_str())
+        .collect();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["message"], text.sms.as_str());
+    assert_eq!(sent[0]["message_id"], id.as_str());
+}
+
+#[tokio::test]
+async fn a_poison_record_lands_at_its_deterministic_key() {
+    let sdk = require().await;
+    let client = vigil_aws::sdk::s3(&sdk);
+    let bucket = unique_name("quarantine");
+    let quarantine = S3Quarantine::new(client.clone(), &bucket);
+    quarantine.create_bucket().await.unwrap();
+    quarantine.create_bucket().await.unwrap();
+
+    let data = b"\x00\xffnot an envelope";
+    let record = PoisonRecord {
+        function: "alert-processor",
+        shard_id: "shardId-000000000001",
+        sequence_number: "49590338271490256608559692538361571095921575989136588818",
+        data,
+        reason: "envelope: expected value at line 1 column 1",
+    };
+    quarantine.quarantine(&record).await.unwrap();
+    quarantine.quarantine(&record).await.unwrap();
+
+    let key = quarantine_key(&record);
+    assert_eq!(
+        key,
+        "quarantine/alert-processor/shardId-000000000001/49590338271490256608559692538361571095921575989136588818.json"
+    );
+    let listed = client.list_objects_v2().bucket(&bucket).send().await.unwrap();
+    assert_eq!(listed.contents().len(), 1, "a retried quarantine overwrites itself");
+    let object = client.get_object().bucket(&bucket).key(&key).send().await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&object.body.collect().await.unwrap().into_bytes()).unwrap();
+    use base64::Engine;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(body["data_base64"].as_str().unwrap()).unwrap();
+    assert_eq!(decoded, data);
+    assert_eq!(body["function"], "alert-processor");
+    assert_eq!(body["shard_id"], "shardId-000000000001");
+    assert_eq!(body["sequence_number"], record.sequence_number);
+    assert_eq!(body["reason"], record.reason);
+    assert!(body["quarantined_at"].as_str().unwrap().ends_with('Z'));
+}
+
+#[tokio::test]
+async fn provisioning_creates_the_alert_tables_and_bucket_idempotently() {
+    let sdk = require().await;
+    let resources = vigil_local::provision::Resources::unique("alerting");
+    vigil_local::provision::provision(&sdk, &resources).await.unwrap();
+    vigil_local::provision::provision(&sdk, &resources).await.unwrap();
+    let dynamodb = vigil_aws::sdk::dynamodb(&sdk);
+    for (table, key) in [
+        (&resources.wearers_table, "wearer_id"),
+        (&resources.state_table, "wearer_id"),
+        (&resources.alerts_table, "alert_id"),
+        (&resources.deliveries_table, "delivery_key"),
+    ] {
+        let described = dynamodb.describe_table().table_name(table).send().await.unwrap();
+        let schema = described.table().unwrap().key_schema();
+        assert_eq!(schema.iter().map(|k| k.attribute_name()).collect::<Vec<_>>(), [key], "{table}");
+    }
+    vigil_aws::sdk::s3(&sdk).head_bucket().bucket(&resources.quarantine_bucket).send().await.unwrap();
+}

@@ -1,0 +1,8 @@
+//! vigil-aws's integration tests: one test binary, so the SDK and the crate are linked once
+//! instead of once per file (each link is tens of MB of disk and seconds of CI).
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on broken fixtures")]
+
+mod alert_adapters_mocks;
+mod alert_adapters_moto;
+mod kinesis_mocks;
+mod secrets_moto;

@@ -1,0 +1,165 @@
+//! Curated alerts from the alert-processor (in-memory ports): written after
+//! delivery, a failed write reports the first record without re-sending, and
+//! a redelivery rewrites the same object.
+
+use alert_processor::Processor;
+use aws_lambda_events::encodings::SecondTimestamp;
+use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
+use chrono::{DateTime, Utc};
+use vigil_alerting::Alerting;
+use vigil_alerting::curated::CuratedAlerts;
+use vigil_domain::Envelope;
+use vigil_domain::care::{Caregiver, WearerProfile};
+use vigil_domain::curated::Pseudonymizer;
+use vigil_domain::reading::Reading;
+use vigil_testkit::sinks_raw::{MemoryCuratedFiles, MemoryObjectStore};
+use vigil_testkit::*;
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn profile(wearer: &str) -> WearerProfile {
+    WearerProfile {
+        wearer_id: wearer.into(),
+        name: "Carmen Ruiz".into(),
+        time_zone: "Europe/Madrid".into(),
+        thresholds: Default::default(),
+        caregivers: vec![Caregiver {
+            id: "cg-daughter".into(),
+            language: vigil_domain::alerts::Language::Es,
+            phone: Some("+34600000001".into()),
+            push_endpoint: None,
+            quiet_hours: None,
+        }],
+    }
+}
+
+fn reading(ts: &str, seq: u64, sos: bool) -> Reading {
+    let mut r = Reading::at(DateTime::parse_from_rfc3339(ts).unwrap(), seq);
+    r.heart_rate_bpm = Some(80);
+    r.worn = Some(true);
+    r.sos = Some(sos);
+    r
+}
+
+fn record(seq: u64, wearer: &str, readings: Vec<Reading>) -> KinesisEventRecord {
+    let data = serde_json::to_vec(&Envelope {
+        v: 1,
+        batch_id: "b".into(),
+        part: 0,
+        parts: 1,
+        device_id: format!("band-{wearer}"),
+        wearer_id: wearer.into(),
+        app_version: "1.4.2".into(),
+        received_at: at("2026-11-22T10:00:00Z"),
+        readings,
+    })
+    .unwrap();
+    let mut r = KinesisEventRecord::default();
+    r.event_id = Some(format!("shardId-000000000001:{seq:056}"));
+    r.event_source = Some("aws:kinesis".into());
+    r.kinesis.sequence_number = format!("{seq:056}");
+    r.kinesis.partition_key = "p".into();
+    r.kinesis.data.0 = data;
+    r.kinesis.approximate_arrival_timestamp = SecondTimestamp(at("2026-11-22T10:00:01Z"));
+    r
+}
+
+type MemoryProcessor =
+    Processor<MemoryWearers, MemoryStates, MemoryAlerts, MemoryDeliveries, MemoryNotifier, MemoryQuarantine>;
+
+/// The processor on in-memory ports, with a profile for each wearer.
+fn processor(wearers: &[&str]) -> MemoryProcessor {
+    Processor {
+        alerting: Alerting {
+            wearers: MemoryWearers::with(wearers.iter().map(|w| profile(w))),
+            states: MemoryStates::default(),
+            alerts: MemoryAlerts::default(),
+            deliveries: MemoryDeliveries::default(),
+            notifier: MemoryNotifier::default(),
+        },
+        quarantine: MemoryQuarantine::default(),
+    }
+}
+
+/// The curated-alerts sink on in-memory stores, and its pseudonymizer.
+fn sink() -> (CuratedAlerts<MemoryObjectStore, MemoryCuratedFiles>, Pseudonymizer) {
+    let pseudonymizer = Pseudonymizer::new(b"0123456789abcdef0123456789abcdef").unwrap();
+    let sink = CuratedAlerts {
+        objects: MemoryObjectStore::default(),
+        registry: MemoryCuratedFiles::default(),
+        pseudonymizer: pseudonymizer.clone(),
+    };
+    (sink, pseudonymizer)
+}
+
+#[tokio::test]
+async fn alerts_are_curated_after_delivery_and_a_failed_write_is_retried_without_resending() {
+    let processor = processor(&["wearer-42", "wearer-7"]);
+    let (sink, pseudonymizer) = sink();
+    *sink.objects.failing_prefix.lock().unwrap() = Some("curated/alerts/".into());
+    let mut event = KinesisEvent::default();
+    event.records = vec![
+        record(1, "wearer-7", vec![reading("2026-11-22T10:59:50+01:00", 1, false)]),
+        record(2, "wearer-42", vec![reading("2026-11-22T10:59:55+01:00", 1, true)]),
+    ];
+    let now = at("2026-11-22T10:00:02Z");
+
+    // The write fails: the SOS was delivered, the wearer's first record is reported.
+    let (response, _) = processor.process_with(&event, now, &sink).await;
+    let failed: Vec<String> = response.batch_item_failures.into_iter().map(|f| f.item_identifier.unwrap()).collect();
+    assert_eq!(failed, vec![format!("{:056}", 2)]);
+    assert_eq!(processor.alerting.notifier.sent().len(), 1);
+    assert!(sink.objects.keys("curated/alerts/").is_empty());
+
+    // Redelivery: the same alert is evaluated again and curated; nobody is told twice.
+    *sink.objects.failing_prefix.lock().unwrap() = None;
+    let (response, _) = processor.process_with(&event, now, &sink).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(processor.alerting.notifier.sent().len(), 1, "no second SMS");
+    let keys = sink.objects.keys("curated/alerts/");
+    assert_eq!(keys.len(), 1);
+    assert!(keys[0].starts_with(&format!("curated/alerts/dt=2026-11-22/{}-", pseudonymizer.wearer("wearer-42"))));
+    let registered = sink.registry.all();
+    assert_eq!((registered.len(), registered[0].file.rows, registered[0].status.as_str()), (1, 1, "pending"));
+    let body = sink.objects.get(&keys[0]).unwrap().body;
+
+    // A third delivery raises nothing new (the state is saved): nothing rewritten.
+    let puts = *sink.objects.puts.lock().unwrap();
+    let (response, _) = processor.process_with(&event, now, &sink).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(*sink.objects.puts.lock().unwrap(), puts);
+    assert_eq!(sink.objects.get(&keys[0]).unwrap().body, body);
+}
+
+#[tokio::test]
+async fn a_silent_band_back_again_is_curated_as_resolved_in_a_file_of_its_own() {
+    let processor = processor(&["wearer-42"]);
+    let (sink, pseudonymizer) = sink();
+    let mut event = KinesisEvent::default();
+    event.records = vec![record(1, "wearer-42", vec![reading("2026-11-22T10:00:00+01:00", 1, false)])];
+    let (response, _) = processor.process_with(&event, at("2026-11-22T09:00:01Z"), &sink).await;
+    assert!(response.batch_item_failures.is_empty());
+    // The detector finds the band silent: a no_data alert, curated open.
+    let silent = processor.alerting.check_wearer_with("wearer-42", at("2026-11-22T09:16:00Z"), &sink).await.unwrap();
+    assert_eq!(silent.alerts_raised.len(), 1);
+    let alert = silent.alerts_raised[0].clone();
+    let raised =
+        vigil_alerting::curated::alert_files(&pseudonymizer, "wearer-42", std::slice::from_ref(&alert), false).unwrap();
+    assert_eq!(sink.objects.keys("curated/alerts/"), vec![raised[0].key.clone()]);
+
+    // The phone uploads its buffer: the alert is resolved, and curated again as resolved.
+    event.records = vec![record(2, "wearer-42", vec![reading("2026-11-22T10:21:00+01:00", 2, false)])];
+    let (response, _) = processor.process_with(&event, at("2026-11-22T09:21:00Z"), &sink).await;
+    assert!(response.batch_item_failures.is_empty());
+    let resolved = vigil_alerting::curated::alert_files(&pseudonymizer, "wearer-42", &[alert], true).unwrap();
+    let mut expected = vec![raised[0].key.clone(), resolved[0].key.clone()];
+    expected.sort();
+    let mut keys = sink.objects.keys("curated/alerts/");
+    keys.sort();
+    assert_eq!(keys, expected);
+    assert_eq!(sink.objects.get(&resolved[0].key).unwrap().body, resolved[0].body);
+    assert!(resolved[0].rows.iter().all(|r| r.resolved));
+    assert_eq!(sink.registry.all().len(), 2, "both files registered for the loader");
+}

@@ -1,0 +1,413 @@
+//! The alert-processor handler with in-memory ports: alerts raised once,
+//! messages sent once per caregiver and channel, failures reported as Lambda
+//! needs them, poison quarantined.
+
+use alert_processor::Processor;
+use aws_lambda_events::encodings::SecondTimestamp;
+use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
+use chrono::{DateTime, NaiveTime, Utc};
+use proptest::prelude::*;
+use vigil_alerting::Alerting;
+use vigil_domain::Envelope;
+use vigil_domain::alerts::{RuleKind, Severity};
+use vigil_domain::care::{Caregiver, Channel, QuietHours, WearerProfile};
+use vigil_domain::reading::{Location, Reading};
+use vigil_testkit::*;
+
+type Proc = Processor<MemoryWearers, MemoryStates, MemoryAlerts, MemoryDeliveries, MemoryNotifier, MemoryQuarantine>;
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn profile(wearer: &str) -> WearerProfile {
+    WearerProfile {
+        wearer_id: wearer.into(),
+        name: "Carmen Ruiz".into(),
+        time_zone: "Europe/Madrid".into(),
+        thresholds: Default::default(),
+        caregivers: vec![
+            Caregiver {
+                id: "cg-daughter".into(),
+                language: vigil_domain::alerts::Language::Es,
+                phone: Some("+34600000001".into()),
+                push_endpoint: Some("arn:aws:sns:eu-west-1:123456789012:endpoint/GCM/vigil/abc".into()),
+                quiet_hours: None,
+            },
+            Caregiver {
+                id: "cg-neighbour".into(),
+                language: vigil_domain::alerts::Language::En,
+                phone: Some("+447700900002".into()),
+                push_endpoint: None,
+                quiet_hours: Some(QuietHours {
+                    start: NaiveTime::from_hms_opt(22, 0, 0).unwrap(),
+                    end: NaiveTime::from_hms_opt(7, 0, 0).unwrap(),
+                    time_zone: "Europe/London".into(),
+                }),
+            },
+        ],
+    }
+}
+
+fn processor() -> Proc {
+    Processor {
+        alerting: Alerting {
+            wearers: MemoryWearers::with([profile("wearer-42"), profile("wearer-7")]),
+            states: MemoryStates::default(),
+            alerts: MemoryAlerts::default(),
+            deliveries: MemoryDeliveries::default(),
+            notifier: MemoryNotifier::default(),
+        },
+        quarantine: MemoryQuarantine::default(),
+    }
+}
+
+fn reading(ts: &str, seq: u64) -> Reading {
+    let mut r = Reading::at(DateTime::parse_from_rfc3339(ts).unwrap(), seq);
+    r.heart_rate_bpm = Some(80);
+    r.worn = Some(true);
+    r.steps = Some(3);
+    r
+}
+
+fn sos(ts: &str, seq: u64) -> Reading {
+    let mut r = reading(ts, seq);
+    r.sos = Some(true);
+    r.location = Some(Location { lat: 40.4168, lon: -3.7038, accuracy_m: Some(8.0) });
+    r
+}
+
+fn envelope(wearer: &str, readings: Vec<Reading>) -> Vec<u8> {
+    serde_json::to_vec(&Envelope {
+        v: 1,
+        batch_id: "b".into(),
+        part: 0,
+        parts: 1,
+        device_id: format!("band-{wearer}"),
+        wearer_id: wearer.into(),
+        app_version: "1.4.2".into(),
+        received_at: at("2026-11-22T10:00:00Z"),
+        readings,
+    })
+    .unwrap()
+}
+
+fn record(seq: u64, data: Vec<u8>) -> KinesisEventRecord {
+    let mut r = KinesisEventRecord::default();
+    r.event_id = Some(format!("shardId-000000000001:{seq:056}"));
+    r.event_source = Some("aws:kinesis".into());
+    r.kinesis.sequence_number = format!("{seq:056}");
+    r.kinesis.partition_key = "p".into();
+    r.kinesis.data.0 = data;
+    r.kinesis.approximate_arrival_timestamp = SecondTimestamp(at("2026-11-22T10:00:01Z"));
+    r
+}
+
+fn event(records: Vec<KinesisEventRecord>) -> KinesisEvent {
+    let mut e = KinesisEvent::default();
+    e.records = records;
+    e
+}
+
+const NOW: &str = "2026-11-22T10:00:02Z";
+
+fn failures(p: &Proc, e: &KinesisEvent, now: &str) -> Vec<String> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (response, _) = runtime.block_on(p.process(e, at(now)));
+    response.batch_item_failures.into_iter().map(|f| f.item_identifier.unwrap()).collect()
+}
+
+#[test]
+fn an_sos_raises_one_critical_alert_and_tells_every_caregiver_once_in_their_language() {
+    let p = processor();
+    let e = event(vec![record(
+        1,
+        envelope("wearer-42", vec![reading("2026-11-22T10:59:50+01:00", 1), sos("2026-11-22T10:59:55+01:00", 2)]),
+    )]);
+    assert!(failures(&p, &e, NOW).is_empty());
+
+    let alerts = p.alerting.alerts.all();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!((alerts[0].rule, alerts[0].severity), (RuleKind::Sos, Severity::Critical));
+    assert!(alerts[0].location.is_some());
+
+    let sent = p.alerting.notifier.sent();
+    let mut got: Vec<(Channel, String)> = sent.iter().map(|m| (m.channel, m.address.clone())).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            (Channel::Sms, "+34600000001".to_owned()),
+            (Channel::Sms, "+447700900002".to_owned()),
+            (Channel::Push, "arn:aws:sns:eu-west-1:123456789012:endpoint/GCM/vigil/abc".to_owned()),
+        ]
+    );
+    let spanish = sent.iter().find(|m| m.address == "+34600000001").unwrap();
+    assert!(spanish.message.sms.contains("Carmen Ruiz"), "{}", spanish.message.sms);
+    assert!(spanish.message.sms.contains("10:59"), "local time in Madrid: {}", spanish.message.sms);
+    // Critical alerts ignore quiet hours, even at night for the neighbour.
+    let p = processor();
+    let e = event(vec![record(1, envelope("wearer-42", vec![sos("2026-11-22T02:00:00+01:00", 9)]))]);
+    assert!(failures(&p, &e, "2026-11-22T01:00:05Z").is_empty());
+    assert_eq!(p.alerting.notifier.sent().len(), 3);
+}
+
+#[test]
+fn a_redelivered_batch_raises_and_sends_nothing_new() {
+    let p = processor();
+    let e = event(vec![record(1, envelope("wearer-42", vec![sos("2026-11-22T10:59:55+01:00", 2)]))]);
+    assert!(failures(&p, &e, NOW).is_empty());
+    assert!(failures(&p, &e, NOW).is_empty());
+    assert!(failures(&p, &e, "2026-11-22T10:05:00Z").is_empty());
+    assert_eq!(p.alerting.alerts.all().len(), 1);
+    assert_eq!(p.alerting.notifier.sent().len(), 3);
+}
+
+#[test]
+fn poison_is_quarantined_with_its_position_and_does_not_block_the_batch() {
+    let p = processor();
+    let e = event(vec![
+        record(1, b"\x00\xffnot an envelope".to_vec()),
+        record(2, envelope("wearer-42", vec![sos("2026-11-22T10:59:55+01:00", 2)])),
+        record(3, br#"{"v":2,"other":"version"}"#.to_vec()),
+    ]);
+    assert!(failures(&p, &e, NOW).is_empty());
+    let q = p.quarantine.records.lock().unwrap().clone();
+    assert_eq!(q.len(), 2);
+    assert_eq!(q[0].shard_id, "shardId-000000000001");
+    assert_eq!(q[0].sequence_number, format!("{:056}", 1));
+    assert_eq!(q[0].data, b"\x00\xffnot an envelope");
+    assert_eq!(q[0].function, "alert-processor");
+    assert_eq!(p.alerting.alerts.all().len(), 1);
+}
+
+#[test]
+fn poison_that_cannot_be_quarantined_is_reported() {
+    let p = processor();
+    p.quarantine.faults.fail_next(1);
+    let e = event(vec![
+        record(1, envelope("wearer-42", vec![reading("2026-11-22T10:59:50+01:00", 1)])),
+        record(2, b"junk".to_vec()),
+    ]);
+    assert_eq!(failures(&p, &e, NOW), vec![format!("{:056}", 2)]);
+}
+
+#[test]
+fn sns_throttling_reports_the_wearers_first_record_and_the_retry_sends_each_message_once() {
+    let p = processor();
+    let e = event(vec![
+        record(1, envelope("wearer-7", vec![reading("2026-11-22T10:59:40+01:00", 1)])),
+        record(2, envelope("wearer-42", vec![reading("2026-11-22T10:59:50+01:00", 1)])),
+        record(3, envelope("wearer-42", vec![sos("2026-11-22T10:59:55+01:00", 2)])),
+    ]);
+    // The first send of the batch is throttled.
+    p.alerting.notifier.transient.fail_next(1);
+    assert_eq!(failures(&p, &e, NOW), vec![format!("{:056}", 2)]);
+    assert_eq!(p.alerting.notifier.sent().len(), 0, "the first send failed");
+    // Lambda redelivers from record 2.
+    let retry = event(e.records[1..].to_vec());
+    assert!(failures(&p, &retry, NOW).is_empty());
+    assert_eq!(p.alerting.notifier.sent().len(), 3);
+    assert_eq!(p.alerting.alerts.all().len(), 1);
+}
+
+#[test]
+fn dynamodb_throttling_fails_only_that_wearer() {
+    let p = processor();
+    let e = event(vec![
+        record(1, envelope("wearer-7", vec![sos("2026-11-22T10:59:40+01:00", 1)])),
+        record(2, envelope("wearer-42", vec![sos("2026-11-22T10:59:50+01:00", 1)])),
+    ]);
+    p.alerting.states.faults.fail_next(1); // the first wearer's state load
+    assert_eq!(failures(&p, &e, NOW), vec![format!("{:056}", 1)]);
+    let alerts = p.alerting.alerts.all();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].wearer_id, "wearer-42");
+}
+
+#[test]
+fn a_lost_conditional_write_is_evaluated_again_without_duplicates() {
+    let p = processor();
+    p.alerting.states.conflicts.fail_next(2);
+    let e = event(vec![record(1, envelope("wearer-42", vec![sos("2026-11-22T10:59:55+01:00", 2)]))]);
+    assert!(failures(&p, &e, NOW).is_empty());
+    assert_eq!(p.alerting.alerts.all().len(), 1);
+    assert_eq!(p.alerting.notifier.sent().len(), 3);
+    assert_eq!(p.alerting.states.states.lock().unwrap()["wearer-42"].version, 3);
+}
+
+#[test]
+fn low_battery_waits_out_quiet_hours_then_is_sent() {
+    let p = processor();
+    let mut r = reading("2026-11-22T23:30:00+01:00", 5);
+    r.battery_pct = Some(9);
+    let e = event(vec![record(1, envelope("wearer-42", vec![r]))]);
+    // 22:30 in London: the neighbour is in quiet hours, the daughter has none.
+    assert!(failures(&p, &e, "2026-11-22T22:30:05Z").is_empty());
+    let sent = p.alerting.notifier.sent();
+    assert!(sent.iter().all(|m| m.address != "+447700900002"), "{sent:?}");
+    assert_eq!(sent.len(), 2);
+
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let early = runtime.block_on(p.alerting.send_due(at("2026-11-23T06:59:00Z"))).unwrap();
+    assert_eq!(early.sent, 0);
+    let due = runtime.block_on(p.alerting.send_due(at("2026-11-23T07:00:00Z"))).unwrap();
+    assert_eq!(due.sent, 1);
+    assert!(p.alerting.notifier.sent().iter().any(|m| m.address == "+447700900002"));
+    let again = runtime.block_on(p.alerting.send_due(at("2026-11-23T07:10:00Z"))).unwrap();
+    assert_eq!(again.sent, 0);
+}
+
+#[test]
+fn a_refused_number_does_not_block_the_others_or_the_batch() {
+    let p = processor();
+    p.alerting.notifier.refused.lock().unwrap().push("+447700900002".into());
+    let e = event(vec![record(1, envelope("wearer-42", vec![sos("2026-11-22T10:59:55+01:00", 2)]))]);
+    assert!(failures(&p, &e, NOW).is_empty());
+    assert_eq!(p.alerting.notifier.sent().len(), 2);
+    assert!(failures(&p, &e, NOW).is_empty());
+    assert_eq!(p.alerting.notifier.sent().len(), 2);
+}
+
+#[test]
+fn a_fall_not_cancelled_within_the_window_alerts_and_a_cancelled_one_does_not() {
+    let p = processor();
+    let mut fall = reading("2026-11-22T10:59:00+01:00", 1);
+    fall.fall_detected = Some(true);
+    let mut cancel = reading("2026-11-22T10:59:20+01:00", 2);
+    cancel.fall_cancelled = Some(true);
+    let e = event(vec![record(1, envelope("wearer-42", vec![fall.clone(), cancel]))]);
+    assert!(failures(&p, &e, "2026-11-22T10:00:30Z").is_empty());
+    assert!(p.alerting.alerts.all().is_empty());
+
+    let p = processor();
+    let e = event(vec![record(1, envelope("wearer-42", vec![fall]))]);
+    // Inside the window: pending, nothing sent yet.
+    assert!(failures(&p, &e, "2026-11-22T10:59:10+01:00").is_empty());
+    assert!(p.alerting.alerts.all().is_empty());
+    // The scheduled check after the window raises it.
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let outcome = runtime.block_on(p.alerting.check_wearer("wearer-42", at("2026-11-22T10:00:00Z"))).unwrap();
+    assert_eq!(outcome.alerts_raised.len(), 1);
+    assert_eq!(outcome.alerts_raised[0].rule, RuleKind::Fall);
+    assert_eq!(p.alerting.notifier.sent().len(), 3);
+}
+
+#[test]
+fn a_silent_band_raises_no_data_once_and_a_late_upload_resolves_it() {
+    let p = processor();
+    let e = event(vec![record(1, envelope("wearer-42", vec![reading("2026-11-22T10:00:00+01:00", 1)]))]);
+    assert!(failures(&p, &e, "2026-11-22T09:00:01Z").is_empty());
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let quiet = runtime.block_on(p.alerting.check_wearer("wearer-42", at("2026-11-22T09:14:00Z"))).unwrap();
+    assert!(quiet.alerts_raised.is_empty());
+    let silent = runtime.block_on(p.alerting.check_wearer("wearer-42", at("2026-11-22T09:16:00Z"))).unwrap();
+    assert_eq!(silent.alerts_raised.len(), 1);
+    let id = silent.alerts_raised[0].id.to_string();
+    let again = runtime.block_on(p.alerting.check_wearer("wearer-42", at("2026-11-22T09:20:00Z"))).unwrap();
+    assert!(again.alerts_raised.is_empty());
+    // The phone comes back and uploads its buffer.
+    let late = event(vec![record(2, envelope("wearer-42", vec![reading("2026-11-22T10:21:00+01:00", 2)]))]);
+    assert!(failures(&p, &late, "2026-11-22T09:21:00Z").is_empty());
+    assert_eq!(p.alerting.alerts.resolved_at(&id), Some(at("2026-11-22T09:21:00Z")));
+}
+
+fn arb_record() -> impl Strategy<Value = (u8, Vec<u8>, bool)> {
+    (0u8..3, proptest::collection::vec(any::<u8>(), 0..64), any::<bool>())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// Arbitrary batches with arbitrary faults: never a panic; every reported
+    /// identifier is a real sequence number of the batch; the lowest record that
+    /// could not be processed is always reported, so Lambda's checkpoint never
+    /// skips it.
+    #[test]
+    fn failures_are_real_and_include_the_lowest_failed_record(
+        specs in proptest::collection::vec(arb_record(), 1..12),
+        state_faults in 0usize..3,
+        send_faults in 0usize..3,
+        quarantine_faults in 0usize..2,
+    ) {
+        let p = processor();
+        p.alerting.states.faults.fail_next(state_faults);
+        p.alerting.notifier.transient.fail_next(send_faults);
+        p.quarantine.faults.fail_next(quarantine_faults);
+        let records: Vec<KinesisEventRecord> = specs
+            .iter()
+            .enumerate()
+            .map(|(i, (kind, junk, is_sos))| {
+                let seq = i as u64 + 1;
+                let wearer = if i % 2 == 0 { "wearer-42" } else { "wearer-7" };
+                let data = match kind {
+                    0 => junk.clone(),
+                    _ if *is_sos => envelope(wearer, vec![sos("2026-11-22T10:59:55+01:00", seq)]),
+                    _ => envelope(wearer, vec![reading("2026-11-22T10:59:50+01:00", seq)]),
+                };
+                record(seq, data)
+            })
+            .collect();
+        let e = event(records);
+        let seqs: Vec<String> = e.records.iter().map(|r| r.kinesis.sequence_number.clone()).collect();
+        let reported = failures(&p, &e, NOW);
+        for id in &reported {
+            prop_assert!(!id.is_empty() && seqs.contains(id));
+        }
+        // Redeliver from the lowest reported record until the batch succeeds
+        // (faults are finite): every SOS wearer ends with exactly one alert and
+        // exactly three messages, whatever failed on the way.
+        let mut from = reported.iter().filter_map(|id| seqs.iter().position(|s| s == id)).min();
+        let mut rounds = 0;
+        while let Some(start) = from {
+            rounds += 1;
+            prop_assert!(rounds < 10);
+            let retry = event(e.records[start..].to_vec());
+            let again = failures(&p, &retry, NOW);
+            from = again.iter().filter_map(|id| seqs.iter().position(|s| s == id)).min();
+        }
+        let sos_wearers: std::collections::BTreeSet<&str> = specs
+            .iter()
+            .enumerate()
+            .filter(|(_, (kind, _, is_sos))| *kind != 0 && *is_sos)
+            .map(|(i, _)| if i % 2 == 0 { "wearer-42" } else { "wearer-7" })
+            .collect();
+        prop_assert_eq!(p.alerting.alerts.all().len(), sos_wearers.len());
+        prop_assert_eq!(p.alerting.notifier.sent().len(), 3 * sos_wearers.len());
+    }
+}
+
+mod sample_events {
+    use super::*;
+
+    const READINGS: &[u8] = include_bytes!("../../../../events/kinesis-readings.json");
+    const POISON: &[u8] = include_bytes!("../../../../events/kinesis-readings-poison.json");
+
+    #[test]
+    fn sample_events_round_trip_through_the_lambda_event_type() {
+        for raw in [READINGS, POISON] {
+            let parsed: KinesisEvent = serde_json::from_slice(raw).unwrap();
+            let again: KinesisEvent = serde_json::from_value(serde_json::to_value(&parsed).unwrap()).unwrap();
+            assert_eq!(parsed, again);
+            assert_eq!(parsed.records.len(), 2);
+        }
+    }
+
+    #[test]
+    fn the_sample_sos_event_raises_one_alert_and_the_poison_one_is_quarantined() {
+        let p = processor();
+        let e: KinesisEvent = serde_json::from_slice(READINGS).unwrap();
+        assert!(failures(&p, &e, "2026-11-22T10:00:02Z").is_empty());
+        let alerts = p.alerting.alerts.all();
+        assert_eq!(alerts.len(), 1);
+        assert_eq!(alerts[0].rule, RuleKind::Sos);
+
+        let p = processor();
+        let e: KinesisEvent = serde_json::from_slice(POISON).unwrap();
+        assert!(failures(&p, &e, "2026-11-22T10:00:02Z").is_empty());
+        let q = p.quarantine.records.lock().unwrap().clone();
+        assert_eq!(q.len(), 1);
+        assert_eq!(q[0].sequence_number, e.records[0].kinesis.sequence_number);
+        assert_eq!(q[0].shard_id, "shardId-000000000001");
+    }
+}

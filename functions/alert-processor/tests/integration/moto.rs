@@ -1,0 +1,180 @@
+//! Integration: readings on a real stream (moto's server or LocalStack at
+//! AWS_ENDPOINT_URL, default http://127.0.0.1:4566) → the local event source
+//! mapping → alert-processor with the real DynamoDB, SNS and S3 adapters.
+//! Start the endpoint with `bash localstack/endpoint.sh start`.
+
+use std::time::Duration;
+
+use alert_processor::Processor;
+use chrono::{DateTime, Utc};
+use vigil_aws::alert_path::AlertPathConfig;
+use vigil_aws::kinesis::KinesisPublisher;
+use vigil_aws::wearers::DynamoWearerDirectory;
+use vigil_domain::Envelope;
+use vigil_domain::alerts::{AlertId, Language, RuleKind};
+use vigil_domain::care::{Caregiver, WearerProfile};
+use vigil_domain::ports::{RecordPublisher, StreamRecord};
+use vigil_domain::reading::{Location, Reading};
+use vigil_local::esm::{EventSourceMapping, FailedBatch};
+use vigil_local::provision::{Resources, provision};
+
+struct Setup {
+    sdk: aws_config::SdkConfig,
+    resources: Resources,
+    config: AlertPathConfig,
+    phones: [String; 2],
+}
+
+async fn setup() -> Setup {
+    let sdk = vigil_local::endpoint::require().await;
+    let resources = Resources::unique("alerts");
+    provision(&sdk, &resources).await.unwrap();
+    let config = AlertPathConfig {
+        wearers_table: resources.wearers_table.clone(),
+        state_table: resources.state_table.clone(),
+        alerts_table: resources.alerts_table.clone(),
+        deliveries_table: resources.deliveries_table.clone(),
+        quarantine_bucket: resources.quarantine_bucket.clone(),
+        delivery_lease: Duration::from_secs(60),
+        wearer_cache_ttl: vigil_aws::alert_path::DEFAULT_WEARER_CACHE_TTL,
+    };
+    // Numbers unique to this test: moto records every SMS in one list.
+    let phones =
+        [format!("+3460{:07}", fastrand::u32(..10_000_000)), format!("+4477{:07}", fastrand::u32(..10_000_000))];
+    let profile = WearerProfile {
+        wearer_id: "wearer-42".into(),
+        name: "Carmen Ruiz".into(),
+        time_zone: "Europe/Madrid".into(),
+        thresholds: Default::default(),
+        caregivers: vec![
+            Caregiver {
+                id: "cg-1".into(),
+                language: Language::Es,
+                phone: Some(phones[0].clone()),
+                push_endpoint: None,
+                quiet_hours: None,
+            },
+            Caregiver {
+                id: "cg-2".into(),
+                language: Language::En,
+                phone: Some(phones[1].clone()),
+                push_endpoint: None,
+                quiet_hours: None,
+            },
+        ],
+    };
+    DynamoWearerDirectory::new(aws_sdk_dynamodb::Client::new(&sdk), &config.wearers_table).put(&profile).await.unwrap();
+    Setup { sdk, resources, config, phones }
+}
+
+fn envelope(readings: Vec<Reading>) -> Vec<u8> {
+    serde_json::to_vec(&Envelope {
+        v: 1,
+        batch_id: "b-1".into(),
+        part: 0,
+        parts: 1,
+        device_id: "band-0001".into(),
+        wearer_id: "wearer-42".into(),
+        app_version: "1.4.2".into(),
+        received_at: Utc::now(),
+        readings,
+    })
+    .unwrap()
+}
+
+fn reading(ts: DateTime<Utc>, seq: u64) -> Reading {
+    let mut r = Reading::at(ts.fixed_offset(), seq);
+    r.heart_rate_bpm = Some(78);
+    r.worn = Some(true);
+    r.steps = Some(2);
+    r
+}
+
+async fn put(s: &Setup, records: Vec<Vec<u8>>) {
+    let publisher = KinesisPublisher::new(aws_sdk_kinesis::Client::new(&s.sdk), &s.resources.stream);
+    let records = records.into_iter().map(|data| StreamRecord { partition_key: "wearer-42".into(), data }).collect();
+    publisher.publish(records, Duration::from_secs(10)).await.unwrap();
+}
+
+/// Drives the whole stream through alert-processor once, from the oldest record.
+async fn deliver_stream(s: &Setup) -> Vec<FailedBatch> {
+    let processor = Processor { alerting: s.config.alerting(&s.sdk), quarantine: s.config.quarantine(&s.sdk) };
+    let handler = |event| {
+        let processor = &processor;
+        async move { Ok::<_, std::convert::Infallible>(processor.handle(event).await) }
+    };
+    let esm = EventSourceMapping {
+        batch_size: 50,
+        maximum_batching_window: Duration::ZERO,
+        poll_interval: Duration::from_millis(100),
+        ..EventSourceMapping::new(&s.resources.stream)
+    };
+    let mut mapping = esm.start(&s.sdk, handler, Vec::<FailedBatch>::new()).await.unwrap();
+    mapping.run_until_idle(Duration::from_secs(60)).await.unwrap();
+    mapping.destination().clone()
+}
+
+async fn sms_to(phone: &str) -> Vec<String> {
+    let url = vigil_local::endpoint::url();
+    let all = tokio::task::spawn_blocking(move || vigil_local::moto::recorded_sms(&url)).await.unwrap().unwrap();
+    all.into_iter().filter(|m| m.phone_number == phone).map(|m| m.message).collect()
+}
+
+#[tokio::test]
+async fn an_sos_on_the_stream_reaches_each_caregiver_once_even_when_delivered_twice() {
+    let s = setup().await;
+    let now = Utc::now();
+    let mut press = reading(now - chrono::Duration::seconds(5), 11);
+    press.sos = Some(true);
+    press.location = Some(Location { lat: 40.4168, lon: -3.7038, accuracy_m: Some(8.0) });
+    put(
+        &s,
+        vec![
+            envelope(vec![
+                reading(now - chrono::Duration::seconds(15), 9),
+                reading(now - chrono::Duration::seconds(10), 10),
+            ]),
+            b"\xde\xad not an envelope".to_vec(),
+            envelope(vec![press.clone()]),
+        ],
+    )
+    .await;
+
+    let failed = deliver_stream(&s).await;
+    assert!(failed.is_empty(), "nothing went to the failure destination: {failed:?}");
+
+    // The alert is in the alerts table under its deterministic id.
+    let alerts =
+        vigil_aws::alerts::DynamoAlertStore::new(aws_sdk_dynamodb::Client::new(&s.sdk), &s.config.alerts_table);
+    let window = chrono::Duration::minutes(5).num_seconds();
+    let ts = press.ts.timestamp();
+    let start = DateTime::from_timestamp(ts - ts.rem_euclid(window), 0).unwrap();
+    let stored =
+        alerts.get(AlertId::new("wearer-42", RuleKind::Sos, start).as_str()).await.unwrap().expect("alert stored");
+    assert_eq!(stored.alert.rule, RuleKind::Sos);
+
+    // One SMS per caregiver, in their language, naming the wearer.
+    let spanish = sms_to(&s.phones[0]).await;
+    let english = sms_to(&s.phones[1]).await;
+    assert_eq!((spanish.len(), english.len()), (1, 1), "{spanish:?} {english:?}");
+    assert!(spanish[0].contains("Carmen Ruiz") && spanish[0].contains("SOS"), "{}", spanish[0]);
+    assert!(english[0].contains("Carmen Ruiz"), "{}", english[0]);
+    assert_ne!(spanish[0], english[0]);
+
+    // The poison record is quarantined at its position.
+    let s3 = vigil_aws::sdk::s3(&s.sdk);
+    let listed = s3
+        .list_objects_v2()
+        .bucket(&s.config.quarantine_bucket)
+        .prefix("quarantine/alert-processor/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.contents().len(), 1);
+
+    // Lambda redelivers the whole stream (e.g. after a timeout): nothing new is sent.
+    let failed = deliver_stream(&s).await;
+    assert!(failed.is_empty());
+    assert_eq!(sms_to(&s.phones[0]).await.len(), 1);
+    assert_eq!(sms_to(&s.phones[1]).await.len(), 1);
+}

@@ -1,0 +1,222 @@
+//! vitals-writer with the real DynamoDB adapters against answers scripted with
+//! aws-smithy-mocks: throttling gives the right batchItemFailures, and
+//! UnprocessedItems are resent until every item is written exactly once.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_lambda_events::encodings::SecondTimestamp;
+use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::ErrorMetadata;
+use aws_sdk_dynamodb::operation::batch_write_item::{BatchWriteItemError, BatchWriteItemOutput};
+use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
+use aws_sdk_dynamodb::types::WriteRequest;
+use aws_sdk_dynamodb::types::error::{ConditionalCheckFailedException, ProvisionedThroughputExceededException};
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use chrono::{DateTime, TimeDelta, Utc};
+use vigil_aws::kinesis::Backoff;
+use vigil_aws::shadow::DynamoShadowStore;
+use vigil_aws::vitals::DynamoVitalsStore;
+use vigil_domain::Envelope;
+use vigil_domain::reading::Reading;
+use vigil_testkit::MemoryQuarantine;
+use vitals_writer::Writer;
+
+const VITALS: &str = "vitals";
+const SHADOW: &str = "shadow";
+
+type W = Writer<DynamoVitalsStore, DynamoShadowStore, MemoryQuarantine>;
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn no_retries(c: aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb::config::Builder {
+    c.retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
+}
+
+fn writer(client: Client, budget: Duration) -> W {
+    Writer {
+        vitals: DynamoVitalsStore::new(client.clone(), VITALS)
+            .with_backoff(Backoff { base: Duration::from_millis(1), max: Duration::from_millis(5) })
+            .with_budget(budget),
+        shadows: DynamoShadowStore::new(client, SHADOW),
+        quarantine: MemoryQuarantine::default(),
+        ttl: TimeDelta::days(30),
+    }
+}
+
+/// `n` readings every 5 s from `start`, seqs from `seq`.
+fn envelope(wearer: &str, start: &str, seq: u64, n: u64) -> Vec<u8> {
+    let readings = (0..n)
+        .map(|k| {
+            let mut r = Reading::at((at(start) + TimeDelta::seconds(5 * k as i64)).fixed_offset(), seq + k);
+            r.heart_rate_bpm = Some(70);
+            r
+        })
+        .collect();
+    serde_json::to_vec(&Envelope {
+        v: 1,
+        batch_id: "b".into(),
+        part: 0,
+        parts: 1,
+        device_id: "band-0001".into(),
+        wearer_id: wearer.into(),
+        app_version: "1.4.2".into(),
+        received_at: at("2026-11-22T10:00:00Z"),
+        readings,
+    })
+    .unwrap()
+}
+
+fn record(seq: u64, data: Vec<u8>) -> KinesisEventRecord {
+    let mut r = KinesisEventRecord::default();
+    r.event_id = Some(format!("shardId-000000000001:{seq:056}"));
+    r.kinesis.sequence_number = format!("{seq:056}");
+    r.kinesis.partition_key = "p".into();
+    r.kinesis.data.0 = data;
+    r.kinesis.approximate_arrival_timestamp = SecondTimestamp(at("2026-11-22T10:00:01Z"));
+    r
+}
+
+/// Three records: wearer-7 over minutes 10:58–10:59 (2 items), wearer-42 over
+/// 10:59–11:01 (3 items), wearer-7 at 11:00 (1 item).
+fn batch() -> KinesisEvent {
+    let mut e = KinesisEvent::default();
+    e.records = vec![
+        record(1, envelope("wearer-7", "2026-11-22T10:58:30Z", 1, 12)),
+        record(2, envelope("wearer-42", "2026-11-22T10:59:50Z", 100, 16)),
+        record(3, envelope("wearer-7", "2026-11-22T11:00:00Z", 13, 12)),
+    ];
+    e
+}
+
+fn seq(n: u64) -> String {
+    format!("{n:056}")
+}
+
+fn run(w: &W, e: &KinesisEvent) -> (Vec<String>, serde_json::Value) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (response, metrics) = runtime.block_on(w.process(e.clone(), at("2026-11-22T10:00:02Z")));
+    (response.batch_item_failures.into_iter().map(|f| f.item_identifier.unwrap()).collect(), metrics.to_emf(0))
+}
+
+fn meta(code: &str) -> ErrorMetadata {
+    ErrorMetadata::builder().code(code).message("mocked").build()
+}
+
+fn throttled() -> BatchWriteItemError {
+    BatchWriteItemError::ProvisionedThroughputExceededException(
+        ProvisionedThroughputExceededException::builder()
+            .message("mocked")
+            .meta(meta("ProvisionedThroughputExceededException"))
+            .build(),
+    )
+}
+
+fn key(request: &WriteRequest) -> (String, String) {
+    let item = request.put_request().unwrap().item();
+    (item["wearer_id"].as_s().unwrap().clone(), item["sk"].as_s().unwrap().clone())
+}
+
+fn shadow_ok() -> aws_smithy_mocks::Rule {
+    mock!(Client::update_item).then_output(|| UpdateItemOutput::builder().build())
+}
+
+#[test]
+fn dynamodb_throttling_reports_every_unwritten_record_and_moves_no_shadow() {
+    let write = mock!(Client::batch_write_item).then_error(throttled);
+    let update = shadow_ok();
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&write, &update], no_retries);
+    let (failed, emf) = run(&writer(client, Duration::from_millis(100)), &batch());
+    assert_eq!(failed, vec![seq(1), seq(2), seq(3)]);
+    assert!(write.num_calls() > 1, "throttled calls are resent until the budget is spent");
+    assert_eq!(update.num_calls(), 0, "no shadow from readings that were not stored");
+    assert_eq!(emf["VitalsItems"], 0.0);
+    assert_eq!(emf["VitalsItemsUnwritten"], 6.0);
+}
+
+#[test]
+fn unprocessed_items_are_resent_until_written_and_the_batch_succeeds() {
+    // Call 1: four of six items come back; call 2: one comes back; call 3: done.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let written: Arc<Mutex<BTreeMap<(String, String), usize>>> = Arc::default();
+    let (c, w) = (calls.clone(), written.clone());
+    let write = mock!(Client::batch_write_item).then_compute_output(move |req| {
+        let sent = &req.request_items().unwrap()[VITALS];
+        let keep_back = match c.fetch_add(1, Ordering::SeqCst) {
+            0 => 4,
+            1 => 1,
+            _ => 0,
+        };
+        let (accepted, back) = sent.split_at(sent.len() - keep_back);
+        for request in accepted {
+            *w.lock().unwrap().entry(key(request)).or_default() += 1;
+        }
+        BatchWriteItemOutput::builder().unprocessed_items(VITALS, back.to_vec()).build()
+    });
+    let update = shadow_ok();
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&write, &update], no_retries);
+    let (failed, emf) = run(&writer(client, Duration::from_secs(5)), &batch());
+
+    assert!(failed.is_empty(), "{failed:?}");
+    assert_eq!(write.num_calls(), 3);
+    let written = written.lock().unwrap().clone();
+    assert_eq!(written.len(), 6, "{written:?}");
+    assert!(written.values().all(|&n| n == 1), "each item written exactly once: {written:?}");
+    assert_eq!(update.num_calls(), 2, "one shadow update per wearer");
+    assert_eq!(emf["VitalsItems"], 6.0);
+    assert_eq!(emf["UnprocessedRetries"], 5.0);
+}
+
+#[test]
+fn items_unprocessed_at_the_deadline_report_only_their_records() {
+    // wearer-42's items (the middle record) never get through.
+    let write = mock!(Client::batch_write_item).then_compute_output(|req| {
+        let sent = &req.request_items().unwrap()[VITALS];
+        let back: Vec<WriteRequest> = sent.iter().filter(|r| key(r).0 == "wearer-42").cloned().collect();
+        BatchWriteItemOutput::builder().unprocessed_items(VITALS, back).build()
+    });
+    let update = mock!(Client::update_item)
+        .match_requests(|r| r.key().unwrap()["wearer_id"].as_s().unwrap() == "wearer-7")
+        .then_output(|| UpdateItemOutput::builder().build());
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&write, &update], no_retries);
+    let (failed, emf) = run(&writer(client, Duration::from_millis(150)), &batch());
+    assert_eq!(failed, vec![seq(2)]);
+    assert_eq!(update.num_calls(), 1, "wearer-7's stored readings still move its shadow");
+    assert_eq!(emf["VitalsItems"], 3.0);
+    assert_eq!(emf["VitalsItemsUnwritten"], 3.0);
+}
+
+#[test]
+fn a_throttled_shadow_reports_the_wearers_first_record_and_a_newer_shadow_is_fine() {
+    let write = mock!(Client::batch_write_item).then_output(|| BatchWriteItemOutput::builder().build());
+    let throttled_update = mock!(Client::update_item)
+        .match_requests(|r| r.key().unwrap()["wearer_id"].as_s().unwrap() == "wearer-42")
+        .then_error(|| {
+            UpdateItemError::ProvisionedThroughputExceededException(
+                ProvisionedThroughputExceededException::builder()
+                    .message("mocked")
+                    .meta(meta("ProvisionedThroughputExceededException"))
+                    .build(),
+            )
+        });
+    let newer = mock!(Client::update_item)
+        .match_requests(|r| r.key().unwrap()["wearer_id"].as_s().unwrap() == "wearer-7")
+        .then_error(|| {
+            UpdateItemError::ConditionalCheckFailedException(
+                ConditionalCheckFailedException::builder()
+                    .message("The conditional request failed")
+                    .meta(meta("ConditionalCheckFailedException"))
+                    .build(),
+            )
+        });
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&write, &throttled_update, &newer], no_retries);
+    let (failed, emf) = run(&writer(client, Duration::from_secs(5)), &batch());
+    assert_eq!(failed, vec![seq(2)]);
+    assert_eq!((throttled_update.num_calls(), newer.num_calls()), (1, 1));
+    assert_eq!(emf["ShadowsAlreadyNewer"], 1.0);
+}

@@ -1,0 +1,228 @@
+//! Integration: envelopes on a real stream (moto's server or LocalStack at
+//! AWS_ENDPOINT_URL, default http://127.0.0.1:4566) → the local event source
+//! mapping → vitals-writer with the real DynamoDB and S3 adapters.
+//! Start the endpoint with `bash localstack/endpoint.sh start`.
+
+use std::time::Duration;
+
+use aws_lambda_events::event::kinesis::KinesisEvent;
+use aws_lambda_events::event::streams::KinesisEventResponse;
+use chrono::{DateTime, TimeDelta, Utc};
+use vigil_aws::kinesis::KinesisPublisher;
+use vigil_aws::shadow::DynamoShadowStore;
+use vigil_aws::vitals::DynamoVitalsStore;
+use vigil_domain::Envelope;
+use vigil_domain::ports::{RecordPublisher, StreamRecord};
+use vigil_domain::reading::Reading;
+use vigil_domain::vitals::{Shadow, VitalsItem};
+use vigil_local::esm::{EventSourceMapping, FailedBatch, Handler, Mapping};
+use vigil_local::provision::{Resources, provision};
+use vitals_writer::VitalsConfig;
+use vitals_writer::config::AwsWriter;
+
+struct Setup {
+    sdk: aws_config::SdkConfig,
+    resources: Resources,
+    config: VitalsConfig,
+}
+
+async fn setup() -> Setup {
+    let sdk = vigil_local::endpoint::require().await;
+    let resources = Resources::unique("vitals");
+    provision(&sdk, &resources).await.unwrap();
+    let config = VitalsConfig {
+        vitals_table: resources.vitals_table.clone(),
+        shadow_table: resources.shadow_table.clone(),
+        quarantine_bucket: resources.quarantine_bucket.clone(),
+        ttl_days: 30,
+        write_budget: Duration::from_secs(10),
+    };
+    Setup { sdk, resources, config }
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+/// `n` readings every 5 s from `start`, seqs from `seq`.
+fn envelope(wearer: &str, start: DateTime<Utc>, seq: u64, n: u64) -> Vec<u8> {
+    let readings = (0..n)
+        .map(|k| {
+            let mut r = Reading::at((start + TimeDelta::seconds(5 * k as i64)).fixed_offset(), seq + k);
+            r.heart_rate_bpm = Some(60 + (k % 30) as i64);
+            r.spo2_pct = Some(96);
+            r.battery_pct = Some(70);
+            r.worn = Some(true);
+            r
+        })
+        .collect();
+    serde_json::to_vec(&Envelope {
+        v: 1,
+        batch_id: format!("b-{wearer}-{seq}"),
+        part: 0,
+        parts: 1,
+        device_id: format!("band-{wearer}"),
+        wearer_id: wearer.into(),
+        app_version: "1.4.2".into(),
+        received_at: Utc::now(),
+        readings,
+    })
+    .unwrap()
+}
+
+async fn put(s: &Setup, records: Vec<(&str, Vec<u8>)>) {
+    let publisher = KinesisPublisher::new(aws_sdk_kinesis::Client::new(&s.sdk), &s.resources.stream);
+    let records =
+        records.into_iter().map(|(wearer, data)| StreamRecord { partition_key: wearer.to_owned(), data }).collect();
+    publisher.publish(records, Duration::from_secs(10)).await.unwrap();
+}
+
+/// vitals-writer as the mapping's function.
+struct Lambda<'a>(&'a AwsWriter);
+
+impl Handler for Lambda<'_> {
+    type Error = std::convert::Infallible;
+    fn call(&self, event: KinesisEvent) -> impl Future<Output = Result<KinesisEventResponse, Self::Error>> {
+        let writer = self.0;
+        async move { Ok(writer.handle(event).await) }
+    }
+}
+
+/// A mapping from the oldest record, with vitals-writer as its function.
+async fn mapping<'a>(s: &Setup, writer: &'a AwsWriter, batch_size: usize) -> Mapping<Lambda<'a>, Vec<FailedBatch>> {
+    let esm = EventSourceMapping {
+        batch_size,
+        maximum_batching_window: Duration::ZERO,
+        poll_interval: Duration::from_millis(100),
+        ..EventSourceMapping::new(&s.resources.stream)
+    };
+    esm.start(&s.sdk, Lambda(writer), Vec::<FailedBatch>::new()).await.unwrap()
+}
+
+/// Drives the whole stream through vitals-writer once, from the oldest record.
+async fn deliver_stream(s: &Setup) -> Vec<FailedBatch> {
+    let writer = s.config.writer(&s.sdk);
+    let mut m = mapping(s, &writer, 50).await;
+    m.run_until_idle(Duration::from_secs(60)).await.unwrap();
+    m.destination().clone()
+}
+
+fn vitals(s: &Setup) -> DynamoVitalsStore {
+    DynamoVitalsStore::new(vigil_aws::sdk::dynamodb(&s.sdk), &s.config.vitals_table)
+}
+
+async fn shadow(s: &Setup, wearer: &str) -> Option<Shadow> {
+    DynamoShadowStore::new(vigil_aws::sdk::dynamodb(&s.sdk), &s.config.shadow_table).get(wearer).await.unwrap()
+}
+
+async fn item_count(s: &Setup) -> i32 {
+    let out = vigil_aws::sdk::dynamodb(&s.sdk)
+        .scan()
+        .table_name(&s.config.vitals_table)
+        .select(aws_sdk_dynamodb::types::Select::Count)
+        .send()
+        .await
+        .unwrap();
+    out.count()
+}
+
+async fn day(s: &Setup, wearer: &str) -> Vec<VitalsItem> {
+    vitals(s).query_minutes(wearer, at("2026-11-22T00:00:00Z"), at("2026-11-22T23:59:00Z")).await.unwrap()
+}
+
+#[tokio::test]
+async fn readings_become_minute_items_and_a_second_delivery_leaves_the_same_items() {
+    let s = setup().await;
+    put(
+        &s,
+        vec![
+            // 10:58:30 + 24 readings: minutes 10:58, 10:59, 11:00 → 3 items.
+            ("wearer-42", envelope("wearer-42", at("2026-11-22T10:58:30Z"), 100, 24)),
+            ("wearer-42", b"\xde\xad not an envelope".to_vec()),
+            // The next upload, from 11:00:30: minutes 11:00 (its own item) and 11:01 → 2 items.
+            ("wearer-42", envelope("wearer-42", at("2026-11-22T11:00:30Z"), 124, 12)),
+            // Another wearer, one minute → 1 item.
+            ("wearer-7", envelope("wearer-7", at("2026-11-22T10:59:00Z"), 1, 12)),
+        ],
+    )
+    .await;
+
+    let failed = deliver_stream(&s).await;
+    assert!(failed.is_empty(), "nothing went to the failure destination: {failed:?}");
+    assert_eq!(item_count(&s).await, 6);
+    let items = day(&s, "wearer-42").await;
+    let keys: Vec<String> = items.iter().map(VitalsItem::sort_key).collect();
+    assert_eq!(
+        keys,
+        vec![
+            "2026-11-22T10:58Z#band-wearer-42#100",
+            "2026-11-22T10:59Z#band-wearer-42#106",
+            "2026-11-22T11:00Z#band-wearer-42#118",
+            "2026-11-22T11:00Z#band-wearer-42#124",
+            "2026-11-22T11:01Z#band-wearer-42#130",
+        ]
+    );
+    let rows: usize = items.iter().map(|i| i.rows().unwrap().len()).sum();
+    assert_eq!(rows, 36);
+    assert_eq!(items[1].count, 12);
+    assert_eq!(items[1].expires_at, at("2026-12-22T10:59:00Z").timestamp());
+    // An hour's range finds exactly its minutes.
+    let hour = vitals(&s).query_minutes("wearer-42", at("2026-11-22T11:00:00Z"), at("2026-11-22T11:59:00Z")).await;
+    assert_eq!(hour.unwrap().len(), 3);
+
+    let newest = shadow(&s, "wearer-42").await.unwrap();
+    assert_eq!((newest.last_seen, newest.seq), (at("2026-11-22T11:01:25Z"), 135));
+    assert_eq!((newest.battery_pct, newest.worn, newest.app_version.as_str()), (Some(70), Some(true), "1.4.2"));
+    assert_eq!(shadow(&s, "wearer-7").await.unwrap().seq, 12);
+
+    // The poison record is quarantined at its position.
+    let listed = vigil_aws::sdk::s3(&s.sdk)
+        .list_objects_v2()
+        .bucket(&s.config.quarantine_bucket)
+        .prefix("quarantine/vitals-writer/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.contents().len(), 1);
+
+    // Lambda redelivers the whole stream: the same items, the same shadow.
+    let failed = deliver_stream(&s).await;
+    assert!(failed.is_empty(), "{failed:?}");
+    assert_eq!(item_count(&s).await, 6);
+    assert_eq!(day(&s, "wearer-42").await, items);
+    assert_eq!(shadow(&s, "wearer-42").await.unwrap(), newest);
+}
+
+#[tokio::test]
+async fn shuffled_and_late_batches_never_move_the_shadow_backwards() {
+    let s = setup().await;
+    let base = at("2026-11-22T08:00:00Z");
+    let upload =
+        |minute: i64| envelope("wearer-42", base + TimeDelta::minutes(minute), 1_000 * (100 + minute) as u64, 12);
+
+    // One upload per batch, out of order: the shadow follows the newest seen so far.
+    let writer = s.config.writer(&s.sdk);
+    let mut m = mapping(&s, &writer, 1).await;
+    let mut newest_so_far: Option<DateTime<Utc>> = None;
+    for minute in [30, 10, 50, 20, 40] {
+        put(&s, vec![("wearer-42", upload(minute))]).await;
+        m.run_until_idle(Duration::from_secs(30)).await.unwrap();
+        let upload_newest = base + TimeDelta::minutes(minute) + TimeDelta::seconds(55);
+        newest_so_far = newest_so_far.max(Some(upload_newest));
+        assert_eq!(shadow(&s, "wearer-42").await.map(|sh| sh.last_seen), newest_so_far, "after minute {minute}");
+    }
+
+    // A phone back online uploads an hour-old buffer, shuffled, in one batch: the
+    // readings are stored, the shadow stays.
+    let mut late: Vec<(&str, Vec<u8>)> = [-60, -45, -59, -50].into_iter().map(|m| ("wearer-42", upload(m))).collect();
+    late.push(("wearer-42", upload(50))); // and a replay of the newest upload
+    put(&s, late).await;
+    let mut m = mapping(&s, &writer, 50).await;
+    m.run_until_idle(Duration::from_secs(60)).await.unwrap();
+    assert!(m.destination().is_empty());
+    let after = shadow(&s, "wearer-42").await.unwrap();
+    assert_eq!(after.last_seen, at("2026-11-22T08:50:55Z"));
+    assert_eq!(after.seq, 150_011);
+    // 5 + 4 distinct uploads of one minute each; the replays rewrote their items.
+    assert_eq!(item_count(&s).await, 9);
+}

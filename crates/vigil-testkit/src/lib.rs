@@ -1,8 +1,9 @@
 //! In-memory ports with fault injection, for handler and service tests. Every
 //! store keeps what a real one would, so tests assert on contents, not on calls.
-#![allow(clippy::unwrap_used, reason = "a poisoned test mutex should fail the test")]
+#![allow(clippy::unwrap_used, reason = "test code: a poisoned mutex or a broken fixture should fail the test")]
 
 pub mod bench_batch;
+pub mod kinesis;
 pub mod sinks_raw;
 pub mod sinks_vitals;
 

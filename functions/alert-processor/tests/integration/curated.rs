@@ -3,21 +3,16 @@
 //! a redelivery rewrites the same object.
 
 use alert_processor::Processor;
-use aws_lambda_events::encodings::SecondTimestamp;
 use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 use vigil_alerting::Alerting;
 use vigil_alerting::curated::CuratedAlerts;
-use vigil_domain::Envelope;
 use vigil_domain::care::{Caregiver, WearerProfile};
 use vigil_domain::curated::Pseudonymizer;
 use vigil_domain::reading::Reading;
+use vigil_testkit::kinesis::{self, at};
 use vigil_testkit::sinks_raw::{MemoryCuratedFiles, MemoryObjectStore};
 use vigil_testkit::*;
-
-fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
 
 fn profile(wearer: &str) -> WearerProfile {
     WearerProfile {
@@ -44,26 +39,7 @@ fn reading(ts: &str, seq: u64, sos: bool) -> Reading {
 }
 
 fn record(seq: u64, wearer: &str, readings: Vec<Reading>) -> KinesisEventRecord {
-    let data = serde_json::to_vec(&Envelope {
-        v: 1,
-        batch_id: "b".into(),
-        part: 0,
-        parts: 1,
-        device_id: format!("band-{wearer}"),
-        wearer_id: wearer.into(),
-        app_version: "1.4.2".into(),
-        received_at: at("2026-11-22T10:00:00Z"),
-        readings,
-    })
-    .unwrap();
-    let mut r = KinesisEventRecord::default();
-    r.event_id = Some(format!("shardId-000000000001:{seq:056}"));
-    r.event_source = Some("aws:kinesis".into());
-    r.kinesis.sequence_number = format!("{seq:056}");
-    r.kinesis.partition_key = "p".into();
-    r.kinesis.data.0 = data;
-    r.kinesis.approximate_arrival_timestamp = SecondTimestamp(at("2026-11-22T10:00:01Z"));
-    r
+    kinesis::record(seq, kinesis::envelope(wearer, readings))
 }
 
 type MemoryProcessor =

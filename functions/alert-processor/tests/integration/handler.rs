@@ -3,22 +3,17 @@
 //! needs them, poison quarantined.
 
 use alert_processor::Processor;
-use aws_lambda_events::encodings::SecondTimestamp;
 use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
-use chrono::{DateTime, NaiveTime, Utc};
+use chrono::{DateTime, NaiveTime};
 use proptest::prelude::*;
 use vigil_alerting::Alerting;
-use vigil_domain::Envelope;
 use vigil_domain::alerts::{RuleKind, Severity};
 use vigil_domain::care::{Caregiver, Channel, QuietHours, WearerProfile};
 use vigil_domain::reading::{Location, Reading};
+use vigil_testkit::kinesis::{at, envelope, event, record};
 use vigil_testkit::*;
 
 type Proc = Processor<MemoryWearers, MemoryStates, MemoryAlerts, MemoryDeliveries, MemoryNotifier, MemoryQuarantine>;
-
-fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
 
 fn profile(wearer: &str) -> WearerProfile {
     WearerProfile {
@@ -75,38 +70,6 @@ fn sos(ts: &str, seq: u64) -> Reading {
     r.sos = Some(true);
     r.location = Some(Location { lat: 40.4168, lon: -3.7038, accuracy_m: Some(8.0) });
     r
-}
-
-fn envelope(wearer: &str, readings: Vec<Reading>) -> Vec<u8> {
-    serde_json::to_vec(&Envelope {
-        v: 1,
-        batch_id: "b".into(),
-        part: 0,
-        parts: 1,
-        device_id: format!("band-{wearer}"),
-        wearer_id: wearer.into(),
-        app_version: "1.4.2".into(),
-        received_at: at("2026-11-22T10:00:00Z"),
-        readings,
-    })
-    .unwrap()
-}
-
-fn record(seq: u64, data: Vec<u8>) -> KinesisEventRecord {
-    let mut r = KinesisEventRecord::default();
-    r.event_id = Some(format!("shardId-000000000001:{seq:056}"));
-    r.event_source = Some("aws:kinesis".into());
-    r.kinesis.sequence_number = format!("{seq:056}");
-    r.kinesis.partition_key = "p".into();
-    r.kinesis.data.0 = data;
-    r.kinesis.approximate_arrival_timestamp = SecondTimestamp(at("2026-11-22T10:00:01Z"));
-    r
-}
-
-fn event(records: Vec<KinesisEventRecord>) -> KinesisEvent {
-    let mut e = KinesisEvent::default();
-    e.records = records;
-    e
 }
 
 const NOW: &str = "2026-11-22T10:00:02Z";

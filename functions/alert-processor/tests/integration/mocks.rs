@@ -23,7 +23,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use alert_processor::Processor;
-use aws_lambda_events::encodings::SecondTimestamp;
 use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use aws_sdk_dynamodb::operation::get_item::{GetItemError, GetItemOutput};
@@ -34,7 +33,7 @@ use aws_sdk_dynamodb::types::error::ProvisionedThroughputExceededException;
 use aws_sdk_s3::operation::put_object::PutObjectOutput;
 use aws_sdk_sns::operation::publish::{PublishError, PublishOutput};
 use aws_smithy_mocks::{MockResponse, Rule, RuleMode, mock, mock_client};
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 use vigil_alerting::Alerting;
 use vigil_aws::alerts::DynamoAlertStore;
 use vigil_aws::deliveries::DynamoDeliveryLog;
@@ -42,10 +41,10 @@ use vigil_aws::quarantine::S3Quarantine;
 use vigil_aws::sns::SnsNotifier;
 use vigil_aws::state::DynamoStateStore;
 use vigil_aws::wearers::DynamoWearerDirectory;
-use vigil_domain::Envelope;
 use vigil_domain::alerts::Language;
 use vigil_domain::care::{Caregiver, WearerProfile};
 use vigil_domain::reading::{Location, Reading};
+use vigil_testkit::kinesis::{at, envelope, event, record, seq};
 
 type Proc =
     Processor<DynamoWearerDirectory, DynamoStateStore, DynamoAlertStore, DynamoDeliveryLog, SnsNotifier, S3Quarantine>;
@@ -207,10 +206,6 @@ fn s3(faults: Faults, calls: &Calls) -> aws_sdk_s3::Client {
 
 // ---------------------------------------------------------------- fixtures
 
-fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
 /// One caregiver, SMS only: an SOS means exactly one Publish.
 fn profile(wearer: &str) -> WearerProfile {
     WearerProfile {
@@ -243,43 +238,7 @@ fn sos(ts: &str, seq: u64) -> Reading {
     r
 }
 
-fn envelope(wearer: &str, readings: Vec<Reading>) -> Vec<u8> {
-    serde_json::to_vec(&Envelope {
-        v: 1,
-        batch_id: "b".into(),
-        part: 0,
-        parts: 1,
-        device_id: format!("band-{wearer}"),
-        wearer_id: wearer.into(),
-        app_version: "1.4.2".into(),
-        received_at: at("2026-11-22T10:00:00Z"),
-        readings,
-    })
-    .unwrap()
-}
-
 /// A Kinesis sequence number as Lambda passes it: 56 decimal digits.
-fn seq(n: u64) -> String {
-    format!("4959{n:052}")
-}
-
-fn record(n: u64, data: Vec<u8>) -> KinesisEventRecord {
-    let mut r = KinesisEventRecord::default();
-    r.event_id = Some(format!("shardId-000000000001:{}", seq(n)));
-    r.event_source = Some("aws:kinesis".into());
-    r.kinesis.sequence_number = seq(n);
-    r.kinesis.partition_key = "p".into();
-    r.kinesis.data.0 = data;
-    r.kinesis.approximate_arrival_timestamp = SecondTimestamp(at("2026-11-22T10:00:01Z"));
-    r
-}
-
-fn event(records: Vec<KinesisEventRecord>) -> KinesisEvent {
-    let mut e = KinesisEvent::default();
-    e.records = records;
-    e
-}
-
 fn calm(wearer: &str, n: u64) -> KinesisEventRecord {
     record(n, envelope(wearer, vec![reading("2026-11-22T10:59:50+01:00", n)]))
 }

@@ -9,21 +9,18 @@ use arrow_array::Array;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int32Type, TimestampMicrosecondType};
 use aws_lambda_events::encodings::SecondTimestamp;
-use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
-use chrono::{DateTime, Utc};
+use aws_lambda_events::event::kinesis::KinesisEventRecord;
+use chrono::DateTime;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use vigil_domain::Envelope;
 use vigil_domain::curated::{COLUMNS, Pseudonymizer};
 use vigil_domain::reading::{Activity, Location, Reading};
+pub use vigil_testkit::kinesis::{at, event, seq};
 
 pub const KEY: &[u8] = b"test pseudonym key, 32+ bytes long";
 
 pub fn pseudonymizer() -> Pseudonymizer {
     Pseudonymizer::new(KEY).unwrap()
-}
-
-pub fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
 pub fn reading(ts: &str, seq: u64) -> Reading {
@@ -58,10 +55,6 @@ pub fn envelope(readings: Vec<Reading>) -> Vec<u8> {
     envelope_for("band-0001", "wearer-42", readings)
 }
 
-pub fn seq(n: u64) -> String {
-    format!("{n:056}")
-}
-
 pub fn record(n: u64, data: Vec<u8>) -> KinesisEventRecord {
     let mut r = KinesisEventRecord::default();
     r.event_id = Some(format!("shardId-000000000001:{}", seq(n)));
@@ -71,12 +64,6 @@ pub fn record(n: u64, data: Vec<u8>) -> KinesisEventRecord {
     r.kinesis.data.0 = data;
     r.kinesis.approximate_arrival_timestamp = SecondTimestamp(at("2026-11-22T10:00:01.250Z"));
     r
-}
-
-pub fn event(records: Vec<KinesisEventRecord>) -> KinesisEvent {
-    let mut e = KinesisEvent::default();
-    e.records = records;
-    e
 }
 
 /// One NDJSON line of the raw archive, parsed.

@@ -2,23 +2,18 @@
 //! and envelope, idempotent under redelivery, failures reported as Lambda needs
 //! them, the shadow never moved backwards, poison quarantined.
 
-use aws_lambda_events::encodings::SecondTimestamp;
 use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
 use chrono::{DateTime, TimeDelta, Utc};
 use proptest::prelude::*;
-use vigil_domain::Envelope;
 use vigil_domain::reading::Reading;
 use vigil_domain::vitals::MinuteReading;
 use vigil_testkit::MemoryQuarantine;
+use vigil_testkit::kinesis::{at, envelope, event, record, seq};
 use vigil_testkit::sinks_vitals::{MemoryShadows, MemoryVitals};
 use vitals_writer::Writer;
 use vitals_writer::handler::RECORDS_PER_CHUNK;
 
 type W = Writer<MemoryVitals, MemoryShadows, MemoryQuarantine>;
-
-fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
 
 fn writer() -> W {
     Writer {
@@ -42,42 +37,6 @@ fn reading(ts: DateTime<Utc>, seq: u64) -> Reading {
 /// `n` readings every 5 s from `start`, seqs from `seq`.
 fn readings(start: &str, seq: u64, n: u64) -> Vec<Reading> {
     (0..n).map(|k| reading(at(start) + TimeDelta::seconds(5 * k as i64), seq + k)).collect()
-}
-
-fn envelope(wearer: &str, readings: Vec<Reading>) -> Vec<u8> {
-    serde_json::to_vec(&Envelope {
-        v: 1,
-        batch_id: "b".into(),
-        part: 0,
-        parts: 1,
-        device_id: format!("band-{wearer}"),
-        wearer_id: wearer.into(),
-        app_version: "1.4.2".into(),
-        received_at: at("2026-11-22T10:00:00Z"),
-        readings,
-    })
-    .unwrap()
-}
-
-fn record(seq: u64, data: Vec<u8>) -> KinesisEventRecord {
-    let mut r = KinesisEventRecord::default();
-    r.event_id = Some(format!("shardId-000000000001:{seq:056}"));
-    r.event_source = Some("aws:kinesis".into());
-    r.kinesis.sequence_number = format!("{seq:056}");
-    r.kinesis.partition_key = "p".into();
-    r.kinesis.data.0 = data;
-    r.kinesis.approximate_arrival_timestamp = SecondTimestamp(at("2026-11-22T10:00:01Z"));
-    r
-}
-
-fn event(records: Vec<KinesisEventRecord>) -> KinesisEvent {
-    let mut e = KinesisEvent::default();
-    e.records = records;
-    e
-}
-
-fn seq(n: u64) -> String {
-    format!("{n:056}")
 }
 
 const NOW: &str = "2026-11-22T10:00:02Z";

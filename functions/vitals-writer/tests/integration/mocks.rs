@@ -7,8 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_lambda_events::encodings::SecondTimestamp;
-use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
+use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ErrorMetadata;
 use aws_sdk_dynamodb::operation::batch_write_item::{BatchWriteItemError, BatchWriteItemOutput};
@@ -16,23 +15,20 @@ use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput
 use aws_sdk_dynamodb::types::WriteRequest;
 use aws_sdk_dynamodb::types::error::{ConditionalCheckFailedException, ProvisionedThroughputExceededException};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::TimeDelta;
 use vigil_aws::kinesis::Backoff;
 use vigil_aws::shadow::DynamoShadowStore;
 use vigil_aws::vitals::DynamoVitalsStore;
 use vigil_domain::Envelope;
 use vigil_domain::reading::Reading;
 use vigil_testkit::MemoryQuarantine;
+use vigil_testkit::kinesis::{at, record, seq};
 use vitals_writer::Writer;
 
 const VITALS: &str = "vitals";
 const SHADOW: &str = "shadow";
 
 type W = Writer<DynamoVitalsStore, DynamoShadowStore, MemoryQuarantine>;
-
-fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
 
 fn no_retries(c: aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb::config::Builder {
     c.retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
@@ -72,16 +68,6 @@ fn envelope(wearer: &str, start: &str, seq: u64, n: u64) -> Vec<u8> {
     .unwrap()
 }
 
-fn record(seq: u64, data: Vec<u8>) -> KinesisEventRecord {
-    let mut r = KinesisEventRecord::default();
-    r.event_id = Some(format!("shardId-000000000001:{seq:056}"));
-    r.kinesis.sequence_number = format!("{seq:056}");
-    r.kinesis.partition_key = "p".into();
-    r.kinesis.data.0 = data;
-    r.kinesis.approximate_arrival_timestamp = SecondTimestamp(at("2026-11-22T10:00:01Z"));
-    r
-}
-
 /// Three records: wearer-7 over minutes 10:58–10:59 (2 items), wearer-42 over
 /// 10:59–11:01 (3 items), wearer-7 at 11:00 (1 item).
 fn batch() -> KinesisEvent {
@@ -92,10 +78,6 @@ fn batch() -> KinesisEvent {
         record(3, envelope("wearer-7", "2026-11-22T11:00:00Z", 13, 12)),
     ];
     e
-}
-
-fn seq(n: u64) -> String {
-    format!("{n:056}")
 }
 
 fn run(w: &W, e: &KinesisEvent) -> (Vec<String>, serde_json::Value) {

@@ -17,6 +17,7 @@ use vigil_domain::reading::Reading;
 use vigil_domain::vitals::{Shadow, VitalsItem};
 use vigil_local::esm::{EventSourceMapping, FailedBatch, Handler, Mapping};
 use vigil_local::provision::{Resources, provision};
+use vigil_testkit::kinesis::at;
 use vitals_writer::VitalsConfig;
 use vitals_writer::config::AwsWriter;
 
@@ -38,10 +39,6 @@ async fn setup() -> Setup {
         write_budget: Duration::from_secs(10),
     };
     Setup { sdk, resources, config }
-}
-
-fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
 /// `n` readings every 5 s from `start`, seqs from `seq`.

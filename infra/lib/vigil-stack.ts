@@ -238,7 +238,8 @@ export class VigilStack extends Stack {
     const wearerState = table('WearerStateTable', 'wearer_id');
     const alerts = table('AlertsTable', 'alert_id');
     const deliveries = table('DeliveriesTable', 'delivery_key');
-    const curatedFiles = table('CuratedFilesTable', 'file_key');
+    // A loaded file's item expires LOADED_FILES_TTL_DAYS after its load (pending ones never do).
+    const curatedFiles = table('CuratedFilesTable', 'file_key', undefined, 'expires_at');
     curatedFiles.addGlobalSecondaryIndex({
       indexName: CURATED_BY_STATUS_INDEX,
       partitionKey: { name: 'status', type: dynamodb.AttributeType.STRING },
@@ -428,6 +429,7 @@ export class VigilStack extends Stack {
         REDSHIFT_DATABASE,
         COPY_ROLE_ARN: warehouse.copyRole.roleArn,
         LOAD_BUDGET_MS: '240000',
+        LOADED_FILES_TTL_DAYS: '30',
       },
       timeout: Duration.seconds(300),
       memorySize: 256,

@@ -76,7 +76,7 @@ describe('functions', () => {
       'offline-detector': ['WEARERS_TABLE', 'STATE_TABLE', 'ALERTS_TABLE', 'DELIVERIES_TABLE', 'QUARANTINE_BUCKET', 'DELIVERY_LEASE_SECS', 'NO_DATA_SCAN_AFTER_MIN', 'DATA_BUCKET', 'CURATED_FILES_TABLE', 'PSEUDONYM_KEY_SECRET_ARN'],
       'raw-archiver': ['DATA_BUCKET', 'CURATED_FILES_TABLE', 'QUARANTINE_BUCKET', 'PSEUDONYM_KEY_SECRET_ARN'],
       'vitals-writer': ['VITALS_TABLE', 'SHADOW_TABLE', 'QUARANTINE_BUCKET', 'VITALS_TTL_DAYS', 'WRITE_BUDGET_MS'],
-      'warehouse-loader': ['CURATED_FILES_TABLE', 'DATA_BUCKET', 'MANIFEST_PREFIX', 'LOAD_MAX_FILES', 'REDSHIFT_WORKGROUP', 'REDSHIFT_DATABASE', 'COPY_ROLE_ARN', 'LOAD_BUDGET_MS'],
+      'warehouse-loader': ['CURATED_FILES_TABLE', 'DATA_BUCKET', 'MANIFEST_PREFIX', 'LOAD_MAX_FILES', 'REDSHIFT_WORKGROUP', 'REDSHIFT_DATABASE', 'COPY_ROLE_ARN', 'LOAD_BUDGET_MS', 'LOADED_FILES_TTL_DAYS'],
     };
     for (const [name, vars] of Object.entries(expect)) {
       assert.deepEqual(Object.keys(envOf(name)).sort(), [...vars].sort(), name);
@@ -204,6 +204,9 @@ describe('storage', () => {
       TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true },
     });
     template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [{ AttributeName: 'file_key', KeyType: 'HASH' }],
+      // Loaded files' items expire (crates/vigil-aws/src/warehouse.rs sets expires_at).
+      TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true },
       GlobalSecondaryIndexes: [
         Match.objectLike({
           IndexName: CURATED_BY_STATUS_INDEX,

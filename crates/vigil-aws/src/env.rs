@@ -48,6 +48,20 @@ pub fn parsed_or<T: FromStr>(
     }
 }
 
+/// Like [`parsed_or`], for settings where zero makes no sense (a count, a number of days).
+pub fn positive_or<T: FromStr + Default + PartialEq + ToString>(
+    src: &impl Source,
+    name: &'static str,
+    default: T,
+    expected: &'static str,
+) -> Result<T, ConfigError> {
+    let value = parsed_or(src, name, default, expected)?;
+    if value == T::default() {
+        return Err(ConfigError::Invalid { name, value: value.to_string(), expected });
+    }
+    Ok(value)
+}
+
 pub fn millis_or(src: &impl Source, name: &'static str, default: Duration) -> Result<Duration, ConfigError> {
     let ms =
         parsed_or(src, name, u64::try_from(default.as_millis()).unwrap_or(u64::MAX), "milliseconds as an integer")?;

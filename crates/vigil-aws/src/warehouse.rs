@@ -21,14 +21,19 @@
 //!
 //! # Marking loaded
 //!
-//! `SET status = loaded, loaded_at = <now>` on the condition `status = pending`,
-//! only after the warehouse reported the load committed; of two overlapping runs
-//! that loaded the same file, exactly one marks it.
+//! `SET status = loaded, loaded_at = <now>, expires_at = <now + retention>` on
+//! the condition `status = pending`, only after the warehouse reported the load
+//! committed; of two overlapping runs that loaded the same file, exactly one
+//! marks it. `expires_at` (epoch seconds) is the table's DynamoDB TTL attribute:
+//! a loaded file's item leaves the table and its index after
+//! [`DEFAULT_LOADED_TTL_DAYS`] (`LOADED_FILES_TTL_DAYS`), so the registry holds
+//! the backlog and a month of history, not every file ever written. Pending
+//! items have no `expires_at` and are never expired.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use vigil_domain::curated::STATUS_PENDING;
 use vigil_domain::ports::StoreError;
 use vigil_warehouse::{FileKind, FileQueue, ObjectSource, PendingFile};
@@ -44,16 +49,31 @@ pub const STATUS_LOADED: &str = "loaded";
 /// The attributes the index projects besides its keys and the table's key.
 pub const PENDING_INDEX_ATTRIBUTES: [&str; 4] = ["event_date", "rows", "bytes", "kind"];
 
+/// Days a loaded file's registry item is kept (`LOADED_FILES_TTL_DAYS`).
+pub const DEFAULT_LOADED_TTL_DAYS: u32 = 30;
+
+/// The table's DynamoDB TTL attribute (epoch seconds), set when a file is loaded.
+pub const EXPIRES_AT: &str = "expires_at";
+
 /// The curated-files table as the loader's queue.
 #[derive(Debug, Clone)]
 pub struct DynamoFileQueue {
     client: aws_sdk_dynamodb::Client,
     table: String,
+    keep_loaded: TimeDelta,
 }
 
 impl DynamoFileQueue {
+    /// Loaded items expire [`DEFAULT_LOADED_TTL_DAYS`] after their load.
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self { client, table: table.into(), keep_loaded: TimeDelta::days(i64::from(DEFAULT_LOADED_TTL_DAYS)) }
+    }
+
+    /// Loaded items expire `days` after their load.
+    #[must_use]
+    pub fn keep_loaded_for_days(mut self, days: u32) -> Self {
+        self.keep_loaded = TimeDelta::days(i64::from(days));
+        self
     }
 }
 
@@ -127,12 +147,17 @@ impl FileQueue for DynamoFileQueue {
             .update_item()
             .table_name(&self.table)
             .key("file_key", AttributeValue::S(key.to_owned()))
-            .update_expression("SET #status = :loaded, loaded_at = :at")
+            .update_expression("SET #status = :loaded, loaded_at = :at, #expires = :expires")
             .condition_expression("#status = :pending")
             .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#expires", EXPIRES_AT)
             .expression_attribute_values(":loaded", AttributeValue::S(STATUS_LOADED.to_owned()))
             .expression_attribute_values(":pending", AttributeValue::S(STATUS_PENDING.to_owned()))
-            .expression_attribute_values(":at", AttributeValue::S(timestamp(at)));
+            .expression_attribute_values(":at", AttributeValue::S(timestamp(at)))
+            .expression_attribute_values(
+                ":expires",
+                AttributeValue::N((at + self.keep_loaded).timestamp().to_string()),
+            );
         match update.send().await {
             Ok(_) => Ok(true),
             Err(e) if is_conditional_check_failed(&e) => Ok(false),
@@ -234,8 +259,11 @@ mod tests {
         let mark = mock!(Client::update_item)
             .match_requests(|r| {
                 r.condition_expression() == Some("#status = :pending")
-                    && r.update_expression() == Some("SET #status = :loaded, loaded_at = :at")
+                    && r.update_expression() == Some("SET #status = :loaded, loaded_at = :at, #expires = :expires")
+                    && r.expression_attribute_names().unwrap()["#expires"] == "expires_at"
                     && r.expression_attribute_values().unwrap()[":at"].as_s().unwrap() == "2026-11-22T10:00:00.000Z"
+                    // Seven days later, in epoch seconds (DynamoDB TTL's format).
+                    && r.expression_attribute_values().unwrap()[":expires"].as_n().unwrap() == "1795946400"
             })
             .then_output(|| UpdateItemOutput::builder().build());
         let taken = mock!(Client::update_item).then_error(|| {
@@ -250,7 +278,7 @@ mod tests {
             )
         });
         let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&mark, &taken]);
-        let queue = DynamoFileQueue::new(client, "curated");
+        let queue = DynamoFileQueue::new(client, "curated").keep_loaded_for_days(7);
         let at = "2026-11-22T10:00:00Z".parse().unwrap();
         assert!(queue.mark_loaded("k/1", at).await.unwrap());
         assert!(!queue.mark_loaded("k/1", at).await.unwrap());

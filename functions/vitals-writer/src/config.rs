@@ -36,14 +36,8 @@ impl VitalsConfig {
     }
 
     pub fn from_source(src: &impl Source) -> Result<Self, ConfigError> {
-        let ttl_days = env::parsed_or(src, "VITALS_TTL_DAYS", DEFAULT_TTL_DAYS, "a whole number of days, at least 1")?;
-        if ttl_days == 0 {
-            return Err(ConfigError::Invalid {
-                name: "VITALS_TTL_DAYS",
-                value: "0".into(),
-                expected: "a whole number of days, at least 1",
-            });
-        }
+        let ttl_days =
+            env::positive_or(src, "VITALS_TTL_DAYS", DEFAULT_TTL_DAYS, "a whole number of days, at least 1")?;
         Ok(Self {
             vitals_table: env::required(src, "VITALS_TABLE", "the vitals DynamoDB table")?,
             shadow_table: env::required(src, "SHADOW_TABLE", "the wearer shadow DynamoDB table")?,

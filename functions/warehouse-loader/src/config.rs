@@ -6,7 +6,7 @@ use aws_config::SdkConfig;
 use vigil_aws::archive::S3ObjectStore;
 use vigil_aws::env::{self, ConfigError, Source};
 use vigil_aws::redshift::{RedshiftConfig, RedshiftWarehouse};
-use vigil_aws::warehouse::{DynamoFileQueue, S3ObjectSource};
+use vigil_aws::warehouse::{DEFAULT_LOADED_TTL_DAYS, DynamoFileQueue, S3ObjectSource};
 use vigil_warehouse::postgres::PostgresWarehouse;
 
 use crate::Loader;
@@ -33,6 +33,10 @@ pub struct Config {
     pub max_files: usize,
     /// `LOAD_BUDGET_MS` (240000): time for one run's loads, polls included.
     pub budget: Duration,
+    /// `LOADED_FILES_TTL_DAYS` (30): how long a curated file's registry item is
+    /// kept once loaded (DynamoDB TTL on `expires_at`); the file itself stays in S3
+    /// under the bucket's own lifecycle, its rows in the warehouse.
+    pub loaded_ttl_days: u32,
     /// `DATA_BUCKET`, `MANIFEST_PREFIX` (`manifests/`), `REDSHIFT_WORKGROUP`,
     /// `REDSHIFT_DATABASE`, `REDSHIFT_SECRET_ARN` (optional), `COPY_ROLE_ARN`.
     pub redshift: RedshiftConfig,
@@ -40,14 +44,13 @@ pub struct Config {
 
 impl Config {
     pub fn from_source(src: &impl Source) -> Result<Self, ConfigError> {
-        let max_files: usize = env::parsed_or(src, "LOAD_MAX_FILES", DEFAULT_MAX_FILES, "a positive integer")?;
-        if max_files == 0 {
-            return Err(ConfigError::Invalid {
-                name: "LOAD_MAX_FILES",
-                value: "0".into(),
-                expected: "a positive integer",
-            });
-        }
+        let max_files: usize = env::positive_or(src, "LOAD_MAX_FILES", DEFAULT_MAX_FILES, "a positive integer")?;
+        let loaded_ttl_days = env::positive_or(
+            src,
+            "LOADED_FILES_TTL_DAYS",
+            DEFAULT_LOADED_TTL_DAYS,
+            "a whole number of days, at least 1",
+        )?;
         let mut manifest_prefix = src.get("MANIFEST_PREFIX").unwrap_or_else(|| "manifests/".into());
         if !manifest_prefix.ends_with('/') {
             manifest_prefix.push('/');
@@ -56,6 +59,7 @@ impl Config {
             curated_files_table: env::required(src, "CURATED_FILES_TABLE", "the DynamoDB table of curated files")?,
             max_files,
             budget: env::millis_or(src, "LOAD_BUDGET_MS", DEFAULT_BUDGET)?,
+            loaded_ttl_days,
             redshift: RedshiftConfig {
                 workgroup: env::required(src, "REDSHIFT_WORKGROUP", "the Redshift Serverless workgroup")?,
                 database: env::required(src, "REDSHIFT_DATABASE", "the Redshift database")?,
@@ -76,7 +80,8 @@ impl Config {
             S3ObjectStore::new(vigil_aws::sdk::s3(sdk), &self.redshift.data_bucket),
             self.redshift.clone(),
         );
-        let queue = DynamoFileQueue::new(vigil_aws::sdk::dynamodb(sdk), &self.curated_files_table);
+        let queue = DynamoFileQueue::new(vigil_aws::sdk::dynamodb(sdk), &self.curated_files_table)
+            .keep_loaded_for_days(self.loaded_ttl_days);
         Loader::new(warehouse, queue, self.max_files, self.budget)
     }
 }
@@ -121,7 +126,7 @@ mod tests {
     #[test]
     fn defaults_apply_and_every_required_setting_is_named() {
         let cfg = Config::from_source(&FULL).unwrap();
-        assert_eq!((cfg.max_files, cfg.budget), (200, Duration::from_secs(240)));
+        assert_eq!((cfg.max_files, cfg.budget, cfg.loaded_ttl_days), (200, Duration::from_secs(240), 30));
         assert_eq!(cfg.redshift.manifest_prefix, "m/");
         assert_eq!(cfg.redshift.secret_arn, None);
         for missing in
@@ -132,7 +137,9 @@ mod tests {
             let err = Config::from_source(&src).unwrap_err();
             assert!(err.to_string().contains(missing), "{err}");
         }
-        let zero = [("LOAD_MAX_FILES", "0")];
-        assert!(Config::from_source(&zero).unwrap_err().to_string().contains("LOAD_MAX_FILES"));
+        for name in ["LOAD_MAX_FILES", "LOADED_FILES_TTL_DAYS"] {
+            let zero = [(name, "0")];
+            assert!(Config::from_source(&zero).unwrap_err().to_string().contains(name));
+        }
     }
 }

@@ -149,6 +149,11 @@ impl Setup {
 
     /// Status of every registered file: key → status.
     async fn statuses(&self) -> Vec<(String, String)> {
+        self.registry().await.into_iter().map(|(key, status, _)| (key, status)).collect()
+    }
+
+    /// Every registry item: key, status and TTL (`expires_at`, epoch seconds).
+    async fn registry(&self) -> Vec<(String, String, Option<i64>)> {
         let out = vigil_aws::sdk::dynamodb(&self.sdk)
             .scan()
             .table_name(&self.resources.curated_files_table)
@@ -156,10 +161,13 @@ impl Setup {
             .send()
             .await
             .unwrap();
-        let mut all: Vec<(String, String)> = out
+        let mut all: Vec<(String, String, Option<i64>)> = out
             .items()
             .iter()
-            .map(|i| (i["file_key"].as_s().unwrap().clone(), i["status"].as_s().unwrap().clone()))
+            .map(|i| {
+                let expires = i.get("expires_at").map(|v| v.as_n().unwrap().parse().unwrap());
+                (i["file_key"].as_s().unwrap().clone(), i["status"].as_s().unwrap().clone(), expires)
+            })
             .collect();
         all.sort();
         all
@@ -171,7 +179,7 @@ impl Setup {
             .update_item()
             .table_name(&self.resources.curated_files_table)
             .key("file_key", aws_sdk_dynamodb::types::AttributeValue::S(key.into()))
-            .update_expression("SET #s = :p")
+            .update_expression("SET #s = :p REMOVE expires_at")
             .expression_attribute_names("#s", "status")
             .expression_attribute_values(":p", aws_sdk_dynamodb::types::AttributeValue::S("pending".into()))
             .send()
@@ -223,6 +231,12 @@ async fn the_same_files_twice_and_overlapping_files_give_one_row_per_distinct_re
         .get(0);
     assert_eq!(received, a[4].received_at);
 
+    // Loaded items expire 30 days (LOADED_FILES_TTL_DAYS) after their load, as
+    // DynamoDB TTL reads it; pending ones carry no expiry.
+    let expiry = (now() + chrono::Duration::days(30)).timestamp();
+    let ttl: Vec<(String, Option<i64>)> = s.registry().await.into_iter().map(|(_, st, ttl)| (st, ttl)).collect();
+    assert_eq!(ttl, vec![("loaded".into(), Some(expiry)); 2]);
+
     // Nothing pending: a second run loads nothing.
     let idle = loader.run(now()).await.unwrap();
     assert_eq!((idle.files_pending, idle.rows_merged), (0, 0));
@@ -262,6 +276,8 @@ async fn the_pending_lookup_is_bounded_and_oldest_first_and_late_files_land_in_t
     let statuses = s.statuses().await;
     assert!(statuses.contains(&(today.clone(), "loaded".into())) && statuses.contains(&(today2, "loaded".into())));
     assert!(statuses.contains(&(late.clone(), "pending".into())), "the newest registration waits: {statuses:?}");
+    let waiting = s.registry().await.into_iter().find(|(key, _, _)| *key == late).unwrap();
+    assert_eq!(waiting.2, None, "a pending file never expires");
 
     let second = loader.run(now()).await.unwrap();
     assert_eq!((second.files_pending, second.files_loaded, second.rows_merged), (1, 1, 2));

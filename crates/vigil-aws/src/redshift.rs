@@ -161,19 +161,24 @@ fn sub_rows(out: &aws_sdk_redshiftdata::operation::describe_statement::DescribeS
 
 impl<O: ObjectStore + Sync> Warehouse for RedshiftWarehouse<O> {
     /// One batch: the migrations table, then every migration followed by its
-    /// record (see `vigil_warehouse::sql`). Redshift does not say which were
-    /// new, so `applied` stays empty.
+    /// record (see `vigil_warehouse::sql`). A record is an `INSERT … WHERE NOT
+    /// EXISTS`, so the versions whose record inserted a row (the sub-statement's
+    /// `ResultRows` is 1) are the ones this batch applied; where the Data API
+    /// does not give the count (-1), the version is not reported.
     async fn migrate(&self) -> Result<Migrated, WarehouseError> {
         let mut sqls = vec![sql::create_migrations_table(Dialect::Redshift)];
+        let mut records = Vec::new();
         for m in sql::migrations(Dialect::Redshift) {
             sqls.extend(m.statements.iter().cloned());
+            records.push((sqls.len(), m.version));
             sqls.push(sql::record_migration(&m));
         }
         // No client token: a token reused after a failure would return the
         // failed statement; the batch is idempotent anyway.
         let id = self.submit(sqls, "vigil-migrate", None).await?;
-        self.wait(&id, Duration::from_secs(120)).await?;
-        Ok(Migrated::default())
+        let out = self.wait(&id, Duration::from_secs(120)).await?;
+        let applied = records.into_iter().filter(|&(index, _)| sub_rows(&out, index) == 1).map(|(_, v)| v).collect();
+        Ok(Migrated { applied })
     }
 
     async fn load(

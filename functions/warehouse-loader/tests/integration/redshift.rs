@@ -99,26 +99,24 @@ fn submitted(id: &'static str) -> Rule {
 
 /// FINISHED with the sub-statements' row counts (COPY staged 20, MERGE 17).
 fn finished(id: &'static str) -> Rule {
+    finished_with(id, &[0, 20, 18, 17, 0, 0])
+}
+
+/// FINISHED, sub-statement `i` reporting `rows[i]` rows.
+fn finished_with(id: &'static str, rows: &'static [i64]) -> Rule {
     mock!(Client::describe_statement).then_output(move || {
-        let sub = |i: usize, rows: i64| {
-            SubStatementData::builder()
-                .id(format!("{id}:{}", i + 1))
-                .status(StatementStatusString::Finished)
-                .result_rows(rows)
-                .build()
-                .unwrap()
-        };
-        DescribeStatementOutput::builder()
-            .id(id)
-            .status(StatusString::Finished)
-            .sub_statements(sub(0, 0))
-            .sub_statements(sub(1, 20))
-            .sub_statements(sub(2, 18))
-            .sub_statements(sub(3, 17))
-            .sub_statements(sub(4, 0))
-            .sub_statements(sub(5, 0))
-            .build()
-            .unwrap()
+        let mut out = DescribeStatementOutput::builder().id(id).status(StatusString::Finished);
+        for (i, &n) in rows.iter().enumerate() {
+            out = out.sub_statements(
+                SubStatementData::builder()
+                    .id(format!("{id}:{}", i + 1))
+                    .status(StatementStatusString::Finished)
+                    .result_rows(n)
+                    .build()
+                    .unwrap(),
+            );
+        }
+        out.build().unwrap()
     })
 }
 
@@ -359,8 +357,17 @@ async fn migrations_are_one_batch_of_idempotent_ddl_with_redshift_keys() {
                 && sqls[6].contains("SELECT 3, 'daily_summary'")
         })
         .then_output(|| BatchExecuteStatementOutput::builder().id("m-1").build());
-    let done = finished("m-1");
-    let warehouse = RedshiftWarehouse::new(client(&[&submit, &done]), MemoryObjectStore::default(), config());
-    warehouse.migrate().await.unwrap();
+    // Version 1 was recorded before (its INSERT … WHERE NOT EXISTS adds no row);
+    // 2 and 3 are new; a count the Data API does not know (-1) is not reported.
+    let done = finished_with("m-1", &[0, 0, 0, 0, 1, 0, 1]);
+    let unknown = finished_with("m-2", &[0, 0, -1, 0, -1, 0, -1]);
+    let submit_again = submitted("m-2");
+    let warehouse = RedshiftWarehouse::new(
+        client(&[&submit, &done, &submit_again, &unknown]),
+        MemoryObjectStore::default(),
+        config(),
+    );
+    assert_eq!(warehouse.migrate().await.unwrap().applied, vec![2, 3]);
     assert_eq!((submit.num_calls(), done.num_calls()), (1, 1));
+    assert!(warehouse.migrate().await.unwrap().applied.is_empty());
 }

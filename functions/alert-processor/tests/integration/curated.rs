@@ -2,41 +2,16 @@
 //! delivery, a failed write reports the first record without re-sending, and
 //! a redelivery rewrites the same object.
 
+use crate::common::{reading, sms_only, sos};
 use alert_processor::Processor;
 use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
-use chrono::DateTime;
 use vigil_alerting::Alerting;
 use vigil_alerting::curated::CuratedAlerts;
-use vigil_domain::care::{Caregiver, WearerProfile};
 use vigil_domain::curated::Pseudonymizer;
 use vigil_domain::reading::Reading;
 use vigil_testkit::kinesis::{self, at};
 use vigil_testkit::sinks_raw::{MemoryCuratedFiles, MemoryObjectStore};
 use vigil_testkit::*;
-
-fn profile(wearer: &str) -> WearerProfile {
-    WearerProfile {
-        wearer_id: wearer.into(),
-        name: "Carmen Ruiz".into(),
-        time_zone: "Europe/Madrid".into(),
-        thresholds: Default::default(),
-        caregivers: vec![Caregiver {
-            id: "cg-daughter".into(),
-            language: vigil_domain::alerts::Language::Es,
-            phone: Some("+34600000001".into()),
-            push_endpoint: None,
-            quiet_hours: None,
-        }],
-    }
-}
-
-fn reading(ts: &str, seq: u64, sos: bool) -> Reading {
-    let mut r = Reading::at(DateTime::parse_from_rfc3339(ts).unwrap(), seq);
-    r.heart_rate_bpm = Some(80);
-    r.worn = Some(true);
-    r.sos = Some(sos);
-    r
-}
 
 fn record(seq: u64, wearer: &str, readings: Vec<Reading>) -> KinesisEventRecord {
     kinesis::record(seq, kinesis::envelope(wearer, readings))
@@ -49,7 +24,7 @@ type MemoryProcessor =
 fn processor(wearers: &[&str]) -> MemoryProcessor {
     Processor {
         alerting: Alerting {
-            wearers: MemoryWearers::with(wearers.iter().map(|w| profile(w))),
+            wearers: MemoryWearers::with(wearers.iter().map(|w| sms_only(w))),
             states: MemoryStates::default(),
             alerts: MemoryAlerts::default(),
             deliveries: MemoryDeliveries::default(),
@@ -77,8 +52,8 @@ async fn alerts_are_curated_after_delivery_and_a_failed_write_is_retried_without
     *sink.objects.failing_prefix.lock().unwrap() = Some("curated/alerts/".into());
     let mut event = KinesisEvent::default();
     event.records = vec![
-        record(1, "wearer-7", vec![reading("2026-11-22T10:59:50+01:00", 1, false)]),
-        record(2, "wearer-42", vec![reading("2026-11-22T10:59:55+01:00", 1, true)]),
+        record(1, "wearer-7", vec![reading("2026-11-22T10:59:50+01:00", 1)]),
+        record(2, "wearer-42", vec![sos("2026-11-22T10:59:55+01:00", 1)]),
     ];
     let now = at("2026-11-22T10:00:02Z");
 
@@ -114,7 +89,7 @@ async fn a_silent_band_back_again_is_curated_as_resolved_in_a_file_of_its_own() 
     let processor = processor(&["wearer-42"]);
     let (sink, pseudonymizer) = sink();
     let mut event = KinesisEvent::default();
-    event.records = vec![record(1, "wearer-42", vec![reading("2026-11-22T10:00:00+01:00", 1, false)])];
+    event.records = vec![record(1, "wearer-42", vec![reading("2026-11-22T10:00:00+01:00", 1)])];
     let (response, _) = processor.process_with(&event, at("2026-11-22T09:00:01Z"), &sink).await;
     assert!(response.batch_item_failures.is_empty());
     // The detector finds the band silent: a no_data alert, curated open.
@@ -126,7 +101,7 @@ async fn a_silent_band_back_again_is_curated_as_resolved_in_a_file_of_its_own() 
     assert_eq!(sink.objects.keys("curated/alerts/"), vec![raised[0].key.clone()]);
 
     // The phone uploads its buffer: the alert is resolved, and curated again as resolved.
-    event.records = vec![record(2, "wearer-42", vec![reading("2026-11-22T10:21:00+01:00", 2, false)])];
+    event.records = vec![record(2, "wearer-42", vec![reading("2026-11-22T10:21:00+01:00", 2)])];
     let (response, _) = processor.process_with(&event, at("2026-11-22T09:21:00Z"), &sink).await;
     assert!(response.batch_item_failures.is_empty());
     let resolved = vigil_alerting::curated::alert_files(&pseudonymizer, "wearer-42", &[alert], true).unwrap();

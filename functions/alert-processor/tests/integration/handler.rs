@@ -2,14 +2,14 @@
 //! messages sent once per caregiver and channel, failures reported as Lambda
 //! needs them, poison quarantined.
 
+use crate::common::{reading, sos};
 use alert_processor::Processor;
 use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
-use chrono::{DateTime, NaiveTime};
+use chrono::NaiveTime;
 use proptest::prelude::*;
 use vigil_alerting::Alerting;
 use vigil_domain::alerts::{RuleKind, Severity};
 use vigil_domain::care::{Caregiver, Channel, QuietHours, WearerProfile};
-use vigil_domain::reading::{Location, Reading};
 use vigil_testkit::kinesis::{at, envelope, event, record};
 use vigil_testkit::*;
 
@@ -55,21 +55,6 @@ fn processor() -> Proc {
         },
         quarantine: MemoryQuarantine::default(),
     }
-}
-
-fn reading(ts: &str, seq: u64) -> Reading {
-    let mut r = Reading::at(DateTime::parse_from_rfc3339(ts).unwrap(), seq);
-    r.heart_rate_bpm = Some(80);
-    r.worn = Some(true);
-    r.steps = Some(3);
-    r
-}
-
-fn sos(ts: &str, seq: u64) -> Reading {
-    let mut r = reading(ts, seq);
-    r.sos = Some(true);
-    r.location = Some(Location { lat: 40.4168, lon: -3.7038, accuracy_m: Some(8.0) });
-    r
 }
 
 const NOW: &str = "2026-11-22T10:00:02Z";

@@ -22,6 +22,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use crate::common::{PHONE, reading, sms_only, sos};
 use alert_processor::Processor;
 use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
 use aws_lambda_events::event::streams::KinesisEventResponse;
@@ -33,7 +34,6 @@ use aws_sdk_dynamodb::types::error::ProvisionedThroughputExceededException;
 use aws_sdk_s3::operation::put_object::PutObjectOutput;
 use aws_sdk_sns::operation::publish::{PublishError, PublishOutput};
 use aws_smithy_mocks::{MockResponse, Rule, RuleMode, mock, mock_client};
-use chrono::DateTime;
 use vigil_alerting::Alerting;
 use vigil_aws::alerts::DynamoAlertStore;
 use vigil_aws::deliveries::DynamoDeliveryLog;
@@ -41,9 +41,6 @@ use vigil_aws::quarantine::S3Quarantine;
 use vigil_aws::sns::SnsNotifier;
 use vigil_aws::state::DynamoStateStore;
 use vigil_aws::wearers::DynamoWearerDirectory;
-use vigil_domain::alerts::Language;
-use vigil_domain::care::{Caregiver, WearerProfile};
-use vigil_domain::reading::{Location, Reading};
 use vigil_testkit::kinesis::{at, envelope, event, record, seq};
 
 type Proc =
@@ -54,7 +51,6 @@ const STATE: &str = "state";
 const ALERTS: &str = "alerts";
 const DELIVERIES: &str = "deliveries";
 const BUCKET: &str = "vigil-quarantine";
-const PHONE: &str = "+34600000001";
 const NOW: &str = "2026-11-22T10:00:02Z";
 
 // ---------------------------------------------------------------- the fake account
@@ -105,7 +101,7 @@ fn dynamodb(faults: Faults, calls: &Calls) -> aws_sdk_dynamodb::Client {
         mock!(Client::get_item).match_requests(|r| r.table_name() == Some(WEARERS)).then_compute_output(move |r| {
             let wearer = key_of(r.key(), "wearer_id");
             log(&c, format!("wearers GetItem {wearer}"));
-            GetItemOutput::builder().set_item(Some(serde_dynamo::to_item(profile(&wearer)).unwrap())).build()
+            GetItemOutput::builder().set_item(Some(serde_dynamo::to_item(sms_only(&wearer)).unwrap())).build()
         });
     // The rule is matched on the table; which wearer fails is read from the key.
     let c = calls.clone();
@@ -206,39 +202,7 @@ fn s3(faults: Faults, calls: &Calls) -> aws_sdk_s3::Client {
 
 // ---------------------------------------------------------------- fixtures
 
-/// One caregiver, SMS only: an SOS means exactly one Publish.
-fn profile(wearer: &str) -> WearerProfile {
-    WearerProfile {
-        wearer_id: wearer.into(),
-        name: "Carmen Ruiz".into(),
-        time_zone: "Europe/Madrid".into(),
-        thresholds: Default::default(),
-        caregivers: vec![Caregiver {
-            id: "cg-daughter".into(),
-            language: Language::Es,
-            phone: Some(PHONE.into()),
-            push_endpoint: None,
-            quiet_hours: None,
-        }],
-    }
-}
-
-fn reading(ts: &str, seq: u64) -> Reading {
-    let mut r = Reading::at(DateTime::parse_from_rfc3339(ts).unwrap(), seq);
-    r.heart_rate_bpm = Some(80);
-    r.worn = Some(true);
-    r.steps = Some(3);
-    r
-}
-
-fn sos(ts: &str, seq: u64) -> Reading {
-    let mut r = reading(ts, seq);
-    r.sos = Some(true);
-    r.location = Some(Location { lat: 40.4168, lon: -3.7038, accuracy_m: Some(8.0) });
-    r
-}
-
-/// A Kinesis sequence number as Lambda passes it: 56 decimal digits.
+/// A calm reading of `wearer` as record `n`.
 fn calm(wearer: &str, n: u64) -> KinesisEventRecord {
     record(n, envelope(wearer, vec![reading("2026-11-22T10:59:50+01:00", n)]))
 }

@@ -6,6 +6,7 @@ mod alerts;
 mod alerts_props;
 mod cache;
 mod canonical;
+mod common;
 mod envelope;
 mod properties;
 mod registry;

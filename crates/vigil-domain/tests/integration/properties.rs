@@ -2,6 +2,7 @@
 //! validation is total, every refusal is explained at the right place, valid data
 //! always gets through unchanged, and the envelope carries exactly what was accepted.
 
+use crate::common::full_reading;
 use chrono::{DateTime, Duration, FixedOffset, TimeZone, Utc};
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
@@ -28,26 +29,6 @@ fn body(readings: Vec<Value>) -> Vec<u8> {
         "readings": readings,
     }))
     .unwrap()
-}
-
-/// A complete, valid reading as the app would send it.
-fn full_reading(seq: u64) -> Value {
-    json!({
-        "ts": "2026-11-22T10:59:00+01:00",
-        "seq": seq,
-        "heart_rate_bpm": 72,
-        "spo2_pct": 97,
-        "skin_temp_c": 33.4,
-        "steps": 4,
-        "activity": "light",
-        "sleep_stage": "awake",
-        "fall_detected": false,
-        "fall_cancelled": false,
-        "sos": false,
-        "battery_pct": 81,
-        "worn": true,
-        "location": {"lat": 40.41, "lon": -3.70, "accuracy_m": 12.0}
-    })
 }
 
 // ---------------------------------------------------------------------------

@@ -1,30 +1,12 @@
 //! The upload contract: what is accepted, and every way it is refused.
 
+use crate::common::full_reading;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 use vigil_domain::upload::{ErrorCode, MAX_READINGS, parse_upload};
 
 fn now() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z").unwrap().with_timezone(&Utc)
-}
-
-fn reading(seq: u64) -> Value {
-    json!({
-        "ts": "2026-11-22T10:59:00+01:00",
-        "seq": seq,
-        "heart_rate_bpm": 72,
-        "spo2_pct": 97,
-        "skin_temp_c": 33.4,
-        "steps": 4,
-        "activity": "light",
-        "sleep_stage": "awake",
-        "fall_detected": false,
-        "fall_cancelled": false,
-        "sos": false,
-        "battery_pct": 81,
-        "worn": true,
-        "location": {"lat": 40.41, "lon": -3.70, "accuracy_m": 12.0}
-    })
 }
 
 fn upload(readings: Vec<Value>) -> Value {
@@ -41,7 +23,7 @@ fn codes_at(errors: &[vigil_domain::FieldError]) -> Vec<(String, ErrorCode)> {
 
 #[test]
 fn a_full_valid_upload_is_accepted_whole() {
-    let up = parse(&upload((1..=12).map(reading).collect())).unwrap();
+    let up = parse(&upload((1..=12).map(full_reading).collect())).unwrap();
     assert_eq!(up.readings.len(), 12);
     assert!(up.rejected.is_empty());
     assert_eq!(up.device_id, "band-0001");
@@ -53,11 +35,11 @@ fn a_full_valid_upload_is_accepted_whole() {
 fn every_field_of_a_reading_is_type_checked_by_name() {
     // Replacing any single field of a complete reading with a wrong type must be
     // reported at exactly that field: the diagnostic walk covers every field.
-    let full = reading(1);
+    let full = full_reading(1);
     for key in full.as_object().unwrap().keys() {
         let mut bad = full.clone();
         bad[key] = json!([1, 2]);
-        let up = parse(&upload(vec![reading(0), bad])).unwrap();
+        let up = parse(&upload(vec![full_reading(0), bad])).unwrap();
         assert_eq!(up.readings.len(), 1, "{key}");
         let errs = &up.rejected[0].errors;
         assert_eq!(up.rejected[0].index, 1);
@@ -70,13 +52,13 @@ fn every_field_of_a_reading_is_type_checked_by_name() {
 
 #[test]
 fn all_problems_of_a_reading_are_reported_at_once() {
-    let mut r = reading(5);
+    let mut r = full_reading(5);
     r["heart_rate_bpm"] = json!(300); // out of range
     r["spo2_pct"] = json!("97"); // wrong type
     r["mood"] = json!("happy"); // unknown
     r["activity"] = json!("running"); // not an allowed value
     r["location"] = json!({"lat": 95.0, "lon": 1.0}); // out of range
-    let up = parse(&upload(vec![r, reading(6)])).unwrap();
+    let up = parse(&upload(vec![r, full_reading(6)])).unwrap();
     assert_eq!(up.readings.len(), 1);
     let mut got = codes_at(&up.rejected[0].errors);
     got.sort_by(|a, b| a.0.cmp(&b.0));
@@ -106,12 +88,12 @@ fn physiological_ranges_are_inclusive_and_enforced() {
         ("battery_pct", json!(0), json!(-5)),
         ("battery_pct", json!(100), json!(101)),
     ] {
-        let mut good = reading(1);
+        let mut good = full_reading(1);
         good[field] = ok.clone();
         assert!(parse(&upload(vec![good])).unwrap().rejected.is_empty(), "{field}={ok}");
-        let mut r = reading(1);
+        let mut r = full_reading(1);
         r[field] = bad.clone();
-        let up = parse(&upload(vec![r, reading(2)])).unwrap();
+        let up = parse(&upload(vec![r, full_reading(2)])).unwrap();
         assert_eq!(
             codes_at(&up.rejected[0].errors),
             vec![(format!("readings[0].{field}"), ErrorCode::OutOfRange)],
@@ -122,18 +104,18 @@ fn physiological_ranges_are_inclusive_and_enforced() {
 
 #[test]
 fn huge_integers_are_out_of_range_not_type_errors() {
-    let mut r = reading(1);
+    let mut r = full_reading(1);
     r["heart_rate_bpm"] = json!(u64::MAX);
-    let up = parse(&upload(vec![r, reading(2)])).unwrap();
+    let up = parse(&upload(vec![r, full_reading(2)])).unwrap();
     assert_eq!(up.rejected[0].errors[0].code, ErrorCode::OutOfRange);
 }
 
 #[test]
 fn timestamps_window_is_five_minutes_ahead_to_seven_days_back() {
     let at = |t: DateTime<Utc>| {
-        let mut r = reading(1);
+        let mut r = full_reading(1);
         r["ts"] = json!(t.to_rfc3339());
-        parse(&upload(vec![r, reading(2)])).unwrap()
+        parse(&upload(vec![r, full_reading(2)])).unwrap()
     };
     assert!(at(now() + Duration::minutes(5)).rejected.is_empty());
     assert_eq!(at(now() + Duration::minutes(6)).rejected[0].errors[0].code, ErrorCode::FutureTimestamp);
@@ -147,23 +129,23 @@ fn timestamps_window_is_five_minutes_ahead_to_seven_days_back() {
 #[test]
 fn timestamps_must_be_rfc3339_with_offset() {
     for ts in ["2026-11-22T10:00:00", "2026-11-22", "yesterday", "1700000000"] {
-        let mut r = reading(1);
+        let mut r = full_reading(1);
         r["ts"] = json!(ts);
-        let up = parse(&upload(vec![r, reading(2)])).unwrap();
+        let up = parse(&upload(vec![r, full_reading(2)])).unwrap();
         assert_eq!(codes_at(&up.rejected[0].errors), vec![("readings[0].ts".into(), ErrorCode::InvalidFormat)], "{ts}");
     }
-    let mut r = reading(1);
+    let mut r = full_reading(1);
     r["ts"] = json!("2026-11-22T06:59:00.250-03:00");
     assert!(parse(&upload(vec![r])).unwrap().rejected.is_empty());
 }
 
 #[test]
 fn ts_and_seq_are_required_and_other_fields_still_checked() {
-    let mut r = reading(1);
+    let mut r = full_reading(1);
     r.as_object_mut().unwrap().remove("ts");
     r.as_object_mut().unwrap().remove("seq");
     r["spo2_pct"] = json!(20);
-    let up = parse(&upload(vec![r, reading(2)])).unwrap();
+    let up = parse(&upload(vec![r, full_reading(2)])).unwrap();
     let mut got = codes_at(&up.rejected[0].errors);
     got.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(
@@ -179,7 +161,7 @@ fn ts_and_seq_are_required_and_other_fields_still_checked() {
 #[test]
 fn nulls_mean_absent_and_a_reading_needs_a_measurement() {
     let r = json!({"ts": "2026-11-22T09:59:00Z", "seq": 9, "heart_rate_bpm": null});
-    let up = parse(&upload(vec![r, reading(2)])).unwrap();
+    let up = parse(&upload(vec![r, full_reading(2)])).unwrap();
     assert_eq!(codes_at(&up.rejected[0].errors), vec![("readings[0]".into(), ErrorCode::NoMeasurement)]);
     let r = json!({"ts": "2026-11-22T09:59:00Z", "seq": 9, "battery_pct": 40, "heart_rate_bpm": null});
     assert!(parse(&upload(vec![r])).unwrap().rejected.is_empty());
@@ -187,7 +169,7 @@ fn nulls_mean_absent_and_a_reading_needs_a_measurement() {
 
 #[test]
 fn duplicate_seq_inside_an_upload_is_dropped_and_reported() {
-    let up = parse(&upload(vec![reading(1), reading(2), reading(1)])).unwrap();
+    let up = parse(&upload(vec![full_reading(1), full_reading(2), full_reading(1)])).unwrap();
     assert_eq!(up.readings.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![1, 2]);
     assert_eq!(codes_at(&up.rejected[0].errors), vec![("readings[2].seq".into(), ErrorCode::DuplicateSeq)]);
     assert_eq!(up.rejected[0].index, 2);
@@ -196,19 +178,19 @@ fn duplicate_seq_inside_an_upload_is_dropped_and_reported() {
 #[test]
 fn positional_arrays_are_not_objects() {
     // serde's derived impls would take `[lat, lon]` or a whole reading as an array.
-    let mut r = reading(1);
+    let mut r = full_reading(1);
     r["location"] = json!([40.0, -3.0]);
-    let up = parse(&upload(vec![r, json!(["2026-11-22T09:59:00Z", 3, 70]), reading(2)])).unwrap();
+    let up = parse(&upload(vec![r, json!(["2026-11-22T09:59:00Z", 3, 70]), full_reading(2)])).unwrap();
     assert_eq!(up.readings.len(), 1);
     assert_eq!(codes_at(&up.rejected[0].errors), vec![("readings[0].location".into(), ErrorCode::InvalidType)]);
     assert_eq!(codes_at(&up.rejected[1].errors), vec![("readings[1]".into(), ErrorCode::InvalidType)]);
-    let err = parse(&json!(["band-0001", "b-1", "1.4.2", [reading(1)]])).unwrap_err();
+    let err = parse(&json!(["band-0001", "b-1", "1.4.2", [full_reading(1)]])).unwrap_err();
     assert_eq!(err.errors[0].code, ErrorCode::InvalidType);
 }
 
 #[test]
 fn a_reading_that_is_not_an_object_is_rejected_alone() {
-    let up = parse(&upload(vec![json!(42), reading(2), json!("x")])).unwrap();
+    let up = parse(&upload(vec![json!(42), full_reading(2), json!("x")])).unwrap();
     assert_eq!(up.readings.len(), 1);
     assert_eq!(up.rejected.iter().map(|r| r.index).collect::<Vec<_>>(), vec![0, 2]);
     assert_eq!(up.rejected[0].errors[0].code, ErrorCode::InvalidType);
@@ -266,18 +248,18 @@ fn not_json_and_not_an_object_are_refused() {
 
 #[test]
 fn more_than_the_maximum_readings_refuses_the_upload() {
-    let readings = (0..=MAX_READINGS as u64).map(reading).collect();
+    let readings = (0..=MAX_READINGS as u64).map(full_reading).collect();
     let err = parse(&upload(readings)).unwrap_err();
     assert_eq!(codes_at(&err.errors), vec![("readings".into(), ErrorCode::TooManyReadings)]);
-    let readings = (0..MAX_READINGS as u64).map(reading).collect();
+    let readings = (0..MAX_READINGS as u64).map(full_reading).collect();
     assert_eq!(parse(&upload(readings)).unwrap().readings.len(), MAX_READINGS);
 }
 
 #[test]
 fn unknown_keys_echoed_back_are_capped() {
-    let mut r = reading(1);
+    let mut r = full_reading(1);
     r[&"k".repeat(10_000)] = json!(1);
-    let up = parse(&upload(vec![r, reading(2)])).unwrap();
+    let up = parse(&upload(vec![r, full_reading(2)])).unwrap();
     let e = &up.rejected[0].errors[0];
     assert_eq!(e.code, ErrorCode::UnknownField);
     assert!(e.message.len() < 400 && e.field.len() <= 96);

@@ -1,5 +1,5 @@
-# Vigil — the two commands a new user needs are `make test` and (with the local
-# runner issue) `make run`. Everything installs what it needs itself.
+# Vigil — the two commands a new user needs are `make run` and `make test`. Each installs
+# and starts what it needs, and stops what it started.
 
 .PHONY: run test bench endpoint endpoint-stop provision lint fmt clean help infra-check
 

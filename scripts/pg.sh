@@ -7,16 +7,18 @@
 #   pg.sh status   say whether a server answers; exit 0 if one does, else 1
 #   pg.sh env      print `export VIGIL_PG_URL=postgres://...` for: eval "$(bash scripts/pg.sh env)"
 #
-# Data lives in ${VIGIL_PG_DIR:-<repo>/.pg/data} (gitignored): trust authentication on
-# 127.0.0.1 only, fsync off — a test database, never one for real data. As root, initdb and
-# pg_ctl run as the `postgres` user (PostgreSQL refuses to run as root).
+# Data lives in ${VIGIL_PG_DIR:-${TMPDIR:-/tmp}/vigil-pg-<hash>/data}, <hash> being the first 12
+# hex digits of the SHA-256 of the repository's path: outside the clone, because as root the
+# server runs as the `postgres` user, which cannot enter a 0700 home directory a user may have
+# cloned into; one directory per clone, so two clones never share a cluster. Trust
+# authentication on 127.0.0.1 only, fsync off — a test database, never one for real data.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)"
 REPO_ROOT="$(cd -- "${SCRIPT_DIR}/.." && pwd -P)"
 HOST=127.0.0.1
 PORT="${VIGIL_PG_PORT:-5433}"
-DATA="${VIGIL_PG_DIR:-${REPO_ROOT}/.pg/data}"
+DATA="${VIGIL_PG_DIR:-${TMPDIR:-/tmp}/vigil-pg-$(printf '%s' "$REPO_ROOT" | sha256sum | cut -c1-12)/data}"
 LOG="$(dirname "$DATA")/postgres.log"
 STAMP="$(dirname "$DATA")/started-by-pg.sh"
 DB_USER=postgres
@@ -69,9 +71,11 @@ start() {
     bin="$(bindir)"
     mkdir -p "$(dirname "$DATA")"
     if [[ $(id -u) == 0 ]]; then
-        # The postgres user must reach and own the data directory.
+        # The postgres user must own the data directory's parent (and reach it: the default
+        # is under TMPDIR, which it can enter wherever the clone is).
         chown postgres "$(dirname "$DATA")"
-        chmod o+x "$REPO_ROOT" "$(dirname "$DATA")" 2>/dev/null || true
+        as_owner test -x "$(dirname "$DATA")" \
+            || die "the postgres user cannot enter $(dirname "$DATA"); set VIGIL_PG_DIR to a directory it can reach"
     fi
     if [[ ! -f "$DATA/PG_VERSION" ]]; then
         log "initdb into ${DATA}"

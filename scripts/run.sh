@@ -21,6 +21,7 @@ trap cleanup EXIT
 
 echo "== building vigil (the first build takes a few minutes)"
 cargo build --locked -q -p vigil-run --bin vigil
+vigil="$(bash scripts/target-dir.sh)/debug/vigil"
 
 echo "== local AWS endpoint on :4566"
 if ! bash "$endpoint" status >/dev/null 2>&1; then started_endpoint=1; fi
@@ -33,4 +34,4 @@ bash scripts/pg.sh start
 eval "$(bash scripts/pg.sh env)"
 
 echo "== vigil run $*"
-target/debug/vigil run "$@"
+"$vigil" run "$@"

@@ -24,10 +24,11 @@ export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 # Free disk, so a run that dies of a full disk says so at the top of its log.
 disk() { df -Pk . | awk 'NR == 2 { printf "%.1f GB free on %s", $4 / 1048576, $6 }'; }
+target="$(bash scripts/target-dir.sh)"
 
 step "toolchain"
 cargo --version
-echo "disk: $(disk); target/ holds $(du -sh target 2>/dev/null | cut -f1 || echo nothing)"
+echo "disk: $(disk); ${target} holds $(du -sh "$target" 2>/dev/null | cut -f1 || echo nothing)"
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "cargo-nextest not found: installing it (one-off, a few minutes)"
   cargo install cargo-nextest --locked
@@ -47,6 +48,9 @@ fi
 bash "$pg" start
 eval "$(bash "$pg" env)"
 
+step "script tests (scripts/tests/)"
+for t in scripts/tests/*.sh; do bash "$t"; done
+
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -60,4 +64,4 @@ step "infrastructure: CDK synth, cdk-nag, cfn-lint, checkov (make infra-check)"
 bash infra/scripts/check.sh
 
 step "done"
-echo "disk: $(disk); target/ holds $(du -sh target | cut -f1)"
+echo "disk: $(disk); ${target} holds $(du -sh "$target" 2>/dev/null | cut -f1 || echo nothing)"

@@ -8,9 +8,10 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { RustFunction } from 'cargo-lambda-cdk';
 import { Construct } from 'constructs';
+import { environmentOf, FUNCTIONS_DIR, FunctionDeclaration, REPO_ROOT, reservedConcurrencyOf } from './declarations';
+import type { VigilSettings } from './vigil-stack';
 
-/** The repository root: the Cargo workspace every function is built from. */
-export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+export { REPO_ROOT };
 
 /**
  * A role whose grants land in one customer-managed policy instead of the
@@ -40,17 +41,17 @@ export class ManagedPolicyRole extends iam.Role {
 }
 
 export interface VigilFunctionProps {
-  /** The crate and binary name under functions/ (kebab-case, the same everywhere). */
-  readonly name: string;
-  readonly description: string;
-  readonly environment: Record<string, string>;
-  readonly timeout: Duration;
-  readonly memorySize: number;
   /**
-   * Reserved concurrency: the function can neither starve the others nor be
-   * starved by them (see the call sites for each value's reason).
+   * What functions/<name>/function.json declares: name (the crate and binary, kebab-case,
+   * the same everywhere), description, timeout, memory, reserved concurrency (so that the
+   * function can neither starve the others nor be starved by them; a fixed value says
+   * why there) and environment.
    */
-  readonly reservedConcurrentExecutions: number;
+  readonly declaration: FunctionDeclaration;
+  /** The stack's resources by key: the values of the declaration's `resource` variables. */
+  readonly resources: Readonly<Record<string, string>>;
+  /** The stack settings a declared reserved concurrency may name (`shards`, `ingestConcurrency`). */
+  readonly settings: VigilSettings;
   /** Key for the environment variables (they include table and secret names). */
   readonly environmentKey: kms.IKey;
   /** Key for the log group. */
@@ -59,7 +60,10 @@ export interface VigilFunctionProps {
   readonly removalPolicy: RemovalPolicy;
   /** Only for asynchronously invoked (scheduled) functions: where failed events go. */
   readonly deadLetterQueue?: sqs.IQueue;
-  /** Async retries (scheduled functions only). */
+  /**
+   * Lambda's own retries of a failed asynchronous invocation (scheduled functions
+   * only). EventBridge's retries of a failed delivery are the declared schedule's.
+   */
   readonly retryAttempts?: number;
 }
 
@@ -71,22 +75,25 @@ export interface VigilFunctionProps {
  *
  * Bundling runs only when the stack needs it: tests and CI synthesize with the
  * `aws:cdk:bundling-stacks` context set to `[]` (see bin/vigil.ts), so no Rust
- * is compiled there, and a crate that does not exist yet (warehouse-loader,
- * being written) does not stop a synth. A real `cdk deploy` bundles, and fails
- * early with a clear message if the crate is missing.
+ * is compiled there and a synth never needs the crates to build. A real
+ * `cdk deploy` bundles, and fails early with a clear message if a declared
+ * function has no crate (a function.json without a Cargo.toml next to it).
  */
 export class VigilFunction extends Construct {
+  public readonly declaration: FunctionDeclaration;
   public readonly fn: lambda.Function;
   public readonly role: ManagedPolicyRole;
   public readonly logGroup: logs.LogGroup;
 
   constructor(scope: Construct, id: string, props: VigilFunctionProps) {
     super(scope, id);
-    const crate = path.join(REPO_ROOT, 'functions', props.name, 'Cargo.toml');
+    const decl = props.declaration;
+    this.declaration = decl;
+    const crate = path.join(FUNCTIONS_DIR, decl.name, 'Cargo.toml');
     if (Stack.of(this).bundlingRequired && !fs.existsSync(crate)) {
       throw new Error(
-        `${crate} does not exist: the ${props.name} function cannot be built. ` +
-          'Synthesize without bundling (npm run synth:nobundle) or wait for the crate to land.',
+        `${crate} does not exist: the ${decl.name} function (${decl.file}) cannot be built. ` +
+          'Synthesize without bundling (npm run synth:nobundle) or add the crate.',
       );
     }
 
@@ -97,7 +104,7 @@ export class VigilFunction extends Construct {
     });
     this.role = new ManagedPolicyRole(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `Execution role of ${props.name}`,
+      description: `Execution role of ${decl.name}`,
     });
     // Only its own log group: not AWSLambdaBasicExecutionRole (logs:* on every group).
     this.role.addToPrincipalPolicy(
@@ -109,16 +116,16 @@ export class VigilFunction extends Construct {
 
     this.fn = new RustFunction(this, 'Function', {
       manifestPath: path.join(REPO_ROOT, 'Cargo.toml'),
-      binaryName: props.name,
+      binaryName: decl.name,
       architecture: lambda.Architecture.ARM_64,
       runtime: 'provided.al2023',
-      description: props.description,
+      description: decl.description,
       role: this.role,
-      environment: props.environment,
+      environment: environmentOf(decl, props.resources),
       environmentEncryption: props.environmentKey,
-      timeout: props.timeout,
-      memorySize: props.memorySize,
-      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+      timeout: Duration.seconds(decl.timeoutSecs),
+      memorySize: decl.memoryMb,
+      reservedConcurrentExecutions: reservedConcurrencyOf(decl, props.settings),
       logGroup: this.logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
       applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,

@@ -24,6 +24,15 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import {
+  DECLARATIONS,
+  declarationOf,
+  defaultOf,
+  kinesisEventSourcePropsOf,
+  routesOf,
+  scheduleSettingDefault,
+  schedulePropsOf,
+} from './declarations';
 import { ManagedPolicyRole, VigilFunction } from './function';
 
 /** Deploy-time settings, from `-c vigil:<name>=<value>` (see README "Deploying"). */
@@ -39,7 +48,10 @@ export interface VigilSettings {
   readonly alarmEmail?: string;
   /** The month-to-date SMS spend (USD) that raises an alarm. */
   readonly smsSpendAlarmUsd: number;
-  /** Minutes between warehouse loads. */
+  /**
+   * Minutes between warehouse loads: overrides the rate warehouse-loader's
+   * function.json declares (its default).
+   */
   readonly loadEveryMinutes: number;
   /** Redshift Serverless base capacity (RPUs; 8 is the smallest). */
   readonly redshiftBaseRpu: number;
@@ -53,7 +65,8 @@ export const DEFAULT_SETTINGS: VigilSettings = {
   apiRateLimit: 200,
   apiBurstLimit: 400,
   smsSpendAlarmUsd: 50,
-  loadEveryMinutes: 15,
+  // The loader's declared schedule (functions/warehouse-loader/function.json): one place for the value.
+  loadEveryMinutes: scheduleSettingDefault('loadEveryMinutes'),
   redshiftBaseRpu: 8,
   retainData: true,
 };
@@ -65,7 +78,8 @@ export interface VigilStackProps extends StackProps {
 /** Prefixes in the data bucket (the layout is in crates/vigil-domain and the README). */
 const RAW_PREFIX = 'raw/';
 const CURATED_PREFIX = 'curated/';
-const MANIFEST_PREFIX = 'manifests/';
+/** Where the loader writes COPY manifests: its declared MANIFEST_PREFIX (grants and lifecycle follow it). */
+const MANIFEST_PREFIX = defaultOf(declarationOf('warehouse-loader'), 'MANIFEST_PREFIX');
 const REDSHIFT_DATABASE = 'vigil';
 
 /**
@@ -91,6 +105,14 @@ function checkovSkip(scope: Construct, id: string, comment: string): void {
   const meta = (cfn.getMetadata('checkov') as { skip: Array<{ id: string; comment: string }> } | undefined) ?? { skip: [] };
   meta.skip.push({ id, comment });
   cfn.addMetadata('checkov', meta);
+}
+
+/** `ingest-api` -> `IngestApi`: a function's construct id (and logical id prefix). */
+export function pascalCase(name: string): string {
+  return name
+    .split('-')
+    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+    .join('');
 }
 
 /** A construct's CloudFormation logical id, as cdk-nag names it in findings. */
@@ -295,115 +317,6 @@ export class VigilStack extends Stack {
       return q;
     };
 
-    // ---------------------------------------------------------- functions
-    const fnDefaults = {
-      environmentKey: dataKey,
-      logKey: opsKey,
-      logRetention,
-      removalPolicy: removal,
-    };
-    // Kinesis gives one concurrent batch per shard (parallelization factor 1):
-    // reserve that, doubled to cover a reshard, so an upload flood through
-    // ingest-api can never take the alert path's concurrency.
-    const perStream = settings.shards * 2;
-
-    const ingest = new VigilFunction(this, 'IngestApi', {
-      ...fnDefaults,
-      name: 'ingest-api',
-      description: 'POST /v1/uploads: validate, authorize the device, put readings on the stream',
-      environment: {
-        STREAM_NAME: stream.streamName,
-        DEVICES_TABLE: devices.tableName,
-        PUBLISH_BUDGET_MS: '8000',
-        REGISTRY_CACHE_TTL_SECS: '60',
-        REGISTRY_NEGATIVE_TTL_SECS: '10',
-      },
-      timeout: Duration.seconds(12),
-      memorySize: 256,
-      reservedConcurrentExecutions: settings.ingestConcurrency,
-    });
-
-    const alertDlq = queue('AlertProcessorFailures');
-    const alertEnv = {
-      WEARERS_TABLE: wearers.tableName,
-      STATE_TABLE: wearerState.tableName,
-      ALERTS_TABLE: alerts.tableName,
-      DELIVERIES_TABLE: deliveries.tableName,
-      QUARANTINE_BUCKET: quarantineBucket.bucketName,
-      DELIVERY_LEASE_SECS: '60',
-    };
-    // Curated alert files for the warehouse's alerts fact table (curated/alerts/),
-    // written by both functions that raise alerts.
-    const curatedAlertsEnv = {
-      DATA_BUCKET: dataBucket.bucketName,
-      CURATED_FILES_TABLE: curatedFiles.tableName,
-      PSEUDONYM_KEY_SECRET_ARN: pseudonymKey.secretArn,
-    };
-    const alertProcessor = new VigilFunction(this, 'AlertProcessor', {
-      ...fnDefaults,
-      name: 'alert-processor',
-      description: 'Alert rules on the readings stream; SMS and push to caregivers',
-      environment: {
-        ...alertEnv,
-        ...curatedAlertsEnv,
-      },
-      timeout: Duration.seconds(60),
-      memorySize: 512,
-      reservedConcurrentExecutions: perStream,
-    });
-
-    const detectorDlq = queue('OfflineDetectorFailures');
-    const detector = new VigilFunction(this, 'OfflineDetector', {
-      ...fnDefaults,
-      name: 'offline-detector',
-      description: 'Every minute: no-data alerts, falls past their cancel window, deliveries after quiet hours',
-      environment: { ...alertEnv, ...curatedAlertsEnv, NO_DATA_SCAN_AFTER_MIN: '5' },
-      timeout: Duration.seconds(55),
-      memorySize: 256,
-      // One run at a time: two overlapping scans would race on the same wearers.
-      reservedConcurrentExecutions: 1,
-      deadLetterQueue: detectorDlq,
-      // The next run a minute later redoes the work: no async retry.
-      retryAttempts: 0,
-    });
-
-    const archiverDlq = queue('RawArchiverFailures');
-    const archiver = new VigilFunction(this, 'RawArchiver', {
-      ...fnDefaults,
-      name: 'raw-archiver',
-      description: 'Raw gzip NDJSON (audit, replay) and pseudonymized curated Parquet',
-      environment: {
-        DATA_BUCKET: dataBucket.bucketName,
-        CURATED_FILES_TABLE: curatedFiles.tableName,
-        QUARANTINE_BUCKET: quarantineBucket.bucketName,
-        // Read from Secrets Manager at cold start (vigil_aws::secrets); the key
-        // itself never appears in the function's configuration.
-        PSEUDONYM_KEY_SECRET_ARN: pseudonymKey.secretArn,
-      },
-      timeout: Duration.seconds(120),
-      // Parquet and gzip are CPU-bound; Lambda CPU grows with memory.
-      memorySize: 1024,
-      reservedConcurrentExecutions: perStream,
-    });
-
-    const vitalsDlq = queue('VitalsWriterFailures');
-    const vitalsWriterFn = new VigilFunction(this, 'VitalsWriter', {
-      ...fnDefaults,
-      name: 'vitals-writer',
-      description: 'Per-minute personal vitals (TTL) and the wearer shadow',
-      environment: {
-        VITALS_TABLE: vitals.tableName,
-        SHADOW_TABLE: shadow.tableName,
-        QUARANTINE_BUCKET: quarantineBucket.bucketName,
-        VITALS_TTL_DAYS: '30',
-        WRITE_BUDGET_MS: '10000',
-      },
-      timeout: Duration.seconds(60),
-      memorySize: 512,
-      reservedConcurrentExecutions: perStream,
-    });
-    const vitalsWriter = vitalsWriterFn.fn;
-
     // ---------------------------------------------------------- warehouse
     const warehouse = new Warehouse(this, 'Warehouse', {
       dataKey,
@@ -415,35 +328,83 @@ export class VigilStack extends Stack {
       logRetention,
     });
 
+    // ---------------------------------------------------------- functions
+    // Each function's description, timeout, memory, reserved concurrency, environment
+    // and trigger are declared in functions/<name>/function.json (lib/declarations.ts).
+    // The stack decides what each declared `resource` is, the grants and the failure
+    // queues. Reserved concurrency: the function can neither starve the others nor be
+    // starved by them; stream functions reserve per shard (see reservedConcurrencyOf).
+    const resources: Record<string, string> = {
+      readingsStream: stream.streamName,
+      devicesTable: devices.tableName,
+      wearersTable: wearers.tableName,
+      stateTable: wearerState.tableName,
+      alertsTable: alerts.tableName,
+      deliveriesTable: deliveries.tableName,
+      quarantineBucket: quarantineBucket.bucketName,
+      // Curated files for the warehouse (curated/readings/ from raw-archiver,
+      // curated/alerts/ from both functions that raise alerts), each registered in
+      // the curated files table for the loader.
+      dataBucket: dataBucket.bucketName,
+      curatedFilesTable: curatedFiles.tableName,
+      // Read from Secrets Manager at cold start (vigil_aws::secrets); the key
+      // itself never appears in a function's configuration.
+      pseudonymKeySecret: pseudonymKey.secretArn,
+      vitalsTable: vitals.tableName,
+      shadowTable: shadow.tableName,
+      redshiftWorkgroup: warehouse.workgroupName,
+      redshiftDatabase: REDSHIFT_DATABASE,
+      copyRole: warehouse.copyRole.roleArn,
+    };
+    const fnDefaults = {
+      resources,
+      settings,
+      environmentKey: dataKey,
+      logKey: opsKey,
+      logRetention,
+      removalPolicy: removal,
+    };
+    /** The declared function `name`, with the construct id IngestApi for ingest-api. */
+    const vigilFunction = (name: string, extra: { deadLetterQueue?: sqs.IQueue; retryAttempts?: number } = {}) =>
+      new VigilFunction(this, pascalCase(name), { ...fnDefaults, declaration: declarationOf(name), ...extra });
+    // Scheduled functions are invoked asynchronously: a failed run goes to the
+    // dead-letter queue and Lambda does not retry it, because the next scheduled run
+    // redoes the work (the detector rescans; the loader finds the files still pending).
+    const scheduled = (name: string, dlq: sqs.IQueue) => vigilFunction(name, { deadLetterQueue: dlq, retryAttempts: 0 });
+
+    const ingest = vigilFunction('ingest-api');
+
+    const alertDlq = queue('AlertProcessorFailures');
+    const alertProcessor = vigilFunction('alert-processor');
+
+    const detectorDlq = queue('OfflineDetectorFailures');
+    const detector = scheduled('offline-detector', detectorDlq);
+
+    const archiverDlq = queue('RawArchiverFailures');
+    // raw-archiver has the most memory: Parquet and gzip are CPU-bound, and Lambda's CPU grows with memory.
+    const archiver = vigilFunction('raw-archiver');
+
+    const vitalsDlq = queue('VitalsWriterFailures');
+    const vitalsWriterFn = vigilFunction('vitals-writer');
+    const vitalsWriter = vitalsWriterFn.fn;
+
     const loaderDlq = queue('WarehouseLoaderFailures');
-    const loader = new VigilFunction(this, 'WarehouseLoader', {
-      ...fnDefaults,
-      name: 'warehouse-loader',
-      description: 'COPY pending curated Parquet into Redshift Serverless (Data API), MERGE on reading id',
-      environment: {
-        CURATED_FILES_TABLE: curatedFiles.tableName,
-        DATA_BUCKET: dataBucket.bucketName,
-        MANIFEST_PREFIX,
-        LOAD_MAX_FILES: '500',
-        REDSHIFT_WORKGROUP: warehouse.workgroupName,
-        REDSHIFT_DATABASE,
-        COPY_ROLE_ARN: warehouse.copyRole.roleArn,
-        LOAD_BUDGET_MS: '240000',
-        LOADED_FILES_TTL_DAYS: '30',
-      },
-      timeout: Duration.seconds(300),
-      memorySize: 256,
-      // One load at a time: the watermark and MERGE assume a single writer.
-      reservedConcurrentExecutions: 1,
-      deadLetterQueue: loaderDlq,
-      retryAttempts: 0,
-    });
+    const loader = scheduled('warehouse-loader', loaderDlq);
+
+    const deployed = [ingest, alertProcessor, detector, archiver, vitalsWriterFn, loader];
+    const undeployed = DECLARATIONS.filter((d) => !deployed.some((f) => f.declaration.name === d.name));
+    if (undeployed.length) {
+      throw new Error(
+        `${undeployed.map((d) => d.file).join(', ')}: declared but not deployed; ` +
+          'add the function to lib/vigil-stack.ts (its grants and failure queue are decided there)',
+      );
+    }
 
     // Functions stay out of a VPC: they only call AWS service APIs (Kinesis,
     // DynamoDB, S3, SNS, Secrets Manager, the Redshift Data API) over TLS with
     // IAM, and reach no private resource. In a VPC they would need eight
     // interface endpoints per AZ (or a NAT) for no data path that leaves AWS.
-    for (const f of [ingest, alertProcessor, detector, archiver, vitalsWriterFn, loader]) {
+    for (const f of deployed) {
       ack(f.fn, 'HIPAA.Security-LambdaInsideVPC', 'The function calls only AWS service APIs over TLS with IAM auth and reaches no private resource (Redshift through the Data API); a VPC would add interface endpoints or a NAT without protecting any data path.');
     }
     // Lambda's dead-letter config applies to asynchronous invocations only.
@@ -518,39 +479,34 @@ export class VigilStack extends Stack {
     ack(loader.role, 'AwsSolutions-IAM5[Resource::*]', 'redshift-data:DescribeStatement/GetStatementResult/CancelStatement (the loader cancels a load that outlives its budget) take statement ids, not ARNs; the statement is limited by redshift-data:statement-owner-iam-userid to statements this role ran.');
 
     // ----------------------------------------- event source mappings (one per function)
-    const esm = (fn: lambda.IFunction, dlq: sqs.IQueue, batchSize: number, window: Duration, maxRecordAge: Duration) =>
-      fn.addEventSource(
-        new KinesisEventSource(stream, {
-          startingPosition: lambda.StartingPosition.TRIM_HORIZON,
-          batchSize,
-          maxBatchingWindow: window,
-          reportBatchItemFailures: true,
-          bisectBatchOnError: true,
-          // Handlers quarantine poison records themselves; retries are for
-          // transient failures (throttling, a service error), so they are many
-          // but bounded, and the record age is the real limit.
-          retryAttempts: 100,
-          maxRecordAge,
-          parallelizationFactor: 1,
-          onFailure: new SqsDlq(dlq),
-        }),
-      );
-    // Alerts within seconds: a short window. Sinks batch longer for fewer, larger writes.
-    esm(alertProcessor.fn, alertDlq, 100, Duration.seconds(1), Duration.hours(6));
-    esm(archiver.fn, archiverDlq, 1000, Duration.seconds(30), Duration.hours(24));
-    esm(vitalsWriter, vitalsDlq, 500, Duration.seconds(5), Duration.hours(24));
+    // As declared: alerts use a short batching window (alerts within seconds), the
+    // sinks batch longer for fewer, larger writes. Handlers quarantine poison records
+    // themselves, so retries are for transient failures (throttling, a service error):
+    // many but bounded, and the record age is the real limit.
+    const streamFunctions: Array<[VigilFunction, sqs.IQueue]> = [
+      [alertProcessor, alertDlq],
+      [archiver, archiverDlq],
+      [vitalsWriterFn, vitalsDlq],
+    ];
+    for (const [f, dlq] of streamFunctions) {
+      f.fn.addEventSource(new KinesisEventSource(stream, { ...kinesisEventSourcePropsOf(f.declaration), onFailure: new SqsDlq(dlq) }));
+    }
 
     // ------------------------------------------------------------ schedules
-    new events.Rule(this, 'OfflineDetectorSchedule', {
-      description: 'offline-detector every minute',
-      schedule: events.Schedule.rate(Duration.minutes(1)),
-      targets: [new targets.LambdaFunction(detector.fn, { retryAttempts: 0, maxEventAge: Duration.minutes(1), deadLetterQueue: detectorDlq })],
-    });
-    new events.Rule(this, 'WarehouseLoaderSchedule', {
-      description: `warehouse-loader every ${settings.loadEveryMinutes} minutes`,
-      schedule: events.Schedule.rate(Duration.minutes(settings.loadEveryMinutes)),
-      targets: [new targets.LambdaFunction(loader.fn, { retryAttempts: 2, maxEventAge: Duration.minutes(10), deadLetterQueue: loaderDlq })],
-    });
+    // As declared (retries are EventBridge's, of a failed delivery); a declared
+    // `setting` (loadEveryMinutes) overrides the rate.
+    const schedules: Array<[VigilFunction, sqs.IQueue]> = [
+      [detector, detectorDlq],
+      [loader, loaderDlq],
+    ];
+    for (const [f, dlq] of schedules) {
+      const s = schedulePropsOf(f.declaration, settings);
+      new events.Rule(this, `${f.node.id}Schedule`, {
+        description: `${f.declaration.name} ${s.every}`,
+        schedule: s.schedule,
+        targets: [new targets.LambdaFunction(f.fn, { retryAttempts: s.retryAttempts, maxEventAge: s.maxEventAge, deadLetterQueue: dlq })],
+      });
+    }
 
     // ------------------------------------------------------------ the API
     const userPool = new cognito.UserPool(this, 'AppUsers', {
@@ -585,15 +541,16 @@ export class VigilStack extends Stack {
       description: 'Vigil uploads (docs/openapi.yaml)',
       createDefaultStage: false,
     });
-    api.addRoutes({
-      path: '/v1/uploads',
-      methods: [apigwv2.HttpMethod.POST],
-      integration: new HttpLambdaIntegration('IngestIntegration', ingest.fn, {
-        payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
-        timeout: Duration.seconds(15),
-      }),
-      authorizer: new HttpUserPoolAuthorizer('AppUserJwt', userPool, { userPoolClients: [appClient] }),
+    // ingest-api's declared routes, all behind the app users' JWT.
+    const ingestRoutes = routesOf(ingest.declaration);
+    const ingestIntegration = new HttpLambdaIntegration('IngestIntegration', ingest.fn, {
+      payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
+      timeout: Duration.seconds(15),
     });
+    const appUserJwt = new HttpUserPoolAuthorizer('AppUserJwt', userPool, { userPoolClients: [appClient] });
+    for (const route of ingestRoutes) {
+      api.addRoutes({ path: route.path, methods: [route.method], integration: ingestIntegration, authorizer: appUserJwt });
+    }
     const stage = new apigwv2.HttpStage(this, 'DefaultStage', {
       httpApi: api,
       stageName: '$default',
@@ -721,7 +678,7 @@ export class VigilStack extends Stack {
 
     // --------------------------------------------------------------- outputs
     const out = (id: string, value: string, description: string) => new CfnOutput(this, `${id}Output`, { key: id, value, description });
-    out('ApiUrl', `${api.apiEndpoint}/v1/uploads`, 'POST uploads here with an app user\'s token');
+    out('ApiUrl', `${api.apiEndpoint}${ingestRoutes[0].path}`, `${ingestRoutes[0].method} uploads here with an app user's token`);
     out('UserPoolId', userPool.userPoolId, 'Cognito user pool of app users');
     out('AppClientId', appClient.userPoolClientId, 'Cognito app client of the mobile app');
     out('StreamName', stream.streamName, 'STREAM_NAME');

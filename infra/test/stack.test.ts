@@ -2,33 +2,133 @@
 // Run with `npm test` (node:test through ts-node); no Rust is compiled (bundling off).
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { buildApp, STACK_NAME } from '../lib/app';
-import { CURATED_BY_STATUS_INDEX } from '../lib/vigil-stack';
+import {
+  DECLARATIONS,
+  declarationOf,
+  environmentOf,
+  FUNCTIONS_DIR,
+  loadDeclarations,
+  parseDeclaration,
+  reservedConcurrencyOf,
+  schedulePropsOf,
+} from '../lib/declarations';
+import { CURATED_BY_STATUS_INDEX, DEFAULT_SETTINGS, pascalCase, VigilSettings, VigilStack } from '../lib/vigil-stack';
 
-const app = buildApp(new App({ postCliContext: { 'aws:cdk:bundling-stacks': [] } }));
-const stack = app.node.findChild(STACK_NAME) as Stack;
-// Synthesizing runs the cdk-nag packs: an unacknowledged error throws here.
-const assembly = app.synth();
-const template = Template.fromStack(stack);
-const resources = template.toJSON().Resources as Record<string, { Type: string; Properties: any; Metadata?: any }>;
+type Resources = Record<string, { Type: string; Properties: any; Metadata?: any }>;
 
-const FUNCTIONS = ['ingest-api', 'alert-processor', 'offline-detector', 'raw-archiver', 'vitals-writer', 'warehouse-loader'];
+/** The app as `cdk synth` builds it (bundling off), with `-c vigil:<name>=<value>` settings. */
+function synthesize(context: Record<string, string> = {}) {
+  const app = buildApp(new App({ postCliContext: { 'aws:cdk:bundling-stacks': [] }, context }));
+  const stack = app.node.findChild(STACK_NAME) as VigilStack;
+  // Synthesizing runs the cdk-nag packs: an unacknowledged error throws here.
+  const assembly = app.synth();
+  const template = Template.fromStack(stack as Stack);
+  return { stack, assembly, template, resources: template.toJSON().Resources as Resources };
+}
 
-/** The Lambda function whose Description/env matches a crate, found by its log group path. */
-function lambdaOf(name: string): { id: string; props: any } {
-  const hits = Object.entries(resources).filter(
-    ([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith(name.split('-').map((w) => w[0].toUpperCase() + w.slice(1)).join('')),
-  );
+const { assembly, template, resources } = synthesize();
+
+/** Every functions/<name>/function.json as written (the expectations below read the files, not the parser). */
+const DECLARED: Array<{ name: string; json: any }> = fs
+  .readdirSync(FUNCTIONS_DIR)
+  .filter((name) => fs.existsSync(path.join(FUNCTIONS_DIR, name, 'function.json')))
+  .sort()
+  .map((name) => ({ name, json: JSON.parse(fs.readFileSync(path.join(FUNCTIONS_DIR, name, 'function.json'), 'utf8')) }));
+const FUNCTIONS = DECLARED.map((d) => d.name);
+
+/** A crate's Lambda function, found by the logical id derived from its name (IngestApi... for ingest-api). */
+function lambdaIn(res: Resources, name: string): { id: string; props: any } {
+  const hits = Object.entries(res).filter(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith(`${pascalCase(name)}Function`));
   assert.equal(hits.length, 1, `one function for ${name}`);
   return { id: hits[0][0], props: hits[0][1].Properties };
 }
 
-function envOf(name: string): Record<string, unknown> {
-  return lambdaOf(name).props.Environment.Variables;
+function lambdaOf(name: string): { id: string; props: any } {
+  return lambdaIn(resources, name);
+}
+
+/**
+ * What a declaration says, checked against a synthesized template under `settings`:
+ * description, environment, timeout, memory, reserved concurrency and the trigger.
+ */
+function assertDeployedAsDeclared(res: Resources, settings: VigilSettings): void {
+  const valueOfResource = new Map<string, string>();
+  for (const { name, json } of DECLARED) {
+    const { id, props } = lambdaIn(res, name);
+    const byDescription = Object.entries(res).filter(([, r]) => r.Type === 'AWS::Lambda::Function' && r.Properties.Description === json.description);
+    assert.deepEqual(byDescription.map(([fid]) => fid), [id], `${name}: found by its description too`);
+
+    // Environment: exactly the resource and default variables; local and optional ones never.
+    const vars = props.Environment?.Variables ?? {};
+    const entries = Object.entries(json.environment as Record<string, any>);
+    const deployed = entries.filter(([, v]) => v.resource !== undefined || v.default !== undefined).map(([k]) => k);
+    assert.deepEqual(Object.keys(vars).sort(), deployed.sort(), `${name}: environment variables`);
+    for (const [k, v] of entries) {
+      if (v.default !== undefined) assert.equal(vars[k], v.default, `${name} ${k}: the declared default`);
+      if (v.resource !== undefined) {
+        // The same resource key is the same value in every function.
+        const value = JSON.stringify(vars[k]);
+        assert.ok(vars[k] !== undefined && vars[k] !== '', `${name} ${k}: resource ${v.resource} has a value`);
+        if (valueOfResource.has(v.resource)) assert.equal(value, valueOfResource.get(v.resource), `${name} ${k}: resource ${v.resource}`);
+        valueOfResource.set(v.resource, value);
+      }
+    }
+
+    assert.equal(props.Timeout, json.timeoutSecs, `${name}: timeout`);
+    assert.equal(props.MemorySize, json.memoryMb, `${name}: memory`);
+    const c = json.reservedConcurrency;
+    const reserved = c.setting !== undefined ? (settings as any)[c.setting] : c.perShard !== undefined ? settings.shards * c.perShard : c.fixed;
+    assert.equal(typeof reserved, 'number', `${name}: reserved concurrency resolves to a number`);
+    assert.equal(props.ReservedConcurrentExecutions, reserved, `${name}: reserved concurrency`);
+
+    const esms = Object.values(res).filter((r) => r.Type === 'AWS::Lambda::EventSourceMapping' && r.Properties.FunctionName.Ref === id);
+    const rules = Object.values(res).filter(
+      (r) => r.Type === 'AWS::Events::Rule' && r.Properties.Targets.some((t: any) => t.Arn['Fn::GetAtt']?.[0] === id),
+    );
+    const integrations = Object.entries(res).filter(
+      ([, r]) => r.Type === 'AWS::ApiGatewayV2::Integration' && r.Properties.IntegrationUri['Fn::GetAtt']?.[0] === id,
+    );
+    const { http, kinesis, schedule } = json.trigger;
+    assert.equal(esms.length, kinesis ? 1 : 0, `${name}: event source mappings`);
+    assert.equal(rules.length, schedule ? 1 : 0, `${name}: schedules`);
+    assert.equal(integrations.length, http ? 1 : 0, `${name}: API integrations`);
+    if (kinesis) {
+      const p = esms[0].Properties;
+      assert.equal(p.BatchSize, kinesis.batchSize, `${name}: BatchSize`);
+      assert.equal(p.MaximumBatchingWindowInSeconds, kinesis.maxBatchingWindowSecs, `${name}: MaximumBatchingWindowInSeconds`);
+      assert.equal(p.MaximumRetryAttempts, kinesis.retryAttempts, `${name}: MaximumRetryAttempts`);
+      assert.equal(p.MaximumRecordAgeInSeconds, kinesis.maxRecordAgeHours * 3600, `${name}: MaximumRecordAgeInSeconds`);
+      assert.equal(p.BisectBatchOnFunctionError, kinesis.bisectBatchOnError, `${name}: BisectBatchOnFunctionError`);
+      assert.equal(p.ParallelizationFactor, kinesis.parallelizationFactor, `${name}: ParallelizationFactor`);
+      assert.equal(p.StartingPosition, kinesis.startingPosition, `${name}: StartingPosition`);
+      assert.deepEqual(p.FunctionResponseTypes, ['ReportBatchItemFailures'], `${name}: FunctionResponseTypes`);
+    }
+    if (schedule) {
+      const minutes = schedule.setting !== undefined ? (settings as any)[schedule.setting] : schedule.rateMinutes;
+      const p = rules[0].Properties;
+      assert.equal(p.ScheduleExpression, minutes === 1 ? 'rate(1 minute)' : `rate(${minutes} minutes)`, `${name}: ScheduleExpression`);
+      const target = p.Targets.find((t: any) => t.Arn['Fn::GetAtt']?.[0] === id);
+      assert.deepEqual(
+        target.RetryPolicy,
+        { MaximumRetryAttempts: schedule.retryAttempts, MaximumEventAgeInSeconds: schedule.maxEventAgeMinutes * 60 },
+        `${name}: the target's retry policy`,
+      );
+    }
+    if (http) {
+      const integrationId = integrations[0][0];
+      const routes = Object.values(res)
+        .filter((r) => r.Type === 'AWS::ApiGatewayV2::Route' && JSON.stringify(r.Properties.Target).includes(integrationId))
+        .map((r) => r.Properties.RouteKey)
+        .sort();
+      assert.deepEqual(routes, [...http.routes].sort(), `${name}: routes`);
+    }
+  }
 }
 
 /** Every IAM statement of the managed policy attached to a function's role. */
@@ -69,21 +169,10 @@ describe('functions', () => {
     }
   });
 
-  it('read the environment their config code asks for', () => {
-    const expect: Record<string, string[]> = {
-      'ingest-api': ['STREAM_NAME', 'DEVICES_TABLE', 'PUBLISH_BUDGET_MS', 'REGISTRY_CACHE_TTL_SECS', 'REGISTRY_NEGATIVE_TTL_SECS'],
-      'alert-processor': ['WEARERS_TABLE', 'STATE_TABLE', 'ALERTS_TABLE', 'DELIVERIES_TABLE', 'QUARANTINE_BUCKET', 'DELIVERY_LEASE_SECS', 'DATA_BUCKET', 'CURATED_FILES_TABLE', 'PSEUDONYM_KEY_SECRET_ARN'],
-      'offline-detector': ['WEARERS_TABLE', 'STATE_TABLE', 'ALERTS_TABLE', 'DELIVERIES_TABLE', 'QUARANTINE_BUCKET', 'DELIVERY_LEASE_SECS', 'NO_DATA_SCAN_AFTER_MIN', 'DATA_BUCKET', 'CURATED_FILES_TABLE', 'PSEUDONYM_KEY_SECRET_ARN'],
-      'raw-archiver': ['DATA_BUCKET', 'CURATED_FILES_TABLE', 'QUARANTINE_BUCKET', 'PSEUDONYM_KEY_SECRET_ARN'],
-      'vitals-writer': ['VITALS_TABLE', 'SHADOW_TABLE', 'QUARANTINE_BUCKET', 'VITALS_TTL_DAYS', 'WRITE_BUDGET_MS'],
-      'warehouse-loader': ['CURATED_FILES_TABLE', 'DATA_BUCKET', 'MANIFEST_PREFIX', 'LOAD_MAX_FILES', 'REDSHIFT_WORKGROUP', 'REDSHIFT_DATABASE', 'COPY_ROLE_ARN', 'LOAD_BUDGET_MS', 'LOADED_FILES_TTL_DAYS'],
-    };
-    for (const [name, vars] of Object.entries(expect)) {
-      assert.deepEqual(Object.keys(envOf(name)).sort(), [...vars].sort(), name);
-    }
-    // The pseudonym key is never in a function's configuration, only the secret's ARN.
+  it('never carry the pseudonym key itself, only its secret\'s ARN', () => {
     const all = JSON.stringify(template.toJSON());
     assert.doesNotMatch(all, /resolve:secretsmanager/);
+    for (const name of FUNCTIONS) assert.equal(lambdaOf(name).props.Environment.Variables.PSEUDONYM_KEY, undefined, name);
   });
 
   it('have no wildcard action and no AWS managed policy', () => {
@@ -113,6 +202,111 @@ describe('functions', () => {
       const { props } = lambdaOf(name);
       assert.ok(props.DeadLetterConfig?.TargetArn, name);
       assert.equal(props.ReservedConcurrentExecutions, 1, name);
+    }
+  });
+});
+
+describe('functions/<name>/function.json', () => {
+  it('every function crate is declared, and every declaration is a function of the stack', () => {
+    const crates = fs.readdirSync(FUNCTIONS_DIR).filter((n) => fs.existsSync(path.join(FUNCTIONS_DIR, n, 'Cargo.toml'))).sort();
+    assert.deepEqual(FUNCTIONS, crates);
+    assert.deepEqual(DECLARATIONS.map((d) => d.name), FUNCTIONS);
+    const lambdas = Object.values(resources).filter((r) => r.Type === 'AWS::Lambda::Function');
+    assert.equal(lambdas.length, DECLARED.length);
+  });
+
+  it('each function is deployed as declared (default settings)', () => {
+    assertDeployedAsDeclared(resources, DEFAULT_SETTINGS);
+  });
+
+  it('each function is deployed as declared (other shards, ingest concurrency and load rate)', () => {
+    const context = { 'vigil:shards': '3', 'vigil:ingestConcurrency': '20', 'vigil:loadEveryMinutes': '30' };
+    const other = synthesize(context);
+    const settings: VigilSettings = { ...DEFAULT_SETTINGS, shards: 3, ingestConcurrency: 20, loadEveryMinutes: 30 };
+    assert.deepEqual(other.stack.settings, settings);
+    assertDeployedAsDeclared(other.resources, settings);
+    // perShard: twice the shards, not the default's 4.
+    assert.equal(lambdaIn(other.resources, 'alert-processor').props.ReservedConcurrentExecutions, 6);
+    other.template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(30 minutes)' });
+  });
+
+  it('a schedule\'s setting defaults to the declared rate', () => {
+    const withSetting = DECLARED.filter((d) => d.json.trigger.schedule?.setting !== undefined);
+    assert.ok(withSetting.length >= 1);
+    for (const { json } of withSetting) {
+      assert.equal((DEFAULT_SETTINGS as any)[json.trigger.schedule.setting], json.trigger.schedule.rateMinutes);
+    }
+    const loader = DECLARED.find((d) => d.name === 'warehouse-loader')!.json.trigger.schedule;
+    assert.equal(loader.setting, 'loadEveryMinutes');
+    assert.equal(DEFAULT_SETTINGS.loadEveryMinutes, loader.rateMinutes);
+  });
+
+  it('a variable naming a resource the stack does not have fails, naming the function and the variable', () => {
+    const decl = parseDeclaration('example-fn', {
+      description: 'an example',
+      timeoutSecs: 10,
+      memoryMb: 128,
+      reservedConcurrency: { fixed: 1, why: 'an example' },
+      environment: {
+        DEVICES_TABLE: { resource: 'devicesTable', meaning: 'known' },
+        NOPE_TABLE: { resource: 'nopeTable', meaning: 'not a resource of the stack' },
+      },
+      trigger: { http: { routes: ['GET /x'] } },
+    });
+    assert.throws(() => environmentOf(decl, { devicesTable: 'Devices' }), /example-fn.*NOPE_TABLE.*"nopeTable"/);
+    // A real declaration against a map without its resources.
+    assert.throws(() => environmentOf(declarationOf('ingest-api'), {}), /functions\/ingest-api\/function\.json: STREAM_NAME .*"readingsStream"/);
+    // local and optional variables are never set; defaults are.
+    const loader = declarationOf('warehouse-loader');
+    const all = Object.fromEntries(
+      Object.values(loader.environment).flatMap((v) => (v.kind === 'resource' ? [[v.resource, `<${v.resource}>`]] : [])),
+    );
+    const env = environmentOf(loader, all);
+    assert.equal(env.REDSHIFT_SECRET_ARN, undefined);
+    assert.equal(env.LOAD_MAX_FILES, '500');
+    assert.equal(env.COPY_ROLE_ARN, '<copyRole>');
+  });
+
+  it('malformed declarations fail with the file and the field', () => {
+    const valid = {
+      description: 'd',
+      timeoutSecs: 10,
+      memoryMb: 128,
+      reservedConcurrency: { perShard: 2 },
+      environment: {},
+      trigger: { schedule: { rateMinutes: 5, retryAttempts: 0, maxEventAgeMinutes: 1 } },
+    };
+    assert.doesNotThrow(() => parseDeclaration('ok', valid));
+    const bad: Array<[unknown, RegExp]> = [
+      [{ ...valid, timeoutSecs: undefined }, /functions\/x\/function\.json: missing field\(s\) timeoutSecs/],
+      [{ ...valid, timeoutSecs: '10' }, /timeoutSecs: expected an integer/],
+      [{ ...valid, memorySize: 128 }, /unknown field\(s\) memorySize/],
+      [{ ...valid, reservedConcurrency: { fixed: 1 } }, /reservedConcurrency\.why/],
+      [{ ...valid, reservedConcurrency: { fixed: 1, perShard: 2, why: 'w' } }, /reservedConcurrency: expected exactly one of/],
+      [{ ...valid, environment: { X: { meaning: 'm' } } }, /environment\.X: expected exactly one of resource, default, local, optional/],
+      [{ ...valid, environment: { X: { default: 5, meaning: 'm' } } }, /environment\.X\.default: expected a string/],
+      [{ ...valid, environment: { X: { resource: 'r' } } }, /environment\.X: missing field\(s\) meaning/],
+      [{ ...valid, trigger: { http: { routes: ['/v1/uploads'] } } }, /trigger\.http\.routes\[0\]: expected "METHOD \/path"/],
+      [{ ...valid, trigger: { kinesis: { batchSize: 10 } } }, /trigger\.kinesis: missing field\(s\)/],
+      [{ ...valid, trigger: { schedule: { rateMinutes: 5, retryAttempts: 0 }, http: { routes: [] } } }, /trigger: expected exactly one of/],
+    ];
+    for (const [json, message] of bad) assert.throws(() => parseDeclaration('x', json), message, JSON.stringify(json));
+    // Settings a declaration names must exist (and be numbers).
+    const named = parseDeclaration('x', { ...valid, reservedConcurrency: { setting: 'nope' }, trigger: { schedule: { rateMinutes: 5, retryAttempts: 0, maxEventAgeMinutes: 1, setting: 'alarmEmail' } } });
+    assert.throws(() => reservedConcurrencyOf(named, DEFAULT_SETTINGS), /x\/function\.json: reservedConcurrency\.setting names "nope"/);
+    assert.throws(() => schedulePropsOf(named, DEFAULT_SETTINGS), /trigger\.schedule\.setting names "alarmEmail"/);
+  });
+
+  it('a function crate without a function.json fails to load', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-functions-'));
+    try {
+      fs.mkdirSync(path.join(dir, 'new-fn'));
+      fs.writeFileSync(path.join(dir, 'new-fn', 'Cargo.toml'), '[package]\nname = "new-fn"\n');
+      assert.throws(() => loadDeclarations(dir), /new-fn\/function\.json is missing/);
+      fs.writeFileSync(path.join(dir, 'new-fn', 'function.json'), '{ "description": ');
+      assert.throws(() => loadDeclarations(dir), /new-fn\/function\.json: not valid JSON/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });

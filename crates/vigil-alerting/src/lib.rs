@@ -14,6 +14,7 @@
 //! claims stop a second message. Saving the state last is what makes "never
 //! lost" hold: the state never says "alerted" before the caregivers were told.
 
+pub mod aws;
 pub mod curated;
 
 use chrono::{DateTime, Utc};
@@ -94,24 +95,50 @@ impl AlertSink for NoSink {
     }
 }
 
-/// The ports the alert path needs.
-#[derive(Debug)]
-pub struct Alerting<W, S, A, D, N> {
-    pub wearers: W,
-    pub states: S,
-    pub alerts: A,
-    pub deliveries: D,
-    pub notifier: N,
+/// A sink that may be switched off by configuration (`None`: alerts table only).
+impl<T: AlertSink + Sync> AlertSink for Option<T> {
+    async fn record(&self, wearer_id: &str, raised: &[Alert], resolved: &[Alert]) -> Result<(), StoreError> {
+        match self {
+            Some(sink) => sink.record(wearer_id, raised, resolved).await,
+            None => Ok(()),
+        }
+    }
 }
 
-impl<W, S, A, D, N> Alerting<W, S, A, D, N>
-where
-    W: WearerDirectory + Sync,
-    S: StateStore + Sync,
-    A: AlertStore + Sync,
-    D: DeliveryLog + Sync,
-    N: Notifier + Sync,
-{
+/// The alert path's ports, named once. Each setup — AWS ([`aws::Aws`]), the tests'
+/// in-memory stores, the local runner — is one type implementing this, so whatever
+/// uses the alert path takes one type parameter instead of six.
+pub trait AlertPorts {
+    type Wearers: WearerDirectory + Sync;
+    type States: StateStore + Sync;
+    type Alerts: AlertStore + Sync;
+    type Deliveries: DeliveryLog + Sync;
+    type Notifier: Notifier + Sync;
+    /// Where alerts go besides the alerts table: the curated alerts, or [`NoSink`].
+    type Sink: AlertSink + Sync;
+}
+
+/// The alert path over its ports.
+pub struct Alerting<P: AlertPorts> {
+    pub wearers: P::Wearers,
+    pub states: P::States,
+    pub alerts: P::Alerts,
+    pub deliveries: P::Deliveries,
+    pub notifier: P::Notifier,
+    /// Handed every alert an evaluation raised or resolved, after delivery and before
+    /// the state is saved: if it fails, the state is not saved, so the retry evaluates
+    /// the same readings into the same alerts (deliveries already made are not
+    /// repeated) and hands them on again.
+    pub sink: P::Sink,
+}
+
+impl<P: AlertPorts> std::fmt::Debug for Alerting<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Alerting").finish_non_exhaustive()
+    }
+}
+
+impl<P: AlertPorts> Alerting<P> {
     /// Evaluates one wearer's readings from a stream batch, as of the wall clock `now`
     /// (used to raise falls whose cancel window has passed and for quiet hours).
     pub async fn process_wearer(
@@ -120,24 +147,9 @@ where
         batches: &[DeviceReadings<'_>],
         now: DateTime<Utc>,
     ) -> Result<Outcome, AlertingError> {
-        self.process_wearer_with(wearer_id, batches, now, &NoSink).await
-    }
-
-    /// [`Self::process_wearer`], also handing every alert the evaluation raised
-    /// to `sink` (the curated alerts for the warehouse) after delivery and
-    /// before the state is saved: if the sink fails, the state is not saved, so
-    /// the retry evaluates the same readings into the same alerts (deliveries
-    /// already made are not repeated) and hands them to the sink again.
-    pub async fn process_wearer_with(
-        &self,
-        wearer_id: &str,
-        batches: &[DeviceReadings<'_>],
-        now: DateTime<Utc>,
-        sink: &(impl AlertSink + Sync),
-    ) -> Result<Outcome, AlertingError> {
         let profile = self.profile(wearer_id).await?;
         let tz = profile.tz();
-        self.with_state(wearer_id, &profile, now, sink, |state, th| {
+        self.with_state(wearer_id, &profile, now, |state, th| {
             let mut raised = Vec::new();
             for batch in batches {
                 raised.extend(alerts::evaluate(state, th, tz, batch.device_id, batch.readings));
@@ -151,20 +163,8 @@ where
     /// The scheduled check of one wearer: falls past their cancel window and a
     /// band silent for longer than the wearer's no-data threshold.
     pub async fn check_wearer(&self, wearer_id: &str, now: DateTime<Utc>) -> Result<Outcome, AlertingError> {
-        self.check_wearer_with(wearer_id, now, &NoSink).await
-    }
-
-    /// [`Self::check_wearer`], handing the alerts it raises to `sink` as
-    /// [`Self::process_wearer_with`] does, so the schedule's alerts (silent
-    /// bands, late-raised falls) reach the warehouse too.
-    pub async fn check_wearer_with(
-        &self,
-        wearer_id: &str,
-        now: DateTime<Utc>,
-        sink: &(impl AlertSink + Sync),
-    ) -> Result<Outcome, AlertingError> {
         let profile = self.profile(wearer_id).await?;
-        self.with_state(wearer_id, &profile, now, sink, |state, th| {
+        self.with_state(wearer_id, &profile, now, |state, th| {
             let mut raised = alerts::flush(state, th, now);
             raised.extend(alerts::check_offline(state, th, now));
             raised
@@ -205,7 +205,6 @@ where
         wearer_id: &str,
         profile: &WearerProfile,
         now: DateTime<Utc>,
-        sink: &(impl AlertSink + Sync),
         rules: impl Fn(&mut WearerState, &Thresholds) -> Vec<Alert>,
     ) -> Result<Outcome, AlertingError> {
         for _ in 0..MAX_STATE_CONFLICTS {
@@ -236,7 +235,7 @@ where
                 }
             }
             if !raised.is_empty() || !resolved.is_empty() {
-                sink.record(wearer_id, &raised, &resolved).await?;
+                self.sink.record(wearer_id, &raised, &resolved).await?;
             }
             if self.states.save(&state).await? {
                 return Ok(outcome);

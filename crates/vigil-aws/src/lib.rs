@@ -2,7 +2,6 @@
 //! implementing a port of `vigil-domain`. LocalStack, moto's server and AWS differ
 //! only by `AWS_ENDPOINT_URL`.
 
-pub mod alert_path;
 pub mod env;
 pub mod kinesis;
 pub mod metrics;
@@ -22,7 +21,6 @@ pub mod wearers;
 
 // raw-archiver's adapters: the data lake and the curated-file registry.
 pub mod archive;
-pub mod curated_alerts;
 pub mod curated_files;
 
 // vitals-writer's adapters: the vitals table and the wearer's shadow.

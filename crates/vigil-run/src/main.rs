@@ -215,7 +215,6 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         out_dir: args.out_dir.clone(),
         view: if args.quiet { Mode::Quiet } else { Mode::Live },
         endpoint_url,
-        load_every_min: 5,
         warehouse_url: if args.no_warehouse { None } else { Some(args.warehouse_url.clone()) },
     };
     if let (Some(endpoint), Some(token)) = (&args.endpoint, &args.token) {

@@ -16,8 +16,6 @@ use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::KinesisEventResponse;
 
 use tokio::sync::watch;
-use vigil_alerting::Alerting;
-use vigil_aws::alert_path::AlertPathConfig;
 use vigil_aws::env::Source;
 use vigil_aws::kinesis::KinesisPublisher;
 use vigil_aws::metrics::Metrics;
@@ -25,6 +23,7 @@ use vigil_aws::registry::DynamoDeviceDirectory;
 use vigil_aws::sns::SnsNotifier;
 use vigil_domain::ports::{PublishError, PublishReport, RecordPublisher, StreamRecord};
 use vigil_domain::registry::CachedDirectory;
+use vigil_local::declaration::Declaration;
 use vigil_local::esm::{EventSourceMapping, JsonLines, Stats};
 use vigil_local::provision::Resources;
 
@@ -65,28 +64,8 @@ impl Env {
 }
 
 type RunNotifier = Recording<SnsNotifier>;
-type RunAlerting = Alerting<
-    vigil_aws::alert_path::AwsWearers,
-    vigil_aws::state::DynamoStateStore,
-    vigil_aws::alerts::DynamoAlertStore,
-    vigil_aws::deliveries::DynamoDeliveryLog,
-    RunNotifier,
->;
-pub type RunProcessor = alert_processor::Processor<
-    vigil_aws::alert_path::AwsWearers,
-    vigil_aws::state::DynamoStateStore,
-    vigil_aws::alerts::DynamoAlertStore,
-    vigil_aws::deliveries::DynamoDeliveryLog,
-    RunNotifier,
-    vigil_aws::quarantine::S3Quarantine,
->;
-pub type RunDetector = offline_detector::Detector<
-    vigil_aws::alert_path::AwsWearers,
-    vigil_aws::state::DynamoStateStore,
-    vigil_aws::alerts::DynamoAlertStore,
-    vigil_aws::deliveries::DynamoDeliveryLog,
-    RunNotifier,
->;
+pub type RunProcessor = alert_processor::AwsProcessor<RunNotifier>;
+pub type RunDetector = offline_detector::AwsDetector<RunNotifier>;
 pub type RunIngest = ingest_api::Ingest<OnePutAtATime<KinesisPublisher>, CachedDirectory<DynamoDeviceDirectory>>;
 
 /// Puts records on the local stream one call at a time. moto's Kinesis assigns
@@ -114,28 +93,22 @@ impl<P: RecordPublisher + Sync> RecordPublisher for OnePutAtATime<P> {
     }
 }
 
-/// ingest-api, built from `env` as its Lambda `main` builds it.
-pub fn ingest(sdk: &SdkConfig, env: &Env) -> anyhow::Result<RunIngest> {
-    let config = ingest_api::IngestConfig::from_source(env)?;
+/// ingest-api, built by its own `build` from `env`, its stream puts one at a time.
+pub async fn ingest(sdk: &SdkConfig, env: &Env) -> anyhow::Result<RunIngest> {
+    let ingest = ingest_api::build(env, sdk).await?;
     Ok(ingest_api::Ingest {
-        publisher: OnePutAtATime::new(KinesisPublisher::new(vigil_aws::sdk::kinesis(sdk), &config.stream_name)),
-        directory: CachedDirectory::new(
-            DynamoDeviceDirectory::new(vigil_aws::sdk::dynamodb(sdk), &config.devices_table),
-            config.registry_ttl,
-            config.registry_negative_ttl,
-        ),
-        publish_budget: config.publish_budget,
+        publisher: OnePutAtATime::new(ingest.publisher),
+        directory: ingest.directory,
+        publish_budget: ingest.publish_budget,
     })
 }
 
 /// The functions behind the stream and the schedules, built for one run.
 pub struct Functions {
     pub alert_processor: RunProcessor,
-    /// alert-processor's curated alerts for the warehouse (on when DATA_BUCKET is set, as in AWS).
-    pub curated_alerts: Option<vigil_aws::curated_alerts::AwsCuratedAlerts>,
     pub offline_detector: RunDetector,
-    pub raw_archiver: raw_archiver::config::AwsArchiver,
-    pub vitals_writer: vitals_writer::config::AwsWriter,
+    pub raw_archiver: raw_archiver::AwsArchiver,
+    pub vitals_writer: vitals_writer::AwsWriter,
 }
 
 impl std::fmt::Debug for Functions {
@@ -145,32 +118,23 @@ impl std::fmt::Debug for Functions {
 }
 
 impl Functions {
-    /// Builds each function from `env` with the configuration code of its Lambda.
+    /// Builds each function from `env` with its own `build` (what its Lambda `main`
+    /// calls); only the alert path's notifier is wrapped, to record what is sent.
     pub async fn build(sdk: &SdkConfig, env: &Env, sent: Arc<SentLog>, live: Arc<Live>) -> anyhow::Result<Self> {
-        let alert_path = AlertPathConfig::from_source(env)?;
-        let alerting = || -> RunAlerting {
-            let a = alert_path.alerting(sdk);
-            Alerting {
-                wearers: a.wearers,
-                states: a.states,
-                alerts: a.alerts,
-                deliveries: a.deliveries,
-                notifier: Recording { inner: a.notifier, log: sent.clone(), live: live.clone() },
-            }
-        };
-        let curated_alerts = vigil_aws::curated_alerts::from_env(env, sdk).await?;
+        let record = |inner| Recording { inner, log: sent.clone(), live: live.clone() };
+        let processor = alert_processor::build(env, sdk).await?;
+        let detector = offline_detector::build(env, sdk).await?;
         Ok(Self {
-            curated_alerts,
             alert_processor: alert_processor::Processor {
-                alerting: alerting(),
-                quarantine: alert_path.quarantine(sdk),
+                alerting: processor.alerting.map_notifier(record),
+                quarantine: processor.quarantine,
             },
             offline_detector: offline_detector::Detector {
-                alerting: alerting(),
-                config: offline_detector::DetectorConfig::from_source(env)?,
+                alerting: detector.alerting.map_notifier(record),
+                config: detector.config,
             },
-            raw_archiver: raw_archiver::config::Config::from_source(env)?.archiver(sdk),
-            vitals_writer: vitals_writer::VitalsConfig::from_source(env)?.writer(sdk),
+            raw_archiver: raw_archiver::build(env, sdk).await?,
+            vitals_writer: vitals_writer::build(env, sdk).await?,
         })
     }
 }
@@ -194,30 +158,26 @@ impl Backend for IngestBackend {
     }
 }
 
-/// The event source mappings of the three stream functions, with the settings
-/// the CDK app gives them (alerts: no batching window; sinks: bigger batches).
+/// The event source mappings of the three stream functions as declared in their
+/// `function.json`, on a clock running `speed` times real time
+/// (`KinesisTrigger::mapping` in vigil-local says what that changes).
+pub fn mappings(stream: &str, speed: f64) -> anyhow::Result<[(&'static str, EventSourceMapping); 3]> {
+    let mapping = |name: &'static str| -> anyhow::Result<(&'static str, EventSourceMapping)> {
+        let declaration = Declaration::of(name)?;
+        let trigger = declaration.kinesis().with_context(|| format!("{name} declares no Kinesis trigger"))?;
+        Ok((name, trigger.mapping(stream, speed)))
+    };
+    Ok([mapping("alert-processor")?, mapping("raw-archiver")?, mapping("vitals-writer")?])
+}
+
+/// How often a scheduled function runs, as declared (in simulated time).
 ///
-/// Lambda reads a shard about once a second; at `speed` times real time that
-/// would be `speed` seconds of the fleet's time, so alert-processor's mapping
-/// polls `speed` times as often (down to every 50 ms).
-pub fn mappings(stream: &str, speed: f64) -> [(&'static str, EventSourceMapping); 3] {
-    let poll = Duration::from_secs(1).div_f64(speed.max(1.0)).max(Duration::from_millis(50));
-    let alerts = EventSourceMapping {
-        batch_size: 500,
-        maximum_batching_window: Duration::ZERO,
-        poll_interval: poll,
-        maximum_retry_attempts: 10,
-        bisect_batch_on_function_error: true,
-        ..EventSourceMapping::new(stream)
-    };
-    let sink = EventSourceMapping {
-        batch_size: 1_000,
-        maximum_batching_window: Duration::from_secs(2),
-        maximum_retry_attempts: 10,
-        bisect_batch_on_function_error: true,
-        ..EventSourceMapping::new(stream)
-    };
-    [("alert-processor", alerts), ("raw-archiver", sink.clone()), ("vitals-writer", sink)]
+/// # Panics
+/// If `name` declares no schedule: the declarations are compiled in and tested.
+pub fn schedule(name: &str) -> chrono::TimeDelta {
+    let minutes = Declaration::of(name).ok().and_then(|d| d.schedule().map(|s| s.rate_minutes));
+    #[allow(clippy::expect_used, reason = "compiled-in declarations, tested in vigil-local")]
+    chrono::TimeDelta::minutes(i64::from(minutes.expect("a scheduled function")))
 }
 
 /// When the newest record of a batch reached the stream (wall clock).
@@ -257,7 +217,7 @@ pub async fn run_stream_functions(
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<[Stats; 3]> {
     let StreamRun { stream, failures_dir, drain_timeout } = *streams;
-    let [(alerts_name, alerts), (raw_name, raw), (vitals_name, vitals)] = mappings(stream, clock.speed());
+    let [(alerts_name, alerts), (raw_name, raw), (vitals_name, vitals)] = mappings(stream, clock.speed())?;
     let destination = |name: &str| -> anyhow::Result<JsonLines<std::fs::File>> {
         let path = failures_dir.join(format!("{name}-failures.jsonl"));
         Ok(JsonLines(std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?))
@@ -266,10 +226,7 @@ pub async fn run_stream_functions(
     let alert_handler = |event: KinesisEvent| async move {
         live.set_in_flight("alert-processor", oldest_arrival(&event));
         let now = clock.processing_now(newest_arrival(&event));
-        let (response, metrics) = match &functions.curated_alerts {
-            Some(sink) => functions.alert_processor.process_with(&event, now, sink).await,
-            None => functions.alert_processor.process_with(&event, now, &vigil_alerting::NoSink).await,
-        };
+        let (response, metrics) = functions.alert_processor.process(&event, now).await;
         live.set_in_flight("alert-processor", None);
         count(live, &metrics);
         Ok::<KinesisEventResponse, Infallible>(response)
@@ -325,10 +282,7 @@ pub async fn run_stream_functions(
 
 /// One offline-detector run at `now`.
 pub async fn detect(functions: &Functions, now: chrono::DateTime<chrono::Utc>, live: &Live) {
-    let (result, metrics) = match &functions.curated_alerts {
-        Some(sink) => functions.offline_detector.check_with(now, sink).await,
-        None => functions.offline_detector.check_with(now, &vigil_alerting::NoSink).await,
-    };
+    let (result, metrics) = functions.offline_detector.process(now).await;
     Live::add(&live.alerts_raised, metrics.get("AlertsRaised") as u64);
     if let Err(err) = result {
         tracing::warn!(error = %err, "offline-detector run failed; the next run retries");

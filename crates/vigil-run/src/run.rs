@@ -43,8 +43,6 @@ pub struct RunOptions {
     pub view: Mode,
     /// The AWS-compatible endpoint, to read what it recorded (moto's SMS).
     pub endpoint_url: Option<String>,
-    /// Simulated minutes between warehouse-loader runs (EventBridge schedule).
-    pub load_every_min: i64,
     /// The local PostgreSQL warehouse (`VIGIL_PG_URL`); each run loads into a
     /// database of its own there. None: no warehouse step.
     pub warehouse_url: Option<String>,
@@ -65,10 +63,7 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
     let warehouse = match &opts.warehouse_url {
         Some(url) => {
             let database = resources.stream.replace(['-', '.'], "_").replace("_readings", "");
-            Some(
-                PgWarehouse::create(sdk, url, &database, &resources.data_bucket, &resources.curated_files_table)
-                    .await?,
-            )
+            Some(PgWarehouse::create(sdk, url, &database, &env).await?)
         }
         None => None,
     };
@@ -96,7 +91,7 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
     let functions = Functions::build(sdk, &env, sent.clone(), live.clone()).await?;
 
     let issuer = Arc::new(LocalIssuer::generate().map_err(|e| anyhow::anyhow!("no randomness for the JWT key: {e}"))?);
-    let backend = Arc::new(IngestBackend { ingest: pipeline::ingest(sdk, &env)?, clock: clock.clone() });
+    let backend = Arc::new(IngestBackend { ingest: pipeline::ingest(sdk, &env).await?, clock: clock.clone() });
     let (addr, server) =
         gateway::serve(opts.listen, issuer.clone(), backend).await.context("starting the local API")?;
     let tokens = fleet.wearers.iter().map(|w| (w.app_user.clone(), issuer.token(&w.app_user))).collect();
@@ -126,7 +121,7 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
     };
     let streams =
         Box::pin(pipeline::run_stream_functions(sdk, &functions, &clock, &live, &stream_run, stop_rx.clone()));
-    let schedules = Box::pin(schedules(&functions, warehouse, &clock, &live, opts.load_every_min, stop_rx));
+    let schedules = Box::pin(schedules(&functions, warehouse, &clock, &live, stop_rx));
     let work = async {
         let done = tokio::join!(drive, streams, schedules);
         let _ = view_stop_tx.send(true);
@@ -221,28 +216,31 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
     })
 }
 
-/// offline-detector every simulated minute (EventBridge `rate(1 minute)`) and
-/// warehouse-loader every `load_every_min` simulated minutes, never more often
-/// than once a real second.
+/// offline-detector and warehouse-loader on their declared schedules
+/// (`functions/<name>/function.json`) in simulated minutes, checked once a simulated
+/// minute and never more often than once a real second.
 async fn schedules(
     functions: &Functions,
     warehouse: Option<&PgWarehouse>,
     clock: &SimClock,
     live: &Live,
-    load_every_min: i64,
     mut stop: watch::Receiver<bool>,
 ) {
     let every = clock.real(TimeDelta::minutes(1)).max(Duration::from_secs(1));
-    let mut last_load = clock.now();
+    let (detect_every, load_every) = (pipeline::schedule("offline-detector"), pipeline::schedule("warehouse-loader"));
+    let (mut last_detect, mut last_load) = (clock.now(), clock.now());
     loop {
         tokio::select! {
             _ = stop.wait_for(|stop| *stop) => return,
             () = tokio::time::sleep(every) => {}
         }
         let now = clock.now();
-        pipeline::detect(functions, detector_now(clock, live), live).await;
+        if now - last_detect >= detect_every {
+            last_detect = now;
+            pipeline::detect(functions, detector_now(clock, live), live).await;
+        }
         if let Some(warehouse) = warehouse
-            && now - last_load >= TimeDelta::minutes(load_every_min)
+            && now - last_load >= load_every
         {
             last_load = now;
             match warehouse.load(now).await {

@@ -3,17 +3,13 @@
 //! in a fresh database per run so the audit sees only this run's rows.
 
 use std::collections::HashSet;
-use std::time::Duration;
 
 use anyhow::Context;
 use aws_config::SdkConfig;
 use chrono::{DateTime, Utc};
 use tokio_postgres::NoTls;
-use warehouse_loader::{PostgresLoader, PostgresSettings};
-
-/// Files per loader run (`LOAD_MAX_FILES`'s default) and its time budget.
-const MAX_FILES: usize = 200;
-const BUDGET: Duration = Duration::from_secs(60);
+use vigil_aws::env::Source;
+use warehouse_loader::PostgresLoader;
 
 pub struct PgWarehouse {
     loader: PostgresLoader,
@@ -30,27 +26,15 @@ impl std::fmt::Debug for PgWarehouse {
 impl PgWarehouse {
     /// Creates database `database` on the server at `admin_url` (any database
     /// URL of a user allowed to create databases) and a loader into it.
-    pub async fn create(
-        sdk: &SdkConfig,
-        admin_url: &str,
-        database: &str,
-        data_bucket: &str,
-        curated_files_table: &str,
-    ) -> anyhow::Result<Self> {
+    pub async fn create(sdk: &SdkConfig, admin_url: &str, database: &str, env: &impl Source) -> anyhow::Result<Self> {
         let admin = connect(admin_url).await.with_context(|| {
             "connecting to the local warehouse (start it with `bash scripts/pg.sh start`, then \
              `eval \"$(bash scripts/pg.sh env)\"` to set VIGIL_PG_URL)"
         })?;
         admin.batch_execute(&format!("CREATE DATABASE {database}")).await.context("creating the run's database")?;
         let url = with_database(admin_url, database);
-        let settings = PostgresSettings {
-            url: url.clone(),
-            data_bucket: data_bucket.to_owned(),
-            curated_files_table: curated_files_table.to_owned(),
-            max_files: MAX_FILES,
-            budget: BUDGET,
-        };
-        Ok(Self { loader: warehouse_loader::postgres_loader(sdk, &settings), url, database: database.to_owned() })
+        let loader = warehouse_loader::postgres_loader(sdk, env, &url)?;
+        Ok(Self { loader, url, database: database.to_owned() })
     }
 
     pub fn url(&self) -> &str {

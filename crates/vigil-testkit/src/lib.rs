@@ -42,6 +42,20 @@ impl Faults {
     }
 }
 
+/// The alert path's ports in memory; `S` is where alerts go besides the alerts table
+/// (the curated alerts in memory, or nothing).
+#[derive(Debug)]
+pub struct Memory<S = vigil_alerting::NoSink>(std::marker::PhantomData<S>);
+
+impl<S: vigil_alerting::AlertSink + Sync> vigil_alerting::AlertPorts for Memory<S> {
+    type Wearers = MemoryWearers;
+    type States = MemoryStates;
+    type Alerts = MemoryAlerts;
+    type Deliveries = MemoryDeliveries;
+    type Notifier = MemoryNotifier;
+    type Sink = S;
+}
+
 #[derive(Debug, Default)]
 pub struct MemoryWearers {
     pub profiles: Mutex<HashMap<String, WearerProfile>>,

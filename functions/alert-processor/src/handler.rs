@@ -17,9 +17,9 @@ use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
-use vigil_alerting::{AlertSink, Alerting, DeviceReadings, NoSink, Outcome};
+use vigil_alerting::{AlertPorts, Alerting, DeviceReadings, Outcome};
 use vigil_aws::metrics::Metrics;
-use vigil_domain::ports::{AlertStore, DeliveryLog, Notifier, Quarantine, StateStore, WearerDirectory};
+use vigil_domain::ports::Quarantine;
 use vigil_stream::{Decoded, decode_batch, response};
 
 pub const FUNCTION: &str = "alert-processor";
@@ -30,47 +30,24 @@ pub const WEARER_CONCURRENCY: usize = 16;
 
 /// The alert path and where poison records go. Built once per container.
 #[derive(Debug)]
-pub struct Processor<W, S, A, D, N, Q> {
-    pub alerting: Alerting<W, S, A, D, N>,
+pub struct Processor<P: AlertPorts, Q> {
+    pub alerting: Alerting<P>,
     pub quarantine: Q,
 }
 
-impl<W, S, A, D, N, Q> Processor<W, S, A, D, N, Q>
-where
-    W: WearerDirectory + Sync,
-    S: StateStore + Sync,
-    A: AlertStore + Sync,
-    D: DeliveryLog + Sync,
-    N: Notifier + Sync,
-    Q: Quarantine + Sync,
-{
+impl<P: AlertPorts, Q: Quarantine + Sync> Processor<P, Q> {
+    /// Lambda's entry: the batch processed now, its metrics written to stdout as EMF.
     pub async fn handle(&self, event: KinesisEvent) -> KinesisEventResponse {
-        self.handle_with(event, &NoSink).await
-    }
-
-    /// [`Self::handle`], also writing each evaluation's alerts to `sink` (the
-    /// curated alerts: [`vigil_alerting::curated::CuratedAlerts`]).
-    pub async fn handle_with(&self, event: KinesisEvent, sink: &(impl AlertSink + Sync)) -> KinesisEventResponse {
-        let (response, metrics) = self.process_with(&event, Utc::now(), sink).await;
+        let (response, metrics) = self.process(&event, Utc::now()).await;
         metrics.emit();
         response
     }
 
-    /// Processes one batch as of `now`; returns the response and the metrics
-    /// without writing them.
+    /// Processes one batch as of `now`; returns the response and the metrics without
+    /// writing them. A failure of the alerts sink is handled like a store failure:
+    /// the wearer's first record is reported, and the retry re-evaluates the same
+    /// alerts without sending anything twice.
     pub async fn process(&self, event: &KinesisEvent, now: DateTime<Utc>) -> (KinesisEventResponse, Metrics) {
-        self.process_with(event, now, &NoSink).await
-    }
-
-    /// [`Self::process`] with a sink for the raised alerts. A sink failure is
-    /// handled like a store failure: the wearer's first record is reported, and
-    /// the retry re-evaluates the same alerts without sending anything twice.
-    pub async fn process_with(
-        &self,
-        event: &KinesisEvent,
-        now: DateTime<Utc>,
-        sink: &(impl AlertSink + Sync),
-    ) -> (KinesisEventResponse, Metrics) {
         let started = Instant::now();
         let mut metrics = Metrics::new(FUNCTION);
         let batch = decode_batch(event, FUNCTION, &self.quarantine).await;
@@ -100,7 +77,7 @@ where
                     .iter()
                     .map(|d| DeviceReadings { device_id: &d.envelope.device_id, readings: &d.envelope.readings })
                     .collect();
-                (wearer, records, self.alerting.process_wearer_with(wearer, &batches, now, sink).await)
+                (wearer, records, self.alerting.process_wearer(wearer, &batches, now).await)
             }
         }))
         .buffer_unordered(WEARER_CONCURRENCY)

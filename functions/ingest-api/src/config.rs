@@ -19,10 +19,6 @@ pub struct IngestConfig {
 }
 
 impl IngestConfig {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_source(&env::ProcessEnv)
-    }
-
     pub fn from_source(src: &impl Source) -> Result<Self, ConfigError> {
         Ok(Self {
             stream_name: env::required(src, "STREAM_NAME", "the readings Kinesis stream name")?,

@@ -7,3 +7,27 @@ pub mod handler;
 
 pub use config::IngestConfig;
 pub use handler::Ingest;
+
+use aws_config::SdkConfig;
+use vigil_aws::env::{ConfigError, Source};
+use vigil_aws::kinesis::KinesisPublisher;
+use vigil_aws::registry::DynamoDeviceDirectory;
+use vigil_domain::registry::CachedDirectory;
+
+/// ingest-api on AWS.
+pub type AwsIngest = Ingest<KinesisPublisher, CachedDirectory<DynamoDeviceDirectory>>;
+
+/// ingest-api as deployed, from its environment (see `function.json`) and one SDK
+/// config, at cold start. Its `main` and `vigil run` both build it here.
+pub async fn build(src: &impl Source, sdk: &SdkConfig) -> Result<AwsIngest, ConfigError> {
+    let config = IngestConfig::from_source(src)?;
+    Ok(Ingest {
+        publisher: KinesisPublisher::new(vigil_aws::sdk::kinesis(sdk), &config.stream_name),
+        directory: CachedDirectory::new(
+            DynamoDeviceDirectory::new(vigil_aws::sdk::dynamodb(sdk), &config.devices_table),
+            config.registry_ttl,
+            config.registry_negative_ttl,
+        ),
+        publish_budget: config.publish_budget,
+    })
+}

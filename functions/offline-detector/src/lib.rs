@@ -13,12 +13,25 @@ use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
-use vigil_alerting::{AlertSink, Alerting, NoSink, Outcome};
+use vigil_alerting::{AlertPorts, Alerting, Outcome};
 use vigil_aws::env::{self, ConfigError, Source};
 use vigil_aws::metrics::Metrics;
-use vigil_domain::ports::{AlertStore, DeliveryLog, Notifier, StateStore, WearerDirectory};
+use vigil_domain::ports::StateStore;
 
 pub const FUNCTION: &str = "offline-detector";
+
+/// offline-detector on AWS (`N`: the notifier, SNS unless the local runner wraps it).
+pub type AwsDetector<N = vigil_aws::sns::SnsNotifier> = Detector<vigil_alerting::aws::Aws<N>>;
+
+/// offline-detector as deployed, from its environment (see `function.json`) and one SDK
+/// config, at cold start. Its `main` and `vigil run` both build it here.
+pub async fn build(
+    src: &impl Source,
+    sdk: &aws_config::SdkConfig,
+) -> Result<AwsDetector, vigil_aws::secrets::SecretError> {
+    let (_, alerting) = vigil_alerting::aws::alerting(src, sdk).await?;
+    Ok(Detector { alerting, config: DetectorConfig::from_source(src)? })
+}
 
 /// What one run did; also the Lambda's response, for `cargo lambda invoke`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -57,45 +70,23 @@ impl DetectorConfig {
 }
 
 #[derive(Debug)]
-pub struct Detector<W, S, A, D, N> {
-    pub alerting: Alerting<W, S, A, D, N>,
+pub struct Detector<P: AlertPorts> {
+    pub alerting: Alerting<P>,
     pub config: DetectorConfig,
 }
 
-impl<W, S, A, D, N> Detector<W, S, A, D, N>
-where
-    W: WearerDirectory + Sync,
-    S: StateStore + Sync,
-    A: AlertStore + Sync,
-    D: DeliveryLog + Sync,
-    N: Notifier + Sync,
-{
-    /// One scheduled run at `now`, its metrics written to stdout as EMF.
-    pub async fn run(&self, now: DateTime<Utc>) -> Result<Summary, RunError> {
-        self.run_with(now, &NoSink).await
-    }
-
-    /// [`Self::run`], handing the alerts raised to `sink` (the curated alerts
-    /// for the warehouse, as alert-processor does).
-    pub async fn run_with(&self, now: DateTime<Utc>, sink: &(impl AlertSink + Sync)) -> Result<Summary, RunError> {
-        let (result, metrics) = self.check_with(now, sink).await;
+impl<P: AlertPorts> Detector<P> {
+    /// Lambda's entry: one scheduled run at `now`, its metrics written to stdout as EMF.
+    pub async fn handle(&self, now: DateTime<Utc>) -> Result<Summary, RunError> {
+        let (result, metrics) = self.process(now).await;
         metrics.emit();
         result
     }
 
-    /// One scheduled run at `now` without a sink; see [`Self::check_with`].
-    pub async fn check(&self, now: DateTime<Utc>) -> (Result<Summary, RunError>, Metrics) {
-        self.check_with(now, &NoSink).await
-    }
-
-    /// One scheduled run at `now`, the alerts raised handed to `sink`; returns
-    /// the result and the metrics without writing them (the local runner shows
-    /// them instead).
-    pub async fn check_with(
-        &self,
-        now: DateTime<Utc>,
-        sink: &(impl AlertSink + Sync),
-    ) -> (Result<Summary, RunError>, Metrics) {
+    /// One scheduled run at `now`; returns the result and the metrics without writing
+    /// them (the local runner shows them instead). The alerts raised go to the alert
+    /// path's sink (the curated alerts for the warehouse), as alert-processor's do.
+    pub async fn process(&self, now: DateTime<Utc>) -> (Result<Summary, RunError>, Metrics) {
         let started = Instant::now();
         let mut metrics = Metrics::new(FUNCTION);
         let candidates = match self.alerting.states.needing_check(now - self.config.scan_after).await {
@@ -105,7 +96,7 @@ where
         let mut summary = Summary { checked: candidates.len(), ..Summary::default() };
         let mut total = Outcome::default();
         for wearer_id in &candidates {
-            match self.alerting.check_wearer_with(wearer_id, now, sink).await {
+            match self.alerting.check_wearer(wearer_id, now).await {
                 Ok(outcome) => total.add(outcome),
                 Err(err) => {
                     summary.failed += 1;

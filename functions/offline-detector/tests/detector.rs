@@ -3,13 +3,13 @@
 
 use chrono::{DateTime, Duration, Utc};
 use offline_detector::{Detector, DetectorConfig, RunError};
-use vigil_alerting::{Alerting, DeviceReadings};
+use vigil_alerting::{AlertSink, Alerting, DeviceReadings, NoSink};
 use vigil_domain::alerts::{Language, RuleKind};
 use vigil_domain::care::{Caregiver, WearerProfile};
 use vigil_domain::reading::Reading;
 use vigil_testkit::*;
 
-type Det = Detector<MemoryWearers, MemoryStates, MemoryAlerts, MemoryDeliveries, MemoryNotifier>;
+type Det<S = NoSink> = Detector<Memory<S>>;
 
 fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -32,6 +32,11 @@ fn profile(id: &str, phone: &str) -> WearerProfile {
 }
 
 fn detector() -> Det {
+    detector_with(NoSink)
+}
+
+/// The detector on in-memory ports, handing its alerts to `sink`.
+fn detector_with<S: AlertSink + Sync>(sink: S) -> Det<S> {
     Detector {
         alerting: Alerting {
             wearers: MemoryWearers::with([profile("w-silent", "+5511900000001"), profile("w-fresh", "+5511900000002")]),
@@ -39,12 +44,13 @@ fn detector() -> Det {
             alerts: MemoryAlerts::default(),
             deliveries: MemoryDeliveries::default(),
             notifier: MemoryNotifier::default(),
+            sink,
         },
         config: DetectorConfig { scan_after: Duration::minutes(5) },
     }
 }
 
-fn seen(d: &Det, wearer: &str, ts: &str, fall: bool) {
+fn seen<S: AlertSink + Sync>(d: &Det<S>, wearer: &str, ts: &str, fall: bool) {
     let mut r = Reading::at(DateTime::parse_from_rfc3339(ts).unwrap(), 1);
     r.heart_rate_bpm = Some(70);
     r.fall_detected = fall.then_some(true);
@@ -54,7 +60,7 @@ fn seen(d: &Det, wearer: &str, ts: &str, fall: bool) {
 }
 
 fn run(d: &Det, now: &str) -> Result<offline_detector::Summary, RunError> {
-    tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(d.run(at(now)))
+    tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(d.handle(at(now)))
 }
 
 #[test]
@@ -114,22 +120,22 @@ fn the_sample_scheduled_event_is_a_valid_eventbridge_event() {
 fn the_schedules_alerts_are_curated_for_the_warehouse_like_the_streams() {
     use vigil_alerting::curated::CuratedAlerts;
     use vigil_testkit::sinks_raw::{MemoryCuratedFiles, MemoryObjectStore};
-    let d = detector();
-    let sink = CuratedAlerts {
+    let d = detector_with(CuratedAlerts {
         objects: MemoryObjectStore::default(),
         registry: MemoryCuratedFiles::default(),
         pseudonymizer: vigil_domain::curated::Pseudonymizer::new(&[7; 32]).unwrap(),
-    };
+    });
+    let sink = &d.alerting.sink;
     seen(&d, "w-silent", "2026-11-22T12:00:00Z", false);
     seen(&d, "w-fresh", "2026-11-22T12:15:30Z", true);
     let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    let s = runtime.block_on(d.run_with(at("2026-11-22T12:16:30Z"), &sink)).unwrap();
+    let s = runtime.block_on(d.handle(at("2026-11-22T12:16:30Z"))).unwrap();
     assert_eq!(s.alerts_raised, 2, "no_data for the silent band, the fall for the other");
     let files = sink.objects.keys("curated/alerts/");
     assert_eq!(files.len(), 2, "one file per wearer's evaluation: {files:?}");
     let registered = sink.registry.all();
     assert_eq!(registered.len(), 2);
     // Nothing new on the next run: nothing new written.
-    runtime.block_on(d.run_with(at("2026-11-22T12:17:30Z"), &sink)).unwrap();
+    runtime.block_on(d.handle(at("2026-11-22T12:17:30Z"))).unwrap();
     assert_eq!(sink.objects.keys("curated/alerts/").len(), 2);
 }

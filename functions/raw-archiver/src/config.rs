@@ -58,7 +58,7 @@ impl Config {
     /// else from the Secrets Manager secret `PSEUDONYM_KEY_SECRET_ARN` (fetched
     /// once, here).
     pub async fn load(src: &impl Source, sdk: &SdkConfig) -> Result<Self, SecretError> {
-        let pseudonymizer = vigil_aws::secrets::pseudonymizer(src, || aws_sdk_secretsmanager::Client::new(sdk)).await?;
+        let pseudonymizer = vigil_aws::secrets::pseudonymizer(src, || vigil_aws::sdk::secrets(sdk)).await?;
         Ok(Self::with_pseudonymizer(src, pseudonymizer)?)
     }
 

@@ -9,4 +9,15 @@ pub mod curated;
 pub mod handler;
 pub mod raw;
 
+pub use config::AwsArchiver;
 pub use handler::Archiver;
+
+/// raw-archiver as deployed, from its environment (see `function.json`) and one SDK
+/// config, at cold start (the pseudonym key fetched here). Its `main` and `vigil run`
+/// both build it here.
+pub async fn build(
+    src: &impl vigil_aws::env::Source,
+    sdk: &aws_config::SdkConfig,
+) -> Result<AwsArchiver, vigil_aws::secrets::SecretError> {
+    Ok(config::Config::load(src, sdk).await?.archiver(sdk))
+}

@@ -31,10 +31,6 @@ pub struct VitalsConfig {
 }
 
 impl VitalsConfig {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_source(&env::ProcessEnv)
-    }
-
     pub fn from_source(src: &impl Source) -> Result<Self, ConfigError> {
         let ttl_days =
             env::positive_or(src, "VITALS_TTL_DAYS", DEFAULT_TTL_DAYS, "a whole number of days, at least 1")?;

@@ -5,5 +5,14 @@
 pub mod config;
 pub mod handler;
 
-pub use config::VitalsConfig;
+pub use config::{AwsWriter, VitalsConfig};
 pub use handler::Writer;
+
+/// vitals-writer as deployed, from its environment (see `function.json`) and one SDK
+/// config, at cold start. Its `main` and `vigil run` both build it here.
+pub async fn build(
+    src: &impl vigil_aws::env::Source,
+    sdk: &aws_config::SdkConfig,
+) -> Result<AwsWriter, vigil_aws::env::ConfigError> {
+    Ok(VitalsConfig::from_source(src)?.writer(sdk))
+}

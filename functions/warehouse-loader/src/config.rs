@@ -18,17 +18,20 @@ pub type AwsLoader = Loader<RedshiftWarehouse<S3ObjectStore>, DynamoFileQueue>;
 pub type PostgresLoader = Loader<PostgresWarehouse<S3ObjectSource>, DynamoFileQueue>;
 
 /// Default `LOAD_MAX_FILES`.
-pub const DEFAULT_MAX_FILES: usize = 200;
+pub const DEFAULT_MAX_FILES: usize = 500;
 /// Default `LOAD_BUDGET_MS`: well inside Lambda's 15 minutes, and cut further to
 /// the invocation's own deadline.
 pub const DEFAULT_BUDGET: Duration = Duration::from_secs(240);
 
+/// What the loader reads whatever the warehouse (Redshift, or PostgreSQL locally).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Config {
+pub struct LoadSettings {
     /// `CURATED_FILES_TABLE`: the registry of curated files (with its
     /// `status-created_at-index`).
     pub curated_files_table: String,
-    /// `LOAD_MAX_FILES` (200): most files per run, so a backlog is worked off in
+    /// `DATA_BUCKET`: where the curated files are.
+    pub data_bucket: String,
+    /// `LOAD_MAX_FILES` (500): most files per run, so a backlog is worked off in
     /// bounded steps that each fit the budget.
     pub max_files: usize,
     /// `LOAD_BUDGET_MS` (240000): time for one run's loads, polls included.
@@ -37,6 +40,41 @@ pub struct Config {
     /// kept once loaded (DynamoDB TTL on `expires_at`); the file itself stays in S3
     /// under the bucket's own lifecycle, its rows in the warehouse.
     pub loaded_ttl_days: u32,
+}
+
+impl LoadSettings {
+    pub fn from_source(src: &impl Source) -> Result<Self, ConfigError> {
+        // Invalid limits are reported before missing resources.
+        let max_files = env::positive_or(src, "LOAD_MAX_FILES", DEFAULT_MAX_FILES, "a positive integer")?;
+        let loaded_ttl_days = env::positive_or(
+            src,
+            "LOADED_FILES_TTL_DAYS",
+            DEFAULT_LOADED_TTL_DAYS,
+            "a whole number of days, at least 1",
+        )?;
+        Ok(Self {
+            curated_files_table: env::required(src, "CURATED_FILES_TABLE", "the DynamoDB table of curated files")?,
+            data_bucket: env::required(src, "DATA_BUCKET", "the S3 data lake bucket")?,
+            max_files,
+            budget: env::millis_or(src, "LOAD_BUDGET_MS", DEFAULT_BUDGET)?,
+            loaded_ttl_days,
+        })
+    }
+
+    fn loader<W: vigil_warehouse::Warehouse + Sync>(
+        &self,
+        sdk: &SdkConfig,
+        warehouse: W,
+    ) -> Loader<W, DynamoFileQueue> {
+        let queue = DynamoFileQueue::new(vigil_aws::sdk::dynamodb(sdk), &self.curated_files_table)
+            .keep_loaded_for_days(self.loaded_ttl_days);
+        Loader::new(warehouse, queue, self.max_files, self.budget)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub load: LoadSettings,
     /// `DATA_BUCKET`, `MANIFEST_PREFIX` (`manifests/`), `REDSHIFT_WORKGROUP`,
     /// `REDSHIFT_DATABASE`, `REDSHIFT_SECRET_ARN` (optional), `COPY_ROLE_ARN`.
     pub redshift: RedshiftConfig,
@@ -44,32 +82,23 @@ pub struct Config {
 
 impl Config {
     pub fn from_source(src: &impl Source) -> Result<Self, ConfigError> {
-        let max_files: usize = env::positive_or(src, "LOAD_MAX_FILES", DEFAULT_MAX_FILES, "a positive integer")?;
-        let loaded_ttl_days = env::positive_or(
-            src,
-            "LOADED_FILES_TTL_DAYS",
-            DEFAULT_LOADED_TTL_DAYS,
-            "a whole number of days, at least 1",
-        )?;
+        let load = LoadSettings::from_source(src)?;
         let mut manifest_prefix = src.get("MANIFEST_PREFIX").unwrap_or_else(|| "manifests/".into());
         if !manifest_prefix.ends_with('/') {
             manifest_prefix.push('/');
         }
         Ok(Self {
-            curated_files_table: env::required(src, "CURATED_FILES_TABLE", "the DynamoDB table of curated files")?,
-            max_files,
-            budget: env::millis_or(src, "LOAD_BUDGET_MS", DEFAULT_BUDGET)?,
-            loaded_ttl_days,
             redshift: RedshiftConfig {
                 workgroup: env::required(src, "REDSHIFT_WORKGROUP", "the Redshift Serverless workgroup")?,
                 database: env::required(src, "REDSHIFT_DATABASE", "the Redshift database")?,
                 secret_arn: src.get("REDSHIFT_SECRET_ARN"),
                 copy_role_arn: env::required(src, "COPY_ROLE_ARN", "the IAM role Redshift's COPY assumes")?,
-                data_bucket: env::required(src, "DATA_BUCKET", "the S3 data lake bucket")?,
+                data_bucket: load.data_bucket.clone(),
                 manifest_prefix,
                 first_poll: Duration::from_millis(250),
                 max_poll: Duration::from_secs(5),
             },
+            load,
         })
     }
 
@@ -80,34 +109,19 @@ impl Config {
             S3ObjectStore::new(vigil_aws::sdk::s3(sdk), &self.redshift.data_bucket),
             self.redshift.clone(),
         );
-        let queue = DynamoFileQueue::new(vigil_aws::sdk::dynamodb(sdk), &self.curated_files_table)
-            .keep_loaded_for_days(self.loaded_ttl_days);
-        Loader::new(warehouse, queue, self.max_files, self.budget)
+        self.load.loader(sdk, warehouse)
     }
 }
 
-/// What the PostgreSQL loader needs (see [`postgres_loader`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PostgresSettings {
-    /// `postgres://user@host:port/db`; `bash scripts/pg.sh env` prints `VIGIL_PG_URL`.
-    pub url: String,
-    /// The data lake bucket the curated files are in.
-    pub data_bucket: String,
-    /// The curated-files table (provisioned with its index by `vigil provision`).
-    pub curated_files_table: String,
-    pub max_files: usize,
-    pub budget: Duration,
+/// The same loader on the PostgreSQL database at `url` (`postgres://user@host:port/db`;
+/// `bash scripts/pg.sh env` prints `VIGIL_PG_URL`), with the settings the function reads
+/// from `src`, reading curated files from S3 (or the local endpoint): for `vigil run`
+/// and tests. Call [`Loader::run`] on it as often as you like.
+pub fn postgres_loader(sdk: &SdkConfig, src: &impl Source, url: &str) -> Result<PostgresLoader, ConfigError> {
+    let load = LoadSettings::from_source(src)?;
+    let objects = S3ObjectSource::new(vigil_aws::sdk::s3(sdk), &load.data_bucket);
+    Ok(load.loader(sdk, PostgresWarehouse::new(url, objects)))
 }
-
-/// The loader on PostgreSQL at `settings.url`, reading curated files from S3
-/// (or the local endpoint) and the registry from DynamoDB, for `vigil run` and
-/// tests. Call [`Loader::run`] on it as often as you like.
-pub fn postgres_loader(sdk: &SdkConfig, settings: &PostgresSettings) -> PostgresLoader {
-    let objects = S3ObjectSource::new(vigil_aws::sdk::s3(sdk), &settings.data_bucket);
-    let queue = DynamoFileQueue::new(vigil_aws::sdk::dynamodb(sdk), &settings.curated_files_table);
-    Loader::new(PostgresWarehouse::new(&settings.url, objects), queue, settings.max_files, settings.budget)
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests fail loudly on broken fixtures")]
@@ -126,7 +140,10 @@ mod tests {
     #[test]
     fn defaults_apply_and_every_required_setting_is_named() {
         let cfg = Config::from_source(&FULL).unwrap();
-        assert_eq!((cfg.max_files, cfg.budget, cfg.loaded_ttl_days), (200, Duration::from_secs(240), 30));
+        assert_eq!(
+            (cfg.load.max_files, cfg.load.budget, cfg.load.loaded_ttl_days),
+            (500, Duration::from_secs(240), 30)
+        );
         assert_eq!(cfg.redshift.manifest_prefix, "m/");
         assert_eq!(cfg.redshift.secret_arn, None);
         for missing in

@@ -4,12 +4,23 @@
 //! pending-file index and the conditional mark).
 //!
 //! The same [`Loader`] runs in-process against PostgreSQL for `vigil run` and
-//! the tests: [`postgres_loader`] builds it from a URL and the SDK config.
+//! the tests: [`postgres_loader`] builds it from the same settings and a URL.
 
 pub mod config;
 pub mod handler;
 pub mod loader;
 
-pub use config::{AwsLoader, Config, PostgresLoader, PostgresSettings, postgres_loader};
+pub use config::{AwsLoader, Config, LoadSettings, PostgresLoader, postgres_loader};
 pub use loader::{LoadError, LoadReport, Loader};
 pub use vigil_warehouse::{FileKind, Warehouse};
+
+/// warehouse-loader as deployed (on Redshift's Data API), from its environment (see
+/// `function.json`) and one SDK config, at cold start; its `main` builds it here.
+/// `vigil run` loads into PostgreSQL with [`postgres_loader`] instead, the same loader
+/// over another warehouse.
+pub async fn build(
+    src: &impl vigil_aws::env::Source,
+    sdk: &aws_config::SdkConfig,
+) -> Result<AwsLoader, vigil_aws::env::ConfigError> {
+    Ok(Config::from_source(src)?.loader(sdk))
+}

@@ -78,13 +78,9 @@ impl LoadError {
 ///
 /// ```ignore
 /// let sdk = vigil_local::endpoint::require().await;        // or vigil_aws::sdk::load()
-/// let loader = warehouse_loader::postgres_loader(&sdk, &warehouse_loader::PostgresSettings {
-///     url: std::env::var("VIGIL_PG_URL")?,                  // bash scripts/pg.sh env
-///     data_bucket: resources.data_bucket.clone(),
-///     curated_files_table: resources.curated_files_table.clone(),
-///     max_files: 200,
-///     budget: std::time::Duration::from_secs(60),
-/// });
+/// let env = [("CURATED_FILES_TABLE", "files"), ("DATA_BUCKET", "data")]; // the function's settings
+/// let url = std::env::var("VIGIL_PG_URL")?;                  // bash scripts/pg.sh env
+/// let loader = warehouse_loader::postgres_loader(&sdk, &env, &url)?;
 /// let report: warehouse_loader::LoadReport = loader.run(chrono::Utc::now()).await?;
 /// println!("{} files, {} rows merged", report.files_loaded, report.rows_merged);
 /// ```

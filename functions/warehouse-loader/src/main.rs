@@ -1,13 +1,11 @@
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use lambda_runtime::{LambdaEvent, run, service_fn, tracing};
-use warehouse_loader::config::Config;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     tracing::init_default_subscriber();
-    let config = Config::from_source(&vigil_aws::env::ProcessEnv)?;
     let sdk = vigil_aws::sdk::load().await;
-    let loader = config.loader(&sdk);
+    let loader = warehouse_loader::build(&vigil_aws::env::ProcessEnv, &sdk).await?;
     let loader = &loader;
     // The scheduled event carries nothing the loader needs; its clock is the input.
     run(service_fn(move |event: LambdaEvent<EventBridgeEvent>| async move {

@@ -21,7 +21,6 @@ async fn a_small_fleet_loses_nothing_misses_no_alert_and_sends_each_message_once
         out_dir,
         view: Mode::Quiet,
         endpoint_url: Some(vigil_local::endpoint::url()),
-        load_every_min: 5,
         warehouse_url: Some(std::env::var("VIGIL_PG_URL").expect(
             "VIGIL_PG_URL is not set: start the local warehouse with `bash scripts/pg.sh start` and \
              `eval \"$(bash scripts/pg.sh env)\"` (make test does this)",
@@ -69,7 +68,7 @@ async fn the_fleet_drives_a_deployed_api_with_one_users_token() {
     vigil_local::provision::provision(&sdk, &resources).await.unwrap();
     let env = Env::for_resources(&resources, &"ab".repeat(32));
     let clock = vigil_run::clock::SimClock::new(chrono::Utc::now(), 1.0);
-    let backend = Arc::new(IngestBackend { ingest: pipeline::ingest(&sdk, &env).unwrap(), clock });
+    let backend = Arc::new(IngestBackend { ingest: pipeline::ingest(&sdk, &env).await.unwrap(), clock });
     let issuer = Arc::new(LocalIssuer::generate().unwrap());
     let (addr, server) = gateway::serve(SocketAddr::from(([127, 0, 0, 1], 0)), issuer.clone(), backend).await.unwrap();
 
@@ -83,7 +82,6 @@ async fn the_fleet_drives_a_deployed_api_with_one_users_token() {
         out_dir: std::env::temp_dir(),
         view: Mode::Quiet,
         endpoint_url: None,
-        load_every_min: 5,
         warehouse_url: None,
     };
     let token = issuer.token("caregiver-app-user");

@@ -17,38 +17,35 @@ fn record(seq: u64, wearer: &str, readings: Vec<Reading>) -> KinesisEventRecord 
     kinesis::record(seq, kinesis::envelope(wearer, readings))
 }
 
-type MemoryProcessor =
-    Processor<MemoryWearers, MemoryStates, MemoryAlerts, MemoryDeliveries, MemoryNotifier, MemoryQuarantine>;
+type MemorySink = CuratedAlerts<MemoryObjectStore, MemoryCuratedFiles>;
+type MemoryProcessor = Processor<Memory<MemorySink>, MemoryQuarantine>;
 
-/// The processor on in-memory ports, with a profile for each wearer.
-fn processor(wearers: &[&str]) -> MemoryProcessor {
-    Processor {
+/// The processor on in-memory ports, with a profile for each wearer and the
+/// curated-alerts sink on in-memory stores; and the sink's pseudonymizer.
+fn processor(wearers: &[&str]) -> (MemoryProcessor, Pseudonymizer) {
+    let pseudonymizer = Pseudonymizer::new(b"0123456789abcdef0123456789abcdef").unwrap();
+    let processor = Processor {
         alerting: Alerting {
             wearers: MemoryWearers::with(wearers.iter().map(|w| sms_only(w))),
             states: MemoryStates::default(),
             alerts: MemoryAlerts::default(),
             deliveries: MemoryDeliveries::default(),
             notifier: MemoryNotifier::default(),
+            sink: CuratedAlerts {
+                objects: MemoryObjectStore::default(),
+                registry: MemoryCuratedFiles::default(),
+                pseudonymizer: pseudonymizer.clone(),
+            },
         },
         quarantine: MemoryQuarantine::default(),
-    }
-}
-
-/// The curated-alerts sink on in-memory stores, and its pseudonymizer.
-fn sink() -> (CuratedAlerts<MemoryObjectStore, MemoryCuratedFiles>, Pseudonymizer) {
-    let pseudonymizer = Pseudonymizer::new(b"0123456789abcdef0123456789abcdef").unwrap();
-    let sink = CuratedAlerts {
-        objects: MemoryObjectStore::default(),
-        registry: MemoryCuratedFiles::default(),
-        pseudonymizer: pseudonymizer.clone(),
     };
-    (sink, pseudonymizer)
+    (processor, pseudonymizer)
 }
 
 #[tokio::test]
 async fn alerts_are_curated_after_delivery_and_a_failed_write_is_retried_without_resending() {
-    let processor = processor(&["wearer-42", "wearer-7"]);
-    let (sink, pseudonymizer) = sink();
+    let (processor, pseudonymizer) = processor(&["wearer-42", "wearer-7"]);
+    let sink = &processor.alerting.sink;
     *sink.objects.failing_prefix.lock().unwrap() = Some("curated/alerts/".into());
     let mut event = KinesisEvent::default();
     event.records = vec![
@@ -58,7 +55,7 @@ async fn alerts_are_curated_after_delivery_and_a_failed_write_is_retried_without
     let now = at("2026-11-22T10:00:02Z");
 
     // The write fails: the SOS was delivered, the wearer's first record is reported.
-    let (response, _) = processor.process_with(&event, now, &sink).await;
+    let (response, _) = processor.process(&event, now).await;
     let failed: Vec<String> = response.batch_item_failures.into_iter().map(|f| f.item_identifier.unwrap()).collect();
     assert_eq!(failed, vec![format!("{:056}", 2)]);
     assert_eq!(processor.alerting.notifier.sent().len(), 1);
@@ -66,7 +63,7 @@ async fn alerts_are_curated_after_delivery_and_a_failed_write_is_retried_without
 
     // Redelivery: the same alert is evaluated again and curated; nobody is told twice.
     *sink.objects.failing_prefix.lock().unwrap() = None;
-    let (response, _) = processor.process_with(&event, now, &sink).await;
+    let (response, _) = processor.process(&event, now).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(processor.alerting.notifier.sent().len(), 1, "no second SMS");
     let keys = sink.objects.keys("curated/alerts/");
@@ -78,7 +75,7 @@ async fn alerts_are_curated_after_delivery_and_a_failed_write_is_retried_without
 
     // A third delivery raises nothing new (the state is saved): nothing rewritten.
     let puts = *sink.objects.puts.lock().unwrap();
-    let (response, _) = processor.process_with(&event, now, &sink).await;
+    let (response, _) = processor.process(&event, now).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(*sink.objects.puts.lock().unwrap(), puts);
     assert_eq!(sink.objects.get(&keys[0]).unwrap().body, body);
@@ -86,14 +83,14 @@ async fn alerts_are_curated_after_delivery_and_a_failed_write_is_retried_without
 
 #[tokio::test]
 async fn a_silent_band_back_again_is_curated_as_resolved_in_a_file_of_its_own() {
-    let processor = processor(&["wearer-42"]);
-    let (sink, pseudonymizer) = sink();
+    let (processor, pseudonymizer) = processor(&["wearer-42"]);
+    let sink = &processor.alerting.sink;
     let mut event = KinesisEvent::default();
     event.records = vec![record(1, "wearer-42", vec![reading("2026-11-22T10:00:00+01:00", 1)])];
-    let (response, _) = processor.process_with(&event, at("2026-11-22T09:00:01Z"), &sink).await;
+    let (response, _) = processor.process(&event, at("2026-11-22T09:00:01Z")).await;
     assert!(response.batch_item_failures.is_empty());
     // The detector finds the band silent: a no_data alert, curated open.
-    let silent = processor.alerting.check_wearer_with("wearer-42", at("2026-11-22T09:16:00Z"), &sink).await.unwrap();
+    let silent = processor.alerting.check_wearer("wearer-42", at("2026-11-22T09:16:00Z")).await.unwrap();
     assert_eq!(silent.alerts_raised.len(), 1);
     let alert = silent.alerts_raised[0].clone();
     let raised =
@@ -102,7 +99,7 @@ async fn a_silent_band_back_again_is_curated_as_resolved_in_a_file_of_its_own() 
 
     // The phone uploads its buffer: the alert is resolved, and curated again as resolved.
     event.records = vec![record(2, "wearer-42", vec![reading("2026-11-22T10:21:00+01:00", 2)])];
-    let (response, _) = processor.process_with(&event, at("2026-11-22T09:21:00Z"), &sink).await;
+    let (response, _) = processor.process(&event, at("2026-11-22T09:21:00Z")).await;
     assert!(response.batch_item_failures.is_empty());
     let resolved = vigil_alerting::curated::alert_files(&pseudonymizer, "wearer-42", &[alert], true).unwrap();
     let mut expected = vec![raised[0].key.clone(), resolved[0].key.clone()];

@@ -7,13 +7,13 @@ use alert_processor::Processor;
 use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
 use chrono::NaiveTime;
 use proptest::prelude::*;
-use vigil_alerting::Alerting;
+use vigil_alerting::{Alerting, NoSink};
 use vigil_domain::alerts::{RuleKind, Severity};
 use vigil_domain::care::{Caregiver, Channel, QuietHours, WearerProfile};
 use vigil_testkit::kinesis::{at, envelope, event, record};
 use vigil_testkit::*;
 
-type Proc = Processor<MemoryWearers, MemoryStates, MemoryAlerts, MemoryDeliveries, MemoryNotifier, MemoryQuarantine>;
+type Proc = Processor<Memory, MemoryQuarantine>;
 
 fn profile(wearer: &str) -> WearerProfile {
     WearerProfile {
@@ -52,6 +52,7 @@ fn processor() -> Proc {
             alerts: MemoryAlerts::default(),
             deliveries: MemoryDeliveries::default(),
             notifier: MemoryNotifier::default(),
+            sink: NoSink,
         },
         quarantine: MemoryQuarantine::default(),
     }

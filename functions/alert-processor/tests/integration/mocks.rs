@@ -34,7 +34,7 @@ use aws_sdk_dynamodb::types::error::ProvisionedThroughputExceededException;
 use aws_sdk_s3::operation::put_object::PutObjectOutput;
 use aws_sdk_sns::operation::publish::{PublishError, PublishOutput};
 use aws_smithy_mocks::{MockResponse, Rule, RuleMode, mock, mock_client};
-use vigil_alerting::Alerting;
+use vigil_alerting::{AlertPorts, Alerting, NoSink};
 use vigil_aws::alerts::DynamoAlertStore;
 use vigil_aws::deliveries::DynamoDeliveryLog;
 use vigil_aws::quarantine::S3Quarantine;
@@ -43,8 +43,20 @@ use vigil_aws::state::DynamoStateStore;
 use vigil_aws::wearers::DynamoWearerDirectory;
 use vigil_testkit::kinesis::{at, envelope, event, record, seq};
 
-type Proc =
-    Processor<DynamoWearerDirectory, DynamoStateStore, DynamoAlertStore, DynamoDeliveryLog, SnsNotifier, S3Quarantine>;
+/// The AWS adapters as the alert path assembles them, without the profile cache.
+#[derive(Debug)]
+struct Adapters;
+
+impl AlertPorts for Adapters {
+    type Wearers = DynamoWearerDirectory;
+    type States = DynamoStateStore;
+    type Alerts = DynamoAlertStore;
+    type Deliveries = DynamoDeliveryLog;
+    type Notifier = SnsNotifier;
+    type Sink = NoSink;
+}
+
+type Proc = Processor<Adapters, S3Quarantine>;
 
 const WEARERS: &str = "wearers";
 const STATE: &str = "state";
@@ -83,6 +95,7 @@ fn processor(faults: Faults) -> (Proc, Calls) {
             alerts: DynamoAlertStore::new(dynamodb.clone(), ALERTS),
             deliveries: DynamoDeliveryLog::new(dynamodb, DELIVERIES),
             notifier: SnsNotifier::new(sns(faults, &calls)),
+            sink: NoSink,
         },
         quarantine: S3Quarantine::new(s3(faults, &calls), BUCKET),
     };

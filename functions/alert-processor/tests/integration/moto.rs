@@ -5,9 +5,8 @@
 
 use std::time::Duration;
 
-use alert_processor::Processor;
 use chrono::{DateTime, Utc};
-use vigil_aws::alert_path::AlertPathConfig;
+use vigil_alerting::aws::AlertPathConfig;
 use vigil_aws::kinesis::KinesisPublisher;
 use vigil_aws::wearers::DynamoWearerDirectory;
 use vigil_domain::Envelope;
@@ -36,7 +35,7 @@ async fn setup() -> Setup {
         deliveries_table: resources.deliveries_table.clone(),
         quarantine_bucket: resources.quarantine_bucket.clone(),
         delivery_lease: Duration::from_secs(60),
-        wearer_cache_ttl: vigil_aws::alert_path::DEFAULT_WEARER_CACHE_TTL,
+        wearer_cache_ttl: vigil_alerting::aws::DEFAULT_WEARER_CACHE_TTL,
     };
     // Numbers unique to this test: moto records every SMS in one list.
     let phones =
@@ -98,7 +97,15 @@ async fn put(s: &Setup, records: Vec<Vec<u8>>) {
 
 /// Drives the whole stream through alert-processor once, from the oldest record.
 async fn deliver_stream(s: &Setup) -> Vec<FailedBatch> {
-    let processor = Processor { alerting: s.config.alerting(&s.sdk), quarantine: s.config.quarantine(&s.sdk) };
+    let c = &s.config;
+    let env = [
+        ("WEARERS_TABLE", c.wearers_table.as_str()),
+        ("STATE_TABLE", c.state_table.as_str()),
+        ("ALERTS_TABLE", c.alerts_table.as_str()),
+        ("DELIVERIES_TABLE", c.deliveries_table.as_str()),
+        ("QUARANTINE_BUCKET", c.quarantine_bucket.as_str()),
+    ];
+    let processor = alert_processor::build(&env, &s.sdk).await.unwrap();
     let handler = |event| {
         let processor = &processor;
         async move { Ok::<_, std::convert::Infallible>(processor.handle(event).await) }

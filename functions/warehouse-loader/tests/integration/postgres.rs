@@ -7,8 +7,6 @@
 //! Start both with `bash localstack/endpoint.sh start` and `bash scripts/pg.sh start`
 //! (`make test` does). Without them these tests fail and say so.
 
-use std::time::Duration;
-
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use raw_archiver::curated::CuratedWriter;
 use tokio_postgres::NoTls;
@@ -20,7 +18,7 @@ use vigil_domain::curated::{
 };
 use vigil_domain::reading::SleepStage;
 use vigil_local::provision::{Resources, provision};
-use warehouse_loader::{PostgresLoader, PostgresSettings, postgres_loader};
+use warehouse_loader::{PostgresLoader, postgres_loader};
 
 const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
 const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5433/postgres";
@@ -62,16 +60,14 @@ impl Setup {
     }
 
     fn loader(&self, max_files: usize) -> PostgresLoader {
-        postgres_loader(
-            &self.sdk,
-            &PostgresSettings {
-                url: self.db_url.clone(),
-                data_bucket: self.resources.data_bucket.clone(),
-                curated_files_table: self.resources.curated_files_table.clone(),
-                max_files,
-                budget: Duration::from_secs(30),
-            },
-        )
+        let max_files = max_files.to_string();
+        let env = [
+            ("DATA_BUCKET", self.resources.data_bucket.as_str()),
+            ("CURATED_FILES_TABLE", self.resources.curated_files_table.as_str()),
+            ("LOAD_MAX_FILES", max_files.as_str()),
+            ("LOAD_BUDGET_MS", "30000"),
+        ];
+        postgres_loader(&self.sdk, &env, &self.db_url).unwrap()
     }
 
     async fn db(&self) -> tokio_postgres::Client {

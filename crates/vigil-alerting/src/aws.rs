@@ -1,26 +1,61 @@
 //! The alert path wired to AWS: the tables and bucket it uses, read from the
-//! environment, and the adapters built from one SDK config. Shared by
-//! alert-processor and offline-detector so both see the same resources.
+//! environment, the adapters built from one SDK config, and where the curated alerts
+//! go. Shared by alert-processor and offline-detector so both see the same resources.
 
 use std::time::Duration;
 
 use aws_config::SdkConfig;
-use vigil_alerting::Alerting;
+use vigil_aws::alerts::DynamoAlertStore;
+use vigil_aws::archive::S3ObjectStore;
+use vigil_aws::curated_files::DynamoCuratedFiles;
+use vigil_aws::deliveries::{DEFAULT_LEASE, DynamoDeliveryLog};
+use vigil_aws::env::{self, ConfigError, Source};
+use vigil_aws::quarantine::S3Quarantine;
+use vigil_aws::secrets::SecretError;
+use vigil_aws::sns::SnsNotifier;
+use vigil_aws::state::DynamoStateStore;
+use vigil_aws::wearers::DynamoWearerDirectory;
 use vigil_domain::cache::CachedWearers;
 
-use crate::alerts::DynamoAlertStore;
-use crate::deliveries::{DEFAULT_LEASE, DynamoDeliveryLog};
-use crate::env::{self, ConfigError, Source};
-use crate::quarantine::S3Quarantine;
-use crate::sns::SnsNotifier;
-use crate::state::DynamoStateStore;
-use crate::wearers::DynamoWearerDirectory;
+use crate::curated::CuratedAlerts;
+use crate::{AlertPorts, Alerting};
 
 /// Wearer profiles from DynamoDB, cached per container.
 pub type AwsWearers = CachedWearers<DynamoWearerDirectory>;
 
-/// The alert path on DynamoDB and SNS.
-pub type AwsAlerting = Alerting<AwsWearers, DynamoStateStore, DynamoAlertStore, DynamoDeliveryLog, SnsNotifier>;
+/// The alert path's ports on AWS: DynamoDB, SNS (or `N` wrapping it: the local runner
+/// records what is sent) and the curated alerts on S3 (when configured).
+#[derive(Debug)]
+pub struct Aws<N = SnsNotifier>(std::marker::PhantomData<N>);
+
+impl<N: vigil_domain::ports::Notifier + Sync> AlertPorts for Aws<N> {
+    type Wearers = AwsWearers;
+    type States = DynamoStateStore;
+    type Alerts = DynamoAlertStore;
+    type Deliveries = DynamoDeliveryLog;
+    type Notifier = N;
+    type Sink = Option<AwsCuratedAlerts>;
+}
+
+/// The alert path on AWS.
+pub type AwsAlerting<N = SnsNotifier> = Alerting<Aws<N>>;
+
+impl<N: vigil_domain::ports::Notifier + Sync> AwsAlerting<N> {
+    /// The same alert path with its notifier wrapped.
+    pub fn map_notifier<M: vigil_domain::ports::Notifier + Sync>(self, wrap: impl FnOnce(N) -> M) -> AwsAlerting<M> {
+        let Self { wearers, states, alerts, deliveries, notifier, sink } = self;
+        Alerting { wearers, states, alerts, deliveries, notifier: wrap(notifier), sink }
+    }
+}
+
+/// The alert path from the environment (see [`AlertPathConfig`] and [`curated_alerts`]),
+/// at cold start; alert-processor and offline-detector both start from this.
+pub async fn alerting(src: &impl Source, sdk: &SdkConfig) -> Result<(AlertPathConfig, AwsAlerting), SecretError> {
+    let config = AlertPathConfig::from_source(src)?;
+    let sink = curated_alerts(src, sdk).await?;
+    let alerting = config.alerting(sdk, sink);
+    Ok((config, alerting))
+}
 
 /// How long a container keeps a wearer profile by default.
 pub const DEFAULT_WEARER_CACHE_TTL: Duration = Duration::from_secs(60);
@@ -60,9 +95,9 @@ impl AlertPathConfig {
         })
     }
 
-    /// The alert service on this config's resources.
-    pub fn alerting(&self, sdk: &SdkConfig) -> AwsAlerting {
-        let dynamodb = crate::sdk::dynamodb(sdk);
+    /// The alert service on this config's resources, handing alerts to `sink`.
+    pub fn alerting(&self, sdk: &SdkConfig, sink: Option<AwsCuratedAlerts>) -> AwsAlerting {
+        let dynamodb = vigil_aws::sdk::dynamodb(sdk);
         Alerting {
             wearers: CachedWearers::new(
                 DynamoWearerDirectory::new(dynamodb.clone(), &self.wearers_table),
@@ -71,13 +106,36 @@ impl AlertPathConfig {
             states: DynamoStateStore::new(dynamodb.clone(), &self.state_table),
             alerts: DynamoAlertStore::new(dynamodb.clone(), &self.alerts_table),
             deliveries: DynamoDeliveryLog::new(dynamodb, &self.deliveries_table).with_lease(self.delivery_lease),
-            notifier: SnsNotifier::new(crate::sdk::sns(sdk)),
+            notifier: SnsNotifier::new(vigil_aws::sdk::sns(sdk)),
+            sink,
         }
     }
 
     pub fn quarantine(&self, sdk: &SdkConfig) -> S3Quarantine {
-        S3Quarantine::new(crate::sdk::s3(sdk), &self.quarantine_bucket)
+        S3Quarantine::new(vigil_aws::sdk::s3(sdk), &self.quarantine_bucket)
     }
+}
+
+/// The curated alerts on S3 and DynamoDB.
+pub type AwsCuratedAlerts = CuratedAlerts<S3ObjectStore, DynamoCuratedFiles>;
+
+/// Where the curated alerts go, or `None` when `DATA_BUCKET` is unset (the function
+/// then runs without them and says so). With `DATA_BUCKET`, `CURATED_FILES_TABLE` and
+/// the pseudonym key are required: `PSEUDONYM_KEY`, or `PSEUDONYM_KEY_SECRET_ARN`
+/// fetched from Secrets Manager (call this at cold start). It must be raw-archiver's
+/// key, so a wearer has one pseudonym in both fact tables.
+pub async fn curated_alerts(src: &impl Source, sdk: &SdkConfig) -> Result<Option<AwsCuratedAlerts>, SecretError> {
+    let Some(bucket) = src.get("DATA_BUCKET") else {
+        tracing::warn!("DATA_BUCKET is not set: alerts are not curated for the warehouse");
+        return Ok(None);
+    };
+    let table = env::required(src, "CURATED_FILES_TABLE", "the DynamoDB table of curated files")?;
+    let pseudonymizer = vigil_aws::secrets::pseudonymizer(src, || vigil_aws::sdk::secrets(sdk)).await?;
+    Ok(Some(CuratedAlerts {
+        objects: S3ObjectStore::new(vigil_aws::sdk::s3(sdk), bucket),
+        registry: DynamoCuratedFiles::new(vigil_aws::sdk::dynamodb(sdk), table),
+        pseudonymizer,
+    }))
 }
 
 #[cfg(test)]

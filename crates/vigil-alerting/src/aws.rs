@@ -9,13 +9,13 @@ use vigil_aws::alerts::DynamoAlertStore;
 use vigil_aws::archive::S3ObjectStore;
 use vigil_aws::curated_files::DynamoCuratedFiles;
 use vigil_aws::deliveries::{DEFAULT_LEASE, DynamoDeliveryLog};
-use vigil_aws::env::{self, ConfigError, Source};
 use vigil_aws::quarantine::S3Quarantine;
 use vigil_aws::secrets::SecretError;
 use vigil_aws::sns::SnsNotifier;
 use vigil_aws::state::DynamoStateStore;
 use vigil_aws::wearers::DynamoWearerDirectory;
 use vigil_domain::cache::CachedWearers;
+use vigil_domain::config::{self as env, ConfigError, Source};
 
 use crate::curated::CuratedAlerts;
 use crate::{AlertPorts, Alerting};

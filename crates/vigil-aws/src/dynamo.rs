@@ -1,5 +1,5 @@
-//! What the DynamoDB and S3 adapters share: which SDK failures are worth a retry,
-//! and the one timestamp format of every stored time.
+//! What the DynamoDB and S3 adapters share: store errors (retryable as
+//! [`crate::retry::is_retryable`] says) and the one timestamp format of every stored time.
 //!
 //! Stored times are RFC 3339 UTC with exactly three fractional digits
 //! (`2026-11-02T08:15:00.000Z`): fixed width, so string order is time order and
@@ -11,37 +11,9 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use chrono::{DateTime, SecondsFormat, Utc};
 use vigil_domain::ports::StoreError;
 
-/// Service error codes that say "later, not never": throttling and transient
-/// faults of DynamoDB and S3.
-const RETRYABLE_CODES: &[&str] = &[
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "Throttling",
-    "RequestLimitExceeded",
-    "InternalServerError",
-    "InternalError",
-    "ServiceUnavailable",
-    "TransactionConflictException",
-    "SlowDown",
-    "RequestTimeout",
-];
+use crate::retry::is_retryable;
 
 const CONDITIONAL_CHECK_FAILED: &str = "ConditionalCheckFailedException";
-
-/// Whether trying the same call again can succeed: throttling, 5xx, timeouts and
-/// failures to reach the service are; validation, access and missing-resource
-/// errors are not.
-pub fn is_retryable<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
-    match err {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
-        SdkError::ServiceError(service) => {
-            service.raw().status().is_server_error()
-                || service.raw().status().as_u16() == 429
-                || service.err().code().is_some_and(|code| RETRYABLE_CODES.contains(&code))
-        }
-        _ => false,
-    }
-}
 
 /// The failed conditional write every adapter here treats as an answer, not an error.
 pub fn is_conditional_check_failed<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
@@ -64,7 +36,7 @@ pub struct MalformedItem {
     pub attribute: &'static str,
 }
 
-pub(crate) fn malformed(operation: &'static str, resource: &str, attribute: &'static str) -> StoreError {
+pub fn malformed(operation: &'static str, resource: &str, attribute: &'static str) -> StoreError {
     StoreError {
         operation,
         resource: resource.to_owned(),
@@ -78,7 +50,7 @@ pub fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-pub(crate) fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
+pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
 }
 

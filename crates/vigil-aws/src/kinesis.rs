@@ -5,50 +5,19 @@
 //! shard). Only the failed entries are sent again, with exponential backoff and
 //! full jitter, until every record is written or the time budget is spent.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use aws_sdk_kinesis::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
-use tokio::time::{Instant, sleep_until, timeout_at};
+use tokio::time::{Instant, timeout_at};
 use vigil_domain::ports::{PublishError, PublishReport, RecordPublisher, StreamRecord};
+
+use crate::retry::{Backoff, error_code, is_retryable, resend_failed};
 
 /// PutRecords limits: 500 entries and 5 MiB (data plus partition keys) per call.
 pub const MAX_ENTRIES_PER_CALL: usize = 500;
 pub const MAX_BYTES_PER_CALL: usize = 5 * 1024 * 1024;
-
-/// Error codes worth another attempt (throttling, transient service faults).
-const RETRYABLE_CODES: &[&str] = &[
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "LimitExceededException",
-    "KMSThrottlingException",
-    "InternalFailure",
-    "InternalFailureException",
-    "ServiceUnavailable",
-];
-
-/// Backoff between attempts: full jitter over an exponentially growing ceiling.
-#[derive(Debug, Clone, Copy)]
-pub struct Backoff {
-    pub base: Duration,
-    pub max: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Self { base: Duration::from_millis(50), max: Duration::from_secs(1) }
-    }
-}
-
-impl Backoff {
-    /// How long to wait before retry `attempt` (0-based): uniform over zero to
-    /// `base · 2^attempt`, capped at `max`.
-    pub fn delay(&self, attempt: u32) -> Duration {
-        let ceiling = self.base.saturating_mul(1u32 << attempt.min(16)).min(self.max);
-        ceiling.mul_f64(fastrand::f64())
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct KinesisPublisher {
@@ -91,7 +60,7 @@ impl KinesisPublisher {
             Err(_elapsed) => return Ok(batch.to_vec()),
             Ok(Ok(output)) => output,
             Ok(Err(err)) if is_retryable(&err) => {
-                tracing::warn!(stream = %self.stream_name, error = %err_code(&err), entries = batch.len(), "PutRecords call failed, will retry");
+                tracing::warn!(stream = %self.stream_name, error = %error_code(&err), entries = batch.len(), "PutRecords call failed, will retry");
                 return Ok(batch.to_vec());
             }
             Ok(Err(err)) => {
@@ -117,29 +86,24 @@ impl RecordPublisher for KinesisPublisher {
     async fn publish(&self, records: Vec<StreamRecord>, budget: Duration) -> Result<PublishReport, PublishError> {
         let deadline = Instant::now() + budget;
         let total = records.len();
-        let mut pending: Vec<usize> = (0..total).collect();
-        let mut report = PublishReport::default();
-        let mut attempt = 0u32;
-        while !pending.is_empty() {
-            let mut failed = Vec::new();
-            for batch in call_batches(&records, &pending) {
-                report.calls += 1;
-                failed.extend(self.put_batch(&records, &batch, deadline).await?);
+        let calls = AtomicU32::new(0);
+        let records = &records;
+        let resent = resend_failed(&self.stream_name, &self.backoff, deadline, (0..total).collect(), |pending| {
+            let calls = &calls;
+            async move {
+                let mut failed = Vec::new();
+                for batch in call_batches(records, &pending) {
+                    calls.fetch_add(1, Ordering::Relaxed);
+                    failed.extend(self.put_batch(records, &batch, deadline).await?);
+                }
+                Ok(failed)
             }
-            if failed.is_empty() {
-                break;
-            }
-            report.resent += failed.len();
-            let wake = Instant::now() + self.backoff.delay(attempt);
-            if wake >= deadline {
-                return Err(PublishError::Incomplete { unwritten: failed.len(), total });
-            }
-            tracing::info!(stream = %self.stream_name, failed = failed.len(), attempt, "resending failed PutRecords entries");
-            sleep_until(wake).await;
-            pending = failed;
-            attempt += 1;
+        })
+        .await?;
+        if !resent.unwritten.is_empty() {
+            return Err(PublishError::Incomplete { unwritten: resent.unwritten.len(), total });
         }
-        Ok(report)
+        Ok(PublishReport { calls: calls.into_inner(), resent: resent.resent })
     }
 }
 
@@ -164,24 +128,6 @@ pub fn call_batches(records: &[StreamRecord], indexes: &[usize]) -> Vec<Vec<usiz
     batches
 }
 
-fn is_retryable<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
-    match err {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
-        SdkError::ServiceError(service) => service.err().code().is_some_and(|code| RETRYABLE_CODES.contains(&code)),
-        _ => false,
-    }
-}
-
-fn err_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> String {
-    match err {
-        SdkError::ServiceError(service) => service.err().code().unwrap_or("unknown").to_owned(),
-        SdkError::TimeoutError(_) => "timeout".into(),
-        SdkError::DispatchFailure(_) => "dispatch failure".into(),
-        SdkError::ResponseError(_) => "response error".into(),
-        _ => "construction failure".into(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,14 +147,5 @@ mod tests {
         let big: Vec<_> = (0..7).map(|_| rec(1_000_000)).collect();
         let batches = call_batches(&big, &(0..7).collect::<Vec<_>>());
         assert_eq!(batches.iter().map(Vec::len).collect::<Vec<_>>(), vec![5, 2]);
-    }
-
-    #[test]
-    fn backoff_stays_under_its_ceiling() {
-        let b = Backoff { base: Duration::from_millis(50), max: Duration::from_millis(400) };
-        for attempt in 0..40 {
-            let ceiling = Duration::from_millis(50 * (1u64 << attempt.min(16))).min(b.max);
-            assert!(b.delay(attempt) <= ceiling);
-        }
     }
 }

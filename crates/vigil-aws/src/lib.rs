@@ -1,34 +1,44 @@
 //! Vigil's AWS adapters: one config factory, one adapter per service, each
-//! implementing a port of `vigil-domain`. LocalStack, moto's server and AWS differ
-//! only by `AWS_ENDPOINT_URL`.
+//! implementing a port of `vigil-domain`, and one retry policy they all use.
+//! LocalStack, moto's server and AWS differ only by `AWS_ENDPOINT_URL`.
+//!
+//! Each service is a Cargo feature (`kinesis`, `dynamodb`, `s3`, `sns`,
+//! `secretsmanager`): a function enables what it calls and links nothing else.
 
-pub mod env;
-pub mod kinesis;
-pub mod metrics;
-pub mod registry;
+pub mod dynamo;
+pub mod retry;
 pub mod sdk;
 
-pub use env::ConfigError;
+#[cfg(feature = "kinesis")]
+pub mod kinesis;
 
-// The alert path's adapters.
+// DynamoDB: devices, wearers, rule state, alerts, deliveries, curated files, vitals, shadows.
+#[cfg(feature = "dynamodb")]
 pub mod alerts;
+#[cfg(feature = "dynamodb")]
+pub mod curated_files;
+#[cfg(feature = "dynamodb")]
 pub mod deliveries;
-pub mod dynamo;
-pub mod quarantine;
-pub mod sns;
+#[cfg(feature = "dynamodb")]
+pub mod registry;
+#[cfg(feature = "dynamodb")]
+pub mod shadow;
+#[cfg(feature = "dynamodb")]
 pub mod state;
+#[cfg(feature = "dynamodb")]
+pub mod vitals;
+#[cfg(feature = "dynamodb")]
 pub mod wearers;
 
-// raw-archiver's adapters: the data lake and the curated-file registry.
+// S3: the data lake and the quarantine.
+#[cfg(feature = "s3")]
 pub mod archive;
-pub mod curated_files;
+#[cfg(feature = "s3")]
+pub mod quarantine;
 
-// vitals-writer's adapters: the vitals table and the wearer's shadow.
-pub mod shadow;
-pub mod vitals;
+#[cfg(feature = "sns")]
+pub mod sns;
 
-// warehouse-loader's adapters: Redshift's Data API, the pending-file queue and
-// reading the data lake; the pseudonym key from Secrets Manager.
-pub mod redshift;
+// Secrets Manager: the pseudonym key.
+#[cfg(feature = "secretsmanager")]
 pub mod secrets;
-pub mod warehouse;

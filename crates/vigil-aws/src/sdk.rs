@@ -31,22 +31,27 @@ pub fn has_custom_endpoint(config: &SdkConfig) -> bool {
     config.endpoint_url().is_some()
 }
 
+#[cfg(feature = "kinesis")]
 pub fn kinesis(config: &SdkConfig) -> aws_sdk_kinesis::Client {
     aws_sdk_kinesis::Client::new(config)
 }
 
+#[cfg(feature = "dynamodb")]
 pub fn dynamodb(config: &SdkConfig) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(config)
 }
 
+#[cfg(feature = "secretsmanager")]
 pub fn secrets(config: &SdkConfig) -> aws_sdk_secretsmanager::Client {
     aws_sdk_secretsmanager::Client::new(config)
 }
 
+#[cfg(feature = "sns")]
 pub fn sns(config: &SdkConfig) -> aws_sdk_sns::Client {
     aws_sdk_sns::Client::new(config)
 }
 
+#[cfg(feature = "s3")]
 /// S3 with path-style addressing when an emulator is the endpoint: moto and
 /// LocalStack serve `http://host/bucket/key`, and virtual-hosted names like
 /// `bucket.127.0.0.1` do not resolve.

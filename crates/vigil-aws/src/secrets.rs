@@ -10,7 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use vigil_domain::curated::Pseudonymizer;
 
-use crate::env::{ConfigError, Source};
+use vigil_domain::config::{ConfigError, Source};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {

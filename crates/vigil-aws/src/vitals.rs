@@ -11,18 +11,19 @@
 //! large batch is not one long queue of round trips.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use chrono::{DateTime, Utc};
-use tokio::time::{Instant, sleep_until, timeout_at};
+use tokio::time::{Instant, timeout_at};
 use vigil_domain::ports::StoreError;
 use vigil_domain::vitals::{
     Attr, VitalsItem, VitalsStore, VitalsWriteError, WriteReport, attr, minute_range, parse_sort_key,
 };
 
 use crate::dynamo::{malformed, store_error};
-use crate::kinesis::Backoff;
+use crate::retry::{Backoff, resend_failed};
 
 /// BatchWriteItem takes at most 25 put or delete requests per call.
 pub const MAX_ITEMS_PER_CALL: usize = 25;
@@ -106,69 +107,51 @@ impl DynamoVitalsStore {
     /// Writes the items `indexes` in one call, resending what comes back
     /// unprocessed until all are written or the deadline passes.
     async fn put_call(&self, items: &[VitalsItem], indexes: &[usize], deadline: Instant) -> Outcome {
-        let mut outcome = Outcome::default();
-        let mut pending: Vec<usize> = indexes.to_vec();
-        let mut attempt = 0u32;
-        loop {
-            if Instant::now() >= deadline {
-                outcome.unwritten.extend(pending);
-                return outcome;
-            }
-            let requests = match pending.iter().map(|&i| put_request(&items[i])).collect::<Result<Vec<_>, _>>() {
-                Ok(requests) => requests,
-                Err(err) => {
+        let calls = AtomicU32::new(0);
+        let result = resend_failed(&self.table, &self.backoff, deadline, indexes.to_vec(), |pending| {
+            let calls = &calls;
+            async move {
+                let requests = pending.iter().map(|&i| put_request(&items[i])).collect::<Result<Vec<_>, _>>();
+                let requests = requests.map_err(|err| {
                     // Only an item without attributes fails to build: a bug, not data.
-                    let err = StoreError {
-                        operation: "BatchWriteItem",
-                        resource: self.table.clone(),
-                        retryable: false,
-                        source: err.into(),
-                    };
-                    outcome.unwritten.extend(pending);
-                    outcome.error.get_or_insert(err);
-                    return outcome;
-                }
-            };
-            outcome.report.calls += 1;
-            let call = self.client.batch_write_item().request_items(&self.table, requests).send();
-            let unprocessed = match timeout_at(deadline, call).await {
-                // Out of time mid-call: the outcome is unknown; rewriting is harmless.
-                Err(_elapsed) => pending.clone(),
-                Ok(Ok(out)) => {
-                    let back = out.unprocessed_items.unwrap_or_default().remove(&self.table).unwrap_or_default();
-                    match unprocessed_indexes(items, &pending, &back) {
-                        Some(left) => left,
-                        None => {
+                    let source = err.into();
+                    (StoreError { operation: "BatchWriteItem", resource: self.table.clone(), retryable: false, source }, pending.clone())
+                })?;
+                calls.fetch_add(1, Ordering::Relaxed);
+                let call = self.client.batch_write_item().request_items(&self.table, requests).send();
+                Ok(match timeout_at(deadline, call).await {
+                    // Out of time mid-call: the outcome is unknown; rewriting is harmless.
+                    Err(_elapsed) => pending,
+                    Ok(Ok(out)) => {
+                        let back = out.unprocessed_items.unwrap_or_default().remove(&self.table).unwrap_or_default();
+                        unprocessed_indexes(items, &pending, &back).unwrap_or_else(|| {
                             // Keys we did not send: trust nothing of this answer.
                             tracing::warn!(table = %self.table, sent = pending.len(), "UnprocessedItems does not match the request, resending it");
-                            pending.clone()
+                            pending
+                        })
+                    }
+                    Ok(Err(err)) => {
+                        let err = store_error("BatchWriteItem", &self.table, err);
+                        if !err.retryable {
+                            return Err((err, pending));
                         }
+                        tracing::warn!(table = %self.table, error = %err, source = ?std::error::Error::source(&err).map(ToString::to_string), items = pending.len(), "BatchWriteItem call failed, will resend");
+                        pending
                     }
-                }
-                Ok(Err(err)) => {
-                    let err = store_error("BatchWriteItem", &self.table, err);
-                    if !err.retryable {
-                        outcome.unwritten.extend(pending);
-                        outcome.error.get_or_insert(err);
-                        return outcome;
-                    }
-                    tracing::warn!(table = %self.table, error = %err, source = ?std::error::Error::source(&err).map(ToString::to_string), items = pending.len(), "BatchWriteItem call failed, will resend");
-                    pending.clone()
-                }
-            };
-            if unprocessed.is_empty() {
-                return outcome;
+                })
             }
-            outcome.report.retries += unprocessed.len();
-            let wake = Instant::now() + self.backoff.delay(attempt);
-            if wake >= deadline {
-                outcome.unwritten.extend(unprocessed);
-                return outcome;
+        })
+        .await;
+        let calls = calls.into_inner();
+        match result {
+            Ok(resent) => Outcome {
+                report: WriteReport { calls, retries: resent.resent },
+                unwritten: resent.unwritten,
+                error: None,
+            },
+            Err((err, pending)) => {
+                Outcome { report: WriteReport { calls, retries: 0 }, unwritten: pending, error: Some(err) }
             }
-            tracing::info!(table = %self.table, unprocessed = unprocessed.len(), attempt, "resending unprocessed vitals items");
-            sleep_until(wake).await;
-            pending = unprocessed;
-            attempt += 1;
         }
     }
 }

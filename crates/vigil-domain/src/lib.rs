@@ -7,6 +7,7 @@
 pub mod alerts;
 pub mod cache;
 pub mod care;
+pub mod config;
 pub mod curated;
 pub mod envelope;
 pub mod ports;

@@ -179,16 +179,16 @@ pub async fn create_table(
 }
 
 /// Creates the curated-files table (keyed `file_key`) with the warehouse
-/// loader's index [`vigil_aws::warehouse::PENDING_INDEX`]
+/// loader's index [`vigil_warehouse::aws::registry::PENDING_INDEX`]
 /// (`status-created_at-index`: partition key `status` S, sort key `created_at`
 /// S, projection INCLUDE `event_date`, `rows`, `bytes`, `kind`), or adds the
 /// index to a table created before it existed. The CDK app declares the same
-/// index (see `vigil_aws::warehouse`).
+/// index (see `vigil_warehouse::aws::registry`).
 pub async fn create_curated_files_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), ProvisionError> {
     use aws_sdk_dynamodb::types::{
         CreateGlobalSecondaryIndexAction, GlobalSecondaryIndexUpdate, Projection, ProjectionType,
     };
-    use vigil_aws::warehouse::{PENDING_INDEX, PENDING_INDEX_ATTRIBUTES};
+    use vigil_warehouse::aws::registry::{PENDING_INDEX, PENDING_INDEX_ATTRIBUTES};
 
     let err = |message: String| ProvisionError::Table { table: table.to_owned(), message };
     create_table(client, table, "file_key", None).await?;

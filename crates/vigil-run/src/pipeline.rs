@@ -16,13 +16,13 @@ use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::KinesisEventResponse;
 
 use tokio::sync::watch;
-use vigil_aws::env::Source;
 use vigil_aws::kinesis::KinesisPublisher;
-use vigil_aws::metrics::Metrics;
 use vigil_aws::registry::DynamoDeviceDirectory;
 use vigil_aws::sns::SnsNotifier;
+use vigil_domain::config::Source;
 use vigil_domain::ports::{PublishError, PublishReport, RecordPublisher, StreamRecord};
 use vigil_domain::registry::CachedDirectory;
+use vigil_lambda::metrics::Metrics;
 use vigil_local::declaration::Declaration;
 use vigil_local::esm::{EventSourceMapping, JsonLines, Stats};
 use vigil_local::provision::Resources;

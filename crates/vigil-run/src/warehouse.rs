@@ -8,7 +8,7 @@ use anyhow::Context;
 use aws_config::SdkConfig;
 use chrono::{DateTime, Utc};
 use tokio_postgres::NoTls;
-use vigil_aws::env::Source;
+use vigil_domain::config::Source;
 use warehouse_loader::PostgresLoader;
 
 pub struct PgWarehouse {

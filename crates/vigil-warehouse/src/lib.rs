@@ -1,6 +1,6 @@
 //! The warehouse: the port the loader writes through, the SQL it sends (versioned
 //! migrations, staging, deduplication, MERGE) in the two dialects Vigil speaks —
-//! Amazon Redshift (production, through the Data API: `vigil_aws::redshift`) and
+//! Amazon Redshift (production, through the Data API: `aws::redshift`) and
 //! PostgreSQL 15 (local runs and tests: [`postgres`]) — and the COPY manifest.
 //!
 //! # What is loaded
@@ -26,6 +26,8 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use vigil_domain::ports::{BoxError, StoreError};
 
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod manifest;
 pub mod sql;
 

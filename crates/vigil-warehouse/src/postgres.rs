@@ -35,7 +35,7 @@ const LOAD_LOCK: i64 = 0x5649_4749_4c00_0002;
 const CHUNK_BYTES: usize = 1 << 20;
 
 /// The warehouse on PostgreSQL at `url` (`postgres://user@host:port/db`), reading
-/// curated files through `objects` (on AWS or moto: `vigil_aws::warehouse::S3ObjectSource`).
+/// curated files through `objects` (on AWS or moto: `aws::S3ObjectSource`).
 #[derive(Debug, Clone)]
 pub struct PostgresWarehouse<S> {
     url: String,

@@ -18,9 +18,9 @@ use aws_lambda_events::event::streams::KinesisEventResponse;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use vigil_alerting::{AlertPorts, Alerting, DeviceReadings, Outcome};
-use vigil_aws::metrics::Metrics;
 use vigil_domain::ports::Quarantine;
-use vigil_stream::{Decoded, decode_batch, response};
+use vigil_lambda::metrics::Metrics;
+use vigil_lambda::stream::{Decoded, decode_batch, response};
 
 pub const FUNCTION: &str = "alert-processor";
 

@@ -7,10 +7,10 @@ pub use handler::Processor;
 
 use aws_config::SdkConfig;
 use vigil_alerting::aws::Aws;
-use vigil_aws::env::Source;
 use vigil_aws::quarantine::S3Quarantine;
 use vigil_aws::secrets::SecretError;
 use vigil_aws::sns::SnsNotifier;
+use vigil_domain::config::Source;
 
 /// alert-processor on AWS (`N`: the notifier, SNS unless the local runner wraps it).
 pub type AwsProcessor<N = SnsNotifier> = Processor<Aws<N>, S3Quarantine>;

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use vigil_aws::env::{self, ConfigError, Source};
+use vigil_domain::config::{self as env, ConfigError, Source};
 
 /// Everything ingest-api reads from its environment, once, at cold start.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,11 +18,11 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde_json::json;
-use vigil_aws::metrics::Metrics;
 use vigil_domain::envelope::encode_envelopes;
 use vigil_domain::ports::{DeviceDirectory, PublishError, RecordPublisher, StreamRecord};
 use vigil_domain::registry::{Denied, authorize};
 use vigil_domain::upload::{FieldError, MAX_BODY_BYTES, RejectedReading, parse_upload};
+use vigil_lambda::metrics::Metrics;
 
 pub const ROUTE: &str = "/v1/uploads";
 /// Seconds a client should wait before resending after a 503.

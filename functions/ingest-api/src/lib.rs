@@ -9,9 +9,9 @@ pub use config::IngestConfig;
 pub use handler::Ingest;
 
 use aws_config::SdkConfig;
-use vigil_aws::env::{ConfigError, Source};
 use vigil_aws::kinesis::KinesisPublisher;
 use vigil_aws::registry::DynamoDeviceDirectory;
+use vigil_domain::config::{ConfigError, Source};
 use vigil_domain::registry::CachedDirectory;
 
 /// ingest-api on AWS.

@@ -4,7 +4,7 @@ use lambda_http::{run, service_fn, tracing};
 async fn main() -> Result<(), lambda_http::Error> {
     tracing::init_default_subscriber();
     let sdk = vigil_aws::sdk::load().await;
-    let ingest = ingest_api::build(&vigil_aws::env::ProcessEnv, &sdk).await?;
+    let ingest = ingest_api::build(&vigil_lambda::ProcessEnv, &sdk).await?;
     let ingest = &ingest;
     run(service_fn(move |request| async move { Ok::<_, std::convert::Infallible>(ingest.handle(request).await) })).await
 }

@@ -14,9 +14,9 @@ use std::time::Instant;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use vigil_alerting::{AlertPorts, Alerting, Outcome};
-use vigil_aws::env::{self, ConfigError, Source};
-use vigil_aws::metrics::Metrics;
+use vigil_domain::config::{self as env, ConfigError, Source};
 use vigil_domain::ports::StateStore;
+use vigil_lambda::metrics::Metrics;
 
 pub const FUNCTION: &str = "offline-detector";
 

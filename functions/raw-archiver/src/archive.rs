@@ -12,7 +12,7 @@ use aws_lambda_events::event::kinesis::KinesisEvent;
 use chrono::{DateTime, Utc};
 use vigil_domain::curated::{CuratedFile, CuratedRow, Pseudonymizer, curated_key, raw_key};
 use vigil_domain::ports::Quarantine;
-use vigil_stream::{decode_batch, position};
+use vigil_lambda::stream::{decode_batch, position};
 
 use crate::curated::{CuratedError, CuratedWriter};
 use crate::raw::RawWriter;
@@ -54,7 +54,7 @@ pub struct Archive {
     /// Readings left out because the batch had them already (same reading id).
     pub duplicates: usize,
     pub poison: usize,
-    /// Envelopes the fast path declined (see `vigil_stream::Batch::decoded_slowly`).
+    /// Envelopes the fast path declined (see `vigil_lambda::stream::Batch::decoded_slowly`).
     pub decoded_slowly: usize,
     /// Poison records whose quarantine failed: to report for retry.
     pub unquarantined: Vec<String>,

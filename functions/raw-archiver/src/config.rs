@@ -13,9 +13,9 @@
 use aws_config::SdkConfig;
 use vigil_aws::archive::S3ObjectStore;
 use vigil_aws::curated_files::DynamoCuratedFiles;
-use vigil_aws::env::{self, ConfigError, Source};
 use vigil_aws::quarantine::S3Quarantine;
 use vigil_aws::secrets::SecretError;
+use vigil_domain::config::{self as env, ConfigError, Source};
 use vigil_domain::curated::Pseudonymizer;
 
 use crate::Archiver;

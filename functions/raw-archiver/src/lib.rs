@@ -16,7 +16,7 @@ pub use handler::Archiver;
 /// config, at cold start (the pseudonym key fetched here). Its `main` and `vigil run`
 /// both build it here.
 pub async fn build(
-    src: &impl vigil_aws::env::Source,
+    src: &impl vigil_domain::config::Source,
     sdk: &aws_config::SdkConfig,
 ) -> Result<AwsArchiver, vigil_aws::secrets::SecretError> {
     Ok(config::Config::load(src, sdk).await?.archiver(sdk))

@@ -2,10 +2,10 @@ use std::time::Duration;
 
 use aws_config::SdkConfig;
 use chrono::TimeDelta;
-use vigil_aws::env::{self, ConfigError, Source};
 use vigil_aws::quarantine::S3Quarantine;
 use vigil_aws::shadow::DynamoShadowStore;
 use vigil_aws::vitals::{DEFAULT_BUDGET, DynamoVitalsStore};
+use vigil_domain::config::{self as env, ConfigError, Source};
 use vigil_domain::vitals::DEFAULT_TTL_DAYS;
 
 use crate::Writer;

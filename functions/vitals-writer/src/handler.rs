@@ -25,10 +25,10 @@ use std::time::Instant;
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use chrono::{DateTime, TimeDelta, Utc};
-use vigil_aws::metrics::Metrics;
 use vigil_domain::ports::Quarantine;
 use vigil_domain::vitals::{Shadow, ShadowStore, VitalsItem, VitalsStore, minute_items};
-use vigil_stream::{decode_batch, response};
+use vigil_lambda::metrics::Metrics;
+use vigil_lambda::stream::{decode_batch, response};
 
 pub const FUNCTION: &str = "vitals-writer";
 

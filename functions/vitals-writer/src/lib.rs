@@ -11,8 +11,8 @@ pub use handler::Writer;
 /// vitals-writer as deployed, from its environment (see `function.json`) and one SDK
 /// config, at cold start. Its `main` and `vigil run` both build it here.
 pub async fn build(
-    src: &impl vigil_aws::env::Source,
+    src: &impl vigil_domain::config::Source,
     sdk: &aws_config::SdkConfig,
-) -> Result<AwsWriter, vigil_aws::env::ConfigError> {
+) -> Result<AwsWriter, vigil_domain::config::ConfigError> {
     Ok(VitalsConfig::from_source(src)?.writer(sdk))
 }

@@ -4,10 +4,9 @@ use std::time::Duration;
 
 use aws_config::SdkConfig;
 use vigil_aws::archive::S3ObjectStore;
-use vigil_aws::env::{self, ConfigError, Source};
-use vigil_aws::redshift::{RedshiftConfig, RedshiftWarehouse};
-use vigil_aws::warehouse::{DEFAULT_LOADED_TTL_DAYS, DynamoFileQueue, S3ObjectSource};
-use vigil_warehouse::postgres::PostgresWarehouse;
+use vigil_domain::config::{self as env, ConfigError, Source};
+use vigil_warehouse::aws::registry::{DEFAULT_LOADED_TTL_DAYS, DynamoFileQueue};
+use vigil_warehouse::aws::{RedshiftConfig, RedshiftWarehouse};
 
 use crate::Loader;
 
@@ -15,7 +14,9 @@ use crate::Loader;
 pub type AwsLoader = Loader<RedshiftWarehouse<S3ObjectStore>, DynamoFileQueue>;
 
 /// The loader on PostgreSQL (local runs): files read from S3 (or moto).
-pub type PostgresLoader = Loader<PostgresWarehouse<S3ObjectSource>, DynamoFileQueue>;
+#[cfg(feature = "postgres")]
+pub type PostgresLoader =
+    Loader<vigil_warehouse::postgres::PostgresWarehouse<vigil_warehouse::aws::S3ObjectSource>, DynamoFileQueue>;
 
 /// Default `LOAD_MAX_FILES`.
 pub const DEFAULT_MAX_FILES: usize = 500;
@@ -117,10 +118,11 @@ impl Config {
 /// `bash scripts/pg.sh env` prints `VIGIL_PG_URL`), with the settings the function reads
 /// from `src`, reading curated files from S3 (or the local endpoint): for `vigil run`
 /// and tests. Call [`Loader::run`] on it as often as you like.
+#[cfg(feature = "postgres")]
 pub fn postgres_loader(sdk: &SdkConfig, src: &impl Source, url: &str) -> Result<PostgresLoader, ConfigError> {
     let load = LoadSettings::from_source(src)?;
-    let objects = S3ObjectSource::new(vigil_aws::sdk::s3(sdk), &load.data_bucket);
-    Ok(load.loader(sdk, PostgresWarehouse::new(url, objects)))
+    let objects = vigil_warehouse::aws::S3ObjectSource::new(vigil_aws::sdk::s3(sdk), &load.data_bucket);
+    Ok(load.loader(sdk, vigil_warehouse::postgres::PostgresWarehouse::new(url, objects)))
 }
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use vigil_aws::metrics::Metrics;
+use vigil_lambda::metrics::Metrics;
 use vigil_warehouse::{FileQueue, Warehouse};
 
 use crate::{LoadError, LoadReport, Loader};

@@ -5,7 +5,7 @@ use lambda_runtime::{LambdaEvent, run, service_fn, tracing};
 async fn main() -> Result<(), lambda_runtime::Error> {
     tracing::init_default_subscriber();
     let sdk = vigil_aws::sdk::load().await;
-    let loader = warehouse_loader::build(&vigil_aws::env::ProcessEnv, &sdk).await?;
+    let loader = warehouse_loader::build(&vigil_lambda::ProcessEnv, &sdk).await?;
     let loader = &loader;
     // The scheduled event carries nothing the loader needs; its clock is the input.
     run(service_fn(move |event: LambdaEvent<EventBridgeEvent>| async move {

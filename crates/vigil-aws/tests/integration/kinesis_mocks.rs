@@ -12,7 +12,8 @@ use aws_sdk_kinesis::types::PutRecordsResultEntry;
 use aws_sdk_kinesis::types::error::{ProvisionedThroughputExceededException, ResourceNotFoundException};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use proptest::prelude::*;
-use vigil_aws::kinesis::{Backoff, KinesisPublisher};
+use vigil_aws::kinesis::KinesisPublisher;
+use vigil_aws::retry::Backoff;
 use vigil_domain::ports::{PublishError, RecordPublisher, StreamRecord};
 
 fn records(n: usize) -> Vec<StreamRecord> {

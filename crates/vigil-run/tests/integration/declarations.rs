@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::sync::Mutex;
 
 use vigil_alerting::aws::AlertPathConfig;
-use vigil_aws::env::Source;
+use vigil_domain::config::Source;
 use vigil_local::declaration::{Declaration, FUNCTIONS};
 use vigil_local::provision::Resources;
 use vigil_run::pipeline::Env;

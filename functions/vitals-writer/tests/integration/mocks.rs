@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::types::WriteRequest;
 use aws_sdk_dynamodb::types::error::{ConditionalCheckFailedException, ProvisionedThroughputExceededException};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use chrono::TimeDelta;
-use vigil_aws::kinesis::Backoff;
+use vigil_aws::retry::Backoff;
 use vigil_aws::shadow::DynamoShadowStore;
 use vigil_aws::vitals::DynamoVitalsStore;
 use vigil_domain::Envelope;

@@ -382,7 +382,7 @@ async fn the_daily_summary_gives_the_expected_figures_for_a_known_data_set() {
 #[tokio::test]
 async fn migrations_applied_twice_are_a_no_op() {
     let s = Setup::new().await;
-    let objects = vigil_aws::warehouse::S3ObjectSource::new(vigil_aws::sdk::s3(&s.sdk), &s.resources.data_bucket);
+    let objects = vigil_warehouse::aws::S3ObjectSource::new(vigil_aws::sdk::s3(&s.sdk), &s.resources.data_bucket);
     let warehouse = vigil_warehouse::postgres::PostgresWarehouse::new(&s.db_url, objects);
     use vigil_warehouse::Warehouse;
     assert_eq!(warehouse.migrate().await.unwrap().applied, vec![1, 2, 3]);

@@ -16,9 +16,9 @@ use aws_sdk_redshiftdata::operation::describe_statement::{DescribeStatementError
 use aws_sdk_redshiftdata::types::{StatementStatusString, StatusString, SubStatementData};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use vigil_aws::redshift::{RedshiftConfig, RedshiftWarehouse};
 use vigil_domain::ports::StoreError;
 use vigil_testkit::sinks_raw::MemoryObjectStore;
+use vigil_warehouse::aws::{RedshiftConfig, RedshiftWarehouse};
 use vigil_warehouse::{FileKind, FileQueue, PendingFile, Warehouse, WarehouseError};
 use warehouse_loader::{LoadError, Loader};
 

@@ -6,7 +6,7 @@ use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
 use chrono::{DateTime, Utc};
 use vigil_domain::Envelope;
 use vigil_domain::reading::Reading;
-use vigil_stream::decode_batch;
+use vigil_lambda::stream::decode_batch;
 use vigil_testkit::MemoryQuarantine;
 
 fn envelope(seq: u64) -> Vec<u8> {

@@ -3,7 +3,7 @@
 //!
 //! # Finding pending files: the `status` index
 //!
-//! The curated-files table (keyed `file_key`, see [`crate::curated_files`]) has
+//! The curated-files table (keyed `file_key`, see `vigil_aws::curated_files`) has
 //! a global secondary index [`PENDING_INDEX`] = `status-created_at-index`:
 //! partition key `status` (S), sort key `created_at` (S, fixed-width RFC 3339,
 //! so string order is time order), projection INCLUDE of `event_date`, `rows`,
@@ -32,13 +32,13 @@
 
 use std::collections::HashMap;
 
+use crate::{FileKind, FileQueue, ObjectSource, PendingFile};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use vigil_domain::curated::STATUS_PENDING;
 use vigil_domain::ports::StoreError;
-use vigil_warehouse::{FileKind, FileQueue, ObjectSource, PendingFile};
 
-use crate::dynamo::{is_conditional_check_failed, malformed, parse_timestamp, store_error, timestamp};
+use vigil_aws::dynamo::{is_conditional_check_failed, malformed, parse_timestamp, store_error, timestamp};
 
 /// The index of the curated-files table by `status` and `created_at`.
 pub const PENDING_INDEX: &str = "status-created_at-index";
@@ -174,7 +174,7 @@ pub struct S3ObjectSource {
 }
 
 impl S3ObjectSource {
-    /// `client` should come from [`crate::sdk::s3`] (path-style on emulators).
+    /// `client` should come from `vigil_aws::sdk::s3` (path-style on emulators).
     pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
         Self { client, bucket: bucket.into() }
     }

@@ -1,4 +1,6 @@
-//! Reading typed configuration from the environment, with errors that name the variable.
+//! Reading typed configuration from an environment, with errors that name the variable.
+//! The process environment itself is `vigil_lambda::ProcessEnv`; tests and the local
+//! runner give a map.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -14,16 +16,6 @@ pub enum ConfigError {
 /// Where configuration comes from: the process environment in Lambda, a map in tests.
 pub trait Source {
     fn get(&self, name: &str) -> Option<String>;
-}
-
-/// The process environment.
-#[derive(Debug, Clone, Copy)]
-pub struct ProcessEnv;
-
-impl Source for ProcessEnv {
-    fn get(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok().filter(|v| !v.is_empty())
-    }
 }
 
 impl<const N: usize> Source for [(&str, &str); N] {

@@ -3,7 +3,7 @@
 //!
 //! A load writes a COPY manifest of exactly its files to the data bucket, then
 //! sends one BatchExecuteStatement — which the Data API runs in one session and
-//! one transaction — of the statements in `vigil_warehouse::sql::load_statements`:
+//! one transaction — of the statements in `crate::sql::load_statements`:
 //! `CREATE TEMP TABLE <t>_staging (LIKE <t>)`, `COPY … FORMAT AS PARQUET
 //! MANIFEST` with the COPY role, deduplication into a second temp table,
 //! `MERGE`, and the two `DROP`s. It then polls DescribeStatement with doubling
@@ -19,13 +19,13 @@
 
 use std::time::Duration;
 
+use crate::sql::{self, CopyFrom, Dialect, Table};
+use crate::{FileKind, Loaded, Migrated, PendingFile, Warehouse, WarehouseError, manifest};
 use aws_sdk_redshiftdata::types::StatusString;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use vigil_domain::curated::ObjectStore;
-use vigil_warehouse::sql::{self, CopyFrom, Dialect, Table};
-use vigil_warehouse::{FileKind, Loaded, Migrated, PendingFile, Warehouse, WarehouseError, manifest};
 
-use crate::dynamo::is_retryable;
+use vigil_aws::retry::is_retryable;
 
 /// Where and how to reach the warehouse.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +49,7 @@ pub struct RedshiftConfig {
 }
 
 /// Redshift through the Data API; manifests go through `manifests` (the data
-/// bucket's [`crate::archive::S3ObjectStore`] in production).
+/// bucket's `vigil_aws::archive::S3ObjectStore` in production).
 #[derive(Debug, Clone)]
 pub struct RedshiftWarehouse<O> {
     client: aws_sdk_redshiftdata::Client,
@@ -161,7 +161,7 @@ fn sub_rows(out: &aws_sdk_redshiftdata::operation::describe_statement::DescribeS
 
 impl<O: ObjectStore + Sync> Warehouse for RedshiftWarehouse<O> {
     /// One batch: the migrations table, then every migration followed by its
-    /// record (see `vigil_warehouse::sql`). A record is an `INSERT … WHERE NOT
+    /// record (see `crate::sql`). A record is an `INSERT … WHERE NOT
     /// EXISTS`, so the versions whose record inserted a row (the sub-statement's
     /// `ResultRows` is 1) are the ones this batch applied; where the Data API
     /// does not give the count (-1), the version is not reported.

@@ -169,28 +169,27 @@ impl DeliveryLog for DynamoDeliveryLog {
     /// deliveries whose sender died mid-send (a stale claim), so none is lost.
     async fn due(&self, now: DateTime<Utc>) -> Result<Vec<Delivery>, StoreError> {
         let mut deliveries = Vec::new();
-        let mut start: Option<HashMap<String, AttributeValue>> = None;
-        loop {
-            let out = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression(
-                    "not_before <= :now AND (#s IN (:deferred, :released) \
+        let mut items = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression(
+                "not_before <= :now AND (#s IN (:deferred, :released) \
                      OR (#s = :sending AND claimed_at < :stale))",
-                )
-                .projection_expression("delivery_key, delivery")
-                .expression_attribute_names("#s", "status")
-                .expression_attribute_values(":now", s(&timestamp(now)))
-                .expression_attribute_values(":deferred", s("deferred"))
-                .expression_attribute_values(":released", s("released"))
-                .expression_attribute_values(":sending", s("sending"))
-                .expression_attribute_values(":stale", s(&timestamp(now - self.lease)))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| store_error("Scan", &self.table, e))?;
-            for item in out.items() {
+            )
+            .projection_expression("delivery_key, delivery")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":now", s(&timestamp(now)))
+            .expression_attribute_values(":deferred", s("deferred"))
+            .expression_attribute_values(":released", s("released"))
+            .expression_attribute_values(":sending", s("sending"))
+            .expression_attribute_values(":stale", s(&timestamp(now - self.lease)))
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = items.next().await {
+            let item = item.map_err(|e| store_error("Scan", &self.table, e))?;
+            {
                 let parsed = match item.get("delivery") {
                     Some(AttributeValue::M(body)) => serde_dynamo::from_item::<_, Delivery>(body.clone()).ok(),
                     _ => None,
@@ -206,10 +205,7 @@ impl DeliveryLog for DynamoDeliveryLog {
                     ),
                 }
             }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(deliveries),
-            }
         }
+        Ok(deliveries)
     }
 }

@@ -93,28 +93,22 @@ impl StateStore for DynamoStateStore {
     /// `last_seen` (plus a sparse index on pending falls).
     async fn needing_check(&self, cutoff: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
         let mut wearers = Vec::new();
-        let mut start: Option<HashMap<String, AttributeValue>> = None;
-        loop {
-            let out = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression("last_seen < :cutoff OR pending_falls = :true")
-                .expression_attribute_values(":cutoff", AttributeValue::S(timestamp(cutoff)))
-                .expression_attribute_values(":true", AttributeValue::Bool(true))
-                .projection_expression("wearer_id")
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| store_error("Scan", &self.table, e))?;
-            for item in out.items() {
-                let id = item.get("wearer_id").and_then(|v| v.as_s().ok());
-                wearers.push(id.cloned().ok_or_else(|| malformed("Scan", &self.table, "wearer_id"))?);
-            }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(wearers),
-            }
+        let mut items = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("last_seen < :cutoff OR pending_falls = :true")
+            .expression_attribute_values(":cutoff", AttributeValue::S(timestamp(cutoff)))
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .projection_expression("wearer_id")
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = items.next().await {
+            let item = item.map_err(|e| store_error("Scan", &self.table, e))?;
+            let id = item.get("wearer_id").and_then(|v| v.as_s().ok());
+            wearers.push(id.cloned().ok_or_else(|| malformed("Scan", &self.table, "wearer_id"))?);
         }
+        Ok(wearers)
     }
 }

@@ -68,30 +68,24 @@ impl DynamoVitalsStore {
     ) -> Result<Vec<VitalsItem>, StoreError> {
         let (low, high) = minute_range(from, to);
         let mut items = Vec::new();
-        let mut start: Option<HashMap<String, AttributeValue>> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#w = :w AND #sk BETWEEN :low AND :high")
-                .expression_attribute_names("#w", attr::WEARER_ID)
-                .expression_attribute_names("#sk", attr::SK)
-                .expression_attribute_values(":w", AttributeValue::S(wearer_id.to_owned()))
-                .expression_attribute_values(":low", AttributeValue::S(low.clone()))
-                .expression_attribute_values(":high", AttributeValue::S(high.clone()))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| store_error("Query", &self.table, e))?;
-            for item in out.items() {
-                items.push(from_item(item).map_err(|attribute| malformed("Query", &self.table, attribute))?);
-            }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(items),
-            }
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#w = :w AND #sk BETWEEN :low AND :high")
+            .expression_attribute_names("#w", attr::WEARER_ID)
+            .expression_attribute_names("#sk", attr::SK)
+            .expression_attribute_values(":w", AttributeValue::S(wearer_id.to_owned()))
+            .expression_attribute_values(":low", AttributeValue::S(low))
+            .expression_attribute_values(":high", AttributeValue::S(high))
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(|e| store_error("Query", &self.table, e))?;
+            items.push(from_item(&item).map_err(|attribute| malformed("Query", &self.table, attribute))?);
         }
+        Ok(items)
     }
 
     /// One lane: its share of the calls, one after another.

@@ -128,7 +128,8 @@ impl EventSourceMapping {
         let mut shard_ids = Vec::new();
         let mut next_token: Option<String> = None;
         loop {
-            // ListShards takes either the stream name or a continuation token, never both.
+            // ListShards takes either the stream name or a continuation token, never both;
+            // the SDK has no paginator for it.
             let request = match &next_token {
                 Some(token) => client.list_shards().next_token(token),
                 None => client.list_shards().stream_name(stream),

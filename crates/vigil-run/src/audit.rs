@@ -96,53 +96,37 @@ pub struct AlertRow {
 pub async fn alerts(sdk: &SdkConfig, table: &str) -> anyhow::Result<Vec<AlertRow>> {
     let client = vigil_aws::sdk::dynamodb(sdk);
     let mut out = Vec::new();
-    let mut start = None;
-    loop {
-        let page = client
-            .scan()
-            .table_name(table)
-            .projection_expression("wearer_id, #r, raised_at, #s")
-            .expression_attribute_names("#r", "rule")
-            .expression_attribute_names("#s", "status")
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .with_context(|| format!("scanning {table}"))?;
-        for item in page.items() {
-            let s = |name: &str| match item.get(name) {
-                Some(AttributeValue::S(s)) => s.clone(),
-                _ => String::new(),
-            };
-            let raised_at = DateTime::parse_from_rfc3339(&s("raised_at")).map(|t| t.to_utc()).unwrap_or_default();
-            let resolved = s("status") == "resolved";
-            out.push(AlertRow { wearer_id: s("wearer_id"), rule: s("rule"), raised_at, resolved });
-        }
-        start = page.last_evaluated_key;
-        if start.is_none() {
-            return Ok(out);
-        }
+    let mut items = client
+        .scan()
+        .table_name(table)
+        .projection_expression("wearer_id, #r, raised_at, #s")
+        .expression_attribute_names("#r", "rule")
+        .expression_attribute_names("#s", "status")
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(item) = items.next().await {
+        let item = item.with_context(|| format!("scanning {table}"))?;
+        let s = |name: &str| match item.get(name) {
+            Some(AttributeValue::S(s)) => s.clone(),
+            _ => String::new(),
+        };
+        let raised_at = DateTime::parse_from_rfc3339(&s("raised_at")).map(|t| t.to_utc()).unwrap_or_default();
+        let resolved = s("status") == "resolved";
+        out.push(AlertRow { wearer_id: s("wearer_id"), rule: s("rule"), raised_at, resolved });
     }
+    Ok(out)
 }
 
 async fn list(sdk: &SdkConfig, bucket: &str, prefix: &str) -> anyhow::Result<Vec<String>> {
     let client = vigil_aws::sdk::s3(sdk);
     let mut keys = Vec::new();
-    let mut token = None;
-    loop {
-        let page = client
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(prefix)
-            .set_continuation_token(token)
-            .send()
-            .await
-            .with_context(|| format!("listing s3://{bucket}/{prefix}"))?;
+    let mut pages = client.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.with_context(|| format!("listing s3://{bucket}/{prefix}"))?;
         keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
-        token = page.next_continuation_token;
-        if token.is_none() {
-            return Ok(keys);
-        }
     }
+    Ok(keys)
 }
 
 async fn get(sdk: &SdkConfig, bucket: &str, key: &str) -> anyhow::Result<Vec<u8>> {

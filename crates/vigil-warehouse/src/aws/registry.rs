@@ -101,6 +101,8 @@ impl FileQueue for DynamoFileQueue {
     async fn pending(&self, limit: usize) -> Result<Vec<PendingFile>, StoreError> {
         let mut files = Vec::with_capacity(limit.min(1_000));
         let mut start: Option<HashMap<String, AttributeValue>> = None;
+        // Pages by hand, not with the SDK's paginator: each page asks only for the files
+        // still wanted (a paginator repeats the first page's Limit and reads past it).
         while files.len() < limit {
             let page = i32::try_from(limit - files.len()).unwrap_or(i32::MAX);
             let out = self

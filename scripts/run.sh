@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make run`: the whole pipeline on this machine with a simulated wristband fleet.
-# Installs what it needs (moto's server into localstack/.venv, PostgreSQL 15 with apt if
+# Installs what it needs (moto's server into .venv, PostgreSQL 15 with apt if
 # missing, the Rust build), starts the local AWS endpoint on :4566 (or uses LocalStack or
 # moto if one already answers) and a local PostgreSQL warehouse, then runs `vigil run`,
 # which provisions a fresh set of resources and drives every function. Arguments go to

@@ -35,7 +35,7 @@ import {
 } from './declarations';
 import { ManagedPolicyRole, VigilFunction } from './function';
 
-/** Deploy-time settings, from `-c vigil:<name>=<value>` (see README "Deploying"). */
+/** Deploy-time settings, from `-c vigil:<name>=<value>` (see docs/deploying.md). */
 export interface VigilSettings {
   /** Kinesis shards (provisioned mode). */
   readonly shards: number;
@@ -75,7 +75,7 @@ export interface VigilStackProps extends StackProps {
   readonly settings?: Partial<VigilSettings>;
 }
 
-/** Prefixes in the data bucket (the layout is in crates/vigil-domain and the README). */
+/** Prefixes in the data bucket (the layout is in crates/vigil-domain and docs/storage.md). */
 const RAW_PREFIX = 'raw/';
 const CURATED_PREFIX = 'curated/';
 /** Where the loader writes COPY manifests: its declared MANIFEST_PREFIX (grants and lifecycle follow it). */
@@ -511,7 +511,7 @@ export class VigilStack extends Stack {
     // ------------------------------------------------------------ the API
     const userPool = new cognito.UserPool(this, 'AppUsers', {
       userPoolName: `${this.stackName}-app-users`,
-      // App users are created by the operator (README "Deploying"), not by sign-up.
+      // App users are created by the operator (docs/deploying.md), not by sign-up.
       selfSignUpEnabled: false,
       signInAliases: { email: true },
       signInCaseSensitive: false,

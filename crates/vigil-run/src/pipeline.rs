@@ -153,7 +153,7 @@ impl std::fmt::Debug for IngestBackend {
 
 impl Backend for IngestBackend {
     async fn call(&self, request: lambda_http::Request) -> lambda_http::Response<lambda_http::Body> {
-        let (response, _metrics) = self.ingest.respond(request, self.clock.now()).await;
+        let (response, _metrics) = self.ingest.process(request, self.clock.now()).await;
         response
     }
 }

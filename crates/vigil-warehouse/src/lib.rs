@@ -18,7 +18,7 @@
 //! [`sql`] holds every statement for both dialects side by side; where they differ
 //! (distribution and sort keys, column encodings, COPY versus COPY FROM STDIN,
 //! locking) the difference is one function with a `match` on [`sql::Dialect`],
-//! and the README's "Warehouse" section lists each difference and its test.
+//! and docs/warehouse.md lists each difference and its test.
 
 use std::future::Future;
 use std::time::Duration;

@@ -106,7 +106,7 @@ fn handler() -> Handler {
 }
 
 fn run_handler(rt: &tokio::runtime::Runtime, h: &Handler, body: &[u8], ctx: &RequestContext) {
-    let (response, metrics) = rt.block_on(h.respond(request(body, ctx), now()));
+    let (response, metrics) = rt.block_on(h.process(request(body, ctx), now()));
     assert_eq!(response.status(), 202);
     black_box((response, metrics));
 }

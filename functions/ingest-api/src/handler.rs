@@ -59,13 +59,13 @@ where
     /// Handles one request as of `now` (the server clock, injectable for tests)
     /// and writes its metrics line.
     pub async fn handle_at(&self, request: Request, now: DateTime<Utc>) -> Response<Body> {
-        let (response, metrics) = self.respond(request, now).await;
+        let (response, metrics) = self.process(request, now).await;
         metrics.emit();
         response
     }
 
     /// The response and the metrics of one request, without writing anything.
-    pub async fn respond(&self, request: Request, now: DateTime<Utc>) -> (Response<Body>, Metrics) {
+    pub async fn process(&self, request: Request, now: DateTime<Utc>) -> (Response<Body>, Metrics) {
         let started = Instant::now();
         let mut metrics = Metrics::new("ingest-api");
         let response = self.process(&request, now, &mut metrics).await;

@@ -28,8 +28,8 @@ pub struct LoadReport {
     pub rows_staged: u64,
     /// Rows the MERGEs inserted or updated.
     pub rows_merged: u64,
-    /// Schema versions applied by this run (PostgreSQL reports them; Redshift
-    /// applies its idempotent list without saying which were new).
+    /// Schema versions this run applied (both warehouses report which were new; on
+    /// Redshift a version whose count the Data API does not give is left out).
     pub migrations_applied: Vec<u32>,
     /// Kinds left for the next run because the time budget ran short.
     pub kinds_deferred: Vec<&'static str>,

@@ -6,12 +6,44 @@
 //! - answering `batchItemFailures` with real sequence numbers (an empty or null
 //!   identifier would make Lambda fail the whole batch).
 
+use std::future::Future;
+
 use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
 use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
 use chrono::{DateTime, Utc};
 use vigil_domain::Envelope;
 use vigil_domain::envelope::Decoder;
 use vigil_domain::ports::{PoisonRecord, Quarantine};
+
+use crate::Metrics;
+
+/// A Kinesis stream function: what it does with one batch.
+pub trait StreamFunction {
+    /// Processes one batch as of `now`; returns the response and the metrics
+    /// without writing them (the local runner and the tests read them).
+    fn process_batch(
+        &self,
+        event: KinesisEvent,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = (KinesisEventResponse, Metrics)>;
+
+    /// Lambda's entry: the batch processed now, its metrics written to stdout as EMF.
+    fn handle(&self, event: KinesisEvent) -> impl Future<Output = KinesisEventResponse> {
+        async move {
+            let (response, metrics) = self.process_batch(event, Utc::now()).await;
+            metrics.emit();
+            response
+        }
+    }
+}
+
+/// Runs `function` behind the Lambda runtime until the sandbox ends.
+pub async fn serve(function: &impl StreamFunction) -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::run(lambda_runtime::service_fn(|event: lambda_runtime::LambdaEvent<KinesisEvent>| async move {
+        Ok::<_, std::convert::Infallible>(function.handle(event.payload).await)
+    }))
+    .await
+}
 
 /// Where a record sits in the stream.
 #[derive(Debug, Clone, Copy)]

@@ -20,7 +20,7 @@ use futures_util::StreamExt;
 use vigil_alerting::{AlertPorts, Alerting, DeviceReadings, Outcome};
 use vigil_domain::ports::Quarantine;
 use vigil_lambda::metrics::Metrics;
-use vigil_lambda::stream::{Decoded, decode_batch, response};
+use vigil_lambda::stream::{Decoded, StreamFunction, decode_batch, response};
 
 pub const FUNCTION: &str = "alert-processor";
 
@@ -36,13 +36,6 @@ pub struct Processor<P: AlertPorts, Q> {
 }
 
 impl<P: AlertPorts, Q: Quarantine + Sync> Processor<P, Q> {
-    /// Lambda's entry: the batch processed now, its metrics written to stdout as EMF.
-    pub async fn handle(&self, event: KinesisEvent) -> KinesisEventResponse {
-        let (response, metrics) = self.process(&event, Utc::now()).await;
-        metrics.emit();
-        response
-    }
-
     /// Processes one batch as of `now`; returns the response and the metrics without
     /// writing them. A failure of the alerts sink is handled like a store failure:
     /// the wearer's first record is reported, and the retry re-evaluates the same
@@ -114,5 +107,11 @@ impl<P: AlertPorts, Q: Quarantine + Sync> Processor<P, Q> {
             metrics.millis("ProcessingLagMs", (now - arrival).num_milliseconds().max(0) as f64);
         }
         (response(failed), metrics)
+    }
+}
+
+impl<P: AlertPorts, Q: Quarantine + Sync> StreamFunction for Processor<P, Q> {
+    async fn process_batch(&self, event: KinesisEvent, now: DateTime<Utc>) -> (KinesisEventResponse, Metrics) {
+        self.process(&event, now).await
     }
 }

@@ -1,14 +1,9 @@
-use aws_lambda_events::event::kinesis::KinesisEvent;
-use lambda_runtime::{LambdaEvent, run, service_fn, tracing};
+use vigil_lambda::ProcessEnv;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing::init_default_subscriber();
+    lambda_runtime::tracing::init_default_subscriber();
     let sdk = vigil_aws::sdk::load().await;
-    let processor = alert_processor::build(&vigil_lambda::ProcessEnv, &sdk).await?;
-    let processor = &processor;
-    run(service_fn(move |event: LambdaEvent<KinesisEvent>| async move {
-        Ok::<_, std::convert::Infallible>(processor.handle(event.payload).await)
-    }))
-    .await
+    let function = alert_processor::build(&ProcessEnv, &sdk).await?;
+    vigil_lambda::stream::serve(&function).await
 }

@@ -68,7 +68,7 @@ where
     pub async fn process(&self, request: Request, now: DateTime<Utc>) -> (Response<Body>, Metrics) {
         let started = Instant::now();
         let mut metrics = Metrics::new("ingest-api");
-        let response = self.process(&request, now, &mut metrics).await;
+        let response = self.answer(&request, now, &mut metrics).await;
         let status = response.status();
         metrics.count("Uploads", 1).millis("IngestMs", started.elapsed().as_secs_f64() * 1e3);
         if status.is_client_error() {
@@ -80,7 +80,7 @@ where
         (response, metrics)
     }
 
-    async fn process(&self, request: &Request, now: DateTime<Utc>, metrics: &mut Metrics) -> Response<Body> {
+    async fn answer(&self, request: &Request, now: DateTime<Utc>, metrics: &mut Metrics) -> Response<Body> {
         if !request.uri().path().ends_with(ROUTE) {
             return error(StatusCode::NOT_FOUND, "not_found", "no such route; uploads go to POST /v1/uploads");
         }

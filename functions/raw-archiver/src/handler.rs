@@ -24,6 +24,7 @@ use chrono::{DateTime, Utc};
 use vigil_domain::curated::{CuratedFileRegistry, ObjectStore, PARQUET_CONTENT_TYPE, Pseudonymizer, RAW_CONTENT_TYPE};
 use vigil_domain::ports::{Quarantine, StoreError};
 use vigil_lambda::metrics::Metrics;
+use vigil_lambda::stream::StreamFunction;
 use vigil_lambda::stream::response;
 
 use crate::archive::{Archive, encode};
@@ -56,12 +57,6 @@ where
     R: CuratedFileRegistry + Sync,
     Q: Quarantine + Sync,
 {
-    pub async fn handle(&self, event: KinesisEvent) -> KinesisEventResponse {
-        let (response, metrics) = self.process(event, Utc::now()).await;
-        metrics.emit();
-        response
-    }
-
     /// Archives one batch as of `now`; returns the response and the metrics
     /// without writing them.
     pub async fn process(&self, event: KinesisEvent, now: DateTime<Utc>) -> (KinesisEventResponse, Metrics) {
@@ -136,5 +131,16 @@ where
             stored.curated_rows += file.rows;
         }
         Ok(stored)
+    }
+}
+
+impl<O, R, Q> StreamFunction for Archiver<O, R, Q>
+where
+    O: ObjectStore + Sync,
+    R: CuratedFileRegistry + Sync,
+    Q: Quarantine + Sync,
+{
+    async fn process_batch(&self, event: KinesisEvent, now: DateTime<Utc>) -> (KinesisEventResponse, Metrics) {
+        self.process(event, now).await
     }
 }

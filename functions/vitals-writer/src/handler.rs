@@ -28,7 +28,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use vigil_domain::ports::Quarantine;
 use vigil_domain::vitals::{Shadow, ShadowStore, VitalsItem, VitalsStore, minute_items};
 use vigil_lambda::metrics::Metrics;
-use vigil_lambda::stream::{decode_batch, response};
+use vigil_lambda::stream::{StreamFunction, decode_batch, response};
 
 pub const FUNCTION: &str = "vitals-writer";
 
@@ -69,12 +69,6 @@ where
     S: ShadowStore + Sync,
     Q: Quarantine + Sync,
 {
-    pub async fn handle(&self, event: KinesisEvent) -> KinesisEventResponse {
-        let (response, metrics) = self.process(event, Utc::now()).await;
-        metrics.emit();
-        response
-    }
-
     /// Processes one batch as of `now`; returns the response and the metrics
     /// without writing them.
     pub async fn process(&self, event: KinesisEvent, now: DateTime<Utc>) -> (KinesisEventResponse, Metrics) {
@@ -201,5 +195,16 @@ where
             }
         }
         all_written
+    }
+}
+
+impl<V, S, Q> StreamFunction for Writer<V, S, Q>
+where
+    V: VitalsStore + Sync,
+    S: ShadowStore + Sync,
+    Q: Quarantine + Sync,
+{
+    async fn process_batch(&self, event: KinesisEvent, now: DateTime<Utc>) -> (KinesisEventResponse, Metrics) {
+        self.process(event, now).await
     }
 }

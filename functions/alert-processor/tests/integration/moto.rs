@@ -4,6 +4,7 @@
 //! Start the endpoint with `bash localstack/endpoint.sh start`.
 
 use std::time::Duration;
+use vigil_lambda::stream::StreamFunction;
 
 use chrono::{DateTime, Utc};
 use vigil_alerting::aws::AlertPathConfig;

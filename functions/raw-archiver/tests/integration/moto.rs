@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::time::Duration;
+use vigil_lambda::stream::StreamFunction;
 
 use crate::common::*;
 use aws_lambda_events::event::kinesis::KinesisEvent;

@@ -4,6 +4,7 @@
 //! Start the endpoint with `bash localstack/endpoint.sh start`.
 
 use std::time::Duration;
+use vigil_lambda::stream::StreamFunction;
 
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::KinesisEventResponse;

@@ -63,3 +63,80 @@ fn xorshift(mut s: u64) -> impl FnMut() -> u64 {
         s
     }
 }
+
+/// What [`interleaved`] measured.
+#[derive(Debug, Clone, Copy)]
+pub struct Rounds<T> {
+    /// The best time of the work, in seconds.
+    pub best: f64,
+    /// The median of work time / baseline time over the rounds.
+    pub ratio: f64,
+    /// The last round's output.
+    pub output: T,
+}
+
+/// Times `work` against `baseline` in `rounds` interleaved rounds, so machine noise
+/// hits both alike: the work's best time and the median ratio, the figure that
+/// travels between machines. `work`'s output is dropped outside the timing.
+///
+/// # Panics
+/// If `rounds` is 0.
+pub fn interleaved<T>(rounds: usize, mut work: impl FnMut() -> T, mut baseline: impl FnMut()) -> Rounds<T> {
+    assert!(rounds > 0, "at least one round");
+    let (mut best, mut ratios, mut output) = (f64::MAX, Vec::with_capacity(rounds), None);
+    for _ in 0..rounds {
+        let t = std::time::Instant::now();
+        let out = std::hint::black_box(work());
+        let w = t.elapsed().as_secs_f64();
+        output = Some(out);
+        let t = std::time::Instant::now();
+        baseline();
+        ratios.push(w / t.elapsed().as_secs_f64());
+        best = best.min(w);
+    }
+    ratios.sort_by(f64::total_cmp);
+    #[allow(clippy::expect_used, reason = "rounds > 0 was asserted")]
+    let output = output.expect("one round ran");
+    Rounds { best, ratio: ratios[ratios.len() / 2], output }
+}
+
+/// A criterion bench's `main`: under `cargo bench` (which passes `--bench`) it first
+/// evaluates `$figures` (the same-run ratio lines); under `cargo test --benches` (one
+/// quick run of each benchmark, as `make test` does) only the criterion groups run.
+#[macro_export]
+macro_rules! bench_main {
+    ($figures:expr; $($group:path),+ $(,)?) => {
+        fn main() {
+            if std::env::args().any(|a| a == "--bench") {
+                $figures;
+            }
+            $($group();)+
+            criterion::Criterion::default().configure_from_args().final_summary();
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interleaved_rounds_compare_work_with_its_baseline() {
+        let spin = |n: u64| (0..n).fold(0u64, |a, i| std::hint::black_box(a ^ i));
+        let (mut work_runs, mut base_runs) = (0, 0);
+        let rounds = interleaved(
+            5,
+            || {
+                work_runs += 1;
+                spin(400_000)
+            },
+            || {
+                base_runs += 1;
+                spin(100_000);
+            },
+        );
+        assert_eq!((work_runs, base_runs), (5, 5));
+        assert_eq!(rounds.output, spin(400_000));
+        assert!(rounds.best > 0.0 && rounds.ratio > 1.0, "4x the work is slower: {rounds:?}");
+    }
+}

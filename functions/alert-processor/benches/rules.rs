@@ -4,19 +4,18 @@
 //!
 //! Prints readings/s/core and `ratio rules/parse: X.XX` (median of interleaved
 //! rounds, so machine noise hits both sides alike), how many records the
-//! envelope's fast path took, and decode and rules timed apart; then
-//! criterion's report.
+//! envelope's fast path took, decode timed apart (and against serde_json's typed
+//! decoding) and the rules' share; then criterion's report.
 #![allow(clippy::unwrap_used, reason = "a benchmark fails loudly on a broken fixture")]
 
 use std::collections::HashMap;
 use std::hint::black_box;
-use std::time::Instant;
 
 use chrono::DateTime;
 use criterion::{Criterion, Throughput, criterion_group};
 use vigil_domain::Envelope;
 use vigil_domain::alerts::{Thresholds, WearerState, evaluate};
-use vigil_testkit::bench_batch::{self, PER_RECORD, RECORDS};
+use vigil_testkit::bench_batch::{self, PER_RECORD, RECORDS, interleaved};
 
 fn batch() -> Vec<Vec<u8>> {
     let start = DateTime::parse_from_rfc3339("2026-11-22T09:00:00+01:00").unwrap();
@@ -51,43 +50,24 @@ fn parse_only(records: &[Vec<u8>]) {
 
 fn ratio(records: &[Vec<u8>]) {
     let readings = (RECORDS * PER_RECORD) as f64;
-    let mut ratios = Vec::new();
-    let mut best = f64::MAX;
-    let (mut decode, mut decode_serde) = (f64::MAX, f64::MAX);
-    for _ in 0..7 {
-        let t = Instant::now();
-        for data in records {
-            black_box(Envelope::decode(data).unwrap());
-        }
-        decode = decode.min(t.elapsed().as_secs_f64());
-        let t = Instant::now();
-        for data in records {
-            black_box(Envelope::decode_serde(data).unwrap());
-        }
-        decode_serde = decode_serde.min(t.elapsed().as_secs_f64());
-        let mut states = HashMap::new();
-        let t = Instant::now();
-        black_box(decode_and_evaluate(records, &mut states));
-        let rules = t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        parse_only(records);
-        let parse = t.elapsed().as_secs_f64();
-        ratios.push(rules / parse);
-        best = best.min(rules);
-    }
-    ratios.sort_by(f64::total_cmp);
+    let rules = interleaved(7, || decode_and_evaluate(records, &mut HashMap::new()), || parse_only(records));
     println!(
         "alert-processor decode + rules: {RECORDS} records, {} readings: {:.2} M readings/s/core; ratio rules/parse: {:.2}",
         RECORDS * PER_RECORD,
-        readings / best / 1e6,
-        ratios[ratios.len() / 2]
+        readings / rules.best / 1e6,
+        rules.ratio
+    );
+    let decode = interleaved(
+        7,
+        || records.iter().for_each(|data| drop(black_box(Envelope::decode(data).unwrap()))),
+        || records.iter().for_each(|data| drop(black_box(Envelope::decode_serde(data).unwrap()))),
     );
     let fast = records.iter().filter(|d| vigil_domain::envelope::canonical::decode(d).is_some()).count();
     println!(
-        "  decode alone: {:.1} ms ({fast} of {RECORDS} records by the fast path; serde_json typed: {:.1} ms); rules: {:.1} ms (the rest)",
-        decode * 1e3,
-        decode_serde * 1e3,
-        (best - decode).max(0.0) * 1e3
+        "  decode alone: {:.1} ms ({fast} of {RECORDS} records by the fast path; ratio to serde_json typed: {:.2}); rules: {:.1} ms (the rest)",
+        decode.best * 1e3,
+        decode.ratio,
+        (rules.best - decode.best).max(0.0) * 1e3
     );
 }
 
@@ -107,12 +87,4 @@ fn bench(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench);
-
-fn main() {
-    // `cargo bench` passes --bench; `cargo test --benches` runs each benchmark once.
-    if std::env::args().any(|a| a == "--bench") {
-        ratio(&batch());
-    }
-    benches();
-    Criterion::default().configure_from_args().final_summary();
-}
+vigil_testkit::bench_main!(ratio(&batch()); benches);

@@ -9,7 +9,7 @@
 #![allow(clippy::unwrap_used, reason = "a benchmark fails loudly on a broken fixture")]
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
@@ -24,6 +24,7 @@ use vigil_domain::ports::{
     DeviceDirectory, DirectoryError, PublishError, PublishReport, RecordPublisher, StreamRecord,
 };
 use vigil_domain::registry::{CachedDirectory, DeviceLink};
+use vigil_testkit::bench_batch::interleaved;
 
 struct Discard;
 impl RecordPublisher for Discard {
@@ -139,47 +140,22 @@ fn ratios() {
         let body = body(n);
         run_handler(&rt, &h, &body, &ctx);
         let iters = if n < 100 { 2_000 } else { 40 };
-        let mut rs = Vec::new();
-        for _ in 0..21 {
-            let t = Instant::now();
-            for _ in 0..iters {
-                run_handler(&rt, &h, &body, &ctx);
-            }
-            let handler = t.elapsed();
-            let t = Instant::now();
-            for _ in 0..iters {
-                black_box(serde_json::from_slice::<Value>(&body).unwrap());
-            }
-            let parse = t.elapsed();
-            rs.push(handler.as_secs_f64() / parse.as_secs_f64());
-        }
-        rs.sort_by(f64::total_cmp);
-        let per_upload = {
-            let t = Instant::now();
-            for _ in 0..iters {
-                run_handler(&rt, &h, &body, &ctx);
-            }
-            t.elapsed() / iters
-        };
+        let rounds = interleaved(
+            21,
+            || (0..iters).for_each(|_| run_handler(&rt, &h, &body, &ctx)),
+            || (0..iters).for_each(|_| drop(black_box(serde_json::from_slice::<Value>(&body).unwrap()))),
+        );
+        let per_upload = Duration::from_secs_f64(rounds.best / f64::from(iters));
         println!(
             "ingest {n:>3} readings ({} bytes): handler {:.1} µs/upload, {:.0} readings/s/core; ratio handler/parse: {:.2}",
             body.len(),
             per_upload.as_secs_f64() * 1e6,
             n as f64 / per_upload.as_secs_f64(),
-            rs[rs.len() / 2]
+            rounds.ratio
         );
     }
 }
 
 criterion_group!(benches, bench);
 
-fn main() {
-    // `cargo bench` passes --bench; `cargo test --benches` does not and runs each
-    // benchmark once as a smoke test, so skip the long part there.
-    let test_mode = !std::env::args().any(|a| a == "--bench");
-    if !test_mode {
-        ratios();
-    }
-    benches();
-    Criterion::default().configure_from_args().final_summary();
-}
+vigil_testkit::bench_main!(ratios(); benches);

@@ -10,7 +10,6 @@
 mod fixture;
 
 use std::hint::black_box;
-use std::time::Instant;
 
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use chrono::{DateTime, Utc};
@@ -19,7 +18,7 @@ use fixture::{batch, pseudonymizer};
 use raw_archiver::archive::{Archive, encode};
 use vigil_domain::curated::Pseudonymizer;
 use vigil_testkit::MemoryQuarantine;
-use vigil_testkit::bench_batch::{PER_RECORD, RECORDS};
+use vigil_testkit::bench_batch::{PER_RECORD, RECORDS, interleaved};
 
 fn now() -> DateTime<Utc> {
     DateTime::from_timestamp(1_795_341_700, 0).unwrap()
@@ -45,23 +44,9 @@ fn ratio(event: &KinesisEvent) {
     let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
     let (p, q) = (pseudonymizer(), MemoryQuarantine::default());
     let readings = (RECORDS * PER_RECORD) as f64;
-    let mut ratios = Vec::new();
-    let mut best = f64::MAX;
-    let mut sizes = (0, 0);
-    for _ in 0..7 {
-        let input = event.clone();
-        let t = Instant::now();
-        let archive = encode_batch(&runtime, input, &p, &q);
-        let encode = t.elapsed().as_secs_f64();
-        sizes = (archive.raw.body.len(), archive.curated.iter().map(|c| c.body.len()).sum::<usize>());
-        drop(archive);
-        let t = Instant::now();
-        parse_only(event);
-        let parse = t.elapsed().as_secs_f64();
-        ratios.push(encode / parse);
-        best = best.min(encode);
-    }
-    ratios.sort_by(f64::total_cmp);
+    let rounds = interleaved(7, || encode_batch(&runtime, event.clone(), &p, &q), || parse_only(event));
+    let archive = &rounds.output;
+    let sizes = (archive.raw.body.len(), archive.curated.iter().map(|c| c.body.len()).sum::<usize>());
     let input: usize = event.records.iter().map(|r| r.kinesis.data.0.len()).sum();
     println!(
         "raw-archiver raw + curated encoding: {RECORDS} records, {} readings ({:.1} MB of envelopes -> raw {:.2} MB gzip, curated {:.2} MB Parquet): {:.2} M readings/s/core; ratio encode/parse: {:.2}",
@@ -69,8 +54,8 @@ fn ratio(event: &KinesisEvent) {
         input as f64 / 1e6,
         sizes.0 as f64 / 1e6,
         sizes.1 as f64 / 1e6,
-        readings / best / 1e6,
-        ratios[ratios.len() / 2]
+        readings / rounds.best / 1e6,
+        rounds.ratio
     );
 }
 
@@ -89,12 +74,4 @@ fn bench(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench);
-
-fn main() {
-    // `cargo bench` passes --bench; `cargo test --benches` runs each benchmark once.
-    if std::env::args().any(|a| a == "--bench") {
-        ratio(&batch());
-    }
-    benches();
-    Criterion::default().configure_from_args().final_summary();
-}
+vigil_testkit::bench_main!(ratio(&batch()); benches);

@@ -9,13 +9,12 @@
 #![allow(clippy::unwrap_used, reason = "a benchmark fails loudly on a broken fixture")]
 
 use std::hint::black_box;
-use std::time::Instant;
 
 use chrono::{DateTime, Duration, TimeDelta};
 use criterion::{Criterion, Throughput, criterion_group};
 use vigil_domain::Envelope;
 use vigil_domain::vitals::{VitalsItem, minute_items};
-use vigil_testkit::bench_batch::{self, PER_RECORD, RECORDS};
+use vigil_testkit::bench_batch::{self, PER_RECORD, RECORDS, interleaved};
 
 /// The batch, its readings `offset_secs` into the minute (uploads do not start
 /// on a minute, so most records then make two items).
@@ -43,24 +42,12 @@ fn parse_only(records: &[Vec<u8>]) {
 fn figures(records: &[Vec<u8>], aligned: &[Vec<u8>]) {
     let ttl = TimeDelta::days(30);
     let readings = (RECORDS * PER_RECORD) as f64;
-    let mut ratios = Vec::new();
-    let mut best = f64::MAX;
-    for _ in 0..7 {
-        let t = Instant::now();
-        black_box(encode(records, ttl));
-        let encoding = t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        parse_only(records);
-        let parse = t.elapsed().as_secs_f64();
-        ratios.push(encoding / parse);
-        best = best.min(encoding);
-    }
-    ratios.sort_by(f64::total_cmp);
+    let rounds = interleaved(7, || encode(records, ttl), || parse_only(records));
     println!(
         "vitals-writer decode + items: {RECORDS} records, {} readings: {:.2} M readings/s/core; ratio encode/parse: {:.2}",
         RECORDS * PER_RECORD,
-        readings / best / 1e6,
-        ratios[ratios.len() / 2]
+        readings / rounds.best / 1e6,
+        rounds.ratio
     );
     for (name, batch) in [("uploads starting mid-minute", records), ("uploads aligned to minutes", aligned)] {
         let items = encode(batch, ttl);
@@ -89,12 +76,4 @@ fn bench(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench);
-
-fn main() {
-    // `cargo bench` passes --bench; `cargo test --benches` runs each benchmark once.
-    if std::env::args().any(|a| a == "--bench") {
-        figures(&batch(20), &batch(0));
-    }
-    benches();
-    Criterion::default().configure_from_args().final_summary();
-}
+vigil_testkit::bench_main!(figures(&batch(20), &batch(0)); benches);

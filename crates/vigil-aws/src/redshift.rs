@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use aws_sdk_redshiftdata::types::StatusString;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use vigil_domain::curated::ObjectStore;
+use vigil_domain::ports::ObjectStore;
 use vigil_warehouse::sql::{self, CopyFrom, Dialect, Table};
 use vigil_warehouse::{FileKind, Loaded, Migrated, PendingFile, Warehouse, WarehouseError, manifest};
 

@@ -8,7 +8,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-use vigil_domain::curated::Pseudonymizer;
+use vigil_curated::Pseudonymizer;
 
 use crate::env::{ConfigError, Source};
 

@@ -34,8 +34,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
-use vigil_domain::curated::STATUS_PENDING;
-use vigil_domain::ports::StoreError;
+use vigil_domain::ports::{STATUS_PENDING, StoreError};
 use vigil_warehouse::{FileKind, FileQueue, ObjectSource, PendingFile};
 
 use crate::dynamo::{is_conditional_check_failed, malformed, parse_timestamp, store_error, timestamp};

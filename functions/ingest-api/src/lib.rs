@@ -12,7 +12,7 @@ use aws_config::SdkConfig;
 use vigil_aws::env::{ConfigError, Source};
 use vigil_aws::kinesis::KinesisPublisher;
 use vigil_aws::registry::DynamoDeviceDirectory;
-use vigil_domain::registry::CachedDirectory;
+use vigil_domain::cache::CachedDirectory;
 
 /// ingest-api on AWS.
 pub type AwsIngest = Ingest<KinesisPublisher, CachedDirectory<DynamoDeviceDirectory>>;

@@ -16,7 +16,7 @@ use vigil_aws::curated_files::DynamoCuratedFiles;
 use vigil_aws::env::{self, ConfigError, Source};
 use vigil_aws::quarantine::S3Quarantine;
 use vigil_aws::secrets::SecretError;
-use vigil_domain::curated::Pseudonymizer;
+use vigil_curated::Pseudonymizer;
 
 use crate::Archiver;
 

@@ -22,8 +22,8 @@ use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use chrono::{DateTime, Utc};
 use vigil_aws::metrics::Metrics;
-use vigil_domain::curated::{CuratedFileRegistry, ObjectStore, PARQUET_CONTENT_TYPE, Pseudonymizer, RAW_CONTENT_TYPE};
-use vigil_domain::ports::{Quarantine, StoreError};
+use vigil_curated::{PARQUET_CONTENT_TYPE, Pseudonymizer, RAW_CONTENT_TYPE};
+use vigil_domain::ports::{CuratedFileRegistry, ObjectStore, Quarantine, StoreError};
 use vigil_stream::response;
 
 use crate::archive::{Archive, encode};

@@ -26,8 +26,8 @@ use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use chrono::{DateTime, TimeDelta, Utc};
 use vigil_aws::metrics::Metrics;
-use vigil_domain::ports::Quarantine;
-use vigil_domain::vitals::{Shadow, ShadowStore, VitalsItem, VitalsStore, minute_items};
+use vigil_domain::ports::{Quarantine, ShadowStore, VitalsStore};
+use vigil_domain::vitals::{Shadow, VitalsItem, minute_items};
 use vigil_stream::{decode_batch, response};
 
 pub const FUNCTION: &str = "vitals-writer";

@@ -2,7 +2,7 @@
 //! LocalStack) at AWS_ENDPOINT_URL. Start it with `bash localstack/endpoint.sh start`.
 
 use vigil_aws::secrets::{SecretError, pseudonymizer};
-use vigil_domain::curated::Pseudonymizer;
+use vigil_curated::Pseudonymizer;
 
 const HEX_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 

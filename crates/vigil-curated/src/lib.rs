@@ -21,8 +21,8 @@
 //! # Curated data set (`curated/readings/`)
 //!
 //! Parquet (Snappy, row groups of at most 65,536 rows: [`MAX_ROW_GROUP_ROWS`]),
-//! columns [`COLUMNS`], one file per shard, batch
-//! and event date under [`curated_key`]:
+//! columns [`COLUMNS`], one file per shard, batch and event date under
+//! [`curated_key`]:
 //! `curated/readings/dt=YYYY-MM-DD/<shard>-<first-seq>-<last-seq>.parquet`, where
 //! the date is the readings' **event** date in UTC, so a phone that uploads a day
 //! late still lands its readings under the day they were taken. One row per
@@ -57,7 +57,6 @@
 //! that Lambda retries from a later record, or splits, gets new keys. The loader
 //! MERGEs on `reading_key`, which is the same for the same reading everywhere.
 //!
-//!
 //! # Curated alerts (`curated/alerts/`)
 //!
 //! For the warehouse's `alerts` fact table: the alerts of each evaluation,
@@ -71,8 +70,8 @@
 //! |--------------------|------------------------------------|---------------|---------|
 //! | `alert_key`        | BYTE_ARRAY UTF8 (Utf8)             | CHAR(32)      | `Pseudonymizer::alert` of the alert id: the MERGE key |
 //! | `wearer_pseudonym` | BYTE_ARRAY UTF8 (Utf8)             | CHAR(32)      | `Pseudonymizer::wearer` of the wearer id |
-//! | `rule`             | BYTE_ARRAY UTF8 (Utf8)             | VARCHAR(32)   | `sos`, `fall`, `heart_rate_high`, … |
-//! | `severity`         | BYTE_ARRAY UTF8 (Utf8)             | VARCHAR(16)   | `critical`, `high`, `medium`, `low` |
+//! | `rule`             | BYTE_ARRAY UTF8 (Utf8)             | VARCHAR(32)   | [`RuleKind::as_str`]: `sos`, `fall`, `heart_rate_high`, … |
+//! | `severity`         | BYTE_ARRAY UTF8 (Utf8)             | VARCHAR(16)   | [`Severity::as_str`]: `critical`, `high`, `medium`, `low` |
 //! | `raised_at`        | INT64 TIMESTAMP(MICROS, UTC)       | TIMESTAMPTZ   | event time of the reading that raised it |
 //! | `resolved`         | BOOLEAN                            | BOOLEAN       | false when raised; true in the file written when it is resolved |
 //!
@@ -109,6 +108,8 @@
 //!
 //! [`Activity::as_str`]: vigil_domain::reading::Activity::as_str
 //! [`SleepStage::as_str`]: vigil_domain::reading::SleepStage::as_str
+//! [`RuleKind::as_str`]: vigil_domain::alerts::RuleKind::as_str
+//! [`Severity::as_str`]: vigil_domain::alerts::Severity::as_str
 
 mod alerts;
 #[cfg(feature = "parquet")]

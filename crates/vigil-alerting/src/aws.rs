@@ -130,7 +130,8 @@ pub async fn curated_alerts(src: &impl Source, sdk: &SdkConfig) -> Result<Option
         return Ok(None);
     };
     let table = env::required(src, "CURATED_FILES_TABLE", "the DynamoDB table of curated files")?;
-    let pseudonymizer = vigil_aws::secrets::pseudonymizer(src, || vigil_aws::sdk::secrets(sdk)).await?;
+    let key = vigil_aws::secrets::pseudonym_key(src, || vigil_aws::sdk::secrets(sdk)).await?;
+    let pseudonymizer = vigil_curated::Pseudonymizer::from_key_text(&key)?;
     Ok(Some(CuratedAlerts {
         objects: S3ObjectStore::new(vigil_aws::sdk::s3(sdk), bucket),
         registry: DynamoCuratedFiles::new(vigil_aws::sdk::dynamodb(sdk), table),

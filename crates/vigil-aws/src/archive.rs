@@ -7,8 +7,7 @@
 //! CDK app), so it applies to every writer alike.
 
 use aws_sdk_s3::primitives::ByteStream;
-use vigil_domain::curated::ObjectStore;
-use vigil_domain::ports::StoreError;
+use vigil_domain::ports::{ObjectStore, StoreError};
 
 use crate::dynamo::store_error;
 

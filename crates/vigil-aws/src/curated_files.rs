@@ -11,8 +11,8 @@
 //! the `status-created_at-index` ([`crate::warehouse`]).
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use vigil_domain::curated::{CuratedFile, CuratedFileRegistry, STATUS_PENDING, curated_kind};
-use vigil_domain::ports::StoreError;
+use vigil_domain::ports::FileKind;
+use vigil_domain::ports::{CuratedFile, CuratedFileRegistry, STATUS_PENDING, StoreError};
 
 use crate::dynamo::{is_conditional_check_failed, store_error, timestamp};
 
@@ -43,7 +43,7 @@ impl CuratedFileRegistry for DynamoCuratedFiles {
             .item("max_ts", AttributeValue::S(timestamp(file.max_ts)))
             .item("created_at", AttributeValue::S(timestamp(file.created_at)))
             // `readings` or `alerts`: which warehouse table the file feeds.
-            .item("kind", AttributeValue::S(curated_kind(&file.key).to_owned()))
+            .item("kind", AttributeValue::S(FileKind::of_key(&file.key).as_str().to_owned()))
             // A redelivered batch must never reset a file the loader has taken.
             .condition_expression("attribute_not_exists(file_key)");
         match put.send().await {

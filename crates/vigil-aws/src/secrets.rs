@@ -6,10 +6,6 @@
 //! and otherwise fetches `PSEUDONYM_KEY_SECRET_ARN` ([`value_or_secret`]), which
 //! lets the key rotate without a redeploy of the template.
 
-use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-use vigil_domain::curated::Pseudonymizer;
-
 use vigil_domain::config::{ConfigError, Source};
 
 #[derive(Debug, thiserror::Error)]
@@ -57,39 +53,21 @@ pub async fn value_or_secret(
     }
 }
 
-/// The key's bytes: hex when the value is only hex digits of even length
-/// (surrounding whitespace from a secret file ignored), else base64 (standard or
-/// URL-safe, padded or not).
-pub fn parse_key(value: &str) -> Option<Vec<u8>> {
-    let value = value.trim();
-    if value.len().is_multiple_of(2) && !value.is_empty() && value.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return hex::decode(value).ok();
-    }
-    [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD].iter().find_map(|engine| engine.decode(value).ok())
-}
-
-/// The pseudonymizer of the curated data: `PSEUDONYM_KEY` (at least 32 bytes as
-/// hex or base64) or, when it is unset, the secret `PSEUDONYM_KEY_SECRET_ARN`
-/// (fetched once; call this at cold start). Errors never show the key.
-pub async fn pseudonymizer(
+/// The text of the curated data's pseudonym key: `PSEUDONYM_KEY`, or else the secret
+/// `PSEUDONYM_KEY_SECRET_ARN` (fetched once: call this at cold start). Never logged;
+/// `vigil_curated::Pseudonymizer::from_key_text` reads it.
+pub async fn pseudonym_key(
     src: &impl Source,
     client: impl FnOnce() -> aws_sdk_secretsmanager::Client,
-) -> Result<Pseudonymizer, SecretError> {
-    let key = value_or_secret(
+) -> Result<String, SecretError> {
+    value_or_secret(
         src,
         "PSEUDONYM_KEY",
         "PSEUDONYM_KEY_SECRET_ARN",
         "the secret key of the curated data's pseudonyms (or PSEUDONYM_KEY_SECRET_ARN)",
         client,
     )
-    .await?;
-    let invalid = |what: String| ConfigError::Invalid {
-        name: "PSEUDONYM_KEY",
-        value: what,
-        expected: "at least 32 bytes as hex or base64",
-    };
-    let bytes = parse_key(&key).ok_or_else(|| invalid(format!("<redacted: {} characters>", key.len())))?;
-    Ok(Pseudonymizer::new(&bytes).map_err(|weak| invalid(format!("<redacted: {} bytes>", weak.len)))?)
+    .await
 }
 
 #[cfg(test)]

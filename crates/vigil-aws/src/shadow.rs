@@ -14,8 +14,8 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use vigil_domain::ports::StoreError;
-use vigil_domain::vitals::{Shadow, ShadowStore, activity_name, parse_activity, parse_sleep_stage, sleep_stage_name};
+use vigil_domain::ports::{ShadowStore, StoreError};
+use vigil_domain::vitals::Shadow;
 
 use crate::dynamo::{is_conditional_check_failed, malformed, parse_timestamp, store_error, timestamp};
 
@@ -54,8 +54,8 @@ fn measurements(s: &Shadow) -> [(&'static str, Option<AttributeValue>); 7] {
         ("skin_temp_c", s.skin_temp_c.map(|v| AttributeValue::N(v.to_string()))),
         ("battery_pct", s.battery_pct.map(|v| AttributeValue::N(v.to_string()))),
         ("worn", s.worn.map(AttributeValue::Bool)),
-        ("activity", s.activity.map(|a| AttributeValue::S(activity_name(a).to_owned()))),
-        ("sleep_stage", s.sleep_stage.map(|st| AttributeValue::S(sleep_stage_name(st).to_owned()))),
+        ("activity", s.activity.map(|a| AttributeValue::S(a.as_str().to_owned()))),
+        ("sleep_stage", s.sleep_stage.map(|st| AttributeValue::S(st.as_str().to_owned()))),
     ]
 }
 
@@ -144,8 +144,8 @@ pub fn from_item(item: &HashMap<String, AttributeValue>) -> Result<Shadow, &'sta
             None => None,
             Some(v) => Some(*v.as_bool().map_err(|_| "worn")?),
         },
-        activity: opt_s("activity")?.map(|a| parse_activity(a).ok_or("activity")).transpose()?,
-        sleep_stage: opt_s("sleep_stage")?.map(|st| parse_sleep_stage(st).ok_or("sleep_stage")).transpose()?,
+        activity: opt_s("activity")?.map(|a| a.parse().map_err(|_| "activity")).transpose()?,
+        sleep_stage: opt_s("sleep_stage")?.map(|st| st.parse().map_err(|_| "sleep_stage")).transpose()?,
     })
 }
 

@@ -17,10 +17,8 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use chrono::{DateTime, Utc};
 use tokio::time::{Instant, timeout_at};
-use vigil_domain::ports::StoreError;
-use vigil_domain::vitals::{
-    Attr, VitalsItem, VitalsStore, VitalsWriteError, WriteReport, attr, minute_range, parse_sort_key,
-};
+use vigil_domain::ports::{StoreError, VitalsStore};
+use vigil_domain::vitals::{Attr, VitalsItem, VitalsWriteError, WriteReport, attr, minute_range, parse_sort_key};
 
 use crate::dynamo::{malformed, store_error};
 use crate::retry::{Backoff, resend_failed};

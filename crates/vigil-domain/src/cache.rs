@@ -8,7 +8,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::care::WearerProfile;
-use crate::ports::{StoreError, WearerDirectory};
+use crate::ports::{DeviceDirectory, DirectoryError, StoreError, WearerDirectory};
+use crate::registry::DeviceLink;
 
 /// Values by key, each kept for `ttl` after it was fetched (absent ones for
 /// `negative_ttl`). When full it is emptied rather than evicting carefully: it
@@ -91,5 +92,45 @@ impl<W: WearerDirectory + Sync> CachedWearers<W> {
 impl<W: WearerDirectory + Sync> WearerDirectory for CachedWearers<W> {
     async fn wearer(&self, wearer_id: &str) -> Result<Option<WearerProfile>, StoreError> {
         self.wearer_at(wearer_id, Instant::now()).await
+    }
+}
+
+/// Caches registry lookups for the life of a Lambda container.
+///
+/// Found devices are kept for `ttl`, unknown ones for `negative_ttl` (shorter,
+/// so a band registered a moment ago starts working soon, while a flood of
+/// uploads for unknown devices still does not reach the table). Lookup errors are
+/// never cached.
+#[derive(Debug)]
+pub struct CachedDirectory<D> {
+    inner: D,
+    cache: TtlCache<DeviceLink>,
+}
+
+impl<D> CachedDirectory<D> {
+    pub fn new(inner: D, ttl: Duration, negative_ttl: Duration) -> Self {
+        Self { inner, cache: TtlCache::new(ttl, negative_ttl, 10_000) }
+    }
+
+    pub fn inner(&self) -> &D {
+        &self.inner
+    }
+}
+
+impl<D: DeviceDirectory + Sync> CachedDirectory<D> {
+    /// Looks a device up as of `now` (exposed so tests can move the clock).
+    pub async fn device_at(&self, device_id: &str, now: Instant) -> Result<Option<DeviceLink>, DirectoryError> {
+        if let Some(hit) = self.cache.get(device_id, now) {
+            return Ok(hit);
+        }
+        let link = self.inner.device(device_id).await?;
+        self.cache.put(device_id, now, link.clone());
+        Ok(link)
+    }
+}
+
+impl<D: DeviceDirectory + Sync> DeviceDirectory for CachedDirectory<D> {
+    async fn device(&self, device_id: &str) -> Result<Option<DeviceLink>, DirectoryError> {
+        self.device_at(device_id, Instant::now()).await
     }
 }

@@ -2,14 +2,16 @@
 //! on the readings stream, and the ports through which handlers reach storage.
 //!
 //! No AWS types and no I/O live here, so everything is tested with plain unit
-//! and property tests.
+//! and property tests. The curated data set (pseudonyms, lake keys, Parquet) is
+//! the `vigil-curated` crate's.
 
 pub mod alerts;
 pub mod cache;
 pub mod care;
 pub mod config;
-pub mod curated;
 pub mod envelope;
+mod error;
+pub mod names;
 pub mod ports;
 pub mod reading;
 pub mod registry;

@@ -9,6 +9,8 @@
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 
+use crate::names::{self, UnknownName};
+
 /// A reading, exactly the fields the app may send. Unknown fields are rejected.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -74,6 +76,50 @@ pub enum SleepStage {
     Light,
     Deep,
     Rem,
+}
+
+impl Activity {
+    pub const ALL: [Activity; 4] = [Activity::Rest, Activity::Light, Activity::Moderate, Activity::Vigorous];
+
+    /// The upload contract's spelling (its serde form), as the shadow and the
+    /// curated data store it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Activity::Rest => "rest",
+            Activity::Light => "light",
+            Activity::Moderate => "moderate",
+            Activity::Vigorous => "vigorous",
+        }
+    }
+}
+
+impl std::str::FromStr for Activity {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
+        names::parse(&Self::ALL, Self::as_str, "activity", s)
+    }
+}
+
+impl SleepStage {
+    pub const ALL: [SleepStage; 4] = [SleepStage::Awake, SleepStage::Light, SleepStage::Deep, SleepStage::Rem];
+
+    /// The upload contract's spelling (its serde form), as the shadow and the
+    /// curated data store it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SleepStage::Awake => "awake",
+            SleepStage::Light => "light",
+            SleepStage::Deep => "deep",
+            SleepStage::Rem => "rem",
+        }
+    }
+}
+
+impl std::str::FromStr for SleepStage {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
+        names::parse(&Self::ALL, Self::as_str, "sleep stage", s)
+    }
 }
 
 /// RFC 3339 with an offset, as `parse_from_rfc3339` reads it (which, as the RFC

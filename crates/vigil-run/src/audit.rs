@@ -10,8 +10,8 @@ use anyhow::Context;
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeDelta, Utc};
+use vigil_curated::Pseudonymizer;
 use vigil_domain::ReadingId;
-use vigil_domain::curated::Pseudonymizer;
 use vigil_domain::envelope::Envelope;
 
 /// A reading as the audit names it: (device, seq).
@@ -40,13 +40,10 @@ pub async fn raw_readings(sdk: &SdkConfig, bucket: &str) -> anyhow::Result<HashS
 /// number of rows (more rows than keys would mean a duplicated reading).
 pub async fn curated_keys(sdk: &SdkConfig, bucket: &str) -> anyhow::Result<(HashSet<String>, usize)> {
     use arrow_array::{Array, StringArray};
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     let mut keys = HashSet::new();
     let mut rows = 0;
     for key in list(sdk, bucket, "curated/readings/").await? {
-        let bytes = bytes::Bytes::from(get(sdk, bucket, &key).await?);
-        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)?.build()?;
-        for batch in reader {
+        for batch in vigil_curated::read(get(sdk, bucket, &key).await?)? {
             let batch = batch?;
             let column = batch.column_by_name("reading_key").context("curated file without reading_key")?;
             let column = column.as_any().downcast_ref::<StringArray>().context("reading_key is not a string")?;

@@ -14,7 +14,7 @@ use chrono::{SubsecRound, TimeDelta, Utc};
 use tokio::sync::watch;
 use vigil_aws::registry::DynamoDeviceDirectory;
 use vigil_aws::wearers::DynamoWearerDirectory;
-use vigil_domain::curated::Pseudonymizer;
+use vigil_curated::Pseudonymizer;
 use vigil_local::provision::{self, Resources};
 
 use crate::audit;

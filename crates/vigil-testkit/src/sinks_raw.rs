@@ -4,8 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use vigil_domain::curated::{CuratedFile, CuratedFileRegistry, ObjectStore};
-use vigil_domain::ports::StoreError;
+use vigil_domain::ports::{CuratedFile, CuratedFileRegistry, ObjectStore, StoreError};
 
 use crate::{Faults, throttled};
 
@@ -95,7 +94,7 @@ impl CuratedFileRegistry for MemoryCuratedFiles {
         }
         files.insert(
             file.key.clone(),
-            Registered { file: file.clone(), status: vigil_domain::curated::STATUS_PENDING.to_owned() },
+            Registered { file: file.clone(), status: vigil_domain::ports::STATUS_PENDING.to_owned() },
         );
         Ok(true)
     }

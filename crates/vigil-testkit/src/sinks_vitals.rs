@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use vigil_domain::ports::StoreError;
-use vigil_domain::vitals::{Shadow, ShadowStore, VitalsItem, VitalsStore, VitalsWriteError, WriteReport};
+use vigil_domain::ports::{ShadowStore, StoreError, VitalsStore};
+use vigil_domain::vitals::{Shadow, VitalsItem, VitalsWriteError, WriteReport};
 
 use crate::{Faults, throttled};
 

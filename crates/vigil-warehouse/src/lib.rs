@@ -5,9 +5,9 @@
 //!
 //! # What is loaded
 //!
-//! Curated Parquet files written by raw-archiver (`curated/readings/`, schema in
-//! `vigil_domain::curated`) and alert-processor (`curated/alerts/`, schema in
-//! [`sql::ALERT_COLUMNS`]), registered in the curated-files table. A load takes a
+//! Curated Parquet files written by raw-archiver (`curated/readings/`) and
+//! alert-processor (`curated/alerts/`), both with `vigil_curated`'s writers and
+//! schemas, registered in the curated-files table. A load takes a
 //! bounded set of pending files of one [`FileKind`] and, in ONE transaction,
 //! stages them, deduplicates the stage on the key, MERGEs into the fact table and
 //! drops the stage. So loading a file twice, loading two files that share
@@ -24,6 +24,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
+pub use vigil_curated::FileKind;
 use vigil_domain::ports::{BoxError, StoreError};
 
 #[cfg(feature = "aws")]
@@ -33,37 +34,6 @@ pub mod sql;
 
 #[cfg(feature = "postgres")]
 pub mod postgres;
-
-/// What a curated file holds: which fact table it feeds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum FileKind {
-    /// `curated/readings/`: one row per reading, into `readings`.
-    Readings,
-    /// `curated/alerts/`: one row per alert, into `alerts`.
-    Alerts,
-}
-
-impl FileKind {
-    pub const ALL: [FileKind; 2] = [FileKind::Readings, FileKind::Alerts];
-
-    /// The registry's `kind` attribute (absent means readings: files registered
-    /// before alerts were curated carry none).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FileKind::Readings => "readings",
-            FileKind::Alerts => "alerts",
-        }
-    }
-
-    /// The kind of a registry item's `kind` attribute; `None` for an unknown value.
-    pub fn from_attribute(value: Option<&str>) -> Option<Self> {
-        match value {
-            None | Some("readings") => Some(FileKind::Readings),
-            Some("alerts") => Some(FileKind::Alerts),
-            Some(_) => None,
-        }
-    }
-}
 
 /// A registered curated file the warehouse has not loaded yet.
 #[derive(Debug, Clone, PartialEq, Eq)]

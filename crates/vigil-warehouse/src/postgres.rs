@@ -21,7 +21,6 @@ use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, TimeUnit};
 use bytes::Bytes;
 use futures_util::SinkExt;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use tokio_postgres::{Client, NoTls};
 
 use crate::sql::{self, CopyFrom, Dialect, Table};
@@ -138,8 +137,7 @@ impl<S: ObjectSource + Sync> Warehouse for PostgresWarehouse<S> {
                 .get(&file.key)
                 .await
                 .map_err(|e| WarehouseError::File { key: file.key.clone(), source: e.into() })?;
-            let reader = ParquetRecordBatchReaderBuilder::try_new(Bytes::from(body))
-                .and_then(|b| b.with_batch_size(8192).build())
+            let reader = vigil_curated::read(body)
                 .map_err(|e| WarehouseError::File { key: file.key.clone(), source: e.into() })?;
             for batch in reader {
                 let batch = batch.map_err(|e| WarehouseError::File { key: file.key.clone(), source: e.into() })?;

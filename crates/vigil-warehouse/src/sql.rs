@@ -10,7 +10,7 @@
 //!   ZSTD for text and floats, BYTEDICT for the small enums, RAW for the sort
 //!   key). PostgreSQL: the same columns, an enforced primary key and an index on
 //!   `(wearer_pseudonym, ts)` standing in for the distribution and sort keys.
-//! - `alerts`: one row per alert ([`ALERT_COLUMNS`]), keyed `alert_key`,
+//! - `alerts`: one row per alert ([`vigil_curated::ALERT_COLUMNS`]), keyed `alert_key`,
 //!   distributed on the pseudonym and sorted on `raised_at` the same way.
 //! - `daily_summary` (view): per pseudonym and UTC day, heart rate
 //!   min/avg/max, steps, hours asleep and alerts by severity.
@@ -83,7 +83,7 @@ pub struct Table {
     pub updates: &'static [(&'static str, &'static str)],
 }
 
-/// The curated readings, in `vigil_domain::curated::COLUMNS` order.
+/// The curated readings, in [`vigil_curated::COLUMNS`] order.
 pub const READINGS: Table = Table {
     name: "readings",
     key: "reading_key",
@@ -111,10 +111,7 @@ pub const READINGS: Table = Table {
     updates: &[("received_at", "LEAST(readings.received_at, s.received_at)")],
 };
 
-/// The curated alert columns, in file order (`curated/alerts/`).
-pub const ALERT_COLUMNS: [&str; 6] = ["alert_key", "wearer_pseudonym", "rule", "severity", "raised_at", "resolved"];
-
-/// The curated alerts (see [`ALERT_COLUMNS`]).
+/// The curated alerts, in [`vigil_curated::ALERT_COLUMNS`] order.
 pub const ALERTS: Table = Table {
     name: "alerts",
     key: "alert_key",
@@ -346,9 +343,9 @@ mod tests {
     #[test]
     fn readings_columns_are_the_curated_columns_in_file_order() {
         let names: Vec<&str> = READINGS.column_names().collect();
-        assert_eq!(names, vigil_domain::curated::COLUMNS.to_vec());
+        assert_eq!(names, vigil_curated::COLUMNS.to_vec());
         let alerts: Vec<&str> = ALERTS.column_names().collect();
-        assert_eq!(alerts, ALERT_COLUMNS.to_vec());
+        assert_eq!(alerts, vigil_curated::ALERT_COLUMNS.to_vec());
         assert_eq!(Table::of(FileKind::Alerts).name, "alerts");
     }
 

@@ -20,10 +20,11 @@ use lambda_http::aws_lambda_events::apigw::{
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
 use serde_json::{Value, json};
+use vigil_domain::cache::CachedDirectory;
 use vigil_domain::ports::{
     DeviceDirectory, DirectoryError, PublishError, PublishReport, RecordPublisher, StreamRecord,
 };
-use vigil_domain::registry::{CachedDirectory, DeviceLink};
+use vigil_domain::registry::DeviceLink;
 use vigil_testkit::bench_batch::interleaved;
 
 struct Discard;

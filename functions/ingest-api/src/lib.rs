@@ -11,8 +11,8 @@ pub use handler::Ingest;
 use aws_config::SdkConfig;
 use vigil_aws::kinesis::KinesisPublisher;
 use vigil_aws::registry::DynamoDeviceDirectory;
+use vigil_domain::cache::CachedDirectory;
 use vigil_domain::config::{ConfigError, Source};
-use vigil_domain::registry::CachedDirectory;
 
 /// ingest-api on AWS.
 pub type AwsIngest = Ingest<KinesisPublisher, CachedDirectory<DynamoDeviceDirectory>>;

@@ -123,7 +123,7 @@ fn the_schedules_alerts_are_curated_for_the_warehouse_like_the_streams() {
     let d = detector_with(CuratedAlerts {
         objects: MemoryObjectStore::default(),
         registry: MemoryCuratedFiles::default(),
-        pseudonymizer: vigil_domain::curated::Pseudonymizer::new(&[7; 32]).unwrap(),
+        pseudonymizer: vigil_curated::Pseudonymizer::new(&[7; 32]).unwrap(),
     });
     let sink = &d.alerting.sink;
     seen(&d, "w-silent", "2026-11-22T12:00:00Z", false);

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group};
 use fixture::{batch, pseudonymizer};
 use raw_archiver::archive::{Archive, encode};
-use vigil_domain::curated::Pseudonymizer;
+use vigil_curated::Pseudonymizer;
 use vigil_testkit::MemoryQuarantine;
 use vigil_testkit::bench_batch::{PER_RECORD, RECORDS, interleaved};
 

@@ -10,11 +10,10 @@ use std::collections::{HashMap, HashSet};
 
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use chrono::{DateTime, Utc};
-use vigil_domain::curated::{CuratedFile, CuratedRow, Pseudonymizer, curated_key, raw_key};
-use vigil_domain::ports::Quarantine;
+use vigil_curated::{CuratedError, CuratedRow, CuratedWriter, Pseudonymizer, curated_key, raw_key};
+use vigil_domain::ports::{CuratedFile, Quarantine};
 use vigil_lambda::stream::{decode_batch, position};
 
-use crate::curated::{CuratedError, CuratedWriter};
 use crate::raw::RawWriter;
 
 /// Records decoded at a time: about 2 MB of envelopes, and their readings.

@@ -15,8 +15,8 @@ use vigil_aws::archive::S3ObjectStore;
 use vigil_aws::curated_files::DynamoCuratedFiles;
 use vigil_aws::quarantine::S3Quarantine;
 use vigil_aws::secrets::SecretError;
+use vigil_curated::Pseudonymizer;
 use vigil_domain::config::{self as env, ConfigError, Source};
-use vigil_domain::curated::Pseudonymizer;
 
 use crate::Archiver;
 
@@ -43,23 +43,15 @@ impl Config {
     /// local runs). Lambda uses [`Config::load`].
     pub fn from_source(src: &impl Source) -> Result<Self, ConfigError> {
         let key = env::required(src, "PSEUDONYM_KEY", "the secret key of the curated data's pseudonyms")?;
-        let invalid = |what: String| ConfigError::Invalid {
-            name: "PSEUDONYM_KEY",
-            value: what,
-            expected: "at least 32 bytes as hex or base64",
-        };
-        let bytes = parse_key(&key).ok_or_else(|| invalid(format!("<redacted: {} characters>", key.len())))?;
-        let pseudonymizer =
-            Pseudonymizer::new(&bytes).map_err(|weak| invalid(format!("<redacted: {} bytes>", weak.len)))?;
-        Self::with_pseudonymizer(src, pseudonymizer)
+        Self::with_pseudonymizer(src, Pseudonymizer::from_key_text(&key)?)
     }
 
     /// Reads the configuration at cold start: the key from `PSEUDONYM_KEY`, or
     /// else from the Secrets Manager secret `PSEUDONYM_KEY_SECRET_ARN` (fetched
     /// once, here).
     pub async fn load(src: &impl Source, sdk: &SdkConfig) -> Result<Self, SecretError> {
-        let pseudonymizer = vigil_aws::secrets::pseudonymizer(src, || vigil_aws::sdk::secrets(sdk)).await?;
-        Ok(Self::with_pseudonymizer(src, pseudonymizer)?)
+        let key = vigil_aws::secrets::pseudonym_key(src, || vigil_aws::sdk::secrets(sdk)).await?;
+        Ok(Self::with_pseudonymizer(src, Pseudonymizer::from_key_text(&key)?)?)
     }
 
     fn with_pseudonymizer(src: &impl Source, pseudonymizer: Pseudonymizer) -> Result<Self, ConfigError> {
@@ -87,8 +79,8 @@ impl Config {
     }
 }
 
-/// The key's bytes: hex or base64 (see `vigil_aws::secrets::parse_key`).
-pub use vigil_aws::secrets::parse_key;
+/// The key's bytes: hex or base64.
+pub use vigil_curated::parse_key;
 
 #[cfg(test)]
 mod tests {

@@ -21,11 +21,10 @@ use std::time::Instant;
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use chrono::{DateTime, Utc};
-use vigil_domain::curated::{CuratedFileRegistry, ObjectStore, PARQUET_CONTENT_TYPE, Pseudonymizer, RAW_CONTENT_TYPE};
-use vigil_domain::ports::{Quarantine, StoreError};
+use vigil_curated::{PARQUET_CONTENT_TYPE, Pseudonymizer, RAW_CONTENT_TYPE};
+use vigil_domain::ports::{CuratedFileRegistry, ObjectStore, Quarantine, StoreError};
 use vigil_lambda::metrics::Metrics;
-use vigil_lambda::stream::StreamFunction;
-use vigil_lambda::stream::response;
+use vigil_lambda::stream::{StreamFunction, response};
 
 use crate::archive::{Archive, encode};
 

@@ -5,7 +5,6 @@
 
 pub mod archive;
 pub mod config;
-pub mod curated;
 pub mod handler;
 pub mod raw;
 

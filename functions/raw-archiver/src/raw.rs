@@ -1,5 +1,5 @@
 //! The raw archive: every record of a batch exactly as it came off the stream,
-//! one gzip NDJSON object per batch (key: `vigil_domain::curated::raw_key`).
+//! one gzip NDJSON object per batch (key: `vigil_curated::raw_key`).
 //!
 //! # Line format
 //!

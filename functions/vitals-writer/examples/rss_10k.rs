@@ -17,8 +17,8 @@ use std::time::Instant;
 use aws_lambda_events::encodings::SecondTimestamp;
 use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
 use chrono::{DateTime, TimeDelta, Utc};
-use vigil_domain::ports::{PoisonRecord, Quarantine, StoreError};
-use vigil_domain::vitals::{Shadow, ShadowStore, VitalsItem, VitalsStore, VitalsWriteError, WriteReport};
+use vigil_domain::ports::{PoisonRecord, Quarantine, ShadowStore, StoreError, VitalsStore};
+use vigil_domain::vitals::{Shadow, VitalsItem, VitalsWriteError, WriteReport};
 use vitals_writer::Writer;
 
 use vigil_testkit::bench_batch::{self, PER_RECORD, RECORDS};

@@ -25,8 +25,8 @@ use std::time::Instant;
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use chrono::{DateTime, TimeDelta, Utc};
-use vigil_domain::ports::Quarantine;
-use vigil_domain::vitals::{Shadow, ShadowStore, VitalsItem, VitalsStore, minute_items};
+use vigil_domain::ports::{Quarantine, ShadowStore, VitalsStore};
+use vigil_domain::vitals::{Shadow, VitalsItem, minute_items};
 use vigil_lambda::metrics::Metrics;
 use vigil_lambda::stream::{StreamFunction, decode_batch, response};
 

@@ -16,11 +16,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use chrono::{NaiveDate, TimeZone, Utc};
 use futures_util::SinkExt;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use raw_archiver::curated::CuratedWriter;
 use tokio_postgres::NoTls;
+use vigil_curated::{CuratedRow, CuratedWriter, Pseudonymizer};
 use vigil_domain::ReadingId;
-use vigil_domain::curated::{CuratedRow, Pseudonymizer};
 use vigil_domain::ports::StoreError;
 use vigil_domain::reading::{Activity, SleepStage};
 use vigil_warehouse::postgres::{PostgresWarehouse, copy_text};
@@ -102,7 +100,7 @@ async fn main() {
     // Baseline: the same rows as COPY text, straight into a plain table.
     let mut text = Vec::new();
     for body in files.values() {
-        for batch in ParquetRecordBatchReaderBuilder::try_new(Bytes::from(body.clone())).unwrap().build().unwrap() {
+        for batch in vigil_curated::read(body.clone()).unwrap() {
             copy_text(&batch.unwrap(), &sql::READINGS, &mut text).unwrap();
         }
     }

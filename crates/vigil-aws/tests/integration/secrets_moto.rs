@@ -1,8 +1,16 @@
 //! Integration: the pseudonym key from Secrets Manager on moto's server (or
 //! LocalStack) at AWS_ENDPOINT_URL. Start it with `bash localstack/endpoint.sh start`.
 
-use vigil_aws::secrets::{SecretError, pseudonymizer};
-use vigil_domain::curated::Pseudonymizer;
+use vigil_aws::secrets::{SecretError, pseudonym_key};
+use vigil_curated::Pseudonymizer;
+
+/// The pseudonymizer as the functions build it at cold start.
+async fn pseudonymizer(
+    src: &impl vigil_domain::config::Source,
+    client: impl FnOnce() -> aws_sdk_secretsmanager::Client,
+) -> Result<Pseudonymizer, SecretError> {
+    Ok(Pseudonymizer::from_key_text(&pseudonym_key(src, client).await?)?)
+}
 
 const HEX_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 

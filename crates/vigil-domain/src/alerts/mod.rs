@@ -49,6 +49,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::names::{self, UnknownName};
 use crate::reading::Location;
 
 pub use engine::{MAX_GAP, check_offline, evaluate, flush};
@@ -70,6 +71,27 @@ pub enum Severity {
     High,
     /// Someone must act now.
     Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 4] = [Severity::Low, Severity::Medium, Severity::High, Severity::Critical];
+
+    /// The snake_case name used on the wire and in the tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl std::str::FromStr for Severity {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
+        names::parse(&Self::ALL, Self::as_str, "severity", s)
+    }
 }
 
 /// The rule that raised an alert.
@@ -124,6 +146,13 @@ impl RuleKind {
             RuleKind::BatteryLow => "battery_low",
             RuleKind::NoData => "no_data",
         }
+    }
+}
+
+impl std::str::FromStr for RuleKind {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
+        names::parse(&Self::ALL, Self::as_str, "rule", s)
     }
 }
 

@@ -8,6 +8,7 @@ mod cache;
 mod canonical;
 mod common;
 mod envelope;
+mod names;
 mod properties;
 mod registry;
 mod rfc3339;

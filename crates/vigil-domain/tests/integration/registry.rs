@@ -5,8 +5,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use vigil_domain::cache::CachedDirectory;
 use vigil_domain::ports::{DeviceDirectory, DirectoryError};
-use vigil_domain::registry::{CachedDirectory, Denied, DeviceLink, authorize};
+use vigil_domain::registry::{Denied, DeviceLink, authorize};
 
 fn link(device: &str, users: &[&str]) -> DeviceLink {
     DeviceLink {

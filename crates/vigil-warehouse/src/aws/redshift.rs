@@ -23,7 +23,7 @@ use crate::sql::{self, CopyFrom, Dialect, Table};
 use crate::{FileKind, Loaded, Migrated, PendingFile, Warehouse, WarehouseError, manifest};
 use aws_sdk_redshiftdata::types::StatusString;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use vigil_domain::curated::ObjectStore;
+use vigil_domain::ports::ObjectStore;
 
 use vigil_aws::retry::is_retryable;
 

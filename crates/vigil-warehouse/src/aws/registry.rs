@@ -35,8 +35,7 @@ use std::collections::HashMap;
 use crate::{FileKind, FileQueue, ObjectSource, PendingFile};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
-use vigil_domain::curated::STATUS_PENDING;
-use vigil_domain::ports::StoreError;
+use vigil_domain::ports::{STATUS_PENDING, StoreError};
 
 use vigil_aws::dynamo::{is_conditional_check_failed, malformed, parse_timestamp, store_error, timestamp};
 

@@ -7,7 +7,7 @@ use alert_processor::Processor;
 use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
 use vigil_alerting::Alerting;
 use vigil_alerting::curated::CuratedAlerts;
-use vigil_domain::curated::Pseudonymizer;
+use vigil_curated::Pseudonymizer;
 use vigil_domain::reading::Reading;
 use vigil_testkit::kinesis::{self, at};
 use vigil_testkit::sinks_raw::{MemoryCuratedFiles, MemoryObjectStore};
@@ -93,15 +93,14 @@ async fn a_silent_band_back_again_is_curated_as_resolved_in_a_file_of_its_own() 
     let silent = processor.alerting.check_wearer("wearer-42", at("2026-11-22T09:16:00Z")).await.unwrap();
     assert_eq!(silent.alerts_raised.len(), 1);
     let alert = silent.alerts_raised[0].clone();
-    let raised =
-        vigil_alerting::curated::alert_files(&pseudonymizer, "wearer-42", std::slice::from_ref(&alert), false).unwrap();
+    let raised = vigil_curated::alert_files(&pseudonymizer, "wearer-42", std::slice::from_ref(&alert), false).unwrap();
     assert_eq!(sink.objects.keys("curated/alerts/"), vec![raised[0].key.clone()]);
 
     // The phone uploads its buffer: the alert is resolved, and curated again as resolved.
     event.records = vec![record(2, "wearer-42", vec![reading("2026-11-22T10:21:00+01:00", 2)])];
     let (response, _) = processor.process(&event, at("2026-11-22T09:21:00Z")).await;
     assert!(response.batch_item_failures.is_empty());
-    let resolved = vigil_alerting::curated::alert_files(&pseudonymizer, "wearer-42", &[alert], true).unwrap();
+    let resolved = vigil_curated::alert_files(&pseudonymizer, "wearer-42", &[alert], true).unwrap();
     let mut expected = vec![raised[0].key.clone(), resolved[0].key.clone()];
     expected.sort();
     let mut keys = sink.objects.keys("curated/alerts/");

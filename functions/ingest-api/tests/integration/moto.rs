@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use vigil_aws::kinesis::KinesisPublisher;
 use vigil_aws::registry::DynamoDeviceDirectory;
 use vigil_domain::Envelope;
-use vigil_domain::registry::CachedDirectory;
+use vigil_domain::cache::CachedDirectory;
 use vigil_local::provision::{Resources, provision};
 use vigil_local::stream::read_all;
 

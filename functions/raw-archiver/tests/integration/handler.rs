@@ -7,8 +7,9 @@ use crate::common::*;
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use proptest::prelude::*;
 use raw_archiver::Archiver;
+use vigil_curated::{PARQUET_CONTENT_TYPE, RAW_CONTENT_TYPE, curated_key, raw_key};
 use vigil_domain::ReadingId;
-use vigil_domain::curated::{PARQUET_CONTENT_TYPE, RAW_CONTENT_TYPE, STATUS_PENDING, curated_key, raw_key};
+use vigil_domain::ports::STATUS_PENDING;
 use vigil_testkit::MemoryQuarantine;
 use vigil_testkit::sinks_raw::{MemoryCuratedFiles, MemoryObjectStore};
 

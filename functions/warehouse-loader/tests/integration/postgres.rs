@@ -1,5 +1,5 @@
 //! Integration: the loader end to end on real parts — curated Parquet written by
-//! raw-archiver's writer into S3 and registered in the curated-files table (moto's
+//! `vigil_curated::CuratedWriter` (raw-archiver's) into S3 and registered in the curated-files table (moto's
 //! server at AWS_ENDPOINT_URL), loaded into a real PostgreSQL 15 (VIGIL_PG_URL,
 //! default postgres://postgres@127.0.0.1:5433/postgres), each test in its own
 //! database and its own bucket and table.
@@ -8,14 +8,12 @@
 //! (`make test` does). Without them these tests fail and say so.
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use raw_archiver::curated::CuratedWriter;
 use tokio_postgres::NoTls;
 use vigil_aws::archive::S3ObjectStore;
 use vigil_aws::curated_files::DynamoCuratedFiles;
+use vigil_curated::{CuratedRow, CuratedWriter, PARQUET_CONTENT_TYPE, Pseudonym, Pseudonymizer};
 use vigil_domain::ReadingId;
-use vigil_domain::curated::{
-    CuratedFile, CuratedFileRegistry, CuratedRow, ObjectStore, PARQUET_CONTENT_TYPE, Pseudonym, Pseudonymizer,
-};
+use vigil_domain::ports::{CuratedFile, CuratedFileRegistry, ObjectStore};
 use vigil_domain::reading::SleepStage;
 use vigil_local::provision::{Resources, provision};
 use warehouse_loader::{PostgresLoader, postgres_loader};

@@ -1,6 +1,6 @@
 //! Curated rows to Parquet: one file per event date, built a record batch at a
-//! time. The schema is documented in `vigil_domain::curated`; [`schema`] is its
-//! Arrow form and a test keeps the two in step.
+//! time. [`readings_schema`] is the Arrow form of the crate docs' table; a test
+//! keeps it in step with [`crate::COLUMNS`].
 //!
 //! Memory stays bounded whatever the batch: rows go into Arrow builders of at
 //! most [`BATCH_ROWS`] per date, which are encoded (dictionary, Snappy) into the
@@ -12,32 +12,22 @@ use std::sync::Arc;
 
 use arrow_array::builder::{BooleanBuilder, Float64Builder, Int32Builder, StringBuilder, TimestampMicrosecondBuilder};
 use arrow_array::{ArrayRef, RecordBatch};
-use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use chrono::{DateTime, NaiveDate, Utc};
 use parquet::arrow::ArrowWriter;
-use parquet::basic::Compression;
-use parquet::errors::ParquetError;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
-use vigil_domain::curated::{CuratedRow, MAX_ROW_GROUP_ROWS, activity_str, sleep_stage_str};
+use vigil_domain::reading::{Activity, SleepStage};
+
+use super::{CuratedError, snappy, utc_micros};
+use crate::readings::{CuratedRow, MAX_ROW_GROUP_ROWS};
 
 /// Rows buffered in Arrow builders per date before they are encoded.
 pub const BATCH_ROWS: usize = 8_192;
 
-#[derive(Debug, thiserror::Error)]
-pub enum CuratedError {
-    #[error("building a curated record batch")]
-    Arrow(#[from] ArrowError),
-    #[error("writing curated Parquet")]
-    Parquet(#[from] ParquetError),
-}
-
-fn utc_micros() -> DataType {
-    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
-}
-
-/// The curated schema in Arrow terms (see `vigil_domain::curated`).
-pub fn schema() -> SchemaRef {
+/// The curated readings schema in Arrow terms ([`crate::COLUMNS`], typed as the
+/// crate docs say).
+pub fn readings_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("reading_key", DataType::Utf8, false),
         Field::new("wearer_pseudonym", DataType::Utf8, false),
@@ -60,8 +50,7 @@ pub fn schema() -> SchemaRef {
 /// Snappy, bounded row groups. The reading key is unique per row, so a
 /// dictionary and min/max statistics would only cost space.
 pub fn writer_properties() -> WriterProperties {
-    WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
+    snappy()
         .set_max_row_group_row_count(Some(MAX_ROW_GROUP_ROWS))
         .set_column_dictionary_enabled(ColumnPath::from("reading_key"), false)
         .set_column_statistics_enabled(ColumnPath::from("reading_key"), EnabledStatistics::None)
@@ -120,8 +109,8 @@ impl Columns {
         self.spo2_pct.append_option(row.spo2_pct);
         self.skin_temp_c.append_option(row.skin_temp_c);
         self.steps.append_option(row.steps);
-        self.activity.append_option(row.activity.map(activity_str));
-        self.sleep_stage.append_option(row.sleep_stage.map(sleep_stage_str));
+        self.activity.append_option(row.activity.map(Activity::as_str));
+        self.sleep_stage.append_option(row.sleep_stage.map(SleepStage::as_str));
         self.fall_detected.append_option(row.fall_detected);
         self.fall_cancelled.append_option(row.fall_cancelled);
         self.sos.append_option(row.sos);
@@ -194,7 +183,7 @@ impl Default for CuratedWriter {
 
 impl CuratedWriter {
     pub fn new() -> Self {
-        Self { schema: schema(), properties: writer_properties(), files: BTreeMap::new() }
+        Self { schema: readings_schema(), properties: writer_properties(), files: BTreeMap::new() }
     }
 
     pub fn push(&mut self, row: &CuratedRow) -> Result<(), CuratedError> {
@@ -246,7 +235,7 @@ mod tests {
 
     #[test]
     fn the_arrow_schema_has_the_documented_columns_in_order() {
-        let names: Vec<String> = schema().fields().iter().map(|f| f.name().clone()).collect();
-        assert_eq!(names, vigil_domain::curated::COLUMNS.to_vec());
+        let names: Vec<String> = readings_schema().fields().iter().map(|f| f.name().clone()).collect();
+        assert_eq!(names, crate::COLUMNS.to_vec());
     }
 }

@@ -1,0 +1,132 @@
+//! The curated data set: the de-identified data the warehouse loads, and the
+//! data lake it lives in. Schemas and column lists, Parquet writer settings, the
+//! writers and the reader, file kinds, lake keys and the pseudonymizer, each
+//! written once here. Pure: no AWS, no I/O; the ports that store files are
+//! `vigil_domain::ports::{ObjectStore, CuratedFileRegistry}`.
+//!
+//! The Parquet half (`format`: the Arrow schemas, writer settings, writers and
+//! reader) is behind the default feature `parquet`, so crates that only need
+//! keys and pseudonyms (the AWS adapters, every Lambda through them) do not
+//! build arrow and parquet.
+//!
+//! # Raw archive
+//!
+//! Every record of every batch, exactly as it came off the stream (poison too:
+//! it is the audit trail and the source for replay), gzip NDJSON under
+//! [`raw_key`]: `raw/dt=YYYY-MM-DD/hh=HH/<shard>/<first-seq>-<last-seq>.ndjson.gz`,
+//! dated by the arrival on the stream of the batch's first record. It holds
+//! personal data: the bucket is encrypted and private, and only replay and audit
+//! read it. The line format is documented in raw-archiver's `raw` module.
+//!
+//! # Curated data set (`curated/readings/`)
+//!
+//! Parquet (Snappy, row groups of at most 65,536 rows: [`MAX_ROW_GROUP_ROWS`]),
+//! columns [`COLUMNS`], one file per shard, batch and event date under
+//! [`curated_key`]:
+//! `curated/readings/dt=YYYY-MM-DD/<shard>-<first-seq>-<last-seq>.parquet`, where
+//! the date is the readings' **event** date in UTC, so a phone that uploads a day
+//! late still lands its readings under the day they were taken. One row per
+//! distinct reading of the batch:
+//!
+//! | column             | Parquet (Arrow)                         | Redshift          | null | meaning |
+//! |--------------------|------------------------------------------|-------------------|------|---------|
+//! | `reading_key`      | BYTE_ARRAY UTF8 (Utf8)                   | CHAR(32)          | no   | [`Pseudonymizer::reading`] of the reading id: the MERGE key |
+//! | `wearer_pseudonym` | BYTE_ARRAY UTF8 (Utf8)                   | CHAR(32)          | no   | [`Pseudonymizer::wearer`] of the wearer id |
+//! | `ts`               | INT64 TIMESTAMP(MICROS, UTC) (Timestamp µs "UTC") | TIMESTAMPTZ | no | event time: when the band took the reading |
+//! | `received_at`      | INT64 TIMESTAMP(MICROS, UTC)             | TIMESTAMPTZ       | no   | when ingest accepted the upload |
+//! | `heart_rate_bpm`   | INT32 (Int32)                            | INTEGER           | yes  | beats per minute |
+//! | `spo2_pct`         | INT32 (Int32)                            | INTEGER           | yes  | blood oxygen saturation, % |
+//! | `skin_temp_c`      | DOUBLE (Float64)                         | DOUBLE PRECISION  | yes  | skin temperature, °C |
+//! | `steps`            | INT32 (Int32)                            | INTEGER           | yes  | steps since the previous reading |
+//! | `activity`         | BYTE_ARRAY UTF8 (Utf8)                   | VARCHAR(16)       | yes  | [`Activity::as_str`]: `rest`, `light`, `moderate`, `vigorous` |
+//! | `sleep_stage`      | BYTE_ARRAY UTF8 (Utf8)                   | VARCHAR(8)        | yes  | [`SleepStage::as_str`]: `awake`, `light`, `deep`, `rem` |
+//! | `fall_detected`    | BOOLEAN                                  | BOOLEAN           | yes  | the band detected a fall |
+//! | `fall_cancelled`   | BOOLEAN                                  | BOOLEAN           | yes  | the wearer pressed "I'm OK" after a fall |
+//! | `sos`              | BOOLEAN                                  | BOOLEAN           | yes  | the SOS button was pressed |
+//! | `battery_pct`      | INT32 (Int32)                            | INTEGER           | yes  | the band's battery, % |
+//! | `worn`             | BOOLEAN                                  | BOOLEAN           | yes  | the band was on the wrist |
+//!
+//! Deliberately absent: the device id, the wearer id, names, phone numbers, the
+//! location, the upload's batch id and app version, and the reading's UTC offset
+//! (an offset hints where the wearer is). Null means the band did not report the
+//! measurement. Integers are as the app sent them: ingest bounds every one of
+//! them far inside INT32 (`reading::limits`), so a value outside it can only come
+//! from an envelope ingest never wrote, and is stored as null.
+//!
+//! A reading appears once per file, but may appear in more than one file: a batch
+//! that Lambda retries from a later record, or splits, gets new keys. The loader
+//! MERGEs on `reading_key`, which is the same for the same reading everywhere.
+//!
+//! # Curated alerts (`curated/alerts/`)
+//!
+//! For the warehouse's `alerts` fact table: the alerts of each evaluation,
+//! pseudonymized, as Parquet (Snappy) under [`curated_alerts_key`]:
+//! `curated/alerts/dt=YYYY-MM-DD/<wearer pseudonym>-<digest>.parquet`, registered
+//! in the curated-files table (kind `alerts`) like raw-archiver's readings.
+//!
+//! Columns ([`ALERT_COLUMNS`], file order):
+//!
+//! | column             | Parquet (Arrow)                    | warehouse     | meaning |
+//! |--------------------|------------------------------------|---------------|---------|
+//! | `alert_key`        | BYTE_ARRAY UTF8 (Utf8)             | CHAR(32)      | `Pseudonymizer::alert` of the alert id: the MERGE key |
+//! | `wearer_pseudonym` | BYTE_ARRAY UTF8 (Utf8)             | CHAR(32)      | `Pseudonymizer::wearer` of the wearer id |
+//! | `rule`             | BYTE_ARRAY UTF8 (Utf8)             | VARCHAR(32)   | [`RuleKind::as_str`]: `sos`, `fall`, `heart_rate_high`, … |
+//! | `severity`         | BYTE_ARRAY UTF8 (Utf8)             | VARCHAR(16)   | [`Severity::as_str`]: `critical`, `high`, `medium`, `low` |
+//! | `raised_at`        | INT64 TIMESTAMP(MICROS, UTC)       | TIMESTAMPTZ   | event time of the reading that raised it |
+//! | `resolved`         | BOOLEAN                            | BOOLEAN       | false when raised; true in the file written when it is resolved |
+//!
+//! No names, phone numbers, locations, reading ids or measurement values.
+//!
+//! The key is the date, the wearer's pseudonym and a digest of the alert keys,
+//! and the bytes depend only on the alerts, so a retry rewrites the same object
+//! and a different set of alerts can never overwrite an earlier file (the sink
+//! that stores them, and when it runs: `vigil_alerting::curated`).
+//!
+//! A resolution (a silent band is back) writes the alert again with
+//! `resolved = true`, into a file of its own (its digest covers the flag too),
+//! so the raise file is never rewritten. The loader keeps the resolved copy of
+//! a key and its MERGE only ever sets `resolved` (`alerts.resolved OR s.resolved`),
+//! whichever file is loaded first.
+//!
+//! # Pseudonyms
+//!
+//! HMAC-SHA256 under a secret key (`PSEUDONYM_KEY`, from configuration, never in
+//! code), truncated to 128 bits, lower-case hex (32 characters), with a distinct
+//! prefix per kind so a wearer's pseudonym can never equal a reading's. Stable
+//! for as long as the key is: the warehouse can follow one wearer over time
+//! without learning who it is. The reading key is keyed too, not the plain
+//! reading id: the plain id is a hash of the device id and the band's counter,
+//! both guessable, so the warehouse could otherwise confirm a guessed device.
+//! Rotating the key changes every pseudonym: the warehouse must then be rebuilt.
+//!
+//! # Registration
+//!
+//! Each curated file is registered for the warehouse loader once it is stored
+//! (`vigil_domain::ports::CuratedFileRegistry`), as `STATUS_PENDING` with its row
+//! count, size and time range and its [`FileKind`]; a redelivered batch never
+//! resets a file already loaded.
+//!
+//! [`Activity::as_str`]: vigil_domain::reading::Activity::as_str
+//! [`SleepStage::as_str`]: vigil_domain::reading::SleepStage::as_str
+//! [`RuleKind::as_str`]: vigil_domain::alerts::RuleKind::as_str
+//! [`Severity::as_str`]: vigil_domain::alerts::Severity::as_str
+
+mod alerts;
+#[cfg(feature = "parquet")]
+mod format;
+mod keys;
+mod pseudonym;
+mod readings;
+
+pub use alerts::{ALERT_COLUMNS, AlertFile, AlertRow};
+#[cfg(feature = "parquet")]
+pub use format::{
+    BATCH_ROWS, CuratedError, CuratedWriter, EncodedFile, alert_files, alerts_schema, read, reader, readings_schema,
+    writer_properties,
+};
+pub use keys::{FileKind, PARQUET_CONTENT_TYPE, RAW_CONTENT_TYPE, curated_alerts_key, curated_key, raw_key};
+pub use pseudonym::{MIN_KEY_BYTES, Pseudonym, Pseudonymizer, WeakKey, parse_key};
+pub use readings::{COLUMNS, CuratedRow, MAX_ROW_GROUP_ROWS};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,103 @@
+//! The alert path: wearer profiles, rule state, alerts, deliveries and
+//! notifications.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+
+use super::{BoxError, StoreError};
+use crate::alerts::{Alert, Message, WearerState};
+use crate::care::{Channel, Delivery, WearerProfile};
+
+/// Reads wearer profiles: name, time zone, thresholds, caregivers.
+pub trait WearerDirectory {
+    fn wearer(&self, wearer_id: &str) -> impl Future<Output = Result<Option<WearerProfile>, StoreError>> + Send;
+}
+
+/// Per-wearer rule state with optimistic concurrency on `WearerState::version`.
+pub trait StateStore {
+    /// The stored state (its `version` as stored), `None` if never evaluated.
+    fn load(&self, wearer_id: &str) -> impl Future<Output = Result<Option<WearerState>, StoreError>> + Send;
+
+    /// Writes `state` with `version + 1` only if the stored version is still
+    /// `state.version` (no item when it is 0). `Ok(false)`: another writer got
+    /// there first; reload and evaluate again.
+    fn save(&self, state: &WearerState) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Wearers the scheduled detector must look at: last seen before `cutoff`
+    /// (possibly silent) or with falls waiting out their cancel window.
+    fn needing_check(&self, cutoff: DateTime<Utc>) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+}
+
+/// The alerts table.
+pub trait AlertStore {
+    /// Stores the alert (status open) unless one with its id exists; `Ok(true)` when stored now.
+    fn put_alert(&self, alert: &Alert) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Marks the alert resolved at `at` (a second call keeps the first time) and
+    /// returns it, so a retry after a crash still hands it on; `None` if there is
+    /// no such alert (resolving never creates one).
+    fn resolve(
+        &self,
+        alert_id: &str,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Option<Alert>, StoreError>> + Send;
+}
+
+/// The outcome of claiming a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// Send it, then call [`DeliveryLog::sent`] or [`DeliveryLog::release`].
+    Granted,
+    /// Already sent: do nothing.
+    AlreadySent,
+    /// Another invocation holds a fresh claim and is sending it now.
+    InFlight,
+}
+
+/// The "sent" records: at most one message per alert, caregiver and channel.
+pub trait DeliveryLog {
+    /// Claims the right to send `delivery` at `now`. A claim older than the
+    /// adapter's lease whose send was never confirmed is granted again (its
+    /// sender died), so a crash cannot lose a message.
+    fn claim(&self, delivery: &Delivery, now: DateTime<Utc>) -> impl Future<Output = Result<Claim, StoreError>> + Send;
+
+    /// Confirms the send, with the provider's message id.
+    fn sent(
+        &self,
+        delivery: &Delivery,
+        message_id: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Gives a claim back after a failed send, so a retry can send.
+    fn release(&self, delivery: &Delivery) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Records a delivery to send at `delivery.not_before` (quiet hours), once.
+    fn defer(&self, delivery: &Delivery) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Deferred deliveries whose time has come by `now`.
+    fn due(&self, now: DateTime<Utc>) -> impl Future<Output = Result<Vec<Delivery>, StoreError>> + Send;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    /// Throttling or a transient fault: release the claim and retry later.
+    #[error("notification failed transiently")]
+    Transient(#[source] BoxError),
+    /// The provider refused this message for good (e.g. an invalid number):
+    /// retrying cannot help; an operator must fix the registry.
+    #[error("notification refused")]
+    Rejected(#[source] BoxError),
+}
+
+/// Sends SMS and push messages.
+pub trait Notifier {
+    /// Sends one message; returns the provider's message id.
+    fn send(
+        &self,
+        channel: Channel,
+        address: &str,
+        message: &Message,
+    ) -> impl Future<Output = Result<String, NotifyError>> + Send;
+}

@@ -1,0 +1,225 @@
+//! The compact row format of a vitals item's `r` attribute: what a minute keeps
+//! of each reading, and its encoding (v1).
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::reading::{Activity, Reading, SleepStage};
+
+/// The row format of `r` this code writes (attribute `v`).
+pub const FORMAT_VERSION: u32 = 1;
+
+/// What a vitals item keeps of a reading: its time in UTC, seq and
+/// measurements (not the location).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MinuteReading {
+    pub ts: DateTime<Utc>,
+    pub seq: u64,
+    pub heart_rate_bpm: Option<i64>,
+    pub spo2_pct: Option<i64>,
+    pub skin_temp_c: Option<f64>,
+    pub steps: Option<i64>,
+    pub battery_pct: Option<i64>,
+    pub worn: Option<bool>,
+    pub activity: Option<Activity>,
+    pub sleep_stage: Option<SleepStage>,
+    pub fall_detected: Option<bool>,
+    pub fall_cancelled: Option<bool>,
+    pub sos: Option<bool>,
+}
+
+impl MinuteReading {
+    pub fn of(r: &Reading) -> Self {
+        Self {
+            ts: r.ts.with_timezone(&Utc),
+            seq: r.seq,
+            heart_rate_bpm: r.heart_rate_bpm,
+            spo2_pct: r.spo2_pct,
+            skin_temp_c: r.skin_temp_c,
+            steps: r.steps,
+            battery_pct: r.battery_pct,
+            worn: r.worn,
+            activity: r.activity,
+            sleep_stage: r.sleep_stage,
+            fall_detected: r.fall_detected,
+            fall_cancelled: r.fall_cancelled,
+            sos: r.sos,
+        }
+    }
+}
+
+/// Appends one row of format v1. Fields, in order:
+///
+/// | # | field | form |
+/// |---|-------|------|
+/// | 0 | seconds into the minute | `5`, `12.25` (exact to the nanosecond) |
+/// | 1 | seq − the item's first seq | `0`, `1`, … |
+/// | 2 | heart rate, bpm | integer |
+/// | 3 | SpO2, % | integer |
+/// | 4 | skin temperature, °C | shortest decimal that reads back exactly |
+/// | 5 | steps | integer |
+/// | 6 | battery, % | integer |
+/// | 7 | worn | `1` / `0` |
+/// | 8 | activity | `r`est `l`ight `m`oderate `v`igorous |
+/// | 9 | sleep stage | `a`wake `l`ight `d`eep `r`em |
+/// | 10 | events | `F` fall detected, `C` fall cancelled, `S` SOS; lower case when sent as false |
+///
+/// Absent fields are empty, and trailing empty fields are dropped:
+/// `5,1,72,97,33.5,3,80,1,l`.
+pub fn encode_row(out: &mut String, r: &Reading, minute: DateTime<Utc>, first_seq: u64) {
+    let nanos = (r.ts.timestamp() - minute.timestamp()) * 1_000_000_000 + i64::from(r.ts.timestamp_subsec_nanos());
+    let (secs, frac) = (nanos.div_euclid(1_000_000_000), nanos.rem_euclid(1_000_000_000));
+    let _ = write!(out, "{secs}");
+    if frac != 0 {
+        let mut digits = format!("{frac:09}");
+        while digits.ends_with('0') {
+            digits.pop();
+        }
+        out.push('.');
+        out.push_str(&digits);
+    }
+    let _ = write!(out, ",{}", r.seq.wrapping_sub(first_seq));
+    out.push(',');
+    push_opt(out, r.heart_rate_bpm);
+    out.push(',');
+    push_opt(out, r.spo2_pct);
+    out.push(',');
+    push_opt(out, r.skin_temp_c);
+    out.push(',');
+    push_opt(out, r.steps);
+    out.push(',');
+    push_opt(out, r.battery_pct);
+    out.push(',');
+    if let Some(worn) = r.worn {
+        out.push(if worn { '1' } else { '0' });
+    }
+    out.push(',');
+    if let Some(a) = r.activity {
+        out.push(activity_code(a));
+    }
+    out.push(',');
+    if let Some(s) = r.sleep_stage {
+        out.push(sleep_code(s));
+    }
+    out.push(',');
+    for (flag, upper) in [(r.fall_detected, 'F'), (r.fall_cancelled, 'C'), (r.sos, 'S')] {
+        match flag {
+            Some(true) => out.push(upper),
+            Some(false) => out.push(upper.to_ascii_lowercase()),
+            None => {}
+        }
+    }
+    // Seconds and seq are never empty, so this stops at them at the latest.
+    while out.ends_with(',') {
+        out.pop();
+    }
+}
+
+fn push_opt<T: std::fmt::Display>(out: &mut String, v: Option<T>) {
+    if let Some(v) = v {
+        let _ = write!(out, "{v}");
+    }
+}
+
+fn activity_code(a: Activity) -> char {
+    match a {
+        Activity::Rest => 'r',
+        Activity::Light => 'l',
+        Activity::Moderate => 'm',
+        Activity::Vigorous => 'v',
+    }
+}
+
+fn sleep_code(s: SleepStage) -> char {
+    match s {
+        SleepStage::Awake => 'a',
+        SleepStage::Light => 'l',
+        SleepStage::Deep => 'd',
+        SleepStage::Rem => 'r',
+    }
+}
+
+/// A stored `r` that is not format v1.
+#[derive(Debug, thiserror::Error)]
+#[error("vitals row {row} field {field} is malformed")]
+pub struct FormatError {
+    pub row: usize,
+    pub field: usize,
+}
+
+/// Reads the rows of `r` back (the inverse of [`encode_row`]).
+pub fn decode_rows(r: &str, minute: DateTime<Utc>, first_seq: u64) -> Result<Vec<MinuteReading>, FormatError> {
+    r.split(';').enumerate().map(|(row, text)| decode_row(row, text, minute, first_seq)).collect()
+}
+
+fn decode_row(row: usize, text: &str, minute: DateTime<Utc>, first_seq: u64) -> Result<MinuteReading, FormatError> {
+    let fields: Vec<&str> = text.split(',').collect();
+    if fields.len() > 11 {
+        return Err(FormatError { row, field: 11 });
+    }
+    let err = |field: usize| FormatError { row, field };
+    let get = |i: usize| fields.get(i).copied().filter(|f| !f.is_empty());
+    fn num<T: std::str::FromStr>(v: Option<&str>, e: FormatError) -> Result<Option<T>, FormatError> {
+        v.map(|v| v.parse().map_err(|_| e)).transpose()
+    }
+    let offset = get(0).ok_or(err(0))?;
+    let (secs, frac) = offset.split_once('.').unwrap_or((offset, ""));
+    let secs: i64 = secs.parse().map_err(|_| err(0))?;
+    let nanos: i64 = if frac.is_empty() {
+        0
+    } else if frac.len() <= 9 && frac.bytes().all(|b| b.is_ascii_digit()) {
+        format!("{frac:0<9}").parse().map_err(|_| err(0))?
+    } else {
+        return Err(err(0));
+    };
+    let ts = minute + TimeDelta::seconds(secs) + TimeDelta::nanoseconds(nanos);
+    let delta: u64 = get(1).ok_or(err(1))?.parse().map_err(|_| err(1))?;
+    let worn = match get(7) {
+        None => None,
+        Some("1") => Some(true),
+        Some("0") => Some(false),
+        Some(_) => return Err(err(7)),
+    };
+    let activity = match get(8) {
+        None => None,
+        Some("r") => Some(Activity::Rest),
+        Some("l") => Some(Activity::Light),
+        Some("m") => Some(Activity::Moderate),
+        Some("v") => Some(Activity::Vigorous),
+        Some(_) => return Err(err(8)),
+    };
+    let sleep_stage = match get(9) {
+        None => None,
+        Some("a") => Some(SleepStage::Awake),
+        Some("l") => Some(SleepStage::Light),
+        Some("d") => Some(SleepStage::Deep),
+        Some("r") => Some(SleepStage::Rem),
+        Some(_) => return Err(err(9)),
+    };
+    let (mut fall_detected, mut fall_cancelled, mut sos) = (None, None, None);
+    for c in get(10).unwrap_or("").chars() {
+        let slot = match c.to_ascii_uppercase() {
+            'F' => &mut fall_detected,
+            'C' => &mut fall_cancelled,
+            'S' => &mut sos,
+            _ => return Err(err(10)),
+        };
+        *slot = Some(c.is_ascii_uppercase());
+    }
+    Ok(MinuteReading {
+        ts,
+        seq: first_seq.wrapping_add(delta),
+        heart_rate_bpm: num(get(2), err(2))?,
+        spo2_pct: num(get(3), err(3))?,
+        skin_temp_c: num(get(4), err(4))?,
+        steps: num(get(5), err(5))?,
+        battery_pct: num(get(6), err(6))?,
+        worn,
+        activity,
+        sleep_stage,
+        fall_detected,
+        fall_cancelled,
+        sos,
+    })
+}

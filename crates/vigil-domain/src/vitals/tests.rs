@@ -1,0 +1,266 @@
+//! The vitals items, their rows and the shadow, tested together (they share the fixtures).
+#![allow(clippy::unwrap_used, reason = "tests fail loudly on broken fixtures")]
+
+use super::item::minute_start;
+use super::*;
+use crate::envelope::Envelope;
+use crate::reading::{Activity, Reading, SleepStage};
+use chrono::FixedOffset;
+use chrono::{DateTime, TimeDelta, Utc};
+use proptest::prelude::*;
+
+fn at(s: &str) -> DateTime<FixedOffset> {
+    DateTime::parse_from_rfc3339(s).unwrap()
+}
+
+fn full(ts: &str, seq: u64) -> Reading {
+    let mut r = Reading::at(at(ts), seq);
+    r.heart_rate_bpm = Some(72);
+    r.spo2_pct = Some(97);
+    r.skin_temp_c = Some(33.5);
+    r.steps = Some(3);
+    r.battery_pct = Some(80);
+    r.worn = Some(true);
+    r.activity = Some(Activity::Light);
+    r
+}
+
+fn envelope(wearer: &str, readings: Vec<Reading>) -> Envelope {
+    Envelope {
+        v: 1,
+        batch_id: "b".into(),
+        part: 0,
+        parts: 1,
+        device_id: "band-0001".into(),
+        wearer_id: wearer.into(),
+        app_version: "1.4.2".into(),
+        received_at: at("2026-11-22T10:00:00Z").with_timezone(&Utc),
+        readings,
+    }
+}
+
+fn ttl() -> TimeDelta {
+    TimeDelta::days(i64::from(DEFAULT_TTL_DAYS))
+}
+
+#[test]
+fn readings_group_by_utc_minute_with_deterministic_keys() {
+    let e = envelope(
+        "wearer-42",
+        vec![
+            full("2026-11-22T11:59:55+01:00", 3002),
+            full("2026-11-22T10:59:50Z", 3001),
+            full("2026-11-22T11:00:00Z", 3003),
+        ],
+    );
+    let items = minute_items(&e, ttl());
+    let keys: Vec<String> = items.iter().map(VitalsItem::sort_key).collect();
+    assert_eq!(keys, vec!["2026-11-22T10:59Z#band-0001#3001", "2026-11-22T11:00Z#band-0001#3003"]);
+    assert_eq!(items[0].count, 2);
+    assert_eq!(items[0].readings, "50,0,72,97,33.5,3,80,1,l;55,1,72,97,33.5,3,80,1,l");
+    assert_eq!(items[0].expires_at, at("2026-12-22T10:59:00Z").timestamp());
+    assert_eq!(items[0].steps, Some(6));
+    assert_eq!(parse_sort_key(&keys[0]), Some((at("2026-11-22T10:59:00Z").with_timezone(&Utc), "band-0001", 3001)));
+}
+
+#[test]
+fn aggregates_cover_only_what_was_measured() {
+    let mut a = Reading::at(at("2026-11-22T10:59:00Z"), 1);
+    a.heart_rate_bpm = Some(60);
+    a.sos = Some(true);
+    let mut b = Reading::at(at("2026-11-22T10:59:05.25Z"), 2);
+    b.heart_rate_bpm = Some(75);
+    b.spo2_pct = Some(91);
+    b.fall_detected = Some(false);
+    let c = Reading { worn: Some(false), ..Reading::at(at("2026-11-22T10:59:10Z"), 3) };
+    let item = &minute_items(&envelope("w", vec![a, b, c]), ttl())[0];
+    assert_eq!((item.hr_min, item.hr_avg, item.hr_max), (Some(60), Some(67.5), Some(75)));
+    assert_eq!((item.spo2_min, item.steps, item.count), (Some(91), None, 3));
+    assert_eq!(item.readings, "0,0,60,,,,,,,,S;5.25,1,75,91,,,,,,,f;10,2,,,,,,0");
+    let names: Vec<&str> = item.attributes().iter().map(|(n, _)| *n).collect();
+    assert!(!names.contains(&attr::STEPS), "{names:?}");
+}
+
+#[test]
+fn a_crowded_minute_splits_into_items_keyed_by_their_own_first_seq() {
+    let readings: Vec<Reading> =
+        (0..250).map(|i| full(&format!("2026-11-22T10:59:{:02}.{:03}Z", i / 5, (i % 5) * 200), 1000 + i)).collect();
+    let items = minute_items(&envelope("w", readings), ttl());
+    assert_eq!(items.iter().map(|i| i.count).collect::<Vec<_>>(), vec![120, 120, 10]);
+    assert_eq!(items.iter().map(|i| i.first_seq).collect::<Vec<_>>(), vec![1000, 1120, 1240]);
+    assert!(items.iter().all(|i| i.size_bytes() < 8 * 1024));
+}
+
+#[test]
+fn a_full_minute_costs_one_write_unit() {
+    let wearer = "w".repeat(40);
+    let readings = (0..12).map(|i| full(&format!("2026-11-22T10:59:{:02}Z", i * 5), 123_456 + i)).collect();
+    let item = &minute_items(&envelope(&wearer, readings), ttl())[0];
+    let size = item.size_bytes();
+    // 299 bytes of rows, 36 of sort key, 49 of wearer id, 64 of aggregates and TTL.
+    assert_eq!(size, 448, "a full minute's size changed: update the cost in the module docs");
+    assert_eq!(item.write_units(), 1);
+}
+
+#[test]
+fn number_sizes_follow_dynamodb() {
+    assert_eq!(Attr::N("7".into()).size(), 2);
+    assert_eq!(Attr::N("1795341600".into()).size(), 5, "trailing zeros are trimmed");
+    assert_eq!(Attr::N("1795341601".into()).size(), 6);
+    assert_eq!(Attr::N("-67.5".into()).size(), 3);
+    assert_eq!(Attr::N("100".into()).size(), 2);
+    assert_eq!(Attr::S("héllo".into()).size(), 6);
+}
+
+#[test]
+fn minute_ranges_select_exactly_their_minutes() {
+    let t = |s: &str| at(s).with_timezone(&Utc);
+    let (low, high) = minute_range(t("2026-11-22T10:00:30Z"), t("2026-11-22T10:59:59Z"));
+    assert_eq!((low.as_str(), high.as_str()), ("2026-11-22T10:00Z", "2026-11-22T10:59Z$"));
+    for (sk, inside) in [
+        ("2026-11-22T09:59Z#band#1", false),
+        ("2026-11-22T10:00Z#band#1", true),
+        ("2026-11-22T10:59Z#band-zzz~#99999", true),
+        ("2026-11-22T11:00Z#band#1", false),
+    ] {
+        assert_eq!(low.as_str() <= sk && sk <= high.as_str(), inside, "{sk}");
+    }
+}
+
+#[test]
+fn a_device_id_with_hashes_still_parses() {
+    let sk = sort_key(at("2026-11-22T10:59:00Z").with_timezone(&Utc), "band#7#x", 42);
+    assert_eq!(parse_sort_key(&sk).map(|(_, d, s)| (d, s)), Some(("band#7#x", 42)));
+    assert_eq!(parse_sort_key("garbage"), None);
+}
+
+#[test]
+fn the_shadow_moves_only_forward() {
+    let e = envelope("w", vec![full("2026-11-22T10:59:50Z", 2), full("2026-11-22T10:59:45Z", 3)]);
+    let newest = Shadow::newest(&e).unwrap();
+    assert_eq!(newest.seq, 2);
+    let older = Shadow::newest(&envelope("w", vec![full("2026-11-22T10:59:40Z", 1)])).unwrap();
+    assert!(newest.supersedes(None));
+    assert!(newest.supersedes(Some(&older)));
+    assert!(!older.supersedes(Some(&newest)));
+    assert!(!newest.supersedes(Some(&newest)), "a replay is a no-op");
+    // Sub-millisecond differences are below what is stored.
+    let r = Reading::at(at("2026-11-22T10:59:50.0004Z"), 9);
+    assert!(!Shadow::of(&e, &r).supersedes(Some(&newest)));
+}
+
+fn arb_reading() -> impl Strategy<Value = Reading> {
+    (
+        0i64..600_000,
+        0u64..1_000,
+        proptest::option::of(20i64..250),
+        proptest::option::of(50i64..=100),
+        proptest::option::of(20.0f64..45.0),
+        proptest::option::of(0i64..10_000),
+        proptest::option::of(0i64..=100),
+        proptest::option::of(any::<bool>()),
+        proptest::option::of(any::<bool>()),
+        proptest::option::of(any::<bool>()),
+        (0u8..5, 0u8..5, 0u32..3, -2i32..3),
+    )
+        .prop_map(|(ms, seq, hr, spo2, temp, steps, batt, worn, fall, sos, (act, sleep, frac, tz))| {
+            let base = at("2026-11-22T10:00:00Z").timestamp_millis() + ms;
+            let nanos = [0u32, 250_000_000, 123_456_789][frac as usize];
+            let ts =
+                DateTime::from_timestamp(base.div_euclid(1000), 0).unwrap() + TimeDelta::nanoseconds(i64::from(nanos));
+            let offset = FixedOffset::east_opt(tz * 3600).unwrap();
+            let mut r = Reading::at(ts.with_timezone(&offset), seq);
+            r.heart_rate_bpm = hr;
+            r.spo2_pct = spo2;
+            r.skin_temp_c = temp;
+            r.steps = steps;
+            r.battery_pct = batt;
+            r.worn = worn;
+            r.fall_detected = fall;
+            r.sos = sos;
+            r.activity =
+                [None, Some(Activity::Rest), Some(Activity::Light), Some(Activity::Moderate), Some(Activity::Vigorous)]
+                    [act as usize];
+            r.sleep_stage =
+                [None, Some(SleepStage::Awake), Some(SleepStage::Light), Some(SleepStage::Deep), Some(SleepStage::Rem)]
+                    [sleep as usize];
+            r
+        })
+}
+
+proptest! {
+    /// Every distinct reading lands in exactly one item, in the item of its
+    /// minute, and reads back exactly; the items do not depend on the order
+    /// of the readings.
+    #[test]
+    fn every_reading_is_in_exactly_one_item_and_reads_back(
+        readings in proptest::collection::vec(arb_reading(), 0..300),
+        seed in any::<u64>(),
+    ) {
+        let e = envelope("wearer-1", readings.clone());
+        let items = minute_items(&e, ttl());
+        let mut stored: Vec<MinuteReading> = Vec::new();
+        for item in &items {
+            let rows = item.rows().unwrap();
+            prop_assert_eq!(rows.len(), item.count as usize);
+            prop_assert!(rows.len() <= MAX_READINGS_PER_ITEM);
+            prop_assert_eq!(rows.iter().map(|r| r.seq).min(), Some(item.first_seq));
+            for row in &rows {
+                prop_assert_eq!(minute_start(row.ts), item.minute);
+            }
+            stored.extend(rows);
+        }
+        let mut expected: Vec<MinuteReading> = Vec::new();
+        for r in &readings {
+            if !expected.iter().any(|x| x.seq == r.seq) {
+                expected.push(MinuteReading::of(r));
+            }
+        }
+        expected.sort_by_key(|r| r.seq);
+        stored.sort_by_key(|r| r.seq);
+        prop_assert_eq!(&stored, &expected);
+
+        // Shuffled readings (duplicates aside) give identical items.
+        let mut unique: Vec<Reading> = Vec::new();
+        for r in readings {
+            if !unique.iter().any(|x| x.seq == r.seq) {
+                unique.push(r);
+            }
+        }
+        let mut rng = seed;
+        for i in (1..unique.len()).rev() {
+            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            unique.swap(i, (rng >> 33) as usize % (i + 1));
+        }
+        let again = minute_items(&envelope("wearer-1", unique), ttl());
+        prop_assert_eq!(again, items);
+    }
+
+    /// Whatever order envelopes arrive in, a shadow store that applies the
+    /// write condition never moves backwards and ends at the newest reading.
+    #[test]
+    fn shuffled_envelopes_never_move_the_shadow_backwards(
+        envelopes in proptest::collection::vec(proptest::collection::vec(arb_reading(), 1..8), 1..12),
+        order in any::<u64>(),
+    ) {
+        let envelopes: Vec<Envelope> = envelopes.into_iter().map(|r| envelope("w", r)).collect();
+        let newest_overall = envelopes.iter().filter_map(Shadow::newest).map(|s| s.last_seen).max();
+        let mut idx: Vec<usize> = (0..envelopes.len()).collect();
+        let mut rng = order;
+        for i in (1..idx.len()).rev() {
+            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            idx.swap(i, (rng >> 33) as usize % (i + 1));
+        }
+        let mut stored: Option<Shadow> = None;
+        for i in idx {
+            let candidate = Shadow::newest(&envelopes[i]).unwrap();
+            let before = stored.as_ref().map(|s| s.last_seen);
+            if candidate.supersedes(stored.as_ref()) {
+                stored = Some(candidate);
+            }
+            let after = stored.as_ref().map(|s| s.last_seen);
+            prop_assert!(after >= before);
+        }
+        prop_assert_eq!(stored.map(|s| s.last_seen), newest_overall);
+    }
+}

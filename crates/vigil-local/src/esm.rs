@@ -75,6 +75,17 @@ pub struct EventSourceMapping {
 }
 
 impl EventSourceMapping {
+    /// What the integration tests drive a function with: `batch_size` records from the
+    /// oldest, no batching window, a poll every 100 ms.
+    pub fn for_tests(stream_name: impl Into<String>, batch_size: usize) -> Self {
+        Self {
+            batch_size,
+            maximum_batching_window: Duration::ZERO,
+            poll_interval: Duration::from_millis(100),
+            ..Self::new(stream_name)
+        }
+    }
+
     /// Lambda's defaults for `stream_name`, except that retries are bounded.
     pub fn new(stream_name: impl Into<String>) -> Self {
         Self {
@@ -193,6 +204,19 @@ where
     type Error = E;
     fn call(&self, event: KinesisEvent) -> impl Future<Output = Result<KinesisEventResponse, E>> {
         self(event)
+    }
+}
+
+/// A stream function as a mapping's handler, invoked as Lambda invokes it: the batch
+/// processed now, its metrics written.
+#[derive(Debug)]
+pub struct Lambda<'a, F>(pub &'a F);
+
+impl<F: vigil_lambda::stream::StreamFunction> Handler for Lambda<'_, F> {
+    type Error = std::convert::Infallible;
+    fn call(&self, event: KinesisEvent) -> impl Future<Output = Result<KinesisEventResponse, Self::Error>> {
+        let function = self.0;
+        async move { Ok(function.handle(event).await) }
     }
 }
 

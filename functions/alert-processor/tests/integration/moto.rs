@@ -4,7 +4,6 @@
 //! Start the endpoint with `bash localstack/endpoint.sh start`.
 
 use std::time::Duration;
-use vigil_lambda::stream::StreamFunction;
 
 use chrono::{DateTime, Utc};
 use vigil_alerting::aws::AlertPathConfig;
@@ -15,7 +14,7 @@ use vigil_domain::alerts::{AlertId, Language, RuleKind};
 use vigil_domain::care::{Caregiver, WearerProfile};
 use vigil_domain::ports::{RecordPublisher, StreamRecord};
 use vigil_domain::reading::{Location, Reading};
-use vigil_local::esm::{EventSourceMapping, FailedBatch};
+use vigil_local::esm::{EventSourceMapping, FailedBatch, Lambda};
 use vigil_local::provision::{Resources, provision};
 
 struct Setup {
@@ -107,17 +106,8 @@ async fn deliver_stream(s: &Setup) -> Vec<FailedBatch> {
         ("QUARANTINE_BUCKET", c.quarantine_bucket.as_str()),
     ];
     let processor = alert_processor::build(&env, &s.sdk).await.unwrap();
-    let handler = |event| {
-        let processor = &processor;
-        async move { Ok::<_, std::convert::Infallible>(processor.handle(event).await) }
-    };
-    let esm = EventSourceMapping {
-        batch_size: 50,
-        maximum_batching_window: Duration::ZERO,
-        poll_interval: Duration::from_millis(100),
-        ..EventSourceMapping::new(&s.resources.stream)
-    };
-    let mut mapping = esm.start(&s.sdk, handler, Vec::<FailedBatch>::new()).await.unwrap();
+    let esm = EventSourceMapping::for_tests(&s.resources.stream, 50);
+    let mut mapping = esm.start(&s.sdk, Lambda(&processor), Vec::<FailedBatch>::new()).await.unwrap();
     mapping.run_until_idle(Duration::from_secs(60)).await.unwrap();
     mapping.destination().clone()
 }

@@ -60,12 +60,7 @@ async fn deliver_stream(s: &Setup) -> (Vec<FailedBatch>, Vec<BatchId>) {
         let archiver = &s.archiver;
         async move { Ok::<_, std::convert::Infallible>(archiver.handle(event).await) }
     };
-    let esm = EventSourceMapping {
-        batch_size: 100,
-        maximum_batching_window: Duration::ZERO,
-        poll_interval: Duration::from_millis(100),
-        ..EventSourceMapping::new(&s.resources.stream)
-    };
+    let esm = EventSourceMapping::for_tests(&s.resources.stream, 100);
     let mut mapping = esm.start(&s.sdk, handler, Vec::<FailedBatch>::new()).await.unwrap();
     mapping.run_until_idle(Duration::from_secs(60)).await.unwrap();
     let failed = mapping.destination().clone();

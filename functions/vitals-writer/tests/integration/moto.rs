@@ -4,10 +4,7 @@
 //! Start the endpoint with `bash localstack/endpoint.sh start`.
 
 use std::time::Duration;
-use vigil_lambda::stream::StreamFunction;
 
-use aws_lambda_events::event::kinesis::KinesisEvent;
-use aws_lambda_events::event::streams::KinesisEventResponse;
 use chrono::{DateTime, TimeDelta, Utc};
 use vigil_aws::kinesis::KinesisPublisher;
 use vigil_aws::shadow::DynamoShadowStore;
@@ -16,7 +13,7 @@ use vigil_domain::Envelope;
 use vigil_domain::ports::{RecordPublisher, StreamRecord};
 use vigil_domain::reading::Reading;
 use vigil_domain::vitals::{Shadow, VitalsItem};
-use vigil_local::esm::{EventSourceMapping, FailedBatch, Handler, Mapping};
+use vigil_local::esm::{EventSourceMapping, FailedBatch, Lambda, Mapping};
 use vigil_local::provision::{Resources, provision};
 use vigil_testkit::kinesis::at;
 use vitals_writer::VitalsConfig;
@@ -75,25 +72,13 @@ async fn put(s: &Setup, records: Vec<(&str, Vec<u8>)>) {
     publisher.publish(records, Duration::from_secs(10)).await.unwrap();
 }
 
-/// vitals-writer as the mapping's function.
-struct Lambda<'a>(&'a AwsWriter);
-
-impl Handler for Lambda<'_> {
-    type Error = std::convert::Infallible;
-    fn call(&self, event: KinesisEvent) -> impl Future<Output = Result<KinesisEventResponse, Self::Error>> {
-        let writer = self.0;
-        async move { Ok(writer.handle(event).await) }
-    }
-}
-
 /// A mapping from the oldest record, with vitals-writer as its function.
-async fn mapping<'a>(s: &Setup, writer: &'a AwsWriter, batch_size: usize) -> Mapping<Lambda<'a>, Vec<FailedBatch>> {
-    let esm = EventSourceMapping {
-        batch_size,
-        maximum_batching_window: Duration::ZERO,
-        poll_interval: Duration::from_millis(100),
-        ..EventSourceMapping::new(&s.resources.stream)
-    };
+async fn mapping<'a>(
+    s: &Setup,
+    writer: &'a AwsWriter,
+    batch_size: usize,
+) -> Mapping<Lambda<'a, AwsWriter>, Vec<FailedBatch>> {
+    let esm = EventSourceMapping::for_tests(&s.resources.stream, batch_size);
     esm.start(&s.sdk, Lambda(writer), Vec::<FailedBatch>::new()).await.unwrap()
 }
 

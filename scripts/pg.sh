@@ -47,7 +47,8 @@ install_postgres() {
 # Runs a command as the user that owns the cluster.
 as_owner() {
     if [[ $(id -u) == 0 ]]; then
-        runuser -u postgres -- "$@"
+        # From /: the postgres user may not be able to enter the current directory.
+        (cd / && runuser -u postgres -- "$@")
     else
         "$@"
     fi

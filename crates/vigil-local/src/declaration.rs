@@ -125,11 +125,6 @@ impl Declaration {
             _ => None,
         }
     }
-
-    /// The variables with a default, and their defaults.
-    pub fn defaults(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.environment.iter().filter_map(|(name, v)| Some((name.as_str(), v.default.as_deref()?)))
-    }
 }
 
 impl KinesisTrigger {

@@ -79,9 +79,6 @@ impl Config {
     }
 }
 
-/// The key's bytes: hex or base64.
-pub use vigil_curated::parse_key;
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests fail loudly on broken fixtures")]
@@ -115,7 +112,7 @@ mod tests {
         let a = Config::from_source(&full(HEX_KEY)).unwrap();
         let b = Config::from_source(&full(b64)).unwrap();
         assert_eq!(a.pseudonymizer.wearer("w-1"), b.pseudonymizer.wearer("w-1"));
-        assert_eq!(parse_key("not base64 at all!"), None);
+        assert_eq!(vigil_curated::parse_key("not base64 at all!"), None);
     }
 
     #[test]

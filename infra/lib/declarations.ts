@@ -68,8 +68,22 @@ export interface HttpRoute {
   readonly key: string;
 }
 
+/**
+ * Who calls an HTTP function, and so which of the user pool's app clients (and the
+ * API's JWT authorizers) its routes accept: `app` the mobile app of wearers and their
+ * households, `caregivers` the caregivers' app.
+ */
+export type HttpUsers = 'app' | 'caregivers';
+export const HTTP_USERS: readonly HttpUsers[] = ['app', 'caregivers'];
+
+/** An HTTP trigger: its users and its routes. */
+export interface HttpTrigger {
+  readonly users: HttpUsers;
+  readonly routes: readonly HttpRoute[];
+}
+
 export type TriggerDeclaration =
-  | { readonly kind: 'http'; readonly routes: readonly HttpRoute[] }
+  | ({ readonly kind: 'http' } & HttpTrigger)
   | { readonly kind: 'kinesis'; readonly kinesis: KinesisTrigger }
   | { readonly kind: 'schedule'; readonly schedule: ScheduleTrigger };
 
@@ -182,7 +196,11 @@ export function parseDeclaration(name: string, json: unknown, file = `functions/
   let trigger: TriggerDeclaration;
   switch (r.oneOf(t, 'trigger', ['http', 'kinesis', 'schedule'])) {
     case 'http': {
-      const h = r.object(t.http, 'trigger.http', ['routes']);
+      const h = r.object(t.http, 'trigger.http', ['users', 'routes']);
+      const users = r.string(h.users, 'trigger.http.users');
+      if (!(HTTP_USERS as readonly string[]).includes(users)) {
+        r.fail('trigger.http.users', `expected ${HTTP_USERS.map((u) => JSON.stringify(u)).join(' or ')}, got ${JSON.stringify(users)}`);
+      }
       if (!Array.isArray(h.routes) || h.routes.length === 0) r.fail('trigger.http.routes', 'expected a non-empty list of "METHOD /path"');
       const routes = (h.routes as unknown[]).map((raw, i) => {
         const key = r.string(raw, `trigger.http.routes[${i}]`);
@@ -190,7 +208,7 @@ export function parseDeclaration(name: string, json: unknown, file = `functions/
         if (!m || !HTTP_METHODS.has(m[1])) r.fail(`trigger.http.routes[${i}]`, `expected "METHOD /path", got ${JSON.stringify(key)}`);
         return { method: m[1] as apigwv2.HttpMethod, path: m[2], key };
       });
-      trigger = { kind: 'http', routes };
+      trigger = { kind: 'http', users: users as HttpUsers, routes };
       break;
     }
     case 'kinesis': {
@@ -353,10 +371,15 @@ export function scheduleOf(decl: FunctionDeclaration): ScheduleTrigger {
   return decl.trigger.schedule;
 }
 
+/** The HTTP trigger (users and routes), or an error naming the function. */
+export function httpOf(decl: FunctionDeclaration): HttpTrigger {
+  if (decl.trigger.kind !== 'http') throw new Error(`${decl.file}: expected an http trigger, not ${decl.trigger.kind}`);
+  return { users: decl.trigger.users, routes: decl.trigger.routes };
+}
+
 /** The HTTP routes, or an error naming the function. */
 export function routesOf(decl: FunctionDeclaration): readonly HttpRoute[] {
-  if (decl.trigger.kind !== 'http') throw new Error(`${decl.file}: expected an http trigger, not ${decl.trigger.kind}`);
-  return decl.trigger.routes;
+  return httpOf(decl).routes;
 }
 
 /**

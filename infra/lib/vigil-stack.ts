@@ -28,6 +28,8 @@ import {
   DECLARATIONS,
   declarationOf,
   defaultOf,
+  httpOf,
+  HttpUsers,
   kinesisEventSourcePropsOf,
   routesOf,
   scheduleSettingDefault,
@@ -41,6 +43,11 @@ export interface VigilSettings {
   readonly shards: number;
   /** Reserved concurrency of ingest-api: caps what an upload flood can take from the alert path. */
   readonly ingestConcurrency: number;
+  /**
+   * Reserved concurrency of care-api: caregivers' reads can neither take the alert
+   * path's concurrency nor be starved by an upload flood.
+   */
+  readonly careConcurrency: number;
   /** API Gateway steady-state requests per second and burst, for the whole stage. */
   readonly apiRateLimit: number;
   readonly apiBurstLimit: number;
@@ -62,6 +69,7 @@ export interface VigilSettings {
 export const DEFAULT_SETTINGS: VigilSettings = {
   shards: 2,
   ingestConcurrency: 50,
+  careConcurrency: 50,
   apiRateLimit: 200,
   apiBurstLimit: 400,
   smsSpendAlarmUsd: 50,
@@ -89,6 +97,12 @@ const REDSHIFT_DATABASE = 'vigil';
  */
 export const CURATED_BY_STATUS_INDEX = 'status-created_at-index';
 const CURATED_INDEX_ATTRIBUTES = ['event_date', 'rows', 'bytes', 'kind'];
+
+/**
+ * The GSI care-api queries: a wearer's alerts, newest or oldest first
+ * (`wearer_id` + `raised_at`, every attribute projected).
+ */
+export const ALERTS_BY_WEARER_INDEX = 'wearer_id-raised_at-index';
 
 /** Acknowledge one cdk-nag finding on a construct, with its reason. */
 function ack(scope: Construct, id: string, reason: string): void {
@@ -259,6 +273,12 @@ export class VigilStack extends Stack {
     const wearers = table('WearersTable', 'wearer_id');
     const wearerState = table('WearerStateTable', 'wearer_id');
     const alerts = table('AlertsTable', 'alert_id');
+    alerts.addGlobalSecondaryIndex({
+      indexName: ALERTS_BY_WEARER_INDEX,
+      partitionKey: { name: 'wearer_id', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'raised_at', type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.ALL,
+    });
     const deliveries = table('DeliveriesTable', 'delivery_key');
     // A loaded file's item expires LOADED_FILES_TTL_DAYS after its load (pending ones never do).
     const curatedFiles = table('CuratedFilesTable', 'file_key', undefined, 'expires_at');
@@ -271,7 +291,10 @@ export class VigilStack extends Stack {
     });
     const vitals = table('VitalsTable', 'wearer_id', 'sk', 'expires_at');
     const shadow = table('WearerShadowTable', 'wearer_id');
-    const tables = [devices, wearers, wearerState, alerts, deliveries, curatedFiles, vitals, shadow];
+    // A caregiver's account (Cognito sub) -> the wearers they care for: care-api lists
+    // them with a Query instead of scanning the wearers. `vigil register-wearer` writes it.
+    const caregiverLinks = table('CaregiverLinksTable', 'caregiver_sub', 'wearer_id');
+    const tables = [devices, wearers, wearerState, alerts, deliveries, curatedFiles, vitals, shadow, caregiverLinks];
 
     // Daily backups kept 35 days on top of PITR: a second, independent copy
     // (a table deleted by mistake takes its PITR window with it).
@@ -352,6 +375,7 @@ export class VigilStack extends Stack {
       pseudonymKeySecret: pseudonymKey.secretArn,
       vitalsTable: vitals.tableName,
       shadowTable: shadow.tableName,
+      caregiverLinksTable: caregiverLinks.tableName,
       redshiftWorkgroup: warehouse.workgroupName,
       redshiftDatabase: REDSHIFT_DATABASE,
       copyRole: warehouse.copyRole.roleArn,
@@ -373,6 +397,7 @@ export class VigilStack extends Stack {
     const scheduled = (name: string, dlq: sqs.IQueue) => vigilFunction(name, { deadLetterQueue: dlq, retryAttempts: 0 });
 
     const ingest = vigilFunction('ingest-api');
+    const care = vigilFunction('care-api');
 
     const alertDlq = queue('AlertProcessorFailures');
     const alertProcessor = vigilFunction('alert-processor');
@@ -391,7 +416,7 @@ export class VigilStack extends Stack {
     const loaderDlq = queue('WarehouseLoaderFailures');
     const loader = scheduled('warehouse-loader', loaderDlq);
 
-    const deployed = [ingest, alertProcessor, detector, archiver, vitalsWriterFn, loader];
+    const deployed = [ingest, care, alertProcessor, detector, archiver, vitalsWriterFn, loader];
     const undeployed = DECLARATIONS.filter((d) => !deployed.some((f) => f.declaration.name === d.name));
     if (undeployed.length) {
       throw new Error(
@@ -408,8 +433,10 @@ export class VigilStack extends Stack {
       ack(f.fn, 'HIPAA.Security-LambdaInsideVPC', 'The function calls only AWS service APIs over TLS with IAM auth and reaches no private resource (Redshift through the Data API); a VPC would add interface endpoints or a NAT without protecting any data path.');
     }
     // Lambda's dead-letter config applies to asynchronous invocations only.
-    checkovSkip(ingest.fn, 'CKV_AWS_116', 'Invoked synchronously by API Gateway: a dead-letter queue would never receive anything.');
-    ack(ingest.fn, 'HIPAA.Security-LambdaDLQ', 'Invoked synchronously by API Gateway: a dead-letter queue never receives anything; failures are 5xx answers the app retries, alarmed on the 5xx rate.');
+    for (const f of [ingest, care]) {
+      checkovSkip(f.fn, 'CKV_AWS_116', 'Invoked synchronously by API Gateway: a dead-letter queue would never receive anything.');
+      ack(f.fn, 'HIPAA.Security-LambdaDLQ', 'Invoked synchronously by API Gateway: a dead-letter queue never receives anything; failures are 5xx answers the app retries, alarmed on the 5xx rate.');
+    }
     for (const f of [alertProcessor, archiver, vitalsWriterFn]) {
       checkovSkip(f.fn, 'CKV_AWS_116', 'Kinesis event source mapping: its on-failure destination (encrypted SQS) replaces the function dead-letter config, which applies to async invokes only.');
       ack(f.fn, 'HIPAA.Security-LambdaDLQ', 'Invoked by a Kinesis event source mapping, which ignores the function dead-letter config: its on-failure destination is an encrypted SQS queue (alarmed on depth).');
@@ -426,6 +453,18 @@ export class VigilStack extends Stack {
     allow(ingest.role, ['kinesis:PutRecords'], [stream.streamArn]);
     allow(ingest.role, ['dynamodb:GetItem'], [devices.tableArn]);
     useDataKey(ingest.role);
+
+    // care-api reads what the caregiver's wearers are doing and changes only two things:
+    // a wearer's snoozes (in the profile item) and an alert's lifecycle (acknowledge,
+    // resolve). It creates and deletes nothing, never writes vitals or the shadow, and
+    // never touches the stream. Caregiver links are written by `vigil register-wearer`.
+    allow(care.role, ['dynamodb:GetItem', 'dynamodb:UpdateItem'], [wearers.tableArn]);
+    allow(care.role, ['dynamodb:GetItem', 'dynamodb:Query'], [caregiverLinks.tableArn]);
+    allow(care.role, ['dynamodb:GetItem', 'dynamodb:UpdateItem'], [alerts.tableArn]);
+    allow(care.role, ['dynamodb:Query'], [alerts.tableArn, `${alerts.tableArn}/index/${ALERTS_BY_WEARER_INDEX}`]);
+    allow(care.role, ['dynamodb:GetItem'], [shadow.tableArn]);
+    allow(care.role, ['dynamodb:Query'], [vitals.tableArn]);
+    useDataKey(care.role);
 
     for (const f of [alertProcessor, detector]) {
       allow(f.role, ['dynamodb:GetItem'], [wearers.tableArn]);
@@ -523,34 +562,56 @@ export class VigilStack extends Stack {
       removalPolicy: removal,
     });
     ack(userPool, 'AwsSolutions-COG2', 'MFA is offered (TOTP) but not required: app users are elderly wearers and their households on the phone paired with the band; required MFA locks them out of uploads that carry SOS and fall alerts. Uploads are further limited to devices registered to the user.');
-    ack(userPool, 'AwsSolutions-COG8', 'The Plus feature plan (threat protection, per-MAU price) is not used: no self sign-up, operator-created users, uploads authorized per registered device. Revisit with the threat model.');
-    ack(userPool, 'AwsSolutions-COG3', 'Threat protection (Cognito Plus, per-MAU price) is not enabled; the pool has no self sign-up and uploads are authorized per registered device. Enable featurePlan PLUS if the threat model changes.');
-    const appClient = userPool.addClient('MobileApp', {
-      // A public mobile client: no secret; SRP for the app, admin password auth for operators' tests.
+    ack(userPool, 'AwsSolutions-COG8', 'The Plus feature plan (threat protection, per-MAU price) is not used: no self sign-up, operator-created users, uploads authorized per registered device, caregivers\' requests per linked wearer (caregiver links). Revisit with the threat model.');
+    ack(userPool, 'AwsSolutions-COG3', 'Threat protection (Cognito Plus, per-MAU price) is not enabled; the pool has no self sign-up, uploads are authorized per registered device and caregivers\' requests per linked wearer. Enable featurePlan PLUS if the threat model changes.');
+    // Public mobile clients: no secret; SRP for the app, admin password auth for operators' tests.
+    const mobileClient: cognito.UserPoolClientOptions = {
       generateSecret: false,
       authFlows: { userSrp: true, adminUserPassword: true },
       preventUserExistenceErrors: true,
       accessTokenValidity: Duration.hours(1),
       idTokenValidity: Duration.hours(1),
       refreshTokenValidity: Duration.days(30),
-    });
+    };
+    // The wearers' (and households') app: uploads.
+    const appClient = userPool.addClient('MobileApp', mobileClient);
+    // The caregivers' app: the caregivers' API. Its own client, so each API accepts
+    // only tokens issued to its own app (each authorizer's audience is one client).
+    const caregiverClient = userPool.addClient('CaregiverApp', mobileClient);
 
     const accessLogGroup = new logs.LogGroup(this, 'ApiAccessLogs', { encryptionKey: opsKey, retention: logRetention, removalPolicy: removal });
     const api = new apigwv2.HttpApi(this, 'Api', {
       apiName: `${this.stackName}-api`,
-      description: 'Vigil uploads (docs/openapi.yaml)',
+      description: 'Vigil uploads and the caregivers\' API (docs/openapi.yaml)',
       createDefaultStage: false,
     });
-    // ingest-api's declared routes, all behind the app users' JWT.
-    const ingestRoutes = routesOf(ingest.declaration);
-    const ingestIntegration = new HttpLambdaIntegration('IngestIntegration', ingest.fn, {
-      payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
-      timeout: Duration.seconds(15),
-    });
-    const appUserJwt = new HttpUserPoolAuthorizer('AppUserJwt', userPool, { userPoolClients: [appClient] });
-    for (const route of ingestRoutes) {
-      api.addRoutes({ path: route.path, methods: [route.method], integration: ingestIntegration, authorizer: appUserJwt });
+    // One JWT authorizer per kind of user, each accepting only its own app client's
+    // tokens: a route is behind the authorizer of the users its function declares.
+    const authorizers: Record<HttpUsers, HttpUserPoolAuthorizer> = {
+      app: new HttpUserPoolAuthorizer('AppUserJwt', userPool, { userPoolClients: [appClient] }),
+      caregivers: new HttpUserPoolAuthorizer('CaregiverJwt', userPool, { userPoolClients: [caregiverClient] }),
+    };
+    // Each HTTP function's declared routes, behind its users' authorizer.
+    const httpFunctions: Array<[VigilFunction, string]> = [
+      [ingest, 'IngestIntegration'],
+      [care, 'CareIntegration'],
+    ];
+    const routeOwner = new Map<string, string>();
+    for (const [f, integrationId] of httpFunctions) {
+      const { users, routes } = httpOf(f.declaration);
+      const integration = new HttpLambdaIntegration(integrationId, f.fn, {
+        payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
+        // A few seconds past the function's own timeout (HTTP APIs allow at most 30 s).
+        timeout: Duration.seconds(Math.min(30, f.declaration.timeoutSecs + 3)),
+      });
+      for (const route of routes) {
+        const owner = routeOwner.get(route.key);
+        if (owner) throw new Error(`${f.declaration.file}: the route "${route.key}" is already ${owner}'s`);
+        routeOwner.set(route.key, f.declaration.name);
+        api.addRoutes({ path: route.path, methods: [route.method], integration, authorizer: authorizers[users] });
+      }
     }
+    const ingestRoutes = routesOf(ingest.declaration);
     const stage = new apigwv2.HttpStage(this, 'DefaultStage', {
       httpApi: api,
       stageName: '$default',
@@ -614,6 +675,7 @@ export class VigilStack extends Stack {
     }
     const allFns: Array<[string, lambda.IFunction]> = [
       ['IngestApi', ingest.fn],
+      ['CareApi', care.fn],
       ['AlertProcessor', alertProcessor.fn],
       ['OfflineDetector', detector.fn],
       ['RawArchiver', archiver.fn],
@@ -643,7 +705,7 @@ export class VigilStack extends Stack {
       label: 'API 5xx %',
       period: Duration.minutes(5),
     });
-    alarm('Api5xxRate', fiveXxRate, 1, 'More than 1% of uploads answered 5xx', 2);
+    alarm('Api5xxRate', fiveXxRate, 1, 'More than 1% of API requests (uploads and the caregivers\' API) answered 5xx', 2);
     const smsSpend = new cloudwatch.Metric({ namespace: 'AWS/SNS', metricName: 'SMSMonthToDateSpentUSD', statistic: 'Maximum', period: Duration.hours(1) });
     alarm('SmsSpend', smsSpend, settings.smsSpendAlarmUsd, `SMS spend this month is over ${settings.smsSpendAlarmUsd} USD (set the account's SNS MonthlySpendLimit above it)`);
     alarm('StreamWriteThrottled', stream.metricPutRecordsThrottledRecords({ period: Duration.minutes(5), statistic: 'Sum' }), 0,
@@ -679,11 +741,14 @@ export class VigilStack extends Stack {
     // --------------------------------------------------------------- outputs
     const out = (id: string, value: string, description: string) => new CfnOutput(this, `${id}Output`, { key: id, value, description });
     out('ApiUrl', `${api.apiEndpoint}${ingestRoutes[0].path}`, `${ingestRoutes[0].method} uploads here with an app user's token`);
-    out('UserPoolId', userPool.userPoolId, 'Cognito user pool of app users');
+    out('ApiEndpoint', api.apiEndpoint, 'The HTTP API: ingest-api\'s routes take a mobile-app token, care-api\'s a caregiver-app token');
+    out('UserPoolId', userPool.userPoolId, 'Cognito user pool of app users and caregivers');
     out('AppClientId', appClient.userPoolClientId, 'Cognito app client of the mobile app');
+    out('CaregiverAppClientId', caregiverClient.userPoolClientId, 'Cognito app client of the caregivers\' app');
     out('StreamName', stream.streamName, 'STREAM_NAME');
     out('DevicesTable', devices.tableName, 'DEVICES_TABLE (vigil register-device)');
     out('WearersTable', wearers.tableName, 'WEARERS_TABLE (vigil register-wearer)');
+    out('CaregiverLinksTable', caregiverLinks.tableName, 'CAREGIVER_LINKS_TABLE (vigil register-wearer)');
     out('AlertsTable', alerts.tableName, 'ALERTS_TABLE');
     out('DataBucket', dataBucket.bucketName, 'DATA_BUCKET');
     out('QuarantineBucket', quarantineBucket.bucketName, 'QUARANTINE_BUCKET');

@@ -18,9 +18,9 @@ import {
   reservedConcurrencyOf,
   schedulePropsOf,
 } from '../lib/declarations';
-import { CURATED_BY_STATUS_INDEX, DEFAULT_SETTINGS, pascalCase, VigilSettings, VigilStack } from '../lib/vigil-stack';
+import { ALERTS_BY_WEARER_INDEX, CURATED_BY_STATUS_INDEX, DEFAULT_SETTINGS, pascalCase, VigilSettings, VigilStack } from '../lib/vigil-stack';
 
-type Resources = Record<string, { Type: string; Properties: any; Metadata?: any }>;
+type Resources = Record<string, { Type: string; Properties: any; Metadata?: any; DeletionPolicy?: string; UpdateReplacePolicy?: string }>;
 
 /** The app as `cdk synth` builds it (bundling off), with `-c vigil:<name>=<value>` settings. */
 function synthesize(context: Record<string, string> = {}) {
@@ -51,6 +51,27 @@ function lambdaIn(res: Resources, name: string): { id: string; props: any } {
 
 function lambdaOf(name: string): { id: string; props: any } {
   return lambdaIn(resources, name);
+}
+
+/** The logical id of the one resource of this type whose id starts with `prefix`. */
+function idOf(res: Resources, type: string, prefix: string): string {
+  const hits = Object.entries(res).filter(([id, r]) => r.Type === type && id.startsWith(prefix)).map(([id]) => id);
+  assert.equal(hits.length, 1, `one ${type} ${prefix}...: ${hits.join(', ')}`);
+  return hits[0];
+}
+
+/** The user pool client each kind of HTTP user signs in with (`users` in a declaration's http trigger). */
+const CLIENT_OF_USERS: Record<string, string> = { app: 'AppUsersMobileApp', caregivers: 'AppUsersCaregiverApp' };
+
+/** The JWT authorizer whose audience is exactly the client of `users`. */
+function authorizerOf(res: Resources, users: string): string {
+  const client = idOf(res, 'AWS::Cognito::UserPoolClient', CLIENT_OF_USERS[users]);
+  const hits = Object.entries(res)
+    .filter(([, r]) => r.Type === 'AWS::ApiGatewayV2::Authorizer')
+    .filter(([, r]) => JSON.stringify(r.Properties.JwtConfiguration.Audience) === JSON.stringify([{ Ref: client }]))
+    .map(([id]) => id);
+  assert.equal(hits.length, 1, `one authorizer whose audience is ${client} alone`);
+  return hits[0];
 }
 
 /**
@@ -122,11 +143,16 @@ function assertDeployedAsDeclared(res: Resources, settings: VigilSettings): void
     }
     if (http) {
       const integrationId = integrations[0][0];
-      const routes = Object.values(res)
-        .filter((r) => r.Type === 'AWS::ApiGatewayV2::Route' && JSON.stringify(r.Properties.Target).includes(integrationId))
-        .map((r) => r.Properties.RouteKey)
-        .sort();
-      assert.deepEqual(routes, [...http.routes].sort(), `${name}: routes`);
+      const routes = Object.values(res).filter(
+        (r) => r.Type === 'AWS::ApiGatewayV2::Route' && JSON.stringify(r.Properties.Target).includes(integrationId),
+      );
+      assert.deepEqual(routes.map((r) => r.Properties.RouteKey).sort(), [...http.routes].sort(), `${name}: routes`);
+      // Every route behind the JWT authorizer of the declared users (and only their client).
+      const authorizer = authorizerOf(res, http.users);
+      for (const r of routes) {
+        assert.equal(r.Properties.AuthorizationType, 'JWT', `${name} ${r.Properties.RouteKey}: authorization`);
+        assert.deepEqual(r.Properties.AuthorizerId, { Ref: authorizer }, `${name} ${r.Properties.RouteKey}: the ${http.users} authorizer`);
+      }
     }
   }
 }
@@ -206,6 +232,104 @@ describe('functions', () => {
   });
 });
 
+/** A statement's resources as `<logical id>` or `<logical id>/suffix` (GetAtt Arn, or a Join after it). */
+function resourceNames(s: any): string[] {
+  return [s.Resource].flat().map((r: any) => {
+    if (typeof r === 'string') return r;
+    if (r['Fn::GetAtt']) return r['Fn::GetAtt'][0];
+    const parts = r['Fn::Join']?.[1];
+    if (Array.isArray(parts) && parts[0]?.['Fn::GetAtt'] && parts.slice(1).every((p: unknown) => typeof p === 'string')) {
+      return `${parts[0]['Fn::GetAtt'][0]}${parts.slice(1).join('')}`;
+    }
+    return JSON.stringify(r);
+  });
+}
+
+/** Every `action resource` pair a function's policy allows, sorted. */
+function grantsOf(name: string): string[] {
+  const pairs = statementsOf(name).flatMap((s) => {
+    assert.equal(s.Effect, 'Allow');
+    return [s.Action].flat().flatMap((a: string) => resourceNames(s).map((r) => `${a} ${r}`));
+  });
+  return [...new Set(pairs)].sort();
+}
+
+describe('care-api', () => {
+  const table = (prefix: string) => idOf(resources, 'AWS::DynamoDB::Table', prefix);
+
+  it('gets its declared environment: the tables by key, the request budget by default', () => {
+    const { props } = lambdaOf('care-api');
+    assert.deepEqual(props.Environment.Variables, {
+      WEARERS_TABLE: { Ref: table('WearersTable') },
+      CAREGIVER_LINKS_TABLE: { Ref: table('CaregiverLinksTable') },
+      ALERTS_TABLE: { Ref: table('AlertsTable') },
+      SHADOW_TABLE: { Ref: table('WearerShadowTable') },
+      VITALS_TABLE: { Ref: table('VitalsTable') },
+      REQUEST_BUDGET_MS: '4000',
+    });
+    assert.equal(props.ReservedConcurrentExecutions, DEFAULT_SETTINGS.careConcurrency);
+    assert.equal(props.Timeout, 10);
+    assert.ok(props.KmsKeyArn);
+    // Its own encrypted log group, like every function.
+    assert.deepEqual(props.LoggingConfig.LogGroup, { Ref: idOf(resources, 'AWS::Logs::LogGroup', 'CareApiLogs') });
+  });
+
+  it('is granted exactly its reads, snooze and alert-lifecycle updates (least privilege)', () => {
+    const wearers = table('WearersTable');
+    const links = table('CaregiverLinksTable');
+    const alerts = table('AlertsTable');
+    const shadow = table('WearerShadowTable');
+    const vitals = table('VitalsTable');
+    const dataKey = idOf(resources, 'AWS::KMS::Key', 'DataKey');
+    const logs = idOf(resources, 'AWS::Logs::LogGroup', 'CareApiLogs');
+    assert.deepEqual(
+      grantsOf('care-api'),
+      [
+        `dynamodb:GetItem ${wearers}`,
+        `dynamodb:UpdateItem ${wearers}`,
+        `dynamodb:GetItem ${links}`,
+        `dynamodb:Query ${links}`,
+        `dynamodb:GetItem ${alerts}`,
+        `dynamodb:UpdateItem ${alerts}`,
+        `dynamodb:Query ${alerts}`,
+        `dynamodb:Query ${alerts}/index/${ALERTS_BY_WEARER_INDEX}`,
+        `dynamodb:GetItem ${shadow}`,
+        `dynamodb:Query ${vitals}`,
+        `kms:Decrypt ${dataKey}`,
+        `kms:GenerateDataKey ${dataKey}`,
+        `kms:DescribeKey ${dataKey}`,
+        `logs:CreateLogStream ${logs}`,
+        `logs:PutLogEvents ${logs}`,
+      ].sort(),
+    );
+  });
+
+  it('cannot create or delete alerts, write vitals or the shadow, or touch the stream', () => {
+    const grants = grantsOf('care-api');
+    const on = (resource: string) => grants.filter((g) => g.split(' ')[1].startsWith(resource)).map((g) => g.split(' ')[0]);
+    const writes = ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:TransactWriteItems'];
+    for (const w of writes) assert.ok(!on(table('AlertsTable')).includes(w), `alerts: ${w}`);
+    for (const t of ['VitalsTable', 'WearerShadowTable', 'CaregiverLinksTable']) {
+      for (const w of [...writes, 'dynamodb:UpdateItem']) assert.ok(!on(table(t)).includes(w), `${t}: ${w}`);
+    }
+    const stream = idOf(resources, 'AWS::Kinesis::Stream', 'Readings');
+    assert.deepEqual(on(stream), []);
+    assert.ok(!grants.some((g) => g.startsWith('kinesis:')), 'no Kinesis action');
+    assert.ok(!JSON.stringify(statementsOf('care-api')).includes(stream), 'the stream appears nowhere in its policy');
+    // No Scan anywhere: caregivers' wearers come from the links table.
+    assert.ok(!grants.some((g) => g.startsWith('dynamodb:Scan')));
+  });
+
+  it('no function writes the caregiver links (vigil register-wearer does)', () => {
+    const links = table('CaregiverLinksTable');
+    for (const name of FUNCTIONS) {
+      const onLinks = grantsOf(name).filter((g) => g.split(' ')[1] === links).map((g) => g.split(' ')[0]);
+      assert.deepEqual(onLinks.filter((a) => !['dynamodb:GetItem', 'dynamodb:Query'].includes(a)), [], name);
+      if (name !== 'care-api') assert.deepEqual(onLinks, [], name);
+    }
+  });
+});
+
 describe('functions/<name>/function.json', () => {
   it('every function crate is declared, and every declaration is a function of the stack', () => {
     const crates = fs.readdirSync(FUNCTIONS_DIR).filter((n) => fs.existsSync(path.join(FUNCTIONS_DIR, n, 'Cargo.toml'))).sort();
@@ -219,14 +343,15 @@ describe('functions/<name>/function.json', () => {
     assertDeployedAsDeclared(resources, DEFAULT_SETTINGS);
   });
 
-  it('each function is deployed as declared (other shards, ingest concurrency and load rate)', () => {
-    const context = { 'vigil:shards': '3', 'vigil:ingestConcurrency': '20', 'vigil:loadEveryMinutes': '30' };
+  it('each function is deployed as declared (other shards, ingest and care concurrency, load rate)', () => {
+    const context = { 'vigil:shards': '3', 'vigil:ingestConcurrency': '20', 'vigil:careConcurrency': '7', 'vigil:loadEveryMinutes': '30' };
     const other = synthesize(context);
-    const settings: VigilSettings = { ...DEFAULT_SETTINGS, shards: 3, ingestConcurrency: 20, loadEveryMinutes: 30 };
+    const settings: VigilSettings = { ...DEFAULT_SETTINGS, shards: 3, ingestConcurrency: 20, careConcurrency: 7, loadEveryMinutes: 30 };
     assert.deepEqual(other.stack.settings, settings);
     assertDeployedAsDeclared(other.resources, settings);
     // perShard: twice the shards, not the default's 4.
     assert.equal(lambdaIn(other.resources, 'alert-processor').props.ReservedConcurrentExecutions, 6);
+    assert.equal(lambdaIn(other.resources, 'care-api').props.ReservedConcurrentExecutions, 7);
     other.template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(30 minutes)' });
   });
 
@@ -251,7 +376,7 @@ describe('functions/<name>/function.json', () => {
         DEVICES_TABLE: { resource: 'devicesTable', meaning: 'known' },
         NOPE_TABLE: { resource: 'nopeTable', meaning: 'not a resource of the stack' },
       },
-      trigger: { http: { routes: ['GET /x'] } },
+      trigger: { http: { users: 'app', routes: ['GET /x'] } },
     });
     assert.throws(() => environmentOf(decl, { devicesTable: 'Devices' }), /example-fn.*NOPE_TABLE.*"nopeTable"/);
     // A real declaration against a map without its resources.
@@ -286,11 +411,21 @@ describe('functions/<name>/function.json', () => {
       [{ ...valid, environment: { X: { meaning: 'm' } } }, /environment\.X: expected exactly one of resource, default, local, optional/],
       [{ ...valid, environment: { X: { default: 5, meaning: 'm' } } }, /environment\.X\.default: expected a string/],
       [{ ...valid, environment: { X: { resource: 'r' } } }, /environment\.X: missing field\(s\) meaning/],
-      [{ ...valid, trigger: { http: { routes: ['/v1/uploads'] } } }, /trigger\.http\.routes\[0\]: expected "METHOD \/path"/],
+      [{ ...valid, trigger: { http: { users: 'app', routes: ['/v1/uploads'] } } }, /trigger\.http\.routes\[0\]: expected "METHOD \/path"/],
+      [{ ...valid, trigger: { http: { routes: ['POST /v1/uploads'] } } }, /trigger\.http: missing field\(s\) users/],
+      [{ ...valid, trigger: { http: { users: 'admins', routes: ['POST /v1/uploads'] } } }, /trigger\.http\.users: expected "app" or "caregivers", got "admins"/],
+      [{ ...valid, trigger: { http: { users: 'app', routes: [] } } }, /trigger\.http\.routes: expected a non-empty list/],
       [{ ...valid, trigger: { kinesis: { batchSize: 10 } } }, /trigger\.kinesis: missing field\(s\)/],
       [{ ...valid, trigger: { schedule: { rateMinutes: 5, retryAttempts: 0 }, http: { routes: [] } } }, /trigger: expected exactly one of/],
     ];
     for (const [json, message] of bad) assert.throws(() => parseDeclaration('x', json), message, JSON.stringify(json));
+    // Route keys with path parameters are read as written.
+    const withParams = parseDeclaration('x', { ...valid, trigger: { http: { users: 'caregivers', routes: ['GET /v1/wearers/{wearer_id}/alerts'] } } });
+    assert.deepEqual(withParams.trigger, {
+      kind: 'http',
+      users: 'caregivers',
+      routes: [{ method: 'GET', path: '/v1/wearers/{wearer_id}/alerts', key: 'GET /v1/wearers/{wearer_id}/alerts' }],
+    });
     // Settings a declaration names must exist (and be numbers).
     const named = parseDeclaration('x', { ...valid, reservedConcurrency: { setting: 'nope' }, trigger: { schedule: { rateMinutes: 5, retryAttempts: 0, maxEventAgeMinutes: 1, setting: 'alarmEmail' } } });
     assert.throws(() => reservedConcurrencyOf(named, DEFAULT_SETTINGS), /x\/function\.json: reservedConcurrency\.setting names "nope"/);
@@ -374,13 +509,16 @@ describe('storage', () => {
 
   it('tables: KMS, PITR, keys as provisioned locally, TTL on vitals, the loader\'s status index', () => {
     const tables = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::DynamoDB::Table');
-    assert.equal(tables.length, 8);
+    assert.equal(tables.length, 9);
     const keys: Record<string, string> = {};
     for (const [id, t] of tables) {
       const p = t.Properties;
       assert.equal(p.SSESpecification.SSEEnabled, true, id);
       assert.equal(p.SSESpecification.SSEType, 'KMS', id);
       assert.equal(p.PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled, true, id);
+      assert.equal(p.BillingMode, 'PAY_PER_REQUEST', id);
+      assert.equal(p.DeletionProtectionEnabled, true, id);
+      assert.equal(t.DeletionPolicy, 'Retain', id);
       keys[id.replace(/Table.*$/, '')] = p.KeySchema.map((k: any) => k.AttributeName).join('+');
     }
     assert.deepEqual(keys, {
@@ -392,6 +530,7 @@ describe('storage', () => {
       CuratedFiles: 'file_key',
       Vitals: 'wearer_id+sk',
       WearerShadow: 'wearer_id',
+      CaregiverLinks: 'caregiver_sub+wearer_id',
     });
     template.hasResourceProperties('AWS::DynamoDB::Table', {
       KeySchema: [{ AttributeName: 'wearer_id', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
@@ -411,6 +550,53 @@ describe('storage', () => {
     });
   });
 
+  it('caregiver links: caregiver_sub + wearer_id, under the data key like the other personal-data tables, backed up', () => {
+    const id = idOf(resources, 'AWS::DynamoDB::Table', 'CaregiverLinksTable');
+    const links = resources[id] as any;
+    const wearersTable = resources[idOf(resources, 'AWS::DynamoDB::Table', 'WearersTable')] as any;
+    assert.deepEqual(links.Properties.KeySchema, [
+      { AttributeName: 'caregiver_sub', KeyType: 'HASH' },
+      { AttributeName: 'wearer_id', KeyType: 'RANGE' },
+    ]);
+    assert.deepEqual(links.Properties.AttributeDefinitions, [
+      { AttributeName: 'caregiver_sub', AttributeType: 'S' },
+      { AttributeName: 'wearer_id', AttributeType: 'S' },
+    ]);
+    // Everything but the keys as the wearers table (encryption key, PITR, billing, protection, removal).
+    const { KeySchema: _k1, AttributeDefinitions: _a1, ...linkRest } = links.Properties;
+    const { KeySchema: _k2, AttributeDefinitions: _a2, ...wearersRest } = wearersTable.Properties;
+    assert.deepEqual(linkRest, wearersRest);
+    assert.equal(links.DeletionPolicy, wearersTable.DeletionPolicy);
+    assert.equal(links.UpdateReplacePolicy, wearersTable.UpdateReplacePolicy);
+    assert.equal(links.Properties.SSESpecification.KMSMasterKeyId['Fn::GetAtt'][0], idOf(resources, 'AWS::KMS::Key', 'DataKey'));
+    assert.equal(links.Properties.GlobalSecondaryIndexes, undefined);
+    // In the daily backup selection with the other tables.
+    const selection = Object.values(resources).find((r) => r.Type === 'AWS::Backup::BackupSelection')!;
+    assert.ok(JSON.stringify(selection.Properties).includes(id), 'the links table is backed up');
+    template.hasOutput('CaregiverLinksTable', { Value: { Ref: id } });
+  });
+
+  it('alerts: the wearer_id-raised_at-index (ALL projection) for care-api', () => {
+    const alerts = resources[idOf(resources, 'AWS::DynamoDB::Table', 'AlertsTable')].Properties;
+    assert.equal(ALERTS_BY_WEARER_INDEX, 'wearer_id-raised_at-index');
+    assert.deepEqual(alerts.KeySchema, [{ AttributeName: 'alert_id', KeyType: 'HASH' }]);
+    assert.deepEqual(alerts.GlobalSecondaryIndexes, [
+      {
+        IndexName: 'wearer_id-raised_at-index',
+        KeySchema: [{ AttributeName: 'wearer_id', KeyType: 'HASH' }, { AttributeName: 'raised_at', KeyType: 'RANGE' }],
+        Projection: { ProjectionType: 'ALL' },
+      },
+    ]);
+    assert.deepEqual(
+      [...alerts.AttributeDefinitions].sort((a: any, b: any) => a.AttributeName.localeCompare(b.AttributeName)),
+      [
+        { AttributeName: 'alert_id', AttributeType: 'S' },
+        { AttributeName: 'raised_at', AttributeType: 'S' },
+        { AttributeName: 'wearer_id', AttributeType: 'S' },
+      ],
+    );
+  });
+
   it('the pseudonym key is generated in Secrets Manager under the data key', () => {
     template.hasResourceProperties('AWS::SecretsManager::Secret', {
       GenerateSecretString: Match.objectLike({ PasswordLength: 64, ExcludePunctuation: true }),
@@ -428,6 +614,61 @@ describe('api', () => {
     });
     template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'POST /v1/uploads', AuthorizationType: 'JWT' });
     template.hasResourceProperties('AWS::ApiGatewayV2::Integration', { PayloadFormatVersion: '2.0', IntegrationType: 'AWS_PROXY' });
+  });
+
+  it('two app clients on the one user pool, with the same flows and token lifetimes; both ids are outputs', () => {
+    const clients = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::Cognito::UserPoolClient');
+    assert.equal(clients.length, 2);
+    const mobile = resources[idOf(resources, 'AWS::Cognito::UserPoolClient', 'AppUsersMobileApp')].Properties;
+    const caregiver = resources[idOf(resources, 'AWS::Cognito::UserPoolClient', 'AppUsersCaregiverApp')].Properties;
+    assert.deepEqual(caregiver, mobile);
+    assert.equal(caregiver.GenerateSecret, false);
+    assert.deepEqual([...caregiver.ExplicitAuthFlows].sort(), ['ALLOW_ADMIN_USER_PASSWORD_AUTH', 'ALLOW_REFRESH_TOKEN_AUTH', 'ALLOW_USER_SRP_AUTH']);
+    assert.equal(caregiver.PreventUserExistenceErrors, 'ENABLED');
+    assert.deepEqual(caregiver.UserPoolId, { Ref: idOf(resources, 'AWS::Cognito::UserPool', 'AppUsers') });
+    template.hasOutput('AppClientId', { Value: { Ref: idOf(resources, 'AWS::Cognito::UserPoolClient', 'AppUsersMobileApp') } });
+    template.hasOutput('CaregiverAppClientId', { Value: { Ref: idOf(resources, 'AWS::Cognito::UserPoolClient', 'AppUsersCaregiverApp') } });
+  });
+
+  it('two JWT authorizers on the same pool, each accepting only its own client', () => {
+    const authorizers = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::ApiGatewayV2::Authorizer');
+    assert.equal(authorizers.length, 2);
+    const app = authorizerOf(resources, 'app');
+    const caregivers = authorizerOf(resources, 'caregivers');
+    assert.notEqual(app, caregivers);
+    const issuers = authorizers.map(([, r]) => JSON.stringify(r.Properties.JwtConfiguration.Issuer));
+    assert.equal(issuers[0], issuers[1], 'the same user pool');
+    for (const [, r] of authorizers) {
+      assert.equal(r.Properties.AuthorizerType, 'JWT');
+      assert.equal(r.Properties.JwtConfiguration.Audience.length, 1);
+    }
+  });
+
+  it('care-api\'s routes use the caregivers\' authorizer, /v1/uploads the app one; every route is authorized', () => {
+    const routes = Object.values(resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Route').map((r) => r.Properties);
+    const byKey = new Map(routes.map((r) => [r.RouteKey as string, r]));
+    const care = DECLARED.find((d) => d.name === 'care-api')!.json.trigger.http;
+    assert.equal(care.users, 'caregivers');
+    assert.ok(care.routes.length >= 1);
+    const caregivers = authorizerOf(resources, 'caregivers');
+    const app = authorizerOf(resources, 'app');
+    for (const key of care.routes) {
+      assert.ok(byKey.has(key), `route ${key}`);
+      assert.deepEqual(byKey.get(key)!.AuthorizerId, { Ref: caregivers }, key);
+    }
+    for (const key of ['GET /v1/wearers/{wearer_id}', 'POST /v1/alerts/{alert_id}/acknowledge']) {
+      assert.deepEqual(byKey.get(key)?.AuthorizerId, { Ref: caregivers }, key);
+    }
+    assert.deepEqual(byKey.get('POST /v1/uploads')!.AuthorizerId, { Ref: app });
+    for (const r of routes) assert.equal(r.AuthorizationType, 'JWT', r.RouteKey);
+    assert.equal(routes.length, DECLARED.flatMap((d) => d.json.trigger.http?.routes ?? []).length);
+    // The integration waits a little longer than the function may run.
+    const careIntegration = Object.values(resources).find(
+      (r) => r.Type === 'AWS::ApiGatewayV2::Integration' && r.Properties.IntegrationUri['Fn::GetAtt']?.[0] === lambdaOf('care-api').id,
+    )!.Properties;
+    assert.equal(careIntegration.PayloadFormatVersion, '2.0');
+    assert.ok(careIntegration.TimeoutInMillis > lambdaOf('care-api').props.Timeout * 1000);
+    assert.ok(careIntegration.TimeoutInMillis <= 30000);
   });
 
   it('is throttled and access-logged without bodies', () => {
@@ -475,8 +716,15 @@ describe('monitoring', () => {
     const alarms = Object.values(resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm').map((r) => r.Properties);
     const named = (m: string) => alarms.filter((a) => a.MetricName === m);
     assert.equal(named('IteratorAge').length, 3);
-    assert.equal(named('Errors').length, 6);
-    assert.equal(named('Throttles').length, 6);
+    assert.equal(named('Errors').length, FUNCTIONS.length);
+    assert.equal(named('Throttles').length, FUNCTIONS.length);
+    // One of each per function, care-api's included.
+    for (const name of FUNCTIONS) {
+      const id = lambdaOf(name).id;
+      for (const m of ['Errors', 'Throttles']) {
+        assert.equal(named(m).filter((a) => a.Dimensions?.[0]?.Value?.Ref === id).length, 1, `${name}: ${m} alarm`);
+      }
+    }
     assert.equal(named('ApproximateNumberOfMessagesVisible').length, 5);
     assert.equal(named('SMSMonthToDateSpentUSD').length, 1);
     assert.ok(alarms.some((a) => (a.Metrics ?? []).some((m: any) => m.Expression?.includes('errors / requests'))));

@@ -52,6 +52,8 @@ pub struct Outcome {
     pub refused: usize,
     /// Alerts resolved (a band that was silent is back).
     pub resolved: usize,
+    /// Alerts stored but not sent: their rule is snoozed for the wearer.
+    pub snoozed: usize,
 }
 
 impl Outcome {
@@ -62,6 +64,7 @@ impl Outcome {
         self.deferred += other.deferred;
         self.refused += other.refused;
         self.resolved += other.resolved;
+        self.snoozed += other.snoozed;
     }
 }
 
@@ -190,6 +193,7 @@ impl<P: AlertPorts> Alerting<P> {
                 // wearer is registered; but nobody can be told. An operator must act.
                 tracing::error!(wearer_id, "no wearer profile: alerts are stored but nobody is notified");
                 WearerProfile {
+snoozes: Default::default(),
                     wearer_id: wearer_id.to_owned(),
                     name: String::new(),
                     time_zone: "UTC".into(),
@@ -214,8 +218,14 @@ impl<P: AlertPorts> Alerting<P> {
 
             let mut outcome = Outcome::default();
             for alert in &raised {
-                if self.alerts.put_alert(alert).await? {
+                // A snoozed rule's alert is stored (and reaches the warehouse) but not sent.
+                let snoozed = profile.snoozed(alert.rule, now);
+                if self.alerts.put_alert(alert, snoozed).await? {
                     outcome.alerts_raised.push(alert.clone());
+                }
+                if snoozed {
+                    outcome.snoozed += 1;
+                    continue;
                 }
                 // Deliver even when the alert existed: a previous attempt may have
                 // stored it and died before telling everyone. Claims dedupe.

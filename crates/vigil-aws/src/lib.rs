@@ -16,6 +16,8 @@ pub mod kinesis;
 #[cfg(feature = "dynamodb")]
 pub mod alerts;
 #[cfg(feature = "dynamodb")]
+pub mod care;
+#[cfg(feature = "dynamodb")]
 pub mod curated_files;
 #[cfg(feature = "dynamodb")]
 pub mod deliveries;

@@ -2,11 +2,13 @@
 //! the delivery plan for one alert (one SMS and/or one push per caregiver, low
 //! severity held back until the caregiver's quiet hours end).
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use crate::alerts::{Alert, Language, Message, Severity, Thresholds, render};
+use crate::alerts::{Alert, Language, Message, RuleKind, Severity, Thresholds, render};
 
 /// A wearer as the registry keeps them (personal data: never logged).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -20,12 +22,78 @@ pub struct WearerProfile {
     pub thresholds: Thresholds,
     #[serde(default)]
     pub caregivers: Vec<Caregiver>,
+    /// Rules silenced for a while by a caregiver (see [`Snooze`]); an expired
+    /// snooze stays until the next snooze of its rule replaces it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub snoozes: BTreeMap<RuleKind, Snooze>,
 }
 
 impl WearerProfile {
     /// The wearer's time zone; UTC if the registry holds an unknown name.
     pub fn tz(&self) -> Tz {
         self.time_zone.parse().unwrap_or(Tz::UTC)
+    }
+
+    /// The caregiver signed in as `sub` (their account), if they care for this wearer.
+    pub fn caregiver_by_sub(&self, sub: &str) -> Option<&Caregiver> {
+        if sub.is_empty() {
+            return None;
+        }
+        self.caregivers.iter().find(|c| c.sub.as_deref() == Some(sub))
+    }
+
+    /// The caregiver with profile id `id`.
+    pub fn caregiver(&self, id: &str) -> Option<&Caregiver> {
+        self.caregivers.iter().find(|c| c.id == id)
+    }
+
+    /// The snoozes still running at `now`.
+    pub fn active_snoozes(&self, now: DateTime<Utc>) -> impl Iterator<Item = (RuleKind, &Snooze)> {
+        self.snoozes.iter().filter(move |(_, s)| s.until > now).map(|(rule, s)| (*rule, s))
+    }
+
+    /// Whether new alerts of `rule` are silenced at `now`. Critical rules never are.
+    pub fn snoozed(&self, rule: RuleKind, now: DateTime<Utc>) -> bool {
+        rule.severity() < Severity::Critical && self.snoozes.get(&rule).is_some_and(|s| s.until > now)
+    }
+
+    /// Whether the band counts as online at `now`, given when it was last seen:
+    /// within the wearer's own no-data threshold.
+    pub fn online(&self, last_seen: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+        last_seen.is_some_and(|t| now - t < Duration::minutes(i64::from(self.thresholds.no_data_min)))
+    }
+}
+
+/// Longest a rule may be snoozed.
+pub const MAX_SNOOZE_MINUTES: u32 = 240;
+
+/// New alerts of one rule for a wearer are stored but not sent until `until`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snooze {
+    pub until: DateTime<Utc>,
+    /// The caregiver (profile id) who asked.
+    pub by: String,
+}
+
+/// Why a snooze is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SnoozeError {
+    #[error("{0} alerts are critical and can never be snoozed")]
+    Critical(&'static str),
+    #[error("minutes must be between 1 and {MAX_SNOOZE_MINUTES}")]
+    Minutes,
+}
+
+impl Snooze {
+    /// A snooze of `rule` for `minutes` from `now`, if allowed.
+    pub fn new(rule: RuleKind, minutes: u32, by: &str, now: DateTime<Utc>) -> Result<Self, SnoozeError> {
+        if rule.severity() == Severity::Critical {
+            return Err(SnoozeError::Critical(rule.as_str()));
+        }
+        if !(1..=MAX_SNOOZE_MINUTES).contains(&minutes) {
+            return Err(SnoozeError::Minutes);
+        }
+        Ok(Self { until: now + Duration::minutes(i64::from(minutes)), by: by.to_owned() })
     }
 }
 
@@ -34,6 +102,13 @@ impl WearerProfile {
 pub struct Caregiver {
     /// Stable id; with the alert id and channel it keys the "sent" record.
     pub id: String,
+    /// The caregiver's account (Cognito `sub`): what links them to this wearer in the
+    /// caregivers' API. Without it they get messages but cannot sign in for this wearer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// How other caregivers see them ("Ana"), e.g. as the one who acknowledged an alert.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     #[serde(default)]
     pub language: Language,
     /// E.164 phone number for SMS, e.g. `+34600111222`.

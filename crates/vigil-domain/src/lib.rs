@@ -11,6 +11,7 @@ pub mod care;
 pub mod config;
 pub mod envelope;
 mod error;
+pub mod lifecycle;
 pub mod names;
 pub mod ports;
 pub mod reading;

@@ -14,8 +14,9 @@ use serde::Deserialize;
 use crate::esm::{EventSourceMapping, StartingPosition};
 
 /// Every function's declaration, by crate name, compiled in.
-pub const FUNCTIONS: [(&str, &str); 6] = [
+pub const FUNCTIONS: [(&str, &str); 7] = [
     ("ingest-api", include_str!("../../../functions/ingest-api/function.json")),
+    ("care-api", include_str!("../../../functions/care-api/function.json")),
     ("alert-processor", include_str!("../../../functions/alert-processor/function.json")),
     ("raw-archiver", include_str!("../../../functions/raw-archiver/function.json")),
     ("vitals-writer", include_str!("../../../functions/vitals-writer/function.json")),
@@ -64,9 +65,28 @@ pub struct Variable {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
 pub enum Trigger {
-    Http { routes: Vec<String> },
+    Http(HttpTrigger),
     Kinesis(KinesisTrigger),
     Schedule(ScheduleTrigger),
+}
+
+/// Routes of the HTTP API, and whose tokens they take.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HttpTrigger {
+    pub users: Users,
+    /// `METHOD /path`, path parameters in braces: `GET /v1/wearers/{wearer_id}`.
+    pub routes: Vec<String>,
+}
+
+/// Who signs in to a route: each is its own app client, and a route takes only its own users' tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Users {
+    /// The wearer's phone app.
+    App,
+    /// Caregivers.
+    Caregivers,
 }
 
 /// A Kinesis event source mapping, in Lambda's terms.
@@ -114,6 +134,14 @@ impl Declaration {
     pub fn kinesis(&self) -> Option<&KinesisTrigger> {
         match &self.trigger {
             Trigger::Kinesis(k) => Some(k),
+            _ => None,
+        }
+    }
+
+    /// The HTTP routes, if the function has them.
+    pub fn http(&self) -> Option<&HttpTrigger> {
+        match &self.trigger {
+            Trigger::Http(h) => Some(h),
             _ => None,
         }
     }
@@ -176,7 +204,13 @@ pub fn render_markdown() -> Result<String, DeclarationError> {
             d.description, d.timeout_secs, d.memory_mb
         );
         let _ = match &d.trigger {
-            Trigger::Http { routes } => writeln!(out, "- trigger: HTTP API, {}", routes.join(", ")),
+            Trigger::Http(http) => {
+                let users = match http.users {
+                    Users::App => "the app's tokens",
+                    Users::Caregivers => "caregivers' tokens",
+                };
+                writeln!(out, "- trigger: HTTP API ({users}): {}", http.routes.join(", "))
+            }
             Trigger::Kinesis(k) => writeln!(
                 out,
                 "- trigger: Kinesis event source mapping on the readings stream: batch {}, window {} s, \

@@ -30,8 +30,11 @@ pub struct Resources {
     pub wearers_table: String,
     /// Per-wearer rule state, keyed `wearer_id`.
     pub state_table: String,
-    /// Alerts, keyed `alert_id`.
+    /// Alerts, keyed `alert_id`, with the alerts-by-wearer index
+    /// ([`vigil_aws::alerts::ALERTS_BY_WEARER_INDEX`]).
     pub alerts_table: String,
+    /// Caregiver account → wearers, keyed `caregiver_sub` + `wearer_id`.
+    pub caregiver_links_table: String,
     /// "Sent" records of notifications, keyed `delivery_key`.
     pub deliveries_table: String,
     /// Poison stream records.
@@ -41,7 +44,7 @@ pub struct Resources {
     pub data_bucket: String,
     /// Curated files registered for the warehouse loader, keyed `file_key`, with
     /// the `status-created_at-index` the loader queries (see
-    /// [`create_curated_files_table`]).
+    /// [`curated_files_index`]).
     pub curated_files_table: String,
     /// Personal vitals (TTL), keyed `wearer_id` + `sk` (time bucket).
     pub vitals_table: String,
@@ -59,6 +62,7 @@ impl Resources {
             wearers_table: "vigil-wearers".into(),
             state_table: "vigil-wearer-state".into(),
             alerts_table: "vigil-alerts".into(),
+            caregiver_links_table: "vigil-caregiver-links".into(),
             deliveries_table: "vigil-deliveries".into(),
             quarantine_bucket: "vigil-quarantine".into(),
             data_bucket: "vigil-data".into(),
@@ -77,6 +81,7 @@ impl Resources {
             wearers_table: crate::endpoint::unique_name(&format!("{prefix}-wearers")),
             state_table: crate::endpoint::unique_name(&format!("{prefix}-state")),
             alerts_table: crate::endpoint::unique_name(&format!("{prefix}-alerts")),
+            caregiver_links_table: crate::endpoint::unique_name(&format!("{prefix}-links")),
             deliveries_table: crate::endpoint::unique_name(&format!("{prefix}-deliveries")),
             // Bucket names: lower case, at most 63 characters.
             quarantine_bucket: crate::endpoint::unique_name(&format!("{prefix}-quarantine")).to_lowercase(),
@@ -95,10 +100,13 @@ pub async fn provision(sdk: &SdkConfig, resources: &Resources) -> Result<(), Pro
     create_table(&dynamodb, &resources.wearers_table, "wearer_id", None).await?;
     create_table(&dynamodb, &resources.state_table, "wearer_id", None).await?;
     create_table(&dynamodb, &resources.alerts_table, "alert_id", None).await?;
+    ensure_index(&dynamodb, &resources.alerts_table, &alerts_by_wearer_index()).await?;
+    create_table(&dynamodb, &resources.caregiver_links_table, "caregiver_sub", Some("wearer_id")).await?;
     create_table(&dynamodb, &resources.deliveries_table, "delivery_key", None).await?;
     create_bucket(sdk, &resources.quarantine_bucket).await?;
     create_bucket(sdk, &resources.data_bucket).await?;
-    create_curated_files_table(&dynamodb, &resources.curated_files_table).await?;
+    create_table(&dynamodb, &resources.curated_files_table, "file_key", None).await?;
+    ensure_index(&dynamodb, &resources.curated_files_table, &curated_files_index()).await?;
     create_table(&dynamodb, &resources.vitals_table, "wearer_id", Some("sk")).await?;
     create_table(&dynamodb, &resources.shadow_table, "wearer_id", None).await?;
     Ok(())
@@ -178,20 +186,40 @@ pub async fn create_table(
     }
 }
 
-/// Creates the curated-files table (keyed `file_key`) with the warehouse
-/// loader's index [`vigil_warehouse::aws::registry::PENDING_INDEX`]
-/// (`status-created_at-index`: partition key `status` S, sort key `created_at`
-/// S, projection INCLUDE `event_date`, `rows`, `bytes`, `kind`), or adds the
-/// index to a table created before it existed. The CDK app declares the same
-/// index (see `vigil_warehouse::aws::registry`).
-pub async fn create_curated_files_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), ProvisionError> {
+/// A global secondary index with string keys, as the CDK app declares it.
+#[derive(Debug, Clone)]
+pub struct Index {
+    pub name: &'static str,
+    pub hash_key: &'static str,
+    pub range_key: &'static str,
+    /// Non-key attributes projected; `None` projects every attribute.
+    pub include: Option<&'static [&'static str]>,
+}
+
+/// The warehouse loader's index of the curated-files table
+/// ([`vigil_warehouse::aws::registry::PENDING_INDEX`]).
+pub fn curated_files_index() -> Index {
+    use vigil_warehouse::aws::registry::{PENDING_INDEX, PENDING_INDEX_ATTRIBUTES};
+    Index { name: PENDING_INDEX, hash_key: "status", range_key: "created_at", include: Some(&PENDING_INDEX_ATTRIBUTES) }
+}
+
+/// The caregivers' API's index of the alerts table.
+pub fn alerts_by_wearer_index() -> Index {
+    Index {
+        name: vigil_aws::alerts::ALERTS_BY_WEARER_INDEX,
+        hash_key: "wearer_id",
+        range_key: "raised_at",
+        include: None,
+    }
+}
+
+/// Adds `index` to `table` unless it has it (a table created before the index existed gets it too).
+pub async fn ensure_index(client: &aws_sdk_dynamodb::Client, table: &str, index: &Index) -> Result<(), ProvisionError> {
     use aws_sdk_dynamodb::types::{
         CreateGlobalSecondaryIndexAction, GlobalSecondaryIndexUpdate, Projection, ProjectionType,
     };
-    use vigil_warehouse::aws::registry::{PENDING_INDEX, PENDING_INDEX_ATTRIBUTES};
 
     let err = |message: String| ProvisionError::Table { table: table.to_owned(), message };
-    create_table(client, table, "file_key", None).await?;
     let described = client
         .describe_table()
         .table_name(table)
@@ -201,7 +229,7 @@ pub async fn create_curated_files_table(client: &aws_sdk_dynamodb::Client, table
     let has_index = described
         .table()
         .map(|t| t.global_secondary_indexes())
-        .is_some_and(|indexes| indexes.iter().any(|i| i.index_name() == Some(PENDING_INDEX)));
+        .is_some_and(|indexes| indexes.iter().any(|i| i.index_name() == Some(index.name)));
     if has_index {
         return Ok(());
     }
@@ -215,22 +243,25 @@ pub async fn create_curated_files_table(client: &aws_sdk_dynamodb::Client, table
             .build()
             .map_err(|e| err(e.to_string()))
     };
-    let projection = Projection::builder()
-        .projection_type(ProjectionType::Include)
-        .set_non_key_attributes(Some(PENDING_INDEX_ATTRIBUTES.iter().map(|a| (*a).to_owned()).collect()))
-        .build();
+    let projection = match index.include {
+        Some(attributes) => Projection::builder()
+            .projection_type(ProjectionType::Include)
+            .set_non_key_attributes(Some(attributes.iter().map(|a| (*a).to_owned()).collect()))
+            .build(),
+        None => Projection::builder().projection_type(ProjectionType::All).build(),
+    };
     let create = CreateGlobalSecondaryIndexAction::builder()
-        .index_name(PENDING_INDEX)
-        .key_schema(key("status", KeyType::Hash)?)
-        .key_schema(key("created_at", KeyType::Range)?)
+        .index_name(index.name)
+        .key_schema(key(index.hash_key, KeyType::Hash)?)
+        .key_schema(key(index.range_key, KeyType::Range)?)
         .projection(projection)
         .build()
         .map_err(|e| err(e.to_string()))?;
     match client
         .update_table()
         .table_name(table)
-        .attribute_definitions(attr("status")?)
-        .attribute_definitions(attr("created_at")?)
+        .attribute_definitions(attr(index.hash_key)?)
+        .attribute_definitions(attr(index.range_key)?)
         .global_secondary_index_updates(GlobalSecondaryIndexUpdate::builder().create(create).build())
         .send()
         .await

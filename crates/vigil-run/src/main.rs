@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 use vigil_aws::registry::DynamoDeviceDirectory;
-use vigil_aws::wearers::DynamoWearerDirectory;
+use vigil_aws::wearers::{DynamoCaregiverLinks, DynamoWearerDirectory};
 use vigil_domain::care::WearerProfile;
 use vigil_domain::registry::DeviceLink;
 use vigil_local::provision::{self, Resources};
@@ -48,6 +48,9 @@ enum Command {
         file: std::path::PathBuf,
         #[arg(long, env = "WEARERS_TABLE", default_value = "vigil-wearers")]
         wearers_table: String,
+        /// Where caregivers' accounts (`sub` in the profile) are linked to the wearer.
+        #[arg(long, env = "CAREGIVER_LINKS_TABLE", default_value = "vigil-caregiver-links")]
+        links_table: String,
     },
     /// Register a wristband: which wearer it belongs to and which app users may upload for it.
     RegisterDevice {
@@ -139,6 +142,7 @@ async fn main() -> anyhow::Result<()> {
                 wearers_table: var("WEARERS_TABLE", d.wearers_table),
                 state_table: var("STATE_TABLE", d.state_table),
                 alerts_table: var("ALERTS_TABLE", d.alerts_table),
+                caregiver_links_table: var("CAREGIVER_LINKS_TABLE", d.caregiver_links_table),
                 deliveries_table: var("DELIVERIES_TABLE", d.deliveries_table),
                 quarantine_bucket: var("QUARANTINE_BUCKET", d.quarantine_bucket),
                 data_bucket: var("DATA_BUCKET", d.data_bucket),
@@ -149,13 +153,24 @@ async fn main() -> anyhow::Result<()> {
             provision::provision(&sdk, &resources).await.context("provisioning")?;
             println!("provisioned: {resources:#?}");
         }
-        Command::RegisterWearer { file, wearers_table } => {
+        Command::RegisterWearer { file, wearers_table, links_table } => {
             let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
             let profile: WearerProfile = serde_json::from_str(&text).context("parsing the wearer profile")?;
             let sdk = sdk().await;
-            let wearers = DynamoWearerDirectory::new(aws_sdk_dynamodb::Client::new(&sdk), wearers_table);
-            wearers.put(&profile).await.context("registering the wearer")?;
-            println!("registered wearer {} with {} caregivers", profile.wearer_id, profile.caregivers.len());
+            let client = aws_sdk_dynamodb::Client::new(&sdk);
+            DynamoWearerDirectory::new(client.clone(), wearers_table)
+                .put(&profile)
+                .await
+                .context("registering the wearer")?;
+            let linked = DynamoCaregiverLinks::new(client, links_table)
+                .link(&profile)
+                .await
+                .context("linking the caregivers' accounts")?;
+            println!(
+                "registered wearer {} with {} caregivers ({linked} with an account for the caregivers' API)",
+                profile.wearer_id,
+                profile.caregivers.len()
+            );
         }
         Command::RegisterDevice { device, wearer, app_users, time_zone, devices_table } => {
             let sdk = sdk().await;

@@ -51,6 +51,7 @@ impl Env {
             ("WEARERS_TABLE", &r.wearers_table),
             ("STATE_TABLE", &r.state_table),
             ("ALERTS_TABLE", &r.alerts_table),
+            ("CAREGIVER_LINKS_TABLE", &r.caregiver_links_table),
             ("DELIVERIES_TABLE", &r.deliveries_table),
             ("QUARANTINE_BUCKET", &r.quarantine_bucket),
             ("DATA_BUCKET", &r.data_bucket),

@@ -13,6 +13,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, Duration, Utc};
 use vigil_domain::alerts::{Alert, Message, WearerState};
 use vigil_domain::care::{Channel, Delivery, WearerProfile};
+use vigil_domain::lifecycle::{AlertRecord, Transition};
 use vigil_domain::ports::{
     AlertStore, Claim, DeliveryLog, Notifier, NotifyError, PoisonRecord, Quarantine, StateStore, StoreError,
     WearerDirectory,
@@ -126,26 +127,26 @@ impl StateStore for MemoryStates {
     }
 }
 
-/// An alert and when it was resolved.
-pub type StoredAlert = (Alert, Option<DateTime<Utc>>);
-
 #[derive(Debug, Default)]
 pub struct MemoryAlerts {
-    pub alerts: Mutex<BTreeMap<String, StoredAlert>>,
+    pub alerts: Mutex<BTreeMap<String, AlertRecord>>,
     pub faults: Faults,
 }
 
 impl MemoryAlerts {
     pub fn all(&self) -> Vec<Alert> {
-        self.alerts.lock().unwrap().values().map(|(a, _)| a.clone()).collect()
+        self.alerts.lock().unwrap().values().map(|r| r.alert.clone()).collect()
     }
     pub fn resolved_at(&self, id: &str) -> Option<DateTime<Utc>> {
-        self.alerts.lock().unwrap().get(id).and_then(|(_, r)| *r)
+        self.alerts.lock().unwrap().get(id).and_then(|r| r.resolved.as_ref().map(|t| t.at))
+    }
+    pub fn record(&self, id: &str) -> Option<AlertRecord> {
+        self.alerts.lock().unwrap().get(id).cloned()
     }
 }
 
 impl AlertStore for MemoryAlerts {
-    async fn put_alert(&self, alert: &Alert) -> Result<bool, StoreError> {
+    async fn put_alert(&self, alert: &Alert, snoozed: bool) -> Result<bool, StoreError> {
         if self.faults.take() {
             return Err(throttled("PutItem"));
         }
@@ -153,14 +154,14 @@ impl AlertStore for MemoryAlerts {
         if alerts.contains_key(alert.id.as_str()) {
             return Ok(false);
         }
-        alerts.insert(alert.id.to_string(), (alert.clone(), None));
+        alerts.insert(alert.id.to_string(), AlertRecord::open(alert.clone(), snoozed));
         Ok(true)
     }
 
     async fn resolve(&self, alert_id: &str, at: DateTime<Utc>) -> Result<Option<Alert>, StoreError> {
-        Ok(self.alerts.lock().unwrap().get_mut(alert_id).map(|(alert, resolved)| {
-            resolved.get_or_insert(at);
-            alert.clone()
+        Ok(self.alerts.lock().unwrap().get_mut(alert_id).map(|record| {
+            record.apply(Transition::cleared(at), None);
+            record.alert.clone()
         }))
     }
 }

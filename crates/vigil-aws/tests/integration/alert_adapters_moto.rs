@@ -65,6 +65,7 @@ async fn a_profile_round_trips() {
     let (client, name) = table(&sdk, "wearers", "wearer_id").await;
     let directory = DynamoWearerDirectory::new(client, name);
     let profile = WearerProfile {
+snoozes: Default::default(),
         wearer_id: "w-1".into(),
         name: "Ana Núñez".into(),
         time_zone: "Europe/Madrid".into(),
@@ -75,6 +76,7 @@ async fn a_profile_round_trips() {
         },
         caregivers: vec![
             Caregiver {
+sub: None, name: None,
                 id: "cg-1".into(),
                 language: Language::Es,
                 phone: Some("+34600111222".into()),
@@ -86,6 +88,7 @@ async fn a_profile_round_trips() {
                 }),
             },
             Caregiver {
+sub: None, name: None,
                 id: "cg-2".into(),
                 language: Language::PtBr,
                 phone: None,

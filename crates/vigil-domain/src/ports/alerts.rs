@@ -31,12 +31,16 @@ pub trait StateStore {
 
 /// The alerts table.
 pub trait AlertStore {
-    /// Stores the alert (status open) unless one with its id exists; `Ok(true)` when stored now.
-    fn put_alert(&self, alert: &Alert) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Stores the alert (status open; `snoozed` when its rule is snoozed for the
+    /// wearer, so it is not sent) unless one with its id exists; `Ok(true)` when
+    /// stored now.
+    fn put_alert(&self, alert: &Alert, snoozed: bool) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Marks the alert resolved at `at` (a second call keeps the first time) and
-    /// returns it, so a retry after a crash still hands it on; `None` if there is
-    /// no such alert (resolving never creates one).
+    /// The rules' own resolution (the condition cleared at `at`): a
+    /// [`crate::lifecycle::Transition::cleared`] step unless the alert is resolved
+    /// already (then the first resolution stands). Returns the alert either way,
+    /// so a retry after a crash still hands it on; `None` if there is no such
+    /// alert (resolving never creates one).
     fn resolve(
         &self,
         alert_id: &str,

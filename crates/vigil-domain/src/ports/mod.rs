@@ -8,6 +8,7 @@
 //! | `stream`     | [`RecordPublisher`]: ingest puts records on the readings stream       |
 //! | `devices`    | [`DeviceDirectory`]: the device registry                              |
 //! | `alerts`     | [`WearerDirectory`], [`StateStore`], [`AlertStore`], [`DeliveryLog`], [`Notifier`] |
+//! | `care`       | [`CareStore`]: the caregivers' API (links, lifecycle, status, vitals) |
 //! | `quarantine` | [`Quarantine`]: stream records that can never be processed            |
 //! | `lake`       | [`ObjectStore`], [`CuratedFileRegistry`]: the data lake               |
 //! | `vitals`     | [`VitalsStore`], [`ShadowStore`]: what vitals-writer keeps            |
@@ -18,6 +19,7 @@
 //! the caches ([`crate::cache`]) wrap ports, never the other way round.
 
 mod alerts;
+mod care;
 mod devices;
 mod lake;
 mod quarantine;
@@ -26,6 +28,7 @@ mod vitals;
 
 pub use crate::error::{BoxError, StoreError};
 pub use alerts::{AlertStore, Claim, DeliveryLog, Notifier, NotifyError, StateStore, WearerDirectory};
+pub use care::{AlertCursor, AlertPage, AlertQuery, CareStore};
 pub use devices::{DeviceDirectory, DirectoryError};
 pub use lake::{CuratedFile, CuratedFileRegistry, FileKind, ObjectStore, STATUS_PENDING};
 pub use quarantine::{PoisonRecord, Quarantine};

@@ -59,6 +59,7 @@
 mod item;
 mod row;
 mod shadow;
+mod window;
 mod write;
 
 pub use item::{
@@ -67,6 +68,10 @@ pub use item::{
 };
 pub use row::{FORMAT_VERSION, FormatError, MinuteReading, decode_rows, encode_row};
 pub use shadow::Shadow;
+pub use window::{
+    Agg, MAX_MINUTE_SERIES_DAYS, MAX_WINDOW_DAYS, Measure, Metric, MetricsRejected, MetricsRequest, Point, Resolution,
+    Stats, Window, WindowError, readings_in, series,
+};
 pub use write::{VitalsWriteError, WriteReport};
 
 #[cfg(test)]

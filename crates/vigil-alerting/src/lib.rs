@@ -193,7 +193,7 @@ impl<P: AlertPorts> Alerting<P> {
                 // wearer is registered; but nobody can be told. An operator must act.
                 tracing::error!(wearer_id, "no wearer profile: alerts are stored but nobody is notified");
                 WearerProfile {
-snoozes: Default::default(),
+                    snoozes: Default::default(),
                     wearer_id: wearer_id.to_owned(),
                     name: String::new(),
                     time_zone: "UTC".into(),

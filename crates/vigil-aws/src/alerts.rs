@@ -74,8 +74,10 @@ impl DynamoAlertStore {
             // Nothing moves an alert back to open.
             AlertStatus::Open => return self.get(alert_id).await,
         };
-        let value: AttributeValue = serde_dynamo::to_attribute_value(step).map_err(|_| malformed("UpdateItem", &self.table, "step"))?;
-        let mut expression = format!("SET #s = :to, {slot} = :step, history = list_append(if_not_exists(history, :none), :steps)");
+        let value: AttributeValue =
+            serde_dynamo::to_attribute_value(step).map_err(|_| malformed("UpdateItem", &self.table, "step"))?;
+        let mut expression =
+            format!("SET #s = :to, {slot} = :step, history = list_append(if_not_exists(history, :none), :steps)");
         let sources = AlertStatus::sources(step.to);
         let placeholders: Vec<String> = (0..sources.len()).map(|i| format!(":from{i}")).collect();
         let mut update = self
@@ -171,10 +173,8 @@ impl DynamoAlertStore {
                 return Ok(page);
             }
         }
-        page.next = page
-            .alerts
-            .last()
-            .map(|r| AlertCursor { raised_at: r.alert.raised_at, alert_id: r.alert.id.to_string() });
+        page.next =
+            page.alerts.last().map(|r| AlertCursor { raised_at: r.alert.raised_at, alert_id: r.alert.id.to_string() });
         Ok(page)
     }
 }

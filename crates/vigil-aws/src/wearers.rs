@@ -51,7 +51,8 @@ impl DynamoWearerDirectory {
     /// alone (two caregivers snoozing two rules at once both stand); `Ok(false)`
     /// if there is no such profile (a snooze never creates one).
     pub async fn snooze(&self, wearer_id: &str, rule: RuleKind, snooze: &Snooze) -> Result<bool, StoreError> {
-        let value: AttributeValue = serde_dynamo::to_attribute_value(snooze).map_err(|_| malformed("UpdateItem", &self.table, "snooze"))?;
+        let value: AttributeValue =
+            serde_dynamo::to_attribute_value(snooze).map_err(|_| malformed("UpdateItem", &self.table, "snooze"))?;
         let key = AttributeValue::S(wearer_id.to_owned());
         // The map may not exist yet; a nested SET needs it, so the first snooze creates it whole.
         for first in [false, true] {
@@ -123,7 +124,10 @@ impl DynamoCaregiverLinks {
         let mut out = Vec::new();
         while let Some(item) = pages.next().await {
             let item = item.map_err(|e| store_error("Query", &self.table, e))?;
-            let id = item.get("wearer_id").and_then(|v| v.as_s().ok()).ok_or_else(|| malformed("Query", &self.table, "wearer_id"))?;
+            let id = item
+                .get("wearer_id")
+                .and_then(|v| v.as_s().ok())
+                .ok_or_else(|| malformed("Query", &self.table, "wearer_id"))?;
             out.push(id.clone());
         }
         Ok(out)

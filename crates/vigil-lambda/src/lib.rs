@@ -3,6 +3,8 @@
 //! for the Kinesis stream functions, the batch loop's edges (decoding with poison
 //! quarantined, answering `batchItemFailures`).
 
+#[cfg(feature = "http")]
+pub mod http;
 pub mod metrics;
 pub mod stream;
 

@@ -1,12 +1,15 @@
 //! API Gateway played on 127.0.0.1: an HTTP server that does what the deployed
-//! HTTP API does before ingest-api runs — checks the app's JWT (the JWT
-//! authorizer), refuses what API Gateway refuses, and hands the function the
+//! HTTP API does before a function runs — matches the request to a declared route
+//! (each HTTP function's `function.json`), checks the JWT with that route's
+//! authorizer (app users' tokens for `/v1/uploads`, caregivers' for the care
+//! routes: each its own audience, as each is its own Cognito app client),
+//! refuses what API Gateway refuses, and hands the route's function the
 //! payload-v2 event with the token's claims in `requestContext.authorizer.jwt`.
 //!
 //! Tokens are signed with HS256 under a key generated for each run (deployed,
 //! Cognito signs RS256 and the authorizer checks it against the pool's JWKS; the
 //! function sees the same claims either way). [`LocalIssuer::token`] mints one
-//! for an app user, as Cognito would after sign-in.
+//! for an app user or a caregiver, as Cognito would after sign-in.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -22,17 +25,24 @@ use hyper_util::rt::TokioIo;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Map, Value, json};
 use tokio::net::TcpListener;
+use vigil_local::declaration::{Declaration, DeclarationError, FUNCTIONS, Users};
 
 /// API Gateway HTTP APIs take payloads up to 10 MB; larger ones never reach the function.
 pub const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
 pub const ISSUER: &str = "vigil-local";
-pub const AUDIENCE: &str = "vigil-app";
 
-/// Signs and checks the app's tokens for a local run.
+/// The audience (app client) of each kind of user's tokens.
+pub fn audience(users: Users) -> &'static str {
+    match users {
+        Users::App => "vigil-app",
+        Users::Caregivers => "vigil-caregivers",
+    }
+}
+
+/// Signs and checks the tokens of a local run.
 pub struct LocalIssuer {
     encoding: EncodingKey,
     decoding: DecodingKey,
-    validation: Validation,
 }
 
 impl std::fmt::Debug for LocalIssuer {
@@ -50,26 +60,31 @@ impl LocalIssuer {
     }
 
     pub fn with_key(key: &[u8]) -> Self {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_issuer(&[ISSUER]);
-        validation.set_audience(&[AUDIENCE]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        Self { encoding: EncodingKey::from_secret(key), decoding: DecodingKey::from_secret(key), validation }
+        Self { encoding: EncodingKey::from_secret(key), decoding: DecodingKey::from_secret(key) }
     }
 
-    /// A token for app user `sub`, valid for a day of real time.
-    pub fn token(&self, sub: &str) -> String {
+    /// A token for `sub`, one of `users`, valid for a day of real time.
+    pub fn token(&self, users: Users, sub: &str) -> String {
+        self.token_until(users, sub, chrono::Utc::now() + chrono::Duration::days(1))
+    }
+
+    /// A token for `sub` that expires at `exp` (in the past for an expired one).
+    pub fn token_until(&self, users: Users, sub: &str, exp: chrono::DateTime<chrono::Utc>) -> String {
         let now = chrono::Utc::now().timestamp();
-        let claims = json!({"sub": sub, "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 86_400,
-                            "token_use": "access", "scope": "vigil/uploads"});
+        let claims = json!({"sub": sub, "iss": ISSUER, "aud": audience(users), "iat": now, "exp": exp.timestamp(),
+                            "token_use": "access"});
         // Encoding a JSON object with an HMAC key cannot fail.
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).unwrap_or_default()
     }
 
-    /// The claims of a valid token, as the JWT authorizer passes them on
-    /// (every value as a string).
-    pub fn verify(&self, token: &str) -> Option<Map<String, Value>> {
-        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &self.decoding, &self.validation).ok()?;
+    /// The claims of a token valid for `users`' routes, as the JWT authorizer
+    /// passes them on (every value as a string).
+    pub fn verify(&self, token: &str, users: Users) -> Option<Map<String, Value>> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[audience(users)]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &self.decoding, &validation).ok()?;
         let claims = data
             .claims
             .into_iter()
@@ -85,12 +100,68 @@ impl LocalIssuer {
     }
 }
 
-/// The function behind the route, as Lambda would invoke it.
+/// The functions behind the routes, as Lambda would invoke them.
 pub trait Backend: Send + Sync + 'static {
+    /// Invokes `function` (its crate name) with `request`.
     fn call(
         &self,
+        function: &str,
         request: lambda_http::Request,
     ) -> impl Future<Output = lambda_http::Response<lambda_http::Body>> + Send;
+}
+
+/// One declared route: `GET /v1/wearers/{wearer_id}` of care-api, for caregivers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub function: &'static str,
+    pub method: String,
+    /// Path segments; `{name}` matches any one segment.
+    pub segments: Vec<String>,
+    pub users: Users,
+    /// As declared, API Gateway's `routeKey`.
+    pub key: String,
+}
+
+impl Route {
+    fn matches(&self, method: &str, path: &str) -> bool {
+        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        self.method == method
+            && parts.len() == self.segments.len()
+            && self.segments.iter().zip(&parts).all(|(s, p)| !p.is_empty() && (s.starts_with('{') || s == p))
+    }
+
+    /// `{"wearer_id": "…"}` of a matching path.
+    fn parameters(&self, path: &str) -> Map<String, Value> {
+        let parts = path.trim_matches('/').split('/');
+        self.segments
+            .iter()
+            .zip(parts)
+            .filter_map(|(s, p)| {
+                let name = s.strip_prefix('{')?.strip_suffix('}')?;
+                Some((name.to_owned(), Value::String(p.to_owned())))
+            })
+            .collect()
+    }
+}
+
+/// Every HTTP route the functions declare.
+pub fn routes() -> Result<Vec<Route>, DeclarationError> {
+    let mut out = Vec::new();
+    for (function, _) in FUNCTIONS {
+        let declaration = Declaration::of(function)?;
+        let Some(http) = declaration.http() else { continue };
+        for key in &http.routes {
+            let (method, path) = key.split_once(' ').unwrap_or(("", key));
+            out.push(Route {
+                function,
+                method: method.to_owned(),
+                segments: path.trim_matches('/').split('/').map(str::to_owned).collect(),
+                users: http.users,
+                key: key.clone(),
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// Serves `backend` on `addr` until the task is dropped; returns the bound address
@@ -100,6 +171,7 @@ pub async fn serve<B: Backend>(
     issuer: Arc<LocalIssuer>,
     backend: Arc<B>,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let table = Arc::new(routes().map_err(std::io::Error::other)?);
     let listener = TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
     let task = tokio::spawn(async move {
@@ -107,11 +179,13 @@ pub async fn serve<B: Backend>(
             let Ok((stream, peer)) = listener.accept().await else { continue };
             let issuer = issuer.clone();
             let backend = backend.clone();
+            let table = table.clone();
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |request| {
                     let issuer = issuer.clone();
                     let backend = backend.clone();
-                    async move { Ok::<_, Infallible>(route(request, peer, &issuer, &*backend).await) }
+                    let table = table.clone();
+                    async move { Ok::<_, Infallible>(route(request, peer, &table, &issuer, &*backend).await) }
                 });
                 // A client that goes away mid-request is its own business.
                 let _ =
@@ -125,15 +199,21 @@ pub async fn serve<B: Backend>(
 async fn route<B: Backend>(
     request: Request<Incoming>,
     peer: SocketAddr,
+    table: &[Route],
     issuer: &LocalIssuer,
     backend: &B,
 ) -> Response<Full<Bytes>> {
+    let method = request.method().as_str().to_owned();
+    let Some(route) = table.iter().find(|r| r.matches(&method, request.uri().path())) else {
+        // An HTTP API answers an undeclared route (or method) itself.
+        return gateway_error(StatusCode::NOT_FOUND, "Not Found");
+    };
     let claims = request
         .headers()
         .get(hyper::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .and_then(|token| issuer.verify(token.trim()));
+        .and_then(|token| issuer.verify(token.trim(), route.users));
     let Some(claims) = claims else {
         // What the HTTP API's JWT authorizer answers, without calling the function.
         return gateway_error(StatusCode::UNAUTHORIZED, "Unauthorized");
@@ -143,15 +223,21 @@ async fn route<B: Backend>(
         Ok(collected) => collected.to_bytes(),
         Err(_) => return gateway_error(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
     };
-    let event = v2_event(&parts, &body, claims, peer);
+    let event = v2_event(&parts, &body, claims, peer, route);
     let Ok(lambda_request) = lambda_http::request::from_str(&event.to_string()) else {
         return gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
     };
-    to_hyper(backend.call(lambda_request).await)
+    to_hyper(backend.call(route.function, lambda_request).await)
 }
 
 /// The payload-v2 event API Gateway sends for this request.
-fn v2_event(parts: &hyper::http::request::Parts, body: &[u8], claims: Map<String, Value>, peer: SocketAddr) -> Value {
+fn v2_event(
+    parts: &hyper::http::request::Parts,
+    body: &[u8],
+    claims: Map<String, Value>,
+    peer: SocketAddr,
+    route: &Route,
+) -> Value {
     let mut headers = Map::new();
     for (name, value) in &parts.headers {
         if let Ok(v) = value.to_str() {
@@ -164,11 +250,25 @@ fn v2_event(parts: &hyper::http::request::Parts, body: &[u8], claims: Map<String
     };
     let path = parts.uri.path();
     let now = chrono::Utc::now();
+    let query = parts.uri.query().unwrap_or("");
+    let mut parameters = Map::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let (k, v) = (decode(k), decode(v));
+        // API Gateway joins repeated parameters with commas.
+        let joined = match parameters.get(&k).and_then(Value::as_str) {
+            Some(before) => format!("{before},{v}"),
+            None => v,
+        };
+        parameters.insert(k, Value::String(joined));
+    }
     json!({
         "version": "2.0",
-        "routeKey": "$default",
+        "routeKey": route.key,
         "rawPath": path,
-        "rawQueryString": parts.uri.query().unwrap_or(""),
+        "rawQueryString": query,
+        "queryStringParameters": if parameters.is_empty() { Value::Null } else { Value::Object(parameters) },
+        "pathParameters": route.parameters(path),
         "headers": headers,
         "requestContext": {
             "accountId": "000000000000", "apiId": "local", "domainName": "127.0.0.1", "domainPrefix": "local",
@@ -176,12 +276,36 @@ fn v2_event(parts: &hyper::http::request::Parts, body: &[u8], claims: Map<String
                      "sourceIp": peer.ip().to_string(), "userAgent": headers_user_agent(parts)},
             "authorizer": {"jwt": {"claims": claims, "scopes": null}},
             "requestId": format!("local-{}", now.timestamp_nanos_opt().unwrap_or_default()),
-            "routeKey": "$default", "stage": "$default",
+            "routeKey": route.key, "stage": "$default",
             "time": now.format("%d/%b/%Y:%H:%M:%S +0000").to_string(), "timeEpoch": now.timestamp_millis()
         },
         "body": body,
         "isBase64Encoded": is_base64
     })
+}
+
+/// A query string component, percent- and plus-decoded as API Gateway does.
+fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn headers_user_agent(parts: &hyper::http::request::Parts) -> String {
@@ -216,15 +340,33 @@ mod tests {
     #[test]
     fn tokens_verify_only_under_their_key() {
         let issuer = LocalIssuer::generate().unwrap();
-        let token = issuer.token("app-user-0001");
-        let claims = issuer.verify(&token).unwrap();
+        let token = issuer.token(Users::App, "app-user-0001");
+        let claims = issuer.verify(&token, Users::App).unwrap();
         assert_eq!(claims["sub"], "app-user-0001");
         assert!(claims["exp"].is_string(), "claims reach the function as strings");
+        assert!(issuer.verify(&token, Users::Caregivers).is_none(), "an app token is not a caregiver's");
         let other = LocalIssuer::generate().unwrap();
-        assert!(other.verify(&token).is_none());
-        assert!(issuer.verify("not-a-token").is_none());
+        assert!(other.verify(&token, Users::App).is_none());
+        assert!(issuer.verify("not-a-token", Users::App).is_none());
         let mut tampered = token.clone();
         tampered.pop();
-        assert!(issuer.verify(&tampered).is_none());
+        assert!(issuer.verify(&tampered, Users::App).is_none());
+        let expired = issuer.token_until(Users::Caregivers, "cg", chrono::Utc::now() - chrono::Duration::hours(1));
+        assert!(issuer.verify(&expired, Users::Caregivers).is_none());
+    }
+
+    #[test]
+    fn routes_come_from_the_declarations_and_match_like_api_gateway() {
+        let table = routes().unwrap();
+        let find = |m: &str, p: &str| table.iter().find(|r| r.matches(m, p)).map(|r| (r.function, r.users));
+        assert_eq!(find("POST", "/v1/uploads"), Some(("ingest-api", Users::App)));
+        assert_eq!(find("GET", "/v1/wearers/w-1"), Some(("care-api", Users::Caregivers)));
+        assert_eq!(find("POST", "/v1/alerts/a/acknowledge"), Some(("care-api", Users::Caregivers)));
+        assert_eq!(find("GET", "/v1/uploads"), None);
+        assert_eq!(find("GET", "/v1/wearers//alerts"), None);
+        let route = table.iter().find(|r| r.key == "GET /v1/wearers/{wearer_id}/alerts").unwrap();
+        assert_eq!(route.parameters("/v1/wearers/w-9/alerts")["wearer_id"], "w-9");
+        assert_eq!(decode("2026-11-22T10%3A00%3A00%2B01%3A00"), "2026-11-22T10:00:00+01:00");
+        assert_eq!(decode("a+b%zz"), "a b%zz");
     }
 }

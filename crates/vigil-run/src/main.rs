@@ -132,24 +132,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Run(args) => return Box::pin(run(args)).await,
         Command::Provision { shards } => {
             let sdk = sdk().await;
-            let d = Resources::local_defaults();
-            let var =
-                |name: &str, default: String| std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or(default);
-            let resources = Resources {
-                stream: var("STREAM_NAME", d.stream),
-                stream_shards: shards,
-                devices_table: var("DEVICES_TABLE", d.devices_table),
-                wearers_table: var("WEARERS_TABLE", d.wearers_table),
-                state_table: var("STATE_TABLE", d.state_table),
-                alerts_table: var("ALERTS_TABLE", d.alerts_table),
-                caregiver_links_table: var("CAREGIVER_LINKS_TABLE", d.caregiver_links_table),
-                deliveries_table: var("DELIVERIES_TABLE", d.deliveries_table),
-                quarantine_bucket: var("QUARANTINE_BUCKET", d.quarantine_bucket),
-                data_bucket: var("DATA_BUCKET", d.data_bucket),
-                curated_files_table: var("CURATED_FILES_TABLE", d.curated_files_table),
-                vitals_table: var("VITALS_TABLE", d.vitals_table),
-                shadow_table: var("SHADOW_TABLE", d.shadow_table),
-            };
+            let resources = resources_from_env(shards);
             provision::provision(&sdk, &resources).await.context("provisioning")?;
             println!("provisioned: {resources:#?}");
         }
@@ -207,6 +190,27 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The resources named by the functions' environment variables, else the local defaults.
+fn resources_from_env(shards: i32) -> Resources {
+    let d = Resources::local_defaults();
+    let var = |name: &str, default: String| std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or(default);
+    Resources {
+        stream: var("STREAM_NAME", d.stream),
+        stream_shards: shards,
+        devices_table: var("DEVICES_TABLE", d.devices_table),
+        wearers_table: var("WEARERS_TABLE", d.wearers_table),
+        state_table: var("STATE_TABLE", d.state_table),
+        alerts_table: var("ALERTS_TABLE", d.alerts_table),
+        caregiver_links_table: var("CAREGIVER_LINKS_TABLE", d.caregiver_links_table),
+        deliveries_table: var("DELIVERIES_TABLE", d.deliveries_table),
+        quarantine_bucket: var("QUARANTINE_BUCKET", d.quarantine_bucket),
+        data_bucket: var("DATA_BUCKET", d.data_bucket),
+        curated_files_table: var("CURATED_FILES_TABLE", d.curated_files_table),
+        vitals_table: var("VITALS_TABLE", d.vitals_table),
+        shadow_table: var("SHADOW_TABLE", d.shadow_table),
+    }
+}
+
 async fn run(args: RunArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.out_dir).with_context(|| format!("creating {}", args.out_dir.display()))?;
     let log_path = args.out_dir.join("vigil-run.log");
@@ -233,10 +237,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         warehouse_url: if args.no_warehouse { None } else { Some(args.warehouse_url.clone()) },
     };
     if let (Some(endpoint), Some(token)) = (&args.endpoint, &args.token) {
-        let var =
-            |name: &str, default: &str| std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or(default.into());
-        let (devices, wearers) = (var("DEVICES_TABLE", "vigil-devices"), var("WEARERS_TABLE", "vigil-wearers"));
-        let register_in = args.register.then_some((devices.as_str(), wearers.as_str()));
+        let resources = resources_from_env(args.shards);
+        let register_in = args.register.then_some(&resources);
         let summary = vigil_run::run::drive_remote(&sdk, &options, endpoint, token, register_in).await?;
         println!("{}", serde_json::to_string_pretty(&summary)?);
         if summary.uploads_lost > 0 {

@@ -140,22 +140,33 @@ impl Functions {
     }
 }
 
-/// ingest-api as the local API Gateway invokes it, on the simulated clock.
-pub struct IngestBackend {
+/// The HTTP functions as the local API Gateway invokes them, on the simulated clock.
+pub struct ApiBackend {
     pub ingest: RunIngest,
+    pub care: care_api::AwsCare,
     pub clock: SimClock,
 }
 
-impl std::fmt::Debug for IngestBackend {
+impl std::fmt::Debug for ApiBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IngestBackend").field("clock", &self.clock).finish_non_exhaustive()
+        f.debug_struct("ApiBackend").field("clock", &self.clock).finish_non_exhaustive()
     }
 }
 
-impl Backend for IngestBackend {
-    async fn call(&self, request: lambda_http::Request) -> lambda_http::Response<lambda_http::Body> {
-        let (response, _metrics) = self.ingest.process(request, self.clock.now()).await;
-        response
+impl ApiBackend {
+    /// ingest-api and care-api, each built by its own `build` from `env`.
+    pub async fn build(sdk: &SdkConfig, env: &Env, clock: SimClock) -> anyhow::Result<Self> {
+        Ok(Self { ingest: ingest(sdk, env).await?, care: care_api::build(env, sdk).await?, clock })
+    }
+}
+
+impl Backend for ApiBackend {
+    async fn call(&self, function: &str, request: lambda_http::Request) -> lambda_http::Response<lambda_http::Body> {
+        let now = self.clock.now();
+        match function {
+            "ingest-api" => self.ingest.process(request, now).await.0,
+            _ => self.care.process(request, now).await.0,
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use aws_config::SdkConfig;
 use chrono::{SubsecRound, TimeDelta, Utc};
 use tokio::sync::watch;
 use vigil_aws::registry::DynamoDeviceDirectory;
-use vigil_aws::wearers::DynamoWearerDirectory;
+use vigil_aws::wearers::{DynamoCaregiverLinks, DynamoWearerDirectory};
 use vigil_curated::Pseudonymizer;
 use vigil_local::provision::{self, Resources};
 
@@ -23,10 +23,11 @@ use crate::fleet::{Fleet, FleetConfig};
 use crate::gateway::{self, LocalIssuer};
 use crate::observe::{Live, SentLog};
 use crate::phones::{self, Target};
-use crate::pipeline::{self, Env, Functions, IngestBackend};
+use crate::pipeline::{self, ApiBackend, Env, Functions};
 use crate::summary::{self, Summary};
 use crate::view::{self, Mode};
 use crate::warehouse::PgWarehouse;
+use vigil_local::declaration::Users;
 
 /// How a run is shaped (the CLI's flags).
 #[derive(Debug, Clone)]
@@ -77,7 +78,7 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
         seed: opts.seed,
         ..FleetConfig::new(clock.start())
     });
-    register(sdk, &resources.devices_table, &resources.wearers_table, &fleet).await?;
+    register(sdk, &resources, &fleet).await?;
     // Caregiver address → wearer (for latency), and → how the live view names it (never the number).
     let addresses: HashMap<String, String> =
         caregiver_addresses(&fleet).map(|(a, _, wearer)| (a.clone(), wearer.to_owned())).collect();
@@ -91,10 +92,10 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
     let functions = Functions::build(sdk, &env, sent.clone(), live.clone()).await?;
 
     let issuer = Arc::new(LocalIssuer::generate().map_err(|e| anyhow::anyhow!("no randomness for the JWT key: {e}"))?);
-    let backend = Arc::new(IngestBackend { ingest: pipeline::ingest(sdk, &env).await?, clock: clock.clone() });
+    let backend = Arc::new(ApiBackend::build(sdk, &env, clock.clone()).await?);
     let (addr, server) =
         gateway::serve(opts.listen, issuer.clone(), backend).await.context("starting the local API")?;
-    let tokens = fleet.wearers.iter().map(|w| (w.app_user.clone(), issuer.token(&w.app_user))).collect();
+    let tokens = fleet.wearers.iter().map(|w| (w.app_user.clone(), issuer.token(Users::App, &w.app_user))).collect();
     let target = Arc::new(Target { base_url: format!("http://{addr}"), tokens });
     if opts.view == Mode::Live {
         println!(
@@ -269,13 +270,15 @@ fn detector_now(clock: &SimClock, live: &Live) -> chrono::DateTime<Utc> {
 
 /// Registers every band and wearer (with their caregivers) of the fleet in the
 /// registry tables of any endpoint, AWS included.
-pub async fn register(sdk: &SdkConfig, devices_table: &str, wearers_table: &str, fleet: &Fleet) -> anyhow::Result<()> {
+pub async fn register(sdk: &SdkConfig, resources: &Resources, fleet: &Fleet) -> anyhow::Result<()> {
     let dynamodb = vigil_aws::sdk::dynamodb(sdk);
-    let devices = DynamoDeviceDirectory::new(dynamodb.clone(), devices_table);
-    let wearers = DynamoWearerDirectory::new(dynamodb, wearers_table);
+    let devices = DynamoDeviceDirectory::new(dynamodb.clone(), &resources.devices_table);
+    let wearers = DynamoWearerDirectory::new(dynamodb.clone(), &resources.wearers_table);
+    let links = DynamoCaregiverLinks::new(dynamodb, &resources.caregiver_links_table);
     for w in &fleet.wearers {
         devices.put(&w.device).await.context("registering a band")?;
         wearers.put(&w.profile).await.context("registering a wearer")?;
+        links.link(&w.profile).await.context("linking the caregivers")?;
     }
     Ok(())
 }
@@ -312,7 +315,7 @@ pub async fn drive_remote(
     opts: &RunOptions,
     endpoint: &str,
     token: &str,
-    register_in: Option<(&str, &str)>,
+    register_in: Option<&Resources>,
 ) -> anyhow::Result<RemoteSummary> {
     let sub = token_subject(token).context("the token has no readable `sub` claim")?;
     let start = (Utc::now() - opts.duration).trunc_subsecs(0);
@@ -327,8 +330,8 @@ pub async fn drive_remote(
     for w in &mut fleet.wearers {
         w.device.app_users = vec![sub.clone()];
     }
-    if let Some((devices, wearers)) = register_in {
-        register(sdk, devices, wearers, &fleet).await?;
+    if let Some(resources) = register_in {
+        register(sdk, resources, &fleet).await?;
     }
     let tokens = fleet.wearers.iter().map(|w| (w.app_user.clone(), token.to_owned())).collect();
     let target = Arc::new(Target { base_url: endpoint.to_owned(), tokens });
@@ -360,7 +363,7 @@ mod tests {
     #[test]
     fn the_subject_of_a_token_is_read_from_its_payload() {
         let issuer = LocalIssuer::generate().unwrap();
-        assert_eq!(token_subject(&issuer.token("app-user-7")).as_deref(), Some("app-user-7"));
+        assert_eq!(token_subject(&issuer.token(Users::App, "app-user-7")).as_deref(), Some("app-user-7"));
         assert_eq!(token_subject("garbage"), None);
     }
 }

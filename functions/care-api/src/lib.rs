@@ -1,1 +1,39 @@
+//! care-api: the caregivers' side of Vigil. Their wearers' status, alerts with
+//! acknowledge / resolve, snoozes, vitals series and metrics over a window,
+//! every route authorized by the caregiver's link in the wearer's profile. See
+//! `docs/care-api.yaml` for the contract.
 
+pub mod config;
+pub mod handler;
+pub mod view;
+
+pub use config::CareConfig;
+pub use handler::Care;
+
+use aws_config::SdkConfig;
+use vigil_aws::alerts::DynamoAlertStore;
+use vigil_aws::care::DynamoCareStore;
+use vigil_aws::shadow::DynamoShadowStore;
+use vigil_aws::vitals::DynamoVitalsStore;
+use vigil_aws::wearers::{DynamoCaregiverLinks, DynamoWearerDirectory};
+use vigil_domain::config::{ConfigError, Source};
+
+/// care-api on AWS.
+pub type AwsCare = Care<DynamoCareStore>;
+
+/// care-api as deployed, from its environment (see `function.json`) and one SDK
+/// config, at cold start. Its `main` and `vigil run` both build it here.
+pub async fn build(src: &impl Source, sdk: &SdkConfig) -> Result<AwsCare, ConfigError> {
+    let config = CareConfig::from_source(src)?;
+    let dynamodb = vigil_aws::sdk::dynamodb(sdk);
+    Ok(Care {
+        store: DynamoCareStore {
+            wearers: DynamoWearerDirectory::new(dynamodb.clone(), &config.wearers_table),
+            links: DynamoCaregiverLinks::new(dynamodb.clone(), &config.links_table),
+            alerts: DynamoAlertStore::new(dynamodb.clone(), &config.alerts_table),
+            shadows: DynamoShadowStore::new(dynamodb.clone(), &config.shadow_table),
+            vitals: DynamoVitalsStore::new(dynamodb, &config.vitals_table),
+        },
+        budget: config.budget,
+    })
+}

@@ -1,1 +1,10 @@
-fn main() {}
+use lambda_http::{run, service_fn, tracing};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    tracing::init_default_subscriber();
+    let sdk = vigil_aws::sdk::load().await;
+    let care = care_api::build(&vigil_lambda::ProcessEnv, &sdk).await?;
+    let care = &care;
+    run(service_fn(move |request| async move { Ok::<_, std::convert::Infallible>(care.handle(request).await) })).await
+}

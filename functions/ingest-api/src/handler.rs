@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use lambda_http::http::{HeaderValue, Method, StatusCode, header};
-use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde_json::json;
@@ -22,6 +21,7 @@ use vigil_domain::envelope::encode_envelopes;
 use vigil_domain::ports::{DeviceDirectory, PublishError, RecordPublisher, StreamRecord};
 use vigil_domain::registry::{Denied, authorize};
 use vigil_domain::upload::{FieldError, MAX_BODY_BYTES, RejectedReading, parse_upload};
+use vigil_lambda::http::caller;
 use vigil_lambda::metrics::Metrics;
 
 pub const ROUTE: &str = "/v1/uploads";
@@ -191,19 +191,6 @@ where
         let left = Duration::from_millis(ctx.deadline.saturating_sub(now_ms)).saturating_sub(DEADLINE_MARGIN);
         self.publish_budget.min(left)
     }
-}
-
-/// The caller's identity (JWT `sub`) as API Gateway's authorizer passed it:
-/// HTTP API (payload v2) `authorizer.jwt.claims.sub`, or REST API (payload v1)
-/// with a Cognito user pool authorizer `authorizer.claims.sub`.
-pub fn caller(request: &Request) -> Option<String> {
-    let sub = match request.request_context_ref()? {
-        RequestContext::ApiGatewayV2(ctx) => ctx.authorizer.as_ref()?.jwt.as_ref()?.claims.get("sub")?.clone(),
-        RequestContext::ApiGatewayV1(ctx) => ctx.authorizer.fields.get("claims")?.get("sub")?.as_str()?.to_owned(),
-        #[allow(unreachable_patterns)]
-        _ => return None,
-    };
-    (!sub.is_empty()).then_some(sub)
 }
 
 fn is_json(request: &Request) -> bool {

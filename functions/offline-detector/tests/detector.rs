@@ -16,15 +16,15 @@ fn at(s: &str) -> DateTime<Utc> {
 }
 
 fn profile(id: &str, phone: &str) -> WearerProfile {
-snoozes: Default::default(),
     WearerProfile {
-snoozes: Default::default(),
+        snoozes: Default::default(),
         wearer_id: id.into(),
         name: "João Silva".into(),
         time_zone: "America/Sao_Paulo".into(),
         thresholds: Default::default(),
         caregivers: vec![Caregiver {
-sub: None, name: None,
+            sub: None,
+            name: None,
             id: format!("cg-{id}"),
             language: Language::PtBr,
             phone: Some(phone.into()),

@@ -65,7 +65,7 @@ async fn a_profile_round_trips() {
     let (client, name) = table(&sdk, "wearers", "wearer_id").await;
     let directory = DynamoWearerDirectory::new(client, name);
     let profile = WearerProfile {
-snoozes: Default::default(),
+        snoozes: Default::default(),
         wearer_id: "w-1".into(),
         name: "Ana Núñez".into(),
         time_zone: "Europe/Madrid".into(),
@@ -76,7 +76,8 @@ snoozes: Default::default(),
         },
         caregivers: vec![
             Caregiver {
-sub: None, name: None,
+                sub: None,
+                name: None,
                 id: "cg-1".into(),
                 language: Language::Es,
                 phone: Some("+34600111222".into()),
@@ -88,7 +89,8 @@ sub: None, name: None,
                 }),
             },
             Caregiver {
-sub: None, name: None,
+                sub: None,
+                name: None,
                 id: "cg-2".into(),
                 language: Language::PtBr,
                 phone: None,

@@ -95,5 +95,9 @@ pub trait CareStore {
     ) -> impl Future<Output = Result<Option<AlertRecord>, StoreError>> + Send;
 
     /// The vitals items of the minutes the window touches.
-    fn vitals(&self, wearer_id: &str, window: &Window) -> impl Future<Output = Result<Vec<VitalsItem>, StoreError>> + Send;
+    fn vitals(
+        &self,
+        wearer_id: &str,
+        window: &Window,
+    ) -> impl Future<Output = Result<Vec<VitalsItem>, StoreError>> + Send;
 }

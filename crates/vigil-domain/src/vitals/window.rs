@@ -34,7 +34,8 @@ pub enum Measure {
 }
 
 impl Measure {
-    pub const ALL: [Measure; 5] = [Measure::HeartRate, Measure::Spo2, Measure::SkinTemp, Measure::Steps, Measure::Battery];
+    pub const ALL: [Measure; 5] =
+        [Measure::HeartRate, Measure::Spo2, Measure::SkinTemp, Measure::Steps, Measure::Battery];
 
     /// The name used in requests and responses: the reading's field name.
     pub fn as_str(self) -> &'static str {
@@ -404,7 +405,8 @@ pub fn series(readings: &[MinuteReading], resolution: Resolution) -> Vec<Point> 
         if r.battery_pct.is_some() {
             point.battery_pct = r.battery_pct;
         }
-        for (agg, measure) in aggs.iter_mut().zip([Measure::HeartRate, Measure::Spo2, Measure::SkinTemp, Measure::Steps])
+        for (agg, measure) in
+            aggs.iter_mut().zip([Measure::HeartRate, Measure::Spo2, Measure::SkinTemp, Measure::Steps])
         {
             if let Some(v) = measure.of(r) {
                 agg.add(v);

@@ -19,7 +19,7 @@ struct FakeWearers {
 impl FakeWearers {
     fn register(&self, wearer_id: &str, name: &str) {
         let profile = WearerProfile {
-snoozes: Default::default(),
+            snoozes: Default::default(),
             wearer_id: wearer_id.into(),
             name: name.into(),
             time_zone: "Europe/Madrid".into(),

@@ -124,15 +124,14 @@ pub(crate) fn person(index: usize, rng: &mut Rng, next_caregiver: &mut usize) ->
 
     let device_id = format!("band-{n:04}");
     let app_user = format!("app-user-{n:04}");
-    let profile =
-        WearerProfile {
-            wearer_id: wearer_id.clone(),
-            name,
-            time_zone: zone.tz.to_owned(),
-            thresholds,
-            caregivers,
-            snoozes: Default::default(),
-        };
+    let profile = WearerProfile {
+        wearer_id: wearer_id.clone(),
+        name,
+        time_zone: zone.tz.to_owned(),
+        thresholds,
+        caregivers,
+        snoozes: Default::default(),
+    };
     let device = DeviceLink { device_id, wearer_id, app_users: vec![app_user.clone()], time_zone: zone.tz.to_owned() };
     let jitter = |r: &mut Rng| r.range(-3, 3) as f64 / 100.0;
     let home = Location {

@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 
+use vigil_local::declaration::Users;
 use vigil_run::run::RunOptions;
 use vigil_run::view::Mode;
 
@@ -60,7 +61,7 @@ async fn a_small_fleet_loses_nothing_misses_no_alert_and_sends_each_message_once
 async fn the_fleet_drives_a_deployed_api_with_one_users_token() {
     use std::sync::Arc;
     use vigil_run::gateway::{self, LocalIssuer};
-    use vigil_run::pipeline::{self, Env, IngestBackend};
+    use vigil_run::pipeline::{ApiBackend, Env};
 
     let sdk = vigil_local::endpoint::require().await;
     let resources =
@@ -68,7 +69,7 @@ async fn the_fleet_drives_a_deployed_api_with_one_users_token() {
     vigil_local::provision::provision(&sdk, &resources).await.unwrap();
     let env = Env::for_resources(&resources, &"ab".repeat(32));
     let clock = vigil_run::clock::SimClock::new(chrono::Utc::now(), 1.0);
-    let backend = Arc::new(IngestBackend { ingest: pipeline::ingest(&sdk, &env).await.unwrap(), clock });
+    let backend = Arc::new(ApiBackend::build(&sdk, &env, clock).await.unwrap());
     let issuer = Arc::new(LocalIssuer::generate().unwrap());
     let (addr, server) = gateway::serve(SocketAddr::from(([127, 0, 0, 1], 0)), issuer.clone(), backend).await.unwrap();
 
@@ -84,11 +85,11 @@ async fn the_fleet_drives_a_deployed_api_with_one_users_token() {
         endpoint_url: None,
         warehouse_url: None,
     };
-    let token = issuer.token("caregiver-app-user");
-    let tables = Some((resources.devices_table.as_str(), resources.wearers_table.as_str()));
-    let summary = Box::pin(vigil_run::run::drive_remote(&sdk, &options, &format!("http://{addr}"), &token, tables))
-        .await
-        .unwrap();
+    let token = issuer.token(Users::App, "caregiver-app-user");
+    let summary =
+        Box::pin(vigil_run::run::drive_remote(&sdk, &options, &format!("http://{addr}"), &token, Some(&resources)))
+            .await
+            .unwrap();
     assert_eq!(summary.uploads_lost, 0, "{summary:?}");
     assert!(summary.readings_accepted >= 3 * 10 * 12 - 40, "{summary:?}");
 
@@ -98,7 +99,7 @@ async fn the_fleet_drives_a_deployed_api_with_one_users_token() {
         &sdk,
         &unknown,
         &format!("http://{addr}"),
-        &issuer.token("someone-else"),
+        &issuer.token(Users::App, "someone-else"),
         None,
     ))
     .await

@@ -10,15 +10,15 @@ pub const PHONE: &str = "+34600000001";
 
 /// A wearer in Madrid with one caregiver, SMS only: an alert means exactly one message.
 pub fn sms_only(wearer: &str) -> WearerProfile {
-snoozes: Default::default(),
     WearerProfile {
-snoozes: Default::default(),
+        snoozes: Default::default(),
         wearer_id: wearer.into(),
         name: "Carmen Ruiz".into(),
         time_zone: "Europe/Madrid".into(),
         thresholds: Default::default(),
         caregivers: vec![Caregiver {
-sub: None, name: None,
+            sub: None,
+            name: None,
             id: "cg-daughter".into(),
             language: Language::Es,
             phone: Some(PHONE.into()),

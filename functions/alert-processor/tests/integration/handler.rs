@@ -16,16 +16,16 @@ use vigil_testkit::*;
 type Proc = Processor<Memory, MemoryQuarantine>;
 
 fn profile(wearer: &str) -> WearerProfile {
-snoozes: Default::default(),
     WearerProfile {
-snoozes: Default::default(),
+        snoozes: Default::default(),
         wearer_id: wearer.into(),
         name: "Carmen Ruiz".into(),
         time_zone: "Europe/Madrid".into(),
         thresholds: Default::default(),
         caregivers: vec![
             Caregiver {
-sub: None, name: None,
+                sub: None,
+                name: None,
                 id: "cg-daughter".into(),
                 language: vigil_domain::alerts::Language::Es,
                 phone: Some("+34600000001".into()),
@@ -33,7 +33,8 @@ sub: None, name: None,
                 quiet_hours: None,
             },
             Caregiver {
-sub: None, name: None,
+                sub: None,
+                name: None,
                 id: "cg-neighbour".into(),
                 language: vigil_domain::alerts::Language::En,
                 phone: Some("+447700900002".into()),

@@ -41,14 +41,15 @@ async fn setup() -> Setup {
     let phones =
         [format!("+3460{:07}", fastrand::u32(..10_000_000)), format!("+4477{:07}", fastrand::u32(..10_000_000))];
     let profile = WearerProfile {
-snoozes: Default::default(),
+        snoozes: Default::default(),
         wearer_id: "wearer-42".into(),
         name: "Carmen Ruiz".into(),
         time_zone: "Europe/Madrid".into(),
         thresholds: Default::default(),
         caregivers: vec![
             Caregiver {
-sub: None, name: None,
+                sub: None,
+                name: None,
                 id: "cg-1".into(),
                 language: Language::Es,
                 phone: Some(phones[0].clone()),
@@ -56,7 +57,8 @@ sub: None, name: None,
                 quiet_hours: None,
             },
             Caregiver {
-sub: None, name: None,
+                sub: None,
+                name: None,
                 id: "cg-2".into(),
                 language: Language::En,
                 phone: Some(phones[1].clone()),

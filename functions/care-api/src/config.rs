@@ -1,0 +1,59 @@
+use std::time::Duration;
+
+use vigil_domain::config::{self as env, ConfigError, Source};
+
+/// Everything care-api reads from its environment, once, at cold start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CareConfig {
+    /// `WEARERS_TABLE`: wearer profiles (caregivers, snoozes).
+    pub wearers_table: String,
+    /// `CAREGIVER_LINKS_TABLE`: caregiver account → wearers.
+    pub links_table: String,
+    /// `ALERTS_TABLE`: alerts with their lifecycle and by-wearer index.
+    pub alerts_table: String,
+    /// `SHADOW_TABLE`: each wearer's latest state.
+    pub shadow_table: String,
+    /// `VITALS_TABLE`: per-minute vitals items.
+    pub vitals_table: String,
+    /// `REQUEST_BUDGET_MS` (default 4000): time for one request's store calls
+    /// before it is answered 503; also capped by the invocation deadline.
+    pub budget: Duration,
+}
+
+impl CareConfig {
+    pub fn from_source(src: &impl Source) -> Result<Self, ConfigError> {
+        Ok(Self {
+            wearers_table: env::required(src, "WEARERS_TABLE", "the wearer profiles DynamoDB table")?,
+            links_table: env::required(src, "CAREGIVER_LINKS_TABLE", "the caregiver links DynamoDB table")?,
+            alerts_table: env::required(src, "ALERTS_TABLE", "the alerts DynamoDB table")?,
+            shadow_table: env::required(src, "SHADOW_TABLE", "the wearer shadow DynamoDB table")?,
+            vitals_table: env::required(src, "VITALS_TABLE", "the vitals DynamoDB table")?,
+            budget: env::millis_or(src, "REQUEST_BUDGET_MS", Duration::from_millis(4_000))?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [(&str, &str); 5] = [
+        ("WEARERS_TABLE", "w"),
+        ("CAREGIVER_LINKS_TABLE", "l"),
+        ("ALERTS_TABLE", "a"),
+        ("SHADOW_TABLE", "s"),
+        ("VITALS_TABLE", "v"),
+    ];
+
+    #[test]
+    fn defaults_apply_and_missing_variables_are_named() {
+        let cfg = CareConfig::from_source(&ALL).unwrap();
+        assert_eq!((cfg.links_table.as_str(), cfg.budget), ("l", Duration::from_secs(4)));
+        for skip in 0..ALL.len() {
+            let partial: Vec<(&str, &str)> =
+                ALL.iter().enumerate().filter(|(i, _)| *i != skip).map(|(_, v)| *v).collect();
+            let err = CareConfig::from_source(&partial.as_slice()).unwrap_err();
+            assert!(err.to_string().contains(ALL[skip].0), "{err}");
+        }
+    }
+}

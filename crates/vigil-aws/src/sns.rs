@@ -72,14 +72,18 @@ impl Notifier for SnsNotifier {
 
 /// The Publish body for `MessageStructure=json`: a `default` text for platforms
 /// without their own entry, and FCM v1 and APNs payloads (each a JSON string,
-/// as SNS requires) carrying the title and body, at high priority.
+/// as SNS requires) carrying the title and body, at high priority, and the
+/// alert's id with the app's deep link to it (`vigil://alerts/<id>`).
 pub fn push_payload(message: &Message) -> String {
     let (title, body) = (&message.push_title, &message.push_body);
+    let link = format!("vigil://alerts/{}", message.alert_id);
     let fcm = json!({"fcmV1Message": {"message": {
         "notification": {"title": title, "body": body},
+        "data": {"alert_id": message.alert_id, "link": link},
         "android": {"priority": "high"},
     }}});
-    let apns = json!({"aps": {"alert": {"title": title, "body": body}, "sound": "default"}});
+    let apns = json!({"aps": {"alert": {"title": title, "body": body}, "sound": "default"},
+                      "alert_id": message.alert_id, "link": link});
     json!({
         "default": body,
         "GCM": fcm.to_string(),
@@ -114,12 +118,19 @@ mod tests {
 
     #[test]
     fn push_payload_has_a_default_and_platform_payloads_as_strings() {
-        let m = Message { sms: "s".into(), push_title: "Fall".into(), push_body: "Ana fell \"here\"".into() };
+        let m = Message {
+            alert_id: "a1".into(),
+            sms: "s".into(),
+            push_title: "Fall".into(),
+            push_body: "Ana fell \"here\"".into(),
+        };
         let v: serde_json::Value = serde_json::from_str(&push_payload(&m)).unwrap();
         assert_eq!(v["default"], "Ana fell \"here\"");
         let fcm: serde_json::Value = serde_json::from_str(v["GCM"].as_str().unwrap()).unwrap();
         assert_eq!(fcm["fcmV1Message"]["message"]["notification"]["title"], "Fall");
         let apns: serde_json::Value = serde_json::from_str(v["APNS"].as_str().unwrap()).unwrap();
         assert_eq!(apns["aps"]["alert"]["body"], "Ana fell \"here\"");
+        assert_eq!((apns["alert_id"].as_str(), apns["link"].as_str()), (Some("a1"), Some("vigil://alerts/a1")));
+        assert_eq!(fcm["fcmV1Message"]["message"]["data"]["link"], "vigil://alerts/a1");
     }
 }

@@ -300,7 +300,7 @@ impl<S: CareStore + Sync> Care<S> {
             "online": profile.online(last_seen, now),
             "last_seen": last_seen,
             "battery_pct": shadow.as_ref().and_then(|s| s.battery_pct),
-            "open_alerts": unresolved.iter().filter(|r| r.status == AlertStatus::Open).count(),
+            "open_alert_count": unresolved.iter().filter(|r| r.status == AlertStatus::Open).count(),
         })))
     }
 

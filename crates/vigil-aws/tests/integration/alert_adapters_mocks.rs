@@ -26,7 +26,12 @@ fn t0() -> DateTime<Utc> {
 }
 
 fn message() -> Message {
-    Message { sms: "Vigil: Ana pressed SOS".into(), push_title: "SOS".into(), push_body: "Ana pressed SOS".into() }
+    Message {
+        alert_id: "a1".into(),
+        sms: "Vigil: Ana pressed SOS".into(),
+        push_title: "SOS".into(),
+        push_body: "Ana pressed SOS".into(),
+    }
 }
 
 fn alert() -> Alert {
@@ -204,7 +209,10 @@ mod dynamodb {
         let err = DynamoStateStore::new(client.clone(), "state").save(&WearerState::new("w-1")).await.unwrap_err();
         assert_eq!((err.operation, err.resource.as_str()), ("PutItem", "state"));
         assert_retryable(err, true);
-        assert_retryable(DynamoAlertStore::new(client.clone(), "alerts").put_alert(&alert()).await.unwrap_err(), true);
+        assert_retryable(
+            DynamoAlertStore::new(client.clone(), "alerts").put_alert(&alert(), false).await.unwrap_err(),
+            true,
+        );
         let log = DynamoDeliveryLog::new(client, "deliveries");
         assert_retryable(log.claim(&delivery(), t0()).await.unwrap_err(), true);
     }
@@ -215,7 +223,10 @@ mod dynamodb {
         let update = mock!(Client::update_item)
             .then_http_response(|| HttpResponse::new(StatusCode::try_from(503).unwrap(), SdkBody::from("{}")));
         let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&put, &update], no_retries);
-        assert_retryable(DynamoAlertStore::new(client.clone(), "alerts").put_alert(&alert()).await.unwrap_err(), true);
+        assert_retryable(
+            DynamoAlertStore::new(client.clone(), "alerts").put_alert(&alert(), false).await.unwrap_err(),
+            true,
+        );
         let err = DynamoAlertStore::new(client, "alerts").resolve("a-1", t0()).await.unwrap_err();
         assert_retryable(err, true);
     }
@@ -228,22 +239,57 @@ mod dynamodb {
             DynamoStateStore::new(client.clone(), "state").save(&WearerState::new("w")).await.unwrap_err(),
             false,
         );
-        assert_retryable(DynamoAlertStore::new(client, "alerts").put_alert(&alert()).await.unwrap_err(), false);
+        assert_retryable(DynamoAlertStore::new(client, "alerts").put_alert(&alert(), false).await.unwrap_err(), false);
     }
 
     #[tokio::test]
     async fn a_lost_conditional_write_is_an_answer_not_an_error() {
         let put = mock!(Client::put_item).then_error(|| PutItemError::ConditionalCheckFailedException(ccf()));
         let update = mock!(Client::update_item).then_error(|| UpdateItemError::ConditionalCheckFailedException(ccf()));
-        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&put, &update], no_retries);
+        // A lost transition reads what stands: here, nothing.
+        let get = mock!(Client::get_item)
+            .then_output(|| aws_sdk_dynamodb::operation::get_item::GetItemOutput::builder().build());
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&put, &update, &get], no_retries);
         let state = WearerState { version: 3, ..WearerState::new("w-1") };
         assert!(!DynamoStateStore::new(client.clone(), "state").save(&state).await.unwrap());
         let alerts = DynamoAlertStore::new(client.clone(), "alerts");
-        assert!(!alerts.put_alert(&alert()).await.unwrap());
+        assert!(!alerts.put_alert(&alert(), false).await.unwrap());
         assert_eq!(alerts.resolve("a-1", t0()).await.unwrap(), None, "no such alert");
+        assert_eq!(get.num_calls(), 1, "the lost condition was followed by one consistent read");
         let log = DynamoDeliveryLog::new(client, "deliveries");
         log.release(&delivery()).await.unwrap();
         log.defer(&delivery()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_transition_is_conditioned_on_the_statuses_it_may_start_from() {
+        use vigil_domain::lifecycle::{Transition, Via};
+        let ack = mock!(Client::update_item)
+            .match_requests(|r| {
+                let values = r.expression_attribute_values().unwrap();
+                r.condition_expression() == Some("attribute_exists(alert_id) AND #s IN (:from0)")
+                    && values.get(":from0") == Some(&AttributeValue::S("open".into()))
+                    && values.get(":to") == Some(&AttributeValue::S("acknowledged".into()))
+                    && r.update_expression().is_some_and(|u| u.contains("acknowledged = :step") && !u.contains("note"))
+            })
+            .then_error(|| UpdateItemError::ConditionalCheckFailedException(ccf()));
+        let resolve = mock!(Client::update_item)
+            .match_requests(|r| {
+                let values = r.expression_attribute_values().unwrap();
+                r.condition_expression() == Some("attribute_exists(alert_id) AND #s IN (:from0, :from1)")
+                    && values.get(":from1") == Some(&AttributeValue::S("acknowledged".into()))
+                    && values.get(":note") == Some(&AttributeValue::S("fine".into()))
+            })
+            .then_error(|| UpdateItemError::ConditionalCheckFailedException(ccf()));
+        let get = mock!(Client::get_item)
+            .then_output(|| aws_sdk_dynamodb::operation::get_item::GetItemOutput::builder().build());
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&ack, &resolve, &get], no_retries);
+        let alerts = DynamoAlertStore::new(client, "alerts");
+        let step = Transition::acknowledge("cg-1", t0(), Via::Api);
+        assert_eq!(alerts.transition("a-1", &step, Some("ignored")).await.unwrap(), None);
+        let step = Transition::resolve("cg-1", t0(), Via::Api, vigil_domain::lifecycle::Outcome::Ok);
+        assert_eq!(alerts.transition("a-1", &step, Some("fine")).await.unwrap(), None);
+        assert_eq!((ack.num_calls(), resolve.num_calls(), get.num_calls()), (1, 1, 2));
     }
 
     #[tokio::test]

@@ -21,6 +21,7 @@ use vigil_domain::alerts::{
     Alert, AlertId, Episode, Language, Message, PendingFall, RuleKind, Thresholds, WearerState,
 };
 use vigil_domain::care::{Caregiver, Channel, Delivery, QuietHours, WearerProfile};
+use vigil_domain::lifecycle::{AlertStatus, Transition};
 use vigil_domain::ports::{
     AlertStore, Claim, DeliveryLog, Notifier, PoisonRecord, Quarantine, StateStore, WearerDirectory,
 };
@@ -45,7 +46,7 @@ async fn table(sdk: &SdkConfig, prefix: &str, key: &str) -> (aws_sdk_dynamodb::C
 }
 
 fn message(text: &str) -> Message {
-    Message { sms: format!("Vigil: {text}"), push_title: "Vigil".into(), push_body: text.into() }
+    Message { alert_id: "a1".into(), sms: format!("Vigil: {text}"), push_title: "Vigil".into(), push_body: text.into() }
 }
 
 fn delivery(caregiver: &str, not_before: Option<DateTime<Utc>>) -> Delivery {
@@ -180,18 +181,22 @@ async fn an_alert_is_stored_once_and_resolved_once() {
         location: Some(Location { lat: -23.5505, lon: -46.6333, accuracy_m: None }),
         value: Some(1.5),
     };
-    assert!(store.put_alert(&alert).await.unwrap());
-    assert!(!store.put_alert(&alert).await.unwrap(), "same id: already stored");
+    assert!(store.put_alert(&alert, false).await.unwrap());
+    assert!(!store.put_alert(&alert, false).await.unwrap(), "same id: already stored");
     let stored = store.get(alert.id.as_str()).await.unwrap().unwrap();
-    assert_eq!((stored.alert, stored.status.as_str(), stored.resolved_at), (alert.clone(), "open", None));
+    assert_eq!(
+        (stored.alert, stored.status, stored.resolved, stored.snoozed),
+        (alert.clone(), AlertStatus::Open, None, false)
+    );
 
     let resolved = store.resolve(alert.id.as_str(), t0() + minutes(5)).await.unwrap();
     assert_eq!(resolved.as_ref(), Some(&alert), "resolving hands back the alert");
     let again = store.resolve(alert.id.as_str(), t0() + minutes(9)).await.unwrap();
     assert_eq!(again, Some(alert.clone()), "a retried resolution still gets it");
     let stored = store.get(alert.id.as_str()).await.unwrap().unwrap();
-    assert_eq!(stored.status, "resolved");
-    assert_eq!(stored.resolved_at, Some(t0() + minutes(5)), "the first resolution stands");
+    assert_eq!(stored.status, AlertStatus::Resolved);
+    assert_eq!(stored.resolved, Some(Transition::cleared(t0() + minutes(5))), "the first resolution stands");
+    assert_eq!(stored.history, [Transition::cleared(t0() + minutes(5))], "one step, however often it is retried");
 
     assert_eq!(store.resolve("no-such-alert", t0()).await.unwrap(), None);
     assert_eq!(store.get("no-such-alert").await.unwrap(), None, "resolving never creates an alert");

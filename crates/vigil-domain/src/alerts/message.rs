@@ -52,6 +52,9 @@ impl From<String> for Language {
 /// The texts of one notification.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
+    /// The alert the message is about: push payloads carry it and the app's deep link.
+    #[serde(default)]
+    pub alert_id: String,
     /// At most [`MAX_SMS_CHARS`] characters.
     pub sms: String,
     pub push_title: String,
@@ -82,7 +85,12 @@ pub fn render(alert: &Alert, wearer_name: &str, tz: Tz, lang: Language) -> Messa
         };
         body.push_str(&format!(" {label}: https://maps.google.com/?q={:.5},{:.5}", loc.lat, loc.lon));
     }
-    Message { sms: shorten(&format!("Vigil: {body}"), MAX_SMS_CHARS), push_title: title, push_body: body }
+    Message {
+        alert_id: alert.id.to_string(),
+        sms: shorten(&format!("Vigil: {body}"), MAX_SMS_CHARS),
+        push_title: title,
+        push_body: body,
+    }
 }
 
 struct Ctx<'a> {

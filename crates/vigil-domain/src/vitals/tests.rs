@@ -264,3 +264,118 @@ proptest! {
         prop_assert_eq!(stored.map(|s| s.last_seen), newest_overall);
     }
 }
+
+/// A known day: readings every 5 s from 10:00:00 to 10:09:55 with heart rate
+/// 60 + (seq % 7) and 2 steps each, a gap 10:10–10:20, then 10:20:00–10:24:55
+/// with heart rate 100; a re-upload repeats 10:00's minute at another first seq.
+fn known_day() -> Vec<VitalsItem> {
+    let mut readings = Vec::new();
+    let mut seq = 0;
+    for (start_min, minutes, hr) in [(0, 10, None), (20, 5, Some(100))] {
+        for i in 0..minutes * 12 {
+            let ts = format!("2026-11-22T10:{:02}:{:02}Z", start_min + i / 12, (i % 12) * 5);
+            let mut r = Reading::at(at(&ts), seq);
+            r.heart_rate_bpm = Some(hr.unwrap_or(60 + (seq % 7) as i64));
+            r.steps = Some(2);
+            r.worn = Some(true);
+            readings.push(r);
+            seq += 1;
+        }
+    }
+    let mut items = minute_items(&envelope("w", readings.clone()), ttl());
+    // The same first minute again, in an upload that starts it at seq 3.
+    items.extend(minute_items(&envelope("w", readings[3..12].to_vec()), ttl()));
+    items
+}
+
+fn window(from: &str, to: &str) -> Window {
+    Window::parse(Some(from), Some(to), MAX_WINDOW_DAYS).unwrap()
+}
+
+#[test]
+fn metrics_are_exact_over_readings_not_averages_of_minutes() {
+    let items = known_day();
+    let w = window("2026-11-22T10:00:00Z", "2026-11-22T11:00:00Z");
+    let readings = readings_in(&items, &w).unwrap();
+    assert_eq!(readings.len(), 180, "each (device, seq) once, re-upload included");
+    let request = MetricsRequest::parse(&serde_json::json!({
+        "heart_rate_bpm": ["count", "min", "avg", "max"], "steps": ["sum"],
+        "from": "2026-11-22T10:00:00Z", "to": "2026-11-22T11:00:00Z"
+    }))
+    .unwrap();
+    let result = request.compute(&readings);
+    let expected_sum: i64 = (0..120).map(|s| 60 + (s % 7)).sum::<i64>() + 60 * 100;
+    assert_eq!(result["heart_rate_bpm"]["count"], 180);
+    assert_eq!(result["heart_rate_bpm"]["min"], 60);
+    assert_eq!(result["heart_rate_bpm"]["max"], 100);
+    assert_eq!(result["heart_rate_bpm"]["avg"], expected_sum as f64 / 180.0);
+    assert_eq!(result["steps"]["sum"], 360);
+    // The average of the 15 minutes' averages would be wrong: the last 5 minutes weigh as much.
+    let minute_avgs: f64 = items.iter().take(15).filter_map(|i| i.hr_avg).sum::<f64>() / 15.0;
+    assert_ne!(result["heart_rate_bpm"]["avg"], minute_avgs);
+}
+
+#[test]
+fn a_window_that_cuts_minutes_counts_only_the_readings_inside() {
+    let items = known_day();
+    // 10:00:30 (inclusive) to 10:01:10 (exclusive): seconds 30..55 of minute 0 and 0..5 of minute 1.
+    let w = window("2026-11-22T10:00:30Z", "2026-11-22T10:01:10Z");
+    let readings = readings_in(&items, &w).unwrap();
+    assert_eq!(readings.len(), 6 + 2);
+    assert!(readings.iter().all(|r| w.contains(r.ts)));
+    // The gap: nothing, and the metrics say so instead of inventing zeros.
+    let gap = window("2026-11-22T10:10:00Z", "2026-11-22T10:20:00Z");
+    let none = readings_in(&items, &gap).unwrap();
+    assert!(none.is_empty());
+    let request = MetricsRequest::parse(&serde_json::json!({
+        "heart_rate_bpm": ["count", "avg", "max"], "from": "2026-11-22T10:10:00Z", "to": "2026-11-22T10:20:00Z"
+    }))
+    .unwrap();
+    assert_eq!(
+        serde_json::Value::Object(request.compute(&none)),
+        serde_json::json!({"heart_rate_bpm": {"count": 0, "avg": null, "max": null}})
+    );
+}
+
+#[test]
+fn series_leave_gaps_and_aggregate_each_step() {
+    let items = known_day();
+    let w = window("2026-11-22T10:00:00Z", "2026-11-22T11:00:00Z");
+    let readings = readings_in(&items, &w).unwrap();
+    let minutes = series(&readings, Resolution::Minute);
+    assert_eq!(minutes.len(), 15, "10 + 5 minutes, the gap left out");
+    assert_eq!(minutes[10].t, at("2026-11-22T10:20:00Z").with_timezone(&Utc));
+    assert_eq!((minutes[10].readings, minutes[10].worn, minutes[10].steps), (12, 12, Some(24.0)));
+    assert_eq!(minutes[10].heart_rate_bpm.map(|s| (s.min, s.avg, s.max)), Some((100.0, 100.0, 100.0)));
+    let hours = series(&readings, Resolution::Hour);
+    assert_eq!(hours.len(), 1);
+    assert_eq!(hours[0].readings, 180);
+    assert_eq!(hours[0].heart_rate_bpm.map(|s| s.max), Some(100.0));
+}
+
+#[test]
+fn metrics_requests_report_every_problem() {
+    let ok = |body: serde_json::Value| MetricsRequest::parse(&body);
+    let from = "2026-11-01T00:00:00Z";
+    // Unknown measures and metrics are listed; the rest is computed.
+    let r = ok(serde_json::json!({"heart_rate_bpm": ["avg", "median"], "mood": ["avg"], "from": from, "to": "2026-11-02T00:00:00Z"})).unwrap();
+    assert_eq!(r.wanted.len(), 1);
+    let fields: Vec<&str> = r.errors.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(fields, ["heart_rate_bpm[1]", "mood"]);
+    // Only unknown keys: rejected.
+    let rejected = ok(serde_json::json!({"mood": ["avg"], "from": from, "to": "2026-11-02T00:00:00Z"})).unwrap_err();
+    assert_eq!(rejected.errors.len(), 1);
+    // Windows: over 31 days, backwards, missing, malformed.
+    for (to, field) in [("2026-12-02T00:00:01Z", "to"), ("2026-10-31T00:00:00Z", "to"), ("soon", "to")] {
+        let e = ok(serde_json::json!({"steps": ["sum"], "from": from, "to": to})).unwrap_err();
+        assert_eq!(e.errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), [field], "{to}");
+    }
+    assert!(
+        ok(serde_json::json!({"steps": ["sum"], "from": from, "to": "2026-12-02T00:00:00Z"})).is_ok(),
+        "31 days exactly"
+    );
+    let e = ok(serde_json::json!({"steps": ["sum"]})).unwrap_err();
+    assert_eq!(e.errors.len(), 2);
+    let e = ok(serde_json::json!([1, 2])).unwrap_err();
+    assert_eq!(e.errors.len(), 1);
+}

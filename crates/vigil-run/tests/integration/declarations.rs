@@ -51,6 +51,7 @@ async fn build(name: &str, src: &Recorded, sdk: &aws_config::SdkConfig) -> Resul
     let e = |e: &dyn std::error::Error| e.to_string();
     match name {
         "ingest-api" => ingest_api::build(src, sdk).await.map(drop).map_err(|x| e(&x)),
+        "care-api" => care_api::build(src, sdk).await.map(drop).map_err(|x| e(&x)),
         "alert-processor" => alert_processor::build(src, sdk).await.map(drop).map_err(|x| e(&x)),
         "offline-detector" => offline_detector::build(src, sdk).await.map(drop).map_err(|x| e(&x)),
         "raw-archiver" => raw_archiver::build(src, sdk).await.map(drop).map_err(|x| e(&x)),
@@ -64,6 +65,7 @@ async fn build(name: &str, src: &Recorded, sdk: &aws_config::SdkConfig) -> Resul
 fn settings(name: &str, src: &Recorded) -> String {
     match name {
         "ingest-api" => format!("{:?}", ingest_api::IngestConfig::from_source(src)),
+        "care-api" => format!("{:?}", care_api::CareConfig::from_source(src)),
         "alert-processor" => format!("{:?}", AlertPathConfig::from_source(src)),
         "offline-detector" => {
             format!("{:?} {:?}", AlertPathConfig::from_source(src), offline_detector::DetectorConfig::from_source(src))

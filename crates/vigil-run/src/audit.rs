@@ -85,7 +85,8 @@ pub struct AlertRow {
     pub wearer_id: String,
     pub rule: String,
     pub raised_at: DateTime<Utc>,
-    /// Status `resolved` (a silent band that came back).
+    /// Resolved by the rules (a silent band that came back); a caregiver's
+    /// resolution does not reach the warehouse's `resolved` flag.
     pub resolved: bool,
 }
 
@@ -96,9 +97,8 @@ pub async fn alerts(sdk: &SdkConfig, table: &str) -> anyhow::Result<Vec<AlertRow
     let mut items = client
         .scan()
         .table_name(table)
-        .projection_expression("wearer_id, #r, raised_at, #s")
+        .projection_expression("wearer_id, #r, raised_at, resolved")
         .expression_attribute_names("#r", "rule")
-        .expression_attribute_names("#s", "status")
         .into_paginator()
         .items()
         .send();
@@ -109,7 +109,11 @@ pub async fn alerts(sdk: &SdkConfig, table: &str) -> anyhow::Result<Vec<AlertRow
             _ => String::new(),
         };
         let raised_at = DateTime::parse_from_rfc3339(&s("raised_at")).map(|t| t.to_utc()).unwrap_or_default();
-        let resolved = s("status") == "resolved";
+        let resolved = item
+            .get("resolved")
+            .and_then(|v| v.as_m().ok())
+            .and_then(|m| m.get("outcome"))
+            .is_some_and(|o| o.as_s().is_ok_and(|o| o == "cleared"));
         out.push(AlertRow { wearer_id: s("wearer_id"), rule: s("rule"), raised_at, resolved });
     }
     Ok(out)

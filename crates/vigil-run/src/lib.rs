@@ -5,9 +5,11 @@
 //! - [`gateway`]: API Gateway on 127.0.0.1 with the JWT authorizer's check;
 //! - [`pipeline`]: every function built by its own config code, the local event
 //!   source mappings and the schedules;
+//! - [`caregivers`]: the caregivers answering alerts through the caregivers' API;
 //! - [`run`]: one run, start to audit; [`summary`]: its verdict.
 
 pub mod audit;
+pub mod caregivers;
 pub mod clock;
 pub mod fleet;
 pub mod gateway;

@@ -23,6 +23,8 @@ pub struct Live {
     pub notifications_sent: AtomicU64,
     pub warehouse_loads: AtomicU64,
     pub warehouse_rows: AtomicU64,
+    /// Alerts the simulated caregivers acknowledged (or resolved) through the caregivers' API.
+    pub acknowledged: AtomicU64,
     pub handler_failures: AtomicU64,
     /// Per stream function: (records read but not yet processed, age of the oldest in ms).
     lag: Mutex<BTreeMap<&'static str, (usize, i64)>>,
@@ -73,6 +75,8 @@ impl Live {
 /// One message the provider accepted.
 #[derive(Debug, Clone)]
 pub struct Sent {
+    /// The alert the message is about.
+    pub alert_id: String,
     pub channel: Channel,
     /// Phone number or push endpoint: personal data, never logged.
     pub address: String,
@@ -104,7 +108,13 @@ impl SentLog {
     }
 
     pub fn all(&self) -> Vec<Sent> {
-        self.sent.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.since(0)
+    }
+
+    /// The messages from the `from`-th on (for readers that follow the log).
+    pub fn since(&self, from: usize) -> Vec<Sent> {
+        let sent = self.sent.lock().unwrap_or_else(PoisonError::into_inner);
+        sent.get(from..).map(<[Sent]>::to_vec).unwrap_or_default()
     }
 }
 
@@ -124,7 +134,14 @@ impl<N: Notifier + Sync> Notifier for Recording<N> {
             Channel::Push => format!("{}: {}", message.push_title, message.push_body),
         };
         Live::add(&self.live.notifications_sent, 1);
-        self.log.record(Sent { channel, address: address.to_owned(), text, id: id.clone(), at: Instant::now() });
+        self.log.record(Sent {
+            alert_id: message.alert_id.clone(),
+            channel,
+            address: address.to_owned(),
+            text,
+            id: id.clone(),
+            at: Instant::now(),
+        });
         Ok(id)
     }
 }

@@ -12,12 +12,14 @@ use anyhow::Context;
 use aws_config::SdkConfig;
 use chrono::{SubsecRound, TimeDelta, Utc};
 use tokio::sync::watch;
+use vigil_aws::alerts::DynamoAlertStore;
 use vigil_aws::registry::DynamoDeviceDirectory;
 use vigil_aws::wearers::{DynamoCaregiverLinks, DynamoWearerDirectory};
 use vigil_curated::Pseudonymizer;
 use vigil_local::provision::{self, Resources};
 
 use crate::audit;
+use crate::caregivers;
 use crate::clock::SimClock;
 use crate::fleet::{Fleet, FleetConfig};
 use crate::gateway::{self, LocalIssuer};
@@ -96,6 +98,9 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
     let (addr, server) =
         gateway::serve(opts.listen, issuer.clone(), backend).await.context("starting the local API")?;
     let tokens = fleet.wearers.iter().map(|w| (w.app_user.clone(), issuer.token(Users::App, &w.app_user))).collect();
+    let (care_tokens, accounts) =
+        caregivers::accounts(fleet.wearers.iter().map(|w| &w.profile), |sub| issuer.token(Users::Caregivers, sub));
+    let care = Arc::new(caregivers::CareApi { base_url: format!("http://{addr}"), tokens: care_tokens, accounts });
     let target = Arc::new(Target { base_url: format!("http://{addr}"), tokens });
     if opts.view == Mode::Live {
         println!(
@@ -128,9 +133,12 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
         let _ = view_stop_tx.send(true);
         done
     };
+    let responders =
+        tokio::spawn(caregivers::respond(care, sent.clone(), clock.clone(), live.clone(), view_stop_rx.clone()));
     let show = Box::pin(view::show(opts.view, live.clone(), clock.clone(), messages_rx, labels, view_stop_rx));
     let ((ledger, streams, ()), ()) = tokio::join!(work, show);
     let streams = streams.context("running the stream functions")?;
+    let told = responders.await.context("the simulated caregivers")?;
     server.abort();
 
     // The schedule once more a simulated minute after the last upload: falls past
@@ -172,6 +180,14 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
         .count() as u64;
 
     let alerts = audit::alerts(sdk, &resources.alerts_table).await?;
+    let stored = DynamoAlertStore::new(vigil_aws::sdk::dynamodb(sdk), &resources.alerts_table);
+    let mut records = HashMap::new();
+    for t in &told {
+        if let Some(record) = stored.get(&t.alert_id).await.context("reading an acknowledged alert")? {
+            records.insert(t.alert_id.clone(), record);
+        }
+    }
+    let acknowledgements = caregivers::audit(&told, &records);
     let (alerts_missed, alerts_unexpected) = summary::match_alerts(&fleet.events, &alerts);
     let sent = sent.all();
     let sms_recorded_by_endpoint = match &opts.endpoint_url {
@@ -207,6 +223,7 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
         duplicate_notifications: summary::duplicates(&sent),
         lost,
         alert_latency_ms: summary::latency(&alerts, &ledger.carried, &sent, &addresses),
+        acknowledgements,
         readings_per_s: accepted.len() as f64 / ledger.elapsed.as_secs_f64().max(0.001),
         records_to_failure_destination: streams.iter().map(|s| s.records_to_destination).sum(),
         sms_recorded_by_endpoint,

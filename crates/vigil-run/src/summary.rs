@@ -8,6 +8,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
 use crate::audit::AlertRow;
+use crate::caregivers::Acknowledgements;
 use crate::fleet::InjectedEvent;
 use crate::observe::Sent;
 
@@ -64,6 +65,8 @@ pub struct Summary {
     /// From the 202 of the upload that carried the alert's reading to the first
     /// message to a caregiver, in real milliseconds.
     pub alert_latency_ms: Latency,
+    /// What the simulated caregivers did through the caregivers' API, audited against the alerts table.
+    pub acknowledgements: Acknowledgements,
     /// Accepted readings per real second while the fleet was uploading.
     pub readings_per_s: f64,
     /// Stream records that went to an on-failure destination (should be 0).
@@ -86,6 +89,12 @@ impl Summary {
         if self.alerts_missed > 0 {
             problems.push(format!("{} injected events raised no alert", self.alerts_missed));
         }
+        if self.acknowledgements.mismatches > 0 {
+            problems.push(format!(
+                "{} alerts are stored in a state the caregivers' actions do not explain",
+                self.acknowledgements.mismatches
+            ));
+        }
         if self.duplicate_notifications > 0 {
             problems.push(format!("{} notifications were sent twice", self.duplicate_notifications));
         }
@@ -94,7 +103,8 @@ impl Summary {
 
     /// The end-of-run table.
     pub fn table(&self) -> String {
-        let rows: [(&str, String); 18] = [
+        let a = &self.acknowledgements;
+        let rows: [(&str, String); 20] = [
             ("uploads sent / accepted", format!("{} / {}", self.uploads_sent, self.uploads_accepted)),
             ("readings accepted", self.readings_accepted.to_string()),
             ("  in the raw archive (S3)", self.readings_raw.to_string()),
@@ -117,6 +127,21 @@ impl Summary {
                 format!(
                     "{} ms / {} ms ({} alerts)",
                     self.alert_latency_ms.p50, self.alert_latency_ms.p99, self.alert_latency_ms.count
+                ),
+            ),
+            (
+                "caregivers: acknowledged / false alarm / never",
+                format!(
+                    "{} / {} / {} of {} told ({} mismatches)",
+                    a.acknowledged, a.resolved_false_alarm, a.never_acknowledged, a.told, a.mismatches
+                ),
+            ),
+            (
+                "time to acknowledge p50 / p99",
+                format!(
+                    "{:.1} / {:.1} simulated min",
+                    a.time_to_ack_p50_s as f64 / 60.0,
+                    a.time_to_ack_p99_s as f64 / 60.0
                 ),
             ),
             ("readings/s", format!("{:.0}", self.readings_per_s)),
@@ -231,6 +256,7 @@ mod tests {
     fn duplicates_are_the_same_text_to_the_same_address() {
         let now = Instant::now();
         let sent = |address: &str, text: &str| Sent {
+            alert_id: String::new(),
             channel: Channel::Sms,
             address: address.into(),
             text: text.into(),
@@ -254,6 +280,7 @@ mod tests {
         )]);
         let addresses = HashMap::from([("+1".to_owned(), "w1".to_owned()), ("+2".to_owned(), "w2".to_owned())]);
         let sent = |address: &str, ms: u64| Sent {
+            alert_id: String::new(),
             channel: Channel::Sms,
             address: address.into(),
             text: String::new(),

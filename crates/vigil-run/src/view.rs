@@ -86,7 +86,7 @@ fn status(live: &Live, clock: &SimClock, started: Instant) -> String {
         .map(|(f, (pending, age))| format!("{f} {pending} rec / {:.1} s", *age as f64 / 1e3))
         .collect();
     format!(
-        "simulated {} (x{})  uploads {} ({:.1}/s)  readings {} ({:.0}/s)\n  stream lag: {}\n  alerts {}  messages {}  warehouse loads {} ({} rows)",
+        "simulated {} (x{})  uploads {} ({:.1}/s)  readings {} ({:.0}/s)\n  stream lag: {}\n  alerts {}  messages {}  acknowledged {}  warehouse loads {} ({} rows)",
         clock.now().format("%Y-%m-%d %H:%M UTC"),
         clock.speed(),
         uploads,
@@ -96,6 +96,7 @@ fn status(live: &Live, clock: &SimClock, started: Instant) -> String {
         if lag.is_empty() { "-".to_owned() } else { lag.join(" · ") },
         Live::get(&live.alerts_raised),
         Live::get(&live.notifications_sent),
+        Live::get(&live.acknowledged),
         Live::get(&live.warehouse_loads),
         Live::get(&live.warehouse_rows),
     )

@@ -51,6 +51,13 @@ async fn a_small_fleet_loses_nothing_misses_no_alert_and_sends_each_message_once
     assert!(summary.uploads_sent > summary.uploads_accepted - 1, "resends are counted");
     assert_eq!(summary.records_to_failure_destination, 0);
     assert!(summary.alert_latency_ms.count > 0 && summary.alert_latency_ms.p99 > 0, "{summary:?}");
+    let acks = &summary.acknowledgements;
+    assert!(
+        acks.told >= summary.alerts_raised as usize - 1 && acks.told > 0,
+        "caregivers hear of the alerts: {acks:?}"
+    );
+    assert_eq!(acks.acknowledged + acks.resolved_false_alarm + acks.never_acknowledged, acks.told, "{acks:?}");
+    assert_eq!(acks.mismatches, 0, "the alerts table holds what the caregivers did: {acks:?}");
     assert!(summary.problems().is_empty());
 }
 

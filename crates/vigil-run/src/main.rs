@@ -1,5 +1,6 @@
 //! `vigil`: the project's command line. `vigil run` runs the whole pipeline on
-//! this machine with a simulated fleet; the other commands provision resources
+//! this machine with a simulated fleet; `vigil serve` runs it with no fleet,
+//! until Ctrl-C, for building an app against it; the other commands provision resources
 //! and register wristbands, wearers and caregivers on any endpoint (moto,
 //! LocalStack, or AWS when AWS_ENDPOINT_URL is unset), and print sample uploads.
 
@@ -13,6 +14,8 @@ use vigil_domain::registry::DeviceLink;
 use vigil_local::provision::{self, Resources};
 use vigil_run::run::RunOptions;
 use vigil_run::view::Mode;
+
+mod serve;
 
 #[derive(Parser)]
 #[command(
@@ -32,6 +35,12 @@ enum Command {
     /// Exits non-zero if a reading was lost, an injected event raised no alert,
     /// or a notification went out twice.
     Run(RunArgs),
+    /// Run the pipeline on this machine with no simulated fleet, until Ctrl-C, against
+    /// the local endpoint in AWS_ENDPOINT_URL: one wearer (events/wearer-profile.json)
+    /// with a band and two caregivers, the local API Gateway with ingest-api and
+    /// care-api, the stream functions and offline-detector on the real clock. Prints
+    /// an app token, a caregiver token and curl lines to try the APIs.
+    Serve(ServeArgs),
     /// Create the stream, tables and bucket on the endpoint (idempotent). Names
     /// come from the variables the functions read (STREAM_NAME, DEVICES_TABLE,
     /// WEARERS_TABLE, STATE_TABLE, ALERTS_TABLE, DELIVERIES_TABLE,
@@ -125,11 +134,43 @@ struct RunArgs {
     out_dir: std::path::PathBuf,
 }
 
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Where the local API Gateway listens.
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    listen: std::net::SocketAddr,
+    #[arg(long, default_value_t = 2)]
+    shards: i32,
+    /// The demo wearer's band.
+    #[arg(long, default_value = "band-0042")]
+    device: String,
+    /// The app user (JWT `sub` of the printed app token) allowed to upload for the band.
+    #[arg(long, default_value = "app-user-demo")]
+    app_user: String,
+    /// Where logs and failure-destination files go.
+    #[arg(long, default_value = "target/vigil-serve")]
+    out_dir: std::path::PathBuf,
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => return Box::pin(run(args)).await,
+        Command::Serve(args) => {
+            std::fs::create_dir_all(&args.out_dir).with_context(|| format!("creating {}", args.out_dir.display()))?;
+            let log_path = args.out_dir.join("vigil-serve.log");
+            log_to(&log_path)?;
+            let options = serve::ServeOptions {
+                listen: args.listen,
+                shards: args.shards,
+                device: args.device,
+                app_user: args.app_user,
+                out_dir: args.out_dir,
+                log_path,
+            };
+            return Box::pin(serve::serve(&sdk().await, &options)).await;
+        }
         Command::Provision { shards } => {
             let sdk = sdk().await;
             let resources = resources_from_env(shards);
@@ -214,14 +255,7 @@ fn resources_from_env(shards: i32) -> Resources {
 async fn run(args: RunArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.out_dir).with_context(|| format!("creating {}", args.out_dir.display()))?;
     let log_path = args.out_dir.join("vigil-run.log");
-    let log = std::fs::File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,aws_config=warn".into()),
-        )
-        .with_ansi(false)
-        .with_writer(std::sync::Mutex::new(log))
-        .init();
+    log_to(&log_path)?;
     let endpoint_url = std::env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty());
     let sdk = sdk().await;
     let options = RunOptions {
@@ -258,6 +292,19 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     if !problems.is_empty() {
         anyhow::bail!("the run found problems: {}", problems.join("; "));
     }
+    Ok(())
+}
+
+/// Logs (RUST_LOG, default info) go to `path`, never to the terminal.
+fn log_to(path: &std::path::Path) -> anyhow::Result<()> {
+    let log = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,aws_config=warn".into()),
+        )
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(log))
+        .init();
     Ok(())
 }
 

@@ -101,3 +101,21 @@ pub trait CareStore {
         window: &Window,
     ) -> impl Future<Output = Result<Vec<VitalsItem>, StoreError>> + Send;
 }
+
+/// Where an alert's lifecycle goes besides the alerts table: the warehouse's
+/// curated alerts. Handed the alert as it stands after every acknowledge or
+/// resolve (won or lost), so it must be idempotent: the same state writes the
+/// same file, and a retried request completes a write a failure left undone.
+pub trait LifecycleSink {
+    fn record(&self, record: &AlertRecord) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// No sink: the lifecycle stays in the alerts table only.
+impl<T: LifecycleSink + Sync> LifecycleSink for Option<T> {
+    async fn record(&self, record: &AlertRecord) -> Result<(), StoreError> {
+        match self {
+            Some(sink) => sink.record(record).await,
+            None => Ok(()),
+        }
+    }
+}

@@ -8,7 +8,7 @@
 //! | `stream`     | [`RecordPublisher`]: ingest puts records on the readings stream       |
 //! | `devices`    | [`DeviceDirectory`]: the device registry                              |
 //! | `alerts`     | [`WearerDirectory`], [`StateStore`], [`AlertStore`], [`DeliveryLog`], [`Notifier`] |
-//! | `care`       | [`CareStore`]: the caregivers' API (links, lifecycle, status, vitals) |
+//! | `care`       | [`CareStore`], [`LifecycleSink`]: the caregivers' API |
 //! | `quarantine` | [`Quarantine`]: stream records that can never be processed            |
 //! | `lake`       | [`ObjectStore`], [`CuratedFileRegistry`]: the data lake               |
 //! | `vitals`     | [`VitalsStore`], [`ShadowStore`]: what vitals-writer keeps            |
@@ -28,7 +28,7 @@ mod vitals;
 
 pub use crate::error::{BoxError, StoreError};
 pub use alerts::{AlertStore, Claim, DeliveryLog, Notifier, NotifyError, StateStore, WearerDirectory};
-pub use care::{AlertCursor, AlertPage, AlertQuery, CareStore};
+pub use care::{AlertCursor, AlertPage, AlertQuery, CareStore, LifecycleSink};
 pub use devices::{DeviceDirectory, DirectoryError};
 pub use lake::{CuratedFile, CuratedFileRegistry, FileKind, ObjectStore, STATUS_PENDING};
 pub use quarantine::{PoisonRecord, Quarantine};

@@ -1,10 +1,11 @@
 # Vigil — the two commands a new user needs are `make run` and `make test`. Each installs
 # and starts what it needs, and stops what it started.
 
-.PHONY: run test bench endpoint endpoint-stop provision lint fmt clean help infra-check
+.PHONY: run serve test bench endpoint endpoint-stop provision lint fmt clean help infra-check
 
 help:
 	@echo "make run            the whole pipeline locally with a simulated wristband fleet (ARGS='--wearers 50 ...')"
+	@echo "make serve          the pipeline locally with no fleet, until Ctrl-C: APIs on :8787, tokens and curl lines (ARGS='--listen ...')"
 	@echo "make test           install what the tests need, start the local endpoint, run every test, stop it"
 	@echo "make bench          criterion benchmarks with ratio lines (release build)"
 	@echo "make endpoint       start moto's server on 127.0.0.1:4566 (or use LocalStack if it answers)"
@@ -15,6 +16,9 @@ help:
 
 run:
 	bash scripts/run.sh $(ARGS)
+
+serve:
+	bash scripts/serve.sh $(ARGS)
 
 test:
 	bash scripts/test.sh

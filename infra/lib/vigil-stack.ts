@@ -456,8 +456,10 @@ export class VigilStack extends Stack {
 
     // care-api reads what the caregiver's wearers are doing and changes only two things:
     // a wearer's snoozes (in the profile item) and an alert's lifecycle (acknowledge,
-    // resolve). It creates and deletes nothing, never writes vitals or the shadow, and
-    // never touches the stream. Caregiver links are written by `vigil register-wearer`.
+    // resolve), which it also writes as curated alert files for the warehouse (below,
+    // with alert-processor and the detector). It deletes nothing, never writes vitals or
+    // the shadow, and never touches the stream. Caregiver links are written by
+    // `vigil register-wearer`.
     allow(care.role, ['dynamodb:GetItem', 'dynamodb:UpdateItem'], [wearers.tableArn]);
     allow(care.role, ['dynamodb:GetItem', 'dynamodb:Query'], [caregiverLinks.tableArn]);
     allow(care.role, ['dynamodb:GetItem', 'dynamodb:UpdateItem'], [alerts.tableArn]);
@@ -479,7 +481,7 @@ export class VigilStack extends Stack {
     // Only the detector scans: candidates for no-data checks, deliveries due after quiet hours.
     allow(detector.role, ['dynamodb:Scan'], [wearerState.tableArn, deliveries.tableArn]);
     allow(alertProcessor.role, ['s3:PutObject'], [objects(quarantineBucket, 'quarantine/alert-processor/')]);
-    for (const f of [alertProcessor, detector]) {
+    for (const f of [alertProcessor, detector, care]) {
       allow(f.role, ['s3:PutObject'], [objects(dataBucket, `${CURATED_PREFIX}alerts/`)]);
       allow(f.role, ['dynamodb:PutItem'], [curatedFiles.tableArn]);
       pseudonymKey.grantRead(f.role);

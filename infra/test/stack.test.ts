@@ -265,6 +265,9 @@ describe('care-api', () => {
       ALERTS_TABLE: { Ref: table('AlertsTable') },
       SHADOW_TABLE: { Ref: table('WearerShadowTable') },
       VITALS_TABLE: { Ref: table('VitalsTable') },
+      DATA_BUCKET: { Ref: idOf(resources, 'AWS::S3::Bucket', 'DataBucket') },
+      CURATED_FILES_TABLE: { Ref: table('CuratedFilesTable') },
+      PSEUDONYM_KEY_SECRET_ARN: { Ref: idOf(resources, 'AWS::SecretsManager::Secret', 'PseudonymKey') },
       REQUEST_BUDGET_MS: '4000',
     });
     assert.equal(props.ReservedConcurrentExecutions, DEFAULT_SETTINGS.careConcurrency);
@@ -274,7 +277,7 @@ describe('care-api', () => {
     assert.deepEqual(props.LoggingConfig.LogGroup, { Ref: idOf(resources, 'AWS::Logs::LogGroup', 'CareApiLogs') });
   });
 
-  it('is granted exactly its reads, snooze and alert-lifecycle updates (least privilege)', () => {
+  it('is granted exactly its reads, snooze and alert-lifecycle updates, and curated alert files (least privilege)', () => {
     const wearers = table('WearersTable');
     const links = table('CaregiverLinksTable');
     const alerts = table('AlertsTable');
@@ -295,6 +298,9 @@ describe('care-api', () => {
         `dynamodb:Query ${alerts}/index/${ALERTS_BY_WEARER_INDEX}`,
         `dynamodb:GetItem ${shadow}`,
         `dynamodb:Query ${vitals}`,
+        // Curated alert files, exactly as alert-processor writes them.
+        ...grantsOf('alert-processor').filter((g) =>
+          [idOf(resources, 'AWS::S3::Bucket', 'DataBucket'), table('CuratedFilesTable'), idOf(resources, 'AWS::SecretsManager::Secret', 'PseudonymKey')].some((id) => g.includes(id))),
         `kms:Decrypt ${dataKey}`,
         `kms:GenerateDataKey ${dataKey}`,
         `kms:DescribeKey ${dataKey}`,

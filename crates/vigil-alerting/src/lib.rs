@@ -20,6 +20,7 @@ pub mod curated;
 use chrono::{DateTime, Utc};
 use vigil_domain::alerts::{self, Alert, RuleKind, Thresholds, WearerState};
 use vigil_domain::care::{Delivery, WearerProfile, plan_deliveries};
+use vigil_domain::lifecycle::AlertRecord;
 use vigil_domain::ports::{
     AlertStore, Claim, DeliveryLog, Notifier, NotifyError, StateStore, StoreError, WearerDirectory,
 };
@@ -76,15 +77,16 @@ pub struct DeviceReadings<'a> {
 }
 
 /// Where raised and resolved alerts go besides the alerts table: the curated
-/// alerts for the warehouse. Handed every alert an evaluation raised or
-/// resolved, including those an earlier attempt whose state was not saved
-/// already handed on, so it must be idempotent (deterministic keys).
+/// alerts for the warehouse. Handed every alert an evaluation raised, and every
+/// alert it resolved as it then stands (with the winning resolution, which may
+/// be an earlier one), including those an earlier attempt whose state was not
+/// saved already handed on, so it must be idempotent (deterministic keys).
 pub trait AlertSink {
     fn record(
         &self,
         wearer_id: &str,
         raised: &[Alert],
-        resolved: &[Alert],
+        resolved: &[AlertRecord],
     ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
 }
 
@@ -93,14 +95,14 @@ pub trait AlertSink {
 pub struct NoSink;
 
 impl AlertSink for NoSink {
-    async fn record(&self, _: &str, _: &[Alert], _: &[Alert]) -> Result<(), StoreError> {
+    async fn record(&self, _: &str, _: &[Alert], _: &[AlertRecord]) -> Result<(), StoreError> {
         Ok(())
     }
 }
 
 /// A sink that may be switched off by configuration (`None`: alerts table only).
 impl<T: AlertSink + Sync> AlertSink for Option<T> {
-    async fn record(&self, wearer_id: &str, raised: &[Alert], resolved: &[Alert]) -> Result<(), StoreError> {
+    async fn record(&self, wearer_id: &str, raised: &[Alert], resolved: &[AlertRecord]) -> Result<(), StoreError> {
         match self {
             Some(sink) => sink.record(wearer_id, raised, resolved).await,
             None => Ok(()),
@@ -238,9 +240,10 @@ impl<P: AlertPorts> Alerting<P> {
                 && !state.episodes.contains_key(&RuleKind::NoData)
             {
                 let id = alerts::AlertId::new(wearer_id, RuleKind::NoData, start);
-                // Returned on a retry too, so the sink always hears of it.
-                if let Some(alert) = self.alerts.resolve(id.as_str(), now).await? {
-                    resolved.push(alert);
+                // Returned on a retry too (as it stands: the first resolution),
+                // so the sink always hears of it, in the same state.
+                if let Some(record) = self.alerts.resolve(id.as_str(), now).await? {
+                    resolved.push(record);
                     outcome.resolved += 1;
                 }
             }

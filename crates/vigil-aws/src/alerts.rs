@@ -199,8 +199,8 @@ impl AlertStore for DynamoAlertStore {
         }
     }
 
-    async fn resolve(&self, alert_id: &str, at: DateTime<Utc>) -> Result<Option<Alert>, StoreError> {
-        Ok(self.transition(alert_id, &Transition::cleared(at), None).await?.map(|record| record.alert))
+    async fn resolve(&self, alert_id: &str, at: DateTime<Utc>) -> Result<Option<AlertRecord>, StoreError> {
+        self.transition(alert_id, &Transition::cleared(at), None).await
     }
 }
 

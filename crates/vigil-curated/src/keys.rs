@@ -52,10 +52,11 @@ pub fn curated_key(event_date: NaiveDate, shard_id: &str, first_seq: &str, last_
     )
 }
 
-/// Where one evaluation's curated alerts of one date (UTC, of `raised_at`) go:
-/// named by the wearer's pseudonym and a digest of the alert keys, so the same
-/// alerts always land on the same key with the same bytes, and a different set
-/// never overwrites an earlier one. Columns: [`crate::ALERT_COLUMNS`].
+/// Where one evaluation's (or one lifecycle step's) curated alerts of one date
+/// (UTC, of `raised_at`) go: named by the wearer's pseudonym and a digest of the
+/// alert keys and their lifecycle, so the same alerts in the same state always
+/// land on the same key with the same bytes, and a different set or state never
+/// overwrites an earlier one. Columns: [`crate::ALERT_COLUMNS`].
 pub fn curated_alerts_key(date: NaiveDate, wearer: Pseudonym, digest: &str) -> String {
     format!("curated/alerts/dt={}/{}-{}.parquet", date.format("%Y-%m-%d"), wearer, key_part(digest))
 }

@@ -59,34 +59,48 @@
 //!
 //! # Curated alerts (`curated/alerts/`)
 //!
-//! For the warehouse's `alerts` fact table: the alerts of each evaluation,
-//! pseudonymized, as Parquet (Snappy) under [`curated_alerts_key`]:
+//! For the warehouse's `alerts` fact table: the alerts of each evaluation, and
+//! each step of an alert's lifecycle, pseudonymized, as Parquet (Snappy) under
+//! [`curated_alerts_key`]:
 //! `curated/alerts/dt=YYYY-MM-DD/<wearer pseudonym>-<digest>.parquet`, registered
-//! in the curated-files table (kind `alerts`) like raw-archiver's readings.
+//! in the curated-files table (kind `alerts`) like raw-archiver's readings. A row
+//! is built from the alert as stored, `vigil_domain::lifecycle::AlertRecord`
+//! ([`AlertRow::new`]; a raised alert is `AlertRecord::open`).
 //!
 //! Columns ([`ALERT_COLUMNS`], file order):
 //!
-//! | column             | Parquet (Arrow)                    | warehouse     | meaning |
-//! |--------------------|------------------------------------|---------------|---------|
-//! | `alert_key`        | BYTE_ARRAY UTF8 (Utf8)             | CHAR(32)      | `Pseudonymizer::alert` of the alert id: the MERGE key |
-//! | `wearer_pseudonym` | BYTE_ARRAY UTF8 (Utf8)             | CHAR(32)      | `Pseudonymizer::wearer` of the wearer id |
-//! | `rule`             | BYTE_ARRAY UTF8 (Utf8)             | VARCHAR(32)   | [`RuleKind::as_str`]: `sos`, `fall`, `heart_rate_high`, … |
-//! | `severity`         | BYTE_ARRAY UTF8 (Utf8)             | VARCHAR(16)   | [`Severity::as_str`]: `critical`, `high`, `medium`, `low` |
-//! | `raised_at`        | INT64 TIMESTAMP(MICROS, UTC)       | TIMESTAMPTZ   | event time of the reading that raised it |
-//! | `resolved`         | BOOLEAN                            | BOOLEAN       | false when raised; true in the file written when it is resolved |
+//! | column             | Parquet (Arrow)                    | warehouse     | null | meaning |
+//! |--------------------|------------------------------------|---------------|------|---------|
+//! | `alert_key`        | BYTE_ARRAY UTF8 (Utf8)             | CHAR(32)      | no   | `Pseudonymizer::alert` of the alert id: the MERGE key |
+//! | `wearer_pseudonym` | BYTE_ARRAY UTF8 (Utf8)             | CHAR(32)      | no   | `Pseudonymizer::wearer` of the wearer id |
+//! | `rule`             | BYTE_ARRAY UTF8 (Utf8)             | VARCHAR(32)   | no   | [`RuleKind::as_str`]: `sos`, `fall`, `heart_rate_high`, … |
+//! | `severity`         | BYTE_ARRAY UTF8 (Utf8)             | VARCHAR(16)   | no   | [`Severity::as_str`]: `critical`, `high`, `medium`, `low` |
+//! | `raised_at`        | INT64 TIMESTAMP(MICROS, UTC)       | TIMESTAMPTZ   | no   | event time of the reading that raised it |
+//! | `resolved`         | BOOLEAN                            | BOOLEAN       | no   | the alert's status is `resolved` (by a caregiver or by the rules) |
+//! | `acknowledged_at`  | INT64 TIMESTAMP(MICROS, UTC)       | TIMESTAMPTZ   | yes  | when the winning acknowledgement was made; null until then (and when it was resolved without one) |
+//! | `resolved_at`      | INT64 TIMESTAMP(MICROS, UTC)       | TIMESTAMPTZ   | yes  | when the winning resolution was made |
+//! | `outcome`          | BYTE_ARRAY UTF8 (Utf8)             | VARCHAR(32)   | yes  | [`Outcome::as_str`] of the resolution: `ok`, `helped`, `false_alarm`, `emergency_services`, or `cleared` (the rules' own) |
 //!
-//! No names, phone numbers, locations, reading ids or measurement values.
+//! No names, phone numbers, locations, reading ids or measurement values, and
+//! nothing of the lifecycle but when and how it ended: not who acknowledged or
+//! resolved, not through what, not the caregiver's note. The lifecycle columns
+//! come last: the warehouse added them to an existing table, and Redshift's
+//! Parquet COPY matches columns by position.
 //!
 //! The key is the date, the wearer's pseudonym and a digest of the alert keys,
-//! and the bytes depend only on the alerts, so a retry rewrites the same object
-//! and a different set of alerts can never overwrite an earlier file (the sink
-//! that stores them, and when it runs: `vigil_alerting::curated`).
+//! each with its lifecycle when it has one (an open alert adds its key alone),
+//! and the bytes depend only on the rows, so a retry rewrites the same object
+//! and a different set of alerts, or another state of one, can never overwrite
+//! an earlier file (the sink that stores them, and when it runs:
+//! `vigil_alerting::curated`).
 //!
-//! A resolution (a silent band is back) writes the alert again with
-//! `resolved = true`, into a file of its own (its digest covers the flag too),
-//! so the raise file is never rewritten. The loader keeps the resolved copy of
-//! a key and its MERGE only ever sets `resolved` (`alerts.resolved OR s.resolved`),
-//! whichever file is loaded first.
+//! So each state of an alert is written once into a file of its own: raised
+//! (open, in its evaluation's file), acknowledged, resolved — by a caregiver
+//! through care-api, or by the rules (a silent band is back: outcome `cleared`).
+//! The loader keeps the most advanced copy of a key and its MERGE only ever
+//! fills the lifecycle in (`resolved` once true stays true; `acknowledged_at`,
+//! `resolved_at` and `outcome` keep the first value loaded), whichever file is
+//! loaded first.
 //!
 //! # Pseudonyms
 //!
@@ -110,6 +124,7 @@
 //! [`SleepStage::as_str`]: vigil_domain::reading::SleepStage::as_str
 //! [`RuleKind::as_str`]: vigil_domain::alerts::RuleKind::as_str
 //! [`Severity::as_str`]: vigil_domain::alerts::Severity::as_str
+//! [`Outcome::as_str`]: vigil_domain::lifecycle::Outcome::as_str
 
 mod alerts;
 #[cfg(feature = "parquet")]

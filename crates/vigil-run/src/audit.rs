@@ -85,9 +85,10 @@ pub struct AlertRow {
     pub wearer_id: String,
     pub rule: String,
     pub raised_at: DateTime<Utc>,
-    /// Resolved by the rules (a silent band that came back); a caregiver's
-    /// resolution does not reach the warehouse's `resolved` flag.
+    /// Resolved, by the rules (a silent band that came back) or a caregiver.
     pub resolved: bool,
+    /// Acknowledged by a caregiver.
+    pub acknowledged: bool,
 }
 
 /// Every alert in the alerts table.
@@ -97,8 +98,9 @@ pub async fn alerts(sdk: &SdkConfig, table: &str) -> anyhow::Result<Vec<AlertRow
     let mut items = client
         .scan()
         .table_name(table)
-        .projection_expression("wearer_id, #r, raised_at, resolved")
+        .projection_expression("wearer_id, #r, raised_at, #s, acknowledged")
         .expression_attribute_names("#r", "rule")
+        .expression_attribute_names("#s", "status")
         .into_paginator()
         .items()
         .send();
@@ -109,12 +111,9 @@ pub async fn alerts(sdk: &SdkConfig, table: &str) -> anyhow::Result<Vec<AlertRow
             _ => String::new(),
         };
         let raised_at = DateTime::parse_from_rfc3339(&s("raised_at")).map(|t| t.to_utc()).unwrap_or_default();
-        let resolved = item
-            .get("resolved")
-            .and_then(|v| v.as_m().ok())
-            .and_then(|m| m.get("outcome"))
-            .is_some_and(|o| o.as_s().is_ok_and(|o| o == "cleared"));
-        out.push(AlertRow { wearer_id: s("wearer_id"), rule: s("rule"), raised_at, resolved });
+        let resolved = s("status") == "resolved";
+        let acknowledged = item.contains_key("acknowledged");
+        out.push(AlertRow { wearer_id: s("wearer_id"), rule: s("rule"), raised_at, resolved, acknowledged });
     }
     Ok(out)
 }

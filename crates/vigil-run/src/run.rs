@@ -16,6 +16,8 @@ use vigil_aws::alerts::DynamoAlertStore;
 use vigil_aws::registry::DynamoDeviceDirectory;
 use vigil_aws::wearers::{DynamoCaregiverLinks, DynamoWearerDirectory};
 use vigil_curated::Pseudonymizer;
+use vigil_domain::care::WearerProfile;
+use vigil_domain::registry::DeviceLink;
 use vigil_local::provision::{self, Resources};
 
 use crate::audit;
@@ -28,7 +30,7 @@ use crate::phones::{self, Target};
 use crate::pipeline::{self, ApiBackend, Env, Functions};
 use crate::summary::{self, Summary};
 use crate::view::{self, Mode};
-use crate::warehouse::PgWarehouse;
+use crate::warehouse::{AlertCounts, PgWarehouse};
 use vigil_local::declaration::Users;
 
 /// How a run is shaped (the CLI's flags).
@@ -164,9 +166,9 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
     let to = clock.now() + TimeDelta::hours(1);
     let wearer_ids: Vec<&str> = fleet.wearers.iter().map(|w| w.profile.wearer_id.as_str()).collect();
     let vitals = audit::vitals_readings(sdk, &resources.vitals_table, wearer_ids, from, to).await?;
-    let (warehouse_keys, (alerts_warehouse, alerts_resolved_warehouse)) = match warehouse {
+    let (warehouse_keys, in_warehouse) = match warehouse {
         Some(w) => (Some(w.reading_keys().await.context("reading the warehouse")?), w.alert_rows().await?),
-        None => (None, (0, 0)),
+        None => (None, AlertCounts::default()),
     };
     let lost = accepted
         .iter()
@@ -211,9 +213,11 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
         readings_curated: curated.len() as u64,
         readings_vitals: vitals.len() as u64,
         readings_warehouse: warehouse_keys.as_ref().map_or(0, |k| k.len() as u64),
-        alerts_warehouse,
+        alerts_warehouse: in_warehouse.all,
         alerts_resolved: alerts.iter().filter(|a| a.resolved).count() as u64,
-        alerts_resolved_warehouse,
+        alerts_resolved_warehouse: in_warehouse.resolved,
+        alerts_acknowledged: alerts.iter().filter(|a| a.acknowledged).count() as u64,
+        alerts_acknowledged_warehouse: in_warehouse.acknowledged,
         injected_events: fleet.events.len() as u64,
         alerts_raised: alerts.len() as u64,
         alerts_missed,
@@ -237,7 +241,7 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
 /// offline-detector and warehouse-loader on their declared schedules
 /// (`functions/<name>/function.json`) in simulated minutes, checked once a simulated
 /// minute and never more often than once a real second.
-async fn schedules(
+pub async fn schedules(
     functions: &Functions,
     warehouse: Option<&PgWarehouse>,
     clock: &SimClock,
@@ -288,15 +292,32 @@ fn detector_now(clock: &SimClock, live: &Live) -> chrono::DateTime<Utc> {
 /// Registers every band and wearer (with their caregivers) of the fleet in the
 /// registry tables of any endpoint, AWS included.
 pub async fn register(sdk: &SdkConfig, resources: &Resources, fleet: &Fleet) -> anyhow::Result<()> {
-    let dynamodb = vigil_aws::sdk::dynamodb(sdk);
-    let devices = DynamoDeviceDirectory::new(dynamodb.clone(), &resources.devices_table);
-    let wearers = DynamoWearerDirectory::new(dynamodb.clone(), &resources.wearers_table);
-    let links = DynamoCaregiverLinks::new(dynamodb, &resources.caregiver_links_table);
     for w in &fleet.wearers {
-        devices.put(&w.device).await.context("registering a band")?;
-        wearers.put(&w.profile).await.context("registering a wearer")?;
-        links.link(&w.profile).await.context("linking the caregivers")?;
+        register_wearer(sdk, resources, &w.device, &w.profile).await?;
     }
+    Ok(())
+}
+
+/// Registers one band, its wearer's profile and the caregivers' accounts (links).
+pub async fn register_wearer(
+    sdk: &SdkConfig,
+    resources: &Resources,
+    band: &DeviceLink,
+    profile: &WearerProfile,
+) -> anyhow::Result<()> {
+    let dynamodb = vigil_aws::sdk::dynamodb(sdk);
+    DynamoDeviceDirectory::new(dynamodb.clone(), &resources.devices_table)
+        .put(band)
+        .await
+        .context("registering a band")?;
+    DynamoWearerDirectory::new(dynamodb.clone(), &resources.wearers_table)
+        .put(profile)
+        .await
+        .context("registering a wearer")?;
+    DynamoCaregiverLinks::new(dynamodb, &resources.caregiver_links_table)
+        .link(profile)
+        .await
+        .context("linking the caregivers' accounts")?;
     Ok(())
 }
 

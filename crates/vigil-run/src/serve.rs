@@ -20,8 +20,6 @@ use chrono::{SubsecRound, Utc};
 use serde_json::json;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::watch;
-use vigil_aws::registry::DynamoDeviceDirectory;
-use vigil_aws::wearers::{DynamoCaregiverLinks, DynamoWearerDirectory};
 use vigil_domain::care::WearerProfile;
 use vigil_domain::registry::DeviceLink;
 use vigil_local::declaration::Users;
@@ -30,13 +28,15 @@ use vigil_run::clock::SimClock;
 use vigil_run::gateway::{self, LocalIssuer};
 use vigil_run::observe::{Live, Sent, SentLog};
 use vigil_run::pipeline::{self, ApiBackend, Env, Functions, StreamRun};
+use vigil_run::run;
 
 /// The demo wearer: Carmen Ruiz (wearer-42), cared for by Lucía and Tom.
 const PROFILE: &str = include_str!("../../../events/wearer-profile.json");
 /// How long the printed tokens stay valid (the signing key lives as long as the process).
 const TOKEN_DAYS: i64 = 30;
-/// How long stopping may take to let the stream functions finish what is on the stream.
-const DRAIN: Duration = Duration::from_secs(30);
+/// How long stopping may take to let the stream functions finish what is on the
+/// stream: raw-archiver's batching window (30 s, as deployed) and some.
+const DRAIN: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
@@ -52,7 +52,7 @@ pub struct ServeOptions {
 }
 
 pub async fn serve(sdk: &SdkConfig, opts: &ServeOptions) -> anyhow::Result<()> {
-    if std::env::var("AWS_ENDPOINT_URL").map_or(true, |v| v.is_empty()) {
+    if std::env::var("AWS_ENDPOINT_URL").unwrap_or_default().is_empty() {
         anyhow::bail!(
             "vigil serve runs against a local endpoint only: start one (`make endpoint`) and \
              `eval \"$(bash localstack/endpoint.sh env)\"`, or use `make serve`"
@@ -73,7 +73,7 @@ pub async fn serve(sdk: &SdkConfig, opts: &ServeOptions) -> anyhow::Result<()> {
         app_users: vec![opts.app_user.clone()],
         time_zone: profile.time_zone.clone(),
     };
-    register(sdk, &resources, &band, &profile).await?;
+    run::register_wearer(sdk, &resources, &band, &profile).await?;
 
     let live = Arc::new(Live::default());
     let (messages_tx, messages_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -105,9 +105,10 @@ pub async fn serve(sdk: &SdkConfig, opts: &ServeOptions) -> anyhow::Result<()> {
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let stream_run = StreamRun { stream: &resources.stream, failures_dir: &opts.out_dir, drain_timeout: DRAIN };
+    let streams_stop = stop_rx.clone();
     let work = async {
         let mut streams =
-            Box::pin(pipeline::run_stream_functions(sdk, &functions, &clock, &live, &stream_run, stop_rx.clone()));
+            Box::pin(pipeline::run_stream_functions(sdk, &functions, &clock, &live, &stream_run, streams_stop));
         let ended = tokio::select! {
             // It returns only after `stop`: here, only if it failed.
             result = &mut streams => Some(result),
@@ -123,7 +124,8 @@ pub async fn serve(sdk: &SdkConfig, opts: &ServeOptions) -> anyhow::Result<()> {
             Some(result) => result.map(|_| ()),
             None => {
                 println!(
-                    "\nstopping: the stream functions finish what is on the stream (Ctrl-C again to quit at once)"
+                    "\nstopping: the stream functions finish what is on the stream, up to raw-archiver's \
+                     30 s batching window (Ctrl-C again to quit at once)"
                 );
                 tokio::spawn(async {
                     if tokio::signal::ctrl_c().await.is_ok() {
@@ -135,35 +137,12 @@ pub async fn serve(sdk: &SdkConfig, opts: &ServeOptions) -> anyhow::Result<()> {
             }
         }
     };
-    let detector = Box::pin(detect_on_schedule(&functions, &clock, &live, stop_rx.clone()));
+    let detector = Box::pin(run::schedules(&functions, None, &clock, &live, stop_rx.clone()));
     let printer = Box::pin(print_messages(messages_rx, labels, &live, stop_rx));
     let (result, (), ()) = tokio::join!(Box::pin(work), detector, printer);
     server.abort();
     result.context("running the stream functions")?;
     println!("stopped (logs: {})", opts.log_path.display());
-    Ok(())
-}
-
-/// Registers the band, the wearer and the caregivers' accounts.
-async fn register(
-    sdk: &SdkConfig,
-    resources: &Resources,
-    band: &DeviceLink,
-    profile: &WearerProfile,
-) -> anyhow::Result<()> {
-    let dynamodb = vigil_aws::sdk::dynamodb(sdk);
-    DynamoDeviceDirectory::new(dynamodb.clone(), &resources.devices_table)
-        .put(band)
-        .await
-        .context("registering the band")?;
-    DynamoWearerDirectory::new(dynamodb.clone(), &resources.wearers_table)
-        .put(profile)
-        .await
-        .context("registering the wearer")?;
-    DynamoCaregiverLinks::new(dynamodb, &resources.caregiver_links_table)
-        .link(profile)
-        .await
-        .context("linking the caregivers' accounts")?;
     Ok(())
 }
 
@@ -277,8 +256,9 @@ fn try_it(
          curl -s {code} {care} {base}/v1/wearers/{wearer}\n\
          # the wearer's alerts, newest first: 200\n\
          curl -s {code} {care} {base}/v1/wearers/{wearer}/alerts\n\
-         # acknowledge an alert: 200. ALERT_ID is an `alert_id` of the list above; this takes the newest:\n\
-         ALERT_ID=$(curl -s {care} {base}/v1/wearers/{wearer}/alerts | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"alerts\"][0][\"alert_id\"])')\n\
+         # acknowledge an alert: 200. ALERT_ID is an `alert_id` of the list above; this takes the newest\n\
+         # (an upload's alert is listed a few seconds after its 202, once alert-processor has read the stream):\n\
+         ALERT_ID=$(curl -s {care} {base}/v1/wearers/{wearer}/alerts | python3 -c 'import json,sys; a=json.load(sys.stdin)[\"alerts\"]; a or sys.exit(\"no alert yet\"); print(a[0][\"alert_id\"])')\n\
          curl -s {code} -X POST {care} {base}/v1/alerts/$ALERT_ID/acknowledge\n\
          \n\
          The upload above stays valid for 7 days; resent, it is accepted again and raises no second alert. \
@@ -299,18 +279,6 @@ fn sos_upload(device: &str) -> String {
         last["location"] = json!({"lat": 40.4168, "lon": -3.7038, "accuracy_m": 8.0});
     }
     body.to_string()
-}
-
-/// offline-detector on its declared schedule, on the real clock.
-async fn detect_on_schedule(functions: &Functions, clock: &SimClock, live: &Live, mut stop: watch::Receiver<bool>) {
-    let every = clock.real(pipeline::schedule("offline-detector")).max(Duration::from_secs(1));
-    loop {
-        tokio::select! {
-            _ = stop.wait_for(|stop| *stop) => return,
-            () = tokio::time::sleep(every) => {}
-        }
-        pipeline::detect(functions, clock.now(), live).await;
-    }
 }
 
 /// Prints each message as the caregiver reads it, and each new alert.

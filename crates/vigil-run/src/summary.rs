@@ -47,10 +47,13 @@ pub struct Summary {
     pub readings_warehouse: u64,
     /// Rows in the warehouse's alerts fact table.
     pub alerts_warehouse: u64,
-    /// Alerts resolved in the alerts table (silent bands that came back).
+    /// Alerts resolved in the alerts table (silent bands that came back, false alarms).
     pub alerts_resolved: u64,
     /// Rows of the warehouse's alerts fact table marked resolved.
     pub alerts_resolved_warehouse: u64,
+    /// Alerts acknowledged in the alerts table / with `acknowledged_at` in the warehouse.
+    pub alerts_acknowledged: u64,
+    pub alerts_acknowledged_warehouse: u64,
     pub injected_events: u64,
     pub alerts_raised: u64,
     pub alerts_missed: u64,
@@ -104,7 +107,7 @@ impl Summary {
     /// The end-of-run table.
     pub fn table(&self) -> String {
         let a = &self.acknowledgements;
-        let rows: [(&str, String); 20] = [
+        let rows: [(&str, String); 21] = [
             ("uploads sent / accepted", format!("{} / {}", self.uploads_sent, self.uploads_accepted)),
             ("readings accepted", self.readings_accepted.to_string()),
             ("  in the raw archive (S3)", self.readings_raw.to_string()),
@@ -118,6 +121,10 @@ impl Summary {
             (
                 "  resolved (table / warehouse)",
                 format!("{} / {}", self.alerts_resolved, self.alerts_resolved_warehouse),
+            ),
+            (
+                "  acknowledged (table / warehouse)",
+                format!("{} / {}", self.alerts_acknowledged, self.alerts_acknowledged_warehouse),
             ),
             ("alerts missed / unexpected", format!("{} / {}", self.alerts_missed, self.alerts_unexpected)),
             ("notifications sent", self.notifications_sent.to_string()),
@@ -231,7 +238,7 @@ mod tests {
     }
 
     fn alert(wearer: &str, rule: &str, at: &str) -> AlertRow {
-        AlertRow { wearer_id: wearer.into(), rule: rule.into(), raised_at: t(at), resolved: false }
+        AlertRow { wearer_id: wearer.into(), rule: rule.into(), raised_at: t(at), resolved: false, acknowledged: false }
     }
 
     #[test]

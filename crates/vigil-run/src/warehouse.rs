@@ -55,17 +55,25 @@ impl PgWarehouse {
     }
 }
 
+/// Alerts counted in a store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AlertCounts {
+    pub all: u64,
+    pub resolved: u64,
+    pub acknowledged: u64,
+}
+
 impl PgWarehouse {
-    /// Rows in the alerts fact table (the curated alerts of alert-processor and
-    /// offline-detector), and how many of them are resolved.
-    pub async fn alert_rows(&self) -> anyhow::Result<(u64, u64)> {
+    /// Rows in the alerts fact table (the curated alerts of alert-processor,
+    /// offline-detector and care-api): all, resolved, acknowledged.
+    pub async fn alert_rows(&self) -> anyhow::Result<AlertCounts> {
         let client = connect(&self.url).await?;
         let row = client
-            .query_one("SELECT COUNT(*), COUNT(*) FILTER (WHERE resolved) FROM alerts", &[])
+            .query_one("SELECT COUNT(*), COUNT(*) FILTER (WHERE resolved), COUNT(acknowledged_at) FROM alerts", &[])
             .await
             .context("counting the alerts table")?;
         let count = |i: usize| u64::try_from(row.get::<_, i64>(i)).unwrap_or(0);
-        Ok((count(0), count(1)))
+        Ok(AlertCounts { all: count(0), resolved: count(1), acknowledged: count(2) })
     }
 }
 

@@ -158,10 +158,10 @@ impl AlertStore for MemoryAlerts {
         Ok(true)
     }
 
-    async fn resolve(&self, alert_id: &str, at: DateTime<Utc>) -> Result<Option<Alert>, StoreError> {
+    async fn resolve(&self, alert_id: &str, at: DateTime<Utc>) -> Result<Option<AlertRecord>, StoreError> {
         Ok(self.alerts.lock().unwrap().get_mut(alert_id).map(|record| {
             record.apply(Transition::cleared(at), None);
-            record.alert.clone()
+            record.clone()
         }))
     }
 }

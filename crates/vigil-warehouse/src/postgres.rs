@@ -176,6 +176,9 @@ pub enum ColumnError {
 
 /// One column of a record batch, typed.
 enum Col<'a> {
+    /// A nullable column the file does not have (written before the column
+    /// was added): null in every row.
+    Absent,
     Str(&'a arrow_array::StringArray),
     I32(&'a arrow_array::Int32Array),
     I64(&'a arrow_array::Int64Array),
@@ -206,13 +209,18 @@ fn typed<'a>(name: &'static str, array: &'a dyn Array) -> Result<Col<'a>, Column
 /// Appends `batch`'s rows to `out` in COPY's text format, in the table's column
 /// order, columns found by name (so a file with its columns in another order
 /// still loads right; Redshift's Parquet COPY matches by position, which the
-/// writers guarantee and `sql`'s tests check).
+/// writers guarantee and `sql`'s tests check). A nullable column the file lacks
+/// (a file written before the column was added) is null; a `NOT NULL` one is
+/// refused.
 pub fn copy_text(batch: &RecordBatch, table: &Table, out: &mut Vec<u8>) -> Result<(), ColumnError> {
     let schema = batch.schema();
     let mut columns = Vec::with_capacity(table.columns.len());
     for c in table.columns {
-        let index = schema.index_of(c.name).map_err(|_| ColumnError::Missing(c.name))?;
-        columns.push(typed(c.name, batch.column(index).as_ref())?);
+        match schema.index_of(c.name) {
+            Ok(index) => columns.push(typed(c.name, batch.column(index).as_ref())?),
+            Err(_) if !c.sql_type.ends_with("NOT NULL") => columns.push(Col::Absent),
+            Err(_) => return Err(ColumnError::Missing(c.name)),
+        }
     }
     for row in 0..batch.num_rows() {
         for (i, col) in columns.iter().enumerate() {
@@ -228,6 +236,7 @@ pub fn copy_text(batch: &RecordBatch, table: &Table, out: &mut Vec<u8>) -> Resul
 
 fn write_value(col: &Col<'_>, row: usize, out: &mut Vec<u8>) {
     let null = match col {
+        Col::Absent => true,
         Col::Str(a) => a.is_null(row),
         Col::I32(a) => a.is_null(row),
         Col::I64(a) => a.is_null(row),
@@ -242,6 +251,7 @@ fn write_value(col: &Col<'_>, row: usize, out: &mut Vec<u8>) {
     }
     // Writes to a Vec cannot fail.
     let _ = match col {
+        Col::Absent => Ok(()),
         Col::Str(a) => {
             escape(a.value(row), out);
             Ok(())
@@ -326,10 +336,49 @@ mod tests {
         .unwrap();
         let mut out = Vec::new();
         copy_text(&batch, &sql::ALERTS, &mut out).unwrap();
+        // The file predates the lifecycle columns: they load as null.
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "k1\tw\\t1\tsos\tcritical\t2026-11-22 10:00:00.000001+00\tt\n\
-             k2\tw\\\\2\tfall\t\\N\t1969-12-31 23:59:59.999999+00\tf\n"
+            "k1\tw\\t1\tsos\tcritical\t2026-11-22 10:00:00.000001+00\tt\t\\N\t\\N\t\\N\n\
+             k2\tw\\\\2\tfall\t\\N\t1969-12-31 23:59:59.999999+00\tf\t\\N\t\\N\t\\N\n"
+        );
+    }
+
+    #[test]
+    fn the_lifecycle_columns_load_by_name_with_their_nulls() {
+        let micros = || DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+        let schema = Schema::new(vec![
+            Field::new("outcome", DataType::Utf8, true),
+            Field::new("alert_key", DataType::Utf8, false),
+            Field::new("wearer_pseudonym", DataType::Utf8, false),
+            Field::new("rule", DataType::Utf8, false),
+            Field::new("severity", DataType::Utf8, false),
+            Field::new("raised_at", micros(), false),
+            Field::new("resolved", DataType::Boolean, false),
+            Field::new("acknowledged_at", micros(), true),
+            Field::new("resolved_at", micros(), true),
+        ]);
+        let at = |v: Option<i64>| TimestampMicrosecondArray::from(vec![v]).with_timezone("UTC");
+        let batch = RecordBatch::try_new(
+            Arc::new(schema),
+            vec![
+                Arc::new(StringArray::from(vec![Some("false_alarm")])),
+                Arc::new(StringArray::from(vec!["k1"])),
+                Arc::new(StringArray::from(vec!["w1"])),
+                Arc::new(StringArray::from(vec!["fall"])),
+                Arc::new(StringArray::from(vec!["critical"])),
+                Arc::new(at(Some(1_795_341_600_000_000))),
+                Arc::new(BooleanArray::from(vec![true])),
+                Arc::new(at(None)),
+                Arc::new(at(Some(1_795_342_200_000_000))),
+            ],
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        copy_text(&batch, &sql::ALERTS, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "k1\tw1\tfall\tcritical\t2026-11-22 10:00:00.000000+00\tt\t\\N\t2026-11-22 10:10:00.000000+00\tfalse_alarm\n"
         );
     }
 

@@ -11,21 +11,30 @@
 //!   key). PostgreSQL: the same columns, an enforced primary key and an index on
 //!   `(wearer_pseudonym, ts)` standing in for the distribution and sort keys.
 //! - `alerts`: one row per alert ([`vigil_curated::ALERT_COLUMNS`]), keyed `alert_key`,
-//!   distributed on the pseudonym and sorted on `raised_at` the same way.
+//!   distributed on the pseudonym and sorted on `raised_at` the same way, with
+//!   its lifecycle (`acknowledged_at`, `resolved_at`, `outcome`; added by
+//!   version 4, so they are the table's last columns, as in the files).
 //! - `daily_summary` (view): per pseudonym and UTC day, heart rate
 //!   min/avg/max, steps, hours asleep and alerts by severity.
+//! - `alert_response_times` (view): per rule and severity, alerts,
+//!   acknowledged, median and p90 minutes from raised to acknowledged,
+//!   resolved, false alarms.
 //! - `schema_migrations`: the versions applied.
 //!
 //! # Migrations
 //!
 //! [`migrations`] is an append-only list: a version, once released, never
-//! changes. Each one is written to be re-runnable (`IF NOT EXISTS`,
-//! `CREATE OR REPLACE`), and is recorded in `schema_migrations` with an insert
-//! that does nothing when the version is there. PostgreSQL applies only the
-//! versions it has not recorded; the Redshift adapter sends the whole list in
-//! one batch per cold start (the Data API returns no rows from a batch without
-//! a second call), which is a no-op on an up-to-date schema because every
-//! statement is idempotent.
+//! changes (so a table's DDL is frozen as its version created it: later
+//! columns come by `ALTER TABLE … ADD COLUMN` in a later version). Each
+//! version is recorded in `schema_migrations` with an insert that does nothing
+//! when the version is there, in the same transaction as its statements. Both
+//! adapters apply only the versions not recorded yet: PostgreSQL under an
+//! advisory lock, Redshift after reading `schema_migrations` in a batch of its
+//! own. Statements are re-runnable where the dialect allows it (`IF NOT
+//! EXISTS`, `CREATE OR REPLACE`); Redshift has no `ADD COLUMN IF NOT EXISTS`,
+//! so its version 4 runs once, and two cold starts racing to apply it end with
+//! one committed and the other failed (retried by the next run, which finds
+//! it recorded).
 //!
 //! # A load
 //!
@@ -111,7 +120,9 @@ pub const READINGS: Table = Table {
     updates: &[("received_at", "LEAST(readings.received_at, s.received_at)")],
 };
 
-/// The curated alerts, in [`vigil_curated::ALERT_COLUMNS`] order.
+/// The curated alerts, in [`vigil_curated::ALERT_COLUMNS`] order: the columns
+/// version 2 created ([`ALERTS_CREATED_WITH`]), then the lifecycle columns
+/// version 4 added.
 pub const ALERTS: Table = Table {
     name: "alerts",
     key: "alert_key",
@@ -124,11 +135,26 @@ pub const ALERTS: Table = Table {
         col("severity", "VARCHAR(16) NOT NULL", "BYTEDICT"),
         col("raised_at", "TIMESTAMPTZ NOT NULL", "RAW"),
         col("resolved", "BOOLEAN NOT NULL", "ZSTD"),
+        col("acknowledged_at", "TIMESTAMPTZ", "AZ64"),
+        col("resolved_at", "TIMESTAMPTZ", "AZ64"),
+        col("outcome", "VARCHAR(32)", "BYTEDICT"),
     ],
-    // A resolved copy wins over an open one; once resolved, always resolved.
-    keep_first: "resolved DESC",
-    updates: &[("resolved", "(alerts.resolved OR s.resolved)")],
+    // The copy that knows most wins: resolved over open, then (copies of one
+    // alert agree on its first acknowledgement and resolution) one that has
+    // the times over one that lacks them.
+    keep_first: "resolved DESC, resolved_at ASC NULLS LAST, acknowledged_at ASC NULLS LAST",
+    // Once resolved, always resolved; the first acknowledgement and the first
+    // resolution loaded stand. So files loaded in any order converge.
+    updates: &[
+        ("resolved", "(alerts.resolved OR s.resolved)"),
+        ("acknowledged_at", "COALESCE(alerts.acknowledged_at, s.acknowledged_at)"),
+        ("resolved_at", "COALESCE(alerts.resolved_at, s.resolved_at)"),
+        ("outcome", "COALESCE(alerts.outcome, s.outcome)"),
+    ],
 };
+
+/// How many of [`ALERTS`]' columns version 2 created (the rest came with version 4).
+pub const ALERTS_CREATED_WITH: usize = 6;
 
 impl Table {
     pub fn of(kind: crate::FileKind) -> &'static Table {
@@ -155,6 +181,24 @@ impl Table {
     pub fn deduplicated(&self) -> String {
         format!("{}_dedup", self.name)
     }
+}
+
+/// `ALTER TABLE … ADD COLUMN` of each of `columns` (one statement each: Redshift
+/// adds one column per statement), nullable. PostgreSQL's is re-runnable (`IF
+/// NOT EXISTS`); Redshift has no such clause, so its version runs once (see the
+/// module docs).
+pub fn add_columns(dialect: Dialect, table: &Table, columns: &[Column]) -> Vec<String> {
+    columns
+        .iter()
+        .map(|c| match dialect {
+            Dialect::Redshift => {
+                format!("ALTER TABLE {} ADD COLUMN {} {} ENCODE {}", table.name, c.name, c.sql_type, c.encode)
+            }
+            Dialect::Postgres => {
+                format!("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}", table.name, c.name, c.sql_type)
+            }
+        })
+        .collect()
 }
 
 /// `CREATE TABLE IF NOT EXISTS` of `table` in `dialect`, plus PostgreSQL's index.
@@ -234,6 +278,49 @@ FULL OUTER JOIN a ON r.wearer_pseudonym = a.wearer_pseudonym AND r.day = a.day"
     )
 }
 
+/// Minutes from `raised_at` to `acknowledged_at` (null when not acknowledged),
+/// as DOUBLE PRECISION. PostgreSQL subtracts the times (an interval) and takes
+/// its seconds; Redshift has no EPOCH of an interval, so it counts the
+/// microseconds between them with DATEDIFF (exact for microsecond times, where
+/// `DATEDIFF(second, …)` would count second boundaries crossed), on both times
+/// as UTC TIMESTAMPs (DATEDIFF takes TIMESTAMP, not TIMESTAMPTZ).
+fn minutes_to_acknowledge(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Postgres => "CAST(EXTRACT(EPOCH FROM (acknowledged_at - raised_at)) AS DOUBLE PRECISION) / 60",
+        Dialect::Redshift => {
+            "CAST(DATEDIFF(microsecond, raised_at AT TIME ZONE 'UTC', acknowledged_at AT TIME ZONE 'UTC') AS DOUBLE \
+             PRECISION) / 60000000"
+        }
+    }
+}
+
+/// Time to acknowledge per rule and severity: `alerts`, `acknowledged`,
+/// `median_minutes_to_acknowledge` and `p90_minutes_to_acknowledge` (over the
+/// acknowledged alerts; null when none is), `resolved` (by anyone, the rules
+/// included) and `false_alarms` (resolved with outcome `false_alarm`).
+/// `PERCENTILE_CONT … WITHIN GROUP` exists in both dialects (Redshift wants
+/// every such call of a query ordered by the same expression, and they are);
+/// counts are BIGINT in both.
+pub fn alert_response_times_view(dialect: Dialect) -> String {
+    format!(
+        "CREATE OR REPLACE VIEW alert_response_times AS
+SELECT rule,
+       severity,
+       COUNT(*) AS alerts,
+       COUNT(minutes_to_acknowledge) AS acknowledged,
+       PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY minutes_to_acknowledge) AS median_minutes_to_acknowledge,
+       PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY minutes_to_acknowledge) AS p90_minutes_to_acknowledge,
+       CAST(SUM(CASE WHEN resolved THEN 1 ELSE 0 END) AS BIGINT) AS resolved,
+       CAST(SUM(CASE WHEN outcome = 'false_alarm' THEN 1 ELSE 0 END) AS BIGINT) AS false_alarms
+FROM (
+    SELECT rule, severity, resolved, outcome, {minutes} AS minutes_to_acknowledge
+    FROM alerts
+) AS a
+GROUP BY rule, severity",
+        minutes = minutes_to_acknowledge(dialect)
+    )
+}
+
 /// One schema version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Migration {
@@ -269,8 +356,18 @@ pub fn record_migration(m: &Migration) -> String {
 pub fn migrations(dialect: Dialect) -> Vec<Migration> {
     vec![
         Migration { version: 1, name: "readings", statements: create_table(dialect, &READINGS) },
-        Migration { version: 2, name: "alerts", statements: create_table(dialect, &ALERTS) },
+        Migration {
+            version: 2,
+            name: "alerts",
+            statements: create_table(dialect, &Table { columns: &ALERTS.columns[..ALERTS_CREATED_WITH], ..ALERTS }),
+        },
         Migration { version: 3, name: "daily_summary", statements: vec![daily_summary_view()] },
+        Migration {
+            version: 4,
+            name: "alert_lifecycle",
+            statements: add_columns(dialect, &ALERTS, &ALERTS.columns[ALERTS_CREATED_WITH..]),
+        },
+        Migration { version: 5, name: "alert_response_times", statements: vec![alert_response_times_view(dialect)] },
     ]
 }
 
@@ -381,15 +478,18 @@ mod tests {
         for dialect in [Dialect::Redshift, Dialect::Postgres] {
             let all = migrations(dialect);
             let versions: Vec<u32> = all.iter().map(|m| m.version).collect();
-            assert_eq!(versions, vec![1, 2, 3]);
+            assert_eq!(versions, vec![1, 2, 3, 4, 5]);
             for m in &all {
                 for s in &m.statements {
-                    assert!(
-                        s.starts_with("CREATE TABLE IF NOT EXISTS")
-                            || s.starts_with("CREATE INDEX IF NOT EXISTS")
-                            || s.starts_with("CREATE OR REPLACE VIEW"),
-                        "not re-runnable: {s}"
-                    );
+                    let rerunnable = s.starts_with("CREATE TABLE IF NOT EXISTS")
+                        || s.starts_with("CREATE INDEX IF NOT EXISTS")
+                        || s.starts_with("CREATE OR REPLACE VIEW")
+                        || s.starts_with("ALTER TABLE alerts ADD COLUMN IF NOT EXISTS");
+                    // Redshift has no ADD COLUMN IF NOT EXISTS: version 4 runs once there.
+                    let once = dialect == Dialect::Redshift
+                        && m.version == 4
+                        && s.starts_with("ALTER TABLE alerts ADD COLUMN");
+                    assert!(rerunnable || once, "not re-runnable: {s}");
                 }
             }
         }
@@ -432,10 +532,100 @@ mod tests {
         let sql = load_statements(&ALERTS, CopyFrom::Stdin);
         assert_eq!(
             sql[COPY_STATEMENT],
-            "COPY alerts_staging (alert_key, wearer_pseudonym, rule, severity, raised_at, resolved) FROM STDIN"
+            "COPY alerts_staging (alert_key, wearer_pseudonym, rule, severity, raised_at, resolved, acknowledged_at, \
+             resolved_at, outcome) FROM STDIN"
         );
         assert!(sql[MERGE_STATEMENT].contains("resolved = (alerts.resolved OR s.resolved)"));
         let odd = load_statements(&READINGS, CopyFrom::Manifest { url: "s3://b/it's", iam_role: "r" });
         assert!(odd[COPY_STATEMENT].contains("'s3://b/it''s'"), "{}", odd[COPY_STATEMENT]);
+    }
+
+    #[test]
+    fn the_alerts_table_keeps_the_ddl_version_2_created_and_version_4_adds_the_lifecycle() {
+        for dialect in [Dialect::Redshift, Dialect::Postgres] {
+            let all = migrations(dialect);
+            let created = &all[1].statements[0];
+            for c in &ALERTS.columns[..ALERTS_CREATED_WITH] {
+                assert!(created.contains(&format!("    {} {}", c.name, c.sql_type)), "{created}");
+            }
+            for c in ["acknowledged_at", "resolved_at", "outcome"] {
+                assert!(!created.contains(c), "version 2 never changes: {created}");
+            }
+            assert_eq!((all[3].version, all[3].name), (4, "alert_lifecycle"));
+            assert_eq!((all[4].version, all[4].name), (5, "alert_response_times"));
+        }
+        assert_eq!(
+            migrations(Dialect::Postgres)[3].statements,
+            [
+                "ALTER TABLE alerts ADD COLUMN IF NOT EXISTS acknowledged_at TIMESTAMPTZ",
+                "ALTER TABLE alerts ADD COLUMN IF NOT EXISTS resolved_at TIMESTAMPTZ",
+                "ALTER TABLE alerts ADD COLUMN IF NOT EXISTS outcome VARCHAR(32)",
+            ]
+        );
+        assert_eq!(
+            migrations(Dialect::Redshift)[3].statements,
+            [
+                "ALTER TABLE alerts ADD COLUMN acknowledged_at TIMESTAMPTZ ENCODE AZ64",
+                "ALTER TABLE alerts ADD COLUMN resolved_at TIMESTAMPTZ ENCODE AZ64",
+                "ALTER TABLE alerts ADD COLUMN outcome VARCHAR(32) ENCODE BYTEDICT",
+            ]
+        );
+        // A table created today ends where the files do: the stage (LIKE alerts)
+        // is then filled by position on Redshift.
+        let names: Vec<&str> = ALERTS.column_names().collect();
+        assert_eq!(&names[ALERTS_CREATED_WITH..], ["acknowledged_at", "resolved_at", "outcome"]);
+    }
+
+    #[test]
+    fn the_alerts_merge_keeps_the_first_acknowledgement_and_resolution_and_never_reopens() {
+        let sql = load_statements(&ALERTS, CopyFrom::Stdin);
+        assert!(
+            sql[2].contains(
+                "ROW_NUMBER() OVER (PARTITION BY alert_key ORDER BY resolved DESC, resolved_at ASC NULLS LAST, \
+                 acknowledged_at ASC NULLS LAST)"
+            ),
+            "{}",
+            sql[2]
+        );
+        let merge = &sql[MERGE_STATEMENT];
+        for update in [
+            "resolved = (alerts.resolved OR s.resolved)",
+            "acknowledged_at = COALESCE(alerts.acknowledged_at, s.acknowledged_at)",
+            "resolved_at = COALESCE(alerts.resolved_at, s.resolved_at)",
+            "outcome = COALESCE(alerts.outcome, s.outcome)",
+        ] {
+            assert!(merge.contains(update), "{update} missing: {merge}");
+        }
+        assert!(merge.ends_with("s.resolved, s.acknowledged_at, s.resolved_at, s.outcome)"), "{merge}");
+    }
+
+    #[test]
+    fn the_response_times_view_differs_only_in_how_minutes_are_counted() {
+        let pg = alert_response_times_view(Dialect::Postgres);
+        let rs = alert_response_times_view(Dialect::Redshift);
+        assert!(pg.starts_with("CREATE OR REPLACE VIEW alert_response_times AS"));
+        assert!(
+            pg.contains("CAST(EXTRACT(EPOCH FROM (acknowledged_at - raised_at)) AS DOUBLE PRECISION) / 60 AS minutes_to_acknowledge"),
+            "{pg}"
+        );
+        assert!(
+            rs.contains(
+                "CAST(DATEDIFF(microsecond, raised_at AT TIME ZONE 'UTC', acknowledged_at AT TIME ZONE 'UTC') AS \
+                 DOUBLE PRECISION) / 60000000 AS minutes_to_acknowledge"
+            ),
+            "{rs}"
+        );
+        assert!(!rs.contains("EXTRACT") && !pg.contains("DATEDIFF"));
+        for view in [&pg, &rs] {
+            // Redshift: every percentile of a query ordered by the same expression.
+            assert_eq!(view.matches("WITHIN GROUP (ORDER BY minutes_to_acknowledge)").count(), 2, "{view}");
+            assert!(view.contains("COUNT(*) AS alerts") && view.contains("AS false_alarms"), "{view}");
+            assert!(view.ends_with("GROUP BY rule, severity"), "{view}");
+        }
+        let (pg_rest, rs_rest) = (
+            pg.replace(minutes_to_acknowledge(Dialect::Postgres), "M"),
+            rs.replace(minutes_to_acknowledge(Dialect::Redshift), "M"),
+        );
+        assert_eq!(pg_rest, rs_rest);
     }
 }

@@ -15,14 +15,14 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Value, json};
 use vigil_domain::alerts::RuleKind;
 use vigil_domain::care::{Snooze, SnoozeError, WearerProfile};
 use vigil_domain::lifecycle::{self, AlertRecord, AlertStatus, Outcome, Transition, Via};
-use vigil_domain::ports::{AlertCursor, AlertQuery, CareStore, StoreError};
+use vigil_domain::ports::{AlertCursor, AlertQuery, CareStore, LifecycleSink, StoreError};
 use vigil_domain::vitals::{MetricsRequest, Resolution, Window, WindowError, readings_in, series};
 use vigil_lambda::metrics::Metrics;
 
@@ -44,8 +44,11 @@ const DEADLINE_MARGIN: Duration = Duration::from_millis(300);
 
 /// The care-api handler with its store. Built once per container.
 #[derive(Debug)]
-pub struct Care<S> {
+pub struct Care<S, L> {
     pub store: S,
+    /// Where each acknowledgement and resolution goes besides the alerts table
+    /// (the warehouse's curated alerts), or `None`.
+    pub lifecycle: L,
     /// Longest time spent on the store calls of one request.
     pub budget: Duration,
 }
@@ -129,7 +132,7 @@ impl From<StoreError> for Refusal {
 
 type Answer = Result<Value, Refusal>;
 
-impl<S: CareStore + Sync> Care<S> {
+impl<S: CareStore + Sync, L: LifecycleSink + Sync> Care<S, L> {
     pub async fn handle(&self, request: Request) -> Response<Body> {
         let (response, metrics) = self.process(request, Utc::now()).await;
         metrics.emit();
@@ -156,6 +159,8 @@ impl<S: CareStore + Sync> Care<S> {
     }
 
     async fn answer(&self, request: &Request, now: DateTime<Utc>, metrics: &mut Metrics) -> Answer {
+        // Steps are kept to the millisecond, as every stored time is.
+        let now = now.trunc_subsecs(3);
         let route = Route::of(request.uri().path()).ok_or(Refusal::NotFound)?;
         if request.method() != route.method() {
             return Err(Refusal::MethodNotAllowed(route.method()));
@@ -251,9 +256,13 @@ impl<S: CareStore + Sync> Care<S> {
         Ok((profile, record))
     }
 
+    /// Applies `step` and hands the alert as it then stands to the lifecycle sink,
+    /// won or lost: a retried request completes a write an earlier failure left undone.
     async fn step(&self, alert_id: &str, step: &Transition, note: Option<&str>) -> Result<AlertRecord, Refusal> {
         // The alert was there a moment ago; alerts are never deleted by the API.
-        self.store.transition(alert_id, step, note).await?.ok_or(Refusal::NotFound)
+        let record = self.store.transition(alert_id, step, note).await?.ok_or(Refusal::NotFound)?;
+        self.lifecycle.record(&record).await?;
+        Ok(record)
     }
 
     /// Alerts nobody has resolved, of the last days.

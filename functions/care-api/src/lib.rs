@@ -11,20 +11,23 @@ pub use config::CareConfig;
 pub use handler::Care;
 
 use aws_config::SdkConfig;
+use vigil_alerting::aws::AwsCuratedAlerts;
 use vigil_aws::alerts::DynamoAlertStore;
 use vigil_aws::care::DynamoCareStore;
+use vigil_aws::secrets::SecretError;
 use vigil_aws::shadow::DynamoShadowStore;
 use vigil_aws::vitals::DynamoVitalsStore;
 use vigil_aws::wearers::{DynamoCaregiverLinks, DynamoWearerDirectory};
-use vigil_domain::config::{ConfigError, Source};
+use vigil_domain::config::Source;
 
-/// care-api on AWS.
-pub type AwsCare = Care<DynamoCareStore>;
+/// care-api on AWS: the lifecycle goes to the curated alerts when `DATA_BUCKET` is set.
+pub type AwsCare = Care<DynamoCareStore, Option<AwsCuratedAlerts>>;
 
 /// care-api as deployed, from its environment (see `function.json`) and one SDK
 /// config, at cold start. Its `main` and `vigil run` both build it here.
-pub async fn build(src: &impl Source, sdk: &SdkConfig) -> Result<AwsCare, ConfigError> {
+pub async fn build(src: &impl Source, sdk: &SdkConfig) -> Result<AwsCare, SecretError> {
     let config = CareConfig::from_source(src)?;
+    let lifecycle = vigil_alerting::aws::curated_alerts(src, sdk).await?;
     let dynamodb = vigil_aws::sdk::dynamodb(sdk);
     Ok(Care {
         store: DynamoCareStore {
@@ -34,6 +37,7 @@ pub async fn build(src: &impl Source, sdk: &SdkConfig) -> Result<AwsCare, Config
             shadows: DynamoShadowStore::new(dynamodb.clone(), &config.shadow_table),
             vitals: DynamoVitalsStore::new(dynamodb, &config.vitals_table),
         },
+        lifecycle,
         budget: config.budget,
     })
 }

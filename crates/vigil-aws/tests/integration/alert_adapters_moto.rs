@@ -189,10 +189,15 @@ async fn an_alert_is_stored_once_and_resolved_once() {
         (alert.clone(), AlertStatus::Open, None, false)
     );
 
-    let resolved = store.resolve(alert.id.as_str(), t0() + minutes(5)).await.unwrap();
-    assert_eq!(resolved.as_ref(), Some(&alert), "resolving hands back the alert");
+    let resolved = store.resolve(alert.id.as_str(), t0() + minutes(5)).await.unwrap().unwrap();
+    assert_eq!(resolved.alert, alert, "resolving hands back the alert");
+    assert_eq!(
+        (resolved.status, resolved.resolved.clone()),
+        (AlertStatus::Resolved, Some(Transition::cleared(t0() + minutes(5)))),
+        "as it then stands: resolved by the rules"
+    );
     let again = store.resolve(alert.id.as_str(), t0() + minutes(9)).await.unwrap();
-    assert_eq!(again, Some(alert.clone()), "a retried resolution still gets it");
+    assert_eq!(again, Some(resolved), "a retried resolution gets the same state: the first resolution");
     let stored = store.get(alert.id.as_str()).await.unwrap().unwrap();
     assert_eq!(stored.status, AlertStatus::Resolved);
     assert_eq!(stored.resolved, Some(Transition::cleared(t0() + minutes(5))), "the first resolution stands");

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use super::{BoxError, StoreError};
 use crate::alerts::{Alert, Message, WearerState};
 use crate::care::{Channel, Delivery, WearerProfile};
+use crate::lifecycle::AlertRecord;
 
 /// Reads wearer profiles: name, time zone, thresholds, caregivers.
 pub trait WearerDirectory {
@@ -38,14 +39,15 @@ pub trait AlertStore {
 
     /// The rules' own resolution (the condition cleared at `at`): a
     /// [`crate::lifecycle::Transition::cleared`] step unless the alert is resolved
-    /// already (then the first resolution stands). Returns the alert either way,
-    /// so a retry after a crash still hands it on; `None` if there is no such
-    /// alert (resolving never creates one).
+    /// already (then the first resolution stands). Returns the alert as it then
+    /// stands either way (with the winning resolution), so a retry after a crash
+    /// still hands the same state on; `None` if there is no such alert
+    /// (resolving never creates one).
     fn resolve(
         &self,
         alert_id: &str,
         at: DateTime<Utc>,
-    ) -> impl Future<Output = Result<Option<Alert>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<AlertRecord>, StoreError>> + Send;
 }
 
 /// The outcome of claiming a delivery.

@@ -40,7 +40,11 @@ async fn a_small_fleet_loses_nothing_misses_no_alert_and_sends_each_message_once
     assert_eq!(summary.alerts_warehouse, summary.alerts_raised, "every alert reaches the warehouse: {summary:?}");
     assert_eq!(
         summary.alerts_resolved_warehouse, summary.alerts_resolved,
-        "every resolution reaches the warehouse: {summary:?}"
+        "every resolution, the rules' and the caregivers', reaches the warehouse: {summary:?}"
+    );
+    assert_eq!(
+        summary.alerts_acknowledged_warehouse, summary.alerts_acknowledged,
+        "every acknowledgement reaches the warehouse: {summary:?}"
     );
     assert!(summary.injected_events >= 5, "the core events are always injected: {summary:?}");
     assert_eq!(summary.alerts_missed, 0, "{summary:?}");

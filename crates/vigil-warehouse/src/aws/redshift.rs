@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use crate::sql::{self, CopyFrom, Dialect, Table};
 use crate::{FileKind, Loaded, Migrated, PendingFile, Warehouse, WarehouseError, manifest};
-use aws_sdk_redshiftdata::types::StatusString;
+use aws_sdk_redshiftdata::types::{Field, StatusString};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use vigil_domain::ports::ObjectStore;
 
@@ -154,29 +154,83 @@ impl<O> RedshiftWarehouse<O> {
     }
 }
 
+/// How long a migration batch may take.
+const MIGRATE_BUDGET: Duration = Duration::from_secs(120);
+
+/// Reads the versions recorded in `schema_migrations` (created first if need be).
+const READ_VERSIONS: &str = "SELECT version FROM schema_migrations";
+
+impl<O> RedshiftWarehouse<O> {
+    /// The versions `schema_migrations` records: one batch (create the table if
+    /// need be, select), then the select's rows (the batch's sub-statement 2).
+    async fn recorded_versions(&self) -> Result<Vec<u32>, WarehouseError> {
+        let sqls = vec![sql::create_migrations_table(Dialect::Redshift), READ_VERSIONS.to_owned()];
+        let id = self.submit(sqls, "vigil-migrate-versions", None).await?;
+        self.wait(&id, MIGRATE_BUDGET).await?;
+        let mut versions = Vec::new();
+        let mut token = None;
+        loop {
+            let out = self
+                .client
+                .get_statement_result()
+                .id(format!("{id}:2"))
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| call_error("GetStatementResult", e))?;
+            for row in out.records() {
+                match row.first() {
+                    Some(Field::LongValue(v)) => versions.push(u32::try_from(*v).unwrap_or(u32::MAX)),
+                    other => {
+                        return Err(WarehouseError::Call {
+                            operation: "GetStatementResult",
+                            retryable: false,
+                            source: format!("schema_migrations.version is not an integer: {other:?}").into(),
+                        });
+                    }
+                }
+            }
+            token = out.next_token().filter(|t| !t.is_empty()).map(str::to_owned);
+            if token.is_none() {
+                return Ok(versions);
+            }
+        }
+    }
+}
+
 /// Rows reported by sub-statement `index` (the Data API gives -1 when unknown).
 fn sub_rows(out: &aws_sdk_redshiftdata::operation::describe_statement::DescribeStatementOutput, index: usize) -> u64 {
     out.sub_statements().get(index).map_or(0, |s| u64::try_from(s.result_rows()).unwrap_or(0))
 }
 
 impl<O: ObjectStore + Sync> Warehouse for RedshiftWarehouse<O> {
-    /// One batch: the migrations table, then every migration followed by its
-    /// record (see `crate::sql`). A record is an `INSERT … WHERE NOT
-    /// EXISTS`, so the versions whose record inserted a row (the sub-statement's
-    /// `ResultRows` is 1) are the ones this batch applied; where the Data API
-    /// does not give the count (-1), the version is not reported.
+    /// Two batches. The first creates the migrations table if need be and reads
+    /// the versions recorded (GetStatementResult of its second statement). The
+    /// second, sent only when some version is missing, applies each missing
+    /// version followed by its record, in one transaction. A record is an
+    /// `INSERT … WHERE NOT EXISTS`, so the versions whose record inserted a row
+    /// (the sub-statement's `ResultRows` is 1) are the ones this batch applied;
+    /// where the Data API does not give the count (-1), the version is not
+    /// reported. Two cold starts racing both send the missing versions: the
+    /// second waits for the first's locks, then fails where a statement cannot
+    /// run twice (Redshift has no `ADD COLUMN IF NOT EXISTS`) and the next run
+    /// finds the version recorded.
     async fn migrate(&self) -> Result<Migrated, WarehouseError> {
-        let mut sqls = vec![sql::create_migrations_table(Dialect::Redshift)];
+        let recorded = self.recorded_versions().await?;
+        let mut sqls = Vec::new();
         let mut records = Vec::new();
-        for m in sql::migrations(Dialect::Redshift) {
+        for m in sql::migrations(Dialect::Redshift).into_iter().filter(|m| !recorded.contains(&m.version)) {
             sqls.extend(m.statements.iter().cloned());
             records.push((sqls.len(), m.version));
             sqls.push(sql::record_migration(&m));
         }
+        if sqls.is_empty() {
+            return Ok(Migrated::default());
+        }
         // No client token: a token reused after a failure would return the
-        // failed statement; the batch is idempotent anyway.
+        // failed statement; a version recorded meanwhile is not sent again.
         let id = self.submit(sqls, "vigil-migrate", None).await?;
-        let out = self.wait(&id, Duration::from_secs(120)).await?;
+        let out = self.wait(&id, MIGRATE_BUDGET).await?;
         let applied = records.into_iter().filter(|&(index, _)| sub_rows(&out, index) == 1).map(|(_, v)| v).collect();
         Ok(Migrated { applied })
     }

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use vigil_domain::alerts::{Alert, AlertId, RuleKind, Severity};
 use vigil_domain::care::{MAX_SNOOZE_MINUTES, Snooze, WearerProfile};
 use vigil_domain::lifecycle::{AlertRecord, AlertStatus, MAX_NOTE_CHARS, Outcome, Transition, Via};
-use vigil_domain::ports::{AlertPage, AlertQuery, CareStore, StoreError};
+use vigil_domain::ports::{AlertPage, AlertQuery, CareStore, LifecycleSink, StoreError};
 use vigil_domain::reading::{Activity, Location, SleepStage};
 use vigil_domain::vitals::{MAX_MINUTE_SERIES_DAYS, MAX_WINDOW_DAYS, Measure, Metric, Shadow, VitalsItem, Window};
 
@@ -351,7 +351,16 @@ impl CareStore for Memory {
     }
 }
 
-fn care() -> Care<Memory> {
+/// Where the lifecycle would go besides the alerts table: nowhere (these requests only read).
+struct NoSink;
+
+impl LifecycleSink for NoSink {
+    async fn record(&self, _: &AlertRecord) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+fn care() -> Care<Memory, NoSink> {
     let mut acknowledged = AlertRecord::open(alert(RuleKind::HeartRateHigh, "2026-11-22T08:14:05Z"), false);
     assert!(acknowledged.apply(Transition::acknowledge("cg-daughter", t("2026-11-22T08:16:40Z"), Via::Sms), None));
     let store = Memory {
@@ -373,11 +382,11 @@ fn care() -> Care<Memory> {
         },
         alerts: vec![AlertRecord::open(alert(RuleKind::Sos, "2026-11-22T09:59:58Z"), false), acknowledged],
     };
-    Care { store, budget: Duration::from_secs(1) }
+    Care { store, lifecycle: NoSink, budget: Duration::from_secs(1) }
 }
 
 /// `GET path` as the first caregiver of the profile, through API Gateway.
-async fn get(care: &Care<Memory>, path: &str) -> Value {
+async fn get(care: &Care<Memory, NoSink>, path: &str) -> Value {
     let sub = profile().caregivers[0].sub.clone().unwrap();
     let event = json!({
         "version": "2.0",

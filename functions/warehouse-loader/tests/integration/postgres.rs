@@ -13,6 +13,7 @@ use vigil_aws::archive::S3ObjectStore;
 use vigil_aws::curated_files::DynamoCuratedFiles;
 use vigil_curated::{CuratedRow, CuratedWriter, PARQUET_CONTENT_TYPE, Pseudonym, Pseudonymizer};
 use vigil_domain::ReadingId;
+use vigil_domain::lifecycle::{AlertRecord, Outcome, Transition, Via};
 use vigil_domain::ports::{CuratedFile, CuratedFileRegistry, ObjectStore};
 use vigil_domain::reading::SleepStage;
 use vigil_local::provision::{Resources, provision};
@@ -211,7 +212,7 @@ async fn the_same_files_twice_and_overlapping_files_give_one_row_per_distinct_re
     assert_eq!((first.files_pending, first.files_loaded), (2, 2));
     assert_eq!(first.rows_staged, 11, "5 + 6 rows read");
     assert_eq!(first.rows_merged, 8, "one MERGE row per distinct reading");
-    assert_eq!(first.migrations_applied, vec![1, 2, 3]);
+    assert_eq!(first.migrations_applied, vec![1, 2, 3, 4, 5]);
     assert_eq!(s.count("SELECT COUNT(*) FROM readings").await, 8);
     assert_eq!(s.count("SELECT COUNT(DISTINCT reading_key) FROM readings").await, 8);
     // Reading 5 keeps its first acceptance time.
@@ -383,15 +384,23 @@ async fn migrations_applied_twice_are_a_no_op() {
     let objects = vigil_warehouse::aws::S3ObjectSource::new(vigil_aws::sdk::s3(&s.sdk), &s.resources.data_bucket);
     let warehouse = vigil_warehouse::postgres::PostgresWarehouse::new(&s.db_url, objects);
     use vigil_warehouse::Warehouse;
-    assert_eq!(warehouse.migrate().await.unwrap().applied, vec![1, 2, 3]);
+    assert_eq!(warehouse.migrate().await.unwrap().applied, vec![1, 2, 3, 4, 5]);
     let objects_before = s.count("SELECT COUNT(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace").await;
     assert_eq!(warehouse.migrate().await.unwrap().applied, Vec::<u32>::new());
-    assert_eq!(s.count("SELECT COUNT(*) FROM schema_migrations").await, 3);
+    assert_eq!(s.count("SELECT COUNT(*) FROM schema_migrations").await, 5);
     assert_eq!(
         s.count("SELECT COUNT(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace").await,
         objects_before
     );
-    // Every statement is also safe to run again on its own (the Redshift path does).
+    assert_eq!(
+        s.count(
+            "SELECT COUNT(*) FROM information_schema.columns WHERE table_name = 'alerts' AND column_name IN \
+             ('acknowledged_at', 'resolved_at', 'outcome') AND is_nullable = 'YES'"
+        )
+        .await,
+        3
+    );
+    // Every PostgreSQL statement is also safe to run again on its own.
     let db = s.db().await;
     for m in vigil_warehouse::sql::migrations(vigil_warehouse::sql::Dialect::Postgres) {
         for statement in &m.statements {
@@ -399,7 +408,7 @@ async fn migrations_applied_twice_are_a_no_op() {
         }
         db.batch_execute(&vigil_warehouse::sql::record_migration(&m)).await.unwrap();
     }
-    assert_eq!(s.count("SELECT COUNT(*) FROM schema_migrations").await, 3);
+    assert_eq!(s.count("SELECT COUNT(*) FROM schema_migrations").await, 5);
     s.finish().await;
 }
 
@@ -476,21 +485,29 @@ async fn alert_files_load_into_the_alerts_fact_table_once() {
     assert_eq!(figures, (0, 1, 1));
 
     // The SOS resolved: a file of its own, and the merge sets the flag on the row.
-    sink.record("w1", &[], &alerts[..1]).await.unwrap();
+    sink.record("w1", &[], &[cleared(&alerts[0], "2026-11-21T10:30:00Z")]).await.unwrap();
     // A silent band's alert raised and resolved before the next load: both
     // copies are staged together, and the resolved one is kept.
     let silent = alert(RuleKind::NoData, Severity::Medium, "2026-11-21T12:00:00Z");
     sink.record("w1", std::slice::from_ref(&silent), &[]).await.unwrap();
-    sink.record("w1", &[], std::slice::from_ref(&silent)).await.unwrap();
+    sink.record("w1", &[], &[cleared(&silent, "2026-11-21T12:40:00Z")]).await.unwrap();
     let report = s.loader(200).run(now()).await.unwrap();
     assert_eq!((report.files_loaded, report.rows_staged, report.rows_merged), (3, 3, 2));
     let db = s.db().await;
-    let rows = db.query("SELECT rule, resolved FROM alerts ORDER BY rule", &[]).await.unwrap();
-    let rows: Vec<(String, bool)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    let rows = db
+        .query("SELECT rule, resolved, acknowledged_at, resolved_at, outcome FROM alerts ORDER BY rule", &[])
+        .await
+        .unwrap();
+    let rows: Vec<(String, Lifecycle)> =
+        rows.iter().map(|r| (r.get(0), (r.get(1), r.get(2), r.get(3), r.get(4)))).collect();
     assert_eq!(
         rows,
-        vec![("heart_rate_high".into(), false), ("no_data".into(), true), ("sos".into(), true)],
-        "one row per alert, resolved where a resolution was loaded"
+        vec![
+            ("heart_rate_high".into(), (false, None, None, None)),
+            ("no_data".into(), (true, None, Some(at("2026-11-21T12:40:00Z")), Some("cleared".into()))),
+            ("sos".into(), (true, None, Some(at("2026-11-21T10:30:00Z")), Some("cleared".into()))),
+        ],
+        "one row per alert, resolved (by the rules: cleared) where a resolution was loaded"
     );
     // A later raise file carrying the silent band's alert again (beside a new
     // one) cannot reopen it: the merge only ever sets `resolved`.
@@ -500,5 +517,156 @@ async fn alert_files_load_into_the_alerts_fact_table_once() {
     assert_eq!((report.files_loaded, report.rows_merged), (1, 2));
     assert_eq!(s.count("SELECT COUNT(*) FROM alerts").await, 4);
     assert_eq!(s.count("SELECT COUNT(*) FROM alerts WHERE resolved").await, 2);
+    s.finish().await;
+}
+
+/// An alert of wearer `w1` raised at `ts`.
+fn alert(rule: vigil_domain::alerts::RuleKind, ts: &str) -> vigil_domain::alerts::Alert {
+    let raised_at = at(ts);
+    vigil_domain::alerts::Alert {
+        id: vigil_domain::alerts::AlertId::new("w1", rule, raised_at),
+        wearer_id: "w1".into(),
+        rule,
+        severity: rule.severity(),
+        episode_start: raised_at,
+        raised_at,
+        readings: Vec::new(),
+        location: None,
+        value: None,
+    }
+}
+
+/// `alert` as the alerts table has it after the rules resolved it at `ts`.
+fn cleared(alert: &vigil_domain::alerts::Alert, ts: &str) -> AlertRecord {
+    let mut record = AlertRecord::open(alert.clone(), false);
+    assert!(record.apply(Transition::cleared(at(ts)), None));
+    record
+}
+
+/// An alert's lifecycle row in the warehouse.
+type Lifecycle = (bool, Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<String>);
+
+#[tokio::test]
+async fn the_lifecycle_loads_in_any_order_onto_the_first_acknowledgement_and_resolution() {
+    use vigil_alerting::AlertSink;
+    use vigil_alerting::curated::CuratedAlerts;
+    use vigil_domain::alerts::RuleKind;
+    use vigil_domain::ports::LifecycleSink;
+
+    let s = Setup::new().await;
+    let sink = CuratedAlerts {
+        objects: S3ObjectStore::new(vigil_aws::sdk::s3(&s.sdk), &s.resources.data_bucket),
+        registry: DynamoCuratedFiles::new(vigil_aws::sdk::dynamodb(&s.sdk), &s.resources.curated_files_table),
+        pseudonymizer: s.pseudonymizer.clone(),
+    };
+    let lifecycle = |key: String| {
+        let s = &s;
+        async move {
+            let row = s
+                .db()
+                .await
+                .query_one(
+                    "SELECT resolved, acknowledged_at, resolved_at, outcome FROM alerts WHERE alert_key = $1",
+                    &[&key],
+                )
+                .await
+                .unwrap();
+            let got: Lifecycle = (row.get(0), row.get(1), row.get(2), row.get(3));
+            got
+        }
+    };
+    let key = |a: &vigil_domain::alerts::Alert| s.pseudonymizer.alert(a.id.as_str()).to_string();
+    let ack = |record: &mut AlertRecord, ts: &str| {
+        assert!(record.apply(Transition::acknowledge("cg-ana", at(ts), Via::Sms), None));
+    };
+    let resolve = |record: &mut AlertRecord, ts: &str, outcome: Outcome| {
+        assert!(record.apply(Transition::resolve("cg-ben", at(ts), Via::Api, outcome), Some("a note".into())));
+    };
+
+    // In order: raised, loaded; acknowledged 4 minutes later, loaded; resolved, loaded.
+    let first = alert(RuleKind::Sos, "2026-11-21T10:00:00Z");
+    AlertSink::record(&sink, "w1", std::slice::from_ref(&first), &[]).await.unwrap();
+    s.loader(200).run(now()).await.unwrap();
+    assert_eq!(lifecycle(key(&first)).await, (false, None, None, None));
+    let mut record = AlertRecord::open(first.clone(), false);
+    ack(&mut record, "2026-11-21T10:04:00Z");
+    LifecycleSink::record(&sink, &record).await.unwrap();
+    s.loader(200).run(now()).await.unwrap();
+    assert_eq!(lifecycle(key(&first)).await, (false, Some(at("2026-11-21T10:04:00Z")), None, None));
+    resolve(&mut record, "2026-11-21T10:30:00Z", Outcome::Helped);
+    LifecycleSink::record(&sink, &record).await.unwrap();
+    // The rules' resolution coming after the caregiver's: the alerts table keeps
+    // the first, so the sink is handed the same state (the same file) again.
+    LifecycleSink::record(&sink, &record).await.unwrap();
+    s.loader(200).run(now()).await.unwrap();
+    let first_done: Lifecycle =
+        (true, Some(at("2026-11-21T10:04:00Z")), Some(at("2026-11-21T10:30:00Z")), Some("helped".into()));
+    assert_eq!(lifecycle(key(&first)).await, first_done);
+
+    // In reverse: the resolution is loaded first, then the acknowledgement, then
+    // the raise file; nothing later undoes what an earlier file set.
+    let second = alert(RuleKind::Sos, "2026-11-21T11:00:00Z");
+    let mut acknowledged = AlertRecord::open(second.clone(), false);
+    ack(&mut acknowledged, "2026-11-21T11:10:00Z");
+    let mut resolved = acknowledged.clone();
+    resolve(&mut resolved, "2026-11-21T11:20:00Z", Outcome::FalseAlarm);
+    let second_done: Lifecycle =
+        (true, Some(at("2026-11-21T11:10:00Z")), Some(at("2026-11-21T11:20:00Z")), Some("false_alarm".into()));
+    LifecycleSink::record(&sink, &resolved).await.unwrap();
+    s.loader(200).run(now()).await.unwrap();
+    assert_eq!(lifecycle(key(&second)).await, second_done);
+    LifecycleSink::record(&sink, &acknowledged).await.unwrap();
+    s.loader(200).run(now()).await.unwrap();
+    assert_eq!(lifecycle(key(&second)).await, second_done, "a late acknowledgement file reopens nothing");
+    AlertSink::record(&sink, "w1", std::slice::from_ref(&second), &[]).await.unwrap();
+    s.loader(200).run(now()).await.unwrap();
+    assert_eq!(lifecycle(key(&second)).await, second_done, "a late raise file resets nothing");
+
+    // All in one load, in any order of files: a fall resolved without an
+    // acknowledgement, and a silent band the rules resolved.
+    let fall = alert(RuleKind::Fall, "2026-11-21T12:00:00Z");
+    let mut fall_done = AlertRecord::open(fall.clone(), false);
+    resolve(&mut fall_done, "2026-11-21T12:07:00Z", Outcome::Ok);
+    LifecycleSink::record(&sink, &fall_done).await.unwrap();
+    AlertSink::record(&sink, "w1", std::slice::from_ref(&fall), &[]).await.unwrap();
+    let silent = alert(RuleKind::NoData, "2026-11-21T13:00:00Z");
+    AlertSink::record(&sink, "w1", &[], &[cleared(&silent, "2026-11-21T13:30:00Z")]).await.unwrap();
+    AlertSink::record(&sink, "w1", std::slice::from_ref(&silent), &[]).await.unwrap();
+    let report = s.loader(200).run(now()).await.unwrap();
+    assert_eq!((report.files_loaded, report.rows_staged, report.rows_merged), (4, 4, 2));
+    assert_eq!(lifecycle(key(&fall)).await, (true, None, Some(at("2026-11-21T12:07:00Z")), Some("ok".into())));
+    assert_eq!(lifecycle(key(&silent)).await, (true, None, Some(at("2026-11-21T13:30:00Z")), Some("cleared".into())));
+    assert_eq!(s.count("SELECT COUNT(*) FROM alerts").await, 4);
+
+    // Time to acknowledge per rule and severity: SOS acknowledged after 4 and
+    // 10 minutes (median 7, p90 9.4), one false alarm; the fall and the silent
+    // band resolved without an acknowledgement.
+    let rows = s
+        .db()
+        .await
+        .query(
+            "SELECT rule, severity, alerts, acknowledged, median_minutes_to_acknowledge, p90_minutes_to_acknowledge, \
+             resolved, false_alarms FROM alert_response_times ORDER BY rule",
+            &[],
+        )
+        .await
+        .unwrap();
+    type ViewRow = (String, String, i64, i64, Option<f64>, Option<f64>, i64, i64);
+    let rows: Vec<ViewRow> =
+        rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6), r.get(7))).collect();
+    let round = |v: Option<f64>| v.map(|v| (v * 1e6).round() / 1e6);
+    let rows: Vec<ViewRow> =
+        rows.into_iter().map(|(a, b, c, d, e, f, g, h)| (a, b, c, d, round(e), round(f), g, h)).collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("fall".into(), "critical".into(), 1, 0, None, None, 1, 0),
+            ("no_data".into(), RuleKind::NoData.severity().as_str().into(), 1, 0, None, None, 1, 0),
+            ("sos".into(), "critical".into(), 2, 2, Some(7.0), Some(9.4), 2, 1),
+        ]
+    );
+    // Nothing of who acted, or the note, reached the warehouse.
+    let columns = s.count("SELECT COUNT(*) FROM information_schema.columns WHERE table_name = 'alerts'").await;
+    assert_eq!(columns, vigil_curated::ALERT_COLUMNS.len() as i64);
     s.finish().await;
 }

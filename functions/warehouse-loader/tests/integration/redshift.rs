@@ -13,7 +13,8 @@ use aws_sdk_redshiftdata::operation::batch_execute_statement::{
 };
 use aws_sdk_redshiftdata::operation::cancel_statement::CancelStatementOutput;
 use aws_sdk_redshiftdata::operation::describe_statement::{DescribeStatementError, DescribeStatementOutput};
-use aws_sdk_redshiftdata::types::{StatementStatusString, StatusString, SubStatementData};
+use aws_sdk_redshiftdata::operation::get_statement_result::GetStatementResultOutput;
+use aws_sdk_redshiftdata::types::{Field, StatementStatusString, StatusString, SubStatementData};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use vigil_domain::ports::StoreError;
@@ -217,10 +218,18 @@ async fn the_manifest_names_exactly_the_files_with_their_sizes() {
     );
 }
 
-/// The loader's first run applies the migrations in a batch of their own
-/// (answered FINISHED here; its statements are checked below), then loads.
-fn migrate_rules() -> [Rule; 2] {
+/// The loader's first run reads the versions recorded (none here), applies the
+/// migrations in a batch of their own (answered FINISHED here; the statements
+/// are checked below), then loads.
+fn migrate_rules() -> [Rule; 5] {
     [
+        mock!(Client::batch_execute_statement)
+            .match_requests(|r| r.statement_name() == Some("vigil-migrate-versions"))
+            .then_output(|| BatchExecuteStatementOutput::builder().id("versions").build()),
+        mock!(Client::describe_statement).match_requests(|r| r.id() == Some("versions")).then_output(|| {
+            DescribeStatementOutput::builder().id("versions").status(StatusString::Finished).build().unwrap()
+        }),
+        versions_recorded("versions", &[]),
         mock!(Client::batch_execute_statement)
             .match_requests(|r| r.statement_name() == Some("vigil-migrate"))
             .then_output(|| BatchExecuteStatementOutput::builder().id("migrate").build()),
@@ -228,6 +237,18 @@ fn migrate_rules() -> [Rule; 2] {
             DescribeStatementOutput::builder().id("migrate").status(StatusString::Finished).build().unwrap()
         }),
     ]
+}
+
+/// The rows of `SELECT version FROM schema_migrations`, the second statement of batch `id`.
+fn versions_recorded(id: &'static str, versions: &'static [i64]) -> Rule {
+    mock!(Client::get_statement_result).match_requests(move |r| r.id() == Some(&format!("{id}:2"))).then_output(
+        move || {
+            GetStatementResultOutput::builder()
+                .set_records(Some(versions.iter().map(|&v| vec![Field::LongValue(v)]).collect()))
+                .build()
+                .unwrap()
+        },
+    )
 }
 
 async fn run_loader(
@@ -343,31 +364,101 @@ async fn an_exhausted_budget_cancels_the_statement_and_leaves_the_files_pending(
 }
 
 #[tokio::test]
-async fn migrations_are_one_batch_of_idempotent_ddl_with_redshift_keys() {
+async fn migrations_read_the_versions_recorded_then_apply_the_missing_ones_in_one_batch() {
+    let read = mock!(Client::batch_execute_statement)
+        .match_requests(|r| {
+            let sqls = r.sqls();
+            r.statement_name() == Some("vigil-migrate-versions")
+                && sqls.len() == 2
+                && sqls[0].starts_with("CREATE TABLE IF NOT EXISTS schema_migrations")
+                && sqls[1] == "SELECT version FROM schema_migrations"
+        })
+        .then_output(|| BatchExecuteStatementOutput::builder().id("v-1").build());
+    let read_done = finished_with("v-1", &[0, 3]);
+    let recorded = versions_recorded("v-1", &[1, 3, 2]);
+    // Versions 4 and 5 are missing: their statements, each version followed by its record.
     let submit = mock!(Client::batch_execute_statement)
         .match_requests(|r| {
             let sqls = r.sqls();
-            sqls.len() == 1 + 2 + 2 + 2
-                && sqls[0].starts_with("CREATE TABLE IF NOT EXISTS schema_migrations")
-                && sqls[1].contains("DISTKEY (wearer_pseudonym)\nSORTKEY (ts)")
-                && sqls[2]
-                    .starts_with("INSERT INTO schema_migrations (version, name) SELECT 1, 'readings' WHERE NOT EXISTS")
-                && sqls[3].contains("SORTKEY (raised_at)")
-                && sqls[5].starts_with("CREATE OR REPLACE VIEW daily_summary")
-                && sqls[6].contains("SELECT 3, 'daily_summary'")
+            r.statement_name() == Some("vigil-migrate")
+                && sqls.len() == 3 + 1 + 1 + 1
+                && sqls[0] == "ALTER TABLE alerts ADD COLUMN acknowledged_at TIMESTAMPTZ ENCODE AZ64"
+                && sqls[1] == "ALTER TABLE alerts ADD COLUMN resolved_at TIMESTAMPTZ ENCODE AZ64"
+                && sqls[2] == "ALTER TABLE alerts ADD COLUMN outcome VARCHAR(32) ENCODE BYTEDICT"
+                && sqls[3].contains("SELECT 4, 'alert_lifecycle'")
+                && sqls[4].starts_with("CREATE OR REPLACE VIEW alert_response_times")
+                && sqls[4].contains("DATEDIFF(microsecond, raised_at AT TIME ZONE 'UTC'")
+                && sqls[5].contains("SELECT 5, 'alert_response_times'")
         })
         .then_output(|| BatchExecuteStatementOutput::builder().id("m-1").build());
-    // Version 1 was recorded before (its INSERT … WHERE NOT EXISTS adds no row);
-    // 2 and 3 are new; a count the Data API does not know (-1) is not reported.
-    let done = finished_with("m-1", &[0, 0, 0, 0, 1, 0, 1]);
-    let unknown = finished_with("m-2", &[0, 0, -1, 0, -1, 0, -1]);
-    let submit_again = submitted("m-2");
+    let done = finished_with("m-1", &[0, 0, 0, 1, 0, 1]);
+    // The next cold start finds every version recorded: nothing more is sent.
+    let read_again = submitted("v-2");
+    let read_again_done = finished_with("v-2", &[0, 5]);
+    let all = versions_recorded("v-2", &[1, 2, 3, 4, 5]);
     let warehouse = RedshiftWarehouse::new(
-        client(&[&submit, &done, &submit_again, &unknown]),
+        client(&[&read, &read_done, &recorded, &submit, &done, &read_again, &read_again_done, &all]),
         MemoryObjectStore::default(),
         config(),
     );
-    assert_eq!(warehouse.migrate().await.unwrap().applied, vec![2, 3]);
-    assert_eq!((submit.num_calls(), done.num_calls()), (1, 1));
+    assert_eq!(warehouse.migrate().await.unwrap().applied, vec![4, 5]);
+    assert_eq!((read.num_calls(), recorded.num_calls(), submit.num_calls(), done.num_calls()), (1, 1, 1, 1));
     assert!(warehouse.migrate().await.unwrap().applied.is_empty());
+    assert_eq!((read_again.num_calls(), all.num_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn a_new_warehouse_gets_every_version_in_one_batch_with_redshift_keys() {
+    let read = submitted("v-1");
+    let read_done = finished_with("v-1", &[0, 0]);
+    let none = versions_recorded("v-1", &[]);
+    let submit = mock!(Client::batch_execute_statement)
+        .match_requests(|r| {
+            let sqls = r.sqls();
+            sqls.len() == 2 + 2 + 2 + 4 + 2
+                && sqls[0].contains("DISTKEY (wearer_pseudonym)\nSORTKEY (ts)")
+                && sqls[1]
+                    .starts_with("INSERT INTO schema_migrations (version, name) SELECT 1, 'readings' WHERE NOT EXISTS")
+                && sqls[2].contains("SORTKEY (raised_at)")
+                && !sqls[2].contains("acknowledged_at")
+                && sqls[4].starts_with("CREATE OR REPLACE VIEW daily_summary")
+                && sqls[5].contains("SELECT 3, 'daily_summary'")
+                && sqls[6] == "ALTER TABLE alerts ADD COLUMN acknowledged_at TIMESTAMPTZ ENCODE AZ64"
+                && sqls[9].contains("SELECT 4, 'alert_lifecycle'")
+                && sqls[10].starts_with("CREATE OR REPLACE VIEW alert_response_times")
+        })
+        .then_output(|| BatchExecuteStatementOutput::builder().id("m-1").build());
+    // Version 1 was recorded meanwhile by a racing cold start (its INSERT … WHERE
+    // NOT EXISTS adds no row); a count the Data API does not know (-1) is not reported.
+    let done = finished_with("m-1", &[0, 0, 0, 1, 0, 1, 0, 0, 0, -1, 0, 1]);
+    let warehouse = RedshiftWarehouse::new(
+        client(&[&read, &read_done, &none, &submit, &done]),
+        MemoryObjectStore::default(),
+        config(),
+    );
+    assert_eq!(warehouse.migrate().await.unwrap().applied, vec![2, 3, 5]);
+    assert_eq!(submit.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_migration_batch_fails_the_run_and_records_nothing() {
+    let read = submitted("v-1");
+    let read_done = finished_with("v-1", &[0, 3]);
+    let recorded = versions_recorded("v-1", &[1, 2, 3]);
+    let submit = submitted("m-1");
+    let failed = mock!(Client::describe_statement).then_output(|| {
+        DescribeStatementOutput::builder()
+            .id("m-1")
+            .status(StatusString::Failed)
+            .error("ERROR: column \"acknowledged_at\" of relation \"alerts\" already exists")
+            .build()
+            .unwrap()
+    });
+    let warehouse = RedshiftWarehouse::new(
+        client(&[&read, &read_done, &recorded, &submit, &failed]),
+        MemoryObjectStore::default(),
+        config(),
+    );
+    let err = warehouse.migrate().await.unwrap_err();
+    assert!(matches!(&err, WarehouseError::Failed { message, .. } if message.contains("already exists")), "{err:?}");
 }

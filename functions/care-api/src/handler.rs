@@ -346,14 +346,21 @@ impl<S: CareStore + Sync, L: LifecycleSink + Sync> Care<S, L> {
 
     async fn vitals(&self, profile: &WearerProfile, request: &Request) -> Answer {
         let params = request.query_string_parameters();
-        let Some(resolution) = Resolution::parse(params.first("resolution")) else {
-            return Err(Refusal::Invalid(
-                "the query is not valid",
-                vec![WindowError::new("resolution", "minute or hour")],
-            ));
+        let resolution = Resolution::parse(params.first("resolution"));
+        // An unknown resolution is checked against the longer window, so every problem is listed.
+        let max_days = resolution.unwrap_or(Resolution::Hour).max_days();
+        let window = Window::parse(params.first("from"), params.first("to"), max_days);
+        let (resolution, window) = match (resolution, window) {
+            (Some(r), Ok(w)) => (r, w),
+            (resolution, window) => {
+                let mut errors = Vec::new();
+                if resolution.is_none() {
+                    errors.push(WindowError::new("resolution", "minute or hour"));
+                }
+                errors.extend(window.err().unwrap_or_default());
+                return Err(Refusal::Invalid("the query is not valid", errors));
+            }
         };
-        let window = Window::parse(params.first("from"), params.first("to"), resolution.max_days())
-            .map_err(|errors| Refusal::Invalid("the window is not valid", errors))?;
         let items = self.store.vitals(&profile.wearer_id, &window).await?;
         let readings = readings_in(&items, &window).map_err(|_| {
             tracing::error!("a vitals item of the wearer does not decode");

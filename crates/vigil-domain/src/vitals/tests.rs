@@ -376,6 +376,9 @@ fn metrics_requests_report_every_problem() {
     );
     let e = ok(serde_json::json!({"steps": ["sum"]})).unwrap_err();
     assert_eq!(e.errors.len(), 2);
+    // A bad window and an unknown measure: both listed.
+    let e = ok(serde_json::json!({"steps": ["sum"], "mood": ["avg"], "from": from, "to": from})).unwrap_err();
+    assert_eq!(e.errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), ["to", "mood"]);
     let e = ok(serde_json::json!([1, 2])).unwrap_err();
     assert_eq!(e.errors.len(), 1);
 }

@@ -288,7 +288,10 @@ impl MetricsRequest {
         }
         match window {
             Some(window) => Ok(Self { window, wanted, errors: soft }),
-            None => Err(MetricsRejected { message: "the window is not valid", errors }),
+            None => {
+                errors.extend(soft);
+                Err(MetricsRejected { message: "the window is not valid", errors })
+            }
         }
     }
 

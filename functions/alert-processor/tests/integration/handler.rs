@@ -213,6 +213,33 @@ fn low_battery_waits_out_quiet_hours_then_is_sent() {
 }
 
 #[test]
+fn a_snoozed_rule_is_stored_but_not_sent_and_sos_is_never_snoozed() {
+    use vigil_domain::care::Snooze;
+    let p = processor();
+    {
+        let mut profiles = p.alerting.wearers.profiles.lock().unwrap();
+        let profile = profiles.get_mut("wearer-42").unwrap();
+        let until = at("2026-11-22T11:00:00Z");
+        for rule in [RuleKind::BatteryLow, RuleKind::Sos] {
+            // Snooze::new refuses SOS; the alert path must not trust the profile to have refused it.
+            profile.snoozes.insert(rule, Snooze { until, by: "cg-daughter".into() });
+        }
+    }
+    let mut low = reading("2026-11-22T10:59:50+01:00", 1);
+    low.battery_pct = Some(9);
+    let e = event(vec![record(1, envelope("wearer-42", vec![low, sos("2026-11-22T10:59:55+01:00", 2)]))]);
+    assert!(failures(&p, &e, NOW).is_empty());
+    let alerts = p.alerting.alerts.all();
+    let battery = alerts.iter().find(|a| a.rule == RuleKind::BatteryLow).expect("stored while snoozed");
+    assert!(p.alerting.alerts.record(battery.id.as_str()).unwrap().snoozed);
+    let sent = p.alerting.notifier.sent();
+    assert!(sent.iter().all(|m| m.message.alert_id != battery.id.as_str()), "nothing sent for the snoozed rule");
+    let sos = alerts.iter().find(|a| a.rule == RuleKind::Sos).unwrap();
+    assert!(!p.alerting.alerts.record(sos.id.as_str()).unwrap().snoozed);
+    assert_eq!(sent.iter().filter(|m| m.message.alert_id == sos.id.as_str()).count(), 3, "SOS to everyone: {sent:?}");
+}
+
+#[test]
 fn a_refused_number_does_not_block_the_others_or_the_batch() {
     let p = processor();
     p.alerting.notifier.refused.lock().unwrap().push("+447700900002".into());

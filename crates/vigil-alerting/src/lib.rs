@@ -196,6 +196,7 @@ impl<P: AlertPorts> Alerting<P> {
                 tracing::error!(wearer_id, "no wearer profile: alerts are stored but nobody is notified");
                 WearerProfile {
                     snoozes: Default::default(),
+                    escalation: Default::default(),
                     wearer_id: wearer_id.to_owned(),
                     name: String::new(),
                     time_zone: "UTC".into(),

@@ -9,6 +9,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use crate::alerts::{Alert, Language, Message, RuleKind, Severity, Thresholds, render};
+use crate::escalation::EscalationPolicy;
 
 /// A wearer as the registry keeps them (personal data: never logged).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,6 +27,9 @@ pub struct WearerProfile {
     /// snooze stays until the next snooze of its rule replaces it.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub snoozes: BTreeMap<RuleKind, Snooze>,
+    /// Who is told next when nobody acknowledges; the defaults need no setup.
+    #[serde(default)]
+    pub escalation: EscalationPolicy,
 }
 
 impl WearerProfile {
@@ -109,6 +113,10 @@ pub struct Caregiver {
     /// How other caregivers see them ("Ana"), e.g. as the one who acknowledged an alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Escalation level: 1 (default) is told at once; 2 when level 1 does not answer
+    /// (see [`crate::escalation`]).
+    #[serde(default = "first_level")]
+    pub level: u8,
     #[serde(default)]
     pub language: Language,
     /// E.164 phone number for SMS, e.g. `+34600111222`.
@@ -120,6 +128,10 @@ pub struct Caregiver {
     /// When low-severity alerts wait, in the caregiver's own time zone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quiet_hours: Option<QuietHours>,
+}
+
+fn first_level() -> u8 {
+    1
 }
 
 /// A daily span of local time, e.g. 22:00–07:00 (wrapping past midnight).

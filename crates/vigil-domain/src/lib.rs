@@ -11,11 +11,14 @@ pub mod care;
 pub mod config;
 pub mod envelope;
 mod error;
+pub mod escalation;
 pub mod lifecycle;
+pub mod link;
 pub mod names;
 pub mod ports;
 pub mod reading;
 pub mod registry;
+pub mod sms;
 pub mod upload;
 pub mod vitals;
 

@@ -180,6 +180,7 @@ async fn main() -> anyhow::Result<()> {
         Command::RegisterWearer { file, wearers_table, links_table } => {
             let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
             let profile: WearerProfile = serde_json::from_str(&text).context("parsing the wearer profile")?;
+            profile.escalation.validate().context("checking the wearer's escalation policy")?;
             let sdk = sdk().await;
             let client = aws_sdk_dynamodb::Client::new(&sdk);
             DynamoWearerDirectory::new(client.clone(), wearers_table)

@@ -18,6 +18,7 @@ fn at(s: &str) -> DateTime<Utc> {
 fn profile(id: &str, phone: &str) -> WearerProfile {
     WearerProfile {
         snoozes: Default::default(),
+        escalation: Default::default(),
         wearer_id: id.into(),
         name: "João Silva".into(),
         time_zone: "America/Sao_Paulo".into(),
@@ -26,6 +27,7 @@ fn profile(id: &str, phone: &str) -> WearerProfile {
             sub: None,
             name: None,
             id: format!("cg-{id}"),
+            level: 1,
             language: Language::PtBr,
             phone: Some(phone.into()),
             push_endpoint: None,

@@ -67,6 +67,7 @@ async fn a_profile_round_trips() {
     let directory = DynamoWearerDirectory::new(client, name);
     let profile = WearerProfile {
         snoozes: Default::default(),
+        escalation: Default::default(),
         wearer_id: "w-1".into(),
         name: "Ana Núñez".into(),
         time_zone: "Europe/Madrid".into(),
@@ -80,6 +81,7 @@ async fn a_profile_round_trips() {
                 sub: None,
                 name: None,
                 id: "cg-1".into(),
+                level: 1,
                 language: Language::Es,
                 phone: Some("+34600111222".into()),
                 push_endpoint: None,
@@ -93,6 +95,7 @@ async fn a_profile_round_trips() {
                 sub: None,
                 name: None,
                 id: "cg-2".into(),
+                level: 1,
                 language: Language::PtBr,
                 phone: None,
                 push_endpoint: Some("arn:aws:sns:us-east-1:123456789012:endpoint/GCM/vigil/abc".into()),

@@ -20,6 +20,7 @@ impl FakeWearers {
     fn register(&self, wearer_id: &str, name: &str) {
         let profile = WearerProfile {
             snoozes: Default::default(),
+            escalation: Default::default(),
             wearer_id: wearer_id.into(),
             name: name.into(),
             time_zone: "Europe/Madrid".into(),

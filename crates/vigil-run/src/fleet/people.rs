@@ -107,6 +107,7 @@ pub(crate) fn person(index: usize, rng: &mut Rng, next_caregiver: &mut usize) ->
             let quiet = c == 1 && rng.below(2) == 0;
             Caregiver {
                 id: format!("cg-{n:04}-{}", c + 1),
+                level: 1,
                 // Every simulated caregiver signs in to the caregivers' API with an account of their own.
                 sub: Some(format!("caregiver-{n:04}-{}", c + 1)),
                 name: Some(zone.first[k % zone.first.len()].to_owned()),
@@ -131,6 +132,7 @@ pub(crate) fn person(index: usize, rng: &mut Rng, next_caregiver: &mut usize) ->
         thresholds,
         caregivers,
         snoozes: Default::default(),
+        escalation: Default::default(),
     };
     let device = DeviceLink { device_id, wearer_id, app_users: vec![app_user.clone()], time_zone: zone.tz.to_owned() };
     let jitter = |r: &mut Rng| r.range(-3, 3) as f64 / 100.0;

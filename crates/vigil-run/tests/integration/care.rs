@@ -58,6 +58,7 @@ impl Api {
 fn caregiver(id: &str, sub: &str, name: &str) -> Caregiver {
     Caregiver {
         id: id.into(),
+        level: 1,
         sub: Some(sub.into()),
         name: Some(name.into()),
         language: Default::default(),
@@ -75,6 +76,7 @@ fn profile(wearer_id: &str, caregivers: Vec<Caregiver>) -> WearerProfile {
         thresholds: Default::default(),
         caregivers,
         snoozes: Default::default(),
+        escalation: Default::default(),
     }
 }
 

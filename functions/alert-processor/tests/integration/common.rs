@@ -12,6 +12,7 @@ pub const PHONE: &str = "+34600000001";
 pub fn sms_only(wearer: &str) -> WearerProfile {
     WearerProfile {
         snoozes: Default::default(),
+        escalation: Default::default(),
         wearer_id: wearer.into(),
         name: "Carmen Ruiz".into(),
         time_zone: "Europe/Madrid".into(),
@@ -20,6 +21,7 @@ pub fn sms_only(wearer: &str) -> WearerProfile {
             sub: None,
             name: None,
             id: "cg-daughter".into(),
+            level: 1,
             language: Language::Es,
             phone: Some(PHONE.into()),
             push_endpoint: None,

@@ -18,6 +18,7 @@ type Proc = Processor<Memory, MemoryQuarantine>;
 fn profile(wearer: &str) -> WearerProfile {
     WearerProfile {
         snoozes: Default::default(),
+        escalation: Default::default(),
         wearer_id: wearer.into(),
         name: "Carmen Ruiz".into(),
         time_zone: "Europe/Madrid".into(),
@@ -27,6 +28,7 @@ fn profile(wearer: &str) -> WearerProfile {
                 sub: None,
                 name: None,
                 id: "cg-daughter".into(),
+                level: 1,
                 language: vigil_domain::alerts::Language::Es,
                 phone: Some("+34600000001".into()),
                 push_endpoint: Some("arn:aws:sns:eu-west-1:123456789012:endpoint/GCM/vigil/abc".into()),
@@ -36,6 +38,7 @@ fn profile(wearer: &str) -> WearerProfile {
                 sub: None,
                 name: None,
                 id: "cg-neighbour".into(),
+                level: 1,
                 language: vigil_domain::alerts::Language::En,
                 phone: Some("+447700900002".into()),
                 push_endpoint: None,

@@ -42,6 +42,7 @@ async fn setup() -> Setup {
         [format!("+3460{:07}", fastrand::u32(..10_000_000)), format!("+4477{:07}", fastrand::u32(..10_000_000))];
     let profile = WearerProfile {
         snoozes: Default::default(),
+        escalation: Default::default(),
         wearer_id: "wearer-42".into(),
         name: "Carmen Ruiz".into(),
         time_zone: "Europe/Madrid".into(),
@@ -51,6 +52,7 @@ async fn setup() -> Setup {
                 sub: None,
                 name: None,
                 id: "cg-1".into(),
+                level: 1,
                 language: Language::Es,
                 phone: Some(phones[0].clone()),
                 push_endpoint: None,
@@ -60,6 +62,7 @@ async fn setup() -> Setup {
                 sub: None,
                 name: None,
                 id: "cg-2".into(),
+                level: 1,
                 language: Language::En,
                 phone: Some(phones[1].clone()),
                 push_endpoint: None,

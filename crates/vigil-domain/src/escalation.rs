@@ -1,0 +1,373 @@
+//! Escalation: what happens when nobody acknowledges an alert. Pure: the policy
+//! (per wearer, in the profile, with defaults that need no setup) and the plan of
+//! steps it gives for one alert. The scheduled path takes the steps that are due,
+//! stops the moment the alert is acknowledged or resolved, and sends each step
+//! once through the delivery claims (its [`EscalationStep::key`]).
+//!
+//! The first notification (every caregiver, push and SMS) is the alert path's own;
+//! the stages here come after it:
+//!
+//! | severity | default stages |
+//! |---|---|
+//! | critical (SOS, fall) | at 3 min: voice calls to the level-1 caregivers one after another (1 min apart), and SMS to the level-2 contacts; at 10 min: voice calls to everyone, repeated twice more 5 min apart |
+//! | high (heart rate, SpO2) | at 15 min: SMS and push to the level-2 contacts |
+//! | medium, low | none |
+//!
+//! A caregiver's level is in their profile entry (default 1). Quiet hours never
+//! delay a step: only the first notification of a low-severity alert waits them out.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::alerts::{Alert, Severity};
+use crate::care::WearerProfile;
+
+/// Longest delay of a stage after the alert.
+pub const MAX_AFTER_MIN: u32 = 24 * 60;
+/// Most repetitions of a stage.
+pub const MAX_REPEATS: u32 = 5;
+
+/// Who a stage reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Audience {
+    /// Caregivers of level 1 (the default level).
+    Level1,
+    /// Caregivers of level 2 (contacts told only when level 1 does not answer).
+    Level2,
+    Everyone,
+}
+
+/// How a stage reaches them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepChannel {
+    Sms,
+    Push,
+    Voice,
+}
+
+impl StepChannel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepChannel::Sms => "sms",
+            StepChannel::Push => "push",
+            StepChannel::Voice => "voice",
+        }
+    }
+}
+
+/// One stage of a policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stage {
+    /// Minutes after the alert was raised.
+    pub after_min: u32,
+    pub to: Audience,
+    pub channels: Vec<StepChannel>,
+    /// Seconds between one recipient and the next (0: all at once). Calls one after
+    /// another give each caregiver the time to answer before the next phone rings.
+    #[serde(default)]
+    pub one_by_one_s: u32,
+    /// Further rounds of the stage.
+    #[serde(default)]
+    pub repeat: u32,
+    /// Minutes between rounds.
+    #[serde(default)]
+    pub repeat_every_min: u32,
+}
+
+/// The stages per severity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EscalationPolicy {
+    pub critical: Vec<Stage>,
+    pub high: Vec<Stage>,
+    pub medium: Vec<Stage>,
+    pub low: Vec<Stage>,
+}
+
+impl Default for EscalationPolicy {
+    fn default() -> Self {
+        let stage = |after_min, to, channels: &[StepChannel]| Stage {
+            after_min,
+            to,
+            channels: channels.to_vec(),
+            one_by_one_s: 0,
+            repeat: 0,
+            repeat_every_min: 0,
+        };
+        Self {
+            critical: vec![
+                Stage { one_by_one_s: 60, ..stage(3, Audience::Level1, &[StepChannel::Voice]) },
+                stage(3, Audience::Level2, &[StepChannel::Sms]),
+                Stage { repeat: 2, repeat_every_min: 5, ..stage(10, Audience::Everyone, &[StepChannel::Voice]) },
+            ],
+            high: vec![stage(15, Audience::Level2, &[StepChannel::Sms, StepChannel::Push])],
+            medium: Vec::new(),
+            low: Vec::new(),
+        }
+    }
+}
+
+/// A policy that cannot be used, with every reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid escalation policy: {}", .0.join("; "))]
+pub struct PolicyError(pub Vec<String>);
+
+impl EscalationPolicy {
+    pub fn stages(&self, severity: Severity) -> &[Stage] {
+        match severity {
+            Severity::Critical => &self.critical,
+            Severity::High => &self.high,
+            Severity::Medium => &self.medium,
+            Severity::Low => &self.low,
+        }
+    }
+
+    /// Every problem of the policy: delays within a day and not decreasing, at least
+    /// one channel, repeats bounded and spaced, no voice call for low severity.
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        let mut problems = Vec::new();
+        for severity in Severity::ALL {
+            let name = severity.as_str();
+            let mut last = 0;
+            for (i, s) in self.stages(severity).iter().enumerate() {
+                let at = format!("{name}[{i}]");
+                if s.after_min == 0 || s.after_min > MAX_AFTER_MIN {
+                    problems.push(format!("{at}.after_min must be 1..={MAX_AFTER_MIN}"));
+                }
+                if s.after_min < last {
+                    problems.push(format!("{at}.after_min is earlier than the stage before it"));
+                }
+                last = s.after_min;
+                if s.channels.is_empty() {
+                    problems.push(format!("{at}.channels is empty"));
+                }
+                if s.repeat > MAX_REPEATS {
+                    problems.push(format!("{at}.repeat is over {MAX_REPEATS}"));
+                }
+                if s.repeat > 0 && s.repeat_every_min == 0 {
+                    problems.push(format!("{at}.repeat_every_min must be set when repeating"));
+                }
+                if s.one_by_one_s > 600 {
+                    problems.push(format!("{at}.one_by_one_s is over 600"));
+                }
+                if severity == Severity::Low && s.channels.contains(&StepChannel::Voice) {
+                    problems.push(format!("{at}: low-severity alerts never call"));
+                }
+            }
+        }
+        if problems.is_empty() { Ok(()) } else { Err(PolicyError(problems)) }
+    }
+}
+
+/// One step of an alert's escalation: one recipient, one channel, one round.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct EscalationStep {
+    pub due_at: DateTime<Utc>,
+    pub alert_id: String,
+    /// 2 for the first stage after the first notification, and so on.
+    pub level: u8,
+    /// 0 for the first round of a stage, then 1, 2, …
+    pub round: u8,
+    pub caregiver_id: String,
+    pub channel: StepChannel,
+}
+
+impl EscalationStep {
+    /// The step's delivery key: at most one per (alert, level, round, recipient, channel).
+    pub fn key(&self) -> String {
+        format!("{}#L{}#R{}#{}#{}", self.alert_id, self.level, self.round, self.caregiver_id, self.channel.as_str())
+    }
+}
+
+/// Every escalation step of `alert` for `profile`, in due order. A caregiver who
+/// lacks the channel's address (no phone for SMS or voice, no push endpoint) is
+/// left out of that channel's steps.
+pub fn plan(alert: &Alert, profile: &WearerProfile, policy: &EscalationPolicy) -> Vec<EscalationStep> {
+    let mut steps = Vec::new();
+    for (i, stage) in policy.stages(alert.severity).iter().enumerate() {
+        let level = u8::try_from(i + 2).unwrap_or(u8::MAX);
+        let recipients: Vec<_> = profile
+            .caregivers
+            .iter()
+            .filter(|c| match stage.to {
+                Audience::Level1 => c.level <= 1,
+                Audience::Level2 => c.level == 2,
+                Audience::Everyone => true,
+            })
+            .collect();
+        for round in 0..=stage.repeat.min(MAX_REPEATS) {
+            let start = alert.raised_at
+                + Duration::minutes(i64::from(stage.after_min))
+                + Duration::minutes(i64::from(round) * i64::from(stage.repeat_every_min));
+            for (k, c) in recipients.iter().enumerate() {
+                let due_at = start + Duration::seconds(k as i64 * i64::from(stage.one_by_one_s));
+                for &channel in &stage.channels {
+                    let reachable = match channel {
+                        StepChannel::Sms | StepChannel::Voice => c.phone.as_deref().is_some_and(|p| !p.is_empty()),
+                        StepChannel::Push => c.push_endpoint.as_deref().is_some_and(|p| !p.is_empty()),
+                    };
+                    if reachable {
+                        steps.push(EscalationStep {
+                            due_at,
+                            alert_id: alert.id.to_string(),
+                            level,
+                            round: u8::try_from(round).unwrap_or(u8::MAX),
+                            caregiver_id: c.id.clone(),
+                            channel,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    steps.sort();
+    steps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alerts::{AlertId, RuleKind};
+    use crate::care::Caregiver;
+
+    fn caregiver(id: &str, level: u8, phone: bool, push: bool) -> Caregiver {
+        Caregiver {
+            id: id.into(),
+            sub: None,
+            name: None,
+            level,
+            language: Default::default(),
+            phone: phone.then(|| format!("+3460000{id}")),
+            push_endpoint: push.then(|| format!("arn:push:{id}")),
+            quiet_hours: None,
+        }
+    }
+
+    fn profile(caregivers: Vec<Caregiver>) -> WearerProfile {
+        WearerProfile {
+            wearer_id: "w".into(),
+            name: "Carmen".into(),
+            time_zone: "Europe/Madrid".into(),
+            thresholds: Default::default(),
+            caregivers,
+            snoozes: Default::default(),
+            escalation: Default::default(),
+        }
+    }
+
+    fn alert(rule: RuleKind) -> Alert {
+        let at: DateTime<Utc> = "2026-11-22T03:00:00Z".parse().unwrap();
+        Alert {
+            id: AlertId::new("w", rule, at),
+            wearer_id: "w".into(),
+            rule,
+            severity: rule.severity(),
+            episode_start: at,
+            raised_at: at,
+            readings: vec![],
+            location: None,
+            value: None,
+        }
+    }
+
+    fn min(m: i64, s: i64) -> DateTime<Utc> {
+        "2026-11-22T03:00:00Z".parse::<DateTime<Utc>>().unwrap() + Duration::minutes(m) + Duration::seconds(s)
+    }
+
+    #[test]
+    fn a_critical_alert_calls_level_one_in_turn_texts_level_two_then_calls_everyone() {
+        let p = profile(vec![
+            caregiver("a", 1, true, true),
+            caregiver("b", 1, true, false),
+            caregiver("c", 2, true, false),
+            caregiver("d", 2, false, true),
+        ]);
+        let steps = plan(&alert(RuleKind::Sos), &p, &EscalationPolicy::default());
+        let at3: Vec<_> = steps
+            .iter()
+            .filter(|s| s.level == 2 || s.level == 3)
+            .map(|s| (s.due_at, s.caregiver_id.as_str(), s.channel))
+            .collect();
+        assert_eq!(
+            at3,
+            [
+                (min(3, 0), "a", StepChannel::Voice),
+                (min(3, 0), "c", StepChannel::Sms),
+                (min(4, 0), "b", StepChannel::Voice),
+            ],
+            "d has no phone: no SMS for d"
+        );
+        let calls: Vec<_> =
+            steps.iter().filter(|s| s.level == 4).map(|s| (s.due_at, s.round, s.caregiver_id.as_str())).collect();
+        assert_eq!(calls.len(), 3 * 3, "3 rounds × the 3 caregivers with a phone");
+        assert!(calls.contains(&(min(10, 0), 0, "a")) && calls.contains(&(min(20, 0), 2, "c")));
+        // Every step has its own key.
+        let keys: std::collections::HashSet<String> = steps.iter().map(EscalationStep::key).collect();
+        assert_eq!(keys.len(), steps.len());
+    }
+
+    #[test]
+    fn high_goes_to_level_two_after_15_minutes_and_medium_and_low_never_escalate() {
+        let p = profile(vec![caregiver("a", 1, true, true), caregiver("c", 2, true, true)]);
+        let steps = plan(&alert(RuleKind::HeartRateHigh), &p, &EscalationPolicy::default());
+        assert_eq!(
+            steps.iter().map(|s| (s.due_at, s.caregiver_id.as_str(), s.channel)).collect::<Vec<_>>(),
+            [(min(15, 0), "c", StepChannel::Sms), (min(15, 0), "c", StepChannel::Push)]
+        );
+        assert!(steps.iter().all(|s| s.channel != StepChannel::Voice), "no calls for high by default");
+        for rule in [RuleKind::Inactivity, RuleKind::NoData, RuleKind::BatteryLow] {
+            assert!(plan(&alert(rule), &p, &EscalationPolicy::default()).is_empty(), "{rule:?}");
+        }
+    }
+
+    #[test]
+    fn the_default_policy_is_valid_and_bad_ones_name_every_problem() {
+        EscalationPolicy::default().validate().unwrap();
+        let bad = EscalationPolicy {
+            critical: vec![
+                Stage {
+                    after_min: 10,
+                    to: Audience::Everyone,
+                    channels: vec![StepChannel::Voice],
+                    one_by_one_s: 0,
+                    repeat: 9,
+                    repeat_every_min: 0,
+                },
+                Stage {
+                    after_min: 5,
+                    to: Audience::Level2,
+                    channels: vec![],
+                    one_by_one_s: 0,
+                    repeat: 0,
+                    repeat_every_min: 0,
+                },
+            ],
+            low: vec![Stage {
+                after_min: 0,
+                to: Audience::Level1,
+                channels: vec![StepChannel::Voice],
+                one_by_one_s: 0,
+                repeat: 0,
+                repeat_every_min: 0,
+            }],
+            ..EscalationPolicy::default()
+        };
+        let err = bad.validate().unwrap_err();
+        assert_eq!(err.0.len(), 6, "{err}");
+        assert!(err.to_string().contains("low-severity alerts never call"));
+    }
+
+    #[test]
+    fn a_policy_reads_from_the_profile_with_defaults_for_what_is_left_out() {
+        let policy: EscalationPolicy = serde_json::from_str(r#"{"high": []}"#).unwrap();
+        assert_eq!(policy.critical, EscalationPolicy::default().critical);
+        assert!(policy.high.is_empty());
+        assert!(
+            serde_json::from_str::<EscalationPolicy>(r#"{"urgent": []}"#).is_err(),
+            "unknown severities are refused"
+        );
+    }
+}

@@ -3,7 +3,7 @@
 //! LocalStack, moto's server and AWS differ only by `AWS_ENDPOINT_URL`.
 //!
 //! Each service is a Cargo feature (`kinesis`, `dynamodb`, `s3`, `sns`,
-//! `secretsmanager`): a function enables what it calls and links nothing else.
+//! `secretsmanager`, `voice`): a function enables what it calls and links nothing else.
 
 pub mod dynamo;
 pub mod retry;
@@ -40,6 +40,10 @@ pub mod quarantine;
 
 #[cfg(feature = "sns")]
 pub mod sns;
+
+// End User Messaging SMS and Voice v2: voice calls (escalation).
+#[cfg(feature = "voice")]
+pub mod voice;
 
 // Secrets Manager: the pseudonym key.
 #[cfg(feature = "secretsmanager")]

@@ -51,6 +51,14 @@ pub fn sns(config: &SdkConfig) -> aws_sdk_sns::Client {
     aws_sdk_sns::Client::new(config)
 }
 
+#[cfg(feature = "voice")]
+/// End User Messaging SMS and Voice v2 (voice calls). The endpoint override is the
+/// SDK's own: `AWS_ENDPOINT_URL`, or `AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2` for this
+/// service alone (the local stand-in, `vigil_local::voice`, as moto has no voice API).
+pub fn voice(config: &SdkConfig) -> aws_sdk_pinpointsmsvoicev2::Client {
+    aws_sdk_pinpointsmsvoicev2::Client::new(config)
+}
+
 #[cfg(feature = "s3")]
 /// S3 with path-style addressing when an emulator is the endpoint: moto and
 /// LocalStack serve `http://host/bucket/key`, and virtual-hosted names like

@@ -8,3 +8,4 @@ pub mod esm;
 pub mod moto;
 pub mod provision;
 pub mod stream;
+pub mod voice;

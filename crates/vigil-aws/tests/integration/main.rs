@@ -6,3 +6,7 @@ mod alert_adapters_mocks;
 mod alert_adapters_moto;
 mod kinesis_mocks;
 mod secrets_moto;
+#[cfg(feature = "voice")]
+mod voice_local;
+#[cfg(feature = "voice")]
+mod voice_mocks;

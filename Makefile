@@ -18,7 +18,7 @@ run:
 	bash scripts/run.sh $(ARGS)
 
 serve:
-	bash scripts/serve.sh $(ARGS)
+	bash scripts/run.sh serve $(ARGS)
 
 test:
 	bash scripts/test.sh

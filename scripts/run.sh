@@ -6,9 +6,14 @@
 # which provisions a fresh set of resources and drives every function. Arguments go to
 # `vigil run` (see `cargo run -p vigil-run --bin vigil -- run --help`), e.g.
 #   bash scripts/run.sh --wearers 50 --duration 240 --speed 120 --summary-json /tmp/summary.json
+# `make serve` is `bash scripts/run.sh serve [args]`: `vigil serve` instead, the pipeline
+# with no simulated fleet until Ctrl-C (it loads no warehouse, so PostgreSQL is not started).
 # Stops what it started when it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+command=run
+if [[ ${1:-} == serve ]]; then command=serve; shift; fi
 
 endpoint=localstack/endpoint.sh
 started_endpoint=0
@@ -28,10 +33,13 @@ if ! bash "$endpoint" status >/dev/null 2>&1; then started_endpoint=1; fi
 bash "$endpoint" start
 eval "$(bash "$endpoint" env)"
 
-echo "== local warehouse (PostgreSQL)"
-if ! bash scripts/pg.sh status >/dev/null 2>&1; then started_pg=1; fi
-bash scripts/pg.sh start
-eval "$(bash scripts/pg.sh env)"
+if [[ $command == run ]]; then
+  echo "== local warehouse (PostgreSQL)"
+  if ! bash scripts/pg.sh status >/dev/null 2>&1; then started_pg=1; fi
+  bash scripts/pg.sh start
+  eval "$(bash scripts/pg.sh env)"
+fi
 
-echo "== vigil run $*"
-"$vigil" run "$@"
+echo "== vigil $command $*"
+# Ctrl-C reaches vigil, which stops cleanly; the shell waits for it, then the trap runs.
+"$vigil" "$command" "$@"

@@ -1,4 +1,6 @@
-//! What the HTTP functions share: who is calling.
+//! What the HTTP functions share: who is calling, and how long a request may take.
+
+use std::time::Duration;
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
@@ -14,4 +16,25 @@ pub fn caller(request: &Request) -> Option<String> {
         _ => return None,
     };
     (!sub.is_empty()).then_some(sub)
+}
+
+/// A request's time budget: `configured`, cut short by the invocation deadline
+/// less `margin` (kept back to write the response). Outside Lambda: `configured`.
+pub fn budget(request: &Request, configured: Duration, margin: Duration) -> Duration {
+    let Some(ctx) = request.lambda_context_ref() else {
+        return configured;
+    };
+    let now_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
+    let left = Duration::from_millis(ctx.deadline.saturating_sub(now_ms)).saturating_sub(margin);
+    configured.min(left)
+}
+
+/// Whether the body is declared JSON (`Content-Type: application/json`, any parameters).
+pub fn is_json(request: &Request) -> bool {
+    let Some(value) = request.headers().get(lambda_http::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("application/json")
 }

@@ -7,7 +7,7 @@
 //! Who does what is a pure function of the alert id ([`response`]), so a run
 //! with the same seed behaves the same way.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -88,7 +88,7 @@ pub async fn respond(
     let mut told: Vec<Told> = Vec::new();
     let mut seen = HashSet::new();
     // Simulated due time → index into `told`.
-    let mut due: BTreeMap<(DateTime<Utc>, usize), ()> = BTreeMap::new();
+    let mut due: BTreeSet<(DateTime<Utc>, usize)> = BTreeSet::new();
     loop {
         let new = sent.since(read);
         read += new.len();
@@ -108,10 +108,10 @@ pub async fn respond(
                 answer: None,
             });
             if response != Response::Never {
-                due.insert((now + delay, told.len() - 1), ());
+                due.insert((now + delay, told.len() - 1));
             }
         }
-        while let Some((&(at, i), ())) = due.first_key_value() {
+        while let Some(&(at, i)) = due.first() {
             if at > clock.now() {
                 break;
             }

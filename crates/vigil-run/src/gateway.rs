@@ -253,17 +253,7 @@ fn v2_event(
     let path = parts.uri.path();
     let now = chrono::Utc::now();
     let query = parts.uri.query().unwrap_or("");
-    let mut parameters = Map::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let (k, v) = (decode(k), decode(v));
-        // API Gateway joins repeated parameters with commas.
-        let joined = match parameters.get(&k).and_then(Value::as_str) {
-            Some(before) => format!("{before},{v}"),
-            None => v,
-        };
-        parameters.insert(k, Value::String(joined));
-    }
+    let parameters = query_parameters(query);
     json!({
         "version": "2.0",
         "routeKey": route.key,
@@ -286,28 +276,17 @@ fn v2_event(
     })
 }
 
-/// A query string component, percent- and plus-decoded as API Gateway does.
-fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
+/// `queryStringParameters` as API Gateway builds them: decoded, repeated names joined with commas.
+fn query_parameters(query: &str) -> Map<String, Value> {
+    let mut parameters = Map::new();
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        let joined = match parameters.get(k.as_ref()).and_then(Value::as_str) {
+            Some(before) => format!("{before},{v}"),
+            None => v.into_owned(),
+        };
+        parameters.insert(k.into_owned(), Value::String(joined));
     }
-    String::from_utf8_lossy(&out).into_owned()
+    parameters
 }
 
 fn headers_user_agent(parts: &hyper::http::request::Parts) -> String {
@@ -368,7 +347,9 @@ mod tests {
         assert_eq!(find("GET", "/v1/wearers//alerts"), None);
         let route = table.iter().find(|r| r.key == "GET /v1/wearers/{wearer_id}/alerts").unwrap();
         assert_eq!(route.parameters("/v1/wearers/w-9/alerts")["wearer_id"], "w-9");
-        assert_eq!(decode("2026-11-22T10%3A00%3A00%2B01%3A00"), "2026-11-22T10:00:00+01:00");
-        assert_eq!(decode("a+b%zz"), "a b%zz");
+        let q = query_parameters("from=2026-11-22T10%3A00%3A00%2B01%3A00&x=a+b%zz&s=open&s=resolved");
+        assert_eq!(q["from"], "2026-11-22T10:00:00+01:00");
+        assert_eq!(q["x"], "a b%zz");
+        assert_eq!(q["s"], "open,resolved");
     }
 }

@@ -167,7 +167,7 @@ impl<S: CareStore + Sync, L: LifecycleSink + Sync> Care<S, L> {
         }
         let caller = vigil_lambda::http::caller(request).ok_or(Refusal::Unauthorized)?;
         let body = body_of(request, route)?;
-        let budget = self.budget(request);
+        let budget = vigil_lambda::http::budget(request, self.budget, DEADLINE_MARGIN);
         let work = self.route(route, &caller, request, body, now, metrics);
         match tokio::time::timeout(budget, work).await {
             Ok(answer) => answer,
@@ -432,16 +432,6 @@ impl<S: CareStore + Sync, L: LifecycleSink + Sync> Care<S, L> {
         profile.snoozes.insert(rule, snooze);
         Ok(json!({"wearer_id": profile.wearer_id, "snoozes": view::snoozes(&profile, now)}))
     }
-
-    /// The request's budget: the configured one, cut short by the invocation deadline.
-    fn budget(&self, request: &Request) -> Duration {
-        let Some(ctx) = request.lambda_context_ref() else {
-            return self.budget;
-        };
-        let now_ms = u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0);
-        let left = Duration::from_millis(ctx.deadline.saturating_sub(now_ms)).saturating_sub(DEADLINE_MARGIN);
-        self.budget.min(left)
-    }
 }
 
 /// The caller's caregiver id in the profile (they are in it: checked before).
@@ -466,12 +456,7 @@ fn body_of(request: &Request, route: Route<'_>) -> Result<Option<Value>, Refusal
     if bytes.is_empty() && matches!(route, Route::Acknowledge(_)) {
         return Ok(None);
     }
-    let json = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"));
-    if !json {
+    if !vigil_lambda::http::is_json(request) {
         return Err(Refusal::NotJson);
     }
     match serde_json::from_slice::<Value>(bytes) {

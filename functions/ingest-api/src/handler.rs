@@ -14,14 +14,14 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use lambda_http::http::{HeaderValue, Method, StatusCode, header};
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::json;
 use vigil_domain::envelope::encode_envelopes;
 use vigil_domain::ports::{DeviceDirectory, PublishError, RecordPublisher, StreamRecord};
 use vigil_domain::registry::{Denied, authorize};
 use vigil_domain::upload::{FieldError, MAX_BODY_BYTES, RejectedReading, parse_upload};
-use vigil_lambda::http::caller;
+use vigil_lambda::http::{caller, is_json};
 use vigil_lambda::metrics::Metrics;
 
 pub const ROUTE: &str = "/v1/uploads";
@@ -146,7 +146,7 @@ where
             }
         };
 
-        let budget = self.budget(request);
+        let budget = vigil_lambda::http::budget(request, self.publish_budget, DEADLINE_MARGIN);
         match self.publisher.publish(records, budget).await {
             Ok(report) => {
                 metrics
@@ -181,24 +181,6 @@ where
             }
         }
     }
-
-    /// The publish budget: the configured one, cut short by the invocation deadline.
-    fn budget(&self, request: &Request) -> Duration {
-        let Some(ctx) = request.lambda_context_ref() else {
-            return self.publish_budget;
-        };
-        let now_ms = u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0);
-        let left = Duration::from_millis(ctx.deadline.saturating_sub(now_ms)).saturating_sub(DEADLINE_MARGIN);
-        self.publish_budget.min(left)
-    }
-}
-
-fn is_json(request: &Request) -> bool {
-    let Some(value) = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    let essence = value.split(';').next().unwrap_or("").trim();
-    essence.eq_ignore_ascii_case("application/json")
 }
 
 fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {

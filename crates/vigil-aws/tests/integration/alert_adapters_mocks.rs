@@ -2,6 +2,7 @@
 //! aws-smithy-mocks: what each failure means to the caller (retry or not), the
 //! conditional writes, and the requests' shape.
 
+use crate::chain;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -57,17 +58,6 @@ fn delivery() -> Delivery {
         message: message(),
         not_before: None,
     }
-}
-
-/// The whole error chain as text, to check nothing personal leaks into it.
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = format!("{err} {err:?}");
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(&format!(" | {cause} {cause:?}"));
-        source = cause.source();
-    }
-    text
 }
 
 // ---------------------------------------------------------------- SNS

@@ -10,3 +10,14 @@ mod secrets_moto;
 mod voice_local;
 #[cfg(feature = "voice")]
 mod voice_mocks;
+
+/// The whole error chain as text, to check nothing personal leaks into it.
+pub fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = format!("{err} {err:?}");
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(" | {cause} {cause:?}"));
+        source = cause.source();
+    }
+    text
+}

@@ -2,6 +2,7 @@
 //! request it sends (number, origination, voice per language, SSML said twice and
 //! escaped) and what each failure means to the caller (retry or not).
 
+use crate::chain;
 use aws_sdk_pinpointsmsvoicev2::Client;
 use aws_sdk_pinpointsmsvoicev2::config::retry::RetryConfig;
 use aws_sdk_pinpointsmsvoicev2::error::ErrorMetadata;
@@ -25,17 +26,6 @@ fn caller(rules: &[&Rule], configuration_set: Option<&str>) -> VoiceCaller {
     let client = mock_client!(aws_sdk_pinpointsmsvoicev2, RuleMode::MatchAny, rules, |c| c
         .retry_config(RetryConfig::disabled()));
     VoiceCaller::new(client, ORIGIN, configuration_set.map(str::to_owned))
-}
-
-/// The whole error chain as text, to check nothing personal leaks into it.
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = format!("{err} {err:?}");
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(&format!(" | {cause} {cause:?}"));
-        source = cause.source();
-    }
-    text
 }
 
 #[tokio::test]

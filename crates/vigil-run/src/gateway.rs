@@ -205,13 +205,19 @@ async fn route<B: Backend>(
     issuer: &LocalIssuer,
     backend: &B,
 ) -> Response<Full<Bytes>> {
-    let method = request.method().as_str().to_owned();
-    let Some(route) = table.iter().find(|r| r.matches(&method, request.uri().path())) else {
+    // The body is read first, whatever the answer: a response sent over an unread body
+    // makes hyper close the connection under a client that would reuse it.
+    let (parts, body) = request.into_parts();
+    let body = match Limited::new(body, MAX_PAYLOAD_BYTES).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => return gateway_error(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
+    };
+    let Some(route) = table.iter().find(|r| r.matches(parts.method.as_str(), parts.uri.path())) else {
         // An HTTP API answers an undeclared route (or method) itself.
         return gateway_error(StatusCode::NOT_FOUND, "Not Found");
     };
-    let claims = request
-        .headers()
+    let claims = parts
+        .headers
         .get(hyper::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
@@ -219,11 +225,6 @@ async fn route<B: Backend>(
     let Some(claims) = claims else {
         // What the HTTP API's JWT authorizer answers, without calling the function.
         return gateway_error(StatusCode::UNAUTHORIZED, "Unauthorized");
-    };
-    let (parts, body) = request.into_parts();
-    let body = match Limited::new(body, MAX_PAYLOAD_BYTES).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => return gateway_error(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
     };
     let event = v2_event(&parts, &body, claims, peer, route);
     let Ok(lambda_request) = lambda_http::request::from_str(&event.to_string()) else {

@@ -1,6 +1,6 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, HIPAASecurityChecks } from 'cdk-nag';
-import { DEFAULT_SETTINGS, VigilSettings, VigilStack } from './vigil-stack';
+import { DEFAULT_SETTINGS, OPTIONAL_SETTINGS, VigilSettings, VigilStack } from './vigil-stack';
 
 /** The stack name (and prefix of its named resources). */
 export const STACK_NAME = 'Vigil';
@@ -25,8 +25,12 @@ export function settingsFromContext(app: App): Partial<VigilSettings> {
       throw new Error(`-c vigil:${key}=${raw}: expected a number`);
     }
   }
-  const email = app.node.tryGetContext('vigil:alarmEmail');
-  if (email) out.alarmEmail = String(email);
+  // Settings without a default (alarmEmail, linkBaseUrl, voiceOriginationIdentity,
+  // voiceConfigurationSet): unset unless given, and an empty value is unset.
+  for (const key of OPTIONAL_SETTINGS) {
+    const raw = app.node.tryGetContext(`vigil:${key}`);
+    if (raw !== undefined && String(raw).trim() !== '') out[key] = String(raw).trim();
+  }
   return out as Partial<VigilSettings>;
 }
 

@@ -71,10 +71,14 @@ export interface HttpRoute {
 /**
  * Who calls an HTTP function, and so which of the user pool's app clients (and the
  * API's JWT authorizers) its routes accept: `app` the mobile app of wearers and their
- * households, `caregivers` the caregivers' app.
+ * households, `caregivers` the caregivers' app. `public`: nobody signs in, the route has
+ * no authorizer at all; the function authenticates each request itself (ack-link: the
+ * signed token in the path is the credential).
  */
-export type HttpUsers = 'app' | 'caregivers';
-export const HTTP_USERS: readonly HttpUsers[] = ['app', 'caregivers'];
+export type HttpUsers = 'app' | 'caregivers' | 'public';
+export const HTTP_USERS: readonly HttpUsers[] = ['app', 'caregivers', 'public'];
+/** The HTTP users that sign in: each has its own app client and JWT authorizer. */
+export type SignedInUsers = Exclude<HttpUsers, 'public'>;
 
 /** An HTTP trigger: its users and its routes. */
 export interface HttpTrigger {
@@ -82,10 +86,24 @@ export interface HttpTrigger {
   readonly routes: readonly HttpRoute[];
 }
 
+/**
+ * An SNS topic of the stack the function is subscribed to (Lambda invokes it
+ * asynchronously). The stack decides which topic the key names and the on-failure
+ * destination.
+ */
+export interface SnsTrigger {
+  /** A key of the stack's topics map (`inboundSmsTopic`). */
+  readonly topic: string;
+  /** Lambda's own retries of an invocation that failed (asynchronous invocation: 0 to 2). */
+  readonly retryAttempts: number;
+  readonly why?: string;
+}
+
 export type TriggerDeclaration =
   | ({ readonly kind: 'http' } & HttpTrigger)
   | { readonly kind: 'kinesis'; readonly kinesis: KinesisTrigger }
-  | { readonly kind: 'schedule'; readonly schedule: ScheduleTrigger };
+  | { readonly kind: 'schedule'; readonly schedule: ScheduleTrigger }
+  | { readonly kind: 'sns'; readonly sns: SnsTrigger };
 
 export interface FunctionDeclaration {
   /** The crate and binary name under functions/ (kebab-case, the same everywhere). */
@@ -192,14 +210,15 @@ export function parseDeclaration(name: string, json: unknown, file = `functions/
     }
   }
 
-  const t = r.object(top.trigger, 'trigger', [], ['http', 'kinesis', 'schedule']);
+  const t = r.object(top.trigger, 'trigger', [], ['http', 'kinesis', 'schedule', 'sns']);
   let trigger: TriggerDeclaration;
-  switch (r.oneOf(t, 'trigger', ['http', 'kinesis', 'schedule'])) {
+  switch (r.oneOf(t, 'trigger', ['http', 'kinesis', 'schedule', 'sns'])) {
     case 'http': {
       const h = r.object(t.http, 'trigger.http', ['users', 'routes']);
       const users = r.string(h.users, 'trigger.http.users');
       if (!(HTTP_USERS as readonly string[]).includes(users)) {
-        r.fail('trigger.http.users', `expected ${HTTP_USERS.map((u) => JSON.stringify(u)).join(' or ')}, got ${JSON.stringify(users)}`);
+        const quoted = HTTP_USERS.map((u) => JSON.stringify(u));
+        r.fail('trigger.http.users', `expected ${quoted.slice(0, -1).join(', ')} or ${quoted[quoted.length - 1]}, got ${JSON.stringify(users)}`);
       }
       if (!Array.isArray(h.routes) || h.routes.length === 0) r.fail('trigger.http.routes', 'expected a non-empty list of "METHOD /path"');
       const routes = (h.routes as unknown[]).map((raw, i) => {
@@ -227,6 +246,20 @@ export function parseDeclaration(name: string, json: unknown, file = `functions/
           bisectBatchOnError: r.bool(k.bisectBatchOnError, `${at}.bisectBatchOnError`),
           parallelizationFactor: r.int(k.parallelizationFactor, `${at}.parallelizationFactor`, 1, 10),
           startingPosition,
+        },
+      };
+      break;
+    }
+    case 'sns': {
+      const at = 'trigger.sns';
+      const n = r.object(t.sns, at, ['topic', 'retryAttempts'], ['why']);
+      trigger = {
+        kind: 'sns',
+        sns: {
+          topic: r.string(n.topic, `${at}.topic`),
+          // As Lambda accepts them for an asynchronous invocation.
+          retryAttempts: r.int(n.retryAttempts, `${at}.retryAttempts`, 0, 2),
+          why: n.why === undefined ? undefined : r.string(n.why, `${at}.why`),
         },
       };
       break;
@@ -313,10 +346,16 @@ export function defaultOf(decl: FunctionDeclaration, variable: string): string {
 
 /**
  * The function's environment as deployed: `resource` variables get the value of that
- * key in the stack's `resources` map (a name, ARN, workgroup or database), `default`
- * variables their default; `local` and `optional` ones are never set by the stack.
+ * key in the stack's `resources` map (a name, ARN, URL, workgroup or database), `default`
+ * variables their default; `optional` ones the value `optionals` gives them (a stack
+ * setting the deployer gave: VOICE_ORIGINATION_IDENTITY), else nothing; `local` ones are
+ * never set by the stack.
  */
-export function environmentOf(decl: FunctionDeclaration, resources: Readonly<Record<string, string>>): Record<string, string> {
+export function environmentOf(
+  decl: FunctionDeclaration,
+  resources: Readonly<Record<string, string>>,
+  optionals: Readonly<Record<string, string | undefined>> = {},
+): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [name, v] of Object.entries(decl.environment)) {
     switch (v.kind) {
@@ -333,8 +372,12 @@ export function environmentOf(decl: FunctionDeclaration, resources: Readonly<Rec
       case 'default':
         env[name] = v.default;
         break;
+      case 'optional': {
+        const value = optionals[name];
+        if (value !== undefined && value !== '') env[name] = value;
+        break;
+      }
       case 'local':
-      case 'optional':
         break;
     }
   }
@@ -369,6 +412,21 @@ export function kinesisOf(decl: FunctionDeclaration): KinesisTrigger {
 export function scheduleOf(decl: FunctionDeclaration): ScheduleTrigger {
   if (decl.trigger.kind !== 'schedule') throw new Error(`${decl.file}: expected a schedule trigger, not ${decl.trigger.kind}`);
   return decl.trigger.schedule;
+}
+
+/** The SNS trigger, or an error naming the function. */
+export function snsOf(decl: FunctionDeclaration): SnsTrigger {
+  if (decl.trigger.kind !== 'sns') throw new Error(`${decl.file}: expected an sns trigger, not ${decl.trigger.kind}`);
+  return decl.trigger.sns;
+}
+
+/** The stack's topic the SNS trigger names (a key of `topics`), or an error naming the function. */
+export function topicOf<T>(decl: FunctionDeclaration, topics: Readonly<Record<string, T>>): T {
+  const { topic } = snsOf(decl);
+  if (!Object.prototype.hasOwnProperty.call(topics, topic)) {
+    throw new Error(`${decl.file}: trigger.sns.topic names "${topic}", which the stack does not have (known: ${Object.keys(topics).sort().join(', ')})`);
+  }
+  return topics[topic];
 }
 
 /** The HTTP trigger (users and routes), or an error naming the function. */

@@ -50,6 +50,11 @@ export interface VigilFunctionProps {
   readonly declaration: FunctionDeclaration;
   /** The stack's resources by key: the values of the declaration's `resource` variables. */
   readonly resources: Readonly<Record<string, string>>;
+  /**
+   * Values of `optional` variables, by variable name, from stack settings the deployer
+   * gave (VOICE_ORIGINATION_IDENTITY): set only on functions that declare them.
+   */
+  readonly optionals?: Readonly<Record<string, string | undefined>>;
   /** The stack settings a declared reserved concurrency may name (`shards`, `ingestConcurrency`). */
   readonly settings: VigilSettings;
   /** Key for the environment variables (they include table and secret names). */
@@ -61,10 +66,15 @@ export interface VigilFunctionProps {
   /** Only for asynchronously invoked (scheduled) functions: where failed events go. */
   readonly deadLetterQueue?: sqs.IQueue;
   /**
-   * Lambda's own retries of a failed asynchronous invocation (scheduled functions
-   * only). EventBridge's retries of a failed delivery are the declared schedule's.
+   * Lambda's own retries of a failed asynchronous invocation (scheduled and SNS-triggered
+   * functions). EventBridge's retries of a failed delivery are the declared schedule's.
    */
   readonly retryAttempts?: number;
+  /**
+   * Asynchronously invoked functions whose failed events must be kept with their payload
+   * (sms-reply): the on-failure destination of the invocation config.
+   */
+  readonly onFailure?: lambda.IDestination;
 }
 
 /**
@@ -121,7 +131,7 @@ export class VigilFunction extends Construct {
       runtime: 'provided.al2023',
       description: decl.description,
       role: this.role,
-      environment: environmentOf(decl, props.resources),
+      environment: environmentOf(decl, props.resources, props.optionals),
       environmentEncryption: props.environmentKey,
       timeout: Duration.seconds(decl.timeoutSecs),
       memorySize: decl.memoryMb,
@@ -133,6 +143,7 @@ export class VigilFunction extends Construct {
       deadLetterQueueEnabled: props.deadLetterQueue !== undefined ? true : undefined,
       deadLetterQueue: props.deadLetterQueue,
       retryAttempts: props.retryAttempts,
+      onFailure: props.onFailure,
     });
   }
 }

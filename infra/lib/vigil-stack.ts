@@ -1,4 +1,4 @@
-import { CfnElement, CfnOutput, CfnResource, Duration, Fn, RemovalPolicy, Stack, StackProps, Validations } from 'aws-cdk-lib';
+import { Annotations, CfnElement, CfnOutput, CfnResource, Duration, Fn, RemovalPolicy, Stack, StackProps, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpUserPoolAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -34,6 +34,9 @@ import {
   routesOf,
   scheduleSettingDefault,
   schedulePropsOf,
+  SignedInUsers,
+  snsOf,
+  topicOf,
 } from './declarations';
 import { ManagedPolicyRole, VigilFunction } from './function';
 
@@ -64,7 +67,33 @@ export interface VigilSettings {
   readonly redshiftBaseRpu: number;
   /** Keep data stores (buckets, tables, keys, secret, user pool) when the stack is deleted. */
   readonly retainData: boolean;
+  /**
+   * The deliveries table's phone index (sms-reply). DynamoDB adds one GSI per table
+   * update: a stack deployed before both deliveries indexes existed is upgraded with one
+   * deploy with `false` (adds the due index), then one with the default.
+   */
+  readonly deliveriesPhoneIndex: boolean;
+  /**
+   * Where SMS links point (LINK_BASE_URL): a short custom domain of the HTTP API,
+   * `https://vgl.example.org`. At most MAX_LINK_BASE_URL_CHARS characters keeps the link
+   * within 75 characters and every alert SMS within 3 segments. Unset: the API's own
+   * endpoint (`https://<id>.execute-api.<region>.amazonaws.com`, about 55 characters:
+   * links work, but SMS get longer).
+   */
+  readonly linkBaseUrl?: string;
+  /**
+   * The End User Messaging SMS and Voice v2 origination identity escalation calls come
+   * from (a phone number with the VOICE capability, its id or ARN, or a pool id or ARN):
+   * offline-detector's VOICE_ORIGINATION_IDENTITY. Unset: no calls (they are refused and
+   * counted) and no sms-voice grant. Given as an ARN, the grant is scoped to it.
+   */
+  readonly voiceOriginationIdentity?: string;
+  /** A configuration set (name or ARN) for call events: VOICE_CONFIGURATION_SET. */
+  readonly voiceConfigurationSet?: string;
 }
+
+/** Settings without a default: unset unless given (`-c vigil:<name>=<value>`). */
+export const OPTIONAL_SETTINGS = ['alarmEmail', 'linkBaseUrl', 'voiceOriginationIdentity', 'voiceConfigurationSet'] as const;
 
 export const DEFAULT_SETTINGS: VigilSettings = {
   shards: 2,
@@ -77,6 +106,7 @@ export const DEFAULT_SETTINGS: VigilSettings = {
   loadEveryMinutes: scheduleSettingDefault('loadEveryMinutes'),
   redshiftBaseRpu: 8,
   retainData: true,
+  deliveriesPhoneIndex: true,
 };
 
 export interface VigilStackProps extends StackProps {
@@ -103,6 +133,63 @@ const CURATED_INDEX_ATTRIBUTES = ['event_date', 'rows', 'bytes', 'kind'];
  * (`wearer_id` + `raised_at`, every attribute projected).
  */
 export const ALERTS_BY_WEARER_INDEX = 'wearer_id-raised_at-index';
+
+/**
+ * The deliveries table's sparse GSI of what is due (deferred deliveries and escalation
+ * steps: `due_shard` + `not_before`, ALL), which offline-detector queries every minute
+ * instead of scanning (vigil_aws::deliveries::DUE_INDEX).
+ */
+export const DELIVERIES_DUE_INDEX = 'due_shard-not_before-index';
+/**
+ * The deliveries table's GSI of the SMS sent to a number (`phone` + `sent_at`, INCLUDE
+ * `alert_id`, `caregiver_id`), which sms-reply queries to match a reply to its alert
+ * (vigil_aws::deliveries::PHONE_INDEX).
+ */
+export const DELIVERIES_BY_PHONE_INDEX = 'phone-sent_at-index';
+const DELIVERIES_BY_PHONE_ATTRIBUTES = ['alert_id', 'caregiver_id'];
+
+/**
+ * The longest LINK_BASE_URL that keeps every alert SMS within 3 segments: a link is
+ * `<base>/a/<48-character token>` and must stay within 75 characters (75 - 51).
+ */
+export const MAX_LINK_BASE_URL_CHARS = 24;
+
+/**
+ * Route throttling of the public (no sign-in) routes, below the stage's: a flood of
+ * made-up links is answered 429 by API Gateway before it reaches ack-link (reserved
+ * concurrency 10) or the API's 5xx alarm. Caregivers open a few links a minute.
+ */
+export const PUBLIC_ROUTE_THROTTLE = { rateLimit: 10, burstLimit: 20 };
+
+/**
+ * Which stack setting gives each `optional` variable its value when the deployer set it
+ * (only on functions that declare the variable).
+ */
+export const OPTIONAL_VARIABLE_SETTINGS: Readonly<Record<string, keyof VigilSettings>> = {
+  VOICE_ORIGINATION_IDENTITY: 'voiceOriginationIdentity',
+  VOICE_CONFIGURATION_SET: 'voiceConfigurationSet',
+};
+
+/**
+ * offline-detector's EMF metric (namespace Vigil, dimension Function) counting alerts
+ * whose last escalation level went out with nobody acknowledging.
+ */
+export const LAST_LEVEL_METRIC = 'LastLevelReached';
+
+/** `https://host[/path]` without a trailing slash, or an error naming the setting. */
+export function checkedLinkBaseUrl(raw: string): string {
+  const url = raw.trim().replace(/\/+$/, '');
+  if (!/^https:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?(\/[A-Za-z0-9._~-]+)*$/.test(url)) {
+    throw new Error(`-c vigil:linkBaseUrl=${raw}: expected https://<host>[/<path>] (the acknowledgement page is <linkBaseUrl>/a/<token>)`);
+  }
+  return url;
+}
+
+/** What an sms-voice ARN names: `phone-number`, `pool`, `configuration-set`..., or undefined if it is not one. */
+function smsVoiceArn(value: string): { type: string; arn: string } | undefined {
+  const m = /^arn:aws[a-z-]*:sms-voice:[a-z0-9-]+:[0-9]{12}:([a-z-]+)\/[A-Za-z0-9_.:+-]+$/.exec(value);
+  return m ? { type: m[1], arn: value } : undefined;
+}
 
 /** Acknowledge one cdk-nag finding on a construct, with its reason. */
 function ack(scope: Construct, id: string, reason: string): void {
@@ -280,6 +367,25 @@ export class VigilStack extends Stack {
       projectionType: dynamodb.ProjectionType.ALL,
     });
     const deliveries = table('DeliveriesTable', 'delivery_key');
+    // What is due (offline-detector's Query instead of a Scan; sparse: only items with a
+    // due_shard) and the SMS sent to a number (sms-reply), as vigil_aws::deliveries
+    // declares them and vigil_local::provision creates them.
+    deliveries.addGlobalSecondaryIndex({
+      indexName: DELIVERIES_DUE_INDEX,
+      partitionKey: { name: 'due_shard', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'not_before', type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.ALL,
+    });
+    // (One GSI per table update: see VigilSettings.deliveriesPhoneIndex for an upgrade.)
+    if (settings.deliveriesPhoneIndex) {
+      deliveries.addGlobalSecondaryIndex({
+        indexName: DELIVERIES_BY_PHONE_INDEX,
+        partitionKey: { name: 'phone', type: dynamodb.AttributeType.STRING },
+        sortKey: { name: 'sent_at', type: dynamodb.AttributeType.STRING },
+        projectionType: dynamodb.ProjectionType.INCLUDE,
+        nonKeyAttributes: DELIVERIES_BY_PHONE_ATTRIBUTES,
+      });
+    }
     // A loaded file's item expires LOADED_FILES_TTL_DAYS after its load (pending ones never do).
     const curatedFiles = table('CuratedFilesTable', 'file_key', undefined, 'expires_at');
     curatedFiles.addGlobalSecondaryIndex({
@@ -326,13 +432,30 @@ export class VigilStack extends Stack {
     ack(pseudonymKey, 'AwsSolutions-SMG4', noRotation);
     ack(pseudonymKey, 'HIPAA.Security-SecretsManagerRotationEnabled', noRotation);
 
+    // ------------------------------------------------------------ link key
+    // Signs the acknowledgement links alert SMS carry (HMAC-SHA256, vigil_domain::link):
+    // 48 letters and digits, used as text (at least 32 bytes). Read at cold start by the
+    // signers (alert-processor, offline-detector) and the verifier (ack-link).
+    const linkKey = new secretsmanager.Secret(this, 'LinkKey', {
+      description: 'HMAC key of the acknowledgement links in alert SMS. Rotating it invalidates links already sent (valid 24 h).',
+      encryptionKey: dataKey,
+      generateSecretString: { passwordLength: 48, excludePunctuation: true, includeSpace: false },
+      removalPolicy: removal,
+    });
+    const linkKeyNoRotation =
+      'The link key is read once per container at cold start by the functions that sign (alert-processor, offline-detector) and verify (ack-link) links: a timed rotation would leave warm containers on the old key and break links already sent (valid 24 h). It is rotated by hand: a new value, read by each new container (links already sent stop working).';
+    ack(linkKey, 'AwsSolutions-SMG4', linkKeyNoRotation);
+    ack(linkKey, 'HIPAA.Security-SecretsManagerRotationEnabled', linkKeyNoRotation);
+
     // ------------------------------------------------------------- queues
     // Failure destinations. Kinesis ESMs send only invocation metadata (shard,
     // sequence numbers), never record data; the scheduled functions' dead letters
     // are schedule events. SSE-SQS is enough and keeps KMS grants off the roles.
-    const queue = (id: string) => {
+    // A queue given `key` holds personal data (sms-reply's failed events carry the SMS
+    // reply itself: the caregiver's number and text) and is encrypted with it.
+    const queue = (id: string, key?: kms.IKey) => {
       const q = new sqs.Queue(this, id, {
-        encryption: sqs.QueueEncryption.SQS_MANAGED,
+        ...(key ? { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: key } : { encryption: sqs.QueueEncryption.SQS_MANAGED }),
         enforceSSL: true,
         retentionPeriod: Duration.days(14),
       });
@@ -350,6 +473,82 @@ export class VigilStack extends Stack {
       removal,
       logRetention,
     });
+
+    // ------------------------------------------------------- inbound SMS
+    // Two-way SMS of AWS End User Messaging SMS and Voice v2 publishes each SMS sent to
+    // the origination number here (enabled on the number by the deployer: docs/deploying.md);
+    // sms-reply is subscribed. Replies are personal data (a caregiver's number and text):
+    // the data key, whose policy lets the service use it for this account only.
+    const inboundSmsTopic = new sns.Topic(this, 'InboundSmsTopic', {
+      displayName: 'Vigil inbound SMS (replies to alert SMS)',
+      masterKey: dataKey,
+      enforceSSL: true,
+    });
+    const smsVoiceFromThisAccount = {
+      StringEquals: { 'aws:SourceAccount': this.account },
+      ArnLike: { 'aws:SourceArn': `arn:${this.partition}:sms-voice:${this.region}:${this.account}:*` },
+    };
+    inboundSmsTopic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'EndUserMessagingPublishesInboundSms',
+        principals: [new iam.ServicePrincipal('sms-voice.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [inboundSmsTopic.topicArn],
+        conditions: smsVoiceFromThisAccount,
+      }),
+    );
+    dataKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'EndUserMessagingPublishesToTheEncryptedInboundSmsTopic',
+        principals: [new iam.ServicePrincipal('sms-voice.amazonaws.com')],
+        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        resources: ['*'],
+        conditions: smsVoiceFromThisAccount,
+      }),
+    );
+    /** The stack's topics a function's `sns` trigger may name. */
+    const topics: Record<string, sns.ITopic> = { inboundSmsTopic };
+
+    // The HTTP API (its routes are added with the functions below): LINK_BASE_URL defaults to its endpoint.
+    const api = new apigwv2.HttpApi(this, 'Api', {
+      apiName: `${this.stackName}-api`,
+      description: 'Vigil uploads, the caregivers\' API and the acknowledgement links (docs/openapi.yaml)',
+      createDefaultStage: false,
+    });
+    const linkBaseUrl = settings.linkBaseUrl !== undefined ? checkedLinkBaseUrl(settings.linkBaseUrl) : api.apiEndpoint;
+    if (settings.linkBaseUrl === undefined) {
+      Annotations.of(this).addInfo(
+        `LINK_BASE_URL is the API endpoint (about 55 characters): SMS links work but exceed ${MAX_LINK_BASE_URL_CHARS + 51} characters, ` +
+          'so alert SMS may need a 4th segment. Map a short custom domain to the API and pass -c vigil:linkBaseUrl=https://<domain>.',
+      );
+    } else if (linkBaseUrl.length > MAX_LINK_BASE_URL_CHARS) {
+      Annotations.of(this).addWarningV2(
+        'vigil:linkBaseUrlTooLong',
+        `vigil:linkBaseUrl ${linkBaseUrl} has ${linkBaseUrl.length} characters: links exceed 75 characters and alert SMS may not fit 3 segments (at most ${MAX_LINK_BASE_URL_CHARS}).`,
+      );
+    }
+
+    // Escalation calls (offline-detector): the origination identity and configuration set, if given.
+    const voiceIdentity = settings.voiceOriginationIdentity;
+    const voiceConfigurationSet = settings.voiceConfigurationSet;
+    if (voiceIdentity !== undefined && voiceIdentity.startsWith('arn:')) {
+      const arn = smsVoiceArn(voiceIdentity);
+      if (!arn || !['phone-number', 'pool'].includes(arn.type)) {
+        throw new Error(`-c vigil:voiceOriginationIdentity=${voiceIdentity}: expected a phone number, its id, a pool id, or the ARN of a phone-number or pool of sms-voice`);
+      }
+    }
+    if (voiceConfigurationSet !== undefined) {
+      const arn = voiceConfigurationSet.startsWith('arn:') ? smsVoiceArn(voiceConfigurationSet) : undefined;
+      if (voiceConfigurationSet.startsWith('arn:') ? arn?.type !== 'configuration-set' : !/^[A-Za-z0-9_-]{1,64}$/.test(voiceConfigurationSet)) {
+        throw new Error(`-c vigil:voiceConfigurationSet=${voiceConfigurationSet}: expected a configuration set name or its ARN`);
+      }
+      if (voiceIdentity === undefined) {
+        Annotations.of(this).addWarningV2('vigil:voiceConfigurationSetWithoutIdentity', 'vigil:voiceConfigurationSet is set but vigil:voiceOriginationIdentity is not: no calls are placed.');
+      }
+    }
+    const optionals: Record<string, string | undefined> = Object.fromEntries(
+      Object.entries(OPTIONAL_VARIABLE_SETTINGS).map(([variable, setting]) => [variable, settings[setting] as string | undefined]),
+    );
 
     // ---------------------------------------------------------- functions
     // Each function's description, timeout, memory, reserved concurrency, environment
@@ -373,6 +572,9 @@ export class VigilStack extends Stack {
       // Read from Secrets Manager at cold start (vigil_aws::secrets); the key
       // itself never appears in a function's configuration.
       pseudonymKeySecret: pseudonymKey.secretArn,
+      linkKeySecret: linkKey.secretArn,
+      // Where SMS links point: -c vigil:linkBaseUrl (a short custom domain), else the API's endpoint.
+      linkBaseUrl,
       vitalsTable: vitals.tableName,
       shadowTable: shadow.tableName,
       caregiverLinksTable: caregiverLinks.tableName,
@@ -382,6 +584,7 @@ export class VigilStack extends Stack {
     };
     const fnDefaults = {
       resources,
+      optionals,
       settings,
       environmentKey: dataKey,
       logKey: opsKey,
@@ -389,7 +592,7 @@ export class VigilStack extends Stack {
       removalPolicy: removal,
     };
     /** The declared function `name`, with the construct id IngestApi for ingest-api. */
-    const vigilFunction = (name: string, extra: { deadLetterQueue?: sqs.IQueue; retryAttempts?: number } = {}) =>
+    const vigilFunction = (name: string, extra: { deadLetterQueue?: sqs.IQueue; retryAttempts?: number; onFailure?: lambda.IDestination } = {}) =>
       new VigilFunction(this, pascalCase(name), { ...fnDefaults, declaration: declarationOf(name), ...extra });
     // Scheduled functions are invoked asynchronously: a failed run goes to the
     // dead-letter queue and Lambda does not retry it, because the next scheduled run
@@ -416,7 +619,20 @@ export class VigilStack extends Stack {
     const loaderDlq = queue('WarehouseLoaderFailures');
     const loader = scheduled('warehouse-loader', loaderDlq);
 
-    const deployed = [ingest, care, alertProcessor, detector, archiver, vitalsWriterFn, loader];
+    // The acknowledgement page behind the links SMS carry (a public route: the signed token is the credential).
+    const ackLink = vigilFunction('ack-link');
+
+    // Replies to alert SMS, from the inbound SMS topic (asynchronous invocations): Lambda
+    // retries a failed one as declared, then keeps the event (the reply itself, personal
+    // data: under the data key) on the on-failure destination.
+    const smsReplyDlq = queue('SmsReplyFailures', dataKey);
+    const smsReplyDecl = declarationOf('sms-reply');
+    const smsReply = vigilFunction('sms-reply', {
+      retryAttempts: snsOf(smsReplyDecl).retryAttempts,
+      onFailure: { bind: () => ({ destination: smsReplyDlq.queueArn }) },
+    });
+
+    const deployed = [ingest, care, alertProcessor, detector, archiver, vitalsWriterFn, loader, ackLink, smsReply];
     const undeployed = DECLARATIONS.filter((d) => !deployed.some((f) => f.declaration.name === d.name));
     if (undeployed.length) {
       throw new Error(
@@ -433,7 +649,7 @@ export class VigilStack extends Stack {
       ack(f.fn, 'HIPAA.Security-LambdaInsideVPC', 'The function calls only AWS service APIs over TLS with IAM auth and reaches no private resource (Redshift through the Data API); a VPC would add interface endpoints or a NAT without protecting any data path.');
     }
     // Lambda's dead-letter config applies to asynchronous invocations only.
-    for (const f of [ingest, care]) {
+    for (const f of [ingest, care, ackLink]) {
       checkovSkip(f.fn, 'CKV_AWS_116', 'Invoked synchronously by API Gateway: a dead-letter queue would never receive anything.');
       ack(f.fn, 'HIPAA.Security-LambdaDLQ', 'Invoked synchronously by API Gateway: a dead-letter queue never receives anything; failures are 5xx answers the app retries, alarmed on the 5xx rate.');
     }
@@ -441,6 +657,8 @@ export class VigilStack extends Stack {
       checkovSkip(f.fn, 'CKV_AWS_116', 'Kinesis event source mapping: its on-failure destination (encrypted SQS) replaces the function dead-letter config, which applies to async invokes only.');
       ack(f.fn, 'HIPAA.Security-LambdaDLQ', 'Invoked by a Kinesis event source mapping, which ignores the function dead-letter config: its on-failure destination is an encrypted SQS queue (alarmed on depth).');
     }
+    checkovSkip(smsReply.fn, 'CKV_AWS_116', 'Asynchronous invocations (SNS) keep failed events on an on-failure destination (KMS-encrypted SQS, alarmed on depth), which records the payload and the error; a dead-letter queue would duplicate it.');
+    ack(smsReply.fn, 'HIPAA.Security-LambdaDLQ', 'Its asynchronous invocations (from the inbound SMS topic) have an on-failure destination instead: a KMS-encrypted SQS queue alarmed on depth, which keeps the event with the error (a dead-letter queue keeps the event only).');
 
     // ------------------------------------------------ least-privilege grants
     const allow = (role: iam.IGrantable, actions: string[], resources: string[], conditions?: Record<string, unknown>) =>
@@ -471,17 +689,71 @@ export class VigilStack extends Stack {
     for (const f of [alertProcessor, detector]) {
       allow(f.role, ['dynamodb:GetItem'], [wearers.tableArn]);
       allow(f.role, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], [wearerState.tableArn, alerts.tableArn, deliveries.tableArn]);
-      // SMS goes to a phone number and push to a platform endpoint: Publish
-      // without a topic, which IAM can only express on Resource "*".
-      allow(f.role, ['sns:Publish'], ['*']);
       useDataKey(f.role);
-      checkovSkip(f.role.policy!, 'CKV_AWS_111', 'sns:Publish to a phone number (SMS) has no resource ARN, so IAM needs Resource "*"; the statement allows sns:Publish only.');
-      ack(f.role, 'AwsSolutions-IAM5[Resource::*]', 'sns:Publish to a phone number (SMS) has no resource ARN: IAM requires Resource "*" for it. The statement allows sns:Publish only.');
     }
-    // Only the detector scans: candidates for no-data checks, deliveries due after quiet hours.
-    allow(detector.role, ['dynamodb:Scan'], [wearerState.tableArn, deliveries.tableArn]);
+    // SMS: alerts and escalation steps (alert-processor, offline-detector) and reply
+    // confirmations (sms-reply) go to a phone number: Publish without a topic, which IAM
+    // can only express on Resource "*".
+    for (const f of [alertProcessor, detector, smsReply]) {
+      allow(f.role, ['sns:Publish'], ['*']);
+      checkovSkip(f.role.policy!, 'CKV_AWS_111', 'sns:Publish to a phone number (SMS) has no resource ARN, so IAM needs Resource "*"; the statement allows sns:Publish only.');
+      const calls = f === detector && voiceIdentity !== undefined && !smsVoiceArn(voiceIdentity);
+      ack(
+        f.role,
+        'AwsSolutions-IAM5[Resource::*]',
+        'sns:Publish to a phone number (SMS) has no resource ARN: IAM requires Resource "*" for it. The statement allows sns:Publish only.' +
+          (calls
+            ? ' sms-voice:SendVoiceMessage (escalation calls, this function only) is on Resource "*" too: its resources are the origination phone number, pool and configuration set ARNs, and vigil:voiceOriginationIdentity was given as a number or id, not an ARN, so the stack cannot name it (give the ARN to scope the grant).'
+            : ''),
+      );
+    }
+    // Only the detector scans, and only the wearer state (candidates for no-data checks).
+    // What is due (deliveries after quiet hours, escalation steps) is a Query on the
+    // deliveries' sparse due index, never a Scan of the table.
+    allow(detector.role, ['dynamodb:Scan'], [wearerState.tableArn]);
+    allow(detector.role, ['dynamodb:Query'], [`${deliveries.tableArn}/index/${DELIVERIES_DUE_INDEX}`]);
+    // Both sign the acknowledgement link each SMS carries.
+    for (const f of [alertProcessor, detector]) linkKey.grantRead(f.role);
     allow(alertProcessor.role, ['s3:PutObject'], [objects(quarantineBucket, 'quarantine/alert-processor/')]);
-    for (const f of [alertProcessor, detector, care]) {
+
+    // Escalation calls: offline-detector only (it sends the escalation steps), and only
+    // when an origination identity is configured (no calls, no grant). An ARN scopes the
+    // grant to that phone number or pool (and the configuration set); otherwise IAM
+    // cannot know which resource the identity names.
+    if (voiceIdentity !== undefined) {
+      const identityArn = smsVoiceArn(voiceIdentity)?.arn;
+      if (identityArn) {
+        const configurationSetArn =
+          voiceConfigurationSet === undefined
+            ? undefined
+            : voiceConfigurationSet.startsWith('arn:')
+              ? voiceConfigurationSet
+              : `arn:${this.partition}:sms-voice:${this.region}:${this.account}:configuration-set/${voiceConfigurationSet}`;
+        allow(detector.role, ['sms-voice:SendVoiceMessage'], [identityArn, ...(configurationSetArn ? [configurationSetArn] : [])]);
+      } else {
+        // Acknowledged with sns:Publish's Resource "*" above (one cdk-nag finding per policy).
+        allow(detector.role, ['sms-voice:SendVoiceMessage'], ['*']);
+      }
+    }
+
+    // ack-link: reads the alert its link names and acknowledges it (channel link), reads
+    // the wearer's profile (the caregiver the link names), verifies links with the link
+    // key; the acknowledgement becomes a curated alert file (below). Nothing else.
+    allow(ackLink.role, ['dynamodb:GetItem', 'dynamodb:UpdateItem'], [alerts.tableArn]);
+    allow(ackLink.role, ['dynamodb:GetItem'], [wearers.tableArn]);
+    linkKey.grantRead(ackLink.role);
+    useDataKey(ackLink.role);
+
+    // sms-reply: finds the SMS sent to the reply's number (the deliveries' phone index
+    // only), acknowledges that alert (channel sms), reads the wearer's profile and
+    // confirms by SMS; keeps failed events on its own queue (under the data key).
+    allow(smsReply.role, ['dynamodb:Query'], [`${deliveries.tableArn}/index/${DELIVERIES_BY_PHONE_INDEX}`]);
+    allow(smsReply.role, ['dynamodb:GetItem', 'dynamodb:UpdateItem'], [alerts.tableArn]);
+    allow(smsReply.role, ['dynamodb:GetItem'], [wearers.tableArn]);
+    allow(smsReply.role, ['sqs:SendMessage'], [smsReplyDlq.queueArn]);
+    useDataKey(smsReply.role);
+
+    for (const f of [alertProcessor, detector, care, ackLink, smsReply]) {
       allow(f.role, ['s3:PutObject'], [objects(dataBucket, `${CURATED_PREFIX}alerts/`)]);
       allow(f.role, ['dynamodb:PutItem'], [curatedFiles.tableArn]);
       pseudonymKey.grantRead(f.role);
@@ -582,22 +854,21 @@ export class VigilStack extends Stack {
     const caregiverClient = userPool.addClient('CaregiverApp', mobileClient);
 
     const accessLogGroup = new logs.LogGroup(this, 'ApiAccessLogs', { encryptionKey: opsKey, retention: logRetention, removalPolicy: removal });
-    const api = new apigwv2.HttpApi(this, 'Api', {
-      apiName: `${this.stackName}-api`,
-      description: 'Vigil uploads and the caregivers\' API (docs/openapi.yaml)',
-      createDefaultStage: false,
-    });
-    // One JWT authorizer per kind of user, each accepting only its own app client's
-    // tokens: a route is behind the authorizer of the users its function declares.
-    const authorizers: Record<HttpUsers, HttpUserPoolAuthorizer> = {
+    // One JWT authorizer per kind of user who signs in, each accepting only its own app
+    // client's tokens: a route is behind the authorizer of the users its function declares.
+    const authorizers: Record<SignedInUsers, HttpUserPoolAuthorizer> = {
       app: new HttpUserPoolAuthorizer('AppUserJwt', userPool, { userPoolClients: [appClient] }),
       caregivers: new HttpUserPoolAuthorizer('CaregiverJwt', userPool, { userPoolClients: [caregiverClient] }),
     };
-    // Each HTTP function's declared routes, behind its users' authorizer.
+    const authorizerOf = (users: HttpUsers): apigwv2.IHttpRouteAuthorizer =>
+      users === 'public' ? new apigwv2.HttpNoneAuthorizer() : authorizers[users];
+    // Each HTTP function's declared routes, behind its users' authorizer (none: `public`).
     const httpFunctions: Array<[VigilFunction, string]> = [
       [ingest, 'IngestIntegration'],
       [care, 'CareIntegration'],
+      [ackLink, 'AckLinkIntegration'],
     ];
+    const publicRoutes: Array<[string, apigwv2.HttpRoute]> = [];
     const routeOwner = new Map<string, string>();
     for (const [f, integrationId] of httpFunctions) {
       const { users, routes } = httpOf(f.declaration);
@@ -610,7 +881,16 @@ export class VigilStack extends Stack {
         const owner = routeOwner.get(route.key);
         if (owner) throw new Error(`${f.declaration.file}: the route "${route.key}" is already ${owner}'s`);
         routeOwner.set(route.key, f.declaration.name);
-        api.addRoutes({ path: route.path, methods: [route.method], integration, authorizer: authorizers[users] });
+        const added = api.addRoutes({ path: route.path, methods: [route.method], integration, authorizer: authorizerOf(users) });
+        if (users === 'public') {
+          for (const r of added) {
+            publicRoutes.push([route.key, r]);
+            ack(r, 'AwsSolutions-APIG4',
+              `${route.key} is ${f.declaration.name}'s public route (function.json users "public"): the caregiver opening the link in an alert SMS has no sign-in. ` +
+                'The credential is the token in the path, an HMAC-SHA256 tag (112 bits) over the alert, the caregiver and a 24-hour expiry under the link key, checked by the function before any read. ' +
+                `Throttled per route (${PUBLIC_ROUTE_THROTTLE.rateLimit}/s, burst ${PUBLIC_ROUTE_THROTTLE.burstLimit}) and capped by the function's reserved concurrency; every other route keeps its JWT authorizer.`);
+          }
+        }
       }
     }
     const ingestRoutes = routesOf(ingest.declaration);
@@ -623,7 +903,9 @@ export class VigilStack extends Stack {
       accessLogSettings: {
         destination: new apigwv2.LogGroupLogDestination(accessLogGroup),
         // Request metadata only: HTTP APIs cannot log bodies, and none of these
-        // variables carries one. The caller is the Cognito `sub` (an opaque id).
+        // variables carries one. The caller is the Cognito `sub` (an opaque id; empty
+        // on public routes). The route key is the template (`GET /a/{token}`), never
+        // the path: link tokens are not logged.
         format: apigw.AccessLogFormat.custom(
           JSON.stringify({
             requestId: '$context.requestId',
@@ -643,6 +925,21 @@ export class VigilStack extends Stack {
         ),
       },
     });
+    // The public routes' own, lower throttling. A stage's route settings name routes
+    // that must exist first: the stage waits for them.
+    if (publicRoutes.length) {
+      (stage.node.defaultChild as apigwv2.CfnStage).routeSettings = Object.fromEntries(
+        publicRoutes.map(([key]) => [
+          key,
+          { ThrottlingRateLimit: PUBLIC_ROUTE_THROTTLE.rateLimit, ThrottlingBurstLimit: PUBLIC_ROUTE_THROTTLE.burstLimit, DetailedMetricsEnabled: true },
+        ]),
+      );
+      for (const [, r] of publicRoutes) stage.node.addDependency(r);
+    }
+
+    // ------------------------------------------------------ SNS subscriptions
+    // sms-reply on the inbound SMS topic its declaration names.
+    topicOf(smsReplyDecl, topics).addSubscription(new subs.LambdaSubscription(smsReply.fn));
 
     // ----------------------------------------------------- alarms, dashboard
     const alarmTopic = new sns.Topic(this, 'AlarmTopic', {
@@ -683,6 +980,8 @@ export class VigilStack extends Stack {
       ['RawArchiver', archiver.fn],
       ['VitalsWriter', vitalsWriter],
       ['WarehouseLoader', loader.fn],
+      ['AckLink', ackLink.fn],
+      ['SmsReply', smsReply.fn],
     ];
     for (const [id, fn] of allFns) {
       alarm(`${id}Errors`, fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }), 0, `${id} invocations failed`);
@@ -694,6 +993,7 @@ export class VigilStack extends Stack {
       ['VitalsWriterFailures', vitalsDlq],
       ['OfflineDetectorFailures', detectorDlq],
       ['WarehouseLoaderFailures', loaderDlq],
+      ['SmsReplyFailures', smsReplyDlq],
     ];
     for (const [id, q] of dlqs) {
       alarm(`${id}Depth`, q.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }), 0,
@@ -714,8 +1014,22 @@ export class VigilStack extends Stack {
       'Kinesis refused records for throughput: add shards (-c vigil:shards=N)');
 
     const streamDecoders = ['alert-processor', 'raw-archiver', 'vitals-writer'];
-    const emf = (metricName: string, fn: string, statistic = 'Sum') =>
-      new cloudwatch.Metric({ namespace: 'Vigil', metricName, dimensionsMap: { Function: fn }, statistic, period: Duration.minutes(5) });
+    // The functions' EMF metrics (vigil_lambda::metrics): namespace Vigil, dimension Function.
+    const emf = (metricName: string, fn: string, statistic = 'Sum', period = Duration.minutes(5)) =>
+      new cloudwatch.Metric({ namespace: 'Vigil', metricName, dimensionsMap: { Function: fn }, statistic, period });
+    // Nobody acknowledged an alert through its whole escalation (SMS, push, calls): the
+    // on-call acts at once. One minute, the detector's schedule; any such alert alarms.
+    const lastLevel = new cloudwatch.Alarm(this, 'AlertLastLevelReached', {
+      metric: emf(LAST_LEVEL_METRIC, detector.declaration.name, 'Sum', Duration.minutes(1)),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription:
+        'An alert reached its last escalation level unacknowledged (offline-detector LastLevelReached): nobody answered the SMS, push or calls. Check on the wearer now.',
+    });
+    lastLevel.addAlarmAction(action);
+    lastLevel.addOkAction(action);
     const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: `${this.stackName}-overview` });
     dashboard.addWidgets(
       new cloudwatch.GraphWidget({ title: 'API requests and 5xx', left: [apiMetric('Count'), apiMetric('4xx'), apiMetric('5xx')], width: 8 }),
@@ -740,6 +1054,40 @@ export class VigilStack extends Stack {
       }),
     );
 
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Escalations and calls (offline-detector)',
+        left: ['EscalationSteps', 'Calls', 'EscalationsCancelled', 'NotificationsRefused'].map((m) => emf(m, detector.declaration.name)),
+        right: [emf(LAST_LEVEL_METRIC, detector.declaration.name)],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Acknowledgements by link and by SMS reply',
+        left: [emf('Acknowledged', ackLink.declaration.name), emf('RepliesAcknowledged', smsReply.declaration.name), emf('ConfirmationsSent', smsReply.declaration.name)],
+        right: [emf('LinksRefused', ackLink.declaration.name), emf('LinksExpired', ackLink.declaration.name), emf('RepliesUnmatched', smsReply.declaration.name), emf('RepliesFailed', smsReply.declaration.name)],
+        width: 8,
+      }),
+      // Route-level metrics (detailed metrics): ApiId, Stage, Method, Resource. 4xx includes the routes' 429s.
+      new cloudwatch.GraphWidget({
+        title: 'Link routes /a/{token}: requests and 4xx (429: throttled)',
+        left: publicRoutes.flatMap(([key]) => {
+          const [method, resource] = key.split(' ');
+          return ['Count', '4xx'].map(
+            (m) =>
+              new cloudwatch.Metric({
+                namespace: 'AWS/ApiGateway',
+                metricName: m,
+                dimensionsMap: { ApiId: api.apiId, Stage: '$default', Method: method, Resource: resource },
+                statistic: 'Sum',
+                period: Duration.minutes(5),
+                label: `${key} ${m}`,
+              }),
+          );
+        }),
+        width: 8,
+      }),
+    );
+
     // --------------------------------------------------------------- outputs
     const out = (id: string, value: string, description: string) => new CfnOutput(this, `${id}Output`, { key: id, value, description });
     out('ApiUrl', `${api.apiEndpoint}${ingestRoutes[0].path}`, `${ingestRoutes[0].method} uploads here with an app user's token`);
@@ -755,6 +1103,9 @@ export class VigilStack extends Stack {
     out('DataBucket', dataBucket.bucketName, 'DATA_BUCKET');
     out('QuarantineBucket', quarantineBucket.bucketName, 'QUARANTINE_BUCKET');
     out('AlarmTopicArn', alarmTopic.topicArn, 'Subscribe the on-call here');
+    out('InboundSmsTopicArn', inboundSmsTopic.topicArn, 'Two-way SMS destination of the origination phone number (docs/deploying.md): replies reach sms-reply');
+    out('LinkBaseUrl', linkBaseUrl, 'LINK_BASE_URL: where the acknowledgement links in SMS point (-c vigil:linkBaseUrl for a short custom domain)');
+    out('ApiId', api.apiId, 'The HTTP API id (map a custom domain to its $default stage)');
     out('RedshiftWorkgroup', warehouse.workgroupName, 'REDSHIFT_WORKGROUP');
     out('DashboardName', dashboard.dashboardName, 'CloudWatch dashboard');
     void stage;

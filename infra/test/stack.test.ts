@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { App, Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { buildApp, STACK_NAME } from '../lib/app';
 import {
   DECLARATIONS,
@@ -17,8 +17,23 @@ import {
   parseDeclaration,
   reservedConcurrencyOf,
   schedulePropsOf,
+  topicOf,
 } from '../lib/declarations';
-import { ALERTS_BY_WEARER_INDEX, CURATED_BY_STATUS_INDEX, DEFAULT_SETTINGS, pascalCase, VigilSettings, VigilStack } from '../lib/vigil-stack';
+import {
+  ALERTS_BY_WEARER_INDEX,
+  checkedLinkBaseUrl,
+  CURATED_BY_STATUS_INDEX,
+  DEFAULT_SETTINGS,
+  DELIVERIES_BY_PHONE_INDEX,
+  DELIVERIES_DUE_INDEX,
+  LAST_LEVEL_METRIC,
+  MAX_LINK_BASE_URL_CHARS,
+  OPTIONAL_VARIABLE_SETTINGS,
+  pascalCase,
+  PUBLIC_ROUTE_THROTTLE,
+  VigilSettings,
+  VigilStack,
+} from '../lib/vigil-stack';
 
 type Resources = Record<string, { Type: string; Properties: any; Metadata?: any; DeletionPolicy?: string; UpdateReplacePolicy?: string }>;
 
@@ -85,13 +100,22 @@ function assertDeployedAsDeclared(res: Resources, settings: VigilSettings): void
     const byDescription = Object.entries(res).filter(([, r]) => r.Type === 'AWS::Lambda::Function' && r.Properties.Description === json.description);
     assert.deepEqual(byDescription.map(([fid]) => fid), [id], `${name}: found by its description too`);
 
-    // Environment: exactly the resource and default variables; local and optional ones never.
+    // Environment: exactly the resource and default variables, and the optional ones whose
+    // stack setting was given (to that setting's value); local ones never.
     const vars = props.Environment?.Variables ?? {};
     const entries = Object.entries(json.environment as Record<string, any>);
-    const deployed = entries.filter(([, v]) => v.resource !== undefined || v.default !== undefined).map(([k]) => k);
+    const optionalValue = (k: string) => {
+      const setting = OPTIONAL_VARIABLE_SETTINGS[k];
+      return setting === undefined ? undefined : (settings as any)[setting];
+    };
+    const deployed = entries
+      .filter(([k, v]) => v.resource !== undefined || v.default !== undefined || (v.optional && optionalValue(k) !== undefined))
+      .map(([k]) => k);
     assert.deepEqual(Object.keys(vars).sort(), deployed.sort(), `${name}: environment variables`);
     for (const [k, v] of entries) {
       if (v.default !== undefined) assert.equal(vars[k], v.default, `${name} ${k}: the declared default`);
+      if (v.optional && optionalValue(k) !== undefined) assert.equal(vars[k], optionalValue(k), `${name} ${k}: its setting's value`);
+      if (v.local) assert.equal(vars[k], undefined, `${name} ${k}: local only`);
       if (v.resource !== undefined) {
         // The same resource key is the same value in every function.
         const value = JSON.stringify(vars[k]);
@@ -115,10 +139,32 @@ function assertDeployedAsDeclared(res: Resources, settings: VigilSettings): void
     const integrations = Object.entries(res).filter(
       ([, r]) => r.Type === 'AWS::ApiGatewayV2::Integration' && r.Properties.IntegrationUri['Fn::GetAtt']?.[0] === id,
     );
-    const { http, kinesis, schedule } = json.trigger;
+    const subscriptions = Object.values(res).filter(
+      (r) => r.Type === 'AWS::SNS::Subscription' && r.Properties.Protocol === 'lambda' && r.Properties.Endpoint['Fn::GetAtt']?.[0] === id,
+    );
+    const invokeConfigs = Object.values(res).filter((r) => r.Type === 'AWS::Lambda::EventInvokeConfig' && r.Properties.FunctionName.Ref === id);
+    const { http, kinesis, schedule, sns } = json.trigger;
     assert.equal(esms.length, kinesis ? 1 : 0, `${name}: event source mappings`);
     assert.equal(rules.length, schedule ? 1 : 0, `${name}: schedules`);
     assert.equal(integrations.length, http ? 1 : 0, `${name}: API integrations`);
+    assert.equal(subscriptions.length, sns ? 1 : 0, `${name}: SNS subscriptions`);
+    // Asynchronously invoked (schedule, SNS): Lambda's own retries are configured.
+    assert.equal(invokeConfigs.length, schedule || sns ? 1 : 0, `${name}: asynchronous invocation config`);
+    if (sns) {
+      // The topic the declaration names (the stack's topics map: inboundSmsTopic is InboundSmsTopic).
+      const topic = idOf(res, 'AWS::SNS::Topic', pascalCase(sns.topic.replace(/([A-Z])/g, '-$1').toLowerCase()));
+      assert.deepEqual(subscriptions[0].Properties.TopicArn, { Ref: topic }, `${name}: subscribed to ${sns.topic}`);
+      const cfg = invokeConfigs[0].Properties;
+      assert.equal(cfg.MaximumRetryAttempts, sns.retryAttempts, `${name}: MaximumRetryAttempts`);
+      const destination = cfg.DestinationConfig.OnFailure.Destination['Fn::GetAtt'][0];
+      assert.equal(res[destination].Type, 'AWS::SQS::Queue', `${name}: its on-failure destination is a queue`);
+      // SNS may invoke it, from that topic only.
+      const permissions = Object.values(res).filter(
+        (r) => r.Type === 'AWS::Lambda::Permission' && r.Properties.FunctionName['Fn::GetAtt']?.[0] === id && r.Properties.Principal === 'sns.amazonaws.com',
+      );
+      assert.equal(permissions.length, 1, `${name}: SNS invoke permission`);
+      assert.deepEqual(permissions[0].Properties.SourceArn, { Ref: topic }, `${name}: from its topic only`);
+    }
     if (kinesis) {
       const p = esms[0].Properties;
       assert.equal(p.BatchSize, kinesis.batchSize, `${name}: BatchSize`);
@@ -147,11 +193,19 @@ function assertDeployedAsDeclared(res: Resources, settings: VigilSettings): void
         (r) => r.Type === 'AWS::ApiGatewayV2::Route' && JSON.stringify(r.Properties.Target).includes(integrationId),
       );
       assert.deepEqual(routes.map((r) => r.Properties.RouteKey).sort(), [...http.routes].sort(), `${name}: routes`);
-      // Every route behind the JWT authorizer of the declared users (and only their client).
-      const authorizer = authorizerOf(res, http.users);
-      for (const r of routes) {
-        assert.equal(r.Properties.AuthorizationType, 'JWT', `${name} ${r.Properties.RouteKey}: authorization`);
-        assert.deepEqual(r.Properties.AuthorizerId, { Ref: authorizer }, `${name} ${r.Properties.RouteKey}: the ${http.users} authorizer`);
+      if (http.users === 'public') {
+        // No sign-in: no authorizer at all (the function checks its own credential).
+        for (const r of routes) {
+          assert.equal(r.Properties.AuthorizationType, 'NONE', `${name} ${r.Properties.RouteKey}: public`);
+          assert.equal(r.Properties.AuthorizerId, undefined, `${name} ${r.Properties.RouteKey}: no authorizer`);
+        }
+      } else {
+        // Every route behind the JWT authorizer of the declared users (and only their client).
+        const authorizer = authorizerOf(res, http.users);
+        for (const r of routes) {
+          assert.equal(r.Properties.AuthorizationType, 'JWT', `${name} ${r.Properties.RouteKey}: authorization`);
+          assert.deepEqual(r.Properties.AuthorizerId, { Ref: authorizer }, `${name} ${r.Properties.RouteKey}: the ${http.users} authorizer`);
+        }
       }
     }
   }
@@ -221,6 +275,9 @@ describe('functions', () => {
         assert.ok(ok, `${name}: ${JSON.stringify(s)}`);
       }
     }
+    // SMS publishers: alerts and escalation steps, and reply confirmations.
+    const publishers = FUNCTIONS.filter((name) => statementsOf(name).some((s) => [s.Action].flat().includes('sns:Publish')));
+    assert.deepEqual(publishers, ['alert-processor', 'offline-detector', 'sms-reply']);
   });
 
   it('scheduled functions have a dead-letter queue; the detector and loader run one at a time', () => {
@@ -396,6 +453,20 @@ describe('functions/<name>/function.json', () => {
     assert.equal(env.REDSHIFT_SECRET_ARN, undefined);
     assert.equal(env.LOAD_MAX_FILES, '500');
     assert.equal(env.COPY_ROLE_ARN, '<copyRole>');
+    // An optional variable is set only when its value is given; a local one never.
+    const detector = declarationOf('offline-detector');
+    const detectorResources = Object.fromEntries(
+      Object.values(detector.environment).flatMap((v) => (v.kind === 'resource' ? [[v.resource, `<${v.resource}>`]] : [])),
+    );
+    assert.equal(environmentOf(detector, detectorResources).VOICE_ORIGINATION_IDENTITY, undefined);
+    const withVoice = environmentOf(detector, detectorResources, { VOICE_ORIGINATION_IDENTITY: '+34910000000', LINK_KEY: 'never' });
+    assert.equal(withVoice.VOICE_ORIGINATION_IDENTITY, '+34910000000');
+    assert.equal(withVoice.VOICE_CONFIGURATION_SET, undefined);
+    assert.equal(withVoice.LINK_KEY, undefined, 'a local variable is never set');
+    // Every optional variable the stack can set is declared optional by some function.
+    for (const variable of Object.keys(OPTIONAL_VARIABLE_SETTINGS)) {
+      assert.ok(DECLARATIONS.some((d) => d.environment[variable]?.kind === 'optional'), variable);
+    }
   });
 
   it('malformed declarations fail with the file and the field', () => {
@@ -419,10 +490,14 @@ describe('functions/<name>/function.json', () => {
       [{ ...valid, environment: { X: { resource: 'r' } } }, /environment\.X: missing field\(s\) meaning/],
       [{ ...valid, trigger: { http: { users: 'app', routes: ['/v1/uploads'] } } }, /trigger\.http\.routes\[0\]: expected "METHOD \/path"/],
       [{ ...valid, trigger: { http: { routes: ['POST /v1/uploads'] } } }, /trigger\.http: missing field\(s\) users/],
-      [{ ...valid, trigger: { http: { users: 'admins', routes: ['POST /v1/uploads'] } } }, /trigger\.http\.users: expected "app" or "caregivers", got "admins"/],
+      [{ ...valid, trigger: { http: { users: 'admins', routes: ['POST /v1/uploads'] } } }, /trigger\.http\.users: expected "app", "caregivers" or "public", got "admins"/],
       [{ ...valid, trigger: { http: { users: 'app', routes: [] } } }, /trigger\.http\.routes: expected a non-empty list/],
       [{ ...valid, trigger: { kinesis: { batchSize: 10 } } }, /trigger\.kinesis: missing field\(s\)/],
       [{ ...valid, trigger: { schedule: { rateMinutes: 5, retryAttempts: 0 }, http: { routes: [] } } }, /trigger: expected exactly one of/],
+      [{ ...valid, trigger: { sns: { retryAttempts: 2 } } }, /trigger\.sns: missing field\(s\) topic/],
+      [{ ...valid, trigger: { sns: { topic: 't', retryAttempts: 3 } } }, /trigger\.sns\.retryAttempts: expected an integer from 0 to 2, got 3/],
+      [{ ...valid, trigger: { sns: { topic: 't', retryAttempts: 1, batchSize: 10 } } }, /trigger\.sns: unknown field\(s\) batchSize/],
+      [{ ...valid, environment: { X: { optional: false, meaning: 'm' } } }, /environment\.X\.optional: expected true/],
     ];
     for (const [json, message] of bad) assert.throws(() => parseDeclaration('x', json), message, JSON.stringify(json));
     // Route keys with path parameters are read as written.
@@ -432,6 +507,12 @@ describe('functions/<name>/function.json', () => {
       users: 'caregivers',
       routes: [{ method: 'GET', path: '/v1/wearers/{wearer_id}/alerts', key: 'GET /v1/wearers/{wearer_id}/alerts' }],
     });
+    // Public routes and SNS triggers are read as written.
+    const pub = parseDeclaration('x', { ...valid, trigger: { http: { users: 'public', routes: ['GET /a/{token}'] } } });
+    assert.equal(pub.trigger.kind === 'http' && pub.trigger.users, 'public');
+    const fromTopic = parseDeclaration('x', { ...valid, trigger: { sns: { topic: 'inboundSmsTopic', retryAttempts: 2, why: 'w' } } });
+    assert.deepEqual(fromTopic.trigger, { kind: 'sns', sns: { topic: 'inboundSmsTopic', retryAttempts: 2, why: 'w' } });
+    assert.throws(() => topicOf(fromTopic, { otherTopic: 1 }), /x\/function\.json: trigger\.sns\.topic names "inboundSmsTopic", which the stack does not have \(known: otherTopic\)/);
     // Settings a declaration names must exist (and be numbers).
     const named = parseDeclaration('x', { ...valid, reservedConcurrency: { setting: 'nope' }, trigger: { schedule: { rateMinutes: 5, retryAttempts: 0, maxEventAgeMinutes: 1, setting: 'alarmEmail' } } });
     assert.throws(() => reservedConcurrencyOf(named, DEFAULT_SETTINGS), /x\/function\.json: reservedConcurrency\.setting names "nope"/);
@@ -476,11 +557,21 @@ describe('stream', () => {
     }
   });
 
-  it('failure queues are encrypted and TLS-only', () => {
-    const queues = Object.values(resources).filter((r) => r.Type === 'AWS::SQS::Queue');
-    assert.equal(queues.length, 5);
-    for (const q of queues) assert.equal(q.Properties.SqsManagedSseEnabled, true);
-    template.resourcePropertiesCountIs('AWS::SQS::QueuePolicy', Match.objectLike({ PolicyDocument: Match.objectLike({ Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) }) }), 5);
+  it('failure queues are encrypted and TLS-only; the one holding SMS replies under the data key', () => {
+    const queues = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::SQS::Queue');
+    assert.equal(queues.length, 6);
+    const dataKey = idOf(resources, 'AWS::KMS::Key', 'DataKey');
+    for (const [id, q] of queues) {
+      if (id.startsWith('SmsReplyFailures')) {
+        // sms-reply's failed events carry the reply (a caregiver's number and text): personal data.
+        assert.deepEqual(q.Properties.KmsMasterKeyId, { 'Fn::GetAtt': [dataKey, 'Arn'] }, id);
+        assert.equal(q.Properties.SqsManagedSseEnabled, undefined, id);
+      } else {
+        // Kinesis pointers and schedule events only.
+        assert.equal(q.Properties.SqsManagedSseEnabled, true, id);
+      }
+    }
+    template.resourcePropertiesCountIs('AWS::SQS::QueuePolicy', Match.objectLike({ PolicyDocument: Match.objectLike({ Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) }) }), 6);
   });
 });
 
@@ -603,6 +694,36 @@ describe('storage', () => {
     );
   });
 
+  it('deliveries: the due index (ALL) for offline-detector and the phone index (INCLUDE alert_id, caregiver_id) for sms-reply', () => {
+    const deliveries = resources[idOf(resources, 'AWS::DynamoDB::Table', 'DeliveriesTable')].Properties;
+    assert.equal(DELIVERIES_DUE_INDEX, 'due_shard-not_before-index');
+    assert.equal(DELIVERIES_BY_PHONE_INDEX, 'phone-sent_at-index');
+    assert.deepEqual(deliveries.KeySchema, [{ AttributeName: 'delivery_key', KeyType: 'HASH' }]);
+    assert.deepEqual(deliveries.GlobalSecondaryIndexes, [
+      {
+        IndexName: 'due_shard-not_before-index',
+        KeySchema: [{ AttributeName: 'due_shard', KeyType: 'HASH' }, { AttributeName: 'not_before', KeyType: 'RANGE' }],
+        Projection: { ProjectionType: 'ALL' },
+      },
+      {
+        IndexName: 'phone-sent_at-index',
+        KeySchema: [{ AttributeName: 'phone', KeyType: 'HASH' }, { AttributeName: 'sent_at', KeyType: 'RANGE' }],
+        Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['alert_id', 'caregiver_id'] },
+      },
+    ]);
+    assert.deepEqual(
+      [...deliveries.AttributeDefinitions].sort((a: any, b: any) => a.AttributeName.localeCompare(b.AttributeName)),
+      ['delivery_key', 'due_shard', 'not_before', 'phone', 'sent_at'].map((n) => ({ AttributeName: n, AttributeType: 'S' })),
+    );
+  });
+
+  it('deliveries: an upgrade adds one index per deploy (vigil:deliveriesPhoneIndex=false first)', () => {
+    const first = synthesize({ 'vigil:deliveriesPhoneIndex': 'false' });
+    const table = first.resources[idOf(first.resources, 'AWS::DynamoDB::Table', 'DeliveriesTable')].Properties;
+    assert.deepEqual(table.GlobalSecondaryIndexes.map((i: any) => i.IndexName), [DELIVERIES_DUE_INDEX]);
+    assertDeployedAsDeclared(first.resources, { ...DEFAULT_SETTINGS, deliveriesPhoneIndex: false });
+  });
+
   it('the pseudonym key is generated in Secrets Manager under the data key', () => {
     template.hasResourceProperties('AWS::SecretsManager::Secret', {
       GenerateSecretString: Match.objectLike({ PasswordLength: 64, ExcludePunctuation: true }),
@@ -666,7 +787,14 @@ describe('api', () => {
       assert.deepEqual(byKey.get(key)?.AuthorizerId, { Ref: caregivers }, key);
     }
     assert.deepEqual(byKey.get('POST /v1/uploads')!.AuthorizerId, { Ref: app });
-    for (const r of routes) assert.equal(r.AuthorizationType, 'JWT', r.RouteKey);
+    // Every route keeps its JWT authorizer but the public ones a declaration names.
+    const publicKeys = new Set(DECLARED.filter((d) => d.json.trigger.http?.users === 'public').flatMap((d) => d.json.trigger.http.routes));
+    assert.deepEqual([...publicKeys].sort(), ['GET /a/{token}', 'POST /a/{token}']);
+    for (const r of routes) {
+      if (publicKeys.has(r.RouteKey)) continue;
+      assert.equal(r.AuthorizationType, 'JWT', r.RouteKey);
+      assert.ok([{ Ref: caregivers }, { Ref: app }].some((a) => JSON.stringify(a) === JSON.stringify(r.AuthorizerId)), r.RouteKey);
+    }
     assert.equal(routes.length, DECLARED.flatMap((d) => d.json.trigger.http?.routes ?? []).length);
     // The integration waits a little longer than the function may run.
     const careIntegration = Object.values(resources).find(
@@ -684,6 +812,261 @@ describe('api', () => {
     const format = stage.AccessLogSettings.Format as string;
     assert.ok(format.includes('$context.requestId'));
     assert.ok(!/body|\$input/i.test(format), format);
+  });
+});
+
+describe('acknowledgement links, SMS replies and escalation calls', () => {
+  const table = (prefix: string) => idOf(resources, 'AWS::DynamoDB::Table', prefix);
+  const dataKey = idOf(resources, 'AWS::KMS::Key', 'DataKey');
+  const linkKey = idOf(resources, 'AWS::SecretsManager::Secret', 'LinkKey');
+  const topic = idOf(resources, 'AWS::SNS::Topic', 'InboundSmsTopic');
+  /** Curated alert files and the pseudonym key, exactly as alert-processor has them. */
+  const curatedGrants = () =>
+    grantsOf('alert-processor').filter((g) =>
+      [idOf(resources, 'AWS::S3::Bucket', 'DataBucket'), table('CuratedFilesTable'), idOf(resources, 'AWS::SecretsManager::Secret', 'PseudonymKey')].some((id) => g.includes(id)),
+    );
+  const dataKeyGrants = [`kms:Decrypt ${dataKey}`, `kms:GenerateDataKey ${dataKey}`, `kms:DescribeKey ${dataKey}`];
+  const logGrants = (prefix: string) => {
+    const logs = idOf(resources, 'AWS::Logs::LogGroup', `${prefix}Logs`);
+    return [`logs:CreateLogStream ${logs}`, `logs:PutLogEvents ${logs}`];
+  };
+  const linkKeyGrants = [`secretsmanager:GetSecretValue ${JSON.stringify({ Ref: linkKey })}`, `secretsmanager:DescribeSecret ${JSON.stringify({ Ref: linkKey })}`];
+
+  it('ack-link: GET and POST /a/{token} with no authorizer, throttled per route, acknowledged in cdk-nag with the reason', () => {
+    const routes = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::ApiGatewayV2::Route' && / \/a\//.test(r.Properties.RouteKey));
+    assert.deepEqual(routes.map(([, r]) => r.Properties.RouteKey).sort(), ['GET /a/{token}', 'POST /a/{token}']);
+    const stage = Object.entries(resources).find(([, r]) => r.Type === 'AWS::ApiGatewayV2::Stage')!;
+    for (const [id, r] of routes) {
+      assert.equal(r.Properties.AuthorizationType, 'NONE', id);
+      assert.equal(r.Properties.AuthorizerId, undefined, id);
+      // The integration is ack-link's, payload 2.0.
+      const integration = resources[r.Properties.Target['Fn::Join'][1][1].Ref].Properties;
+      assert.equal(integration.IntegrationUri['Fn::GetAtt'][0], lambdaOf('ack-link').id);
+      assert.equal(integration.PayloadFormatVersion, '2.0');
+      const acks = r.Metadata?.cdk_nag?.rules_to_suppress ?? [];
+      const apig4 = acks.find((a: any) => a.id === 'AwsSolutions-APIG4');
+      assert.ok(apig4, `${id}: APIG4 acknowledged`);
+      assert.match(apig4.reason, /token in the path.*HMAC-SHA256/);
+      // Throttled below the stage, and the stage waits for the route it names.
+      assert.deepEqual(stage[1].Properties.RouteSettings[r.Properties.RouteKey], {
+        ThrottlingRateLimit: PUBLIC_ROUTE_THROTTLE.rateLimit,
+        ThrottlingBurstLimit: PUBLIC_ROUTE_THROTTLE.burstLimit,
+        DetailedMetricsEnabled: true,
+      });
+      assert.ok((stage[1] as any).DependsOn.includes(id), `${stage[0]} depends on ${id}`);
+    }
+    assert.ok(PUBLIC_ROUTE_THROTTLE.rateLimit < stage[1].Properties.DefaultRouteSettings.ThrottlingRateLimit);
+    assert.deepEqual(Object.keys(stage[1].Properties.RouteSettings).sort(), ['GET /a/{token}', 'POST /a/{token}']);
+    // Only these routes are public.
+    const none = Object.values(resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Route' && r.Properties.AuthorizationType !== 'JWT');
+    assert.equal(none.length, 2);
+    assert.equal(lambdaOf('ack-link').props.ReservedConcurrentExecutions, 10);
+  });
+
+  it('ack-link is granted exactly: read and acknowledge alerts, read wearers, the link key, curated alert files', () => {
+    const alerts = table('AlertsTable');
+    assert.deepEqual(
+      grantsOf('ack-link'),
+      [
+        `dynamodb:GetItem ${alerts}`,
+        `dynamodb:UpdateItem ${alerts}`,
+        `dynamodb:GetItem ${table('WearersTable')}`,
+        ...linkKeyGrants,
+        ...curatedGrants(),
+        ...dataKeyGrants,
+        ...logGrants('AckLink'),
+      ].sort(),
+    );
+  });
+
+  it('sms-reply is granted exactly: the phone index, alert acknowledgement, wearers, SMS, its failure queue, curated alert files', () => {
+    const alerts = table('AlertsTable');
+    const queue = idOf(resources, 'AWS::SQS::Queue', 'SmsReplyFailures');
+    assert.deepEqual(
+      grantsOf('sms-reply'),
+      [
+        `dynamodb:Query ${table('DeliveriesTable')}/index/${DELIVERIES_BY_PHONE_INDEX}`,
+        `dynamodb:GetItem ${alerts}`,
+        `dynamodb:UpdateItem ${alerts}`,
+        `dynamodb:GetItem ${table('WearersTable')}`,
+        'sns:Publish *',
+        `sqs:SendMessage ${queue}`,
+        ...curatedGrants(),
+        ...dataKeyGrants,
+        ...logGrants('SmsReply'),
+      ].sort(),
+    );
+    // Its Resource "*" (SMS to a phone number) is acknowledged, like the other SMS senders'.
+    const role = lambdaOf('sms-reply').props.Role['Fn::GetAtt'][0];
+    const acks = resources[role].Metadata?.cdk_nag?.rules_to_suppress ?? [];
+    assert.ok(acks.some((a: any) => a.id === 'AwsSolutions-IAM5[Resource::*]'), JSON.stringify(acks));
+  });
+
+  it('sms-reply: subscribed to the inbound SMS topic, 2 retries, then its on-failure queue (data key), alarmed on depth', () => {
+    const id = lambdaOf('sms-reply').id;
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'lambda', TopicArn: { Ref: topic }, Endpoint: { 'Fn::GetAtt': [id, 'Arn'] } });
+    const queue = idOf(resources, 'AWS::SQS::Queue', 'SmsReplyFailures');
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: id },
+      MaximumRetryAttempts: 2,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queue, 'Arn'] } } },
+    });
+    assert.deepEqual(resources[queue].Properties.KmsMasterKeyId, { 'Fn::GetAtt': [dataKey, 'Arn'] });
+    const depth = Object.values(resources).filter(
+      (r) => r.Type === 'AWS::CloudWatch::Alarm' && r.Properties.MetricName === 'ApproximateNumberOfMessagesVisible' && JSON.stringify(r.Properties.Dimensions).includes(queue),
+    );
+    assert.equal(depth.length, 1);
+  });
+
+  it('the inbound SMS topic: data key, TLS only, End User Messaging may publish for this account only; its ARN is an output', () => {
+    const t = resources[topic].Properties;
+    assert.deepEqual(t.KmsMasterKeyId, { 'Fn::GetAtt': [dataKey, 'Arn'] });
+    const policy = Object.values(resources).find((r) => r.Type === 'AWS::SNS::TopicPolicy' && JSON.stringify(r.Properties.Topics) === JSON.stringify([{ Ref: topic }]))!;
+    const statements = policy.Properties.PolicyDocument.Statement;
+    const allow = statements.filter((s: any) => s.Effect === 'Allow');
+    assert.equal(allow.length, 1);
+    assert.deepEqual(allow[0].Principal, { Service: 'sms-voice.amazonaws.com' });
+    assert.equal(allow[0].Action, 'sns:Publish');
+    assert.deepEqual(allow[0].Resource, { Ref: topic });
+    assert.deepEqual(allow[0].Condition.StringEquals, { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } });
+    assert.match(JSON.stringify(allow[0].Condition.ArnLike['aws:SourceArn']), /:sms-voice:/);
+    assert.ok(statements.some((s: any) => s.Effect === 'Deny' && s.Condition?.Bool?.['aws:SecureTransport'] === 'false'), 'TLS only');
+    // The data key lets the service encrypt for this account only (an encrypted topic needs it).
+    const keyStatements = resources[dataKey].Properties.KeyPolicy.Statement.filter((s: any) => s.Principal?.Service === 'sms-voice.amazonaws.com');
+    assert.equal(keyStatements.length, 1);
+    assert.deepEqual([keyStatements[0].Action].flat().sort(), ['kms:Decrypt', 'kms:GenerateDataKey']);
+    assert.deepEqual(keyStatements[0].Condition.StringEquals, { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } });
+    template.hasOutput('InboundSmsTopicArn', { Value: { Ref: topic } });
+    // Only sms-reply is subscribed.
+    const subs = Object.values(resources).filter((r) => r.Type === 'AWS::SNS::Subscription' && r.Properties.TopicArn.Ref === topic);
+    assert.equal(subs.length, 1);
+  });
+
+  it('the link key: 48 letters and digits under the data key, rotation acknowledged, read by its signers and verifier only', () => {
+    const secret = resources[linkKey] as any;
+    assert.deepEqual(secret.Properties.GenerateSecretString, { ExcludePunctuation: true, IncludeSpace: false, PasswordLength: 48 });
+    assert.deepEqual(secret.Properties.KmsKeyId, { 'Fn::GetAtt': [dataKey, 'Arn'] });
+    assert.equal(secret.DeletionPolicy, 'Retain');
+    const acks = (secret.Metadata?.cdk_nag?.rules_to_suppress ?? []).map((a: any) => a.id).sort();
+    assert.deepEqual(acks, ['AwsSolutions-SMG4', 'HIPAA.Security-SecretsManagerRotationEnabled']);
+    const readers = FUNCTIONS.filter((name) => grantsOf(name).some((g) => g.includes(linkKey)));
+    assert.deepEqual(readers, ['ack-link', 'alert-processor', 'offline-detector']);
+    for (const name of readers) {
+      const vars = lambdaOf(name).props.Environment.Variables;
+      assert.deepEqual(vars.LINK_KEY_SECRET_ARN, { Ref: linkKey }, name);
+      assert.equal(vars.LINK_KEY, undefined, `${name}: never the key itself`);
+    }
+  });
+
+  it('LINK_BASE_URL: the API endpoint by default, a short custom domain when vigil:linkBaseUrl is given', () => {
+    const api = idOf(resources, 'AWS::ApiGatewayV2::Api', 'Api');
+    for (const name of ['alert-processor', 'offline-detector']) {
+      const value = lambdaOf(name).props.Environment.Variables.LINK_BASE_URL;
+      assert.deepEqual(value, { 'Fn::GetAtt': [api, 'ApiEndpoint'] }, name);
+    }
+    template.hasOutput('LinkBaseUrl', { Value: lambdaOf('alert-processor').props.Environment.Variables.LINK_BASE_URL });
+    assert.equal(MAX_LINK_BASE_URL_CHARS + '/a/'.length + 48, 75);
+    assert.equal(checkedLinkBaseUrl(' https://vgl.example.org/ '), 'https://vgl.example.org');
+    assert.equal(checkedLinkBaseUrl('https://example.org/vigil'), 'https://example.org/vigil');
+    for (const bad of ['http://vgl.example.org', 'vgl.example.org', 'https://vgl.example.org/a b', 'https://']) {
+      assert.throws(() => checkedLinkBaseUrl(bad), /vigil:linkBaseUrl/, bad);
+    }
+  });
+
+  it('offline-detector Queries the due index and Scans only the wearer state; no function scans the deliveries', () => {
+    const deliveries = table('DeliveriesTable');
+    const grants = grantsOf('offline-detector');
+    assert.ok(grants.includes(`dynamodb:Query ${deliveries}/index/${DELIVERIES_DUE_INDEX}`));
+    assert.deepEqual(grants.filter((g) => g.startsWith('dynamodb:Scan')), [`dynamodb:Scan ${table('WearerStateTable')}`]);
+    for (const name of FUNCTIONS) {
+      assert.ok(!grantsOf(name).some((g) => g.startsWith('dynamodb:Scan') && g.includes(deliveries)), name);
+    }
+    // Each index is read by its one function.
+    const readers = (index: string) => FUNCTIONS.filter((name) => grantsOf(name).some((g) => g.endsWith(`/index/${index}`)));
+    assert.deepEqual(readers(DELIVERIES_DUE_INDEX), ['offline-detector']);
+    assert.deepEqual(readers(DELIVERIES_BY_PHONE_INDEX), ['sms-reply']);
+  });
+
+  it('no escalation calls without an origination identity: no sms-voice grant, no VOICE_* variable', () => {
+    for (const name of FUNCTIONS) {
+      assert.ok(!grantsOf(name).some((g) => g.startsWith('sms-voice:')), name);
+      const vars = lambdaOf(name).props.Environment.Variables;
+      assert.equal(vars.VOICE_ORIGINATION_IDENTITY, undefined, name);
+      assert.equal(vars.VOICE_CONFIGURATION_SET, undefined, name);
+    }
+  });
+
+  /** Every `action resource` pair of a function's policy in another synthesized template. */
+  const grantsIn = (res: Resources, name: string) => {
+    const roleId = lambdaIn(res, name).props.Role['Fn::GetAtt'][0];
+    return Object.values(res)
+      .filter((r) => r.Type === 'AWS::IAM::ManagedPolicy' && JSON.stringify(r.Properties.Roles).includes(roleId))
+      .flatMap((r) => r.Properties.PolicyDocument.Statement)
+      .flatMap((s: any) => [s.Action].flat().map((a: string) => ({ action: a, resource: s.Resource })));
+  };
+
+  it('with an origination identity ARN and a configuration set: SendVoiceMessage on those only, for offline-detector only', () => {
+    const identity = 'arn:aws:sms-voice:eu-west-1:111122223333:phone-number/phone-0123456789abcdef';
+    const context = { 'vigil:voiceOriginationIdentity': identity, 'vigil:voiceConfigurationSet': 'vigil-calls', 'vigil:linkBaseUrl': 'https://vgl.example.org/' };
+    const other = synthesize(context);
+    const settings: VigilSettings = { ...DEFAULT_SETTINGS, voiceOriginationIdentity: identity, voiceConfigurationSet: 'vigil-calls', linkBaseUrl: 'https://vgl.example.org/' };
+    assert.deepEqual(other.stack.settings, settings);
+    assertDeployedAsDeclared(other.resources, settings);
+    const vars = lambdaIn(other.resources, 'offline-detector').props.Environment.Variables;
+    assert.equal(vars.VOICE_ORIGINATION_IDENTITY, identity);
+    assert.equal(vars.VOICE_CONFIGURATION_SET, 'vigil-calls');
+    for (const name of ['alert-processor', 'offline-detector']) {
+      assert.equal(lambdaIn(other.resources, name).props.Environment.Variables.LINK_BASE_URL, 'https://vgl.example.org', name);
+    }
+    const calls = grantsIn(other.resources, 'offline-detector').filter((g) => g.action === 'sms-voice:SendVoiceMessage');
+    assert.equal(calls.length, 1);
+    assert.equal(calls[0].resource[0], identity);
+    assert.match(JSON.stringify(calls[0].resource[1]), /:sms-voice:.*:configuration-set\/vigil-calls/);
+    assert.equal(calls[0].resource.length, 2);
+    for (const name of FUNCTIONS.filter((n) => n !== 'offline-detector')) {
+      assert.ok(!grantsIn(other.resources, name).some((g) => g.action.startsWith('sms-voice:')), `${name}: no sms-voice action`);
+      const v = lambdaIn(other.resources, name).props.Environment.Variables;
+      assert.equal(v.VOICE_ORIGINATION_IDENTITY, undefined, name);
+    }
+    Annotations.fromStack(other.stack).hasNoWarning('*', Match.anyValue());
+  });
+
+  it('with an origination number (not an ARN): SendVoiceMessage on "*" for offline-detector only, acknowledged with the reason', () => {
+    const other = synthesize({ 'vigil:voiceOriginationIdentity': '+34910000000' });
+    const calls = grantsIn(other.resources, 'offline-detector').filter((g) => g.action === 'sms-voice:SendVoiceMessage');
+    assert.deepEqual(calls.map((c) => c.resource), ['*']);
+    for (const name of FUNCTIONS.filter((n) => n !== 'offline-detector')) {
+      assert.ok(!grantsIn(other.resources, name).some((g) => g.action.startsWith('sms-voice:')), `${name}: no sms-voice action`);
+    }
+    const role = lambdaIn(other.resources, 'offline-detector').props.Role['Fn::GetAtt'][0];
+    const ack = (other.resources[role].Metadata?.cdk_nag?.rules_to_suppress ?? []).find((a: any) => a.id === 'AwsSolutions-IAM5[Resource::*]');
+    assert.match(ack.reason, /SendVoiceMessage.*phone number, pool and configuration set ARNs/);
+    assert.equal(lambdaIn(other.resources, 'offline-detector').props.Environment.Variables.VOICE_CONFIGURATION_SET, undefined);
+  });
+
+  it('settings are checked: a malformed identity, configuration set or link base URL fails the synth; a long link base URL warns', () => {
+    assert.throws(() => synthesize({ 'vigil:voiceOriginationIdentity': 'arn:aws:sms-voice:eu-west-1:111122223333:configuration-set/x' }), /voiceOriginationIdentity/);
+    assert.throws(() => synthesize({ 'vigil:voiceConfigurationSet': 'not a name' }), /voiceConfigurationSet/);
+    assert.throws(() => synthesize({ 'vigil:linkBaseUrl': 'http://vgl.example.org' }), /linkBaseUrl/);
+    const long = synthesize({ 'vigil:linkBaseUrl': 'https://acknowledge.vigil.example.org' });
+    Annotations.fromStack(long.stack).hasWarning('*', Match.stringLikeRegexp('links exceed 75 characters'));
+  });
+
+  it('an alarm when an alert reaches its last escalation level unacknowledged (Sum >= 1 in 1 minute)', () => {
+    const alarms = Object.values(resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm' && r.Properties.MetricName === LAST_LEVEL_METRIC);
+    assert.equal(alarms.length, 1);
+    const a = alarms[0].Properties;
+    assert.equal(a.Namespace, 'Vigil');
+    assert.deepEqual(a.Dimensions, [{ Name: 'Function', Value: 'offline-detector' }]);
+    assert.equal(a.Statistic, 'Sum');
+    assert.equal(a.Period, 60);
+    assert.equal(a.EvaluationPeriods, 1);
+    assert.equal(a.Threshold, 1);
+    assert.equal(a.ComparisonOperator, 'GreaterThanOrEqualToThreshold');
+    assert.equal(a.TreatMissingData, 'notBreaching');
+    const alarmTopic = idOf(resources, 'AWS::SNS::Topic', 'AlarmTopic');
+    assert.deepEqual(a.AlarmActions, [{ Ref: alarmTopic }]);
+    assert.deepEqual(a.OKActions, [{ Ref: alarmTopic }]);
   });
 });
 
@@ -731,7 +1114,7 @@ describe('monitoring', () => {
         assert.equal(named(m).filter((a) => a.Dimensions?.[0]?.Value?.Ref === id).length, 1, `${name}: ${m} alarm`);
       }
     }
-    assert.equal(named('ApproximateNumberOfMessagesVisible').length, 5);
+    assert.equal(named('ApproximateNumberOfMessagesVisible').length, 6);
     assert.equal(named('SMSMonthToDateSpentUSD').length, 1);
     assert.ok(alarms.some((a) => (a.Metrics ?? []).some((m: any) => m.Expression?.includes('errors / requests'))));
     for (const a of alarms) assert.equal(a.AlarmActions.length, 1);

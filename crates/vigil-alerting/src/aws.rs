@@ -13,9 +13,14 @@ use vigil_aws::quarantine::S3Quarantine;
 use vigil_aws::secrets::SecretError;
 use vigil_aws::sns::SnsNotifier;
 use vigil_aws::state::DynamoStateStore;
+use vigil_aws::voice::VoiceCaller;
 use vigil_aws::wearers::DynamoWearerDirectory;
+use vigil_domain::alerts::Message;
 use vigil_domain::cache::CachedWearers;
+use vigil_domain::care::Channel;
 use vigil_domain::config::{self as env, ConfigError, Source};
+use vigil_domain::link::{LinkKey, LinkMaker};
+use vigil_domain::ports::{Notifier, NotifyError};
 
 use crate::curated::CuratedAlerts;
 use crate::{AlertPorts, Alerting};
@@ -23,10 +28,11 @@ use crate::{AlertPorts, Alerting};
 /// Wearer profiles from DynamoDB, cached per container.
 pub type AwsWearers = CachedWearers<DynamoWearerDirectory>;
 
-/// The alert path's ports on AWS: DynamoDB, SNS (or `N` wrapping it: the local runner
-/// records what is sent) and the curated alerts on S3 (when configured).
+/// The alert path's ports on AWS: DynamoDB, SNS and voice calls ([`Messaging`], or `N`
+/// wrapping it: the local runner records what is sent) and the curated alerts on S3
+/// (when configured).
 #[derive(Debug)]
-pub struct Aws<N = SnsNotifier>(std::marker::PhantomData<N>);
+pub struct Aws<N = Messaging>(std::marker::PhantomData<N>);
 
 impl<N: vigil_domain::ports::Notifier + Sync> AlertPorts for Aws<N> {
     type Wearers = AwsWearers;
@@ -38,13 +44,13 @@ impl<N: vigil_domain::ports::Notifier + Sync> AlertPorts for Aws<N> {
 }
 
 /// The alert path on AWS.
-pub type AwsAlerting<N = SnsNotifier> = Alerting<Aws<N>>;
+pub type AwsAlerting<N = Messaging> = Alerting<Aws<N>>;
 
 impl<N: vigil_domain::ports::Notifier + Sync> AwsAlerting<N> {
     /// The same alert path with its notifier wrapped.
     pub fn map_notifier<M: vigil_domain::ports::Notifier + Sync>(self, wrap: impl FnOnce(N) -> M) -> AwsAlerting<M> {
-        let Self { wearers, states, alerts, deliveries, notifier, sink } = self;
-        Alerting { wearers, states, alerts, deliveries, notifier: wrap(notifier), sink }
+        let Self { wearers, states, alerts, deliveries, notifier, sink, links } = self;
+        Alerting { wearers, states, alerts, deliveries, notifier: wrap(notifier), sink, links }
     }
 }
 
@@ -53,8 +59,67 @@ impl<N: vigil_domain::ports::Notifier + Sync> AwsAlerting<N> {
 pub async fn alerting(src: &impl Source, sdk: &SdkConfig) -> Result<(AlertPathConfig, AwsAlerting), SecretError> {
     let config = AlertPathConfig::from_source(src)?;
     let sink = curated_alerts(src, sdk).await?;
-    let alerting = config.alerting(sdk, sink);
+    let links = link_maker(src, sdk).await?;
+    let alerting = config.alerting(sdk, sink, links);
     Ok((config, alerting))
+}
+
+/// SMS and push through SNS, calls through End User Messaging SMS and Voice.
+#[derive(Debug, Clone)]
+pub struct Messaging {
+    pub sns: SnsNotifier,
+    /// `None` when no origination identity is configured: calls are refused (and
+    /// counted), SMS and push still go out.
+    pub voice: Option<VoiceCaller>,
+}
+
+impl Notifier for Messaging {
+    async fn send(&self, channel: Channel, address: &str, message: &Message) -> Result<String, NotifyError> {
+        match (channel, &self.voice) {
+            (Channel::Voice, Some(voice)) => voice.call(address, &message.voice, message.language).await,
+            (Channel::Voice, None) => Err(NotifyError::Rejected("no VOICE_ORIGINATION_IDENTITY: calls are off".into())),
+            (Channel::Sms | Channel::Push, _) => self.sns.send(channel, address, message).await,
+        }
+    }
+}
+
+/// The caller of escalation calls (offline-detector's; alert-processor never calls):
+/// from `VOICE_ORIGINATION_IDENTITY` (the phone number, its ARN, or a pool, with voice
+/// enabled) and `VOICE_CONFIGURATION_SET` (optional: where call events go). `None`
+/// when the identity is unset: calls are then refused and counted, and the
+/// function says so at cold start.
+pub fn voice_caller(src: &impl Source, sdk: &SdkConfig) -> Option<VoiceCaller> {
+    let Some(origination) = src.get("VOICE_ORIGINATION_IDENTITY").filter(|v| !v.is_empty()) else {
+        tracing::warn!("VOICE_ORIGINATION_IDENTITY is not set: escalation calls are refused");
+        return None;
+    };
+    let configuration_set = src.get("VOICE_CONFIGURATION_SET").filter(|v| !v.is_empty());
+    Some(VoiceCaller::new(vigil_aws::sdk::voice(sdk), origination, configuration_set))
+}
+
+/// The key acknowledgement links are signed with: `LINK_KEY`, or else the secret
+/// `LINK_KEY_SECRET_ARN` (fetched once: call this at cold start); its text's bytes,
+/// at least 32 of them. Never logged.
+pub async fn link_key(src: &impl Source, sdk: &SdkConfig) -> Result<LinkKey, SecretError> {
+    let what = "the secret key of the acknowledgement links (or LINK_KEY_SECRET_ARN)";
+    let text = vigil_aws::secrets::value_or_secret(src, "LINK_KEY", "LINK_KEY_SECRET_ARN", what, || {
+        vigil_aws::sdk::secrets(sdk)
+    })
+    .await?;
+    LinkKey::new(text.as_bytes()).map_err(|weak| {
+        // The error names the length only, never the key.
+        ConfigError::Invalid { name: "LINK_KEY", value: format!("<{weak}>"), expected: "at least 32 bytes" }.into()
+    })
+}
+
+/// What signs the links SMS carry, or `None` when `LINK_BASE_URL` is unset (SMS then go
+/// out without a link, and the function says so).
+pub async fn link_maker(src: &impl Source, sdk: &SdkConfig) -> Result<Option<LinkMaker>, SecretError> {
+    let Some(base_url) = src.get("LINK_BASE_URL") else {
+        tracing::warn!("LINK_BASE_URL is not set: SMS carry no acknowledgement link");
+        return Ok(None);
+    };
+    Ok(Some(LinkMaker::new(link_key(src, sdk).await?, &base_url)))
 }
 
 /// How long a container keeps a wearer profile by default.
@@ -95,8 +160,9 @@ impl AlertPathConfig {
         })
     }
 
-    /// The alert service on this config's resources, handing alerts to `sink`.
-    pub fn alerting(&self, sdk: &SdkConfig, sink: Option<AwsCuratedAlerts>) -> AwsAlerting {
+    /// The alert service on this config's resources, handing alerts to `sink` and
+    /// signing SMS links with `links`.
+    pub fn alerting(&self, sdk: &SdkConfig, sink: Option<AwsCuratedAlerts>, links: Option<LinkMaker>) -> AwsAlerting {
         let dynamodb = vigil_aws::sdk::dynamodb(sdk);
         Alerting {
             wearers: CachedWearers::new(
@@ -106,8 +172,12 @@ impl AlertPathConfig {
             states: DynamoStateStore::new(dynamodb.clone(), &self.state_table),
             alerts: DynamoAlertStore::new(dynamodb.clone(), &self.alerts_table),
             deliveries: DynamoDeliveryLog::new(dynamodb, &self.deliveries_table).with_lease(self.delivery_lease),
-            notifier: SnsNotifier::new(vigil_aws::sdk::sns(sdk)),
+            notifier: Messaging {
+                sns: SnsNotifier::new(vigil_aws::sdk::sns(sdk)),
+                voice: None,
+            },
             sink,
+            links,
         }
     }
 

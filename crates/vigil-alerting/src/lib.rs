@@ -6,7 +6,9 @@
 //! 1. load the rule state (with its version) and evaluate the readings;
 //! 2. store every alert (put-if-absent on its deterministic id);
 //! 3. deliver: claim each (alert, caregiver, channel), send, confirm — or defer
-//!    low-severity messages past quiet hours;
+//!    low-severity messages past quiet hours; record the alert's escalation steps
+//!    (deferred deliveries, due at their time; the scheduled path sends them
+//!    unless someone acknowledged first);
 //! 4. save the state with a conditional write; on a conflict, start again from 1.
 //!
 //! A crash before 4 re-evaluates the same readings on the old state: the same
@@ -19,10 +21,12 @@ pub mod curated;
 
 use chrono::{DateTime, Utc};
 use vigil_domain::alerts::{self, Alert, RuleKind, Thresholds, WearerState};
-use vigil_domain::care::{Delivery, WearerProfile, plan_deliveries};
-use vigil_domain::lifecycle::AlertRecord;
+use vigil_domain::care::{Channel, Delivery, WearerProfile, plan_deliveries};
+use vigil_domain::escalation;
+use vigil_domain::lifecycle::{AlertRecord, AlertStatus};
+use vigil_domain::link::LinkMaker;
 use vigil_domain::ports::{
-    AlertStore, Claim, DeliveryLog, Notifier, NotifyError, StateStore, StoreError, WearerDirectory,
+    AlertStore, Claim, DeliveryLog, Notifier, NotifyError, REFUSED, StateStore, StoreError, WearerDirectory,
 };
 use vigil_domain::reading::Reading;
 
@@ -55,6 +59,18 @@ pub struct Outcome {
     pub resolved: usize,
     /// Alerts stored but not sent: their rule is snoozed for the wearer.
     pub snoozed: usize,
+    /// Escalation steps recorded, to be sent when due.
+    pub steps_planned: usize,
+    /// Escalation steps sent now (calls among them: `calls`).
+    pub escalated: usize,
+    /// Calls placed now.
+    pub calls: usize,
+    /// Escalation steps dropped because the alert was acknowledged or resolved.
+    pub cancelled: usize,
+    /// Alerts whose last escalation level went out now with nobody answering.
+    pub last_level: Vec<String>,
+    /// Due deliveries that failed transiently now; they stay due for the next run.
+    pub failed: usize,
 }
 
 impl Outcome {
@@ -66,6 +82,12 @@ impl Outcome {
         self.refused += other.refused;
         self.resolved += other.resolved;
         self.snoozed += other.snoozed;
+        self.steps_planned += other.steps_planned;
+        self.escalated += other.escalated;
+        self.calls += other.calls;
+        self.cancelled += other.cancelled;
+        self.last_level.extend(other.last_level);
+        self.failed += other.failed;
     }
 }
 
@@ -135,6 +157,8 @@ pub struct Alerting<P: AlertPorts> {
     /// the same readings into the same alerts (deliveries already made are not
     /// repeated) and hands them on again.
     pub sink: P::Sink,
+    /// Signs the acknowledgement link each SMS carries; `None`: SMS without links.
+    pub links: Option<LinkMaker>,
 }
 
 impl<P: AlertPorts> std::fmt::Debug for Alerting<P> {
@@ -177,14 +201,55 @@ impl<P: AlertPorts> Alerting<P> {
         .await
     }
 
-    /// Sends the deferred messages whose quiet hours are over.
+    /// The scheduled sends: deferred messages whose quiet hours are over, and
+    /// escalation steps that are due — each step only while its alert is still
+    /// open (acknowledged or resolved: the step is cancelled, never sent). A step
+    /// that fails transiently stays due for the next run, is counted in
+    /// `failed`, and does not hold back the others. `Err` only when the due
+    /// deliveries could not be listed.
     pub async fn send_due(&self, now: DateTime<Utc>) -> Result<Outcome, AlertingError> {
         let mut outcome = Outcome::default();
         for mut delivery in self.deliveries.due(now).await? {
             delivery.not_before = None;
-            self.deliver(&delivery, now, &mut outcome).await?;
+            let result = match delivery.step {
+                Some(step) => self.escalate(&delivery, step.last, now, &mut outcome).await,
+                None => self.deliver(&delivery, now, &mut outcome).await.map(|_| ()),
+            };
+            if let Err(err) = result {
+                tracing::warn!(alert_id = %delivery.alert_id, error = %err, "a due delivery failed; it stays due");
+                outcome.failed += 1;
+            }
         }
         Ok(outcome)
+    }
+
+    /// Sends one escalation step if its alert is still open.
+    async fn escalate(
+        &self,
+        step: &Delivery,
+        last: bool,
+        now: DateTime<Utc>,
+        outcome: &mut Outcome,
+    ) -> Result<(), AlertingError> {
+        let open = self.alerts.get(&step.alert_id).await?.is_some_and(|r| r.status == AlertStatus::Open);
+        if !open {
+            self.deliveries.cancel(step).await?;
+            outcome.cancelled += 1;
+            return Ok(());
+        }
+        let sent_before = outcome.sent;
+        let went_out = self.deliver(step, now, outcome).await?;
+        if outcome.sent > sent_before {
+            outcome.escalated += 1;
+            if step.channel == Channel::Voice {
+                outcome.calls += 1;
+            }
+        }
+        // A refused last step (an unreachable number) still means the last level was reached.
+        if went_out && last && !outcome.last_level.contains(&step.alert_id) {
+            outcome.last_level.push(step.alert_id.clone());
+        }
+        Ok(())
     }
 
     async fn profile(&self, wearer_id: &str) -> Result<WearerProfile, AlertingError> {
@@ -232,8 +297,15 @@ impl<P: AlertPorts> Alerting<P> {
                 }
                 // Deliver even when the alert existed: a previous attempt may have
                 // stored it and died before telling everyone. Claims dedupe.
-                for delivery in plan_deliveries(alert, profile, now) {
+                let links = self.links.as_ref();
+                for delivery in plan_deliveries(alert, profile, now, links) {
                     self.deliver(&delivery, now, &mut outcome).await?;
+                }
+                // Then what happens if nobody answers: recorded once per step (a
+                // retry's later `now` changes no due time already recorded).
+                for step in escalation::deliveries(alert, profile, now, links) {
+                    self.deliveries.defer(&step).await?;
+                    outcome.steps_planned += 1;
                 }
             }
             let mut resolved = Vec::new();
@@ -259,34 +331,37 @@ impl<P: AlertPorts> Alerting<P> {
         Err(AlertingError::Contended)
     }
 
+    /// Sends `delivery` unless it was sent already or another sender holds it;
+    /// `Ok(true)` when it was dealt with now: sent, or refused for good (counted in
+    /// `refused`; an unreachable number never blocks the next recipient).
     async fn deliver(
         &self,
         delivery: &Delivery,
         now: DateTime<Utc>,
         outcome: &mut Outcome,
-    ) -> Result<(), AlertingError> {
+    ) -> Result<bool, AlertingError> {
         if delivery.not_before.is_some_and(|t| t > now) {
             self.deliveries.defer(delivery).await?;
             outcome.deferred += 1;
-            return Ok(());
+            return Ok(false);
         }
         match self.deliveries.claim(delivery, now).await? {
-            Claim::AlreadySent | Claim::InFlight => return Ok(()),
+            Claim::AlreadySent | Claim::InFlight => return Ok(false),
             Claim::Granted => {}
         }
         match self.notifier.send(delivery.channel, &delivery.address, &delivery.message).await {
             Ok(message_id) => {
                 self.deliveries.sent(delivery, &message_id, now).await?;
                 outcome.sent += 1;
-                Ok(())
+                Ok(true)
             }
             Err(NotifyError::Rejected(source)) => {
                 // Retrying cannot help; keep the claim so retries do not hammer the
                 // provider, and tell the operator (no number or text in the log).
                 tracing::error!(alert_id = %delivery.alert_id, caregiver_id = %delivery.caregiver_id, channel = delivery.channel.as_str(), error = %source, "notification refused by the provider; fix the caregiver's contact");
-                self.deliveries.sent(delivery, "refused", now).await?;
+                self.deliveries.sent(delivery, REFUSED, now).await?;
                 outcome.refused += 1;
-                Ok(())
+                Ok(true)
             }
             Err(err @ NotifyError::Transient(_)) => {
                 self.deliveries.release(delivery).await?;

@@ -202,6 +202,19 @@ impl AlertStore for DynamoAlertStore {
     async fn resolve(&self, alert_id: &str, at: DateTime<Utc>) -> Result<Option<AlertRecord>, StoreError> {
         self.transition(alert_id, &Transition::cleared(at), None).await
     }
+
+    async fn get(&self, alert_id: &str) -> Result<Option<AlertRecord>, StoreError> {
+        DynamoAlertStore::get(self, alert_id).await
+    }
+
+    async fn transition(
+        &self,
+        alert_id: &str,
+        step: &Transition,
+        note: Option<&str>,
+    ) -> Result<Option<AlertRecord>, StoreError> {
+        DynamoAlertStore::transition(self, alert_id, step, note).await
+    }
 }
 
 fn to_item(alert: &Alert) -> Result<HashMap<String, AttributeValue>, &'static str> {

@@ -7,7 +7,13 @@
 //! - `claimed_at`, `sent_at`, `not_before` S (fixed-width RFC 3339 UTC);
 //! - `message_id` S: the provider's id, once sent;
 //! - `delivery` M: the whole [`Delivery`] for deferred ones (personal data: the
-//!   address and text; the table is encrypted).
+//!   address and text; the table is encrypted);
+//! - `due_shard` S ([`DUE_SHARD`]) while a deferred delivery (quiet hours, an
+//!   escalation step) waits to be sent: with `not_before` it keys the sparse
+//!   [`DUE_INDEX`], so [`due`] is a Query on what is due, never a Scan. Removed
+//!   when the delivery is sent or cancelled;
+//! - `phone`, `alert_id`, `caregiver_id` S on a sent SMS: with `sent_at` they key
+//!   [`PHONE_INDEX`], which [`TextLog::texted`] reads to match an SMS reply.
 //!
 //! A claim is an UpdateItem, not a PutItem, so claiming a deferred delivery keeps
 //! its `delivery` and `not_before`; releasing sets `released` instead of deleting
@@ -20,15 +26,27 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
-use vigil_domain::care::Delivery;
-use vigil_domain::ports::{Claim, DeliveryLog, StoreError};
+use vigil_domain::care::{Channel, Delivery};
+use vigil_domain::ports::{Claim, DeliveryLog, REFUSED, StoreError, TextLog, Texted};
 
-use crate::dynamo::{is_conditional_check_failed, malformed, store_error, timestamp};
+use crate::dynamo::{is_conditional_check_failed, malformed, parse_timestamp, store_error, timestamp};
 
 /// How long a claim stays someone else's before a sender that never confirmed
 /// counts as dead. Longer than any send takes; short enough that a crash delays
 /// a message by about a minute.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
+
+/// The sparse index of deliveries waiting for their time: `due_shard` (hash) and
+/// `not_before` (range).
+pub const DUE_INDEX: &str = "due_shard-not_before-index";
+/// The one partition of [`DUE_INDEX`]. Deferred deliveries are few (escalation
+/// steps of unacknowledged alerts, low-severity messages in quiet hours), far
+/// below a partition's 1,000 writes a second; at larger scale, spread them over
+/// `due-0` … `due-N` and query each.
+pub const DUE_SHARD: &str = "due";
+/// The index of sent SMS by number: `phone` (hash) and `sent_at` (range),
+/// projecting `alert_id` and `caregiver_id`.
+pub const PHONE_INDEX: &str = "phone-sent_at-index";
 
 #[derive(Debug, Clone)]
 pub struct DynamoDeliveryLog {
@@ -96,11 +114,13 @@ impl DeliveryLog for DynamoDeliveryLog {
             .await
             .map_err(|e| store_error("GetItem", &self.table, e))?;
         let status = out.item.as_ref().and_then(|i| i.get("status")).and_then(|v| v.as_s().ok());
-        // Anything but "sent" (a fresh claim, or a release racing us) is worth a later retry.
-        Ok(if status.is_some_and(|s| s == "sent") { Claim::AlreadySent } else { Claim::InFlight })
+        // Sent or cancelled is final; anything else (a fresh claim, or a release racing
+        // us) is worth a later retry.
+        Ok(if status.is_some_and(|s| s == "sent" || s == "cancelled") { Claim::AlreadySent } else { Claim::InFlight })
     }
 
     async fn sent(&self, delivery: &Delivery, message_id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut set = vec!["#s = :sent", "sent_at = :at"];
         let mut update = self
             .client
             .update_item()
@@ -109,14 +129,23 @@ impl DeliveryLog for DynamoDeliveryLog {
             .expression_attribute_names("#s", "status")
             .expression_attribute_values(":sent", s("sent"))
             .expression_attribute_values(":at", s(&timestamp(now)));
-        update = if message_id.is_empty() {
-            update.update_expression("SET #s = :sent, sent_at = :at")
-        } else {
-            update
-                .update_expression("SET #s = :sent, sent_at = :at, message_id = :id")
-                .expression_attribute_values(":id", s(message_id))
-        };
-        update.send().await.map_err(|e| store_error("UpdateItem", &self.table, e))?;
+        if !message_id.is_empty() {
+            set.push("message_id = :id");
+            update = update.expression_attribute_values(":id", s(message_id));
+        }
+        if delivery.channel == Channel::Sms && message_id != REFUSED {
+            // What an SMS reply from this number can refer to (PHONE_INDEX).
+            set.extend(["phone = :phone", "alert_id = :alert", "caregiver_id = :caregiver"]);
+            update = update
+                .expression_attribute_values(":phone", s(&delivery.address))
+                .expression_attribute_values(":alert", s(&delivery.alert_id))
+                .expression_attribute_values(":caregiver", s(&delivery.caregiver_id));
+        }
+        update
+            .update_expression(format!("SET {} REMOVE due_shard", set.join(", ")))
+            .send()
+            .await
+            .map_err(|e| store_error("UpdateItem", &self.table, e))?;
         Ok(())
     }
 
@@ -147,6 +176,7 @@ impl DeliveryLog for DynamoDeliveryLog {
             ("delivery_key".to_owned(), Self::key(delivery)),
             ("status".to_owned(), s("deferred")),
             ("not_before".to_owned(), s(&timestamp(not_before))),
+            ("due_shard".to_owned(), s(DUE_SHARD)),
             ("delivery".to_owned(), AttributeValue::M(body)),
         ]);
         let put = self
@@ -163,22 +193,20 @@ impl DeliveryLog for DynamoDeliveryLog {
         }
     }
 
-    /// A Scan with a filter, like the state table's detector scan: fine while
-    /// deferred deliveries are few (only low-severity alerts in quiet hours); a
-    /// sparse GSI on `not_before` replaces it at scale. Also returns deferred
-    /// deliveries whose sender died mid-send (a stale claim), so none is lost.
+    /// A Query on [`DUE_INDEX`]: what is due by `now`, so a run costs what is due.
+    /// Also returns deferred deliveries whose sender died mid-send (a stale
+    /// claim), so none is lost.
     async fn due(&self, now: DateTime<Utc>) -> Result<Vec<Delivery>, StoreError> {
         let mut deliveries = Vec::new();
         let mut items = self
             .client
-            .scan()
+            .query()
             .table_name(&self.table)
-            .filter_expression(
-                "not_before <= :now AND (#s IN (:deferred, :released) \
-                     OR (#s = :sending AND claimed_at < :stale))",
-            )
-            .projection_expression("delivery_key, delivery")
+            .index_name(DUE_INDEX)
+            .key_condition_expression("due_shard = :shard AND not_before <= :now")
+            .filter_expression("#s IN (:deferred, :released) OR (#s = :sending AND claimed_at < :stale)")
             .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":shard", s(DUE_SHARD))
             .expression_attribute_values(":now", s(&timestamp(now)))
             .expression_attribute_values(":deferred", s("deferred"))
             .expression_attribute_values(":released", s("released"))
@@ -188,7 +216,7 @@ impl DeliveryLog for DynamoDeliveryLog {
             .items()
             .send();
         while let Some(item) = items.next().await {
-            let item = item.map_err(|e| store_error("Scan", &self.table, e))?;
+            let item = item.map_err(|e| store_error("Query", &self.table, e))?;
             {
                 let parsed = match item.get("delivery") {
                     Some(AttributeValue::M(body)) => serde_dynamo::from_item::<_, Delivery>(body.clone()).ok(),
@@ -207,5 +235,53 @@ impl DeliveryLog for DynamoDeliveryLog {
             }
         }
         Ok(deliveries)
+    }
+
+    async fn cancel(&self, delivery: &Delivery) -> Result<(), StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("delivery_key", Self::key(delivery))
+            .update_expression("SET #s = :cancelled REMOVE due_shard")
+            .condition_expression("#s IN (:deferred, :released)")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":cancelled", s("cancelled"))
+            .expression_attribute_values(":deferred", s("deferred"))
+            .expression_attribute_values(":released", s("released"));
+        match update.send().await {
+            // Claimed or sent meanwhile, or never deferred: nothing to drop.
+            Err(e) if is_conditional_check_failed(&e) => Ok(()),
+            Err(e) => Err(store_error("UpdateItem", &self.table, e)),
+            Ok(_) => Ok(()),
+        }
+    }
+}
+
+impl TextLog for DynamoDeliveryLog {
+    async fn texted(&self, phone: &str, limit: usize) -> Result<Vec<Texted>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(PHONE_INDEX)
+            .key_condition_expression("phone = :phone")
+            .expression_attribute_values(":phone", s(phone))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| store_error("Query", &self.table, e))?;
+        let mut texted = Vec::new();
+        for item in out.items.unwrap_or_default() {
+            let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+            match (text("alert_id"), text("caregiver_id"), text("sent_at").as_deref().and_then(parse_timestamp)) {
+                (Some(alert_id), Some(caregiver_id), Some(sent_at)) => {
+                    texted.push(Texted { alert_id, caregiver_id, sent_at })
+                }
+                _ => return Err(malformed("Query", &self.table, "alert_id, caregiver_id or sent_at")),
+            }
+        }
+        Ok(texted)
     }
 }

@@ -63,6 +63,8 @@ impl Notifier for SnsNotifier {
             Channel::Push => {
                 self.client.publish().target_arn(address).message_structure("json").message(push_payload(message))
             }
+            // Calls go through End User Messaging SMS and Voice (`crate::voice`).
+            Channel::Voice => return Err(NotifyError::Rejected("SNS places no calls".into())),
         };
         let out = publish.send().await.map_err(classify)?;
         // A success without an id is still a success: resending would double the message.
@@ -123,6 +125,7 @@ mod tests {
             sms: "s".into(),
             push_title: "Fall".into(),
             push_body: "Ana fell \"here\"".into(),
+            ..Message::default()
         };
         let v: serde_json::Value = serde_json::from_str(&push_payload(&m)).unwrap();
         assert_eq!(v["default"], "Ana fell \"here\"");

@@ -8,8 +8,9 @@ use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use crate::alerts::{Alert, Language, Message, RuleKind, Severity, Thresholds, render};
+use crate::alerts::{Alert, Language, Message, RuleKind, Severity, Thresholds, render, render_voice};
 use crate::escalation::EscalationPolicy;
+use crate::link::LinkMaker;
 
 /// A wearer as the registry keeps them (personal data: never logged).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -172,6 +173,8 @@ impl QuietHours {
 pub enum Channel {
     Sms,
     Push,
+    /// A phone call (text-to-speech): only escalation steps call.
+    Voice,
 }
 
 impl Channel {
@@ -179,7 +182,18 @@ impl Channel {
         match self {
             Channel::Sms => "sms",
             Channel::Push => "push",
+            Channel::Voice => "voice",
         }
+    }
+
+    /// The caregiver's address for this channel: their phone for SMS and calls,
+    /// their push endpoint for push; `None` when they have none.
+    pub fn address(self, caregiver: &Caregiver) -> Option<&str> {
+        let address = match self {
+            Channel::Sms | Channel::Voice => caregiver.phone.as_deref(),
+            Channel::Push => caregiver.push_endpoint.as_deref(),
+        };
+        address.filter(|a| !a.is_empty())
     }
 }
 
@@ -192,42 +206,102 @@ pub struct Delivery {
     /// Phone number or push endpoint ARN (personal data: never logged).
     pub address: String,
     pub message: Message,
-    /// Not before this instant (quiet hours); `None` means now.
+    /// Not before this instant (quiet hours, or an escalation step's due time);
+    /// `None` means now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_before: Option<DateTime<Utc>>,
+    /// Set when this is an escalation step rather than the first notification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<StepRef>,
+}
+
+/// Which escalation step a delivery is (see [`crate::escalation`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRef {
+    /// 2 for the first stage after the first notification, and so on.
+    pub level: u8,
+    /// 0 for the first round of a stage, then 1, 2, …
+    pub round: u8,
+    /// A step of the policy's last stage, last round: when it goes out, the alert
+    /// has reached its last level unacknowledged.
+    #[serde(default)]
+    pub last: bool,
 }
 
 impl Delivery {
-    /// The key of the "sent" record: one message per alert, caregiver and channel.
+    /// The key of the "sent" record: one message per alert, caregiver and channel,
+    /// and for an escalation step one per (alert, level, round, caregiver, channel).
     pub fn key(&self) -> String {
-        format!("{}#{}#{}", self.alert_id, self.caregiver_id, self.channel.as_str())
+        match self.step {
+            None => format!("{}#{}#{}", self.alert_id, self.caregiver_id, self.channel.as_str()),
+            Some(s) => format!(
+                "{}#L{}#R{}#{}#{}",
+                self.alert_id,
+                s.level,
+                s.round,
+                self.caregiver_id,
+                self.channel.as_str()
+            ),
+        }
     }
 }
 
-/// Every message `alert` needs, rendered in each caregiver's language. Only
-/// low-severity alerts wait out quiet hours: anything worse is sent at once.
-pub fn plan_deliveries(alert: &Alert, wearer: &WearerProfile, now: DateTime<Utc>) -> Vec<Delivery> {
-    let tz = wearer.tz();
+/// The first notification of `alert`: a message to every level-1 caregiver (level 2
+/// are told only by escalation, see [`crate::escalation`]), rendered in each one's
+/// language, each SMS with the caregiver's acknowledgement link when `links` is
+/// set. Only low-severity alerts wait out quiet hours: anything worse is sent at once.
+pub fn plan_deliveries(
+    alert: &Alert,
+    wearer: &WearerProfile,
+    now: DateTime<Utc>,
+    links: Option<&LinkMaker>,
+) -> Vec<Delivery> {
     let mut out = Vec::new();
-    for caregiver in &wearer.caregivers {
-        let message = render(alert, &wearer.name, tz, caregiver.language);
+    for (index, caregiver) in wearer.caregivers.iter().enumerate().filter(|(_, c)| c.level <= 1) {
         let not_before = match (&caregiver.quiet_hours, alert.severity) {
             (Some(quiet), Severity::Low) => quiet.ends_after(now),
             _ => None,
         };
-        let channels = [(Channel::Sms, &caregiver.phone), (Channel::Push, &caregiver.push_endpoint)];
-        for (channel, address) in channels {
-            if let Some(address) = address.as_ref().filter(|a| !a.is_empty()) {
-                out.push(Delivery {
-                    alert_id: alert.id.to_string(),
-                    caregiver_id: caregiver.id.clone(),
-                    channel,
-                    address: address.clone(),
-                    message: message.clone(),
-                    not_before,
-                });
+        for channel in [Channel::Sms, Channel::Push] {
+            if let Some(delivery) = delivery(alert, wearer, index, channel, now, links) {
+                out.push(Delivery { not_before, ..delivery });
             }
         }
     }
     out
+}
+
+/// The message of `alert` to the caregiver at `index` by `channel`, sent now, or
+/// `None` when the caregiver has no address for it. An SMS carries the
+/// acknowledgement link (when `links` is set); a call says the voice text.
+pub fn delivery(
+    alert: &Alert,
+    wearer: &WearerProfile,
+    index: usize,
+    channel: Channel,
+    now: DateTime<Utc>,
+    links: Option<&LinkMaker>,
+) -> Option<Delivery> {
+    let caregiver = wearer.caregivers.get(index)?;
+    let address = channel.address(caregiver)?;
+    let tz = wearer.tz();
+    let mut message = render(alert, &wearer.name, tz, caregiver.language);
+    match channel {
+        Channel::Sms => {
+            if let Some(link) = links.and_then(|l| l.url(alert.id.as_str(), index, now)) {
+                message.sms = format!("{} {link}", message.sms);
+            }
+        }
+        Channel::Voice => message.voice = render_voice(alert, &wearer.name, tz, caregiver.language),
+        Channel::Push => {}
+    }
+    Some(Delivery {
+        alert_id: alert.id.to_string(),
+        caregiver_id: caregiver.id.clone(),
+        channel,
+        address: address.to_owned(),
+        message,
+        not_before: None,
+        step: None,
+    })
 }

@@ -20,7 +20,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::alerts::{Alert, Severity};
-use crate::care::WearerProfile;
+use crate::care::{Channel, Delivery, StepRef, WearerProfile, delivery};
+use crate::link::LinkMaker;
 
 /// Longest delay of a stage after the alert.
 pub const MAX_AFTER_MIN: u32 = 24 * 60;
@@ -38,25 +39,6 @@ pub enum Audience {
     Everyone,
 }
 
-/// How a stage reaches them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StepChannel {
-    Sms,
-    Push,
-    Voice,
-}
-
-impl StepChannel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StepChannel::Sms => "sms",
-            StepChannel::Push => "push",
-            StepChannel::Voice => "voice",
-        }
-    }
-}
-
 /// One stage of a policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -64,7 +46,7 @@ pub struct Stage {
     /// Minutes after the alert was raised.
     pub after_min: u32,
     pub to: Audience,
-    pub channels: Vec<StepChannel>,
+    pub channels: Vec<Channel>,
     /// Seconds between one recipient and the next (0: all at once). Calls one after
     /// another give each caregiver the time to answer before the next phone rings.
     #[serde(default)]
@@ -89,7 +71,7 @@ pub struct EscalationPolicy {
 
 impl Default for EscalationPolicy {
     fn default() -> Self {
-        let stage = |after_min, to, channels: &[StepChannel]| Stage {
+        let stage = |after_min, to, channels: &[Channel]| Stage {
             after_min,
             to,
             channels: channels.to_vec(),
@@ -99,11 +81,11 @@ impl Default for EscalationPolicy {
         };
         Self {
             critical: vec![
-                Stage { one_by_one_s: 60, ..stage(3, Audience::Level1, &[StepChannel::Voice]) },
-                stage(3, Audience::Level2, &[StepChannel::Sms]),
-                Stage { repeat: 2, repeat_every_min: 5, ..stage(10, Audience::Everyone, &[StepChannel::Voice]) },
+                Stage { one_by_one_s: 60, ..stage(3, Audience::Level1, &[Channel::Voice]) },
+                stage(3, Audience::Level2, &[Channel::Sms]),
+                Stage { repeat: 2, repeat_every_min: 5, ..stage(10, Audience::Everyone, &[Channel::Voice]) },
             ],
-            high: vec![stage(15, Audience::Level2, &[StepChannel::Sms, StepChannel::Push])],
+            high: vec![stage(15, Audience::Level2, &[Channel::Sms, Channel::Push])],
             medium: Vec::new(),
             low: Vec::new(),
         }
@@ -153,7 +135,7 @@ impl EscalationPolicy {
                 if s.one_by_one_s > 600 {
                     problems.push(format!("{at}.one_by_one_s is over 600"));
                 }
-                if severity == Severity::Low && s.channels.contains(&StepChannel::Voice) {
+                if severity == Severity::Low && s.channels.contains(&Channel::Voice) {
                     problems.push(format!("{at}: low-severity alerts never call"));
                 }
             }
@@ -172,20 +154,20 @@ pub struct EscalationStep {
     /// 0 for the first round of a stage, then 1, 2, …
     pub round: u8,
     pub caregiver_id: String,
-    pub channel: StepChannel,
+    pub channel: Channel,
 }
 
-impl EscalationStep {
-    /// The step's delivery key: at most one per (alert, level, round, recipient, channel).
-    pub fn key(&self) -> String {
-        format!("{}#L{}#R{}#{}#{}", self.alert_id, self.level, self.round, self.caregiver_id, self.channel.as_str())
-    }
-}
-
-/// Every escalation step of `alert` for `profile`, in due order. A caregiver who
-/// lacks the channel's address (no phone for SMS or voice, no push endpoint) is
-/// left out of that channel's steps.
-pub fn plan(alert: &Alert, profile: &WearerProfile, policy: &EscalationPolicy) -> Vec<EscalationStep> {
+/// Every escalation step of `alert` for `profile`, in due order, counted from
+/// `notified_at` (when the first notification went out: an alert uploaded late
+/// still gives its caregivers the policy's minutes). A caregiver who lacks the
+/// channel's address (no phone for SMS or voice, no push endpoint) is left out of
+/// that channel's steps.
+pub fn plan(
+    alert: &Alert,
+    profile: &WearerProfile,
+    policy: &EscalationPolicy,
+    notified_at: DateTime<Utc>,
+) -> Vec<EscalationStep> {
     let mut steps = Vec::new();
     for (i, stage) in policy.stages(alert.severity).iter().enumerate() {
         let level = u8::try_from(i + 2).unwrap_or(u8::MAX);
@@ -199,17 +181,13 @@ pub fn plan(alert: &Alert, profile: &WearerProfile, policy: &EscalationPolicy) -
             })
             .collect();
         for round in 0..=stage.repeat.min(MAX_REPEATS) {
-            let start = alert.raised_at
+            let start = notified_at
                 + Duration::minutes(i64::from(stage.after_min))
                 + Duration::minutes(i64::from(round) * i64::from(stage.repeat_every_min));
             for (k, c) in recipients.iter().enumerate() {
                 let due_at = start + Duration::seconds(k as i64 * i64::from(stage.one_by_one_s));
                 for &channel in &stage.channels {
-                    let reachable = match channel {
-                        StepChannel::Sms | StepChannel::Voice => c.phone.as_deref().is_some_and(|p| !p.is_empty()),
-                        StepChannel::Push => c.push_endpoint.as_deref().is_some_and(|p| !p.is_empty()),
-                    };
-                    if reachable {
+                    if channel.address(c).is_some() {
                         steps.push(EscalationStep {
                             due_at,
                             alert_id: alert.id.to_string(),
@@ -225,6 +203,28 @@ pub fn plan(alert: &Alert, profile: &WearerProfile, policy: &EscalationPolicy) -
     }
     steps.sort();
     steps
+}
+
+/// The escalation steps of `alert` as deliveries, counted from `now` (the first
+/// notification), each due at its time (`not_before`) with its message rendered
+/// for its caregiver (an SMS with their acknowledgement link, a call with the
+/// voice text); the steps of the last stage's last round are marked
+/// [`StepRef::last`].
+pub fn deliveries(alert: &Alert, profile: &WearerProfile, now: DateTime<Utc>, links: Option<&LinkMaker>) -> Vec<Delivery> {
+    let steps = plan(alert, profile, &profile.escalation, now);
+    let last = steps.iter().map(|s| (s.level, s.round)).max();
+    steps
+        .into_iter()
+        .filter_map(|step| {
+            let index = profile.caregivers.iter().position(|c| c.id == step.caregiver_id)?;
+            let planned = delivery(alert, profile, index, step.channel, now, links)?;
+            Some(Delivery {
+                not_before: Some(step.due_at),
+                step: Some(StepRef { level: step.level, round: step.round, last: last == Some((step.level, step.round)) }),
+                ..planned
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -285,7 +285,7 @@ mod tests {
             caregiver("c", 2, true, false),
             caregiver("d", 2, false, true),
         ]);
-        let steps = plan(&alert(RuleKind::Sos), &p, &EscalationPolicy::default());
+        let steps = plan(&alert(RuleKind::Sos), &p, &EscalationPolicy::default(), min(0, 0));
         let at3: Vec<_> = steps
             .iter()
             .filter(|s| s.level == 2 || s.level == 3)
@@ -294,9 +294,9 @@ mod tests {
         assert_eq!(
             at3,
             [
-                (min(3, 0), "a", StepChannel::Voice),
-                (min(3, 0), "c", StepChannel::Sms),
-                (min(4, 0), "b", StepChannel::Voice),
+                (min(3, 0), "a", Channel::Voice),
+                (min(3, 0), "c", Channel::Sms),
+                (min(4, 0), "b", Channel::Voice),
             ],
             "d has no phone: no SMS for d"
         );
@@ -304,22 +304,28 @@ mod tests {
             steps.iter().filter(|s| s.level == 4).map(|s| (s.due_at, s.round, s.caregiver_id.as_str())).collect();
         assert_eq!(calls.len(), 3 * 3, "3 rounds × the 3 caregivers with a phone");
         assert!(calls.contains(&(min(10, 0), 0, "a")) && calls.contains(&(min(20, 0), 2, "c")));
-        // Every step has its own key.
-        let keys: std::collections::HashSet<String> = steps.iter().map(EscalationStep::key).collect();
+        // Every step has its own delivery key, none a first notification's.
+        let planned = deliveries(&alert(RuleKind::Sos), &p, min(0, 0), None);
+        assert_eq!(planned.len(), steps.len());
+        let keys: std::collections::HashSet<String> = planned.iter().map(Delivery::key).collect();
         assert_eq!(keys.len(), steps.len());
+        assert!(keys.iter().all(|k| k.contains("#L")), "{keys:?}");
+        let last: Vec<_> = planned.iter().filter(|d| d.step.is_some_and(|s| s.last)).map(|d| (d.not_before, d.caregiver_id.as_str())).collect();
+        assert_eq!(last, [(Some(min(20, 0)), "a"), (Some(min(20, 0)), "b"), (Some(min(20, 0)), "c")]);
+        assert!(planned.iter().filter(|d| d.channel == Channel::Voice).all(|d| !d.message.voice.is_empty()));
     }
 
     #[test]
     fn high_goes_to_level_two_after_15_minutes_and_medium_and_low_never_escalate() {
         let p = profile(vec![caregiver("a", 1, true, true), caregiver("c", 2, true, true)]);
-        let steps = plan(&alert(RuleKind::HeartRateHigh), &p, &EscalationPolicy::default());
+        let steps = plan(&alert(RuleKind::HeartRateHigh), &p, &EscalationPolicy::default(), min(0, 0));
         assert_eq!(
             steps.iter().map(|s| (s.due_at, s.caregiver_id.as_str(), s.channel)).collect::<Vec<_>>(),
-            [(min(15, 0), "c", StepChannel::Sms), (min(15, 0), "c", StepChannel::Push)]
+            [(min(15, 0), "c", Channel::Sms), (min(15, 0), "c", Channel::Push)]
         );
-        assert!(steps.iter().all(|s| s.channel != StepChannel::Voice), "no calls for high by default");
+        assert!(steps.iter().all(|s| s.channel != Channel::Voice), "no calls for high by default");
         for rule in [RuleKind::Inactivity, RuleKind::NoData, RuleKind::BatteryLow] {
-            assert!(plan(&alert(rule), &p, &EscalationPolicy::default()).is_empty(), "{rule:?}");
+            assert!(plan(&alert(rule), &p, &EscalationPolicy::default(), min(0, 0)).is_empty(), "{rule:?}");
         }
     }
 
@@ -331,7 +337,7 @@ mod tests {
                 Stage {
                     after_min: 10,
                     to: Audience::Everyone,
-                    channels: vec![StepChannel::Voice],
+                    channels: vec![Channel::Voice],
                     one_by_one_s: 0,
                     repeat: 9,
                     repeat_every_min: 0,
@@ -348,7 +354,7 @@ mod tests {
             low: vec![Stage {
                 after_min: 0,
                 to: Audience::Level1,
-                channels: vec![StepChannel::Voice],
+                channels: vec![Channel::Voice],
                 one_by_one_s: 0,
                 repeat: 0,
                 repeat_every_min: 0,

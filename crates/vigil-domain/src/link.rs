@@ -189,6 +189,30 @@ impl LinkKey {
     }
 }
 
+/// Makes the acknowledgement links messages carry: `<base_url>/a/<token>`, valid
+/// for [`LINK_TTL`] from the time of sending.
+#[derive(Debug, Clone)]
+pub struct LinkMaker {
+    pub key: LinkKey,
+    /// Where the API serves the page, without a trailing slash, e.g.
+    /// `https://vgl.example.org`: kept short, so the SMS stays within 3 segments.
+    pub base_url: String,
+}
+
+impl LinkMaker {
+    pub fn new(key: LinkKey, base_url: &str) -> Self {
+        Self { key, base_url: base_url.trim_end_matches('/').to_owned() }
+    }
+
+    /// The link for the caregiver at `caregiver` in the wearer's profile to
+    /// acknowledge `alert_id`, sent at `now`; `None` for an alert id that is not a
+    /// hash or a caregiver beyond the 256th (they get the SMS without a link).
+    pub fn url(&self, alert_id: &str, caregiver: usize, now: DateTime<Utc>) -> Option<String> {
+        let claim = LinkClaim::new(alert_id, u8::try_from(caregiver).ok()?, now + LINK_TTL).ok()?;
+        Some(format!("{}/a/{}", self.base_url, self.key.sign(&claim)))
+    }
+}
+
 /// Why a link token was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum LinkError {

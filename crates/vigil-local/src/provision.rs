@@ -103,6 +103,9 @@ pub async fn provision(sdk: &SdkConfig, resources: &Resources) -> Result<(), Pro
     ensure_index(&dynamodb, &resources.alerts_table, &alerts_by_wearer_index()).await?;
     create_table(&dynamodb, &resources.caregiver_links_table, "caregiver_sub", Some("wearer_id")).await?;
     create_table(&dynamodb, &resources.deliveries_table, "delivery_key", None).await?;
+    for index in deliveries_indexes() {
+        ensure_index(&dynamodb, &resources.deliveries_table, &index).await?;
+    }
     create_bucket(sdk, &resources.quarantine_bucket).await?;
     create_bucket(sdk, &resources.data_bucket).await?;
     create_table(&dynamodb, &resources.curated_files_table, "file_key", None).await?;
@@ -211,6 +214,16 @@ pub fn alerts_by_wearer_index() -> Index {
         range_key: "raised_at",
         include: None,
     }
+}
+
+/// The deliveries table's indexes: what is due (escalation steps, quiet hours) and
+/// the SMS sent to a number (to match a reply).
+pub fn deliveries_indexes() -> [Index; 2] {
+    use vigil_aws::deliveries::{DUE_INDEX, PHONE_INDEX};
+    [
+        Index { name: DUE_INDEX, hash_key: "due_shard", range_key: "not_before", include: None },
+        Index { name: PHONE_INDEX, hash_key: "phone", range_key: "sent_at", include: Some(&["alert_id", "caregiver_id"]) },
+    ]
 }
 
 /// Adds `index` to `table` unless it has it (a table created before the index existed gets it too).

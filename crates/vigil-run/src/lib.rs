@@ -11,6 +11,7 @@
 pub mod audit;
 pub mod caregivers;
 pub mod clock;
+pub mod escalations;
 pub mod fleet;
 pub mod gateway;
 pub mod observe;

@@ -132,6 +132,7 @@ impl<N: Notifier + Sync> Notifier for Recording<N> {
         let text = match channel {
             Channel::Sms => message.sms.clone(),
             Channel::Push => format!("{}: {}", message.push_title, message.push_body),
+            Channel::Voice => format!("📞 {}", message.voice),
         };
         Live::add(&self.live.notifications_sent, 1);
         self.log.record(Sent {

@@ -18,7 +18,6 @@ use aws_lambda_events::event::streams::KinesisEventResponse;
 use tokio::sync::watch;
 use vigil_aws::kinesis::KinesisPublisher;
 use vigil_aws::registry::DynamoDeviceDirectory;
-use vigil_aws::sns::SnsNotifier;
 use vigil_domain::cache::CachedDirectory;
 use vigil_domain::config::Source;
 use vigil_domain::ports::{PublishError, PublishReport, RecordPublisher, StreamRecord};
@@ -42,9 +41,19 @@ impl Source for Env {
 }
 
 impl Env {
-    /// Every variable the functions read, for `resources`.
+    /// Sets `name` (replacing it).
+    pub fn set(&mut self, name: &str, value: &str) {
+        self.0.retain(|(k, _)| k != name);
+        self.0.push((name.to_owned(), value.to_owned()));
+    }
+
+    /// Every variable the functions read, for `resources`; the acknowledgement
+    /// links' key is derived from the run's (random) pseudonym key, so it is new
+    /// each run too and never equal to it.
     pub fn for_resources(resources: &Resources, pseudonym_key_hex: &str) -> Self {
+        use sha2::Digest as _;
         let r = resources;
+        let link_key = hex::encode(sha2::Sha256::digest(format!("vigil-run link key\0{pseudonym_key_hex}")));
         let vars = [
             ("STREAM_NAME", r.stream.as_str()),
             ("DEVICES_TABLE", &r.devices_table),
@@ -59,12 +68,13 @@ impl Env {
             ("VITALS_TABLE", &r.vitals_table),
             ("SHADOW_TABLE", &r.shadow_table),
             ("PSEUDONYM_KEY", pseudonym_key_hex),
+            ("LINK_KEY", &link_key),
         ];
         Self(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect())
     }
 }
 
-type RunNotifier = Recording<SnsNotifier>;
+type RunNotifier = Recording<vigil_alerting::aws::Messaging>;
 pub type RunProcessor = alert_processor::AwsProcessor<RunNotifier>;
 pub type RunDetector = offline_detector::AwsDetector<RunNotifier>;
 pub type RunIngest = ingest_api::Ingest<OnePutAtATime<KinesisPublisher>, CachedDirectory<DynamoDeviceDirectory>>;
@@ -144,6 +154,8 @@ impl Functions {
 pub struct ApiBackend {
     pub ingest: RunIngest,
     pub care: care_api::AwsCare,
+    /// The acknowledgement link's page (public routes: no token).
+    pub ack_link: ack_link::AwsAckLink,
     pub clock: SimClock,
 }
 
@@ -154,9 +166,14 @@ impl std::fmt::Debug for ApiBackend {
 }
 
 impl ApiBackend {
-    /// ingest-api and care-api, each built by its own `build` from `env`.
+    /// ingest-api, care-api and ack-link, each built by its own `build` from `env`.
     pub async fn build(sdk: &SdkConfig, env: &Env, clock: SimClock) -> anyhow::Result<Self> {
-        Ok(Self { ingest: ingest(sdk, env).await?, care: care_api::build(env, sdk).await?, clock })
+        Ok(Self {
+            ingest: ingest(sdk, env).await?,
+            care: care_api::build(env, sdk).await?,
+            ack_link: ack_link::build(env, sdk).await?,
+            clock,
+        })
     }
 }
 
@@ -165,6 +182,7 @@ impl Backend for ApiBackend {
         let now = self.clock.now();
         match function {
             "ingest-api" => self.ingest.process(request, now).await.0,
+            "ack-link" => self.ack_link.process(request, now).await.0,
             _ => self.care.process(request, now).await.0,
         }
     }

@@ -159,8 +159,24 @@ impl AlertStore for MemoryAlerts {
     }
 
     async fn resolve(&self, alert_id: &str, at: DateTime<Utc>) -> Result<Option<AlertRecord>, StoreError> {
+        self.transition(alert_id, &Transition::cleared(at), None).await
+    }
+
+    async fn get(&self, alert_id: &str) -> Result<Option<AlertRecord>, StoreError> {
+        if self.faults.take() {
+            return Err(throttled("GetItem"));
+        }
+        Ok(self.record(alert_id))
+    }
+
+    async fn transition(
+        &self,
+        alert_id: &str,
+        step: &Transition,
+        note: Option<&str>,
+    ) -> Result<Option<AlertRecord>, StoreError> {
         Ok(self.alerts.lock().unwrap().get_mut(alert_id).map(|record| {
-            record.apply(Transition::cleared(at), None);
+            record.apply(step.clone(), note.map(str::to_owned));
             record.clone()
         }))
     }
@@ -168,9 +184,11 @@ impl AlertStore for MemoryAlerts {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum DeliveryStatus {
-    Sending(DateTime<Utc>),
+    /// Claimed at; with the delivery when it was deferred (a release keeps it due).
+    Sending(DateTime<Utc>, Option<Delivery>),
     Sent(String),
     Deferred(Delivery),
+    Cancelled,
 }
 
 #[derive(Debug)]
@@ -192,13 +210,15 @@ impl DeliveryLog for MemoryDeliveries {
             return Err(throttled("PutItem"));
         }
         let mut records = self.records.lock().unwrap();
-        let claim = match records.get(&d.key()) {
-            Some(DeliveryStatus::Sent(_)) => return Ok(Claim::AlreadySent),
-            Some(DeliveryStatus::Sending(at)) if now - *at < self.lease => return Ok(Claim::InFlight),
-            _ => Claim::Granted,
+        let deferred = match records.get(&d.key()) {
+            Some(DeliveryStatus::Sent(_) | DeliveryStatus::Cancelled) => return Ok(Claim::AlreadySent),
+            Some(DeliveryStatus::Sending(at, _)) if now - *at < self.lease => return Ok(Claim::InFlight),
+            Some(DeliveryStatus::Sending(_, deferred)) => deferred.clone(),
+            Some(DeliveryStatus::Deferred(deferred)) => Some(deferred.clone()),
+            None => None,
         };
-        records.insert(d.key(), DeliveryStatus::Sending(now));
-        Ok(claim)
+        records.insert(d.key(), DeliveryStatus::Sending(now, deferred));
+        Ok(Claim::Granted)
     }
 
     async fn sent(&self, d: &Delivery, message_id: &str, _now: DateTime<Utc>) -> Result<(), StoreError> {
@@ -208,8 +228,14 @@ impl DeliveryLog for MemoryDeliveries {
 
     async fn release(&self, d: &Delivery) -> Result<(), StoreError> {
         let mut records = self.records.lock().unwrap();
-        if matches!(records.get(&d.key()), Some(DeliveryStatus::Sending(_))) {
-            records.remove(&d.key());
+        match records.remove(&d.key()) {
+            Some(DeliveryStatus::Sending(_, Some(deferred))) => {
+                records.insert(d.key(), DeliveryStatus::Deferred(deferred));
+            }
+            Some(DeliveryStatus::Sending(_, None)) | None => {}
+            Some(other) => {
+                records.insert(d.key(), other);
+            }
         }
         Ok(())
     }
@@ -230,6 +256,14 @@ impl DeliveryLog for MemoryDeliveries {
                 _ => None,
             })
             .collect())
+    }
+
+    async fn cancel(&self, d: &Delivery) -> Result<(), StoreError> {
+        let mut records = self.records.lock().unwrap();
+        if matches!(records.get(&d.key()), Some(DeliveryStatus::Deferred(_))) {
+            records.insert(d.key(), DeliveryStatus::Cancelled);
+        }
+        Ok(())
     }
 }
 

@@ -101,6 +101,7 @@ impl<P: AlertPorts, Q: Quarantine + Sync> Processor<P, Q> {
             .count("NotificationsSent", total.sent)
             .count("NotificationsDeferred", total.deferred)
             .count("NotificationsRefused", total.refused)
+            .count("EscalationStepsPlanned", total.steps_planned)
             .count("RecordsFailed", failed.len())
             .millis("BatchMs", started.elapsed().as_secs_f64() * 1e3);
         if let Some(arrival) = batch.newest_arrival {

@@ -9,11 +9,10 @@ use aws_config::SdkConfig;
 use vigil_alerting::aws::Aws;
 use vigil_aws::quarantine::S3Quarantine;
 use vigil_aws::secrets::SecretError;
-use vigil_aws::sns::SnsNotifier;
 use vigil_domain::config::Source;
 
 /// alert-processor on AWS (`N`: the notifier, SNS unless the local runner wraps it).
-pub type AwsProcessor<N = SnsNotifier> = Processor<Aws<N>, S3Quarantine>;
+pub type AwsProcessor<N = vigil_alerting::aws::Messaging> = Processor<Aws<N>, S3Quarantine>;
 
 /// alert-processor as deployed, from its environment (see `function.json`) and one SDK
 /// config, at cold start: the alert path, the curated alerts for the warehouse (when

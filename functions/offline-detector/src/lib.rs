@@ -4,7 +4,10 @@
 //!   `no_data` alert (once per silence; the next reading resolves it);
 //! - a fall whose cancel window has passed with no cancel and no later reading
 //!   (the wearer may be on the floor, the phone idle) is raised;
-//! - low-severity messages held for a caregiver's quiet hours are sent when due.
+//! - low-severity messages held for a caregiver's quiet hours are sent when due;
+//! - escalation steps (SMS, push, calls) of alerts nobody acknowledged are sent
+//!   when due, found through the deliveries' due index (a Query, never a Scan);
+//!   a step whose alert was acknowledged or resolved meanwhile is cancelled.
 //!
 //! It goes through the same [`vigil_alerting::Alerting`] service as the
 //! alert-processor, so alerts, deliveries and state writes behave identically.
@@ -20,8 +23,8 @@ use vigil_lambda::metrics::Metrics;
 
 pub const FUNCTION: &str = "offline-detector";
 
-/// offline-detector on AWS (`N`: the notifier, SNS unless the local runner wraps it).
-pub type AwsDetector<N = vigil_aws::sns::SnsNotifier> = Detector<vigil_alerting::aws::Aws<N>>;
+/// offline-detector on AWS (`N`: the notifier, SNS and voice unless the local runner wraps it).
+pub type AwsDetector<N = vigil_alerting::aws::Messaging> = Detector<vigil_alerting::aws::Aws<N>>;
 
 /// offline-detector as deployed, from its environment (see `function.json`) and one SDK
 /// config, at cold start. Its `main` and `vigil run` both build it here.
@@ -29,7 +32,9 @@ pub async fn build(
     src: &impl Source,
     sdk: &aws_config::SdkConfig,
 ) -> Result<AwsDetector, vigil_aws::secrets::SecretError> {
-    let (_, alerting) = vigil_alerting::aws::alerting(src, sdk).await?;
+    let (_, mut alerting) = vigil_alerting::aws::alerting(src, sdk).await?;
+    // Escalation steps are sent here, so only this function places calls.
+    alerting.notifier.voice = vigil_alerting::aws::voice_caller(src, sdk);
     Ok(Detector { alerting, config: DetectorConfig::from_source(src)? })
 }
 
@@ -40,6 +45,15 @@ pub struct Summary {
     pub alerts_raised: usize,
     pub messages_sent: usize,
     pub messages_deferred: usize,
+    /// Escalation steps sent (calls among them: `calls`).
+    pub escalated: usize,
+    pub calls: usize,
+    /// Escalation steps dropped: their alert was acknowledged or resolved.
+    pub escalations_cancelled: usize,
+    /// Messages and calls the provider refused for good (unreachable numbers).
+    pub refused: usize,
+    /// Alerts whose last escalation level went out with nobody answering.
+    pub last_level: Vec<String>,
     pub failed: usize,
 }
 
@@ -108,8 +122,11 @@ impl<P: AlertPorts> Detector<P> {
             Ok(outcome) => total.add(outcome),
             Err(err) => {
                 summary.failed += 1;
-                tracing::warn!(error = %err, "sending due messages failed; the next run retries");
+                tracing::warn!(error = %err, "listing due messages failed; the next run retries");
             }
+        }
+        for alert_id in &total.last_level {
+            tracing::warn!(alert_id = %alert_id, "alert reached its last escalation level unacknowledged");
         }
         for alert in &total.alerts_raised {
             tracing::info!(alert_id = %alert.id, rule = alert.rule.as_str(), severity = ?alert.severity, "alert raised");
@@ -117,6 +134,18 @@ impl<P: AlertPorts> Detector<P> {
         summary.alerts_raised = total.alerts_raised.len();
         summary.messages_sent = total.sent;
         summary.messages_deferred = total.deferred;
+        summary.escalated = total.escalated;
+        summary.calls = total.calls;
+        summary.escalations_cancelled = total.cancelled;
+        summary.refused = total.refused;
+        summary.failed += total.failed;
+        metrics
+            .count("EscalationSteps", summary.escalated)
+            .count("Calls", summary.calls)
+            .count("EscalationsCancelled", summary.escalations_cancelled)
+            .count("NotificationsRefused", summary.refused)
+            .count("LastLevelReached", total.last_level.len());
+        summary.last_level = total.last_level;
         metrics
             .count("WearersChecked", summary.checked)
             .count("AlertsRaised", summary.alerts_raised)

@@ -50,6 +50,7 @@ fn detector_with<S: AlertSink + Sync>(sink: S) -> Det<S> {
             deliveries: MemoryDeliveries::default(),
             notifier: MemoryNotifier::default(),
             sink,
+            links: None,
         },
         config: DetectorConfig { scan_after: Duration::minutes(5) },
     }

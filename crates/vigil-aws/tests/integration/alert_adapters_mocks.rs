@@ -32,6 +32,7 @@ fn message() -> Message {
         sms: "Vigil: Ana pressed SOS".into(),
         push_title: "SOS".into(),
         push_body: "Ana pressed SOS".into(),
+        ..Message::default()
     }
 }
 
@@ -57,6 +58,7 @@ fn delivery() -> Delivery {
         address: PHONE.into(),
         message: message(),
         not_before: None,
+        step: None,
     }
 }
 

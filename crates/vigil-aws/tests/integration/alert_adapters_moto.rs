@@ -37,6 +37,15 @@ fn minutes(n: i64) -> chrono::Duration {
     chrono::Duration::minutes(n)
 }
 
+/// A fresh deliveries table with its indexes (what is due, SMS by number).
+async fn deliveries_table(sdk: &SdkConfig) -> DynamoDeliveryLog {
+    let (client, name) = table(sdk, "deliveries", "delivery_key").await;
+    for index in vigil_local::provision::deliveries_indexes() {
+        vigil_local::provision::ensure_index(&client, &name, &index).await.unwrap();
+    }
+    DynamoDeliveryLog::new(client, name)
+}
+
 /// A fresh table keyed by `key`, and a DynamoDB client.
 async fn table(sdk: &SdkConfig, prefix: &str, key: &str) -> (aws_sdk_dynamodb::Client, String) {
     let client = vigil_aws::sdk::dynamodb(sdk);
@@ -46,7 +55,13 @@ async fn table(sdk: &SdkConfig, prefix: &str, key: &str) -> (aws_sdk_dynamodb::C
 }
 
 fn message(text: &str) -> Message {
-    Message { alert_id: "a1".into(), sms: format!("Vigil: {text}"), push_title: "Vigil".into(), push_body: text.into() }
+    Message {
+        alert_id: "a1".into(),
+        sms: format!("Vigil: {text}"),
+        push_title: "Vigil".into(),
+        push_body: text.into(),
+        ..Message::default()
+    }
 }
 
 fn delivery(caregiver: &str, not_before: Option<DateTime<Utc>>) -> Delivery {
@@ -57,6 +72,7 @@ fn delivery(caregiver: &str, not_before: Option<DateTime<Utc>>) -> Delivery {
         address: "+15550000000".into(),
         message: message("Ana's band battery is low"),
         not_before,
+        step: None,
     }
 }
 
@@ -250,8 +266,7 @@ async fn a_shorter_lease_frees_a_claim_sooner() {
 #[tokio::test]
 async fn deferred_deliveries_come_due_once_and_survive_a_failed_send() {
     let sdk = require().await;
-    let (client, name) = table(&sdk, "deliveries", "delivery_key").await;
-    let log = DynamoDeliveryLog::new(client, name);
+    let log = deliveries_table(&sdk).await;
     let at = t0() + minutes(45);
     let d = delivery("cg-1", Some(at));
 
@@ -274,6 +289,68 @@ async fn deferred_deliveries_come_due_once_and_survive_a_failed_send() {
     log.sent(&d, "msg-1", at + minutes(2)).await.unwrap();
     assert!(log.due(at + minutes(60)).await.unwrap().is_empty(), "sent: never due again");
     assert_eq!(log.claim(&d, at + minutes(60)).await.unwrap(), Claim::AlreadySent);
+}
+
+#[tokio::test]
+async fn escalation_steps_come_due_by_their_time_and_a_cancelled_one_never_does() {
+    use vigil_domain::care::StepRef;
+    let sdk = require().await;
+    let log = deliveries_table(&sdk).await;
+    let step = |caregiver: &str, level: u8, due: i64, channel: Channel| Delivery {
+        channel,
+        step: Some(StepRef { level, round: 0, last: false }),
+        ..delivery(caregiver, Some(t0() + minutes(due)))
+    };
+    let call = step("cg-1", 2, 3, Channel::Voice);
+    let text = step("cg-2", 3, 3, Channel::Sms);
+    let later = step("cg-1", 4, 10, Channel::Voice);
+    for d in [&call, &text, &later] {
+        log.defer(d).await.unwrap();
+    }
+    assert_ne!(call.key(), delivery("cg-1", None).key(), "a step is not the first notification");
+    assert!(log.due(t0() + minutes(2)).await.unwrap().is_empty());
+    let mut due = log.due(t0() + minutes(3)).await.unwrap();
+    due.sort_by_key(Delivery::key);
+    assert_eq!(due, vec![call.clone(), text.clone()], "the index holds only what is due by now");
+    // Sent and cancelled steps leave the index.
+    assert_eq!(log.claim(&call, t0() + minutes(3)).await.unwrap(), Claim::Granted);
+    log.sent(&call, "call-1", t0() + minutes(3)).await.unwrap();
+    log.cancel(&text).await.unwrap();
+    log.cancel(&later).await.unwrap();
+    assert!(log.due(t0() + minutes(60)).await.unwrap().is_empty());
+    assert_eq!(log.claim(&later, t0() + minutes(60)).await.unwrap(), Claim::AlreadySent, "cancelled: final");
+    // Cancelling a sent step changes nothing.
+    log.cancel(&call).await.unwrap();
+    assert_eq!(log.claim(&call, t0() + minutes(60)).await.unwrap(), Claim::AlreadySent);
+}
+
+#[tokio::test]
+async fn the_sms_sent_to_a_number_are_found_newest_first_and_nothing_else_is() {
+    use vigil_domain::ports::{TextLog, Texted};
+    let sdk = require().await;
+    let log = deliveries_table(&sdk).await;
+    let sms = |alert: &str, caregiver: &str| Delivery { alert_id: alert.into(), ..delivery(caregiver, None) };
+    let (older, newer) = (sms("a-older", "cg-1"), sms("a-newer", "cg-1"));
+    for (d, at) in [(&older, 1), (&newer, 5)] {
+        log.claim(d, t0() + minutes(at)).await.unwrap();
+        log.sent(d, "m", t0() + minutes(at)).await.unwrap();
+    }
+    // A push and a refused SMS are nothing a reply can refer to.
+    let push = Delivery { channel: Channel::Push, address: "arn:push".into(), ..sms("a-push", "cg-1") };
+    let refused = sms("a-refused", "cg-1");
+    for (d, id) in [(&push, "m"), (&refused, vigil_domain::ports::REFUSED)] {
+        log.claim(d, t0()).await.unwrap();
+        log.sent(d, id, t0() + minutes(9)).await.unwrap();
+    }
+    let found = log.texted("+15550000000", 10).await.unwrap();
+    let texted = |alert: &str, at: i64| Texted {
+        alert_id: alert.into(),
+        caregiver_id: "cg-1".into(),
+        sent_at: t0() + minutes(at),
+    };
+    assert_eq!(found, vec![texted("a-newer", 5), texted("a-older", 1)]);
+    assert_eq!(log.texted("+15550000000", 1).await.unwrap(), vec![texted("a-newer", 5)]);
+    assert!(log.texted("+15559999999", 10).await.unwrap().is_empty(), "an unknown number");
 }
 
 /// A plain HTTP/1.0 GET on the endpoint (moto's own API is not an AWS service).

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::{BoxError, StoreError};
 use crate::alerts::{Alert, Message, WearerState};
 use crate::care::{Channel, Delivery, WearerProfile};
-use crate::lifecycle::AlertRecord;
+use crate::lifecycle::{AlertRecord, Transition};
 
 /// Reads wearer profiles: name, time zone, thresholds, caregivers.
 pub trait WearerDirectory {
@@ -48,6 +48,19 @@ pub trait AlertStore {
         alert_id: &str,
         at: DateTime<Utc>,
     ) -> impl Future<Output = Result<Option<AlertRecord>, StoreError>> + Send;
+
+    /// The alert as it stands (a strongly consistent read), `None` if absent.
+    fn get(&self, alert_id: &str) -> impl Future<Output = Result<Option<AlertRecord>, StoreError>> + Send;
+
+    /// Applies a caregiver's `step` (acknowledge or resolve, with a resolution's
+    /// note) if the stored status accepts it, and returns the alert as it then
+    /// stands: the winner's step when someone got there first. `None` if absent.
+    fn transition(
+        &self,
+        alert_id: &str,
+        step: &Transition,
+        note: Option<&str>,
+    ) -> impl Future<Output = Result<Option<AlertRecord>, StoreError>> + Send;
 }
 
 /// The outcome of claiming a delivery.
@@ -60,6 +73,9 @@ pub enum Claim {
     /// Another invocation holds a fresh claim and is sending it now.
     InFlight,
 }
+
+/// The message id a delivery the provider refused for good is marked sent with.
+pub const REFUSED: &str = "refused";
 
 /// The "sent" records: at most one message per alert, caregiver and channel.
 pub trait DeliveryLog {
@@ -82,8 +98,29 @@ pub trait DeliveryLog {
     /// Records a delivery to send at `delivery.not_before` (quiet hours), once.
     fn defer(&self, delivery: &Delivery) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Deferred deliveries whose time has come by `now`.
+    /// Deferred deliveries (quiet hours, escalation steps) whose time has come by
+    /// `now`, and those whose sender died mid-send, found without a Scan.
     fn due(&self, now: DateTime<Utc>) -> impl Future<Output = Result<Vec<Delivery>, StoreError>> + Send;
+
+    /// Drops a deferred delivery that is no longer needed (an escalation step of
+    /// an alert someone acknowledged): it is never due again. A delivery already
+    /// claimed or sent is left as it is.
+    fn cancel(&self, delivery: &Delivery) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// An SMS sent to a number about an alert: what an SMS reply from that number
+/// can refer to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Texted {
+    pub alert_id: String,
+    pub caregiver_id: String,
+    pub sent_at: DateTime<Utc>,
+}
+
+/// The SMS sent to a phone number, newest first (the delivery records, by number).
+pub trait TextLog {
+    /// At most `limit` of the SMS sent to `phone`, newest first.
+    fn texted(&self, phone: &str, limit: usize) -> impl Future<Output = Result<Vec<Texted>, StoreError>> + Send;
 }
 
 #[derive(Debug, thiserror::Error)]

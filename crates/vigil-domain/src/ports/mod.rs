@@ -27,7 +27,9 @@ mod stream;
 mod vitals;
 
 pub use crate::error::{BoxError, StoreError};
-pub use alerts::{AlertStore, Claim, DeliveryLog, Notifier, NotifyError, StateStore, WearerDirectory};
+pub use alerts::{
+    AlertStore, Claim, DeliveryLog, Notifier, NotifyError, REFUSED, StateStore, TextLog, Texted, WearerDirectory,
+};
 pub use care::{AlertCursor, AlertPage, AlertQuery, CareStore, LifecycleSink};
 pub use devices::{DeviceDirectory, DirectoryError};
 pub use lake::{CuratedFile, CuratedFileRegistry, FileKind, ObjectStore, STATUS_PENDING};

@@ -8,11 +8,17 @@ use vigil_domain::reading::{Location, Reading};
 /// The only caregiver of [`sms_only`] wearers.
 pub const PHONE: &str = "+34600000001";
 
-/// A wearer in Madrid with one caregiver, SMS only: an alert means exactly one message.
+/// A wearer in Madrid with one caregiver, SMS only, and no escalation: an alert
+/// means exactly one message (escalation is tested in offline-detector's tests).
 pub fn sms_only(wearer: &str) -> WearerProfile {
     WearerProfile {
         snoozes: Default::default(),
-        escalation: Default::default(),
+        escalation: vigil_domain::escalation::EscalationPolicy {
+            critical: Vec::new(),
+            high: Vec::new(),
+            medium: Vec::new(),
+            low: Vec::new(),
+        },
         wearer_id: wearer.into(),
         name: "Carmen Ruiz".into(),
         time_zone: "Europe/Madrid".into(),

@@ -39,6 +39,7 @@ fn processor(wearers: &[&str]) -> (MemoryProcessor, Pseudonymizer) {
                 registry: MemoryCuratedFiles::default(),
                 pseudonymizer: pseudonymizer.clone(),
             },
+            links: None,
         },
         quarantine: MemoryQuarantine::default(),
     };

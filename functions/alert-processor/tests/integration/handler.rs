@@ -61,6 +61,7 @@ fn processor() -> Proc {
             deliveries: MemoryDeliveries::default(),
             notifier: MemoryNotifier::default(),
             sink: NoSink,
+            links: None,
         },
         quarantine: MemoryQuarantine::default(),
     }

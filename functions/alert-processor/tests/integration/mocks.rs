@@ -96,6 +96,7 @@ fn processor(faults: Faults) -> (Proc, Calls) {
             deliveries: DynamoDeliveryLog::new(dynamodb, DELIVERIES),
             notifier: SnsNotifier::new(sns(faults, &calls)),
             sink: NoSink,
+            links: None,
         },
         quarantine: S3Quarantine::new(s3(faults, &calls), BUCKET),
     };

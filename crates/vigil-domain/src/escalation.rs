@@ -2,7 +2,7 @@
 //! (per wearer, in the profile, with defaults that need no setup) and the plan of
 //! steps it gives for one alert. The scheduled path takes the steps that are due,
 //! stops the moment the alert is acknowledged or resolved, and sends each step
-//! once through the delivery claims (its [`EscalationStep::key`]).
+//! once through the delivery claims (its [`Delivery::key`]).
 //!
 //! The first notification (every caregiver, push and SMS) is the alert path's own;
 //! the stages here come after it:

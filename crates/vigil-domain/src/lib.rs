@@ -18,6 +18,7 @@ pub mod names;
 pub mod ports;
 pub mod reading;
 pub mod registry;
+pub mod reply;
 pub mod sms;
 pub mod upload;
 pub mod vitals;

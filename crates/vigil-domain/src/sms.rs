@@ -65,6 +65,16 @@ pub fn segments(text: &str) -> Segments {
     Segments { encoding, units, segments }
 }
 
+/// Whether `text`, followed by `reserved` more characters of the GSM-7 basic set
+/// (such as a space and a link: an ASCII URL in base64url is all basic
+/// characters, one unit in either encoding), costs at most `max_segments`.
+pub fn fits(text: &str, reserved: usize, max_segments: usize) -> bool {
+    let mut probe = String::with_capacity(text.len() + reserved);
+    probe.push_str(text);
+    probe.extend(std::iter::repeat_n('x', reserved));
+    segments(&probe).segments <= max_segments
+}
+
 /// Parts needed for characters of `widths` units each, `per_part` units per
 /// part, never splitting a character.
 fn pack(widths: &[usize], per_part: usize) -> usize {
@@ -114,6 +124,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::alerts::message::{MAX_LINK_CHARS, MAX_SMS_SEGMENTS};
     use crate::alerts::{Alert, AlertId, Language, RuleKind, render};
     use crate::link::{LINK_TTL, LinkClaim, LinkKey};
     use crate::reading::Location;
@@ -229,22 +240,32 @@ mod tests {
         }
     }
 
-    /// Most segments an alert SMS may cost with its acknowledgement link.
-    const MAX_SEGMENTS: usize = 3;
+    /// Names: a short ASCII one; 20 characters with accents outside GSM-7, the
+    /// worst realistic one (texts are written to keep it whole); 40 characters,
+    /// the longest a message keeps, with ç and ã and within GSM-7.
+    const NAMES: [&str; 4] = [
+        "Ana",
+        "María José Pérez Gil",
+        "Maria da Conceição Albuquerque Fernandes",
+        "Margaret Elizabeth Worthington-Blackwood",
+    ];
 
-    /// Long names (40 characters, the longest a message keeps whole): one with
-    /// characters outside GSM-7 (ç, ã), as Portuguese and Spanish names often
-    /// have, and one within it.
-    const NAMES: [&str; 2] = ["Maria da Conceição Albuquerque Fernandes", "Margaret Elizabeth Worthington-Blackwood"];
+    /// Where SOS and falls happen: nowhere known; São Paulo, 17 characters at 4
+    /// decimals, as long as coordinates get but in the South Pacific; Tahiti, 18.
+    const PLACES: [Option<(f64, f64)>; 3] = [None, Some((-23.550_520, -46.633_308)), Some((-17.535_0, -149.569_6))];
+
+    /// The longest `LINK_BASE_URL` documented: 24 characters.
+    const BASE_URL: &str = "https://vgl.example.info";
+
+    const LANGUAGES: [Language; 3] = [Language::Es, Language::PtBr, Language::En];
 
     fn utc(h: u32, m: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 22, h, m, 0).single().unwrap_or_default()
     }
 
     /// An alert as the engine raises it: an episode since 12:05 UTC, raised at 12:35
-    /// (13:05 and 13:35 in Madrid), with a location for SOS and falls and a value
-    /// as long as the rule's values get.
-    fn alert(rule: RuleKind) -> Alert {
+    /// (13:05 and 13:35 in Madrid), with a value as long as the rule's values get.
+    fn alert(rule: RuleKind, place: Option<(f64, f64)>) -> Alert {
         let (start, at) = (utc(12, 5), utc(12, 35));
         Alert {
             id: AlertId::new("wearer-0006", rule, start),
@@ -254,11 +275,7 @@ mod tests {
             episode_start: start,
             raised_at: at,
             readings: Vec::new(),
-            location: matches!(rule, RuleKind::Sos | RuleKind::Fall).then_some(Location {
-                lat: -23.550_520,
-                lon: -46.633_308,
-                accuracy_m: None,
-            }),
+            location: place.map(|(lat, lon)| Location { lat, lon, accuracy_m: None }),
             value: match rule {
                 RuleKind::Sos | RuleKind::Fall => None,
                 RuleKind::HeartRateHigh => Some(188.0),
@@ -271,57 +288,82 @@ mod tests {
         }
     }
 
-    /// The planned SMS: the rendered text, then the acknowledgement link with a
-    /// real token (48 characters).
-    fn sms_with_link(rule: RuleKind, name: &str, lang: Language) -> String {
-        let alert = alert(rule);
+    /// The SMS as the caller sends it: the rendered text, a space and the
+    /// acknowledgement link with a real token, as long as links get (75 characters).
+    fn sms_with_link(alert: &Alert, name: &str, lang: Language) -> (String, String) {
         let key = LinkKey::new(&[7; 32]).unwrap_or_else(|e| panic!("{e}"));
         let claim = LinkClaim::new(alert.id.as_str(), 2, alert.raised_at + LINK_TTL).unwrap_or_else(|e| panic!("{e}"));
-        let token = key.sign(&claim);
-        let sms = render(&alert, name, chrono_tz::Europe::Madrid, lang).sms;
-        assert!(!sms.ends_with('…'), "not cut: {sms}");
-        format!("{sms} https://vigil.example/a/{token}")
+        let link = format!("{BASE_URL}/a/{}", key.sign(&claim));
+        assert_eq!(link.chars().count(), MAX_LINK_CHARS);
+        let sms = render(alert, name, chrono_tz::Europe::Madrid, lang).sms;
+        let with_link = format!("{sms} {link}");
+        (sms, with_link)
     }
 
-    /// Prints, for each name, rule and language, what the SMS with its link costs
-    /// (`cargo nextest run -p vigil-domain sms:: --no-capture`).
-    ///
-    /// Today exactly the messages sent as GSM-7 fit in three segments (459 septets;
-    /// they have at most 332). Every UCS-2 one is over: Spanish and Portuguese texts
-    /// are UCS-2 but for one (ó, ã, ç...), and so is any text naming someone like
-    /// "Conceição"; three UCS-2 segments hold 201 units, and these messages have 220
-    /// to 356. That is pinned, so that shortening the texts in message.rs shows up
-    /// here (and must update this), and a GSM-7 message over the limit fails.
+    /// How many of `name`'s characters `sms` shows (all, or a prefix before "…").
+    fn shown(sms: &str, name: &str) -> usize {
+        let chars: Vec<char> = name.chars().collect();
+        (0..=chars.len()).rev().find(|&k| sms.contains(&String::from_iter(&chars[..k]))).unwrap_or(0)
+    }
+
+    /// Every rule × language × name × place costs at most 3 segments with its
+    /// link, and names up to 20 characters stay whole (but in the South Pacific,
+    /// where the 20-character one may lose a character or two). Prints, per rule
+    /// and language, the most segments any name and place cost, the units of the
+    /// worst realistic case (the 20-character accented name, São Paulo for SOS and
+    /// falls; 201 is the most 3 UCS-2 parts hold) and how many characters of the
+    /// 40-character accented name the SMS keeps
+    /// (`cargo test -p vigil-domain sms -- --nocapture`).
     #[test]
     fn alert_sms_with_their_link_and_three_segments() {
         let mut over = Vec::new();
-        let mut expected = Vec::new();
-        for name in NAMES {
-            println!("\nname: {name}");
-            println!("{:<16} {:<5} {:<8} {:>5} {:>5} {:>9}", "rule", "lang", "encoding", "chars", "units", "segments");
-            for rule in RuleKind::ALL {
-                for lang in [Language::Es, Language::PtBr, Language::En] {
-                    let text = sms_with_link(rule, name, lang);
-                    let s = segments(&text);
-                    let mark = if s.segments > MAX_SEGMENTS { "  OVER" } else { "" };
-                    println!(
-                        "{:<16} {:<5} {:<8} {:>5} {:>5} {:>9}{mark}",
-                        rule.as_str(),
-                        format!("{lang:?}"),
-                        format!("{:?}", s.encoding),
-                        text.chars().count(),
-                        s.units,
-                        s.segments
-                    );
-                    if s.segments > MAX_SEGMENTS {
-                        over.push((name, rule, lang));
-                    }
-                    if s.encoding == Encoding::Ucs2 {
-                        expected.push((name, rule, lang));
+        let mut most = [0; 3];
+        println!(
+            "\nalert SMS with a {MAX_LINK_CHARS}-character link: most segments | units with a 20-character accented name | characters kept of a 40-character one"
+        );
+        println!("{:<16} {:<16} {:<16} {:<16}", "rule", "es", "pt-BR", "en");
+        for rule in RuleKind::ALL {
+            let mut row = format!("{:<16}", rule.as_str());
+            for (l, lang) in LANGUAGES.into_iter().enumerate() {
+                let (mut seg, mut units20, mut kept40) = (0, 0, 0);
+                for name in NAMES {
+                    for place in PLACES {
+                        let alert = alert(rule, place);
+                        let (sms, text) = sms_with_link(&alert, name, lang);
+                        let s = segments(&text);
+                        if s.segments > MAX_SMS_SEGMENTS {
+                            over.push(text.clone());
+                        }
+                        seg = seg.max(s.segments);
+                        let south_pacific = place.is_some_and(|(lat, lon)| lat < 0.0 && lon <= -100.0);
+                        if name.chars().count() <= 20 && !south_pacific {
+                            assert!(sms.contains(name) && !sms.contains('…'), "{rule:?} {lang:?}: {sms}");
+                        }
+                        if name == NAMES[1] && place == PLACES[1] {
+                            units20 = s.units;
+                        }
+                        if name == NAMES[2] && place == PLACES[1] {
+                            kept40 = shown(&sms, name);
+                        }
                     }
                 }
+                row.push_str(&format!(" {:<16}", format!("{seg} | {units20} | {kept40}")));
+                most[l] = most[l].max(seg);
             }
+            println!("{row}");
         }
-        assert_eq!(over, expected, "messages over {MAX_SEGMENTS} segments with the link");
+        println!("{:<16} {:<16} {:<16} {:<16}", "max segments", most[0], most[1], most[2]);
+        assert!(over.is_empty(), "over {MAX_SMS_SEGMENTS} segments with the link: {over:#?}");
+    }
+
+    #[test]
+    fn fits_counts_the_reserved_characters() {
+        assert!(fits("", 459, 3));
+        assert!(!fits("", 460, 3));
+        assert!(fits(&"ó".repeat(125), 76, 3));
+        assert!(!fits(&"ó".repeat(126), 76, 3));
+        // A surrogate pair is not split: 124 units and the emoji start the third part late.
+        assert!(fits(&format!("{}🚨", "ó".repeat(123)), 76, 3));
+        assert!(!fits(&format!("{}🚨{}", "ó".repeat(66), "ó".repeat(57)), 76, 3));
     }
 }

@@ -53,7 +53,7 @@ use crate::names::{self, UnknownName};
 use crate::reading::Location;
 
 pub use engine::{MAX_GAP, check_offline, evaluate, flush};
-pub use message::{Language, Message, render};
+pub use message::{Language, Message, render, render_voice};
 pub use state::{Episode, PendingFall, WearStretch, WearerState};
 pub use thresholds::Thresholds;
 

@@ -34,6 +34,23 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi
 
+step "Chromium (the acknowledgement page's browser test drives it headless)"
+# crates/vigil-run/tests/integration/ack_link.rs fails without it (it never skips): install
+# Debian's package when it is missing, as pg.sh does PostgreSQL, or stop here saying how.
+if ! command -v chromium >/dev/null 2>&1 && [[ -z "${CHROME:-}" ]]; then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "chromium not found: installing it with apt (one-off, a few minutes)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+  if ! command -v chromium >/dev/null 2>&1; then
+    echo "chromium is not installed and could not be installed here: run sudo apt-get install -y chromium" >&2
+    echo "(or set CHROME to a Chromium or Chrome binary)" >&2
+    exit 1
+  fi
+fi
+"${CHROME:-chromium}" --version 2>/dev/null
+
 step "local AWS endpoint (moto's server on :4566 unless something already answers there)"
 if ! bash "$endpoint" status >/dev/null 2>&1; then
   started_endpoint=1

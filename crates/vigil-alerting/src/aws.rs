@@ -58,8 +58,9 @@ impl<N: vigil_domain::ports::Notifier + Sync> AwsAlerting<N> {
 /// at cold start; alert-processor and offline-detector both start from this.
 pub async fn alerting(src: &impl Source, sdk: &SdkConfig) -> Result<(AlertPathConfig, AwsAlerting), SecretError> {
     let config = AlertPathConfig::from_source(src)?;
-    let sink = curated_alerts(src, sdk).await?;
-    let links = link_maker(src, sdk).await?;
+    // Both secrets at once: one round trip of cold start instead of two.
+    let (sink, links) = tokio::join!(curated_alerts(src, sdk), link_maker(src, sdk));
+    let (sink, links) = (sink?, links?);
     let alerting = config.alerting(sdk, sink, links);
     Ok((config, alerting))
 }
@@ -89,11 +90,11 @@ impl Notifier for Messaging {
 /// when the identity is unset: calls are then refused and counted, and the
 /// function says so at cold start.
 pub fn voice_caller(src: &impl Source, sdk: &SdkConfig) -> Option<VoiceCaller> {
+    let configuration_set = src.get("VOICE_CONFIGURATION_SET").filter(|v| !v.is_empty());
     let Some(origination) = src.get("VOICE_ORIGINATION_IDENTITY").filter(|v| !v.is_empty()) else {
         tracing::warn!("VOICE_ORIGINATION_IDENTITY is not set: escalation calls are refused");
         return None;
     };
-    let configuration_set = src.get("VOICE_CONFIGURATION_SET").filter(|v| !v.is_empty());
     Some(VoiceCaller::new(vigil_aws::sdk::voice(sdk), origination, configuration_set))
 }
 
@@ -172,10 +173,7 @@ impl AlertPathConfig {
             states: DynamoStateStore::new(dynamodb.clone(), &self.state_table),
             alerts: DynamoAlertStore::new(dynamodb.clone(), &self.alerts_table),
             deliveries: DynamoDeliveryLog::new(dynamodb, &self.deliveries_table).with_lease(self.delivery_lease),
-            notifier: Messaging {
-                sns: SnsNotifier::new(vigil_aws::sdk::sns(sdk)),
-                voice: None,
-            },
+            notifier: Messaging { sns: SnsNotifier::new(vigil_aws::sdk::sns(sdk)), voice: None },
             sink,
             links,
         }

@@ -234,14 +234,9 @@ impl Delivery {
     pub fn key(&self) -> String {
         match self.step {
             None => format!("{}#{}#{}", self.alert_id, self.caregiver_id, self.channel.as_str()),
-            Some(s) => format!(
-                "{}#L{}#R{}#{}#{}",
-                self.alert_id,
-                s.level,
-                s.round,
-                self.caregiver_id,
-                self.channel.as_str()
-            ),
+            Some(s) => {
+                format!("{}#L{}#R{}#{}#{}", self.alert_id, s.level, s.round, self.caregiver_id, self.channel.as_str())
+            }
         }
     }
 }

@@ -210,7 +210,12 @@ pub fn plan(
 /// for its caregiver (an SMS with their acknowledgement link, a call with the
 /// voice text); the steps of the last stage's last round are marked
 /// [`StepRef::last`].
-pub fn deliveries(alert: &Alert, profile: &WearerProfile, now: DateTime<Utc>, links: Option<&LinkMaker>) -> Vec<Delivery> {
+pub fn deliveries(
+    alert: &Alert,
+    profile: &WearerProfile,
+    now: DateTime<Utc>,
+    links: Option<&LinkMaker>,
+) -> Vec<Delivery> {
     let steps = plan(alert, profile, &profile.escalation, now);
     let last = steps.iter().map(|s| (s.level, s.round)).max();
     steps
@@ -220,7 +225,11 @@ pub fn deliveries(alert: &Alert, profile: &WearerProfile, now: DateTime<Utc>, li
             let planned = delivery(alert, profile, index, step.channel, now, links)?;
             Some(Delivery {
                 not_before: Some(step.due_at),
-                step: Some(StepRef { level: step.level, round: step.round, last: last == Some((step.level, step.round)) }),
+                step: Some(StepRef {
+                    level: step.level,
+                    round: step.round,
+                    last: last == Some((step.level, step.round)),
+                }),
                 ..planned
             })
         })
@@ -293,11 +302,7 @@ mod tests {
             .collect();
         assert_eq!(
             at3,
-            [
-                (min(3, 0), "a", Channel::Voice),
-                (min(3, 0), "c", Channel::Sms),
-                (min(4, 0), "b", Channel::Voice),
-            ],
+            [(min(3, 0), "a", Channel::Voice), (min(3, 0), "c", Channel::Sms), (min(4, 0), "b", Channel::Voice),],
             "d has no phone: no SMS for d"
         );
         let calls: Vec<_> =
@@ -310,7 +315,11 @@ mod tests {
         let keys: std::collections::HashSet<String> = planned.iter().map(Delivery::key).collect();
         assert_eq!(keys.len(), steps.len());
         assert!(keys.iter().all(|k| k.contains("#L")), "{keys:?}");
-        let last: Vec<_> = planned.iter().filter(|d| d.step.is_some_and(|s| s.last)).map(|d| (d.not_before, d.caregiver_id.as_str())).collect();
+        let last: Vec<_> = planned
+            .iter()
+            .filter(|d| d.step.is_some_and(|s| s.last))
+            .map(|d| (d.not_before, d.caregiver_id.as_str()))
+            .collect();
         assert_eq!(last, [(Some(min(20, 0)), "a"), (Some(min(20, 0)), "b"), (Some(min(20, 0)), "c")]);
         assert!(planned.iter().filter(|d| d.channel == Channel::Voice).all(|d| !d.message.voice.is_empty()));
     }

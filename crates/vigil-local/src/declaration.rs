@@ -1,6 +1,6 @@
 //! Each function's deployment facts, declared once in `functions/<name>/function.json`:
 //! its environment (resources, settings with their defaults, and what each means),
-//! trigger (HTTP routes, Kinesis event source mapping, schedule), timeout, memory and
+//! trigger (HTTP routes, Kinesis event source mapping, schedule, SNS topic), timeout, memory and
 //! reserved concurrency. The CDK app deploys from these files, `vigil run` runs the
 //! functions with them, and `docs/functions.md` is rendered from them; tests fail when
 //! the stack, a function's configuration code or the docs disagree with them.
@@ -14,7 +14,7 @@ use serde::Deserialize;
 use crate::esm::{EventSourceMapping, StartingPosition};
 
 /// Every function's declaration, by crate name, compiled in.
-pub const FUNCTIONS: [(&str, &str); 7] = [
+pub const FUNCTIONS: [(&str, &str); 9] = [
     ("ingest-api", include_str!("../../../functions/ingest-api/function.json")),
     ("care-api", include_str!("../../../functions/care-api/function.json")),
     ("alert-processor", include_str!("../../../functions/alert-processor/function.json")),
@@ -22,6 +22,8 @@ pub const FUNCTIONS: [(&str, &str); 7] = [
     ("vitals-writer", include_str!("../../../functions/vitals-writer/function.json")),
     ("offline-detector", include_str!("../../../functions/offline-detector/function.json")),
     ("warehouse-loader", include_str!("../../../functions/warehouse-loader/function.json")),
+    ("ack-link", include_str!("../../../functions/ack-link/function.json")),
+    ("sms-reply", include_str!("../../../functions/sms-reply/function.json")),
 ];
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -68,6 +70,7 @@ pub enum Trigger {
     Http(HttpTrigger),
     Kinesis(KinesisTrigger),
     Schedule(ScheduleTrigger),
+    Sns(SnsTrigger),
 }
 
 /// Routes of the HTTP API, and whose tokens they take.
@@ -87,6 +90,8 @@ pub enum Users {
     App,
     /// Caregivers.
     Caregivers,
+    /// No sign-in: the route checks its own credential, e.g. a signed link.
+    Public,
 }
 
 /// A Kinesis event source mapping, in Lambda's terms.
@@ -111,6 +116,17 @@ pub struct ScheduleTrigger {
     pub max_event_age_minutes: u32,
     /// The stack setting that may override `rate_minutes`.
     pub setting: Option<String>,
+    pub why: Option<String>,
+}
+
+/// An SNS topic subscription: Lambda is invoked asynchronously, once per message.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SnsTrigger {
+    /// The stack resource of the topic.
+    pub topic: String,
+    /// Lambda's retries of a failed asynchronous invocation (0 to 2).
+    pub retry_attempts: u32,
     pub why: Option<String>,
 }
 
@@ -150,6 +166,14 @@ impl Declaration {
     pub fn schedule(&self) -> Option<&ScheduleTrigger> {
         match &self.trigger {
             Trigger::Schedule(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The SNS subscription, if the function has one.
+    pub fn sns(&self) -> Option<&SnsTrigger> {
+        match &self.trigger {
+            Trigger::Sns(s) => Some(s),
             _ => None,
         }
     }
@@ -208,6 +232,7 @@ pub fn render_markdown() -> Result<String, DeclarationError> {
                 let users = match http.users {
                     Users::App => "the app's tokens",
                     Users::Caregivers => "caregivers' tokens",
+                    Users::Public => "public: no sign-in, the function checks its own credential",
                 };
                 writeln!(out, "- trigger: HTTP API ({users}): {}", http.routes.join(", "))
             }
@@ -231,6 +256,13 @@ pub fn render_markdown() -> Result<String, DeclarationError> {
                 s.setting.as_deref().map(|x| format!(" (stack setting `{x}`)")).unwrap_or_default(),
                 s.retry_attempts,
                 s.max_event_age_minutes,
+                s.why.as_deref().map(|w| format!(" ({w})")).unwrap_or_default()
+            ),
+            Trigger::Sns(s) => writeln!(
+                out,
+                "- trigger: SNS subscription to the topic `{}`, {} async retries{}",
+                s.topic,
+                s.retry_attempts,
                 s.why.as_deref().map(|w| format!(" ({w})")).unwrap_or_default()
             ),
         };

@@ -222,7 +222,12 @@ pub fn deliveries_indexes() -> [Index; 2] {
     use vigil_aws::deliveries::{DUE_INDEX, PHONE_INDEX};
     [
         Index { name: DUE_INDEX, hash_key: "due_shard", range_key: "not_before", include: None },
-        Index { name: PHONE_INDEX, hash_key: "phone", range_key: "sent_at", include: Some(&["alert_id", "caregiver_id"]) },
+        Index {
+            name: PHONE_INDEX,
+            hash_key: "phone",
+            range_key: "sent_at",
+            include: Some(&["alert_id", "caregiver_id"]),
+        },
     ]
 }
 

@@ -1,22 +1,26 @@
-//! The simulated caregivers: each alert's first message reaches a caregiver who,
-//! through the caregivers' API (the local gateway, with their own token), acts
-//! as real ones do — most acknowledge within minutes, some late, some never,
-//! some resolve it as a false alarm. The audit then compares the alerts table
-//! with what they did.
+//! The simulated caregivers: each alert's first message reaches a caregiver who
+//! acts as real ones do — most acknowledge within minutes, some late, some never,
+//! some resolve it as a false alarm. They acknowledge through the caregivers' API
+//! (the local gateway, with their own token), by answering the SMS ("Sí", "Sim",
+//! "YES", "1": the sms-reply function, as two-way SMS would invoke it), or by
+//! opening the SMS's link and pressing its button (the ack-link page, through
+//! the gateway). The audit then compares the alerts table with what they did.
 //!
-//! Who does what is a pure function of the alert id ([`response`]), so a run
-//! with the same seed behaves the same way.
+//! Who does what, and how, is a pure function of the alert id ([`response`],
+//! [`way`]), so a run with the same seed behaves the same way.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use futures_util::future::BoxFuture;
 use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
-use vigil_domain::lifecycle::{AlertRecord, AlertStatus, Outcome};
+use vigil_domain::care::Channel;
+use vigil_domain::lifecycle::{AlertRecord, AlertStatus, Outcome, Via};
 
 use crate::clock::SimClock;
 use crate::observe::{Live, SentLog};
@@ -48,6 +52,21 @@ pub fn response(alert_id: &str) -> (Response, TimeDelta) {
     }
 }
 
+/// How a caregiver who acknowledges does it: through the app (40 %), by answering
+/// the SMS (30 %) or by its link (30 %). Only a caregiver who got the alert by
+/// SMS can answer it or open its link; the others use the app.
+pub fn way(alert_id: &str) -> Via {
+    match u32::from(Sha256::digest(alert_id.as_bytes())[2]) * 100 / 256 {
+        0..40 => Via::Api,
+        40..70 => Via::Sms,
+        _ => Via::Link,
+    }
+}
+
+/// Delivers an inbound SMS (from, text) to the sms-reply function, as two-way SMS
+/// does through its topic; `Err` when the function failed.
+pub type Replies = Arc<dyn Fn(String, String) -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+
 /// One alert a caregiver was told about.
 #[derive(Debug, Clone)]
 pub struct Told {
@@ -55,6 +74,10 @@ pub struct Told {
     /// The caregiver's account (`sub`).
     pub sub: String,
     pub response: Response,
+    /// How they acknowledge (a false alarm is always resolved in the app).
+    pub via: Via,
+    /// The SMS they got, when they got one (it carries the link).
+    pub sms: Option<(String, String)>,
     /// Simulated time the first message was seen.
     pub told_at: DateTime<Utc>,
     /// Simulated time the caregiver acted, if they did within the run.
@@ -64,13 +87,21 @@ pub struct Told {
 }
 
 /// Where the caregivers reach the API, and each one's token.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CareApi {
     pub base_url: String,
     /// Account (`sub`) → bearer token.
     pub tokens: HashMap<String, String>,
     /// Caregiver address (phone or push endpoint) → account.
     pub accounts: HashMap<String, String>,
+    /// Where their SMS replies go (the sms-reply function).
+    pub replies: Replies,
+}
+
+impl std::fmt::Debug for CareApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CareApi").field("base_url", &self.base_url).finish_non_exhaustive()
+    }
 }
 
 /// Follows the messages sent and acts on each alert's first one, until `stop`.
@@ -99,10 +130,17 @@ pub async fn respond(
             }
             let (response, delay) = response(&message.alert_id);
             let now = clock.now();
+            let sms = (message.channel == Channel::Sms).then(|| (message.address.clone(), message.text.clone()));
+            let via = match (response, &sms) {
+                (Response::FalseAlarm, _) | (_, None) => Via::Api,
+                _ => way(&message.alert_id),
+            };
             told.push(Told {
                 alert_id: message.alert_id,
                 sub: sub.clone(),
                 response,
+                via,
+                sms,
                 told_at: now,
                 acted_at: None,
                 answer: None,
@@ -117,25 +155,49 @@ pub async fn respond(
             }
             due.pop_first();
             let t = &mut told[i];
-            let (path, body) = match t.response {
-                Response::FalseAlarm => {
-                    (format!("/v1/alerts/{}/resolve", t.alert_id), Some(json!({"outcome": "false_alarm"})))
+            // A reply acknowledges the newest open alert texted to the number: a caregiver
+            // whose phone got an SMS about another alert since answers through the link.
+            if t.via == Via::Sms
+                && let Some((phone, _)) = &t.sms
+                && newer_sms(&sent.all(), phone, &t.alert_id)
+            {
+                t.via = Via::Link;
+            }
+            let t = &mut told[i];
+            let status = match (t.via, &t.sms) {
+                (Via::Sms, Some((phone, _))) => {
+                    let body = ["Sí", "1", "ok", "YES!", "Sim"][t.alert_id.len() % 5].to_owned();
+                    match (api.replies)(phone.clone(), body).await {
+                        Ok(()) => 200,
+                        Err(_) => 0,
+                    }
                 }
-                _ => (format!("/v1/alerts/{}/acknowledge", t.alert_id), None),
+                (Via::Link, Some((_, text))) => match link_in(text) {
+                    Some(url) => open_and_press(&agent, url).await,
+                    None => 0,
+                },
+                _ => {
+                    let (path, body) = match t.response {
+                        Response::FalseAlarm => {
+                            (format!("/v1/alerts/{}/resolve", t.alert_id), Some(json!({"outcome": "false_alarm"})))
+                        }
+                        _ => (format!("/v1/alerts/{}/acknowledge", t.alert_id), None),
+                    };
+                    let url = format!("{}{path}", api.base_url);
+                    let token = api.tokens.get(&t.sub).cloned().unwrap_or_default();
+                    let agent = agent.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let request = agent.post(&url).header("authorization", format!("Bearer {token}"));
+                        let result = match body {
+                            Some(b) => request.header("content-type", "application/json").send(b.to_string()),
+                            None => request.send_empty(),
+                        };
+                        result.map(|r| r.status().as_u16()).unwrap_or(0)
+                    })
+                    .await
+                    .unwrap_or(0)
+                }
             };
-            let url = format!("{}{path}", api.base_url);
-            let token = api.tokens.get(&t.sub).cloned().unwrap_or_default();
-            let agent = agent.clone();
-            let status = tokio::task::spawn_blocking(move || {
-                let request = agent.post(&url).header("authorization", format!("Bearer {token}"));
-                let result = match body {
-                    Some(b) => request.header("content-type", "application/json").send(b.to_string()),
-                    None => request.send_empty(),
-                };
-                result.map(|r| r.status().as_u16()).unwrap_or(0)
-            })
-            .await
-            .unwrap_or(0);
             t.answer = Some(status);
             if status == 200 {
                 t.acted_at = Some(clock.now());
@@ -152,13 +214,48 @@ pub async fn respond(
     }
 }
 
+/// Whether `phone` got an SMS about another alert after its first one about `alert_id`.
+fn newer_sms(log: &[crate::observe::Sent], phone: &str, alert_id: &str) -> bool {
+    let Some(first) = log.iter().position(|m| m.alert_id == alert_id && m.address == phone) else { return false };
+    log[first + 1..].iter().any(|m| m.address == phone && m.channel == Channel::Sms && m.alert_id != alert_id)
+}
+
+/// The acknowledgement link at the end of an SMS, if it has one.
+pub fn link_in(text: &str) -> Option<String> {
+    text.split_whitespace().rev().find(|w| w.starts_with("http") && w.contains("/a/")).map(str::to_owned)
+}
+
+/// Opens the link's page (GET, as the phone's browser would) and presses its
+/// button (the form's POST to the same address); the POST's status.
+async fn open_and_press(agent: &ureq::Agent, url: String) -> u16 {
+    let agent = agent.clone();
+    tokio::task::spawn_blocking(move || {
+        let page = agent.get(&url).call().map(|r| r.status().as_u16()).unwrap_or(0);
+        if page != 200 {
+            return page;
+        }
+        agent
+            .post(&url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .send("")
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+    })
+    .await
+    .unwrap_or(0)
+}
+
 /// What the caregivers did, and whether the alerts table agrees.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Acknowledgements {
     /// Alerts a caregiver was told about.
     pub told: usize,
-    /// Acknowledged through the API (promptly or late).
+    /// Acknowledged (promptly or late), by any channel.
     pub acknowledged: usize,
+    /// Of those: through the app, by SMS reply, by the link.
+    pub by_api: usize,
+    pub by_sms: usize,
+    pub by_link: usize,
     /// Resolved as false alarms through the API.
     pub resolved_false_alarm: usize,
     /// Alerts nobody acknowledged or resolved by the end of the run.
@@ -188,9 +285,16 @@ pub fn audit(told: &[Told], records: &HashMap<String, AlertRecord>) -> Acknowled
             }
             (Some(at), _, Some(r)) => {
                 out.acknowledged += 1;
+                match t.via {
+                    Via::Sms => out.by_sms += 1,
+                    Via::Link => out.by_link += 1,
+                    _ => out.by_api += 1,
+                }
                 waits.push((at - t.told_at).num_seconds());
-                // Acknowledged by the caregiver (or resolved by the rules before they got to it).
-                r.acknowledged.is_some() || r.resolved.as_ref().is_some_and(|s| s.outcome == Some(Outcome::Cleared))
+                // Acknowledged by the caregiver through the channel they used (or resolved
+                // by the rules before they got to it).
+                r.acknowledged.as_ref().is_some_and(|a| a.via == t.via)
+                    || r.resolved.as_ref().is_some_and(|s| s.outcome == Some(Outcome::Cleared))
             }
         };
         if t.acted_at.is_none() {

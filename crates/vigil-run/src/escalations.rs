@@ -107,9 +107,9 @@ pub fn audit(
     for step in steps {
         let alert_id = step.delivery.alert_id.as_str();
         // When the alert stopped needing anyone: the first acknowledgement or resolution.
-        let closed_at = records.get(alert_id).and_then(|r| {
-            [r.acknowledged.as_ref(), r.resolved.as_ref()].into_iter().flatten().map(|t| t.at).min()
-        });
+        let closed_at = records
+            .get(alert_id)
+            .and_then(|r| [r.acknowledged.as_ref(), r.resolved.as_ref()].into_iter().flatten().map(|t| t.at).min());
         let due = step.due_at();
         match (step.status.as_str(), step.sent_at) {
             ("sent", Some(sent_at)) => {

@@ -5,6 +5,9 @@
 //! routes: each its own audience, as each is its own Cognito app client),
 //! refuses what API Gateway refuses, and hands the route's function the
 //! payload-v2 event with the token's claims in `requestContext.authorizer.jwt`.
+//! Public routes (the acknowledgement link's page) have no authorizer: any
+//! request reaches the function, which checks its own credential, and the event
+//! carries no `authorizer`.
 //!
 //! Tokens are signed with HS256 under a key generated for each run (deployed,
 //! Cognito signs RS256 and the authorizer checks it against the pool's JWKS; the
@@ -31,11 +34,12 @@ use vigil_local::declaration::{Declaration, DeclarationError, FUNCTIONS, Users};
 pub const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
 pub const ISSUER: &str = "vigil-local";
 
-/// The audience (app client) of each kind of user's tokens.
-pub fn audience(users: Users) -> &'static str {
+/// The audience (app client) of each kind of user's tokens; public routes take none.
+pub fn audience(users: Users) -> Option<&'static str> {
     match users {
-        Users::App => "vigil-app",
-        Users::Caregivers => "vigil-caregivers",
+        Users::App => Some("vigil-app"),
+        Users::Caregivers => Some("vigil-caregivers"),
+        Users::Public => None,
     }
 }
 
@@ -69,6 +73,8 @@ impl LocalIssuer {
     }
 
     /// A token for `sub` that expires at `exp` (in the past for an expired one).
+    /// Public routes take no token: one for [`Users::Public`] has no audience and
+    /// verifies for no route.
     pub fn token_until(&self, users: Users, sub: &str, exp: chrono::DateTime<chrono::Utc>) -> String {
         let now = chrono::Utc::now().timestamp();
         let claims = json!({"sub": sub, "iss": ISSUER, "aud": audience(users), "iat": now, "exp": exp.timestamp(),
@@ -78,11 +84,12 @@ impl LocalIssuer {
     }
 
     /// The claims of a token valid for `users`' routes, as the JWT authorizer
-    /// passes them on (every value as a string).
+    /// passes them on (every value as a string); `None` for public routes, which
+    /// have no authorizer.
     pub fn verify(&self, token: &str, users: Users) -> Option<Map<String, Value>> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
-        validation.set_audience(&[audience(users)]);
+        validation.set_audience(&[audience(users)?]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         // API Gateway's JWT authorizer refuses an expired token at once.
         validation.leeway = 0;
@@ -216,15 +223,22 @@ async fn route<B: Backend>(
         // An HTTP API answers an undeclared route (or method) itself.
         return gateway_error(StatusCode::NOT_FOUND, "Not Found");
     };
-    let claims = parts
-        .headers
-        .get(hyper::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .and_then(|token| issuer.verify(token.trim(), route.users));
-    let Some(claims) = claims else {
-        // What the HTTP API's JWT authorizer answers, without calling the function.
-        return gateway_error(StatusCode::UNAUTHORIZED, "Unauthorized");
+    let claims = match route.users {
+        // No authorizer: the function checks its own credential (a signed link).
+        Users::Public => None,
+        users => {
+            let claims = parts
+                .headers
+                .get(hyper::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .and_then(|token| issuer.verify(token.trim(), users));
+            let Some(claims) = claims else {
+                // What the HTTP API's JWT authorizer answers, without calling the function.
+                return gateway_error(StatusCode::UNAUTHORIZED, "Unauthorized");
+            };
+            Some(claims)
+        }
     };
     let event = v2_event(&parts, &body, claims, peer, route);
     let Ok(lambda_request) = lambda_http::request::from_str(&event.to_string()) else {
@@ -233,11 +247,12 @@ async fn route<B: Backend>(
     to_hyper(backend.call(route.function, lambda_request).await)
 }
 
-/// The payload-v2 event API Gateway sends for this request.
+/// The payload-v2 event API Gateway sends for this request (a public route's
+/// without `authorizer`).
 fn v2_event(
     parts: &hyper::http::request::Parts,
     body: &[u8],
-    claims: Map<String, Value>,
+    claims: Option<Map<String, Value>>,
     peer: SocketAddr,
     route: &Route,
 ) -> Value {
@@ -255,7 +270,7 @@ fn v2_event(
     let now = chrono::Utc::now();
     let query = parts.uri.query().unwrap_or("");
     let parameters = query_parameters(query);
-    json!({
+    let mut event = json!({
         "version": "2.0",
         "routeKey": route.key,
         "rawPath": path,
@@ -267,14 +282,17 @@ fn v2_event(
             "accountId": "000000000000", "apiId": "local", "domainName": "127.0.0.1", "domainPrefix": "local",
             "http": {"method": parts.method.as_str(), "path": path, "protocol": "HTTP/1.1",
                      "sourceIp": peer.ip().to_string(), "userAgent": headers_user_agent(parts)},
-            "authorizer": {"jwt": {"claims": claims, "scopes": null}},
             "requestId": format!("local-{}", now.timestamp_nanos_opt().unwrap_or_default()),
             "routeKey": route.key, "stage": "$default",
             "time": now.format("%d/%b/%Y:%H:%M:%S +0000").to_string(), "timeEpoch": now.timestamp_millis()
         },
         "body": body,
         "isBase64Encoded": is_base64
-    })
+    });
+    if let Some(claims) = claims {
+        event["requestContext"]["authorizer"] = json!({"jwt": {"claims": claims, "scopes": null}});
+    }
+    event
 }
 
 /// `queryStringParameters` as API Gateway builds them: decoded, repeated names joined with commas.
@@ -335,6 +353,10 @@ mod tests {
         assert!(issuer.verify(&tampered, Users::App).is_none());
         let expired = issuer.token_until(Users::Caregivers, "cg", chrono::Utc::now() - chrono::Duration::hours(1));
         assert!(issuer.verify(&expired, Users::Caregivers).is_none());
+        let public = issuer.token(Users::Public, "anyone");
+        for users in [Users::Public, Users::App, Users::Caregivers] {
+            assert!(issuer.verify(&public, users).is_none(), "{users:?}");
+        }
     }
 
     #[test]
@@ -345,6 +367,10 @@ mod tests {
         assert_eq!(find("GET", "/v1/wearers/w-1"), Some(("care-api", Users::Caregivers)));
         assert_eq!(find("POST", "/v1/alerts/a/acknowledge"), Some(("care-api", Users::Caregivers)));
         assert_eq!(find("GET", "/v1/uploads"), None);
+        assert_eq!(find("GET", "/a/some-token"), Some(("ack-link", Users::Public)));
+        assert_eq!(find("POST", "/a/some-token"), Some(("ack-link", Users::Public)));
+        assert_eq!(find("PUT", "/a/some-token"), None);
+        assert_eq!(find("GET", "/a/x/y"), None);
         assert_eq!(find("GET", "/v1/wearers//alerts"), None);
         let route = table.iter().find(|r| r.key == "GET /v1/wearers/{wearer_id}/alerts").unwrap();
         assert_eq!(route.parameters("/v1/wearers/w-9/alerts")["wearer_id"], "w-9");

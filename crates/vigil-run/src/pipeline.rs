@@ -77,7 +77,40 @@ impl Env {
 type RunNotifier = Recording<vigil_alerting::aws::Messaging>;
 pub type RunProcessor = alert_processor::AwsProcessor<RunNotifier>;
 pub type RunDetector = offline_detector::AwsDetector<RunNotifier>;
+pub type RunSmsReply = sms_reply::AwsSmsReply<Recording<vigil_aws::sns::SnsNotifier>>;
 pub type RunIngest = ingest_api::Ingest<OnePutAtATime<KinesisPublisher>, CachedDirectory<DynamoDeviceDirectory>>;
+
+/// The origination number local calls come from (the stand-in accepts any).
+pub const LOCAL_VOICE_ORIGINATION: &str = "+15555550100";
+/// The two-way number local SMS replies are sent to.
+pub const LOCAL_SMS_NUMBER: &str = "+15555550100";
+
+/// Delivers a caregiver's SMS reply to sms-reply as two-way SMS would (through its
+/// topic), at the simulated `clock`'s now; `Ok` when it acknowledged an alert.
+pub fn replies(handler: Arc<RunSmsReply>, clock: SimClock) -> crate::caregivers::Replies {
+    let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    Arc::new(move |from: String, body: String| {
+        let (handler, now) = (handler.clone(), clock.now());
+        let id = format!("inbound-{}", count.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        Box::pin(async move {
+            // Published on the simulated clock, as the SMS it answers were sent.
+            let event = sms_reply::inbound_event_at(&from, LOCAL_SMS_NUMBER, &body, &id, now);
+            // Metrics are not written: the live view shows the run instead.
+            match handler.process(&event, now).await.0 {
+                Ok(summary) if summary.acknowledged > 0 => Ok(()),
+                Ok(summary) => Err(format!("nothing acknowledged: {summary:?}")),
+                Err(err) => Err(err.to_string()),
+            }
+        })
+    })
+}
+
+/// The real voice adapter and SDK client, pointed at `stand_in` (as
+/// `AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2` would point them).
+pub fn voice_caller(sdk: &SdkConfig, stand_in: &vigil_local::voice::VoiceStandIn) -> vigil_aws::voice::VoiceCaller {
+    let config = sdk.to_builder().endpoint_url(stand_in.endpoint_url()).build();
+    vigil_aws::voice::VoiceCaller::new(vigil_aws::sdk::voice(&config), LOCAL_VOICE_ORIGINATION, None)
+}
 
 /// Puts records on the local stream one call at a time. moto's Kinesis assigns
 /// a shard's sequence numbers with an unlocked read-modify-write
@@ -120,6 +153,8 @@ pub struct Functions {
     pub offline_detector: RunDetector,
     pub raw_archiver: raw_archiver::AwsArchiver,
     pub vitals_writer: vitals_writer::AwsWriter,
+    /// Invoked with each caregiver's SMS reply, as two-way SMS invokes it through its topic.
+    pub sms_reply: Arc<RunSmsReply>,
 }
 
 impl std::fmt::Debug for Functions {
@@ -133,6 +168,11 @@ impl Functions {
     /// calls); only the alert path's notifier is wrapped, to record what is sent.
     pub async fn build(sdk: &SdkConfig, env: &Env, sent: Arc<SentLog>, live: Arc<Live>) -> anyhow::Result<Self> {
         let record = |inner| Recording { inner, log: sent.clone(), live: live.clone() };
+        let sms_reply = sms_reply::build(env, sdk).await?.map_notifier(|inner| Recording {
+            inner,
+            log: sent.clone(),
+            live: live.clone(),
+        });
         let processor = alert_processor::build(env, sdk).await?;
         let detector = offline_detector::build(env, sdk).await?;
         Ok(Self {
@@ -146,6 +186,7 @@ impl Functions {
             },
             raw_archiver: raw_archiver::build(env, sdk).await?,
             vitals_writer: vitals_writer::build(env, sdk).await?,
+            sms_reply: Arc::new(sms_reply),
         })
     }
 }

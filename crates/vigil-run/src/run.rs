@@ -23,6 +23,7 @@ use vigil_local::provision::{self, Resources};
 use crate::audit;
 use crate::caregivers;
 use crate::clock::SimClock;
+use crate::escalations;
 use crate::fleet::{Fleet, FleetConfig};
 use crate::gateway::{self, LocalIssuer};
 use crate::observe::{Live, SentLog};
@@ -62,7 +63,7 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
 
     let mut key = [0u8; 32];
     getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("no randomness for the pseudonym key: {e}"))?;
-    let env = Env::for_resources(&resources, &hex::encode(key));
+    let mut env = Env::for_resources(&resources, &hex::encode(key));
     let pseudonymizer = Pseudonymizer::new(&key).map_err(|_| anyhow::anyhow!("pseudonym key too short"))?;
 
     let warehouse = match &opts.warehouse_url {
@@ -93,16 +94,23 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
     let live = Arc::new(Live::default());
     let (messages_tx, messages_rx) = tokio::sync::mpsc::unbounded_channel();
     let sent = Arc::new(SentLog::new((opts.view == Mode::Live).then_some(messages_tx)));
-    let functions = Functions::build(sdk, &env, sent.clone(), live.clone()).await?;
 
     let issuer = Arc::new(LocalIssuer::generate().map_err(|e| anyhow::anyhow!("no randomness for the JWT key: {e}"))?);
     let backend = Arc::new(ApiBackend::build(sdk, &env, clock.clone()).await?);
     let (addr, server) =
         gateway::serve(opts.listen, issuer.clone(), backend).await.context("starting the local API")?;
+    // The SMS carry links to the ack-link page on this gateway.
+    env.set("LINK_BASE_URL", &format!("http://{addr}"));
+    let mut functions = Functions::build(sdk, &env, sent.clone(), live.clone()).await?;
+    // Calls go to the voice stand-in: moto has no End User Messaging voice API.
+    let voice = vigil_local::voice::VoiceStandIn::start_local().await.context("starting the voice stand-in")?;
+    functions.offline_detector.alerting.notifier.inner.voice = Some(pipeline::voice_caller(sdk, &voice));
     let tokens = fleet.wearers.iter().map(|w| (w.app_user.clone(), issuer.token(Users::App, &w.app_user))).collect();
     let (care_tokens, accounts) =
         caregivers::accounts(fleet.wearers.iter().map(|w| &w.profile), |sub| issuer.token(Users::Caregivers, sub));
-    let care = Arc::new(caregivers::CareApi { base_url: format!("http://{addr}"), tokens: care_tokens, accounts });
+    let replies = pipeline::replies(functions.sms_reply.clone(), clock.clone());
+    let care =
+        Arc::new(caregivers::CareApi { base_url: format!("http://{addr}"), tokens: care_tokens, accounts, replies });
     let target = Arc::new(Target { base_url: format!("http://{addr}"), tokens });
     if opts.view == Mode::Live {
         println!(
@@ -190,6 +198,18 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
         }
     }
     let acknowledgements = caregivers::audit(&told, &records);
+    let steps = escalations::steps(sdk, &resources.deliveries_table).await?;
+    for step in &steps {
+        let id = &step.delivery.alert_id;
+        if !records.contains_key(id)
+            && let Some(record) = stored.get(id).await.context("reading an escalated alert")?
+        {
+            records.insert(id.clone(), record);
+        }
+    }
+    let end = clock.now() + TimeDelta::minutes(1);
+    let escalations =
+        escalations::audit(&steps, &records, end, pipeline::schedule("offline-detector"), voice.calls().len());
     let (alerts_missed, alerts_unexpected) = summary::match_alerts(&fleet.events, &alerts);
     let sent = sent.all();
     let sms_recorded_by_endpoint = match &opts.endpoint_url {
@@ -228,6 +248,7 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
         lost,
         alert_latency_ms: summary::latency(&alerts, &ledger.carried, &sent, &addresses),
         acknowledgements,
+        escalations,
         readings_per_s: accepted.len() as f64 / ledger.elapsed.as_secs_f64().max(0.001),
         records_to_failure_destination: streams.iter().map(|s| s.records_to_destination).sum(),
         sms_recorded_by_endpoint,

@@ -208,7 +208,7 @@ fn banner(b: &Banner<'_>) -> String {
     format!(
         "\nvigil serve: the pipeline on this machine, no simulated fleet. Ctrl-C stops it.\n\
          \x20 API        http://{addr} — POST /v1/uploads (ingest-api, app users' tokens); /v1/wearers…, /v1/alerts… \
-         (care-api, caregivers' tokens)\n\
+         (care-api, caregivers' tokens); /a/<token> (ack-link, the SMS's link, no token)\n\
          \x20 wearer     {wearer} ({name}, {tz}); band {device} for app user {app_user}\n\
          \x20 caregivers {caregivers}\n\
          \x20 running    alert-processor, raw-archiver, vitals-writer (on the stream); offline-detector (every {every} min)\n\

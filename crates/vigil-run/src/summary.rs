@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::audit::AlertRow;
 use crate::caregivers::Acknowledgements;
+use crate::escalations::Escalations;
 use crate::fleet::InjectedEvent;
 use crate::observe::Sent;
 
@@ -68,8 +69,11 @@ pub struct Summary {
     /// From the 202 of the upload that carried the alert's reading to the first
     /// message to a caregiver, in real milliseconds.
     pub alert_latency_ms: Latency,
-    /// What the simulated caregivers did through the caregivers' API, audited against the alerts table.
+    /// What the simulated caregivers did (app, SMS reply, link), audited against the alerts table.
     pub acknowledgements: Acknowledgements,
+    /// What escalation did when nobody answered, audited against the deliveries and alerts tables
+    /// and the calls the voice stand-in received.
+    pub escalations: Escalations,
     /// Accepted readings per real second while the fleet was uploading.
     pub readings_per_s: f64,
     /// Stream records that went to an on-failure destination (should be 0).
@@ -101,13 +105,27 @@ impl Summary {
         if self.duplicate_notifications > 0 {
             problems.push(format!("{} notifications were sent twice", self.duplicate_notifications));
         }
+        let e = &self.escalations;
+        if e.late_or_missed > 0 {
+            problems
+                .push(format!("{} escalation steps went out more than a tick late or not at all", e.late_or_missed));
+        }
+        if e.after_acknowledgement > 0 {
+            problems.push(format!(
+                "{} escalation steps went out after the alert was acknowledged",
+                e.after_acknowledgement
+            ));
+        }
+        if e.duplicate_calls > 0 {
+            problems.push(format!("{} calls were placed twice", e.duplicate_calls));
+        }
         problems
     }
 
     /// The end-of-run table.
     pub fn table(&self) -> String {
-        let a = &self.acknowledgements;
-        let rows: [(&str, String); 21] = [
+        let (a, e) = (&self.acknowledgements, &self.escalations);
+        let rows: [(&str, String); 25] = [
             ("uploads sent / accepted", format!("{} / {}", self.uploads_sent, self.uploads_accepted)),
             ("readings accepted", self.readings_accepted.to_string()),
             ("  in the raw archive (S3)", self.readings_raw.to_string()),
@@ -142,6 +160,22 @@ impl Summary {
                     "{} / {} / {} of {} told ({} mismatches)",
                     a.acknowledged, a.resolved_false_alarm, a.never_acknowledged, a.told, a.mismatches
                 ),
+            ),
+            ("  acknowledged by app / SMS reply / link", format!("{} / {} / {}", a.by_api, a.by_sms, a.by_link)),
+            (
+                "escalations: alerts / steps / calls",
+                format!(
+                    "{} / {} / {} ({} steps cancelled, {} refused)",
+                    e.alerts_escalated, e.steps_sent, e.calls, e.steps_cancelled, e.steps_refused
+                ),
+            ),
+            (
+                "  reached last level / max lateness",
+                format!("{} alerts / {} s", e.reached_last_level, e.max_lateness_s),
+            ),
+            (
+                "  late or missed / after ack / calls twice",
+                format!("{} / {} / {}", e.late_or_missed, e.after_acknowledgement, e.duplicate_calls),
             ),
             (
                 "time to acknowledge p50 / p99",
@@ -186,10 +220,15 @@ pub fn match_alerts(events: &[InjectedEvent], alerts: &[AlertRow]) -> (u64, u64)
     (missed as u64, unexpected as u64)
 }
 
-/// Messages sent more than once: the same text to the same address.
+/// Messages sent more than once: the same text to the same address. Calls are
+/// left out: escalation repeats a call on purpose (each round is its own step);
+/// calls twice are counted against the steps instead ([`Escalations::duplicate_calls`]).
 pub fn duplicates(sent: &[Sent]) -> u64 {
     let mut seen = HashSet::new();
-    sent.iter().filter(|s| !seen.insert((s.address.as_str(), s.text.as_str()))).count() as u64
+    sent.iter()
+        .filter(|s| s.channel != vigil_domain::care::Channel::Voice)
+        .filter(|s| !seen.insert((s.address.as_str(), s.text.as_str())))
+        .count() as u64
 }
 
 /// Alert latency (see [`Summary::alert_latency_ms`]). `carried`: per wearer, the

@@ -1,9 +1,9 @@
 //! The alert rules, one behaviour at a time, with their boundaries: what raises,
 //! what must not, and what a redelivered or late batch does.
 
-use vigil_domain::alerts::message::{MAX_LINK_CHARS, MAX_SMS_SEGMENTS};
 use chrono::{DateTime, Duration, FixedOffset, TimeZone, Utc};
 use chrono_tz::Tz;
+use vigil_domain::alerts::message::{MAX_LINK_CHARS, MAX_SMS_SEGMENTS};
 use vigil_domain::alerts::{
     Alert, AlertId, Language, MAX_ALERT_READINGS, MAX_GAP, RuleKind, Severity, Thresholds, WearerState, check_offline,
     evaluate, flush, render,

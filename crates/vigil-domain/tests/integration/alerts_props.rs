@@ -2,8 +2,8 @@
 //! way the alert-processor will see them: in batches, out of order, redelivered,
 //! with the state serialized between batches.
 
-use vigil_domain::alerts::message::{MAX_LINK_CHARS, MAX_SMS_SEGMENTS};
 use std::collections::{BTreeMap, BTreeSet};
+use vigil_domain::alerts::message::{MAX_LINK_CHARS, MAX_SMS_SEGMENTS};
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;

@@ -52,6 +52,8 @@ async fn build(name: &str, src: &Recorded, sdk: &aws_config::SdkConfig) -> Resul
     match name {
         "ingest-api" => ingest_api::build(src, sdk).await.map(drop).map_err(|x| e(&x)),
         "care-api" => care_api::build(src, sdk).await.map(drop).map_err(|x| e(&x)),
+        "ack-link" => ack_link::build(src, sdk).await.map(drop).map_err(|x| e(&x)),
+        "sms-reply" => sms_reply::build(src, sdk).await.map(drop).map_err(|x| e(&x)),
         "alert-processor" => alert_processor::build(src, sdk).await.map(drop).map_err(|x| e(&x)),
         "offline-detector" => offline_detector::build(src, sdk).await.map(drop).map_err(|x| e(&x)),
         "raw-archiver" => raw_archiver::build(src, sdk).await.map(drop).map_err(|x| e(&x)),
@@ -66,6 +68,8 @@ fn settings(name: &str, src: &Recorded) -> String {
     match name {
         "ingest-api" => format!("{:?}", ingest_api::IngestConfig::from_source(src)),
         "care-api" => format!("{:?}", care_api::CareConfig::from_source(src)),
+        "ack-link" => format!("{:?}", ack_link::AckLinkConfig::from_source(src)),
+        "sms-reply" => format!("{:?}", sms_reply::ReplyConfig::from_source(src)),
         "alert-processor" => format!("{:?}", AlertPathConfig::from_source(src)),
         "offline-detector" => {
             format!("{:?} {:?}", AlertPathConfig::from_source(src), offline_detector::DetectorConfig::from_source(src))
@@ -105,8 +109,10 @@ async fn every_function_reads_what_it_declares_with_the_declared_defaults() {
 #[test]
 fn vigil_run_gives_each_function_its_declared_resources() {
     // Locally there is no Redshift (PostgreSQL stands in) and no Secrets Manager (the
-    // pseudonym key itself is given, the declared `local` variable).
-    let not_local = ["pseudonymKeySecret", "redshiftWorkgroup", "redshiftDatabase", "copyRole"];
+    // pseudonym and link keys themselves are given, the declared `local` variables);
+    // the link base URL is the local gateway's address, set once it listens (run.rs).
+    let not_local =
+        ["pseudonymKeySecret", "linkKeySecret", "linkBaseUrl", "redshiftWorkgroup", "redshiftDatabase", "copyRole"];
     let env = Env::for_resources(&Resources::unique("decl"), &"ab".repeat(32));
     for (name, _) in FUNCTIONS {
         for (var, v) in &Declaration::of(name).unwrap().environment {

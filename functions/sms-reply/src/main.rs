@@ -1,0 +1,16 @@
+use aws_lambda_events::event::sns::SnsEvent;
+use lambda_runtime::{LambdaEvent, run, service_fn, tracing};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    tracing::init_default_subscriber();
+    let sdk = vigil_aws::sdk::load().await;
+    let reply = sms_reply::build(&vigil_lambda::ProcessEnv, &sdk).await?;
+    let reply = &reply;
+    // An SNS subscription invokes asynchronously: an error here makes Lambda retry the
+    // event (twice), and the handler recognizes what an earlier attempt did.
+    run(service_fn(move |event: LambdaEvent<SnsEvent>| async move {
+        reply.handle(event.payload, chrono::Utc::now()).await.map_err(lambda_runtime::Error::from)
+    }))
+    .await
+}

@@ -1,8 +1,14 @@
 //! The escalation audit: every escalation step the deliveries table holds, read
-//! back at the end of a run and checked against the alerts' lifecycle. A step due
-//! while its alert was still open must have gone out within one scheduler tick;
-//! none may go out after the alert was acknowledged or resolved; each call the
-//! voice stand-in recorded must be one step sent (no call twice).
+//! back at the end of a run and checked against the alerts' lifecycle and the
+//! scheduled runs. A step due while its alert was still open must have gone out in
+//! the first offline-detector run at or after its due time (within one scheduler
+//! tick); none may go out after the alert was acknowledged or resolved; each call
+//! the voice stand-in recorded must be one step sent (no call twice).
+//!
+//! The ticks are the detector's own runs, as recorded: on the simulated clock a
+//! run's "now" is held back while alert-processor has a backlog (see `run.rs`),
+//! so two runs can be more than a simulated minute apart; the summary reports the
+//! widest gap next to the steps' lateness.
 
 use std::collections::HashMap;
 
@@ -83,26 +89,30 @@ pub struct Escalations {
     pub reached_last_level: usize,
     /// Longest wait past a step's due time, simulated seconds.
     pub max_lateness_s: i64,
-    /// Steps due while their alert was open that went out more than one tick
-    /// late, or not at all (must be 0).
+    /// The widest gap between two detector runs, simulated seconds (the tick).
+    pub max_tick_s: i64,
+    /// Steps due while their alert was open that a detector run passed over (sent
+    /// in a later run, or not at all; must be 0).
     pub late_or_missed: usize,
     /// Steps sent after their alert was acknowledged or resolved (must be 0).
     pub after_acknowledgement: usize,
-    /// Calls the voice stand-in received beyond the call steps sent (must be 0).
+    /// Calls the voice stand-in put through beyond the call steps sent (must be 0).
     pub duplicate_calls: usize,
 }
 
-/// Audits `steps` against the alerts as they stand (`records`, by id): the run
-/// ended at `end`, and the schedule runs every `tick`. `calls_received`: the
-/// calls the voice stand-in recorded.
+/// Audits `steps` against the alerts as they stand (`records`, by id) and the
+/// detector's `runs` (their "now", in order). `calls_received`: the calls the voice
+/// stand-in put through (not those it refused).
 pub fn audit(
     steps: &[Step],
     records: &HashMap<String, AlertRecord>,
-    end: DateTime<Utc>,
-    tick: TimeDelta,
+    runs: &[DateTime<Utc>],
     calls_received: usize,
 ) -> Escalations {
     let mut out = Escalations { steps_planned: steps.len(), ..Escalations::default() };
+    out.max_tick_s = runs.windows(2).map(|w| (w[1] - w[0]).num_seconds()).max().unwrap_or(0);
+    // The first run that should have sent a step due at `due`.
+    let first_run = |due: DateTime<Utc>| runs.iter().copied().find(|r| *r >= due);
     let mut escalated: HashMap<&str, bool> = HashMap::new();
     for step in steps {
         let alert_id = step.delivery.alert_id.as_str();
@@ -119,9 +129,10 @@ pub fn audit(
                     out.steps_sent += 1;
                     out.calls += usize::from(step.delivery.channel == Channel::Voice);
                 }
-                let lateness = sent_at - due;
-                out.max_lateness_s = out.max_lateness_s.max(lateness.num_seconds());
-                if lateness > tick + CLOCK_SLACK {
+                out.max_lateness_s = out.max_lateness_s.max((sent_at - due).num_seconds());
+                // Late: a run at or after its due time, with the alert still open, passed it over.
+                let open_at = |run: DateTime<Utc>| closed_at.is_none_or(|closed| closed > run + CLOCK_SLACK);
+                if first_run(due).is_some_and(|run| sent_at > run + CLOCK_SLACK && open_at(run)) {
                     out.late_or_missed += 1;
                 }
                 if closed_at.is_some_and(|closed| sent_at > closed + CLOCK_SLACK) {
@@ -131,14 +142,13 @@ pub fn audit(
                 *last |= step.last();
             }
             ("cancelled", _) => out.steps_cancelled += 1,
-            // Not sent: fine if the alert was closed by its due time (the run that
-            // would have cancelled it may not have come yet) or it is not due
-            // within the run; else it was missed.
+            // Not sent: fine if no run came after its due time, or the alert was
+            // closed by that run (which may then not have cancelled it yet); else
+            // that run passed it over.
             _ => {
-                let open_when_due = closed_at.is_none_or(|closed| closed > due + CLOCK_SLACK);
-                if open_when_due && due + tick + CLOCK_SLACK < end {
-                    out.late_or_missed += 1;
-                }
+                let missed =
+                    first_run(due).is_some_and(|run| closed_at.is_none_or(|closed| closed > run + CLOCK_SLACK));
+                out.late_or_missed += usize::from(missed);
             }
         }
     }
@@ -190,30 +200,34 @@ mod tests {
 
     #[test]
     fn on_time_steps_pass_and_late_missed_or_after_ack_ones_are_counted() {
-        let tick = TimeDelta::minutes(1);
+        // A run every minute up to 60, but none between 20 and 26.
+        let runs: Vec<_> = (0..=60).filter(|m| !(21..26).contains(m)).map(t).collect();
         let records = HashMap::from([acknowledged("acked", 5)]);
         let steps = [
             step("open", 3, "sent", Some(3), false),
-            step("open", 20, "sent", Some(21), true),
+            step("open", 20, "sent", Some(20), true),
             step("acked", 3, "sent", Some(3), false),
             step("acked", 10, "cancelled", None, false),
             // Sent after the acknowledgement at 5.
             step("acked", 6, "sent", Some(7), false),
-            // Three minutes late.
+            // Passed over by the runs at 4, 5 and 6.
             step("late", 4, "sent", Some(7), false),
+            // Due at 22, sent by the first run after the gap: on time.
+            step("gap", 22, "sent", Some(26), false),
             // Due at 30 in a run that ended at 60, never sent.
             step("missed", 30, "deferred", None, false),
-            // Due after the end: not yet.
-            step("future", 59, "deferred", None, false),
+            // Due after the last run: not yet.
+            step("future", 61, "deferred", None, false),
         ];
-        let out = audit(&steps, &records, t(60), tick, 6);
-        assert_eq!(out.steps_sent, 5);
+        let out = audit(&steps, &records, &runs, 7);
+        assert_eq!(out.steps_sent, 6);
         assert_eq!(out.steps_cancelled, 1);
         assert_eq!(out.after_acknowledgement, 1);
         assert_eq!(out.late_or_missed, 2, "{out:?}");
         assert_eq!(out.reached_last_level, 1);
-        assert_eq!(out.alerts_escalated, 3);
-        assert_eq!(out.duplicate_calls, 1, "6 calls received for 5 steps");
-        assert_eq!(out.max_lateness_s, 180);
+        assert_eq!(out.alerts_escalated, 4);
+        assert_eq!(out.duplicate_calls, 1, "7 calls received for 6 steps");
+        assert_eq!(out.max_lateness_s, 240, "the step due at 22, sent after the gap");
+        assert_eq!(out.max_tick_s, 6 * 60);
     }
 }

@@ -30,6 +30,8 @@ pub struct Live {
     lag: Mutex<BTreeMap<&'static str, (usize, i64)>>,
     /// Per stream function: when the oldest record of the batch it is processing reached the stream.
     in_flight: Mutex<BTreeMap<&'static str, chrono::DateTime<chrono::Utc>>>,
+    /// The simulated "now" of every offline-detector run, in order (the escalation audit's ticks).
+    detector_runs: Mutex<Vec<chrono::DateTime<chrono::Utc>>>,
 }
 
 impl Live {
@@ -39,6 +41,14 @@ impl Live {
 
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
+    }
+
+    pub fn detector_ran(&self, now: chrono::DateTime<chrono::Utc>) {
+        self.detector_runs.lock().unwrap_or_else(PoisonError::into_inner).push(now);
+    }
+
+    pub fn detector_runs(&self) -> Vec<chrono::DateTime<chrono::Utc>> {
+        self.detector_runs.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     pub fn set_lag(&self, function: &'static str, pending: usize, age_ms: i64) {

@@ -354,6 +354,7 @@ pub async fn run_stream_functions(
 /// One offline-detector run at `now`.
 pub async fn detect(functions: &Functions, now: chrono::DateTime<chrono::Utc>, live: &Live) {
     let (result, metrics) = functions.offline_detector.process(now).await;
+    live.detector_ran(now);
     Live::add(&live.alerts_raised, metrics.get("AlertsRaised") as u64);
     if let Err(err) = result {
         tracing::warn!(error = %err, "offline-detector run failed; the next run retries");

@@ -63,7 +63,7 @@ pub async fn serve(sdk: &SdkConfig, opts: &ServeOptions) -> anyhow::Result<()> {
     provision::provision(sdk, &resources).await.context("provisioning the resources")?;
     let mut key = [0u8; 32];
     getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("no randomness for the pseudonym key: {e}"))?;
-    let env = Env::for_resources(&resources, &hex::encode(key));
+    let mut env = Env::for_resources(&resources, &hex::encode(key));
 
     let mut profile: WearerProfile = serde_json::from_str(PROFILE).context("parsing events/wearer-profile.json")?;
     local_push_endpoints(sdk, &mut profile).await;
@@ -78,13 +78,17 @@ pub async fn serve(sdk: &SdkConfig, opts: &ServeOptions) -> anyhow::Result<()> {
     let live = Arc::new(Live::default());
     let (messages_tx, messages_rx) = tokio::sync::mpsc::unbounded_channel();
     let sent = Arc::new(SentLog::new(Some(messages_tx)));
-    let functions = Functions::build(sdk, &env, sent, live.clone()).await?;
     let clock = SimClock::new(Utc::now().trunc_subsecs(0), 1.0);
     let issuer = Arc::new(LocalIssuer::generate().map_err(|e| anyhow::anyhow!("no randomness for the JWT key: {e}"))?);
     let backend = Arc::new(ApiBackend::build(sdk, &env, clock.clone()).await?);
     let (addr, server) = gateway::serve(opts.listen, issuer.clone(), backend)
         .await
         .with_context(|| format!("starting the local API on {} (--listen)", opts.listen))?;
+    // SMS carry links to the ack-link page here; calls go to the voice stand-in (moto has no voice API).
+    env.set("LINK_BASE_URL", &format!("http://{addr}"));
+    let mut functions = Functions::build(sdk, &env, sent, live.clone()).await?;
+    let voice = vigil_local::voice::VoiceStandIn::start_local().await.context("starting the voice stand-in")?;
+    functions.offline_detector.alerting.notifier.inner.voice = Some(pipeline::voice_caller(sdk, &voice));
 
     let expires = Utc::now() + chrono::Duration::days(TOKEN_DAYS);
     let caregiver = profile.caregivers.iter().find(|c| c.sub.is_some()).context("no caregiver with an account")?;

@@ -220,14 +220,16 @@ pub fn match_alerts(events: &[InjectedEvent], alerts: &[AlertRow]) -> (u64, u64)
     (missed as u64, unexpected as u64)
 }
 
-/// Messages sent more than once: the same text to the same address. Calls are
-/// left out: escalation repeats a call on purpose (each round is its own step);
-/// calls twice are counted against the steps instead ([`Escalations::duplicate_calls`]).
+/// Messages sent more than once: the same text about the same alert to the same
+/// address (two alerts may well read alike: "thanks, acknowledged" twice is two
+/// messages). Calls are left out: escalation repeats a call on purpose (each round
+/// is its own step); calls twice are counted against the steps instead
+/// ([`Escalations::duplicate_calls`]).
 pub fn duplicates(sent: &[Sent]) -> u64 {
     let mut seen = HashSet::new();
     sent.iter()
         .filter(|s| s.channel != vigil_domain::care::Channel::Voice)
-        .filter(|s| !seen.insert((s.address.as_str(), s.text.as_str())))
+        .filter(|s| !seen.insert((s.address.as_str(), s.alert_id.as_str(), s.text.as_str())))
         .count() as u64
 }
 
@@ -299,17 +301,29 @@ mod tests {
     }
 
     #[test]
-    fn duplicates_are_the_same_text_to_the_same_address() {
+    fn duplicates_are_the_same_text_about_the_same_alert_to_the_same_address_and_calls_are_not() {
         let now = Instant::now();
-        let sent = |address: &str, text: &str| Sent {
-            alert_id: String::new(),
-            channel: Channel::Sms,
+        let sent = |address: &str, alert: &str, text: &str, channel| Sent {
+            alert_id: alert.into(),
+            channel,
             address: address.into(),
             text: text.into(),
             id: String::new(),
             at: now,
         };
-        let log = [sent("+1", "a"), sent("+2", "a"), sent("+1", "b"), sent("+1", "a"), sent("+1", "a")];
+        let sms = |address, alert, text| sent(address, alert, text, Channel::Sms);
+        let log = [
+            sms("+1", "x", "a"),
+            sms("+2", "x", "a"),
+            sms("+1", "x", "b"),
+            sms("+1", "x", "a"),
+            sms("+1", "x", "a"),
+            // The same words about another alert: another message.
+            sms("+1", "y", "a"),
+            // Escalation calls the same number again on purpose.
+            sent("+1", "x", "call", Channel::Voice),
+            sent("+1", "x", "call", Channel::Voice),
+        ];
         assert_eq!(duplicates(&log), 2);
     }
 

@@ -1,6 +1,6 @@
 //! What the HTTP functions share: who is calling, and how long a request may take.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
@@ -37,4 +37,22 @@ pub fn is_json(request: &Request) -> bool {
     };
     let essence = value.split(';').next().unwrap_or("").trim();
     essence.eq_ignore_ascii_case("application/json")
+}
+
+/// The metrics every HTTP function writes per request: `Requests`, its duration
+/// as `latency` (ms since `started`), and `RequestsRefused` (4xx) or
+/// `RequestsFailed` (5xx) by the answer's `status`.
+pub fn count_request(
+    metrics: &mut crate::metrics::Metrics,
+    status: lambda_http::http::StatusCode,
+    latency: &'static str,
+    started: Instant,
+) {
+    metrics.count("Requests", 1).millis(latency, started.elapsed().as_secs_f64() * 1e3);
+    if status.is_client_error() {
+        metrics.count("RequestsRefused", 1);
+    }
+    if status.is_server_error() {
+        metrics.count("RequestsFailed", 1);
+    }
 }

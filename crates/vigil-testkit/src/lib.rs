@@ -12,12 +12,27 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, Utc};
 use vigil_domain::alerts::{Alert, Message, WearerState};
-use vigil_domain::care::{Channel, Delivery, WearerProfile};
+use vigil_domain::care::{Caregiver, Channel, Delivery, WearerProfile};
 use vigil_domain::lifecycle::{AlertRecord, Transition};
 use vigil_domain::ports::{
     AlertStore, Claim, DeliveryLog, Notifier, NotifyError, PoisonRecord, Quarantine, StateStore, StoreError,
     WearerDirectory,
 };
+
+/// A level-1 caregiver with an account name, a language and a phone (SMS), no push
+/// endpoint and no quiet hours.
+pub fn caregiver(id: &str, name: &str, language: vigil_domain::alerts::Language, phone: &str) -> Caregiver {
+    Caregiver {
+        id: id.into(),
+        sub: None,
+        name: Some(name.into()),
+        level: 1,
+        language,
+        phone: Some(phone.into()),
+        push_endpoint: None,
+        quiet_hours: None,
+    }
+}
 
 /// A retryable store error, as throttling would give.
 pub fn throttled(operation: &'static str) -> StoreError {

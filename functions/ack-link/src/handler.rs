@@ -111,14 +111,7 @@ where
                 refuse(refusal, language)
             }
         };
-        let status = response.status();
-        metrics.count("Requests", 1).millis("AckLinkMs", started.elapsed().as_secs_f64() * 1e3);
-        if status.is_client_error() {
-            metrics.count("RequestsRefused", 1);
-        }
-        if status.is_server_error() {
-            metrics.count("RequestsFailed", 1);
-        }
+        vigil_lambda::http::count_request(&mut metrics, response.status(), "AckLinkMs", started);
         (response, metrics)
     }
 

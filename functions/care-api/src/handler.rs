@@ -147,14 +147,7 @@ impl<S: CareStore + Sync, L: LifecycleSink + Sync> Care<S, L> {
             Ok(body) => json_response(StatusCode::OK, &body),
             Err(refusal) => refuse(refusal),
         };
-        let status = response.status();
-        metrics.count("Requests", 1).millis("CareMs", started.elapsed().as_secs_f64() * 1e3);
-        if status.is_client_error() {
-            metrics.count("RequestsRefused", 1);
-        }
-        if status.is_server_error() {
-            metrics.count("RequestsFailed", 1);
-        }
+        vigil_lambda::http::count_request(&mut metrics, response.status(), "CareMs", started);
         (response, metrics)
     }
 

@@ -71,16 +71,7 @@ fn t(s: &str) -> DateTime<Utc> {
 }
 
 fn caregiver(id: &str, phone: &str, language: Language) -> Caregiver {
-    Caregiver {
-        id: id.into(),
-        sub: None,
-        name: None,
-        level: 1,
-        language,
-        phone: Some(phone.into()),
-        push_endpoint: None,
-        quiet_hours: None,
-    }
+    vigil_testkit::caregiver(id, id, language, phone)
 }
 
 fn profile() -> WearerProfile {

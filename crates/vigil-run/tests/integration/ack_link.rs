@@ -49,16 +49,7 @@ fn chromium() -> PathBuf {
 }
 
 fn caregiver(id: &str, name: &str, language: Language) -> Caregiver {
-    Caregiver {
-        id: id.into(),
-        sub: None,
-        name: Some(name.into()),
-        level: 1,
-        language,
-        phone: Some("+34600111222".into()),
-        push_endpoint: None,
-        quiet_hours: None,
-    }
+    vigil_testkit::caregiver(id, name, language, "+34600111222")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -64,16 +64,7 @@ fn key() -> LinkKey {
 }
 
 fn caregiver(id: &str, name: &str, language: Language) -> Caregiver {
-    Caregiver {
-        id: id.into(),
-        sub: None,
-        name: Some(name.into()),
-        level: 1,
-        language,
-        phone: Some("+34600111222".into()),
-        push_endpoint: None,
-        quiet_hours: None,
-    }
+    vigil_testkit::caregiver(id, name, language, "+34600111222")
 }
 
 fn profile(name: &str) -> WearerProfile {

@@ -58,6 +58,19 @@ fi
 bash "$endpoint" start
 eval "$(bash "$endpoint" env)"
 
+step "test tools in .venv (scripts/requirements-test.txt: schemathesis)"
+# crates/vigil-run/tests/integration/schemathesis.rs fails without it (it never skips).
+# Re-installed only when the file changes, as endpoint.sh does moto's.
+tools=scripts/requirements-test.txt
+tools_stamp=.venv/.requirements-test.sha256
+[[ -x .venv/bin/python ]] || "${PYTHON:-python3}" -m venv .venv
+tools_sha="$(sha256sum "$tools" | cut -d' ' -f1)"
+if [[ "$(cat "$tools_stamp" 2>/dev/null || true)" != "$tools_sha" || ! -x .venv/bin/schemathesis ]]; then
+  .venv/bin/python -m pip install -q -r "$tools"
+  echo "$tools_sha" >"$tools_stamp"
+fi
+.venv/bin/schemathesis --version
+
 step "local warehouse (PostgreSQL 15 on 127.0.0.1:5433 unless one already answers there)"
 if ! bash "$pg" status >/dev/null 2>&1; then
   started_pg=1

@@ -21,9 +21,9 @@ pub mod curated;
 
 use chrono::{DateTime, Utc};
 use vigil_domain::alerts::{self, Alert, RuleKind, Thresholds, WearerState};
-use vigil_domain::care::{Channel, Delivery, WearerProfile, plan_deliveries};
+use vigil_domain::care::{Channel, Delivery, WearerProfile, plan_deliveries, plan_fall_cancelled};
 use vigil_domain::escalation;
-use vigil_domain::lifecycle::{AlertRecord, AlertStatus};
+use vigil_domain::lifecycle::{AlertRecord, AlertStatus, Via};
 use vigil_domain::link::LinkMaker;
 use vigil_domain::ports::{
     AlertStore, Claim, DeliveryLog, Notifier, NotifyError, REFUSED, StateStore, StoreError, WearerDirectory,
@@ -55,7 +55,7 @@ pub struct Outcome {
     pub deferred: usize,
     /// Messages the provider refused for good (bad number, disabled endpoint).
     pub refused: usize,
-    /// Alerts resolved (a band that was silent is back).
+    /// Alerts resolved (a band that was silent is back, a fall cancelled on the band late).
     pub resolved: usize,
     /// Alerts stored but not sent: their rule is snoozed for the wearer.
     pub snoozed: usize,
@@ -282,6 +282,7 @@ impl<P: AlertPorts> Alerting<P> {
         for _ in 0..MAX_STATE_CONFLICTS {
             let mut state = self.states.load(wearer_id).await?.unwrap_or_else(|| WearerState::new(wearer_id));
             let silent_since = state.episodes.get(&RuleKind::NoData).map(|e| e.start);
+            let falls_before = state.raised_falls.clone();
             let raised = rules(&mut state, &profile.thresholds);
 
             let mut outcome = Outcome::default();
@@ -319,6 +320,23 @@ impl<P: AlertPorts> Alerting<P> {
                     resolved.push(record);
                     outcome.resolved += 1;
                 }
+            }
+            // A fall whose cancel came after its alert went out: resolved, and its
+            // caregivers told it was cancelled on the band (once: the notice has a
+            // delivery key of its own). Escalation steps still due are cancelled
+            // when they come up, as for any resolved alert.
+            for fall in alerts::newly_cancelled_falls(&falls_before, &state.raised_falls) {
+                let (id, cancelled_at) = (fall.alert_id(wearer_id), fall.cancelled_at.unwrap_or(now));
+                let Some(record) = self.alerts.resolve(id.as_str(), now).await? else { continue };
+                // Unless a caregiver resolved it first: then their resolution stands, and
+                // they need no notice.
+                if record.resolved.as_ref().is_some_and(|r| r.via == Via::Rule) {
+                    for notice in plan_fall_cancelled(&record.alert, profile, cancelled_at) {
+                        self.deliver(&notice, now, &mut outcome).await?;
+                    }
+                }
+                resolved.push(record);
+                outcome.resolved += 1;
             }
             if !raised.is_empty() || !resolved.is_empty() {
                 self.sink.record(wearer_id, &raised, &resolved).await?;

@@ -6,12 +6,13 @@
 //!   `not_before`), `released` (a failed send gave its claim back);
 //! - `claimed_at`, `sent_at`, `not_before` S (fixed-width RFC 3339 UTC);
 //! - `message_id` S: the provider's id, once sent;
-//! - `delivery` M: the whole [`Delivery`] for deferred ones (personal data: the
-//!   address and text; the table is encrypted);
+//! - `delivery` M: the whole [`Delivery`], written when deferred or claimed
+//!   (personal data: the address and text; the table is encrypted);
 //! - `due_shard` S ([`DUE_SHARD`]) while a deferred delivery (quiet hours, an
-//!   escalation step) waits to be sent: with `not_before` it keys the sparse
-//!   [`DUE_INDEX`], so [`due`] is a Query on what is due, never a Scan. Removed
-//!   when the delivery is sent or cancelled;
+//!   escalation step) waits to be sent, or a claimed one waits for its sender's
+//!   confirmation (then `not_before` is the lease's end): with `not_before` it keys
+//!   the sparse [`DUE_INDEX`], so [`due`] is a Query on what is due, never a Scan.
+//!   Removed when the delivery is sent or cancelled;
 //! - `phone`, `alert_id`, `caregiver_id` S on a sent SMS: with `sent_at` they key
 //!   [`PHONE_INDEX`], which [`TextLog::texted`] reads to match an SMS reply.
 //!
@@ -81,12 +82,20 @@ fn s(v: &str) -> AttributeValue {
 
 impl DeliveryLog for DynamoDeliveryLog {
     async fn claim(&self, delivery: &Delivery, now: DateTime<Utc>) -> Result<Claim, StoreError> {
+        // A claim is also a promise: if its sender dies before confirming (a crash
+        // between claim and send), the delivery is due again when the lease runs out,
+        // and the detector's sweep ([`DeliveryLog::due`]) sends it. So a first
+        // message is never lost to a crash, only late by about a lease.
+        let body = serde_dynamo::to_item(delivery).map_err(|_| malformed("UpdateItem", &self.table, "delivery"))?;
         let update = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("delivery_key", Self::key(delivery))
-            .update_expression("SET #s = :sending, claimed_at = :now")
+            .update_expression(
+                "SET #s = :sending, claimed_at = :now, due_shard = :shard, not_before = :lease_end, \
+                 delivery = if_not_exists(delivery, :body)",
+            )
             .condition_expression(
                 "attribute_not_exists(delivery_key) OR #s IN (:deferred, :released) \
                  OR (#s = :sending AND claimed_at < :stale)",
@@ -96,7 +105,10 @@ impl DeliveryLog for DynamoDeliveryLog {
             .expression_attribute_values(":deferred", s("deferred"))
             .expression_attribute_values(":released", s("released"))
             .expression_attribute_values(":now", s(&timestamp(now)))
-            .expression_attribute_values(":stale", s(&timestamp(now - self.lease)));
+            .expression_attribute_values(":stale", s(&timestamp(now - self.lease)))
+            .expression_attribute_values(":shard", s(DUE_SHARD))
+            .expression_attribute_values(":lease_end", s(&timestamp(now + self.lease)))
+            .expression_attribute_values(":body", AttributeValue::M(body));
         match update.send().await {
             Ok(_) => return Ok(Claim::Granted),
             Err(e) if is_conditional_check_failed(&e) => {}
@@ -155,7 +167,8 @@ impl DeliveryLog for DynamoDeliveryLog {
             .update_item()
             .table_name(&self.table)
             .key("delivery_key", Self::key(delivery))
-            .update_expression("SET #s = :released REMOVE claimed_at")
+            // Due again at once (not at the lease's end): the next sweep may retry it.
+            .update_expression("SET #s = :released, not_before = claimed_at REMOVE claimed_at")
             .condition_expression("#s = :sending")
             .expression_attribute_names("#s", "status")
             .expression_attribute_values(":released", s("released"))
@@ -244,11 +257,14 @@ impl DeliveryLog for DynamoDeliveryLog {
             .table_name(&self.table)
             .key("delivery_key", Self::key(delivery))
             .update_expression("SET #s = :cancelled REMOVE due_shard")
-            .condition_expression("#s IN (:deferred, :released)")
+            // `sending` too: a claim whose sender died (due again) is dropped like a
+            // deferred step; a live sender's confirm still records its send.
+            .condition_expression("#s IN (:deferred, :released, :sending)")
             .expression_attribute_names("#s", "status")
             .expression_attribute_values(":cancelled", s("cancelled"))
             .expression_attribute_values(":deferred", s("deferred"))
-            .expression_attribute_values(":released", s("released"));
+            .expression_attribute_values(":released", s("released"))
+            .expression_attribute_values(":sending", s("sending"));
         match update.send().await {
             // Claimed or sent meanwhile, or never deferred: nothing to drop.
             Err(e) if is_conditional_check_failed(&e) => Ok(()),

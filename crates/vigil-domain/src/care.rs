@@ -8,7 +8,9 @@ use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use crate::alerts::{Alert, Language, Message, RuleKind, Severity, Thresholds, render, render_voice};
+use crate::alerts::{
+    Alert, Language, Message, RuleKind, Severity, Thresholds, render, render_fall_cancelled, render_voice,
+};
 use crate::escalation::EscalationPolicy;
 use crate::link::LinkMaker;
 
@@ -213,6 +215,17 @@ pub struct Delivery {
     /// Set when this is an escalation step rather than the first notification.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<StepRef>,
+    /// Set when this is a notice about the alert rather than the alert itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<Notice>,
+}
+
+/// A message about an alert that is not the alert itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Notice {
+    /// The fall was cancelled on the band after its alert went out.
+    FallCancelled,
 }
 
 /// Which escalation step a delivery is (see [`crate::escalation`]).
@@ -231,10 +244,14 @@ pub struct StepRef {
 impl Delivery {
     /// The key of the "sent" record: one message per alert, caregiver and channel,
     /// and for an escalation step one per (alert, level, round, caregiver, channel).
+    /// A notice has a key of its own: `<alert>#cancelled#<caregiver>#<channel>`.
     pub fn key(&self) -> String {
-        match self.step {
-            None => format!("{}#{}#{}", self.alert_id, self.caregiver_id, self.channel.as_str()),
-            Some(s) => {
+        match (self.step, self.notice) {
+            (_, Some(Notice::FallCancelled)) => {
+                format!("{}#cancelled#{}#{}", self.alert_id, self.caregiver_id, self.channel.as_str())
+            }
+            (None, None) => format!("{}#{}#{}", self.alert_id, self.caregiver_id, self.channel.as_str()),
+            (Some(s), None) => {
                 format!("{}#L{}#R{}#{}#{}", self.alert_id, s.level, s.round, self.caregiver_id, self.channel.as_str())
             }
         }
@@ -298,5 +315,74 @@ pub fn delivery(
         message,
         not_before: None,
         step: None,
+        notice: None,
     })
+}
+
+/// The notice that the fall of `alert` was cancelled on the band at
+/// `cancelled_at`, after its alert went out: one message to each caregiver told
+/// at once (level 1), by SMS, or by push when they have no phone.
+pub fn plan_fall_cancelled(alert: &Alert, wearer: &WearerProfile, cancelled_at: DateTime<Utc>) -> Vec<Delivery> {
+    let tz = wearer.tz();
+    wearer
+        .caregivers
+        .iter()
+        .filter(|c| c.level <= 1)
+        .filter_map(|caregiver| {
+            let channel = [Channel::Sms, Channel::Push].into_iter().find(|ch| ch.address(caregiver).is_some())?;
+            Some(Delivery {
+                alert_id: alert.id.to_string(),
+                caregiver_id: caregiver.id.clone(),
+                channel,
+                address: channel.address(caregiver)?.to_owned(),
+                message: render_fall_cancelled(alert, &wearer.name, tz, caregiver.language, cancelled_at),
+                not_before: None,
+                step: None,
+                notice: Some(Notice::FallCancelled),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
+    use super::*;
+    use crate::alerts::AlertId;
+
+    #[test]
+    fn a_late_fall_cancel_is_one_message_per_level_one_caregiver_under_a_key_of_its_own() {
+        let profile: WearerProfile = serde_json::from_value(serde_json::json!({
+            "wearer_id": "w", "name": "Carmen", "time_zone": "Europe/Madrid",
+            "caregivers": [
+                {"id": "sms-and-push", "language": "es", "phone": "+34600000001", "push_endpoint": "arn:push:1"},
+                {"id": "push-only", "language": "en", "push_endpoint": "arn:push:2"},
+                {"id": "nothing"},
+                {"id": "backup", "level": 2, "phone": "+34600000003"}
+            ]
+        }))
+        .unwrap();
+        let at: DateTime<Utc> = "2026-11-22T09:42:00Z".parse().unwrap();
+        let fall = Alert {
+            id: AlertId::new("w", RuleKind::Fall, at),
+            wearer_id: "w".into(),
+            rule: RuleKind::Fall,
+            severity: Severity::Critical,
+            episode_start: at,
+            raised_at: at,
+            readings: vec![],
+            location: None,
+            value: None,
+        };
+        let notices = plan_fall_cancelled(&fall, &profile, at + Duration::seconds(15));
+        let who: Vec<_> = notices.iter().map(|d| (d.caregiver_id.as_str(), d.channel)).collect();
+        assert_eq!(who, [("sms-and-push", Channel::Sms), ("push-only", Channel::Push)]);
+        assert!(notices[0].message.sms.contains("a las 10:42"), "{}", notices[0].message.sms);
+        assert!(notices[1].message.push_body.contains("at 10:42"), "{}", notices[1].message.push_body);
+        // Not the alert's own message: another delivery key, so both are sent once.
+        let first = delivery(&fall, &profile, 0, Channel::Sms, at, None).unwrap();
+        assert_ne!(notices[0].key(), first.key());
+        assert_eq!(notices[0].key(), format!("{}#cancelled#sms-and-push#sms", fall.id));
+        assert!(notices.iter().all(|d| d.notice == Some(Notice::FallCancelled) && d.not_before.is_none()));
+    }
 }

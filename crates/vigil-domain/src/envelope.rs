@@ -49,13 +49,35 @@ pub enum Decoder {
 }
 
 /// Why a stream record is not a usable envelope. Such a record is poison: retrying
-/// it cannot help, so stream functions quarantine it.
+/// it cannot help, so stream functions quarantine it. Its `Display` may quote the
+/// record (serde_json names the value it could not read): keep it out of logs and
+/// log [`DecodeError::kind`] instead.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
     #[error("record is not an envelope: {0}")]
     Malformed(#[from] serde_json::Error),
     #[error("envelope version {0} is not supported (expected {ENVELOPE_VERSION})")]
     Version(u32),
+    /// Longer than any envelope ingest writes ([`MAX_RECORD_BYTES`]); not decoded.
+    #[error("record of {0} bytes is over the envelope limit of {MAX_RECORD_BYTES} bytes")]
+    TooLarge(usize),
+    /// A reading `seq` twice in one envelope: ingest drops such copies, so this
+    /// record was not written by ingest.
+    #[error("seq {0} appears twice in the envelope")]
+    RepeatedSeq(u64),
+}
+
+impl DecodeError {
+    /// What went wrong, without any of the record's content: for logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Malformed(e) if e.is_syntax() || e.is_eof() => "not_json",
+            Self::Malformed(_) => "not_an_envelope",
+            Self::Version(_) => "unsupported_version",
+            Self::TooLarge(_) => "too_large",
+            Self::RepeatedSeq(_) => "repeated_seq",
+        }
+    }
 }
 
 impl Envelope {
@@ -69,6 +91,9 @@ impl Envelope {
     /// count records the fast path declined, which should be none but for
     /// envelopes written by another version of ingest.
     pub fn decode_by(data: &[u8]) -> Result<(Self, Decoder), DecodeError> {
+        if data.len() > MAX_RECORD_BYTES {
+            return Err(DecodeError::TooLarge(data.len()));
+        }
         match canonical::decode(data) {
             Some(envelope) => envelope.supported().map(|e| (e, Decoder::FastPath)),
             None => Self::decode_serde(data).map(|e| (e, Decoder::Serde)),
@@ -78,16 +103,34 @@ impl Envelope {
     /// [`Self::decode`] by serde_json alone, the decoder of record (public so
     /// tests and benchmarks can hold the fast path to it).
     pub fn decode_serde(data: &[u8]) -> Result<Self, DecodeError> {
-        let crate::reading::MapOnly(envelope) = serde_json::from_slice::<crate::reading::MapOnly<Envelope>>(data)?;
-        envelope.supported()
+        if data.len() > MAX_RECORD_BYTES {
+            return Err(DecodeError::TooLarge(data.len()));
+        }
+        match serde_json::from_slice::<crate::reading::MapOnly<Envelope>>(data) {
+            Ok(crate::reading::MapOnly(envelope)) => envelope.supported(),
+            // A newer envelope may have fields this one lacks: say it is the version.
+            Err(err) => match serde_json::from_slice::<VersionOnly>(data) {
+                Ok(VersionOnly { v }) if v != ENVELOPE_VERSION => Err(DecodeError::Version(v)),
+                _ => Err(err.into()),
+            },
+        }
     }
 
-    /// The envelope, if this code reads its version.
+    /// The envelope, if this code reads its version and it repeats no seq.
     fn supported(self) -> Result<Self, DecodeError> {
         if self.v != ENVELOPE_VERSION {
             return Err(DecodeError::Version(self.v));
         }
-        Ok(self)
+        // Phones send seqs counting up: then no copy is needed to see none repeats.
+        if self.readings.windows(2).all(|w| w[0].seq < w[1].seq) {
+            return Ok(self);
+        }
+        let mut seqs: Vec<u64> = self.readings.iter().map(|r| r.seq).collect();
+        seqs.sort_unstable();
+        match seqs.windows(2).find(|w| w[0] == w[1]) {
+            Some(w) => Err(DecodeError::RepeatedSeq(w[0])),
+            None => Ok(self),
+        }
     }
 
     /// The deterministic id of one of this envelope's readings.
@@ -99,6 +142,12 @@ impl Envelope {
     pub fn partition_key(&self) -> &str {
         &self.wearer_id
     }
+}
+
+/// Any JSON object's `v`, to name the version of an envelope this code cannot read.
+#[derive(Deserialize)]
+struct VersionOnly {
+    v: u32,
 }
 
 /// Splits an accepted upload into envelopes, encoded, each within

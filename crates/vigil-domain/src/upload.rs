@@ -7,9 +7,12 @@
 //! fields *and* out-of-range values), each with a field path, a stable code and
 //! a human message.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
+use std::fmt;
 
 use chrono::{DateTime, Duration, FixedOffset, Utc};
+use serde::de::{IgnoredAny, MapAccess};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -28,6 +31,9 @@ pub const MAX_AGE: Duration = Duration::days(7);
 pub const MAX_ID_LEN: usize = 64;
 /// Longest app version string.
 pub const MAX_APP_VERSION_LEN: usize = 32;
+/// Unknown fields listed one by one in an object; the rest get one error together, so a
+/// body of 100,000 keys gets an answer of a few kilobytes.
+pub const MAX_UNKNOWN_LISTED: usize = 5;
 
 /// A stable, machine-readable reason; clients switch on these, so never rename one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -86,6 +92,18 @@ pub struct Upload {
     pub app_version: String,
     pub readings: Vec<Reading>,
     pub rejected: Vec<RejectedReading>,
+}
+
+impl Upload {
+    /// How logs name the upload: the first 16 hex digits of SHA-256 of
+    /// `vigil/batch/v1\0<batch_id>`. The `batch_id` is the app's to choose and may hold
+    /// the device id (the simulated phones' do), so logs never quote it; an operator
+    /// finds an app's upload by computing the same digest.
+    pub fn log_id(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::new().chain_update(b"vigil/batch/v1\0").chain_update(self.batch_id.as_bytes()).finalize();
+        hex::encode(&digest[..8])
+    }
 }
 
 #[derive(Deserialize)]
@@ -267,43 +285,230 @@ fn check_app_version(v: &str, errors: &mut Vec<FieldError>) {
 // Diagnostic path: the typed parse failed, find out every reason.
 
 fn diagnose_upload(body: &[u8], typed_err: &serde_json::Error) -> Vec<FieldError> {
-    let value: Value = match serde_json::from_slice(body) {
-        Ok(v) => v,
+    let text = match std::str::from_utf8(body) {
+        Ok(text) => text,
         Err(err) => {
+            let at = err.valid_up_to();
+            return vec![FieldError::new("", ErrorCode::MalformedJson, format!("the body is not UTF-8 (byte {at})"))];
+        }
+    };
+    let Diagnosed { obj, repeated, unreadable, unknown, unknown_count } = match read_json(text, &UPLOAD_FIELDS) {
+        Read::Object(members) => members,
+        Read::Other(kind) => {
+            return vec![FieldError::new(
+                "",
+                ErrorCode::InvalidType,
+                format!("the body must be a JSON object, got {kind}"),
+            )];
+        }
+        Read::Malformed(err) => {
             return vec![FieldError::new("", ErrorCode::MalformedJson, format!("the body is not valid JSON: {err}"))];
         }
     };
-    let Value::Object(obj) = value else {
-        return vec![FieldError::new(
-            "",
-            ErrorCode::InvalidType,
-            format!("the body must be a JSON object, got {}", kind(&value)),
-        )];
-    };
     let mut errors = Vec::new();
-    for key in obj.keys() {
-        if !UPLOAD_FIELDS.contains(&key.as_str()) {
-            errors.push(unknown_field(key, key, &UPLOAD_FIELDS));
+    unknown_fields(&unknown, unknown_count, "", &UPLOAD_FIELDS, &mut errors);
+    for (field, kind) in
+        [("device_id", Kind::Text), ("batch_id", Kind::Text), ("app_version", Kind::Text), ("readings", Kind::Array)]
+    {
+        if let Some((_, raw)) = unreadable.iter().find(|(k, _)| k == field) {
+            errors.extend(check_unreadable(field, kind, raw));
+        } else if repeated.iter().any(|k| k == field) {
+            errors.push(repeated_field(field, ErrorCode::InvalidType));
+        } else {
+            match obj.get(field) {
+                None | Some(Value::Null) => errors.push(missing(field)),
+                Some(v) => errors.extend(check_kind(field, kind, v).into_iter().flatten()),
+            }
         }
-    }
-    for field in ["device_id", "batch_id", "app_version"] {
-        match obj.get(field) {
-            None | Some(Value::Null) => errors.push(missing(field)),
-            Some(Value::String(_)) => {}
-            Some(other) => errors.push(wrong_type(field, "a string", other)),
-        }
-    }
-    match obj.get("readings") {
-        None | Some(Value::Null) => errors.push(missing("readings")),
-        Some(Value::Array(_)) => {}
-        Some(other) => errors.push(wrong_type("readings", "an array of readings", other)),
     }
     if errors.is_empty() {
-        // Shape looks right yet typed parsing failed (e.g. a duplicated key):
-        // say what the parser said, which names the position.
+        // Shape looks right yet typed parsing failed: say what the parser said, which
+        // names the position.
         errors.push(FieldError::new("", ErrorCode::InvalidType, typed_err.to_string()));
     }
     errors
+}
+
+/// A key, borrowed from the input unless it has escapes.
+struct Borrowed<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Borrowed<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Borrowed<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Borrowed<'de>, E> {
+                Ok(Borrowed(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Borrowed<'de>, E> {
+                Ok(Borrowed(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(Visit)
+    }
+}
+
+/// An object read for diagnosis, its known fields apart: their values `Value` holds (the
+/// last of a repeated key), the known keys sent more than once, the members whose values
+/// `Value` cannot hold (still raw), and the first [`MAX_UNKNOWN_LISTED`] unknown keys of
+/// `unknown_count` (their values are not read).
+struct Diagnosed<'a> {
+    obj: Map<String, Value>,
+    repeated: Vec<String>,
+    unreadable: Vec<(String, &'a str)>,
+    unknown: Vec<String>,
+    unknown_count: usize,
+}
+
+impl Diagnosed<'_> {
+    fn new() -> Self {
+        Self { obj: Map::new(), repeated: Vec::new(), unreadable: Vec::new(), unknown: Vec::new(), unknown_count: 0 }
+    }
+
+    fn add_unknown(&mut self, key: &str) {
+        self.unknown_count += 1;
+        if self.unknown.len() < MAX_UNKNOWN_LISTED {
+            self.unknown.push(key.to_owned());
+        }
+    }
+
+    /// An object `Value` already holds.
+    fn of_map(map: &Map<String, Value>, allowed: &[&str]) -> Self {
+        let mut read = Self::new();
+        for (key, value) in map {
+            if allowed.contains(&key.as_str()) {
+                read.obj.insert(key.clone(), value.clone());
+            } else {
+                read.add_unknown(key);
+            }
+        }
+        read
+    }
+}
+
+enum Read<'a> {
+    Object(Diagnosed<'a>),
+    /// Valid JSON that is not an object: what it is.
+    Other(&'static str),
+    Malformed(serde_json::Error),
+}
+
+/// Reads a JSON text for diagnosis, whatever valid JSON it holds: serde_json's `Value`
+/// cannot hold every valid JSON value (a number beyond f64, nesting past its recursion
+/// limit, a lone surrogate escape), and keeps only the last of a repeated key. `allowed`:
+/// the object's known fields (the values of others are skipped unread).
+fn read_json<'a>(text: &'a str, allowed: &[&str]) -> Read<'a> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let read = serde::Deserializer::deserialize_map(&mut de, ReadObject { allowed }).and_then(|read| {
+        de.end()?;
+        Ok(read)
+    });
+    match read {
+        Ok(read) => Read::Object(read),
+        // IgnoredAny checks the syntax alone, without nesting limits or number ranges.
+        Err(err) => match serde_json::from_str::<IgnoredAny>(text) {
+            Ok(_) if raw_kind(text) != "an object" => Read::Other(raw_kind(text)),
+            Ok(_) => Read::Malformed(err),
+            Err(syntax) => Read::Malformed(syntax),
+        },
+    }
+}
+
+struct ReadObject<'s> {
+    allowed: &'s [&'s str],
+}
+
+impl<'de> serde::de::Visitor<'de> for ReadObject<'_> {
+    type Value = Diagnosed<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Diagnosed<'de>, A::Error> {
+        let mut read = Diagnosed::new();
+        while let Some(Borrowed(key)) = map.next_key::<Borrowed<'de>>()? {
+            if !self.allowed.contains(&key.as_ref()) {
+                map.next_value::<IgnoredAny>()?;
+                read.add_unknown(&key);
+                continue;
+            }
+            let raw: &'de RawValue = map.next_value()?;
+            if read.obj.contains_key(key.as_ref()) || read.unreadable.iter().any(|(k, _)| *k == key) {
+                if !read.repeated.iter().any(|k| *k == key) {
+                    read.repeated.push(key.into_owned());
+                }
+                continue;
+            }
+            match serde_json::from_str::<Value>(raw.get()) {
+                Ok(value) => {
+                    read.obj.insert(key.into_owned(), value);
+                }
+                Err(_) => read.unreadable.push((key.into_owned(), raw.get())),
+            }
+        }
+        Ok(read)
+    }
+}
+
+/// The kind of a valid JSON text, from its first byte.
+fn raw_kind(text: &str) -> &'static str {
+    match text.trim_start().bytes().next() {
+        Some(b'{') => "an object",
+        Some(b'[') => "an array",
+        Some(b'"') => "a string",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        _ => "a number",
+    }
+}
+
+/// Errors for a value `Value` cannot hold (see [`Members`]) where `kind` was expected.
+fn check_unreadable(field: &str, kind: Kind, raw: &str) -> Vec<FieldError> {
+    let got = raw_kind(raw);
+    match (got, kind) {
+        ("a number", Kind::Seq | Kind::Int | Kind::Number) => vec![FieldError::new(
+            field,
+            ErrorCode::OutOfRange,
+            format!("{} is out of range, got a number too large to read", last(field)),
+        )],
+        ("a string", Kind::Timestamp | Kind::Enum(_) | Kind::Text) => vec![FieldError::new(
+            field,
+            ErrorCode::InvalidFormat,
+            format!("{} is not valid Unicode (a lone surrogate escape)", last(field)),
+        )],
+        ("an array", Kind::Array) => Vec::new(),
+        ("an object", Kind::Location) => match read_json(raw, &LOCATION_FIELDS) {
+            Read::Object(location) => check_location(field, &location),
+            Read::Other(_) | Read::Malformed(_) => vec![wrong_kind(field, kind, got)],
+        },
+        _ => vec![wrong_kind(field, kind, got)],
+    }
+}
+
+/// A key sent twice. Its code is the one a repeated key got before fields were named:
+/// `invalid_type` in the upload, `invalid_reading` in a reading.
+fn repeated_field(field: &str, code: ErrorCode) -> FieldError {
+    FieldError::new(field, code, format!("{} is sent more than once; send each field once", last(field)))
+}
+
+/// Unknown-field errors: one per listed key (`path` is the object's, empty for the body),
+/// then one for the rest of `count`.
+fn unknown_fields(listed: &[String], count: usize, path: &str, allowed: &[&str], errors: &mut Vec<FieldError>) {
+    for key in listed {
+        let field = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+        errors.push(unknown_field(&field, key, allowed));
+    }
+    if count > listed.len() {
+        errors.push(FieldError::new(
+            path,
+            ErrorCode::UnknownField,
+            format!("{} more unknown fields are not listed; allowed: {}", count - listed.len(), allowed.join(", ")),
+        ));
+    }
 }
 
 /// The expected kind of each reading field, for the diagnostic walk.
@@ -316,6 +521,24 @@ enum Kind {
     Bool,
     Enum(&'static [&'static str]),
     Location,
+    /// A string of the upload (ids, app version).
+    Text,
+    /// The readings.
+    Array,
+}
+
+/// What `kind` expects, for messages.
+fn expected(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Timestamp => "an RFC 3339 timestamp string",
+        Kind::Seq => "a non-negative integer",
+        Kind::Int => "an integer",
+        Kind::Number => "a number",
+        Kind::Bool => "true or false",
+        Kind::Enum(_) | Kind::Text => "a string",
+        Kind::Location => "an object {lat, lon, accuracy_m}",
+        Kind::Array => "an array of readings",
+    }
 }
 
 const READING_FIELDS: [(&str, Kind); 14] = [
@@ -347,31 +570,48 @@ const LOCATION_FIELDS: [&str; 3] = ["lat", "lon", "accuracy_m"];
 
 fn diagnose_reading(index: usize, raw: &str, now: DateTime<Utc>, typed_err: &serde_json::Error) -> Vec<FieldError> {
     let at = |name: &str| format!("readings[{index}].{name}");
-    // RawValue guarantees valid JSON, but stay total.
-    let value: Value = serde_json::from_str(raw).unwrap_or(Value::Null);
-    let Value::Object(mut obj) = value else {
-        return vec![FieldError::new(
-            format!("readings[{index}]"),
-            ErrorCode::InvalidType,
-            format!("each reading must be a JSON object, got {}", kind(&value)),
-        )];
+    let Diagnosed { mut obj, repeated, unreadable, unknown, unknown_count } = match read_json(raw, &READING_FIELD_NAMES)
+    {
+        Read::Object(members) => members,
+        Read::Other(kind) => {
+            return vec![FieldError::new(
+                format!("readings[{index}]"),
+                ErrorCode::InvalidType,
+                format!("each reading must be a JSON object, got {kind}"),
+            )];
+        }
+        // RawValue guarantees valid JSON: only a key that is a lone surrogate gets here.
+        Read::Malformed(_) => {
+            return vec![FieldError::new(
+                format!("readings[{index}]"),
+                ErrorCode::InvalidReading,
+                "the reading has a field name that is not valid Unicode",
+            )];
+        }
     };
 
     let mut errors = Vec::new();
     let mut bad: Vec<String> = Vec::new();
+    unknown_fields(&unknown, unknown_count, &format!("readings[{index}]"), &READING_FIELD_NAMES, &mut errors);
     for (key, v) in &obj {
         let Some((_, kind)) = READING_FIELDS.iter().find(|(name, _)| name == key) else {
-            errors.push(unknown_field(&at(key), key, &READING_FIELD_NAMES));
-            bad.push(key.clone());
             continue;
         };
-        if v.is_null() {
+        if repeated.contains(key) {
+            errors.push(repeated_field(&at(key), ErrorCode::InvalidReading));
+            bad.push(key.clone());
+        } else if v.is_null() {
             continue;
-        }
-        if let Some(err) = check_kind(&at(key), *kind, v) {
+        } else if let Some(err) = check_kind(&at(key), *kind, v) {
             errors.extend(err);
             bad.push(key.clone());
         }
+    }
+    for (key, raw) in &unreadable {
+        if let Some((_, kind)) = READING_FIELDS.iter().find(|(name, _)| name == key) {
+            errors.extend(check_unreadable(&at(key), *kind, raw));
+        }
+        bad.push(key.clone());
     }
     for key in &bad {
         obj.remove(key);
@@ -408,6 +648,7 @@ fn diagnose_reading(index: usize, raw: &str, now: DateTime<Utc>, typed_err: &ser
 
 fn check_kind(field: &str, kind: Kind, v: &Value) -> Option<Vec<FieldError>> {
     let one = |e: FieldError| Some(vec![e]);
+    let wrong = || Some(vec![wrong_kind(field, kind, json_kind(v))]);
     match kind {
         Kind::Timestamp => match v {
             Value::String(s) => match DateTime::<FixedOffset>::parse_from_rfc3339(s) {
@@ -418,7 +659,7 @@ fn check_kind(field: &str, kind: Kind, v: &Value) -> Option<Vec<FieldError>> {
                     "ts must be an RFC 3339 timestamp with an offset, e.g. 2026-11-22T08:15:05+01:00",
                 )),
             },
-            other => one(wrong_type(field, "an RFC 3339 timestamp string", other)),
+            _ => wrong(),
         },
         Kind::Seq => match v {
             Value::Number(n) if n.is_u64() => None,
@@ -427,7 +668,7 @@ fn check_kind(field: &str, kind: Kind, v: &Value) -> Option<Vec<FieldError>> {
                 ErrorCode::OutOfRange,
                 format!("seq must be a non-negative integer, got {n}"),
             )),
-            other => one(wrong_type(field, "a non-negative integer", other)),
+            _ => wrong(),
         },
         Kind::Int => match v {
             Value::Number(n) if n.is_i64() => None,
@@ -436,15 +677,15 @@ fn check_kind(field: &str, kind: Kind, v: &Value) -> Option<Vec<FieldError>> {
                 ErrorCode::OutOfRange,
                 format!("{} is far out of range, got {n}", last(field)),
             )),
-            other => one(wrong_type(field, "an integer", other)),
+            _ => wrong(),
         },
         Kind::Number => match v {
             Value::Number(_) => None,
-            other => one(wrong_type(field, "a number", other)),
+            _ => wrong(),
         },
         Kind::Bool => match v {
             Value::Bool(_) => None,
-            other => one(wrong_type(field, "true or false", other)),
+            _ => wrong(),
         },
         Kind::Enum(allowed) => match v {
             Value::String(s) if allowed.contains(&s.as_str()) => None,
@@ -453,42 +694,53 @@ fn check_kind(field: &str, kind: Kind, v: &Value) -> Option<Vec<FieldError>> {
                 ErrorCode::InvalidFormat,
                 format!("{} must be one of: {}", last(field), allowed.join(", ")),
             )),
-            other => one(wrong_type(field, "a string", other)),
+            _ => wrong(),
         },
-        Kind::Location => check_location(field, v),
+        Kind::Text => match v {
+            Value::String(_) => None,
+            _ => wrong(),
+        },
+        Kind::Array => match v {
+            Value::Array(_) => None,
+            _ => wrong(),
+        },
+        Kind::Location => match v {
+            Value::Object(obj) => {
+                let location = Diagnosed::of_map(obj, &LOCATION_FIELDS);
+                let errors = check_location(field, &location);
+                if errors.is_empty() { None } else { Some(errors) }
+            }
+            _ => wrong(),
+        },
     }
 }
 
-fn check_location(field: &str, v: &Value) -> Option<Vec<FieldError>> {
-    let Value::Object(obj) = v else {
-        return Some(vec![wrong_type(field, "an object {lat, lon, accuracy_m}", v)]);
-    };
+fn check_location(field: &str, location: &Diagnosed<'_>) -> Vec<FieldError> {
     let mut errors = Vec::new();
-    check_location_fields(field, obj, &mut errors);
-    if errors.is_empty() { None } else { Some(errors) }
-}
-
-fn check_location_fields(field: &str, obj: &Map<String, Value>, errors: &mut Vec<FieldError>) {
-    for (key, v) in obj {
+    unknown_fields(&location.unknown, location.unknown_count, field, &LOCATION_FIELDS, &mut errors);
+    for (key, v) in &location.obj {
         let path = format!("{field}.{key}");
-        if !LOCATION_FIELDS.contains(&key.as_str()) {
-            errors.push(unknown_field(&path, key, &LOCATION_FIELDS));
-        } else if !(v.is_number() || (key == "accuracy_m" && v.is_null())) {
-            errors.push(wrong_type(&path, "a number", v));
+        if !(v.is_number() || (key == "accuracy_m" && v.is_null())) {
+            errors.push(wrong_kind(&path, Kind::Number, json_kind(v)));
         }
     }
+    for (key, raw) in &location.unreadable {
+        errors.extend(check_unreadable(&format!("{field}.{key}"), Kind::Number, raw));
+    }
     for required in ["lat", "lon"] {
-        if obj.get(required).is_none_or(Value::is_null) {
+        let unreadable = location.unreadable.iter().any(|(k, _)| k == required);
+        if !unreadable && location.obj.get(required).is_none_or(Value::is_null) {
             errors.push(missing(&format!("{field}.{required}")));
         }
     }
+    errors
 }
 
 fn last(field: &str) -> &str {
     field.rsplit('.').next().unwrap_or(field)
 }
 
-fn kind(v: &Value) -> &'static str {
+fn json_kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -499,8 +751,8 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
-fn wrong_type(field: &str, expected: &str, got: &Value) -> FieldError {
-    FieldError::new(field, ErrorCode::InvalidType, format!("{} must be {expected}, got {}", last(field), kind(got)))
+fn wrong_kind(field: &str, kind: Kind, got: &str) -> FieldError {
+    FieldError::new(field, ErrorCode::InvalidType, format!("{} must be {}, got {got}", last(field), expected(kind)))
 }
 
 fn missing(field: &str) -> FieldError {

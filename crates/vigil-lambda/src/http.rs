@@ -5,6 +5,8 @@ use std::time::{Duration, Instant};
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 
+use crate::Deadline;
+
 /// The caller's identity (JWT `sub`) as API Gateway's authorizer passed it:
 /// HTTP API (payload v2) `authorizer.jwt.claims.sub`, or REST API (payload v1)
 /// with a Cognito user pool authorizer `authorizer.claims.sub`.
@@ -18,15 +20,17 @@ pub fn caller(request: &Request) -> Option<String> {
     (!sub.is_empty()).then_some(sub)
 }
 
+/// A request's deadline: the invocation's (the Lambda context's `deadline`) less
+/// `margin` (kept back to write the response). `None` outside Lambda (tests); the
+/// local runner invokes with a context, as Lambda does.
+pub fn deadline(request: &Request, margin: Duration) -> Option<Deadline> {
+    request.lambda_context_ref().map(|context| Deadline::of(context, margin))
+}
+
 /// A request's time budget: `configured`, cut short by the invocation deadline
 /// less `margin` (kept back to write the response). Outside Lambda: `configured`.
 pub fn budget(request: &Request, configured: Duration, margin: Duration) -> Duration {
-    let Some(ctx) = request.lambda_context_ref() else {
-        return configured;
-    };
-    let now_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
-    let left = Duration::from_millis(ctx.deadline.saturating_sub(now_ms)).saturating_sub(margin);
-    configured.min(left)
+    deadline(request, margin).map_or(configured, |d| d.within(configured).remaining())
 }
 
 /// Whether the body is declared JSON (`Content-Type: application/json`, any parameters).

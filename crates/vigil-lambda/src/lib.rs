@@ -1,13 +1,16 @@
 //! What every Vigil function shares besides the domain and the AWS adapters: its
 //! configuration from the process environment, its metrics as CloudWatch EMF lines and,
 //! for the Kinesis stream functions, the batch loop's edges (decoding with poison
-//! quarantined, answering `batchItemFailures`).
+//! quarantined, answering `batchItemFailures`), and the invocation's time budget
+//! ([`Deadline`]) every request path runs under.
 
+pub mod deadline;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod metrics;
 pub mod stream;
 
+pub use deadline::{Deadline, Expired};
 pub use metrics::Metrics;
 
 /// The process environment, where a Lambda's configuration comes from.

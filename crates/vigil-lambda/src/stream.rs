@@ -7,6 +7,7 @@
 //!   identifier would make Lambda fail the whole batch).
 
 use std::future::Future;
+use std::time::Duration;
 
 use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
 use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
@@ -15,10 +16,16 @@ use vigil_domain::Envelope;
 use vigil_domain::envelope::Decoder;
 use vigil_domain::ports::{PoisonRecord, Quarantine};
 
-use crate::Metrics;
+use crate::{Deadline, Expired, Metrics};
+
+/// Time kept back from a stream invocation's deadline to answer Lambda.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
 
 /// A Kinesis stream function: what it does with one batch.
 pub trait StreamFunction {
+    /// The function's name, for the metrics written when its time runs out.
+    const NAME: &'static str;
+
     /// Processes one batch as of `now`; returns the response and the metrics
     /// without writing them (the local runner and the tests read them).
     fn process_batch(
@@ -27,20 +34,57 @@ pub trait StreamFunction {
         now: DateTime<Utc>,
     ) -> impl Future<Output = (KinesisEventResponse, Metrics)>;
 
-    /// Lambda's entry: the batch processed now, its metrics written to stdout as EMF.
-    fn handle(&self, event: KinesisEvent) -> impl Future<Output = KinesisEventResponse> {
+    /// [`process_batch`](Self::process_batch) under `deadline`. If the batch is
+    /// not done by then, the work is dropped and every record of the batch is
+    /// reported (Lambda delivers it again; every write is idempotent), rather
+    /// than Lambda's timeout failing the invocation as a whole.
+    fn process_within(
+        &self,
+        event: KinesisEvent,
+        now: DateTime<Utc>,
+        deadline: Deadline,
+    ) -> impl Future<Output = (KinesisEventResponse, Metrics)> {
         async move {
-            let (response, metrics) = self.process_batch(event, Utc::now()).await;
+            let sequence_numbers: Vec<String> =
+                event.records.iter().map(|r| r.kinesis.sequence_number.clone()).collect();
+            // Boxed: a batch's future is large (vitals-writer's nests four write
+            // lanes), and the timer around it would otherwise hold it on the stack.
+            match deadline.run(Box::pin(self.process_batch(event, now))).await {
+                Ok(answer) => answer,
+                Err(Expired) => {
+                    tracing::warn!(
+                        function = Self::NAME,
+                        records = sequence_numbers.len(),
+                        "batch not done before the deadline; reporting every record for retry"
+                    );
+                    let mut metrics = Metrics::new(Self::NAME);
+                    metrics
+                        .count("RecordsIn", sequence_numbers.len())
+                        .count("RecordsFailed", sequence_numbers.len())
+                        .count("BatchTimeouts", 1);
+                    (response(sequence_numbers.iter().map(String::as_str)), metrics)
+                }
+            }
+        }
+    }
+
+    /// Lambda's entry: the batch processed now under `deadline`, its metrics
+    /// written to stdout as EMF.
+    fn handle(&self, event: KinesisEvent, deadline: Deadline) -> impl Future<Output = KinesisEventResponse> {
+        async move {
+            let (response, metrics) = self.process_within(event, Utc::now(), deadline).await;
             metrics.emit();
             response
         }
     }
 }
 
-/// Runs `function` behind the Lambda runtime until the sandbox ends.
+/// Runs `function` behind the Lambda runtime until the sandbox ends; each batch
+/// under the invocation's deadline less [`DEADLINE_MARGIN`].
 pub async fn serve(function: &impl StreamFunction) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(lambda_runtime::service_fn(|event: lambda_runtime::LambdaEvent<KinesisEvent>| async move {
-        Ok::<_, std::convert::Infallible>(function.handle(event.payload).await)
+        let deadline = Deadline::of(&event.context, DEADLINE_MARGIN);
+        Ok::<_, std::convert::Infallible>(function.handle(event.payload, deadline).await)
     }))
     .await
 }
@@ -122,7 +166,9 @@ pub async fn decode_batch<'a, Q: Quarantine + Sync>(
                     Ok(()) => tracing::error!(
                         shard_id = position.shard_id,
                         sequence_number = position.sequence_number,
-                        reason,
+                        // The reason (in the quarantined object) may quote the record: not logged.
+                        kind = err.kind(),
+                        bytes = record.kinesis.data.0.len(),
                         "poison record quarantined"
                     ),
                     Err(err) => {

@@ -146,6 +146,17 @@ impl Declaration {
         serde_json::from_str(text).map_err(|source| DeclarationError::Invalid { name: name.to_owned(), source })
     }
 
+    /// The declared timeout: the local runner invokes the function under it.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs.into())
+    }
+
+    /// The declared timeout of the function `name`; Lambda's longest (15 min) if none is
+    /// declared (the declarations are compiled in and tested, so only a typo gets there).
+    pub fn timeout_of(name: &str) -> Duration {
+        Self::of(name).map_or(Duration::from_secs(900), |d| d.timeout())
+    }
+
     /// The Kinesis trigger, if the function has one.
     pub fn kinesis(&self) -> Option<&KinesisTrigger> {
         match &self.trigger {

@@ -208,7 +208,7 @@ where
 }
 
 /// A stream function as a mapping's handler, invoked as Lambda invokes it: the batch
-/// processed now, its metrics written.
+/// processed now under its declared timeout, its metrics written.
 #[derive(Debug)]
 pub struct Lambda<'a, F>(pub &'a F);
 
@@ -216,7 +216,9 @@ impl<F: vigil_lambda::stream::StreamFunction> Handler for Lambda<'_, F> {
     type Error = std::convert::Infallible;
     fn call(&self, event: KinesisEvent) -> impl Future<Output = Result<KinesisEventResponse, Self::Error>> {
         let function = self.0;
-        async move { Ok(function.handle(event).await) }
+        let timeout = crate::declaration::Declaration::timeout_of(F::NAME);
+        let deadline = vigil_lambda::Deadline::after(timeout, vigil_lambda::stream::DEADLINE_MARGIN);
+        async move { Ok(function.handle(event, deadline).await) }
     }
 }
 

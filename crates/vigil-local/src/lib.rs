@@ -2,6 +2,7 @@
 //! (moto's server or LocalStack on :4566), provisioning resources on any
 //! endpoint (AWS included), and reading the stream back for tests and demos.
 
+pub mod chaos;
 pub mod declaration;
 pub mod endpoint;
 pub mod esm;

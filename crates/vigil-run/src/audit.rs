@@ -13,6 +13,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use vigil_curated::Pseudonymizer;
 use vigil_domain::ReadingId;
 use vigil_domain::envelope::Envelope;
+use vigil_domain::lifecycle::Outcome;
 
 /// A reading as the audit names it: (device, seq).
 pub type ReadingRef = (String, u64);
@@ -87,6 +88,9 @@ pub struct AlertRow {
     pub raised_at: DateTime<Utc>,
     /// Resolved, by the rules (a silent band that came back) or a caregiver.
     pub resolved: bool,
+    /// Resolved by the rules themselves (outcome `cleared`): a silent band back, a
+    /// fall cancelled on the band after it was raised.
+    pub cleared: bool,
     /// Acknowledged by a caregiver.
     pub acknowledged: bool,
 }
@@ -98,7 +102,7 @@ pub async fn alerts(sdk: &SdkConfig, table: &str) -> anyhow::Result<Vec<AlertRow
     let mut items = client
         .scan()
         .table_name(table)
-        .projection_expression("wearer_id, #r, raised_at, #s, acknowledged")
+        .projection_expression("wearer_id, #r, raised_at, #s, acknowledged, resolved")
         .expression_attribute_names("#r", "rule")
         .expression_attribute_names("#s", "status")
         .into_paginator()
@@ -113,7 +117,14 @@ pub async fn alerts(sdk: &SdkConfig, table: &str) -> anyhow::Result<Vec<AlertRow
         let raised_at = DateTime::parse_from_rfc3339(&s("raised_at")).map(|t| t.to_utc()).unwrap_or_default();
         let resolved = s("status") == "resolved";
         let acknowledged = item.contains_key("acknowledged");
-        out.push(AlertRow { wearer_id: s("wearer_id"), rule: s("rule"), raised_at, resolved, acknowledged });
+        let cleared = match item.get("resolved") {
+            Some(AttributeValue::M(step)) => {
+                step.get("outcome").and_then(|o| o.as_s().ok()).is_some_and(|o| o == Outcome::Cleared.as_str())
+            }
+            _ => false,
+        };
+        let (wearer_id, rule) = (s("wearer_id"), s("rule"));
+        out.push(AlertRow { wearer_id, rule, raised_at, resolved, cleared, acknowledged });
     }
     Ok(out)
 }

@@ -187,12 +187,14 @@ pub async fn respond(
                     let token = api.tokens.get(&t.sub).cloned().unwrap_or_default();
                     let agent = agent.clone();
                     tokio::task::spawn_blocking(move || {
-                        let request = agent.post(&url).header("authorization", format!("Bearer {token}"));
-                        let result = match body {
-                            Some(b) => request.header("content-type", "application/json").send(b.to_string()),
-                            None => request.send_empty(),
-                        };
-                        result.map(|r| r.status().as_u16()).unwrap_or(0)
+                        with_retries(|| {
+                            let request = agent.post(&url).header("authorization", format!("Bearer {token}"));
+                            let result = match &body {
+                                Some(b) => request.header("content-type", "application/json").send(b.to_string()),
+                                None => request.send_empty(),
+                            };
+                            result.map(|r| r.status().as_u16()).unwrap_or(0)
+                        })
                     })
                     .await
                     .unwrap_or(0)
@@ -230,19 +232,36 @@ pub fn link_in(text: &str) -> Option<String> {
 async fn open_and_press(agent: &ureq::Agent, url: String) -> u16 {
     let agent = agent.clone();
     tokio::task::spawn_blocking(move || {
-        let page = agent.get(&url).call().map(|r| r.status().as_u16()).unwrap_or(0);
+        let page = with_retries(|| agent.get(&url).call().map(|r| r.status().as_u16()).unwrap_or(0));
         if page != 200 {
             return page;
         }
-        agent
-            .post(&url)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .send("")
-            .map(|r| r.status().as_u16())
-            .unwrap_or(0)
+        with_retries(|| {
+            agent
+                .post(&url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .send("")
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0)
+        })
     })
     .await
     .unwrap_or(0)
+}
+
+/// A caregiver's app or browser tries again on no answer, a 429 or a 5xx (the
+/// acknowledgement and the resolution are idempotent: the first one wins), as
+/// `vigil run --chaos` makes happen; the last status.
+fn with_retries(mut call: impl FnMut() -> u16) -> u16 {
+    let mut status = call();
+    for _ in 1..4 {
+        if status != 0 && status != 429 && status < 500 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        status = call();
+    }
+    status
 }
 
 /// What the caregivers did, and whether the alerts table agrees.

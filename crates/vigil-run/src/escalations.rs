@@ -180,6 +180,7 @@ mod tests {
                 message: Message { alert_id: alert.into(), voice: "v".into(), ..Message::default() },
                 not_before: Some(t(due)),
                 step: Some(StepRef { level: 2, round: 0, last }),
+                notice: None,
             },
             status: status.into(),
             sent_at: sent.map(t),

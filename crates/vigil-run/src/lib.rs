@@ -10,6 +10,7 @@
 
 pub mod audit;
 pub mod caregivers;
+pub mod chaos;
 pub mod clock;
 pub mod escalations;
 pub mod fleet;

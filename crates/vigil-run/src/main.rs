@@ -132,6 +132,18 @@ struct RunArgs {
     /// Where logs and failure-destination files go.
     #[arg(long, default_value = "target/vigil-run")]
     out_dir: std::path::PathBuf,
+    /// Inject faults at this rate (0 to 1) per request and per invocation: throttling,
+    /// 500/503, slow answers, resets, partial batch failures, aborted invocations
+    /// (docs/local-development.md#chaos-run).
+    #[arg(long, value_parser = chaos_rate)]
+    chaos: Option<f64>,
+}
+
+fn chaos_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(rate) if (0.0..=1.0).contains(&rate) => Ok(rate),
+        _ => Err(format!("{s} is not a rate between 0 and 1")),
+    }
 }
 
 #[derive(clap::Args)]
@@ -270,6 +282,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         view: if args.quiet { Mode::Quiet } else { Mode::Live },
         endpoint_url,
         warehouse_url: if args.no_warehouse { None } else { Some(args.warehouse_url.clone()) },
+        canary: None,
+        chaos: args.chaos,
     };
     if let (Some(endpoint), Some(token)) = (&args.endpoint, &args.token) {
         let resources = resources_from_env(args.shards);

@@ -6,17 +6,23 @@
 //! The ledger is the ground truth the audit checks the stores against: which
 //! readings the API accepted (202, minus the readings it listed as rejected),
 //! and when each upload was accepted, for alert latency.
+//!
+//! Back-pressure: the phones hold the simulated clock ([`SimClock::hold_at`]) at
+//! most [`HOLD_SLACK`] past the oldest upload that is due but not yet answered
+//! (waiting to be sent, or in flight), so the clock never outruns what the
+//! phones have posted: on a machine too slow for the fleet and the speed, the
+//! run is slower, and no band looks silent because its phone is behind.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::clock::SimClock;
+use crate::clock::{Hold, SimClock};
 use crate::fleet::{Fleet, Upload};
 use crate::observe::Live;
 
@@ -24,6 +30,60 @@ use crate::observe::Live;
 const IN_FLIGHT: usize = 32;
 /// Attempts per upload before the phone gives up (and the run reports it).
 const ATTEMPTS: u32 = 6;
+/// How far the simulated clock may run past the oldest upload due and not yet
+/// answered: enough for uploads to overlap in flight, far less than any rule's
+/// time (a fall's 30 s cancel window is the shortest; its cancel is due 11–21 s
+/// after the fall).
+pub const HOLD_SLACK: TimeDelta = TimeDelta::seconds(5);
+
+/// Due time → uploads in flight with it.
+type Flying = BTreeMap<DateTime<Utc>, usize>;
+
+/// Tells the pace an upload is answered when dropped.
+struct Answered(Arc<Pace>, DateTime<Utc>);
+
+impl Drop for Answered {
+    fn drop(&mut self) {
+        self.0.update(None, Some((self.1, false)));
+    }
+}
+
+/// The uploads due and not yet answered, holding the clock at the oldest.
+#[derive(Debug)]
+struct Pace {
+    clock: SimClock,
+    /// Due time → uploads in flight with it; and the due time of the next to send.
+    in_flight: Mutex<(Flying, Option<DateTime<Utc>>)>,
+}
+
+impl Pace {
+    fn new(clock: &SimClock) -> Self {
+        Self { clock: clock.clone(), in_flight: Mutex::new((BTreeMap::new(), None)) }
+    }
+
+    /// The next upload to send (None: no more), or one sent (`+1`) or answered (`-1`).
+    fn update(&self, next: Option<Option<DateTime<Utc>>>, in_flight: Option<(DateTime<Utc>, bool)>) {
+        let mut guard = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
+        let (flying, waiting) = &mut *guard;
+        if let Some(next) = next {
+            *waiting = next;
+        }
+        match in_flight {
+            Some((due, true)) => *flying.entry(due).or_default() += 1,
+            Some((due, false)) => {
+                if let Some(n) = flying.get_mut(&due) {
+                    *n -= 1;
+                    if *n == 0 {
+                        flying.remove(&due);
+                    }
+                }
+            }
+            None => {}
+        }
+        let oldest = flying.keys().next().copied().into_iter().chain(*waiting).min();
+        self.clock.hold_at(Hold::Phones, oldest.map(|t| t + HOLD_SLACK));
+    }
+}
 
 /// Where the phones post.
 #[derive(Debug, Clone)]
@@ -49,6 +109,10 @@ pub struct Ledger {
     pub carried: HashMap<String, Vec<(DateTime<Utc>, Instant)>>,
     /// Real time from the first post to the last answer.
     pub elapsed: Duration,
+    /// The clock's achieved speed by the last answer ([`SimClock::achieved_speed`]).
+    pub achieved_speed: f64,
+    /// Real time the phones held the clock back.
+    pub clock_held: Duration,
 }
 
 #[derive(Debug)]
@@ -84,14 +148,20 @@ pub async fn drive(fleet: &Fleet, clock: &SimClock, target: Arc<Target>, live: A
     let mut tasks = JoinSet::new();
     let mut ledger = Ledger::default();
     let started = Instant::now();
+    let pace = Arc::new(Pace::new(clock));
     for upload in fleet.uploads() {
-        let wait = clock.real_until(upload.due);
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
+        pace.update(Some(Some(upload.due)), None);
+        // Held, the clock reaches `due` later than it said: look again.
+        while clock.now() < upload.due {
+            tokio::time::sleep(clock.real_until(upload.due).max(Duration::from_millis(1))).await;
         }
         let Ok(permit) = limit.clone().acquire_owned().await else { break };
-        let (agent, target, task_live) = (agent.clone(), target.clone(), live.clone());
+        let (agent, target, task_live, task_pace) = (agent.clone(), target.clone(), live.clone(), pace.clone());
+        let due = upload.due;
+        pace.update(None, Some((due, true)));
         tasks.spawn(async move {
+            // Answered (or given up, or the task died): the clock may pass it.
+            let _answered = Answered(task_pace, due);
             let posted = post(agent, &target, upload, &task_live).await;
             drop(permit);
             posted
@@ -100,10 +170,13 @@ pub async fn drive(fleet: &Fleet, clock: &SimClock, target: Arc<Target>, live: A
             record(&mut ledger, done, &live);
         }
     }
+    pace.update(Some(None), None);
     while let Some(done) = tasks.join_next().await {
         record(&mut ledger, done, &live);
     }
     ledger.elapsed = started.elapsed();
+    ledger.achieved_speed = clock.achieved_speed();
+    ledger.clock_held = clock.held();
     ledger
 }
 

@@ -22,6 +22,7 @@ use vigil_domain::cache::CachedDirectory;
 use vigil_domain::config::Source;
 use vigil_domain::ports::{PublishError, PublishReport, RecordPublisher, StreamRecord};
 use vigil_lambda::metrics::Metrics;
+use vigil_lambda::stream::StreamFunction as _;
 use vigil_local::declaration::Declaration;
 use vigil_local::esm::{EventSourceMapping, JsonLines, Stats};
 use vigil_local::provision::Resources;
@@ -96,8 +97,19 @@ pub fn replies(handler: Arc<RunSmsReply>, clock: SimClock) -> crate::caregivers:
             // Published on the simulated clock, as the SMS it answers were sent.
             let event = sms_reply::inbound_event_at(&from, LOCAL_SMS_NUMBER, &body, &id, now);
             // Metrics are not written: the live view shows the run instead.
-            match handler.process(&event, now).await.0 {
-                Ok(summary) if summary.acknowledged > 0 => Ok(()),
+            let deadline = invocation_deadline("sms-reply", sms_reply::DEADLINE_MARGIN);
+            // Lambda retries a failed asynchronous invocation twice (function.json); a retry
+            // that finds its own acknowledgement done counts it as repeated.
+            let mut result = handler.process_within(&event, now, Some(deadline)).await.0;
+            for _ in 0..2 {
+                if result.is_ok() {
+                    break;
+                }
+                let deadline = invocation_deadline("sms-reply", sms_reply::DEADLINE_MARGIN);
+                result = handler.process_within(&event, now, Some(deadline)).await.0;
+            }
+            match result {
+                Ok(summary) if summary.acknowledged > 0 || summary.repeated > 0 => Ok(()),
                 Ok(summary) => Err(format!("nothing acknowledged: {summary:?}")),
                 Err(err) => Err(err.to_string()),
             }
@@ -167,14 +179,25 @@ impl Functions {
     /// Builds each function from `env` with its own `build` (what its Lambda `main`
     /// calls); only the alert path's notifier is wrapped, to record what is sent.
     pub async fn build(sdk: &SdkConfig, env: &Env, sent: Arc<SentLog>, live: Arc<Live>) -> anyhow::Result<Self> {
+        Self::build_with(|_| sdk.clone(), env, sent, live).await
+    }
+
+    /// [`Functions::build`] with each function's own SDK config, `sdk_of(name)`
+    /// (`vigil run --chaos`: each through its own fault-injecting proxy).
+    pub async fn build_with(
+        sdk_of: impl Fn(&str) -> SdkConfig,
+        env: &Env,
+        sent: Arc<SentLog>,
+        live: Arc<Live>,
+    ) -> anyhow::Result<Self> {
         let record = |inner| Recording { inner, log: sent.clone(), live: live.clone() };
-        let sms_reply = sms_reply::build(env, sdk).await?.map_notifier(|inner| Recording {
+        let sms_reply = sms_reply::build(env, &sdk_of("sms-reply")).await?.map_notifier(|inner| Recording {
             inner,
             log: sent.clone(),
             live: live.clone(),
         });
-        let processor = alert_processor::build(env, sdk).await?;
-        let detector = offline_detector::build(env, sdk).await?;
+        let processor = alert_processor::build(env, &sdk_of("alert-processor")).await?;
+        let detector = offline_detector::build(env, &sdk_of("offline-detector")).await?;
         Ok(Self {
             alert_processor: alert_processor::Processor {
                 alerting: processor.alerting.map_notifier(record),
@@ -184,8 +207,8 @@ impl Functions {
                 alerting: detector.alerting.map_notifier(record),
                 config: detector.config,
             },
-            raw_archiver: raw_archiver::build(env, sdk).await?,
-            vitals_writer: vitals_writer::build(env, sdk).await?,
+            raw_archiver: raw_archiver::build(env, &sdk_of("raw-archiver")).await?,
+            vitals_writer: vitals_writer::build(env, &sdk_of("vitals-writer")).await?,
             sms_reply: Arc::new(sms_reply),
         })
     }
@@ -209,10 +232,15 @@ impl std::fmt::Debug for ApiBackend {
 impl ApiBackend {
     /// ingest-api, care-api and ack-link, each built by its own `build` from `env`.
     pub async fn build(sdk: &SdkConfig, env: &Env, clock: SimClock) -> anyhow::Result<Self> {
+        Self::build_with(|_| sdk.clone(), env, clock).await
+    }
+
+    /// [`ApiBackend::build`] with each function's own SDK config, `sdk_of(name)`.
+    pub async fn build_with(sdk_of: impl Fn(&str) -> SdkConfig, env: &Env, clock: SimClock) -> anyhow::Result<Self> {
         Ok(Self {
-            ingest: ingest(sdk, env).await?,
-            care: care_api::build(env, sdk).await?,
-            ack_link: ack_link::build(env, sdk).await?,
+            ingest: ingest(&sdk_of("ingest-api"), env).await?,
+            care: care_api::build(env, &sdk_of("care-api")).await?,
+            ack_link: ack_link::build(env, &sdk_of("ack-link")).await?,
             clock,
         })
     }
@@ -220,7 +248,10 @@ impl ApiBackend {
 
 impl Backend for ApiBackend {
     async fn call(&self, function: &str, request: lambda_http::Request) -> lambda_http::Response<lambda_http::Body> {
+        use lambda_http::RequestExt as _;
         let now = self.clock.now();
+        // Invoked as Lambda would: with a context whose deadline is the declared timeout.
+        let request = request.with_lambda_context(vigil_lambda::deadline::context(Declaration::timeout_of(function)));
         match function {
             "ingest-api" => self.ingest.process(request, now).await.0,
             "ack-link" => self.ack_link.process(request, now).await.0,
@@ -251,6 +282,11 @@ pub fn schedule(name: &str) -> chrono::TimeDelta {
     chrono::TimeDelta::minutes(i64::from(minutes.expect("a scheduled function")))
 }
 
+/// An invocation's deadline as Lambda gives it: the declared timeout from now, less `margin`.
+fn invocation_deadline(function: &str, margin: Duration) -> vigil_lambda::Deadline {
+    vigil_lambda::Deadline::after(Declaration::timeout_of(function), margin)
+}
+
 /// When the newest record of a batch reached the stream (wall clock).
 fn newest_arrival(event: &KinesisEvent) -> Option<chrono::DateTime<chrono::Utc>> {
     event.records.iter().map(|r| r.kinesis.approximate_arrival_timestamp.0).max()
@@ -275,6 +311,8 @@ pub struct StreamRun<'a> {
     pub failures_dir: &'a std::path::Path,
     /// How long draining may take after the fleet stops.
     pub drain_timeout: Duration,
+    /// Aborts invocations at its rate (`vigil run --chaos`); None: never.
+    pub chaos: Option<&'a Arc<vigil_local::chaos::Chaos>>,
 }
 
 /// Runs the three stream functions until `stop` turns true, then drains each
@@ -287,7 +325,9 @@ pub async fn run_stream_functions(
     streams: &StreamRun<'_>,
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<[Stats; 3]> {
-    let StreamRun { stream, failures_dir, drain_timeout } = *streams;
+    let StreamRun { stream, failures_dir, drain_timeout, chaos } = *streams;
+    // Without chaos, a rate of 0: nothing is ever aborted.
+    let chaos = chaos.cloned().unwrap_or_else(|| vigil_local::chaos::Chaos::new(0.0, 0));
     let [(alerts_name, alerts), (raw_name, raw), (vitals_name, vitals)] = mappings(stream, clock.speed())?;
     let destination = |name: &str| -> anyhow::Result<JsonLines<std::fs::File>> {
         let path = failures_dir.join(format!("{name}-failures.jsonl"));
@@ -297,23 +337,31 @@ pub async fn run_stream_functions(
     let alert_handler = |event: KinesisEvent| async move {
         live.set_in_flight("alert-processor", oldest_arrival(&event));
         let now = clock.processing_now(newest_arrival(&event));
-        let (response, metrics) = functions.alert_processor.process(&event, now).await;
+        let deadline = invocation_deadline(alerts_name, vigil_lambda::stream::DEADLINE_MARGIN);
+        let (response, metrics) = functions.alert_processor.process_within(event, now, deadline).await;
         live.set_in_flight("alert-processor", None);
         count(live, &metrics);
         Ok::<KinesisEventResponse, Infallible>(response)
     };
     let raw_handler = |event: KinesisEvent| async move {
         let now = clock.processing_now(newest_arrival(&event));
-        let (response, metrics) = functions.raw_archiver.process(event, now).await;
+        let deadline = invocation_deadline(raw_name, vigil_lambda::stream::DEADLINE_MARGIN);
+        let (response, metrics) = functions.raw_archiver.process_within(event, now, deadline).await;
         count(live, &metrics);
         Ok::<KinesisEventResponse, Infallible>(response)
     };
     let vitals_handler = |event: KinesisEvent| async move {
         let now = clock.processing_now(newest_arrival(&event));
-        let (response, metrics) = functions.vitals_writer.process(event, now).await;
+        let deadline = invocation_deadline(vitals_name, vigil_lambda::stream::DEADLINE_MARGIN);
+        let (response, metrics) = functions.vitals_writer.process_within(event, now, deadline).await;
         count(live, &metrics);
         Ok::<KinesisEventResponse, Infallible>(response)
     };
+    let (alert_handler, raw_handler, vitals_handler) = (
+        chaos.aborting(alerts_name, alert_handler),
+        chaos.aborting(raw_name, raw_handler),
+        chaos.aborting(vitals_name, vitals_handler),
+    );
     let mut a = alerts.start(sdk, alert_handler, destination(alerts_name)?).await?;
     let mut r = raw.start(sdk, raw_handler, destination(raw_name)?).await?;
     let mut v = vitals.start(sdk, vitals_handler, destination(vitals_name)?).await?;
@@ -351,14 +399,16 @@ pub async fn run_stream_functions(
     Ok([ra?, rr?, rv?])
 }
 
-/// One offline-detector run at `now`.
-pub async fn detect(functions: &Functions, now: chrono::DateTime<chrono::Utc>, live: &Live) {
-    let (result, metrics) = functions.offline_detector.process(now).await;
+/// One offline-detector run at `now`; false when it failed (the next run retries).
+pub async fn detect(functions: &Functions, now: chrono::DateTime<chrono::Utc>, live: &Live) -> bool {
+    let deadline = invocation_deadline("offline-detector", offline_detector::DEADLINE_MARGIN);
+    let (result, metrics) = functions.offline_detector.process_within(now, Some(deadline)).await;
     live.detector_ran(now);
     Live::add(&live.alerts_raised, metrics.get("AlertsRaised") as u64);
-    if let Err(err) = result {
+    if let Err(err) = &result {
         tracing::warn!(error = %err, "offline-detector run failed; the next run retries");
     }
+    result.is_ok()
 }
 
 /// Where the local API Gateway listens by default.

@@ -22,7 +22,8 @@ use vigil_local::provision::{self, Resources};
 
 use crate::audit;
 use crate::caregivers;
-use crate::clock::SimClock;
+use crate::chaos::ChaosRun;
+use crate::clock::{Hold, SimClock};
 use crate::escalations;
 use crate::fleet::{Fleet, FleetConfig};
 use crate::gateway::{self, LocalIssuer};
@@ -52,6 +53,11 @@ pub struct RunOptions {
     /// The local PostgreSQL warehouse (`VIGIL_PG_URL`); each run loads into a
     /// database of its own there. None: no warehouse step.
     pub warehouse_url: Option<String>,
+    /// Canary personal data ([`FleetConfig::canary`]); None for `vigil run`.
+    pub canary: Option<u32>,
+    /// `--chaos <rate>`: faults injected at this rate per request and per invocation
+    /// ([`crate::chaos`]); None: a calm run.
+    pub chaos: Option<f64>,
 }
 
 /// Runs the whole pipeline once; returns the audited summary.
@@ -60,6 +66,12 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
     std::fs::create_dir_all(&opts.out_dir).with_context(|| format!("creating {}", opts.out_dir.display()))?;
     let resources = Resources { stream_shards: opts.shards, ..Resources::unique("vigil-run") };
     provision::provision(sdk, &resources).await.context("provisioning the run's resources")?;
+    let mut chaos = match opts.chaos {
+        Some(rate) => Some(ChaosRun::start(rate, opts.seed, sdk).await?),
+        None => None,
+    };
+    // Each function's SDK config: under chaos, through its own proxy.
+    let sdk_of = |chaos: Option<&ChaosRun>, name: &str| chaos.map_or_else(|| sdk.clone(), |c| c.sdk(name, sdk));
 
     let mut key = [0u8; 32];
     getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("no randomness for the pseudonym key: {e}"))?;
@@ -69,7 +81,7 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
     let warehouse = match &opts.warehouse_url {
         Some(url) => {
             let database = resources.stream.replace(['-', '.'], "_").replace("_readings", "");
-            Some(PgWarehouse::create(sdk, url, &database, &env).await?)
+            Some(PgWarehouse::create(&sdk_of(chaos.as_ref(), "warehouse-loader"), url, &database, &env).await?)
         }
         None => None,
     };
@@ -81,6 +93,7 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
         start: clock.start(),
         duration: opts.duration,
         seed: opts.seed,
+        canary: opts.canary,
         ..FleetConfig::new(clock.start())
     });
     register(sdk, &resources, &fleet).await?;
@@ -96,12 +109,13 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
     let sent = Arc::new(SentLog::new((opts.view == Mode::Live).then_some(messages_tx)));
 
     let issuer = Arc::new(LocalIssuer::generate().map_err(|e| anyhow::anyhow!("no randomness for the JWT key: {e}"))?);
-    let backend = Arc::new(ApiBackend::build(sdk, &env, clock.clone()).await?);
+    let backend = Arc::new(ApiBackend::build_with(|name| sdk_of(chaos.as_ref(), name), &env, clock.clone()).await?);
     let (addr, server) =
         gateway::serve(opts.listen, issuer.clone(), backend).await.context("starting the local API")?;
     // The SMS carry links to the ack-link page on this gateway.
     env.set("LINK_BASE_URL", &format!("http://{addr}"));
-    let mut functions = Functions::build(sdk, &env, sent.clone(), live.clone()).await?;
+    let mut functions =
+        Functions::build_with(|name| sdk_of(chaos.as_ref(), name), &env, sent.clone(), live.clone()).await?;
     // Calls go to the voice stand-in: moto has no End User Messaging voice API.
     let voice = vigil_local::voice::VoiceStandIn::start_local().await.context("starting the voice stand-in")?;
     // Every seventh wearer's first caregiver has a phone that cannot take calls: their
@@ -111,14 +125,25 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
             voice.mark_unreachable(phone);
         }
     }
-    functions.offline_detector.alerting.notifier.inner.voice = Some(pipeline::voice_caller(sdk, &voice));
+    functions.offline_detector.alerting.notifier.inner.voice = Some(match chaos.as_mut() {
+        Some(chaos) => {
+            let url = chaos.voice("offline-detector", &voice.endpoint_url()).await?;
+            let config = sdk.to_builder().endpoint_url(url).build();
+            vigil_aws::voice::VoiceCaller::new(vigil_aws::sdk::voice(&config), pipeline::LOCAL_VOICE_ORIGINATION, None)
+        }
+        None => pipeline::voice_caller(sdk, &voice),
+    });
     let tokens = fleet.wearers.iter().map(|w| (w.app_user.clone(), issuer.token(Users::App, &w.app_user))).collect();
     let (care_tokens, accounts) =
         caregivers::accounts(fleet.wearers.iter().map(|w| &w.profile), |sub| issuer.token(Users::Caregivers, sub));
     let replies = pipeline::replies(functions.sms_reply.clone(), clock.clone());
     let care =
         Arc::new(caregivers::CareApi { base_url: format!("http://{addr}"), tokens: care_tokens, accounts, replies });
-    let target = Arc::new(Target { base_url: format!("http://{addr}"), tokens });
+    let phones_url = match chaos.as_mut() {
+        Some(chaos) => chaos.phones(&format!("http://{addr}")).await?,
+        None => format!("http://{addr}"),
+    };
+    let target = Arc::new(Target { base_url: phones_url, tokens });
     if opts.view == Mode::Live {
         println!(
             "local API Gateway on http://{addr}/v1/uploads (JWT checked); {} wearers on the way",
@@ -129,7 +154,10 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
     let (stop_tx, stop_rx) = watch::channel(false);
     let (view_stop_tx, view_stop_rx) = watch::channel(false);
     let drive = async {
-        let ledger = phones::drive(&fleet, &clock, target, live.clone()).await;
+        let ledger = tokio::select! {
+            ledger = phones::drive(&fleet, &clock, target, live.clone()) => ledger,
+            never = hold_for_pipeline(&clock, &live) => match never {},
+        };
         clock.freeze();
         let _ = stop_tx.send(true);
         ledger
@@ -141,10 +169,11 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
         stream: &resources.stream,
         failures_dir: &opts.out_dir,
         drain_timeout: Duration::from_secs(300),
+        chaos: chaos.as_ref().map(|c| &c.chaos),
     };
     let streams =
         Box::pin(pipeline::run_stream_functions(sdk, &functions, &clock, &live, &stream_run, stop_rx.clone()));
-    let schedules = Box::pin(schedules(&functions, warehouse, &clock, &live, stop_rx));
+    let schedules = Box::pin(schedules(&functions, warehouse, &clock, &live, stop_rx, chaos.as_ref()));
     let work = async {
         let done = tokio::join!(drive, streams, schedules);
         let _ = view_stop_tx.send(true);
@@ -161,10 +190,24 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
     // The schedule once more a simulated minute after the last upload: falls past
     // their cancel window with no later reading are raised now. Silence is not:
     // no band has been quiet for 15 minutes.
-    pipeline::detect(&functions, clock.now() + TimeDelta::minutes(1), &live).await;
+    // Under chaos a run can fail a check: as the next minute's run would, run it again.
+    for _ in 0..5 {
+        let ok = pipeline::detect(&functions, clock.now() + TimeDelta::minutes(1), &live).await;
+        if ok || chaos.is_none() {
+            break;
+        }
+    }
     if let Some(warehouse) = warehouse {
         for _ in 0..50 {
-            let (files, rows) = warehouse.load(clock.now()).await.context("loading the warehouse")?;
+            let (files, rows) = match warehouse.load(clock.now()).await {
+                Ok(loaded) => loaded,
+                // Under chaos a load can fail past the SDK's retries: the next one redoes it.
+                Err(err) if chaos.is_some() => {
+                    tracing::warn!(error = %err, "warehouse load failed under chaos; loading again");
+                    continue;
+                }
+                Err(err) => return Err(err.context("loading the warehouse")),
+            };
             Live::add(&live.warehouse_loads, u64::from(files > 0));
             Live::add(&live.warehouse_rows, rows);
             if files == 0 {
@@ -219,6 +262,22 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
     let escalations = escalations::audit(&steps, &records, &live.detector_runs(), calls_placed);
     let (alerts_missed, alerts_unexpected) = summary::match_alerts(&fleet.events, &alerts);
     let sent = sent.all();
+    let chaos = match &chaos {
+        Some(run) => {
+            let caregivers: HashMap<String, String> =
+                caregiver_addresses(&fleet).map(|(a, c, _)| (a.clone(), c.to_owned())).collect();
+            let (confirms, aborts) = (run.chaos.confirms(), run.chaos.aborts());
+            let mut out = crate::chaos::explain(&sent, &caregivers, &confirms, &aborts, escalations.duplicate_calls);
+            out.report = run.chaos.report();
+            out.steps_late_explained =
+                crate::chaos::late_steps_explained(&steps, &records, &live.detector_runs(), &run.detector_runs());
+            out.claimed_never_sent =
+                crate::chaos::claimed_never_sent(sdk, &resources.deliveries_table, &sent, &caregivers).await?;
+            out.failure_destination_files = crate::chaos::failure_files(&opts.out_dir);
+            Some(out)
+        }
+        None => None,
+    };
     let sms_recorded_by_endpoint = match &opts.endpoint_url {
         Some(url) => {
             let url = url.clone();
@@ -262,7 +321,12 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
         wearers: fleet.wearers.len(),
         simulated_minutes: opts.duration.num_minutes(),
         speed: opts.speed,
+        achieved_speed: ledger.achieved_speed,
+        clock_held_s: ledger.clock_held.as_secs_f64(),
         real_seconds: real_start.elapsed().as_secs_f64(),
+        data_bucket: resources.data_bucket.clone(),
+        warehouse_url: warehouse.map(|w| w.url().to_owned()),
+        chaos,
     })
 }
 
@@ -275,6 +339,7 @@ pub async fn schedules(
     clock: &SimClock,
     live: &Live,
     mut stop: watch::Receiver<bool>,
+    chaos: Option<&ChaosRun>,
 ) {
     let every = clock.real(TimeDelta::minutes(1)).max(Duration::from_secs(1));
     let (detect_every, load_every) = (pipeline::schedule("offline-detector"), pipeline::schedule("warehouse-loader"));
@@ -287,13 +352,26 @@ pub async fn schedules(
         let now = clock.now();
         if now - last_detect >= detect_every {
             last_detect = now;
-            pipeline::detect(functions, detector_now(clock, live), live).await;
+            let now = detector_now(clock, live);
+            let run = pipeline::detect(functions, now, live);
+            match chaos {
+                // An aborted run records no tick: the escalation audit counts completed runs.
+                Some(chaos) => chaos.detect(now, Box::pin(run)).await,
+                None => drop(run.await),
+            }
         }
         if let Some(warehouse) = warehouse
             && now - last_load >= load_every
         {
             last_load = now;
-            match warehouse.load(now).await {
+            let load = warehouse.load(now);
+            let loaded = match chaos {
+                Some(chaos) => chaos.chaos.invoke("warehouse-loader", Box::pin(load)).await,
+                None => Some(load.await),
+            };
+            // Aborted: as a crashed run, the next one redoes it.
+            let Some(loaded) = loaded else { continue };
+            match loaded {
                 Ok((files, rows)) => {
                     Live::add(&live.warehouse_loads, u64::from(files > 0));
                     Live::add(&live.warehouse_rows, rows);
@@ -314,6 +392,23 @@ fn detector_now(clock: &SimClock, live: &Live) -> chrono::DateTime<Utc> {
     match live.oldest_unprocessed("alert-processor") {
         Some(arrival) => clock.processing_now(Some(arrival)),
         None => clock.now(),
+    }
+}
+
+/// How far the simulated clock may run ahead of the oldest record alert-processor
+/// has not processed: past it, the clock waits ([`Hold::Pipeline`]).
+const PIPELINE_SLACK: TimeDelta = TimeDelta::seconds(30);
+
+/// Back-pressure from the pipeline: the detector reads silence as simulated time
+/// since a band's newest processed reading, so a backlog on a slow machine (a
+/// second of it is a simulated minute at x60) would look like bands gone quiet.
+/// The clock waits for alert-processor instead; returns never (dropped when the
+/// phones are done, after which the clock is frozen).
+async fn hold_for_pipeline(clock: &SimClock, live: &Live) -> std::convert::Infallible {
+    loop {
+        let oldest = live.oldest_unprocessed("alert-processor");
+        clock.hold_at(Hold::Pipeline, oldest.map(|arrival| clock.at_wall(arrival) + PIPELINE_SLACK));
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -108,7 +108,8 @@ pub async fn serve(sdk: &SdkConfig, opts: &ServeOptions) -> anyhow::Result<()> {
         .collect();
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let stream_run = StreamRun { stream: &resources.stream, failures_dir: &opts.out_dir, drain_timeout: DRAIN };
+    let stream_run =
+        StreamRun { stream: &resources.stream, failures_dir: &opts.out_dir, drain_timeout: DRAIN, chaos: None };
     let streams_stop = stop_rx.clone();
     let work = async {
         let mut streams =
@@ -141,7 +142,7 @@ pub async fn serve(sdk: &SdkConfig, opts: &ServeOptions) -> anyhow::Result<()> {
             }
         }
     };
-    let detector = Box::pin(run::schedules(&functions, None, &clock, &live, stop_rx.clone()));
+    let detector = Box::pin(run::schedules(&functions, None, &clock, &live, stop_rx.clone(), None));
     let printer = Box::pin(print_messages(messages_rx, labels, &live, stop_rx));
     let (result, (), ()) = tokio::join!(Box::pin(work), detector, printer);
     server.abort();

@@ -6,6 +6,7 @@ pub mod bench_batch;
 pub mod kinesis;
 pub mod sinks_raw;
 pub mod sinks_vitals;
+pub mod stalled;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;

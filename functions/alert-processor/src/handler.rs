@@ -112,6 +112,8 @@ impl<P: AlertPorts, Q: Quarantine + Sync> Processor<P, Q> {
 }
 
 impl<P: AlertPorts, Q: Quarantine + Sync> StreamFunction for Processor<P, Q> {
+    const NAME: &'static str = FUNCTION;
+
     async fn process_batch(&self, event: KinesisEvent, now: DateTime<Utc>) -> (KinesisEventResponse, Metrics) {
         self.process(&event, now).await
     }

@@ -21,6 +21,8 @@ use vigil_domain::envelope::encode_envelopes;
 use vigil_domain::ports::{DeviceDirectory, PublishError, RecordPublisher, StreamRecord};
 use vigil_domain::registry::{Denied, authorize};
 use vigil_domain::upload::{FieldError, MAX_BODY_BYTES, RejectedReading, parse_upload};
+use vigil_lambda::Expired;
+use vigil_lambda::deadline::within;
 use vigil_lambda::http::{caller, is_json};
 use vigil_lambda::metrics::Metrics;
 
@@ -111,13 +113,21 @@ where
 
         let upload = match parse_upload(body, now) {
             Ok(upload) => upload,
-            Err(rejected) => return invalid("the upload is not valid", &rejected.errors),
+            Err(rejected) => return invalid("the upload is not valid", &rejected.errors, rejected.errors.len()),
         };
 
-        let link = match self.directory.device(&upload.device_id).await {
-            Ok(link) => link,
-            Err(err) => {
-                tracing::warn!(batch_id = %upload.batch_id, error = %err, source = ?std::error::Error::source(&err).map(ToString::to_string), "device registry unavailable");
+        // The whole request runs under one deadline: the registry lookup may not
+        // spend what the invocation has left (its SDK attempts could outlast it).
+        let deadline = vigil_lambda::http::deadline(request, DEADLINE_MARGIN);
+        let link = match within(deadline, self.directory.device(&upload.device_id)).await {
+            Ok(Ok(link)) => link,
+            Ok(Err(err)) => {
+                tracing::warn!(upload = %upload.log_id(), error = %err, source = ?std::error::Error::source(&err).map(ToString::to_string), "device registry unavailable");
+                return unavailable();
+            }
+            Err(Expired) => {
+                metrics.count("RegistryTimeouts", 1);
+                tracing::warn!(upload = %upload.log_id(), "device registry did not answer in time");
                 return unavailable();
             }
         };
@@ -125,15 +135,17 @@ where
             Ok(link) => link,
             Err(Denied::NoIdentity) => return unauthorized(),
             Err(Denied::NotYourDevice) => {
-                tracing::info!(batch_id = %upload.batch_id, "upload for a device not linked to the caller");
+                tracing::info!(upload = %upload.log_id(), "upload for a device not linked to the caller");
                 return error(StatusCode::FORBIDDEN, "forbidden", "this device is not linked to your account");
             }
         };
 
         metrics.count("ReadingsRejected", upload.rejected.len());
         if upload.readings.is_empty() {
-            let errors: Vec<FieldError> = upload.rejected.iter().flat_map(|r| r.errors.iter().cloned()).collect();
-            return invalid("no reading in the upload is valid", &errors);
+            let total = upload.rejected.iter().map(|r| r.errors.len()).sum();
+            let errors: Vec<&FieldError> =
+                upload.rejected.iter().flat_map(|r| &r.errors).take(MAX_ERRORS_LISTED).collect();
+            return invalid("no reading in the upload is valid", &errors, total);
         }
 
         let records: Vec<StreamRecord> = match encode_envelopes(&upload, &link.wearer_id, now) {
@@ -141,12 +153,12 @@ where
                 encoded.into_iter().map(|data| StreamRecord { partition_key: link.wearer_id.clone(), data }).collect()
             }
             Err(err) => {
-                tracing::error!(batch_id = %upload.batch_id, error = %err, "could not encode envelope");
+                tracing::error!(upload = %upload.log_id(), error = %err, "could not encode envelope");
                 return internal();
             }
         };
 
-        let budget = vigil_lambda::http::budget(request, self.publish_budget, DEADLINE_MARGIN);
+        let budget = deadline.map_or(self.publish_budget, |d| d.within(self.publish_budget).remaining());
         match self.publisher.publish(records, budget).await {
             Ok(report) => {
                 metrics
@@ -154,7 +166,7 @@ where
                     .count("PublishCalls", report.calls as usize)
                     .count("RecordsResent", report.resent);
                 tracing::info!(
-                    batch_id = %upload.batch_id,
+                    upload = %upload.log_id(),
                     accepted = upload.readings.len(),
                     rejected = upload.rejected.len(),
                     calls = report.calls,
@@ -172,11 +184,11 @@ where
             }
             Err(err @ PublishError::Incomplete { .. }) => {
                 metrics.count("PublishTimeouts", 1);
-                tracing::warn!(batch_id = %upload.batch_id, error = %err, budget_ms = budget.as_millis() as u64, "stream did not take the upload in time");
+                tracing::warn!(upload = %upload.log_id(), error = %err, budget_ms = budget.as_millis() as u64, "stream did not take the upload in time");
                 unavailable()
             }
             Err(err @ PublishError::Refused { .. }) => {
-                tracing::error!(batch_id = %upload.batch_id, error = %err, source = ?std::error::Error::source(&err).map(ToString::to_string), "stream refused the upload");
+                tracing::error!(upload = %upload.log_id(), error = %err, source = ?std::error::Error::source(&err).map(ToString::to_string), "stream refused the upload");
                 internal()
             }
         }
@@ -196,8 +208,19 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
     json_response(status, &json!({"error": code, "message": message}))
 }
 
-fn invalid(message: &str, errors: &[FieldError]) -> Response<Body> {
-    json_response(StatusCode::BAD_REQUEST, &json!({"error": "invalid_upload", "message": message, "errors": errors}))
+/// At most this many field errors in one 400: the first ones tell the app's developer
+/// what is wrong, and the answer stays small and fast however bad the upload (1,000
+/// readings with every field wrong are 20,000 errors).
+const MAX_ERRORS_LISTED: usize = 100;
+
+/// A 400 listing the first [`MAX_ERRORS_LISTED`] of `total` errors, and how many it leaves out.
+fn invalid<E: serde::Serialize>(message: &str, errors: &[E], total: usize) -> Response<Body> {
+    let listed = &errors[..errors.len().min(MAX_ERRORS_LISTED)];
+    let mut body = json!({"error": "invalid_upload", "message": message, "errors": listed});
+    if total > listed.len() {
+        body["errors_not_listed"] = json!(total - listed.len());
+    }
+    json_response(StatusCode::BAD_REQUEST, &body)
 }
 
 fn unauthorized() -> Response<Body> {

@@ -18,10 +18,18 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use vigil_alerting::{AlertPorts, Alerting, Outcome};
 use vigil_domain::config::{self as env, ConfigError, Source};
-use vigil_domain::ports::StateStore;
+use vigil_domain::ports::{StateStore, StoreError};
+use vigil_lambda::Deadline;
+use vigil_lambda::deadline::within;
 use vigil_lambda::metrics::Metrics;
 
 pub const FUNCTION: &str = "offline-detector";
+
+/// Time kept back from the invocation's deadline to answer.
+pub const DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
+/// Of a run's time, what wearer checks leave for the due messages and escalation
+/// steps (the more urgent work: nobody has answered an alert).
+pub const DUE_RESERVE: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// offline-detector on AWS (`N`: the notifier, SNS and voice unless the local runner wraps it).
 pub type AwsDetector<N = vigil_alerting::aws::Messaging> = Detector<vigil_alerting::aws::Aws<N>>;
@@ -55,6 +63,11 @@ pub struct Summary {
     /// Alerts whose last escalation level went out with nobody answering.
     pub last_level: Vec<String>,
     pub failed: usize,
+    /// Wearers not checked: the run's time ran short (the next run checks them).
+    pub wearers_left: usize,
+    /// The due messages and steps were not all seen to: the run's time ran out
+    /// (what was not sent stays due for the next run).
+    pub due_left: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,40 +103,86 @@ pub struct Detector<P: AlertPorts> {
 }
 
 impl<P: AlertPorts> Detector<P> {
-    /// Lambda's entry: one scheduled run at `now`, its metrics written to stdout as EMF.
+    /// One scheduled run at `now` with no deadline of its own (tests), its metrics
+    /// written to stdout as EMF.
     pub async fn handle(&self, now: DateTime<Utc>) -> Result<Summary, RunError> {
-        let (result, metrics) = self.process(now).await;
+        self.handle_within(now, None).await
+    }
+
+    /// Lambda's entry: one scheduled run at `now` under the invocation's `deadline`,
+    /// its metrics written to stdout as EMF.
+    pub async fn handle_within(&self, now: DateTime<Utc>, deadline: Option<Deadline>) -> Result<Summary, RunError> {
+        let (result, metrics) = self.process_within(now, deadline).await;
         metrics.emit();
         result
     }
 
-    /// One scheduled run at `now`; returns the result and the metrics without writing
-    /// them (the local runner shows them instead). The alerts raised go to the alert
-    /// path's sink (the curated alerts for the warehouse), as alert-processor's do.
+    /// One scheduled run at `now` with no deadline of its own (tests).
     pub async fn process(&self, now: DateTime<Utc>) -> (Result<Summary, RunError>, Metrics) {
+        self.process_within(now, None).await
+    }
+
+    /// One scheduled run at `now` that is over by `deadline`; returns the result and
+    /// the metrics without writing them (the local runner shows them instead). The
+    /// alerts raised go to the alert path's sink (the curated alerts for the
+    /// warehouse), as alert-processor's do.
+    ///
+    /// Wearer checks take no new wearer once less than [`DUE_RESERVE`] is left, which
+    /// is kept for the due messages and escalation steps; what was left is in the
+    /// summary (`wearers_left`, `due_left`) and the next run (a minute later) does it.
+    pub async fn process_within(
+        &self,
+        now: DateTime<Utc>,
+        deadline: Option<Deadline>,
+    ) -> (Result<Summary, RunError>, Metrics) {
         let started = Instant::now();
         let mut metrics = Metrics::new(FUNCTION);
-        let candidates = match self.alerting.states.needing_check(now - self.config.scan_after).await {
-            Ok(candidates) => candidates,
-            Err(err) => return (Err(RunError::List(err)), metrics),
-        };
+        let checks_until = deadline.map(|d| d.less(DUE_RESERVE));
+        let candidates =
+            match within(checks_until, self.alerting.states.needing_check(now - self.config.scan_after)).await {
+                Ok(Ok(candidates)) => candidates,
+                Ok(Err(err)) => return (Err(RunError::List(err)), metrics),
+                Err(expired) => {
+                    let err = StoreError {
+                        operation: "needing_check",
+                        resource: FUNCTION.into(),
+                        retryable: true,
+                        source: expired.into(),
+                    };
+                    return (Err(RunError::List(err)), metrics);
+                }
+            };
         let mut summary = Summary { checked: candidates.len(), ..Summary::default() };
         let mut total = Outcome::default();
-        for wearer_id in &candidates {
-            match self.alerting.check_wearer(wearer_id, now).await {
-                Ok(outcome) => total.add(outcome),
-                Err(err) => {
+        for (i, wearer_id) in candidates.iter().enumerate() {
+            match within(checks_until, self.alerting.check_wearer(wearer_id, now)).await {
+                Ok(Ok(outcome)) => total.add(outcome),
+                Ok(Err(err)) => {
                     summary.failed += 1;
                     tracing::warn!(wearer_id = %wearer_id, error = %err, "wearer check failed; the next run retries");
                 }
+                Err(_expired) => {
+                    // This wearer (its check dropped) and every later one.
+                    summary.wearers_left = candidates.len() - i;
+                    summary.checked = i;
+                    break;
+                }
             }
         }
-        match self.alerting.send_due(now).await {
-            Ok(outcome) => total.add(outcome),
-            Err(err) => {
+        match within(deadline, self.alerting.send_due(now)).await {
+            Ok(Ok(outcome)) => total.add(outcome),
+            Ok(Err(err)) => {
                 summary.failed += 1;
                 tracing::warn!(error = %err, "listing due messages failed; the next run retries");
             }
+            Err(_expired) => summary.due_left = true,
+        }
+        if summary.wearers_left > 0 || summary.due_left {
+            tracing::warn!(
+                wearers_left = summary.wearers_left,
+                due_left = summary.due_left,
+                "run cut short by its deadline; the next run takes the rest"
+            );
         }
         for alert_id in &total.last_level {
             tracing::warn!(alert_id = %alert_id, "alert reached its last escalation level unacknowledged");
@@ -152,6 +211,8 @@ impl<P: AlertPorts> Detector<P> {
             .count("NotificationsSent", summary.messages_sent)
             .count("NotificationsDeferred", summary.messages_deferred)
             .count("ChecksFailed", summary.failed)
+            .count("WearersLeft", summary.wearers_left)
+            .count("DueLeft", usize::from(summary.due_left))
             .millis("RunMs", started.elapsed().as_secs_f64() * 1e3);
         if summary.failed > 0 {
             return (Err(RunError::Partial { failed: summary.failed, checked: summary.checked }), metrics);

@@ -7,8 +7,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let detector = offline_detector::build(&vigil_lambda::ProcessEnv, &sdk).await?;
     let detector = &detector;
     // The scheduled event carries nothing the detector needs; its clock is the input.
-    run(service_fn(move |_: LambdaEvent<serde_json::Value>| async move {
-        detector.handle(chrono::Utc::now()).await.map_err(lambda_runtime::Error::from)
+    run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        let deadline = vigil_lambda::Deadline::of(&event.context, offline_detector::DEADLINE_MARGIN);
+        detector.handle_within(chrono::Utc::now(), Some(deadline)).await.map_err(lambda_runtime::Error::from)
     }))
     .await
 }

@@ -38,9 +38,14 @@ use vigil_domain::care::{Channel, WearerProfile};
 use vigil_domain::config::{self as env, ConfigError, Source};
 use vigil_domain::lifecycle::{AlertRecord, AlertStatus, Transition, Via};
 use vigil_domain::ports::{AlertStore, LifecycleSink, Notifier, StoreError, TextLog, Texted, WearerDirectory};
+use vigil_lambda::Deadline;
+use vigil_lambda::deadline::within;
 use vigil_lambda::metrics::Metrics;
 
 pub const FUNCTION: &str = "sms-reply";
+
+/// Time kept back from the invocation's deadline to answer Lambda.
+pub const DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// How many of the SMS sent to a number a reply looks at, newest first.
 pub const TEXTED_LIMIT: usize = 20;
@@ -286,16 +291,52 @@ where
         result
     }
 
-    /// Every reply in `event` at `now`; returns the result and the metrics without
-    /// writing them (the local runner shows them instead). A store error fails the
-    /// invocation after the other replies are done, so Lambda retries it.
+    /// Lambda's entry under the invocation's `deadline`: replies not done by then
+    /// fail the invocation, so Lambda retries it (see [`Self::process_within`]).
+    pub async fn handle_within(
+        &self,
+        event: SnsEvent,
+        now: DateTime<Utc>,
+        deadline: Deadline,
+    ) -> Result<Summary, ReplyError> {
+        let (result, metrics) = self.process_within(&event, now, Some(deadline)).await;
+        metrics.emit();
+        result
+    }
+
+    /// Every reply in `event` at `now`, with no deadline of its own (tests); see
+    /// [`Self::process_within`].
     pub async fn process(&self, event: &SnsEvent, now: DateTime<Utc>) -> (Result<Summary, ReplyError>, Metrics) {
+        self.process_within(event, now, None).await
+    }
+
+    /// Every reply in `event` at `now`, each under `deadline` when there is one;
+    /// returns the result and the metrics without writing them (the local runner
+    /// shows them instead). A store error, or a reply not done by the deadline
+    /// (`RepliesTimedOut`), fails the invocation after the other replies are done,
+    /// so Lambda retries it.
+    pub async fn process_within(
+        &self,
+        event: &SnsEvent,
+        now: DateTime<Utc>,
+        deadline: Option<Deadline>,
+    ) -> (Result<Summary, ReplyError>, Metrics) {
         let started = Instant::now();
         let mut metrics = Metrics::new(FUNCTION);
         let mut summary = Summary { replies: event.records.len(), ..Summary::default() };
         let mut first_error = None;
+        let mut timed_out = 0;
         for record in &event.records {
-            match self.reply(&record.sns, now).await {
+            let answer = within(deadline, self.reply(&record.sns, now)).await.unwrap_or_else(|expired| {
+                timed_out += 1;
+                Err(StoreError {
+                    operation: "reply",
+                    resource: FUNCTION.into(),
+                    retryable: true,
+                    source: expired.into(),
+                })
+            });
+            match answer {
                 Ok(outcome) => summary.add(&outcome),
                 Err(err) => {
                     summary.failed += 1;
@@ -319,6 +360,7 @@ where
             .count("RepliesLate", summary.late)
             .count("RepliesRepeated", summary.repeated)
             .count("RepliesFailed", summary.failed)
+            .count("RepliesTimedOut", timed_out)
             .count("ConfirmationsSent", summary.confirmations_sent)
             .count("ConfirmationsFailed", summary.confirmations_failed)
             .millis("RunMs", started.elapsed().as_secs_f64() * 1e3);

@@ -10,7 +10,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     // An SNS subscription invokes asynchronously: an error here makes Lambda retry the
     // event (twice), and the handler recognizes what an earlier attempt did.
     run(service_fn(move |event: LambdaEvent<SnsEvent>| async move {
-        reply.handle(event.payload, chrono::Utc::now()).await.map_err(lambda_runtime::Error::from)
+        let deadline = vigil_lambda::Deadline::of(&event.context, sms_reply::DEADLINE_MARGIN);
+        reply.handle_within(event.payload, chrono::Utc::now(), deadline).await.map_err(lambda_runtime::Error::from)
     }))
     .await
 }

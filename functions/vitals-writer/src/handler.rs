@@ -204,6 +204,8 @@ where
     S: ShadowStore + Sync,
     Q: Quarantine + Sync,
 {
+    const NAME: &'static str = FUNCTION;
+
     async fn process_batch(&self, event: KinesisEvent, now: DateTime<Utc>) -> (KinesisEventResponse, Metrics) {
         self.process(event, now).await
     }

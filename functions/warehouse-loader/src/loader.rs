@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use vigil_domain::ports::StoreError;
+use vigil_lambda::Deadline;
 use vigil_warehouse::{FileKind, FileQueue, PendingFile, Warehouse, WarehouseError, manifest};
 
 /// Below this much time left, a kind is left for the next run rather than
@@ -112,14 +113,31 @@ impl<W: Warehouse + Sync, Q: FileQueue + Sync> Loader<W, Q> {
 
     /// One run within `budget` (the Lambda cuts it to its own deadline).
     pub async fn run_within(&self, now: DateTime<Utc>, budget: Duration) -> Result<LoadReport, LoadError> {
-        let deadline = tokio::time::Instant::now() + budget;
+        // Every call runs under the run's deadline, so a stalled store or warehouse
+        // ends the run in time rather than Lambda's timeout ending it unreported.
+        let deadline = Deadline::after(budget, Duration::ZERO);
+        let out_of_time = |operation| StoreError {
+            operation,
+            resource: "warehouse-loader".into(),
+            retryable: true,
+            source: Box::new(vigil_lambda::Expired),
+        };
         let mut report = LoadReport::default();
         if !self.migrated.load(Ordering::Acquire) {
-            let migrated = self.warehouse.migrate().await.map_err(LoadError::Migrate)?;
+            let migrated = deadline
+                .run(self.warehouse.migrate())
+                .await
+                .map_err(|_| WarehouseError::Timeout { statement_id: "migrate".into(), budget })
+                .and_then(|r| r)
+                .map_err(LoadError::Migrate)?;
             report.migrations_applied = migrated.applied;
             self.migrated.store(true, Ordering::Release);
         }
-        let pending = self.queue.pending(self.max_files).await.map_err(LoadError::Pending)?;
+        let pending = deadline
+            .run(self.queue.pending(self.max_files))
+            .await
+            .unwrap_or_else(|_| Err(out_of_time("pending")))
+            .map_err(LoadError::Pending)?;
         report.files_pending = pending.len();
 
         let mut first_error: Option<(FileKind, usize, WarehouseError)> = None;
@@ -129,13 +147,17 @@ impl<W: Warehouse + Sync, Q: FileQueue + Sync> Loader<W, Q> {
             if files.is_empty() {
                 continue;
             }
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let left = deadline.remaining();
             if left < MIN_LOAD_BUDGET {
                 report.kinds_deferred.push(kind.as_str());
                 continue;
             }
             let run_id = manifest::run_id(now, kind, &files);
-            match self.warehouse.load(kind, &files, &run_id, left).await {
+            let load = deadline
+                .run(self.warehouse.load(kind, &files, &run_id, left))
+                .await
+                .unwrap_or_else(|_| Err(WarehouseError::Timeout { statement_id: run_id.clone(), budget: left }));
+            match load {
                 Ok(loaded) => {
                     tracing::info!(
                         kind = kind.as_str(),
@@ -148,7 +170,8 @@ impl<W: Warehouse + Sync, Q: FileQueue + Sync> Loader<W, Q> {
                     report.rows_staged += loaded.rows_staged;
                     report.rows_merged += loaded.rows_merged;
                     for file in &files {
-                        match self.queue.mark_loaded(&file.key, now).await {
+                        let marked = deadline.run(self.queue.mark_loaded(&file.key, now)).await;
+                        match marked.unwrap_or_else(|_| Err(out_of_time("mark_loaded"))) {
                             Ok(true) => report.files_loaded += 1,
                             Ok(false) => report.files_marked_by_other_run += 1,
                             Err(e) => {

@@ -1,3 +1,7 @@
+// The Lambda runtime, the run and its calls, each under the run's deadline, nest futures
+// deeper than the compiler's default layout depth.
+#![recursion_limit = "256"]
+
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use lambda_runtime::{LambdaEvent, run, service_fn, tracing};
 

@@ -59,6 +59,7 @@ fn delivery() -> Delivery {
         message: message(),
         not_before: None,
         step: None,
+        notice: None,
     }
 }
 

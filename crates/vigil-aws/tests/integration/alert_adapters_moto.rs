@@ -73,6 +73,7 @@ fn delivery(caregiver: &str, not_before: Option<DateTime<Utc>>) -> Delivery {
         message: message("Ana's band battery is low"),
         not_before,
         step: None,
+        notice: None,
     }
 }
 
@@ -289,6 +290,27 @@ async fn deferred_deliveries_come_due_once_and_survive_a_failed_send() {
     log.sent(&d, "msg-1", at + minutes(2)).await.unwrap();
     assert!(log.due(at + minutes(60)).await.unwrap().is_empty(), "sent: never due again");
     assert_eq!(log.claim(&d, at + minutes(60)).await.unwrap(), Claim::AlreadySent);
+}
+
+#[tokio::test]
+async fn a_message_whose_sender_died_between_claim_and_send_comes_due_when_its_lease_ends() {
+    let sdk = require().await;
+    let log = deliveries_table(&sdk).await;
+    let (first, confirmed) = (delivery("cg-1", None), delivery("cg-2", None));
+    for d in [&first, &confirmed] {
+        assert_eq!(log.claim(d, t0()).await.unwrap(), Claim::Granted);
+    }
+    log.sent(&confirmed, "msg-2", t0()).await.unwrap();
+    assert!(log.due(t0() + chrono::Duration::seconds(59)).await.unwrap().is_empty(), "a live sender's lease");
+    assert_eq!(
+        log.due(t0() + chrono::Duration::seconds(61)).await.unwrap(),
+        vec![first.clone()],
+        "the unconfirmed claim, whole, for the sweep to send; the confirmed one never"
+    );
+    // The sweep takes it over, sends and confirms: it leaves the index.
+    assert_eq!(log.claim(&first, t0() + minutes(2)).await.unwrap(), Claim::Granted);
+    log.sent(&first, "msg-1", t0() + minutes(2)).await.unwrap();
+    assert!(log.due(t0() + minutes(60)).await.unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ use std::cell::Cell;
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use super::state::{Episode, PendingFall, WearStretch, WearerState};
+use super::state::{Episode, PendingFall, RaisedFall, WearStretch, WearerState};
 use super::{Alert, MAX_ALERT_READINGS, RuleKind, Thresholds};
 use crate::envelope::ReadingId;
 use crate::reading::{Activity, Location, Reading};
@@ -63,8 +63,6 @@ pub fn evaluate(
         if ev.state.last_seen.is_none_or(|seen| at > seen) {
             ev.values(&clock, at, &id, r);
             ev.state.last_seen = Some(at);
-            // The band is back: a no-data episode is over.
-            ev.state.episodes.remove(&RuleKind::NoData);
         }
     }
     if let Some(seen) = ev.state.last_seen {
@@ -78,20 +76,41 @@ pub fn evaluate(
 /// of the wearer's current event time (the processor passes its clock, after
 /// [`evaluate`] and on its schedule). Without this, a wearer whose band went
 /// silent after a fall (the case that matters most) would never be alerted.
+///
+/// Also ends an open `no_data` episode once the band is current again: its newest
+/// reading is less than the no-data threshold old at `now`. A late upload of old
+/// readings (a phone catching up on its buffer) does not end it, so one silence
+/// raises one alert, however its readings trickle in.
 pub fn flush(state: &mut WearerState, thresholds: &Thresholds, now: DateTime<Utc>) -> Vec<Alert> {
     let mut ev = Eval { state, th: thresholds, alerts: Vec::new() };
     ev.due_falls(now);
+    if ev.state.last_seen.is_some_and(|seen| now - seen < thresholds.no_data()) {
+        ev.state.episodes.remove(&RuleKind::NoData);
+    }
     ev.alerts
 }
 
+/// The raised falls of `after` whose cancel arrived since `before` (the same
+/// wearer's raised falls before an evaluation): their alerts are to be resolved and
+/// their caregivers told the fall was cancelled on the band. Evaluating the same
+/// readings on `before` again gives the same list, so a retry finds them again.
+pub fn newly_cancelled_falls<'a>(before: &[RaisedFall], after: &'a [RaisedFall]) -> Vec<&'a RaisedFall> {
+    after
+        .iter()
+        .filter(|f| f.cancelled_at.is_some())
+        .filter(|f| !before.iter().any(|b| b.at == f.at && b.cancelled_at.is_some()))
+        .collect()
+}
+
 /// The offline detector's rule: a `no_data` alert when nothing has been seen from
-/// the band for `no_data_min` by `now` (the detector's clock), once per silence.
-/// The episode starts at the last reading, so every run of the detector computes
-/// the same id until a new reading arrives.
+/// the band for `no_data_min` by `now` (the detector's clock), once per silence,
+/// and not within the rule's cooldown of the previous one. The episode starts at
+/// the last reading and stays open until the band is current again ([`flush`]),
+/// so late readings of the silence raise no second alert.
 pub fn check_offline(state: &mut WearerState, thresholds: &Thresholds, now: DateTime<Utc>) -> Option<Alert> {
     let last = state.last_seen?;
     let rule = RuleKind::NoData;
-    let already = state.episodes.get(&rule).is_some_and(|e| e.start == last);
+    let already = state.episodes.contains_key(&rule);
     if now - last < thresholds.no_data() || already || !cooled_down(state, thresholds, rule, now) {
         return None;
     }
@@ -151,7 +170,13 @@ impl Eval<'_> {
         }
         let window = self.th.fall_cancel_window();
         if r.fall_cancelled == Some(true) {
-            state.pending_falls.retain(|f| !(f.at <= at && at <= f.at + window));
+            let cancels = |fall: DateTime<Utc>| fall <= at && at <= fall + window;
+            state.pending_falls.retain(|f| !cancels(f.at));
+            // Too late to hold the alert back (the band went quiet inside the
+            // window, or the batch that passed it came first): it is resolved instead.
+            for raised in state.raised_falls.iter_mut().filter(|f| f.cancelled_at.is_none() && cancels(f.at)) {
+                raised.cancelled_at = Some(at);
+            }
             // Kept: the fall it cancels may be delivered later than the cancel.
             if !state.fall_cancels.contains(&at) {
                 state.fall_cancels.push(at);
@@ -189,6 +214,9 @@ impl Eval<'_> {
             return;
         }
         windows.push(window_start);
+        if rule == RuleKind::Fall {
+            self.state.raised_falls.push(RaisedFall { at, window_start, cancelled_at: None });
+        }
         let mut alert = Alert::new(&self.state.wearer_id, rule, window_start, at);
         alert.readings.push(reading.to_owned());
         alert.location = location.or(self.state.last_location.map(|(_, l)| l));
@@ -314,6 +342,7 @@ impl Eval<'_> {
     fn prune(&mut self, seen: DateTime<Utc>) {
         let horizon = seen - MAX_AGE;
         self.state.fall_cancels.retain(|&c| c >= horizon);
+        self.state.raised_falls.retain(|f| f.at >= horizon);
         for (rule, windows) in self.state.alerted_windows.iter_mut() {
             // A window starts up to one cooldown before the readings in it.
             let oldest = horizon - self.th.cooldown(*rule);

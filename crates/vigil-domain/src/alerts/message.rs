@@ -154,6 +154,48 @@ pub fn render_voice(alert: &Alert, wearer_name: &str, tz: Tz, lang: Language) ->
     out.join(" ")
 }
 
+/// Most segments the "fall cancelled" SMS may cost (one for a short name).
+pub const MAX_CANCELLED_SMS_SEGMENTS: usize = 2;
+
+/// What the caregivers of `wearer_name` (personal data: never log the result) are
+/// told when the cancel of a fall arrives after the fall alert went out: it was
+/// cancelled on the band at `cancelled_at` (the wearer's local time, zone `tz`) and
+/// nothing needs doing. The SMS has no acknowledgement link (there is nothing
+/// to acknowledge) and costs at most [`MAX_CANCELLED_SMS_SEGMENTS`], the name
+/// shortened with "…" if need be.
+pub fn render_fall_cancelled(
+    alert: &Alert,
+    wearer_name: &str,
+    tz: Tz,
+    lang: Language,
+    cancelled_at: chrono::DateTime<chrono::Utc>,
+) -> Message {
+    let at = clock(cancelled_at.with_timezone(&tz).naive_local().time(), lang, false);
+    let text = |n: &str| match lang {
+        Language::En => format!("Vigil: {n}'s fall alert was cancelled on the band {at}. No action needed."),
+        Language::Es => {
+            format!("Vigil: la alerta de caída de {n} se canceló en la pulsera {at}. No hace falta hacer nada.")
+        }
+        Language::PtBr => {
+            format!("Vigil: o alerta de queda de {n} foi cancelado na pulseira {at}. Não é preciso fazer nada.")
+        }
+    };
+    let name = shorten(wearer_name.trim(), MAX_NAME_CHARS);
+    let title = match lang {
+        Language::En => format!("Fall cancelled: {name}"),
+        Language::Es => format!("Caída cancelada: {name}"),
+        Language::PtBr => format!("Queda cancelada: {name}"),
+    };
+    Message {
+        alert_id: alert.id.to_string(),
+        sms: fit_name(&name, |t| fits(t, 0, MAX_CANCELLED_SMS_SEGMENTS), text),
+        push_title: title,
+        push_body: text(&name),
+        voice: String::new(),
+        language: lang,
+    }
+}
+
 struct Ctx<'a> {
     name: &'a str,
     at: NaiveTime,

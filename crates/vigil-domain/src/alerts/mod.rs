@@ -18,7 +18,7 @@
 //! | `inactivity` | band worn, no steps and no activity above `rest`, during the wearer's daytime | 3 h, daytime 08:00–21:00 local | medium |
 //! | `not_worn` | band reported not worn during the wearer's daytime | 30 min, same daytime | medium |
 //! | `battery_low` | battery below the limit; the episode ends back at limit + hysteresis | < 15 %, ends at ≥ 20 % | low |
-//! | `no_data` | no reading for a while ([`check_offline`], wall clock) | 15 min | medium |
+//! | `no_data` | no reading for a while ([`check_offline`], wall clock); over once the band is current again ([`flush`]) | 15 min | medium |
 //!
 //! Every rule raises at most one alert per episode, and none within the cooldown
 //! (default 30 min, overridable per rule) after the previous alert of the same
@@ -36,9 +36,13 @@
 //! SOS and fall alerts must not depend on the order uploads arrive in, so their
 //! cooldown is a fixed window of event time aligned to the Unix epoch: at most one
 //! alert per rule per window, whatever arrives first, and the window start is the
-//! episode start (hence the alert id). A fall's cancel counts if it is delivered
-//! no later than the first batch that carries event time past the fall's window
-//! (the app uploads falls and cancels at once, routine readings later).
+//! episode start (hence the alert id). A fall's cancel holds the alert back if it
+//! is delivered no later than the first batch that carries event time past the
+//! fall's window (the app uploads falls and cancels at once, routine readings
+//! later), or before the band's silence raised it. A cancel that arrives after
+//! its fall was raised marks it cancelled ([`RaisedFall::cancelled_at`],
+//! [`newly_cancelled_falls`]): the alert path resolves the alert and tells the
+//! caregivers it was cancelled on the band.
 
 mod engine;
 pub mod message;
@@ -52,9 +56,9 @@ use sha2::{Digest, Sha256};
 use crate::names::{self, UnknownName};
 use crate::reading::Location;
 
-pub use engine::{MAX_GAP, check_offline, evaluate, flush};
-pub use message::{Language, Message, render, render_voice};
-pub use state::{Episode, PendingFall, WearStretch, WearerState};
+pub use engine::{MAX_GAP, check_offline, evaluate, flush, newly_cancelled_falls};
+pub use message::{Language, Message, render, render_fall_cancelled, render_voice};
+pub use state::{Episode, PendingFall, RaisedFall, WearStretch, WearerState};
 pub use thresholds::Thresholds;
 
 /// Most reading ids one alert (or open episode) keeps: enough to audit, bounded

@@ -33,6 +33,9 @@ pub struct WearerState {
     pub pending_falls: Vec<PendingFall>,
     /// Event times of fall cancels, kept because a cancel may arrive before its fall.
     pub fall_cancels: Vec<DateTime<Utc>>,
+    /// Falls that raised an alert, kept (as long as cancels are) because their
+    /// cancel may arrive after the fall was raised.
+    pub raised_falls: Vec<RaisedFall>,
     /// For SOS and fall: starts of the cooldown windows that already raised an alert.
     pub alerted_windows: BTreeMap<RuleKind, Vec<DateTime<Utc>>>,
     /// For the other rules: `raised_at` of the latest alert, for the cooldown.
@@ -67,6 +70,26 @@ pub struct PendingFall {
     pub reading: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<Location>,
+}
+
+/// A fall that raised an alert.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RaisedFall {
+    /// Event time of the fall (the alert's `raised_at`).
+    pub at: DateTime<Utc>,
+    /// Its alert's episode start (the cooldown window), hence its alert id.
+    pub window_start: DateTime<Utc>,
+    /// Event time of a cancel inside its window that arrived after it was
+    /// raised: the alert is resolved and the caregivers are told.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_at: Option<DateTime<Utc>>,
+}
+
+impl RaisedFall {
+    /// The id of the alert it raised, for `wearer_id`.
+    pub fn alert_id(&self, wearer_id: &str) -> super::AlertId {
+        super::AlertId::new(wearer_id, RuleKind::Fall, self.window_start)
+    }
 }
 
 /// The band's wear status and when it began.

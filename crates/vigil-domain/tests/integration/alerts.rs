@@ -6,7 +6,7 @@ use chrono_tz::Tz;
 use vigil_domain::alerts::message::{MAX_LINK_CHARS, MAX_SMS_SEGMENTS};
 use vigil_domain::alerts::{
     Alert, AlertId, Language, MAX_ALERT_READINGS, MAX_GAP, RuleKind, Severity, Thresholds, WearerState, check_offline,
-    evaluate, flush, render,
+    evaluate, flush, newly_cancelled_falls, render, render_fall_cancelled,
 };
 use vigil_domain::reading::{Activity, Location};
 use vigil_domain::{Reading, ReadingId};
@@ -164,13 +164,74 @@ fn a_cancel_delivered_before_its_fall_still_cancels_it() {
 }
 
 #[test]
-fn a_cancel_delivered_after_event_time_passed_the_window_is_too_late() {
-    // The documented limit: the fall was raised with the batch that passed its window.
+fn a_cancel_delivered_after_event_time_passed_the_window_marks_the_raised_fall_cancelled() {
+    // Too late to hold the alert back (the batch that passed the window raised it),
+    // not too late to resolve it.
     let mut s = WearerState::new("w-1");
     let mut first = series(utc(12, 0, 0), Duration::seconds(60), |_| {});
     first[0].fall_detected = Some(true);
-    assert_eq!(rules(&run(&mut s, &first)), vec![RuleKind::Fall]);
+    let raised = run(&mut s, &first);
+    assert_eq!(rules(&raised), vec![RuleKind::Fall]);
+    let before = s.raised_falls.clone();
     assert!(run(&mut s, &[with(utc(12, 0, 10), |r| r.fall_cancelled = Some(true))]).is_empty());
+    let cancelled = newly_cancelled_falls(&before, &s.raised_falls);
+    assert_eq!(cancelled.len(), 1);
+    assert_eq!(cancelled[0].alert_id("w-1"), raised[0].id);
+    assert_eq!(cancelled[0].cancelled_at, Some(utc(12, 0, 10)));
+}
+
+#[test]
+fn a_fall_raised_because_the_band_went_quiet_is_cancelled_by_its_late_cancel_once() {
+    let th = Thresholds::default();
+    let mut s = WearerState::new("w-1");
+    run(&mut s, &[with(utc(12, 0, 0), |r| r.fall_detected = Some(true))]);
+    // The band goes quiet inside the window: the schedule raises the fall.
+    let raised = flush(&mut s, &th, utc(12, 1, 0));
+    assert_eq!(rules(&raised), vec![RuleKind::Fall]);
+    let before = s.raised_falls.clone();
+    assert!(newly_cancelled_falls(&before, &s.raised_falls).is_empty(), "nothing cancelled yet");
+
+    // Then the cancel (18 s after the fall, inside the window) arrives late.
+    let cancel = with(utc(12, 0, 18), |r| r.fall_cancelled = Some(true));
+    let mut retry = s.clone();
+    assert!(run(&mut s, std::slice::from_ref(&cancel)).is_empty(), "no new alert");
+    let cancelled = newly_cancelled_falls(&before, &s.raised_falls);
+    assert_eq!(cancelled.iter().map(|f| f.alert_id("w-1")).collect::<Vec<_>>(), vec![raised[0].id.clone()]);
+    assert_eq!(cancelled[0].at, utc(12, 0, 0));
+
+    // A retry on the saved state before finds the same; once saved, a redelivery finds nothing.
+    run(&mut retry, std::slice::from_ref(&cancel));
+    assert_eq!(retry.raised_falls, s.raised_falls);
+    let saved = s.raised_falls.clone();
+    run(&mut s, std::slice::from_ref(&cancel));
+    assert!(newly_cancelled_falls(&saved, &s.raised_falls).is_empty(), "told once");
+    assert!(flush(&mut s, &th, utc(12, 30, 0)).is_empty());
+}
+
+#[test]
+fn a_late_cancel_outside_the_falls_window_cancels_nothing() {
+    let th = Thresholds::default();
+    let mut s = WearerState::new("w-1");
+    run(&mut s, &[with(utc(12, 0, 0), |r| r.fall_detected = Some(true))]);
+    assert_eq!(rules(&flush(&mut s, &th, utc(12, 1, 0))), vec![RuleKind::Fall]);
+    let before = s.raised_falls.clone();
+    run(&mut s, &[with(utc(12, 0, 31), |r| r.fall_cancelled = Some(true))]);
+    run(&mut s, &[with(utc(11, 59, 59), |r| r.fall_cancelled = Some(true))]);
+    assert!(newly_cancelled_falls(&before, &s.raised_falls).is_empty());
+}
+
+#[test]
+fn a_late_cancel_of_a_second_fall_in_the_window_leaves_the_first_falls_alert() {
+    // One alert per 5-minute window: the second fall raised none, so its cancel resolves nothing.
+    let th = Thresholds::default();
+    let mut s = WearerState::new("w-1");
+    run(&mut s, &[with(utc(12, 0, 0), |r| r.fall_detected = Some(true))]);
+    assert_eq!(rules(&flush(&mut s, &th, utc(12, 1, 0))), vec![RuleKind::Fall]);
+    run(&mut s, &[with(utc(12, 2, 0), |r| r.fall_detected = Some(true))]);
+    assert!(flush(&mut s, &th, utc(12, 3, 0)).is_empty(), "same window");
+    let before = s.raised_falls.clone();
+    run(&mut s, &[with(utc(12, 2, 10), |r| r.fall_cancelled = Some(true))]);
+    assert!(newly_cancelled_falls(&before, &s.raised_falls).is_empty());
 }
 
 // ---- heart rate and SpO2 ----
@@ -541,14 +602,90 @@ fn no_data_after_fifteen_silent_minutes_once_per_silence() {
         (RuleKind::NoData, Severity::Medium, utc(12, 0, 0), Some(15.0))
     );
     assert!(check_offline(&mut s, &th, utc(12, 20, 0)).is_none());
-    // The band comes back, then goes silent again: a new episode, after the cooldown.
+    // The band comes back (the processor flushes at its clock), then goes silent
+    // again: a new episode, after the cooldown.
     run(&mut s, &[reading(utc(12, 21, 0))]);
+    flush(&mut s, &th, utc(12, 21, 5));
+    assert!(!s.episodes.contains_key(&RuleKind::NoData), "current again");
     assert!(check_offline(&mut s, &th, utc(12, 40, 0)).is_none(), "cooldown");
     let b = check_offline(&mut s, &th, utc(12, 45, 0)).unwrap();
     assert_ne!(a.id, b.id);
 }
 
+#[test]
+fn a_late_upload_of_old_readings_does_not_end_a_silence() {
+    // The flap: "no data since 10:44 (17 min)", then a late upload of
+    // readings up to 10:45 and "no data since 10:45 (16 min)" a minute later.
+    let th = Thresholds::default();
+    let mut s = WearerState::new("w-1");
+    run(&mut s, &[reading(utc(10, 44, 0))]);
+    let first = check_offline(&mut s, &th, utc(11, 1, 0)).unwrap();
+    assert_eq!(first.episode_start, utc(10, 44, 0));
+    // The phone catches up on a minute of its buffer, processed at 11:01:30.
+    run(&mut s, &series(utc(10, 44, 5), Duration::seconds(55), |_| {}));
+    assert!(flush(&mut s, &th, utc(11, 1, 30)).is_empty());
+    assert!(s.episodes.contains_key(&RuleKind::NoData), "still silent: the newest reading is 16 min old");
+    for minute in 2..40 {
+        assert!(check_offline(&mut s, &th, utc(11, minute, 0)).is_none(), "one alert per silence (11:{minute:02})");
+    }
+    // Current again: the episode is over (the alert path resolves it) ...
+    run(&mut s, &[reading(utc(11, 40, 0))]);
+    flush(&mut s, &th, utc(11, 40, 10));
+    assert!(!s.episodes.contains_key(&RuleKind::NoData));
+    // ... and the cooldown from 11:01 is long over: a new silence alerts.
+    let second = check_offline(&mut s, &th, utc(11, 55, 0)).unwrap();
+    assert_eq!(second.episode_start, utc(11, 40, 0));
+}
+
+#[test]
+fn a_silence_that_ends_within_the_cooldown_waits_it_out_before_a_new_alert() {
+    let th = Thresholds::default();
+    let mut s = WearerState::new("w-1");
+    run(&mut s, &[reading(utc(10, 0, 0))]);
+    check_offline(&mut s, &th, utc(10, 15, 0)).unwrap();
+    run(&mut s, &[reading(utc(10, 16, 0))]);
+    flush(&mut s, &th, utc(10, 16, 0));
+    // Silent again from 10:16: 15 min at 10:31, but the cooldown (30 min from 10:15) holds until 10:45.
+    assert!(check_offline(&mut s, &th, utc(10, 31, 0)).is_none());
+    assert!(check_offline(&mut s, &th, utc(10, 44, 59)).is_none());
+    let again = check_offline(&mut s, &th, utc(10, 45, 0)).unwrap();
+    assert_eq!(again.episode_start, utc(10, 16, 0));
+}
+
 // ---- messages ----
+
+#[test]
+fn the_fall_cancelled_notice_is_short_in_every_language_with_the_local_time() {
+    use vigil_domain::alerts::message::MAX_CANCELLED_SMS_SEGMENTS;
+    use vigil_domain::sms::segments;
+    let fall = alert_of(RuleKind::Fall, None);
+    // Cancelled at 12:42:10 UTC: 14:42 in Madrid.
+    let at = utc(12, 42, 10);
+    let en = render_fall_cancelled(&fall, "Carmen", MADRID, Language::En, at);
+    assert_eq!(en.sms, "Vigil: Carmen's fall alert was cancelled on the band at 14:42. No action needed.");
+    assert_eq!(en.alert_id, fall.id.to_string());
+    assert_eq!(en.push_title, "Fall cancelled: Carmen");
+    let es = render_fall_cancelled(&fall, "Carmen", MADRID, Language::Es, at);
+    assert_eq!(
+        es.sms,
+        "Vigil: la alerta de caída de Carmen se canceló en la pulsera a las 14:42. No hace falta hacer nada."
+    );
+    let pt = render_fall_cancelled(&fall, "Carmen", SAO_PAULO, Language::PtBr, at);
+    assert_eq!(
+        pt.sms,
+        "Vigil: o alerta de queda de Carmen foi cancelado na pulseira às 9h42. Não é preciso fazer nada."
+    );
+    for lang in [Language::En, Language::Es, Language::PtBr] {
+        for name in ["Ana", "María José Pérez Gil", &"Conceição ".repeat(12)] {
+            let m = render_fall_cancelled(&fall, name, MADRID, lang, at);
+            let seg = segments(&m.sms);
+            assert!(seg.segments <= MAX_CANCELLED_SMS_SEGMENTS, "{lang:?} {name}: {} ({seg:?})", m.sms);
+            assert!(!m.sms.contains("http"), "nothing to acknowledge: no link");
+        }
+        let short = render_fall_cancelled(&fall, "Ana", MADRID, lang, at);
+        assert!(short.sms.contains("Ana") && segments(&short.sms).segments <= 2, "{}", short.sms);
+    }
+}
 
 /// An alert as the alerts table stores it, raised at 12:05 UTC (14:05 in Madrid).
 fn alert_of(rule: RuleKind, value: Option<f64>) -> Alert {

@@ -18,8 +18,11 @@ fn assert_agrees(bytes: &[u8]) -> Result<bool, TestCaseError> {
     let Some(fast) = canonical::decode(bytes) else { return Ok(false) };
     match Envelope::decode_serde(bytes) {
         Ok(serde) => prop_assert_eq!(&fast, &serde, "{}", String::from_utf8_lossy(bytes)),
-        // The version is checked after decoding, on both paths.
+        // The version and repeated seqs are checked after decoding, on both paths.
         Err(vigil_domain::envelope::DecodeError::Version(v)) => prop_assert_eq!(fast.v, v),
+        Err(vigil_domain::envelope::DecodeError::RepeatedSeq(seq)) => {
+            prop_assert!(fast.readings.iter().filter(|r| r.seq == seq).count() > 1)
+        }
         Err(e) => {
             prop_assert!(false, "fast path took what serde_json refuses ({e}): {}", String::from_utf8_lossy(bytes))
         }

@@ -165,3 +165,36 @@ fn timestamps_keep_their_offset_and_precision_through_the_envelope() {
         assert_eq!(got.ts.to_rfc3339(), sent.ts.to_rfc3339());
     }
 }
+
+#[test]
+fn records_ingest_never_writes_are_refused_with_their_reason() {
+    use vigil_domain::envelope::DecodeError;
+    let decode = |v: &serde_json::Value| Envelope::decode(&serde_json::to_vec(v).unwrap());
+    let bytes = encode_envelopes(&upload_of((0..3).map(widest_reading).collect()), "w-1", now()).unwrap().remove(0);
+    let valid: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert!(decode(&valid).is_ok());
+
+    // A newer version with a field this one lacks is named as the version, not as a stray field.
+    let mut newer = valid.clone();
+    newer["v"] = json!(2);
+    newer["consent"] = json!({"scope": "research"});
+    assert!(matches!(decode(&newer), Err(DecodeError::Version(2))), "{:?}", decode(&newer));
+
+    let mut repeated = valid.clone();
+    repeated["readings"][2]["seq"] = repeated["readings"][0]["seq"].clone();
+    let seq = repeated["readings"][0]["seq"].as_u64().unwrap();
+    assert!(matches!(decode(&repeated), Err(DecodeError::RepeatedSeq(s)) if s == seq), "{:?}", decode(&repeated));
+
+    // Valid but for its size: refused before it is parsed.
+    let mut big = valid;
+    big["readings"] = json!((0..4_000).map(widest_reading).collect::<Vec<_>>());
+    let big = serde_json::to_vec(&big).unwrap();
+    assert!(big.len() > MAX_RECORD_BYTES);
+    assert!(matches!(Envelope::decode(&big), Err(DecodeError::TooLarge(n)) if n == big.len()));
+
+    for (err, kind) in [(decode(&newer), "unsupported_version"), (decode(&repeated), "repeated_seq")] {
+        assert_eq!(err.unwrap_err().kind(), kind);
+    }
+    assert_eq!(Envelope::decode(b"\xde\xad").unwrap_err().kind(), "not_json");
+    assert_eq!(Envelope::decode(b"[1]").unwrap_err().kind(), "not_an_envelope");
+}

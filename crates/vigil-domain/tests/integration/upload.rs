@@ -201,8 +201,8 @@ fn a_duplicated_key_is_still_explained() {
     let body = br#"{"device_id":"d","batch_id":"b","app_version":"1","readings":[{"ts":"2026-11-22T09:59:00Z","seq":1,"seq":2,"worn":true}]}"#;
     let up = parse_upload(body, now()).unwrap();
     let e = &up.rejected[0].errors[0];
-    assert_eq!(e.code, ErrorCode::InvalidReading);
-    assert!(e.message.contains("duplicate field"), "{}", e.message);
+    assert_eq!((e.field.as_str(), e.code), ("readings[0].seq", ErrorCode::InvalidReading));
+    assert!(e.message.contains("seq is sent more than once"), "{}", e.message);
 }
 
 #[test]

@@ -95,6 +95,7 @@ use vigil_domain::care::WearerProfile;
 use vigil_domain::registry::DeviceLink;
 pub use vigil_domain::upload::MAX_READINGS;
 
+pub use people::canary_markers;
 pub use sim::Uploads;
 
 /// The `app_version` every simulated upload carries.
@@ -126,6 +127,10 @@ pub struct FleetConfig {
     pub upload_interval_s: i64,
     /// Injected events per wearer per simulated hour; 0 for none.
     pub events_per_wearer_hour: f64,
+    /// A tag (six digits, 100000 to 999999) that makes every name, caregiver phone and device id a
+    /// canary string ([`canary_markers`]), for tests that scan logs and stores for
+    /// personal data. None: the fictitious people above.
+    pub canary: Option<u32>,
 }
 
 impl FleetConfig {
@@ -143,6 +148,7 @@ impl FleetConfig {
             reading_interval_s: 5,
             upload_interval_s: 60,
             events_per_wearer_hour: Self::DEFAULT_EVENTS_PER_WEARER_HOUR,
+            canary: None,
         }
     }
 
@@ -158,6 +164,7 @@ impl FleetConfig {
             reading_interval_s: self.reading_interval_s.clamp(1, 86_400),
             upload_interval_s: self.upload_interval_s.clamp(1, 86_400),
             events_per_wearer_hour: rate,
+            canary: self.canary,
         }
     }
 }
@@ -286,7 +293,7 @@ impl Fleet {
         let (wearers, mut plans): (Vec<_>, Vec<_>) = (0..config.wearers)
             .map(|i| {
                 let mut rng = rng::Rng::derive(config.seed, i as u64);
-                let person = people::person(i, &mut rng, &mut next_caregiver);
+                let person = people::person(i, &mut rng, &mut next_caregiver, config.canary);
                 let plan = sim::WearerPlan::new(&person, &timing, rng);
                 (person.sim, plan)
             })

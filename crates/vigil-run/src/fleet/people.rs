@@ -83,8 +83,17 @@ pub(crate) struct Person {
     pub home: Location,
 }
 
+/// The markers of a canary fleet's personal data ([`super::FleetConfig::canary`]): every
+/// wearer's and caregiver's name starts with the first, every device id with the
+/// second, every caregiver phone (E.164, 12 digits) with the third.
+pub fn canary_markers(tag: u32) -> [String; 3] {
+    [format!("CANARY-NAME-{tag}"), format!("CANARY-DEV-{tag}"), format!("+1{tag}")]
+}
+
 /// Builds wearer `index` (0-based); `next_caregiver` numbers caregivers across the fleet.
-pub(crate) fn person(index: usize, rng: &mut Rng, next_caregiver: &mut usize) -> Person {
+/// With a `canary` tag, names, phones and the device id are canary strings (the
+/// generator draws the same numbers either way, so the rest of the fleet is the same).
+pub(crate) fn person(index: usize, rng: &mut Rng, next_caregiver: &mut usize, canary: Option<u32>) -> Person {
     let n = index + 1;
     let zone = &ZONES[index % ZONES.len()];
     let wearer_id = format!("wearer-{n:04}");
@@ -141,7 +150,24 @@ pub(crate) fn person(index: usize, rng: &mut Rng, next_caregiver: &mut usize) ->
         lon: round2(zone.centre.1 + jitter(rng)),
         accuracy_m: Some(1_000.0),
     };
-    Person { sim: SimWearer { profile, device, app_user }, home }
+    let mut sim = SimWearer { profile, device, app_user };
+    if let Some(tag) = canary {
+        let first_caregiver = *next_caregiver - sim.profile.caregivers.len();
+        canary_person(&mut sim, n, tag, first_caregiver);
+    }
+    Person { sim, home }
+}
+
+/// Replaces wearer `n`'s name, device id, and their caregivers' names and phones
+/// (numbered from `first_caregiver`) with canary strings.
+fn canary_person(sim: &mut SimWearer, n: usize, tag: u32, first_caregiver: usize) {
+    let [name, device, phone] = canary_markers(tag);
+    sim.profile.name = format!("{name}-{n:04}");
+    sim.device.device_id = format!("{device}-{n:04}");
+    for (c, caregiver) in sim.profile.caregivers.iter_mut().enumerate() {
+        caregiver.name = Some(format!("{name}-{n:04}-{}", c + 1));
+        caregiver.phone = Some(format!("{phone}{:05}", first_caregiver + c));
+    }
 }
 
 fn round2(v: f64) -> f64 {
@@ -165,6 +191,26 @@ mod tests {
             assert!(!area.ends_with("11") && ("200"..="999").contains(&area), "{p}");
             assert_eq!(&p[5..10], "55501", "{p}");
             assert!(seen.insert(p));
+        }
+    }
+
+    #[test]
+    fn a_canary_fleet_carries_only_canary_names_phones_and_devices() {
+        let tag = 424_242;
+        let [name, device, phone] = canary_markers(tag);
+        let mut next = 0;
+        let mut phones = HashSet::new();
+        for i in 0..40 {
+            let plain = person(i, &mut Rng::derive(3, i as u64), &mut 0, None).sim;
+            let sim = person(i, &mut Rng::derive(3, i as u64), &mut next, Some(tag)).sim;
+            assert!(sim.profile.name.starts_with(&name) && sim.device.device_id.starts_with(&device));
+            assert_eq!(sim.profile.caregivers.len(), plain.profile.caregivers.len(), "the same draws");
+            for c in &sim.profile.caregivers {
+                assert!(c.name.as_deref().is_some_and(|n| n.starts_with(&name)), "{c:?}");
+                let p = c.phone.clone().unwrap();
+                assert!(p.starts_with(&phone) && p.len() == 13 && p[1..].bytes().all(|b| b.is_ascii_digit()), "{p}");
+                assert!(phones.insert(p), "unique");
+            }
         }
     }
 

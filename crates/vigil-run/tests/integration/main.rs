@@ -3,7 +3,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on broken fixtures")]
 
 mod ack_link;
+mod canary;
 mod care;
+mod chaos;
 mod declarations;
 mod fleet;
+mod hostile_stream;
+mod hostile_uploads;
 mod run;
+mod schemathesis;

@@ -26,6 +26,8 @@ async fn a_small_fleet_loses_nothing_misses_no_alert_and_sends_each_message_once
             "VIGIL_PG_URL is not set: start the local warehouse with `bash scripts/pg.sh start` and \
              `eval \"$(bash scripts/pg.sh env)\"` (make test does this)",
         )),
+        canary: None,
+        chaos: None,
     };
     let summary = Box::pin(vigil_run::run::run(&sdk, &options)).await.unwrap();
     println!("{}", summary.table());
@@ -97,6 +99,8 @@ async fn the_fleet_drives_a_deployed_api_with_one_users_token() {
         view: Mode::Quiet,
         endpoint_url: None,
         warehouse_url: None,
+        canary: None,
+        chaos: None,
     };
     let token = issuer.token(Users::App, "caregiver-app-user");
     let summary =

@@ -297,6 +297,30 @@ fn a_silent_band_raises_no_data_once_and_a_late_upload_resolves_it() {
     assert_eq!(p.alerting.alerts.resolved_at(&id), Some(at("2026-11-22T09:21:00Z")));
 }
 
+#[test]
+fn a_late_upload_of_old_readings_neither_resolves_no_data_nor_raises_it_again() {
+    let p = processor();
+    let e = event(vec![record(1, envelope("wearer-42", vec![reading("2026-11-22T10:44:00+01:00", 1)]))]);
+    assert!(failures(&p, &e, "2026-11-22T09:44:01Z").is_empty());
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let silent = runtime.block_on(p.alerting.check_wearer("wearer-42", at("2026-11-22T10:01:00Z"))).unwrap();
+    assert_eq!(silent.alerts_raised.len(), 1);
+    let id = silent.alerts_raised[0].id.to_string();
+    // The phone catches up on a minute of its buffer (readings up to 10:45, 16 min old).
+    let old = event(vec![record(2, envelope("wearer-42", vec![reading("2026-11-22T10:45:00+01:00", 2)]))]);
+    assert!(failures(&p, &old, "2026-11-22T10:01:30Z").is_empty());
+    assert_eq!(p.alerting.alerts.resolved_at(&id), None, "not current again");
+    for minute in ["10:02", "10:05", "10:20"] {
+        let run = runtime.block_on(p.alerting.check_wearer("wearer-42", at(&format!("2026-11-22T{minute}:00Z"))));
+        assert!(run.unwrap().alerts_raised.is_empty(), "no second alert for the same silence at {minute}");
+    }
+    // Current again: resolved, once.
+    let back = event(vec![record(3, envelope("wearer-42", vec![reading("2026-11-22T11:21:00+01:00", 3)]))]);
+    assert!(failures(&p, &back, "2026-11-22T10:21:05Z").is_empty());
+    assert_eq!(p.alerting.alerts.resolved_at(&id), Some(at("2026-11-22T10:21:05Z")));
+    assert_eq!(p.alerting.alerts.all().len(), 1, "one alert for one silence");
+}
+
 fn arb_record() -> impl Strategy<Value = (u8, Vec<u8>, bool)> {
     (0u8..3, proptest::collection::vec(any::<u8>(), 0..64), any::<bool>())
 }

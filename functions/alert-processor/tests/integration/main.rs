@@ -7,3 +7,4 @@ mod curated;
 mod handler;
 mod mocks;
 mod moto;
+mod stalled;

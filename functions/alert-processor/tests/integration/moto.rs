@@ -12,6 +12,7 @@ use vigil_aws::wearers::DynamoWearerDirectory;
 use vigil_domain::Envelope;
 use vigil_domain::alerts::{AlertId, Language, RuleKind};
 use vigil_domain::care::{Caregiver, WearerProfile};
+use vigil_domain::lifecycle::{AlertStatus, Outcome, Via};
 use vigil_domain::ports::{RecordPublisher, StreamRecord};
 use vigil_domain::reading::{Location, Reading};
 use vigil_local::esm::{EventSourceMapping, FailedBatch, Lambda};
@@ -183,4 +184,71 @@ async fn an_sos_on_the_stream_reaches_each_caregiver_once_even_when_delivered_tw
     assert!(failed.is_empty());
     assert_eq!(sms_to(&s.phones[0]).await.len(), 1);
     assert_eq!(sms_to(&s.phones[1]).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_fall_raised_while_the_band_was_quiet_and_cancelled_late_is_resolved_with_one_notice_per_caregiver() {
+    let s = setup().await;
+    let now = Utc::now();
+    // The fall is 60 s old when it is processed, with nothing after it: the band went
+    // quiet inside its 30 s cancel window, so it is raised at once.
+    let fall_at = now - chrono::Duration::seconds(60);
+    let mut fall = reading(fall_at, 21);
+    fall.fall_detected = Some(true);
+    put(&s, vec![envelope(vec![fall.clone()])]).await;
+    assert!(deliver_stream(&s).await.is_empty());
+    let alerts =
+        vigil_aws::alerts::DynamoAlertStore::new(aws_sdk_dynamodb::Client::new(&s.sdk), &s.config.alerts_table);
+    let window = chrono::Duration::minutes(5).num_seconds();
+    let ts = fall_at.timestamp();
+    let id =
+        AlertId::new("wearer-42", RuleKind::Fall, DateTime::from_timestamp(ts - ts.rem_euclid(window), 0).unwrap());
+    let raised = alerts.get(id.as_str()).await.unwrap().expect("the fall is raised");
+    assert_eq!(raised.status, AlertStatus::Open);
+    assert_eq!((sms_to(&s.phones[0]).await.len(), sms_to(&s.phones[1]).await.len()), (1, 1));
+
+    // Its cancel, 18 s after the fall (inside the window), arrives late.
+    let mut cancel = reading(fall_at + chrono::Duration::seconds(18), 22);
+    cancel.fall_cancelled = Some(true);
+    put(&s, vec![envelope(vec![cancel])]).await;
+    assert!(deliver_stream(&s).await.is_empty());
+    let resolved = alerts.get(id.as_str()).await.unwrap().unwrap();
+    assert_eq!(resolved.status, AlertStatus::Resolved);
+    let step = resolved.resolved.expect("a resolution");
+    assert_eq!((step.by.as_str(), step.via, step.outcome), ("vigil", Via::Rule, Some(Outcome::Cleared)));
+
+    // Each caregiver: the alert, then one short notice in their language, without a link.
+    let spanish = sms_to(&s.phones[0]).await;
+    let english = sms_to(&s.phones[1]).await;
+    assert_eq!((spanish.len(), english.len()), (2, 2), "{spanish:?} {english:?}");
+    let local = (fall_at + chrono::Duration::seconds(18)).with_timezone(&chrono_tz::Europe::Madrid).format("%H:%M");
+    assert_eq!(
+        spanish[1],
+        format!(
+            "Vigil: la alerta de caída de Carmen Ruiz se canceló en la pulsera a las {local}. No hace falta hacer nada."
+        )
+    );
+    assert_eq!(
+        english[1],
+        format!("Vigil: Carmen Ruiz's fall alert was cancelled on the band at {local}. No action needed.")
+    );
+
+    // The whole stream again (a redelivery): nobody is told twice.
+    assert!(deliver_stream(&s).await.is_empty());
+    assert_eq!((sms_to(&s.phones[0]).await.len(), sms_to(&s.phones[1]).await.len()), (2, 2));
+
+    // The escalation steps (calls from 3 minutes on) are cancelled when they come due.
+    let c = &s.config;
+    let env = [
+        ("WEARERS_TABLE", c.wearers_table.as_str()),
+        ("STATE_TABLE", c.state_table.as_str()),
+        ("ALERTS_TABLE", c.alerts_table.as_str()),
+        ("DELIVERIES_TABLE", c.deliveries_table.as_str()),
+        ("QUARANTINE_BUCKET", c.quarantine_bucket.as_str()),
+    ];
+    let scheduled = alert_processor::build(&env, &s.sdk).await.unwrap();
+    let due = scheduled.alerting.send_due(Utc::now() + chrono::Duration::hours(1)).await.unwrap();
+    assert!(due.cancelled > 0, "{due:?}");
+    assert_eq!((due.sent, due.calls, due.escalated), (0, 0, 0), "{due:?}");
+    assert_eq!((sms_to(&s.phones[0]).await.len(), sms_to(&s.phones[1]).await.len()), (2, 2));
 }

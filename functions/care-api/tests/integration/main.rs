@@ -3,3 +3,4 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on broken fixtures")]
 
 mod openapi;
+mod stalled;

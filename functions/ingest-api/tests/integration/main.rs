@@ -6,3 +6,4 @@ mod common;
 mod handler;
 mod moto;
 mod openapi;
+mod stalled;

@@ -6,3 +6,4 @@ mod common;
 mod handler;
 mod mocks;
 mod moto;
+mod stalled;

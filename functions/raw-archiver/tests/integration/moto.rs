@@ -58,7 +58,8 @@ async fn deliver_stream(s: &Setup) -> (Vec<FailedBatch>, Vec<BatchId>) {
             first.kinesis.approximate_arrival_timestamp.0,
         ));
         let archiver = &s.archiver;
-        async move { Ok::<_, std::convert::Infallible>(archiver.handle(event).await) }
+        let deadline = vigil_lambda::Deadline::after(Duration::from_secs(120), Duration::ZERO);
+        async move { Ok::<_, std::convert::Infallible>(archiver.handle(event, deadline).await) }
     };
     let esm = EventSourceMapping::for_tests(&s.resources.stream, 100);
     let mut mapping = esm.start(&s.sdk, handler, Vec::<FailedBatch>::new()).await.unwrap();

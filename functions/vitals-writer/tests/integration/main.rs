@@ -5,3 +5,4 @@
 mod handler;
 mod mocks;
 mod moto;
+mod stalled;

@@ -27,7 +27,7 @@ fn pg_url() -> String {
 }
 
 /// A fresh database on the test server, or a panic that says how to start one.
-async fn fresh_database() -> String {
+pub(crate) async fn fresh_database() -> String {
     let admin_url = pg_url();
     let (admin, connection) = match tokio_postgres::connect(&admin_url, NoTls).await {
         Ok(c) => c,

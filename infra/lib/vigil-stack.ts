@@ -90,6 +90,17 @@ export interface VigilSettings {
   readonly voiceOriginationIdentity?: string;
   /** A configuration set (name or ARN) for call events: VOICE_CONFIGURATION_SET. */
   readonly voiceConfigurationSet?: string;
+  /**
+   * Days raw/ objects (the audit trail and replay source, personal data) are kept
+   * before an S3 lifecycle rule deletes them: as long as alerts (ALERTS_TTL_DAYS), so
+   * the readings behind any stored alert can still be replayed. Over 90: they move
+   * to Glacier Instant Retrieval after 90 days.
+   */
+  readonly rawRetentionDays: number;
+  /** Days curated/ Parquet files (pseudonymized) are kept; the warehouse keeps its rows. */
+  readonly curatedRetentionDays: number;
+  /** Days a poison record is kept in the quarantine bucket. */
+  readonly quarantineRetentionDays: number;
 }
 
 /** Settings without a default: unset unless given (`-c vigil:<name>=<value>`). */
@@ -107,6 +118,9 @@ export const DEFAULT_SETTINGS: VigilSettings = {
   redshiftBaseRpu: 8,
   retainData: true,
   deliveriesPhoneIndex: true,
+  rawRetentionDays: 400,
+  curatedRetentionDays: 730,
+  quarantineRetentionDays: 90,
 };
 
 export interface VigilStackProps extends StackProps {
@@ -140,6 +154,12 @@ export const ALERTS_BY_WEARER_INDEX = 'wearer_id-raised_at-index';
  * instead of scanning (vigil_aws::deliveries::DUE_INDEX).
  */
 export const DELIVERIES_DUE_INDEX = 'due_shard-not_before-index';
+/**
+ * The wearer-state table's sparse GSI of the wearers offline-detector must check
+ * (`check_shard` + `check_at`, KEYS_ONLY): every minute it Queries each shard for
+ * `check_at <= now` instead of scanning the table (vigil_aws::state::CHECK_INDEX).
+ */
+export const STATE_CHECK_INDEX = 'check_shard-check_at-index';
 /**
  * The deliveries table's GSI of the SMS sent to a number (`phone` + `sent_at`, INCLUDE
  * `alert_id`, `caregiver_id`), which sms-reply queries to match a reply to its alert
@@ -175,6 +195,8 @@ export const OPTIONAL_VARIABLE_SETTINGS: Readonly<Record<string, keyof VigilSett
  * whose last escalation level went out with nobody acknowledging.
  */
 export const LAST_LEVEL_METRIC = 'LastLevelReached';
+/** The alert latency p99 (ms, event time to raised) that alarms: over the app's 5-minute batching. */
+export const ALERT_LATENCY_P99_ALARM_MS = 360_000;
 
 /** `https://host[/path]` without a trailing slash, or an error naming the setting. */
 export function checkedLinkBaseUrl(raw: string): string {
@@ -297,6 +319,13 @@ export class VigilStack extends Stack {
       serverAccessLogsBucket: accessLogs,
       removalPolicy: removal,
     };
+    // Retention settings (docs/storage.md, "Retention"): whole days, at least 1.
+    const retentionDays = (key: 'rawRetentionDays' | 'curatedRetentionDays' | 'quarantineRetentionDays') => {
+      const days = settings[key];
+      if (!Number.isInteger(days) || days < 1) throw new Error(`vigil:${key}=${days}: expected a whole number of days, at least 1`);
+      return days;
+    };
+    const rawDays = retentionDays('rawRetentionDays');
     const dataBucket = new s3.Bucket(this, 'DataBucket', {
       ...dataBucketProps,
       serverAccessLogsPrefix: 'data/',
@@ -304,11 +333,15 @@ export class VigilStack extends Stack {
         {
           // Raw is the audit trail and the replay source: rarely read after a
           // few weeks. Glacier Instant Retrieval keeps a replay a plain GET
-          // (no restore job) at archive-class storage prices.
-          id: 'raw-to-archive-after-90-days',
+          // (no restore job) at archive-class storage prices (90 days minimum).
+          id: 'raw-to-archive-after-90-days-then-expire',
           prefix: RAW_PREFIX,
-          transitions: [{ storageClass: s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, transitionAfter: Duration.days(90) }],
+          transitions: rawDays > 90
+            ? [{ storageClass: s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, transitionAfter: Duration.days(90) }]
+            : undefined,
+          expiration: Duration.days(rawDays),
         },
+        { id: 'curated-expire', prefix: CURATED_PREFIX, expiration: Duration.days(retentionDays('curatedRetentionDays')) },
         { id: 'manifests-expire', prefix: MANIFEST_PREFIX, expiration: Duration.days(30) },
         {
           id: 'old-versions-and-uploads',
@@ -322,7 +355,7 @@ export class VigilStack extends Stack {
       serverAccessLogsPrefix: 'quarantine/',
       lifecycleRules: [
         // Poison records hold personal data: keep them long enough to diagnose and replay, no longer.
-        { id: 'expire-quarantine', expiration: Duration.days(90), noncurrentVersionExpiration: Duration.days(30) },
+        { id: 'expire-quarantine', expiration: Duration.days(retentionDays('quarantineRetentionDays')), noncurrentVersionExpiration: Duration.days(30) },
       ],
     });
     for (const b of [dataBucket, quarantineBucket]) {
@@ -358,15 +391,24 @@ export class VigilStack extends Stack {
     // Keys as crates/vigil-local/src/provision.rs creates them locally.
     const devices = table('DevicesTable', 'device_id');
     const wearers = table('WearersTable', 'wearer_id');
-    const wearerState = table('WearerStateTable', 'wearer_id');
-    const alerts = table('AlertsTable', 'alert_id');
+    // Items that expire carry `expires_at` (vigil_domain::retention): rule state
+    // (STATE_TTL_DAYS after the last reading), alerts (ALERTS_TTL_DAYS after raised),
+    // deliveries and escalation steps (DELIVERIES_TTL_DAYS), as docs/storage.md lists.
+    const wearerState = table('WearerStateTable', 'wearer_id', undefined, 'expires_at');
+    wearerState.addGlobalSecondaryIndex({
+      indexName: STATE_CHECK_INDEX,
+      partitionKey: { name: 'check_shard', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'check_at', type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.KEYS_ONLY,
+    });
+    const alerts = table('AlertsTable', 'alert_id', undefined, 'expires_at');
     alerts.addGlobalSecondaryIndex({
       indexName: ALERTS_BY_WEARER_INDEX,
       partitionKey: { name: 'wearer_id', type: dynamodb.AttributeType.STRING },
       sortKey: { name: 'raised_at', type: dynamodb.AttributeType.STRING },
       projectionType: dynamodb.ProjectionType.ALL,
     });
-    const deliveries = table('DeliveriesTable', 'delivery_key');
+    const deliveries = table('DeliveriesTable', 'delivery_key', undefined, 'expires_at');
     // What is due (offline-detector's Query instead of a Scan; sparse: only items with a
     // due_shard) and the SMS sent to a number (sms-reply), as vigil_aws::deliveries
     // declares them and vigil_local::provision creates them.
@@ -707,10 +749,9 @@ export class VigilStack extends Stack {
             : ''),
       );
     }
-    // Only the detector scans, and only the wearer state (candidates for no-data checks).
-    // What is due (deliveries after quiet hours, escalation steps) is a Query on the
-    // deliveries' sparse due index, never a Scan of the table.
-    allow(detector.role, ['dynamodb:Scan'], [wearerState.tableArn]);
+    // The detector scans nothing: the wearers due for a check and what is due to send
+    // (deliveries after quiet hours, escalation steps) are Queries on sparse indexes.
+    allow(detector.role, ['dynamodb:Query'], [`${wearerState.tableArn}/index/${STATE_CHECK_INDEX}`]);
     allow(detector.role, ['dynamodb:Query'], [`${deliveries.tableArn}/index/${DELIVERIES_DUE_INDEX}`]);
     // Both sign the acknowledgement link each SMS carries.
     for (const f of [alertProcessor, detector]) linkKey.grantRead(f.role);
@@ -1030,6 +1071,28 @@ export class VigilStack extends Stack {
     });
     lastLevel.addAlarmAction(action);
     lastLevel.addOkAction(action);
+
+    // What would otherwise be a log line nobody reads (docs/operating.md, "Alarms").
+    const watched: cloudwatch.Alarm[] = [lastLevel];
+    for (const fn of streamDecoders) {
+      watched.push(alarm(`${pascalCase(fn)}PoisonRecords`, emf('PoisonRecords', fn), 0,
+        `${fn} quarantined poison records (not envelopes): find them in the quarantine bucket; a sender or a deploy writes what the stream functions cannot read`));
+    }
+    for (const fn of [alertProcessor.declaration.name, detector.declaration.name]) {
+      watched.push(alarm(`${pascalCase(fn)}NotificationsRefused`, emf('NotificationsRefused', fn), 0,
+        `${fn}: the provider refused a notification for good (invalid or opted-out number, disabled push endpoint): a caregiver can never be reached until their profile is fixed`));
+    }
+    watched.push(alarm('WearersWithoutProfile', emf('WearersWithoutProfile', alertProcessor.declaration.name), 0,
+      'alert-processor evaluated readings of a wearer with no profile: their alerts are stored but nobody is told. Register the wearer (vigil wearers put).'));
+    // The loader runs every loadEveryMinutes: a backlog four runs old is a loader that
+    // runs but never catches up (a failing or stopped one has its own alarms).
+    const backlogS = 4 * settings.loadEveryMinutes * 60;
+    watched.push(alarm('WarehouseBacklogAge', emf('OldestPendingFileAgeS', loader.declaration.name, 'Maximum', Duration.minutes(settings.loadEveryMinutes)), backlogS,
+      `The oldest curated file waiting for the warehouse is over ${backlogS / 60} minutes old (warehouse-loader OldestPendingFileAgeS): the warehouse is falling behind`));
+    // Event time to raised: routine readings reach the stream up to 5 minutes late (the
+    // app's batching), so above 6 minutes for 15 minutes is the pipeline, not the phones.
+    watched.push(alarm('AlertLatencyP99', emf('AlertLatencyMs', alertProcessor.declaration.name, 'p99'), ALERT_LATENCY_P99_ALARM_MS,
+      `The p99 of alert latency (reading to alert raised) is over ${ALERT_LATENCY_P99_ALARM_MS / 60_000} minutes for 15 minutes: alerts reach caregivers late`, 3));
     const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: `${this.stackName}-overview` });
     dashboard.addWidgets(
       new cloudwatch.GraphWidget({ title: 'API requests and 5xx', left: [apiMetric('Count'), apiMetric('4xx'), apiMetric('5xx')], width: 8 }),
@@ -1084,6 +1147,16 @@ export class VigilStack extends Stack {
               }),
           );
         }),
+        width: 8,
+      }),
+    );
+    dashboard.addWidgets(
+      new cloudwatch.AlarmStatusWidget({ title: 'Alarms that need a person', alarms: watched, width: 8 }),
+      new cloudwatch.GraphWidget({
+        title: 'Warehouse backlog age (s) / wearers without a profile',
+        left: [emf('OldestPendingFileAgeS', loader.declaration.name, 'Maximum', Duration.minutes(settings.loadEveryMinutes))],
+        leftAnnotations: [{ value: backlogS, label: 'alarm' }],
+        right: [emf('WearersWithoutProfile', alertProcessor.declaration.name)],
         width: 8,
       }),
     );

@@ -27,6 +27,7 @@ import {
   DELIVERIES_BY_PHONE_INDEX,
   DELIVERIES_DUE_INDEX,
   LAST_LEVEL_METRIC,
+  STATE_CHECK_INDEX,
   MAX_LINK_BASE_URL_CHARS,
   OPTIONAL_VARIABLE_SETTINGS,
   pascalCase,
@@ -604,6 +605,52 @@ describe('storage', () => {
     });
   });
 
+  it('retention: TTL on expires_at exactly where items expire (docs/storage.md, "Retention")', () => {
+    const ttl: Record<string, string | undefined> = {};
+    for (const [id, t] of Object.entries(resources).filter(([, r]) => r.Type === 'AWS::DynamoDB::Table')) {
+      const spec = t.Properties.TimeToLiveSpecification;
+      ttl[id.replace(/Table.*$/, '')] = spec?.Enabled ? spec.AttributeName : undefined;
+    }
+    assert.deepEqual(ttl, {
+      Devices: undefined,
+      Wearers: undefined,
+      WearerState: 'expires_at',
+      Alerts: 'expires_at',
+      Deliveries: 'expires_at',
+      CuratedFiles: 'expires_at',
+      Vitals: 'expires_at',
+      WearerShadow: undefined,
+      CaregiverLinks: undefined,
+    });
+  });
+
+  it('retention: lifecycle rules expire raw/, curated/ and quarantine by the settings', () => {
+    const rules = (t: Template) =>
+      Object.values(t.findResources('AWS::S3::Bucket')).flatMap((b: any) => b.Properties.LifecycleConfiguration?.Rules ?? []);
+    const byId = (t: Template) => Object.fromEntries(rules(t).map((r: any) => [r.Id, r]));
+    const defaults = byId(template);
+    assert.deepEqual(defaults['raw-to-archive-after-90-days-then-expire'], {
+      Id: 'raw-to-archive-after-90-days-then-expire',
+      Prefix: 'raw/',
+      Status: 'Enabled',
+      Transitions: [{ StorageClass: 'GLACIER_IR', TransitionInDays: 90 }],
+      ExpirationInDays: 400,
+    });
+    assert.deepEqual(defaults['curated-expire'], { Id: 'curated-expire', Prefix: 'curated/', Status: 'Enabled', ExpirationInDays: 730 });
+    assert.equal(defaults['expire-quarantine'].ExpirationInDays, 90);
+    assert.equal(defaults['expire-quarantine'].Prefix, undefined, 'the whole quarantine bucket');
+    assert.equal(defaults['manifests-expire'].ExpirationInDays, 30);
+
+    const set = byId(synthesize({ 'vigil:rawRetentionDays': '60', 'vigil:curatedRetentionDays': '365', 'vigil:quarantineRetentionDays': '30' }).template);
+    assert.equal(set['raw-to-archive-after-90-days-then-expire'].ExpirationInDays, 60);
+    assert.equal(set['raw-to-archive-after-90-days-then-expire'].Transitions, undefined, 'no archive class for less than its 90-day minimum');
+    assert.equal(set['curated-expire'].ExpirationInDays, 365);
+    assert.equal(set['expire-quarantine'].ExpirationInDays, 30);
+    for (const bad of ['0', '1.5', '-3']) {
+      assert.throws(() => synthesize({ 'vigil:curatedRetentionDays': bad }), /vigil:curatedRetentionDays/);
+    }
+  });
+
   it('tables: KMS, PITR, keys as provisioned locally, TTL on vitals, the loader\'s status index', () => {
     const tables = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::DynamoDB::Table');
     assert.equal(tables.length, 9);
@@ -714,6 +761,23 @@ describe('storage', () => {
     assert.deepEqual(
       [...deliveries.AttributeDefinitions].sort((a: any, b: any) => a.AttributeName.localeCompare(b.AttributeName)),
       ['delivery_key', 'due_shard', 'not_before', 'phone', 'sent_at'].map((n) => ({ AttributeName: n, AttributeType: 'S' })),
+    );
+  });
+
+  it('wearer state: the sparse check index (check_shard + check_at, KEYS_ONLY) offline-detector queries', () => {
+    const state = resources[idOf(resources, 'AWS::DynamoDB::Table', 'WearerStateTable')].Properties;
+    assert.equal(STATE_CHECK_INDEX, 'check_shard-check_at-index');
+    assert.deepEqual(state.KeySchema, [{ AttributeName: 'wearer_id', KeyType: 'HASH' }]);
+    assert.deepEqual(state.GlobalSecondaryIndexes, [
+      {
+        IndexName: 'check_shard-check_at-index',
+        KeySchema: [{ AttributeName: 'check_shard', KeyType: 'HASH' }, { AttributeName: 'check_at', KeyType: 'RANGE' }],
+        Projection: { ProjectionType: 'KEYS_ONLY' },
+      },
+    ]);
+    assert.deepEqual(
+      [...state.AttributeDefinitions].sort((a: any, b: any) => a.AttributeName.localeCompare(b.AttributeName)),
+      ['check_at', 'check_shard', 'wearer_id'].map((n) => ({ AttributeName: n, AttributeType: 'S' })),
     );
   });
 
@@ -973,17 +1037,19 @@ describe('acknowledgement links, SMS replies and escalation calls', () => {
     }
   });
 
-  it('offline-detector Queries the due index and Scans only the wearer state; no function scans the deliveries', () => {
+  it('offline-detector Queries the due and check indexes and Scans nothing; no function scans the deliveries', () => {
     const deliveries = table('DeliveriesTable');
     const grants = grantsOf('offline-detector');
     assert.ok(grants.includes(`dynamodb:Query ${deliveries}/index/${DELIVERIES_DUE_INDEX}`));
-    assert.deepEqual(grants.filter((g) => g.startsWith('dynamodb:Scan')), [`dynamodb:Scan ${table('WearerStateTable')}`]);
+    assert.ok(grants.includes(`dynamodb:Query ${table('WearerStateTable')}/index/${STATE_CHECK_INDEX}`));
+    assert.deepEqual(grants.filter((g) => g.startsWith('dynamodb:Scan')), []);
     for (const name of FUNCTIONS) {
       assert.ok(!grantsOf(name).some((g) => g.startsWith('dynamodb:Scan') && g.includes(deliveries)), name);
     }
     // Each index is read by its one function.
     const readers = (index: string) => FUNCTIONS.filter((name) => grantsOf(name).some((g) => g.endsWith(`/index/${index}`)));
     assert.deepEqual(readers(DELIVERIES_DUE_INDEX), ['offline-detector']);
+    assert.deepEqual(readers(STATE_CHECK_INDEX), ['offline-detector']);
     assert.deepEqual(readers(DELIVERIES_BY_PHONE_INDEX), ['sms-reply']);
   });
 
@@ -1101,6 +1167,56 @@ describe('warehouse', () => {
 });
 
 describe('monitoring', () => {
+  it('alarms for poison, refused notifications, wearers without a profile, warehouse backlog and alert latency p99, each on the dashboard', () => {
+    const alarms = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm');
+    const alarmTopic = idOf(resources, 'AWS::SNS::Topic', 'AlarmTopic');
+    // [metric, function, statistic, period (s), threshold, operator, evaluation periods]
+    type Want = [string, string, string, number, number, string, number];
+    const wanted: Want[] = [
+      ['PoisonRecords', 'alert-processor', 'Sum', 300, 0, 'GreaterThanThreshold', 1],
+      ['PoisonRecords', 'raw-archiver', 'Sum', 300, 0, 'GreaterThanThreshold', 1],
+      ['PoisonRecords', 'vitals-writer', 'Sum', 300, 0, 'GreaterThanThreshold', 1],
+      ['NotificationsRefused', 'alert-processor', 'Sum', 300, 0, 'GreaterThanThreshold', 1],
+      ['NotificationsRefused', 'offline-detector', 'Sum', 300, 0, 'GreaterThanThreshold', 1],
+      ['WearersWithoutProfile', 'alert-processor', 'Sum', 300, 0, 'GreaterThanThreshold', 1],
+      // Four load runs (15 minutes apart by default).
+      ['OldestPendingFileAgeS', 'warehouse-loader', 'Maximum', 900, 3600, 'GreaterThanThreshold', 1],
+      ['AlertLatencyMs', 'alert-processor', 'p99', 300, 360_000, 'GreaterThanThreshold', 3],
+      [LAST_LEVEL_METRIC, 'offline-detector', 'Sum', 60, 1, 'GreaterThanOrEqualToThreshold', 1],
+    ];
+    const ids: string[] = [];
+    for (const [metric, fn, statistic, period, threshold, operator, periods] of wanted) {
+      const found = alarms.filter(
+        ([, r]) => r.Properties.MetricName === metric && r.Properties.Namespace === 'Vigil' && r.Properties.Dimensions?.[0]?.Value === fn,
+      );
+      assert.equal(found.length, 1, `${metric} of ${fn}`);
+      const [id, { Properties: a }] = found[0];
+      assert.deepEqual(a.Dimensions, [{ Name: 'Function', Value: fn }], metric);
+      assert.equal(statistic.startsWith('p') ? a.ExtendedStatistic : a.Statistic, statistic, metric);
+      assert.equal(a.Period, period, metric);
+      assert.equal(a.Threshold, threshold, metric);
+      assert.equal(a.ComparisonOperator, operator, metric);
+      assert.equal(a.EvaluationPeriods, periods, metric);
+      assert.equal(a.TreatMissingData, 'notBreaching', metric);
+      assert.deepEqual(a.AlarmActions, [{ Ref: alarmTopic }], metric);
+      assert.deepEqual(a.OKActions, [{ Ref: alarmTopic }], metric);
+      ids.push(id);
+    }
+    // On the dashboard: each alarm in the status widget, the new metrics graphed.
+    const dashboard = Object.values(resources).find((r) => r.Type === 'AWS::CloudWatch::Dashboard')!;
+    const body = JSON.stringify(dashboard.Properties.DashboardBody);
+    for (const id of ids) assert.ok(body.includes(id), `${id} on the dashboard`);
+    for (const metric of ['OldestPendingFileAgeS', 'WearersWithoutProfile', 'PoisonRecords', 'NotificationsRefused', 'AlertLatencyMs']) {
+      // The body is JSON inside the template: its quotes are escaped once more here.
+      assert.ok(body.includes(`\\"${metric}\\"`), `${metric} graphed`);
+    }
+    // The backlog alarm follows the load rate.
+    const hourly = Object.values(synthesize({ 'vigil:loadEveryMinutes': '60' }).resources).find(
+      (r) => r.Type === 'AWS::CloudWatch::Alarm' && r.Properties.MetricName === 'OldestPendingFileAgeS',
+    )!.Properties;
+    assert.deepEqual([hourly.Period, hourly.Threshold], [3600, 4 * 3600]);
+  });
+
   it('alarms for back-pressure, errors, throttles, failure queues, 5xx rate and SMS spend, all to the topic', () => {
     const alarms = Object.values(resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm').map((r) => r.Properties);
     const named = (m: string) => alarms.filter((a) => a.MetricName === m);

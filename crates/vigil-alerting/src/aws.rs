@@ -21,6 +21,7 @@ use vigil_domain::care::Channel;
 use vigil_domain::config::{self as env, ConfigError, Source};
 use vigil_domain::link::{LinkKey, LinkMaker};
 use vigil_domain::ports::{Notifier, NotifyError};
+use vigil_domain::retention::{self, Retention};
 
 use crate::curated::CuratedAlerts;
 use crate::{AlertPorts, Alerting};
@@ -146,6 +147,14 @@ pub struct AlertPathConfig {
     /// changed profile (a new caregiver, a new number, thresholds) is used at
     /// most this much later; a wearer with no profile yet is never cached.
     pub wearer_cache_ttl: Duration,
+    /// `ALERTS_TTL_DAYS` (default 400): alerts expire this long after they were raised.
+    pub alerts_retention: Retention,
+    /// `DELIVERIES_TTL_DAYS` (default 400): deliveries and escalation steps expire this
+    /// long after their last claim or send (a deferred one: after its due time).
+    pub deliveries_retention: Retention,
+    /// `STATE_TTL_DAYS` (default 90): rule state expires this long after the wearer's
+    /// last reading.
+    pub state_retention: Retention,
 }
 
 impl AlertPathConfig {
@@ -158,6 +167,9 @@ impl AlertPathConfig {
             quarantine_bucket: env::required(src, "QUARANTINE_BUCKET", "the S3 bucket for poison records")?,
             delivery_lease: env::secs_or(src, "DELIVERY_LEASE_SECS", DEFAULT_LEASE)?,
             wearer_cache_ttl: env::secs_or(src, "WEARER_CACHE_TTL_SECS", DEFAULT_WEARER_CACHE_TTL)?,
+            alerts_retention: days(src, "ALERTS_TTL_DAYS", retention::DEFAULT_ALERTS_DAYS)?,
+            deliveries_retention: days(src, "DELIVERIES_TTL_DAYS", retention::DEFAULT_DELIVERIES_DAYS)?,
+            state_retention: days(src, "STATE_TTL_DAYS", retention::DEFAULT_STATE_DAYS)?,
         })
     }
 
@@ -170,9 +182,11 @@ impl AlertPathConfig {
                 DynamoWearerDirectory::new(dynamodb.clone(), &self.wearers_table),
                 self.wearer_cache_ttl,
             ),
-            states: DynamoStateStore::new(dynamodb.clone(), &self.state_table),
-            alerts: DynamoAlertStore::new(dynamodb.clone(), &self.alerts_table),
-            deliveries: DynamoDeliveryLog::new(dynamodb, &self.deliveries_table).with_lease(self.delivery_lease),
+            states: DynamoStateStore::new(dynamodb.clone(), &self.state_table).with_retention(self.state_retention),
+            alerts: DynamoAlertStore::new(dynamodb.clone(), &self.alerts_table).with_retention(self.alerts_retention),
+            deliveries: DynamoDeliveryLog::new(dynamodb, &self.deliveries_table)
+                .with_lease(self.delivery_lease)
+                .with_retention(self.deliveries_retention),
             notifier: Messaging { sns: SnsNotifier::new(vigil_aws::sdk::sns(sdk)), voice: None },
             sink,
             links,
@@ -182,6 +196,11 @@ impl AlertPathConfig {
     pub fn quarantine(&self, sdk: &SdkConfig) -> S3Quarantine {
         S3Quarantine::new(vigil_aws::sdk::s3(sdk), &self.quarantine_bucket)
     }
+}
+
+/// A retention in whole days from `name`, at least 1.
+fn days(src: &impl Source, name: &'static str, default: u32) -> Result<Retention, ConfigError> {
+    env::positive_or(src, name, default, "a whole number of days, at least 1").map(Retention::days)
 }
 
 /// The curated alerts on S3 and DynamoDB.
@@ -228,6 +247,18 @@ mod tests {
         let bad = [full[0], full[1], full[2], full[3], full[4], ("WEARER_CACHE_TTL_SECS", "soon")];
         let err = AlertPathConfig::from_source(&bad).unwrap_err();
         assert!(err.to_string().contains("WEARER_CACHE_TTL_SECS"), "{err}");
+        assert_eq!(cfg.alerts_retention, Retention::days(400));
+        assert_eq!(cfg.deliveries_retention, Retention::days(400));
+        assert_eq!(cfg.state_retention, Retention::days(90));
+        let longer = [full[0], full[1], full[2], full[3], full[4], ("ALERTS_TTL_DAYS", "730")];
+        assert_eq!(AlertPathConfig::from_source(&longer).unwrap().alerts_retention, Retention::days(730));
+        for name in ["ALERTS_TTL_DAYS", "DELIVERIES_TTL_DAYS", "STATE_TTL_DAYS"] {
+            for bad in ["0", "-1", "a year"] {
+                let err = AlertPathConfig::from_source(&[full[0], full[1], full[2], full[3], full[4], (name, bad)])
+                    .unwrap_err();
+                assert!(err.to_string().contains(name), "{err}");
+            }
+        }
         let without_alerts = [full[0], full[1], full[3], full[4]];
         let err = AlertPathConfig::from_source(&without_alerts).unwrap_err();
         assert!(err.to_string().contains("ALERTS_TABLE"), "{err}");

@@ -71,6 +71,9 @@ pub struct Outcome {
     pub last_level: Vec<String>,
     /// Due deliveries that failed transiently now; they stay due for the next run.
     pub failed: usize,
+    /// Wearers evaluated with no profile (readings, but nobody to tell): 0 or 1 per
+    /// wearer and evaluation.
+    pub without_profile: usize,
 }
 
 impl Outcome {
@@ -88,6 +91,7 @@ impl Outcome {
         self.cancelled += other.cancelled;
         self.last_level.extend(other.last_level);
         self.failed += other.failed;
+        self.without_profile += other.without_profile;
     }
 }
 
@@ -176,23 +180,26 @@ impl<P: AlertPorts> Alerting<P> {
         batches: &[DeviceReadings<'_>],
         now: DateTime<Utc>,
     ) -> Result<Outcome, AlertingError> {
-        let profile = self.profile(wearer_id).await?;
+        let (profile, registered) = self.profile(wearer_id).await?;
         let tz = profile.tz();
-        self.with_state(wearer_id, &profile, now, |state, th| {
-            let mut raised = Vec::new();
-            for batch in batches {
-                raised.extend(alerts::evaluate(state, th, tz, batch.device_id, batch.readings));
-            }
-            raised.extend(alerts::flush(state, th, now));
-            raised
-        })
-        .await
+        let mut outcome = self
+            .with_state(wearer_id, &profile, now, |state, th| {
+                let mut raised = Vec::new();
+                for batch in batches {
+                    raised.extend(alerts::evaluate(state, th, tz, batch.device_id, batch.readings));
+                }
+                raised.extend(alerts::flush(state, th, now));
+                raised
+            })
+            .await?;
+        outcome.without_profile = usize::from(!registered);
+        Ok(outcome)
     }
 
     /// The scheduled check of one wearer: falls past their cancel window and a
     /// band silent for longer than the wearer's no-data threshold.
     pub async fn check_wearer(&self, wearer_id: &str, now: DateTime<Utc>) -> Result<Outcome, AlertingError> {
-        let profile = self.profile(wearer_id).await?;
+        let (profile, _) = self.profile(wearer_id).await?;
         self.with_state(wearer_id, &profile, now, |state, th| {
             let mut raised = alerts::flush(state, th, now);
             raised.extend(alerts::check_offline(state, th, now));
@@ -252,14 +259,16 @@ impl<P: AlertPorts> Alerting<P> {
         Ok(())
     }
 
-    async fn profile(&self, wearer_id: &str) -> Result<WearerProfile, AlertingError> {
+    /// The wearer's profile, and whether they have one (else a stand-in with nobody
+    /// to tell, counted as `WearersWithoutProfile`).
+    async fn profile(&self, wearer_id: &str) -> Result<(WearerProfile, bool), AlertingError> {
         Ok(match self.wearers.wearer(wearer_id).await? {
-            Some(profile) => profile,
+            Some(profile) => (profile, true),
             None => {
                 // Alerts are still evaluated and stored, so nothing is lost once the
                 // wearer is registered; but nobody can be told. An operator must act.
                 tracing::error!(wearer_id, "no wearer profile: alerts are stored but nobody is notified");
-                WearerProfile {
+                let stand_in = WearerProfile {
                     snoozes: Default::default(),
                     escalation: Default::default(),
                     wearer_id: wearer_id.to_owned(),
@@ -267,7 +276,8 @@ impl<P: AlertPorts> Alerting<P> {
                     time_zone: "UTC".into(),
                     thresholds: Thresholds::default(),
                     caregivers: Vec::new(),
-                }
+                };
+                (stand_in, false)
             }
         })
     }
@@ -331,7 +341,11 @@ impl<P: AlertPorts> Alerting<P> {
                 // Unless a caregiver resolved it first: then their resolution stands, and
                 // they need no notice.
                 if record.resolved.as_ref().is_some_and(|r| r.via == Via::Rule) {
-                    for notice in plan_fall_cancelled(&record.alert, profile, cancelled_at) {
+                    // Level 2 heard of it only if an escalation step reached them.
+                    let asked = escalation::beyond_level1_due(&record.alert, profile, now);
+                    let went_out = self.deliveries.went_out(&asked).await?;
+                    let reached = escalation::reached_by(&asked, &went_out);
+                    for notice in plan_fall_cancelled(&record.alert, profile, cancelled_at, &reached) {
                         self.deliver(&notice, now, &mut outcome).await?;
                     }
                 }
@@ -341,6 +355,8 @@ impl<P: AlertPorts> Alerting<P> {
             if !raised.is_empty() || !resolved.is_empty() {
                 self.sink.record(wearer_id, &raised, &resolved).await?;
             }
+            // When the scheduled detector must look again (its index's key).
+            state.next_check = alerts::next_check(&state, &profile.thresholds);
             if self.states.save(&state).await? {
                 return Ok(outcome);
             }

@@ -17,6 +17,10 @@
 //!
 //! [`ALERTS_BY_WEARER_INDEX`] (partition key `wearer_id`, sort key `raised_at`,
 //! every attribute projected) serves a wearer's alerts newest first without a Scan.
+//!
+//! `expires_at` N (the table's TTL, epoch seconds) is `raised_at` plus the store's
+//! [`Retention`] (`ALERTS_TTL_DAYS`), set by the put; a step sets it only on an
+//! item that has none (one written before alerts expired), from the step's time.
 
 use std::collections::HashMap;
 
@@ -26,6 +30,7 @@ use serde::de::DeserializeOwned;
 use vigil_domain::alerts::{Alert, AlertId};
 use vigil_domain::lifecycle::{AlertRecord, AlertStatus, Transition};
 use vigil_domain::ports::{AlertCursor, AlertPage, AlertQuery, AlertStore, StoreError};
+use vigil_domain::retention::{DEFAULT_ALERTS_DAYS, EXPIRES_AT, Retention};
 
 use crate::dynamo::{is_conditional_check_failed, malformed, parse_timestamp, store_error, timestamp};
 
@@ -36,11 +41,19 @@ pub const ALERTS_BY_WEARER_INDEX: &str = "wearer_id-raised_at-index";
 pub struct DynamoAlertStore {
     client: aws_sdk_dynamodb::Client,
     table: String,
+    retention: Retention,
 }
 
 impl DynamoAlertStore {
+    /// Alerts kept [`DEFAULT_ALERTS_DAYS`] after they were raised.
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self { client, table: table.into(), retention: Retention::days(DEFAULT_ALERTS_DAYS) }
+    }
+
+    /// Replaces the default retention (`ALERTS_TTL_DAYS`).
+    pub fn with_retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
     }
 
     /// Reads one alert (strongly consistent), `None` if absent.
@@ -76,8 +89,10 @@ impl DynamoAlertStore {
         };
         let value: AttributeValue =
             serde_dynamo::to_attribute_value(step).map_err(|_| malformed("UpdateItem", &self.table, "step"))?;
-        let mut expression =
-            format!("SET #s = :to, {slot} = :step, history = list_append(if_not_exists(history, :none), :steps)");
+        let mut expression = format!(
+            "SET #s = :to, {slot} = :step, history = list_append(if_not_exists(history, :none), :steps), \
+             #exp = if_not_exists(#exp, :exp)"
+        );
         let sources = AlertStatus::sources(step.to);
         let placeholders: Vec<String> = (0..sources.len()).map(|i| format!(":from{i}")).collect();
         let mut update = self
@@ -87,6 +102,8 @@ impl DynamoAlertStore {
             .key("alert_id", AttributeValue::S(alert_id.to_owned()))
             .condition_expression(format!("attribute_exists(alert_id) AND #s IN ({})", placeholders.join(", ")))
             .expression_attribute_names("#s", "status")
+            .expression_attribute_names("#exp", EXPIRES_AT)
+            .expression_attribute_values(":exp", AttributeValue::N(self.retention.expires_at(step.at).to_string()))
             .expression_attribute_values(":to", AttributeValue::S(step.to.as_str().to_owned()))
             .expression_attribute_values(":step", value.clone())
             .expression_attribute_values(":steps", AttributeValue::L(vec![value]))
@@ -182,6 +199,7 @@ impl DynamoAlertStore {
 impl AlertStore for DynamoAlertStore {
     async fn put_alert(&self, alert: &Alert, snoozed: bool) -> Result<bool, StoreError> {
         let mut item = to_item(alert).map_err(|attribute| malformed("PutItem", &self.table, attribute))?;
+        item.insert(EXPIRES_AT.to_owned(), AttributeValue::N(self.retention.expires_at(alert.raised_at).to_string()));
         if snoozed {
             item.insert("snoozed".to_owned(), AttributeValue::Bool(true));
         }

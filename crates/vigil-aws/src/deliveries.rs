@@ -14,7 +14,10 @@
 //!   the sparse [`DUE_INDEX`], so [`due`] is a Query on what is due, never a Scan.
 //!   Removed when the delivery is sent or cancelled;
 //! - `phone`, `alert_id`, `caregiver_id` S on a sent SMS: with `sent_at` they key
-//!   [`PHONE_INDEX`], which [`TextLog::texted`] reads to match an SMS reply.
+//!   [`PHONE_INDEX`], which [`TextLog::texted`] reads to match an SMS reply;
+//! - `expires_at` N: the table's TTL (epoch seconds), the store's [`Retention`]
+//!   (`DELIVERIES_TTL_DAYS`) after the last claim or send, or after the due time of
+//!   a deferred delivery (an escalation step never expires before it is due).
 //!
 //! A claim is an UpdateItem, not a PutItem, so claiming a deferred delivery keeps
 //! its `delivery` and `not_before`; releasing sets `released` instead of deleting
@@ -29,6 +32,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use vigil_domain::care::{Channel, Delivery};
 use vigil_domain::ports::{Claim, DeliveryLog, REFUSED, StoreError, TextLog, Texted};
+use vigil_domain::retention::{DEFAULT_DELIVERIES_DAYS, EXPIRES_AT, Retention};
 
 use crate::dynamo::{is_conditional_check_failed, malformed, parse_timestamp, store_error, timestamp};
 
@@ -54,11 +58,29 @@ pub struct DynamoDeliveryLog {
     client: aws_sdk_dynamodb::Client,
     table: String,
     lease: chrono::Duration,
+    retention: Retention,
 }
 
 impl DynamoDeliveryLog {
+    /// Deliveries kept [`DEFAULT_DELIVERIES_DAYS`].
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into(), lease: lease(DEFAULT_LEASE) }
+        Self {
+            client,
+            table: table.into(),
+            lease: lease(DEFAULT_LEASE),
+            retention: Retention::days(DEFAULT_DELIVERIES_DAYS),
+        }
+    }
+
+    /// Replaces the default retention (`DELIVERIES_TTL_DAYS`).
+    pub fn with_retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// The TTL of an item written for time `at`.
+    fn expires_at(&self, at: DateTime<Utc>) -> AttributeValue {
+        AttributeValue::N(self.retention.expires_at(at).to_string())
     }
 
     /// Replaces [`DEFAULT_LEASE`].
@@ -94,7 +116,7 @@ impl DeliveryLog for DynamoDeliveryLog {
             .key("delivery_key", Self::key(delivery))
             .update_expression(
                 "SET #s = :sending, claimed_at = :now, due_shard = :shard, not_before = :lease_end, \
-                 delivery = if_not_exists(delivery, :body)",
+                 delivery = if_not_exists(delivery, :body), #exp = :exp",
             )
             .condition_expression(
                 "attribute_not_exists(delivery_key) OR #s IN (:deferred, :released) \
@@ -108,7 +130,9 @@ impl DeliveryLog for DynamoDeliveryLog {
             .expression_attribute_values(":stale", s(&timestamp(now - self.lease)))
             .expression_attribute_values(":shard", s(DUE_SHARD))
             .expression_attribute_values(":lease_end", s(&timestamp(now + self.lease)))
-            .expression_attribute_values(":body", AttributeValue::M(body));
+            .expression_attribute_values(":body", AttributeValue::M(body))
+            .expression_attribute_names("#exp", EXPIRES_AT)
+            .expression_attribute_values(":exp", self.expires_at(now));
         match update.send().await {
             Ok(_) => return Ok(Claim::Granted),
             Err(e) if is_conditional_check_failed(&e) => {}
@@ -132,13 +156,15 @@ impl DeliveryLog for DynamoDeliveryLog {
     }
 
     async fn sent(&self, delivery: &Delivery, message_id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let mut set = vec!["#s = :sent", "sent_at = :at"];
+        let mut set = vec!["#s = :sent", "sent_at = :at", "#exp = :exp"];
         let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("delivery_key", Self::key(delivery))
             .expression_attribute_names("#s", "status")
+            .expression_attribute_names("#exp", EXPIRES_AT)
+            .expression_attribute_values(":exp", self.expires_at(now))
             .expression_attribute_values(":sent", s("sent"))
             .expression_attribute_values(":at", s(&timestamp(now)));
         if !message_id.is_empty() {
@@ -191,6 +217,8 @@ impl DeliveryLog for DynamoDeliveryLog {
             ("not_before".to_owned(), s(&timestamp(not_before))),
             ("due_shard".to_owned(), s(DUE_SHARD)),
             ("delivery".to_owned(), AttributeValue::M(body)),
+            // Counted from when it is due (now, for one due at once).
+            (EXPIRES_AT.to_owned(), self.expires_at(delivery.not_before.unwrap_or_else(Utc::now))),
         ]);
         let put = self
             .client
@@ -271,6 +299,28 @@ impl DeliveryLog for DynamoDeliveryLog {
             Err(e) => Err(store_error("UpdateItem", &self.table, e)),
             Ok(_) => Ok(()),
         }
+    }
+
+    /// One strongly consistent GetItem each: asked only about the few steps of an
+    /// alert cancelled late, so a batch call would save nothing worth its retries.
+    async fn went_out(&self, deliveries: &[Delivery]) -> Result<Vec<bool>, StoreError> {
+        let mut out = Vec::with_capacity(deliveries.len());
+        for delivery in deliveries {
+            let item = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key("delivery_key", Self::key(delivery))
+                .projection_expression("#s")
+                .expression_attribute_names("#s", "status")
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| store_error("GetItem", &self.table, e))?;
+            let status = item.item.as_ref().and_then(|i| i.get("status")).and_then(|v| v.as_s().ok());
+            out.push(matches!(status.map(String::as_str), Some("sent" | "sending")));
+        }
+        Ok(out)
     }
 }
 

@@ -38,6 +38,10 @@ pub mod archive;
 #[cfg(feature = "s3")]
 pub mod quarantine;
 
+// `vigil erase`: every table and bucket, searched and cleaned.
+#[cfg(all(feature = "dynamodb", feature = "s3"))]
+pub mod erasure;
+
 #[cfg(feature = "sns")]
 pub mod sns;
 

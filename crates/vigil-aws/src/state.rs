@@ -7,9 +7,14 @@
 //! - `state` M — the whole [`WearerState`] through serde_dynamo (personal data:
 //!   the last location; the table is encrypted);
 //! - `last_seen` S (fixed-width RFC 3339 UTC, see [`crate::dynamo`]) and
-//!   `pending_falls` BOOL — copies kept top-level so the offline detector can
-//!   filter on them without reading the state.
-
+//!   `pending_falls` BOOL — top-level copies for operators and tools;
+//! - `check_shard` S ([`check_shard`]) and `check_at` S ([`WearerState::next_check`])
+//!   while the offline detector has something to look at for this wearer: they key
+//!   the sparse [`CHECK_INDEX`], so [`due_for_check`] is a Query per shard on what is
+//!   due, never a Scan. Absent (the item leaves the index) when only a new reading
+//!   can change anything: a silence already alerted, no pending fall.
+//!
+//! [`due_for_check`]: StateStore::due_for_check
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -19,15 +24,53 @@ use vigil_domain::ports::{StateStore, StoreError};
 
 use crate::dynamo::{is_conditional_check_failed, malformed, store_error, timestamp};
 
+/// The sparse index of wearers the offline detector must look at: `check_shard`
+/// (hash) and `check_at` (range), keys only.
+pub const CHECK_INDEX: &str = "check_shard-check_at-index";
+
+/// How many partitions [`CHECK_INDEX`] is spread over. `check_at` moves on every
+/// state write that advances `last_seen` (two index writes: the old entry out, the
+/// new one in), and one partition takes about 1,000 writes a second: 100,000
+/// wearers uploading every minute make ~3,300 a second. Sixteen shards leave
+/// room for bursts; the detector pays 16 small Queries a run for it.
+pub const CHECK_SHARDS: u32 = 16;
+
+/// The [`CHECK_INDEX`] partition of a wearer: `c00` … `c15`, from a stable hash of
+/// the id (FNV-1a), so a wearer stays in one shard. Any shard would be found (the
+/// detector queries them all); a stable one spreads the writes evenly.
+pub fn check_shard(wearer_id: &str) -> String {
+    let hash = wearer_id.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    shard_name(hash % CHECK_SHARDS)
+}
+
+/// Every [`CHECK_INDEX`] partition, as the detector queries them.
+pub fn check_shards() -> impl Iterator<Item = String> {
+    (0..CHECK_SHARDS).map(shard_name)
+}
+
+fn shard_name(n: u32) -> String {
+    format!("c{n:02}")
+}
+
 #[derive(Debug, Clone)]
 pub struct DynamoStateStore {
     client: aws_sdk_dynamodb::Client,
     table: String,
+    /// `expires_at` (the table's TTL) is the last reading plus this (`STATE_TTL_DAYS`):
+    /// every save moves it on, so state outlives an active wearer's silence only.
+    retention: vigil_domain::retention::Retention,
 }
 
 impl DynamoStateStore {
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        let retention = vigil_domain::retention::Retention::days(vigil_domain::retention::DEFAULT_STATE_DAYS);
+        Self { client, table: table.into(), retention }
+    }
+
+    /// Replaces the default retention (`STATE_TTL_DAYS`).
+    pub fn with_retention(mut self, retention: vigil_domain::retention::Retention) -> Self {
+        self.retention = retention;
+        self
     }
 }
 
@@ -71,6 +114,13 @@ impl StateStore for DynamoStateStore {
         ]);
         if let Some(seen) = state.last_seen {
             item.insert("last_seen".to_owned(), AttributeValue::S(timestamp(seen)));
+            let expires = self.retention.expires_at(seen).to_string();
+            item.insert(vigil_domain::retention::EXPIRES_AT.to_owned(), AttributeValue::N(expires));
+        }
+        // A put replaces the item: without `next_check` it leaves the index.
+        if let Some(due) = state.next_check {
+            item.insert("check_shard".to_owned(), AttributeValue::S(check_shard(&state.wearer_id)));
+            item.insert("check_at".to_owned(), AttributeValue::S(timestamp(due)));
         }
         let mut put = self.client.put_item().table_name(&self.table).set_item(Some(item));
         put = if state.version == 0 {
@@ -87,28 +137,59 @@ impl StateStore for DynamoStateStore {
         }
     }
 
-    /// A Scan of the whole table with a filter: every item is read (and paid
-    /// for) on every run. Fine for thousands of wearers every few minutes; at
-    /// large scale this becomes a query on a GSI keyed by a time bucket of
-    /// `last_seen` (plus a sparse index on pending falls).
-    async fn needing_check(&self, cutoff: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
-        let mut wearers = Vec::new();
-        let mut items = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .filter_expression("last_seen < :cutoff OR pending_falls = :true")
-            .expression_attribute_values(":cutoff", AttributeValue::S(timestamp(cutoff)))
-            .expression_attribute_values(":true", AttributeValue::Bool(true))
-            .projection_expression("wearer_id")
-            .into_paginator()
-            .items()
-            .send();
-        while let Some(item) = items.next().await {
-            let item = item.map_err(|e| store_error("Scan", &self.table, e))?;
-            let id = item.get("wearer_id").and_then(|v| v.as_s().ok());
-            wearers.push(id.cloned().ok_or_else(|| malformed("Scan", &self.table, "wearer_id"))?);
+    /// One Query per [`CHECK_INDEX`] shard, all at once: the wearers whose
+    /// `check_at` is at or before `now`, however long ago (a run that was skipped
+    /// or cut short leaves them there, so the next run catches up). Items read are
+    /// the wearers due, not the table. The index is eventually consistent: a wearer
+    /// written a moment ago may be found by the next run instead, or found once more
+    /// (the check reads its state consistently and acts only if it is due).
+    async fn due_for_check(&self, now: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+        let mut shards = tokio::task::JoinSet::new();
+        for shard in check_shards() {
+            let (client, table) = (self.client.clone(), self.table.clone());
+            shards.spawn(async move { due_in_shard(&client, &table, shard, now).await });
         }
+        let mut wearers = Vec::new();
+        while let Some(joined) = shards.join_next().await {
+            match joined {
+                Ok(found) => wearers.extend(found?),
+                Err(join) => {
+                    let source: vigil_domain::ports::BoxError = join.into();
+                    return Err(StoreError {
+                        operation: "Query",
+                        resource: self.table.clone(),
+                        retryable: true,
+                        source,
+                    });
+                }
+            }
+        }
+        wearers.sort_unstable();
         Ok(wearers)
     }
+}
+
+async fn due_in_shard(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    shard: String,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, StoreError> {
+    let mut wearers = Vec::new();
+    let mut items = client
+        .query()
+        .table_name(table)
+        .index_name(CHECK_INDEX)
+        .key_condition_expression("check_shard = :shard AND check_at <= :now")
+        .expression_attribute_values(":shard", AttributeValue::S(shard))
+        .expression_attribute_values(":now", AttributeValue::S(timestamp(now)))
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(item) = items.next().await {
+        let item = item.map_err(|e| store_error("Query", table, e))?;
+        let id = item.get("wearer_id").and_then(|v| v.as_s().ok());
+        wearers.push(id.cloned().ok_or_else(|| malformed("Query", table, "wearer_id"))?);
+    }
+    Ok(wearers)
 }

@@ -12,13 +12,15 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use vigil_domain::alerts::RuleKind;
 use vigil_domain::care::{Snooze, WearerProfile};
 use vigil_domain::ports::{StoreError, WearerDirectory};
+use vigil_domain::registry::validate_wearer;
 
 use crate::dynamo::{is_conditional_check_failed, malformed, store_error};
+use crate::registry::WriteError;
 
 /// Reads (and, for the CLI and tests, writes) wearer profiles.
 #[derive(Debug, Clone)]
@@ -32,8 +34,10 @@ impl DynamoWearerDirectory {
         Self { client, table: table.into() }
     }
 
-    /// Registers or replaces a wearer's profile.
-    pub async fn put(&self, profile: &WearerProfile) -> Result<(), StoreError> {
+    /// Registers or replaces a wearer's profile, after [`validate_wearer`]: a
+    /// profile that does not validate is refused with every problem.
+    pub async fn put(&self, profile: &WearerProfile) -> Result<(), WriteError> {
+        validate_wearer(profile)?;
         let item = serde_dynamo::to_item(profile).map_err(|_| malformed("PutItem", &self.table, "profile"))?;
         self.client
             .put_item()
@@ -43,6 +47,36 @@ impl DynamoWearerDirectory {
             .await
             .map_err(|e| store_error("PutItem", &self.table, e))?;
         Ok(())
+    }
+
+    /// Every wearer's profile, through the Scan paginator (an operator's listing).
+    pub async fn list(&self) -> Result<Vec<WearerProfile>, StoreError> {
+        let mut pages = self.client.scan().table_name(&self.table).into_paginator().items().send();
+        let mut out: Vec<WearerProfile> = Vec::new();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(|e| store_error("Scan", &self.table, e))?;
+            out.push(serde_dynamo::from_item(item).map_err(|_| malformed("Scan", &self.table, "profile"))?);
+        }
+        out.sort_by(|a, b| a.wearer_id.cmp(&b.wearer_id));
+        Ok(out)
+    }
+
+    /// Deletes a wearer's profile, returning it (`None` if there was none) so the
+    /// caller can unlink its caregivers' accounts.
+    pub async fn delete(&self, wearer_id: &str) -> Result<Option<WearerProfile>, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("wearer_id", AttributeValue::S(wearer_id.to_owned()))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| store_error("DeleteItem", &self.table, e))?;
+        out.attributes
+            .filter(|a| !a.is_empty())
+            .map(|item| serde_dynamo::from_item(item).map_err(|_| malformed("DeleteItem", &self.table, "profile")))
+            .transpose()
     }
 }
 
@@ -108,6 +142,38 @@ impl DynamoCaregiverLinks {
             linked += 1;
         }
         Ok(linked)
+    }
+
+    /// Makes the links of the wearer's caregivers' accounts match `new` (a wearer's
+    /// profile just written, or `None` when it was deleted), given the profile it
+    /// replaced: links the accounts of `new`, and removes those of `old` that are
+    /// no longer there. Returns (linked, unlinked).
+    pub async fn relink(
+        &self,
+        old: Option<&WearerProfile>,
+        new: Option<&WearerProfile>,
+    ) -> Result<(usize, usize), StoreError> {
+        let linked = match new {
+            Some(profile) => self.link(profile).await?,
+            None => 0,
+        };
+        let mut unlinked = 0;
+        if let Some(old) = old {
+            let kept =
+                |sub: &str| new.is_some_and(|n| n.wearer_id == old.wearer_id && n.caregiver_by_sub(sub).is_some());
+            for sub in old.caregivers.iter().filter_map(|c| c.sub.as_deref()).filter(|s| !s.is_empty() && !kept(s)) {
+                self.client
+                    .delete_item()
+                    .table_name(&self.table)
+                    .key("caregiver_sub", AttributeValue::S(sub.to_owned()))
+                    .key("wearer_id", AttributeValue::S(old.wearer_id.clone()))
+                    .send()
+                    .await
+                    .map_err(|e| store_error("DeleteItem", &self.table, e))?;
+                unlinked += 1;
+            }
+        }
+        Ok((linked, unlinked))
     }
 
     /// The wearers linked to the account `sub`.

@@ -136,8 +136,8 @@ mod readings;
 pub use alerts::{ALERT_COLUMNS, AlertFile, AlertRow};
 #[cfg(feature = "parquet")]
 pub use format::{
-    BATCH_ROWS, CuratedError, CuratedWriter, EncodedFile, alert_files, alerts_schema, read, reader, readings_schema,
-    writer_properties,
+    BATCH_ROWS, CuratedError, CuratedWriter, EncodedFile, Filtered, alert_files, alerts_schema, read, reader,
+    readings_schema, wearer_rows, without_wearer, writer_properties,
 };
 pub use keys::{FileKind, PARQUET_CONTENT_TYPE, RAW_CONTENT_TYPE, curated_alerts_key, curated_key, raw_key};
 pub use pseudonym::{MIN_KEY_BYTES, Pseudonym, Pseudonymizer, WeakKey, parse_key};

@@ -320,14 +320,21 @@ pub fn delivery(
 }
 
 /// The notice that the fall of `alert` was cancelled on the band at
-/// `cancelled_at`, after its alert went out: one message to each caregiver told
-/// at once (level 1), by SMS, or by push when they have no phone.
-pub fn plan_fall_cancelled(alert: &Alert, wearer: &WearerProfile, cancelled_at: DateTime<Utc>) -> Vec<Delivery> {
+/// `cancelled_at`, after its alert went out: one message to each caregiver who
+/// heard of it — those told at once (level 1) and those an escalation step has
+/// reached (`reached`, caregiver ids; see [`crate::escalation::reached_by`]) — by
+/// SMS, or by push when they have no phone.
+pub fn plan_fall_cancelled(
+    alert: &Alert,
+    wearer: &WearerProfile,
+    cancelled_at: DateTime<Utc>,
+    reached: &[String],
+) -> Vec<Delivery> {
     let tz = wearer.tz();
     wearer
         .caregivers
         .iter()
-        .filter(|c| c.level <= 1)
+        .filter(|c| c.level <= 1 || reached.contains(&c.id))
         .filter_map(|caregiver| {
             let channel = [Channel::Sms, Channel::Push].into_iter().find(|ch| ch.address(caregiver).is_some())?;
             Some(Delivery {
@@ -351,7 +358,7 @@ mod tests {
     use crate::alerts::AlertId;
 
     #[test]
-    fn a_late_fall_cancel_is_one_message_per_level_one_caregiver_under_a_key_of_its_own() {
+    fn a_late_fall_cancel_is_one_message_per_caregiver_who_heard_of_it_under_a_key_of_its_own() {
         let profile: WearerProfile = serde_json::from_value(serde_json::json!({
             "wearer_id": "w", "name": "Carmen", "time_zone": "Europe/Madrid",
             "caregivers": [
@@ -374,9 +381,13 @@ mod tests {
             location: None,
             value: None,
         };
-        let notices = plan_fall_cancelled(&fall, &profile, at + Duration::seconds(15));
+        let notices = plan_fall_cancelled(&fall, &profile, at + Duration::seconds(15), &[]);
         let who: Vec<_> = notices.iter().map(|d| (d.caregiver_id.as_str(), d.channel)).collect();
         assert_eq!(who, [("sms-and-push", Channel::Sms), ("push-only", Channel::Push)]);
+        // A level-2 contact an escalation step reached hears it too.
+        let reached = plan_fall_cancelled(&fall, &profile, at + Duration::seconds(15), &["backup".into()]);
+        let who: Vec<_> = reached.iter().map(|d| (d.caregiver_id.as_str(), d.channel)).collect();
+        assert_eq!(who, [("sms-and-push", Channel::Sms), ("push-only", Channel::Push), ("backup", Channel::Sms)]);
         assert!(notices[0].message.sms.contains("a las 10:42"), "{}", notices[0].message.sms);
         assert!(notices[1].message.push_body.contains("at 10:42"), "{}", notices[1].message.push_body);
         // Not the alert's own message: another delivery key, so both are sent once.

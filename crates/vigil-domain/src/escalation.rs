@@ -236,6 +236,29 @@ pub fn deliveries(
         .collect()
 }
 
+/// The escalation steps of `alert` that may have reached a caregiver beyond level 1
+/// by `now` (those due by then, counted from the alert's event time, so never
+/// fewer than were due): the deliveries to ask the log about when the alert is
+/// withdrawn (a fall cancelled on the band late), so everyone who heard of it
+/// hears it is over.
+pub fn beyond_level1_due(alert: &Alert, profile: &WearerProfile, now: DateTime<Utc>) -> Vec<Delivery> {
+    deliveries(alert, profile, alert.raised_at, None)
+        .into_iter()
+        .filter(|d| d.not_before.is_none_or(|due| due <= now))
+        .filter(|d| profile.caregivers.iter().any(|c| c.id == d.caregiver_id && c.level > 1))
+        .collect()
+}
+
+/// The caregivers reached by the steps of `asked` that `went_out` (the log's answer,
+/// in order), each once.
+pub fn reached_by(asked: &[Delivery], went_out: &[bool]) -> Vec<String> {
+    let mut reached: Vec<String> =
+        asked.iter().zip(went_out).filter(|(_, went)| **went).map(|(d, _)| d.caregiver_id.clone()).collect();
+    reached.sort();
+    reached.dedup();
+    reached
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,6 +307,22 @@ mod tests {
 
     fn min(m: i64, s: i64) -> DateTime<Utc> {
         "2026-11-22T03:00:00Z".parse::<DateTime<Utc>>().unwrap() + Duration::minutes(m) + Duration::seconds(s)
+    }
+
+    #[test]
+    fn the_steps_asked_about_on_a_late_cancel_are_those_due_to_level_two_and_reached_names_each_once() {
+        let p = profile(vec![caregiver("a", 1, true, true), caregiver("c", 2, true, false)]);
+        let fall = alert(RuleKind::Fall);
+        assert!(beyond_level1_due(&fall, &p, min(2, 59)).is_empty(), "level 2 hears nothing before 3 min");
+        let at4 = beyond_level1_due(&fall, &p, min(4, 0));
+        let asked: Vec<_> = at4.iter().map(|d| (d.caregiver_id.as_str(), d.channel)).collect();
+        assert_eq!(asked, [("c", Channel::Sms)]);
+        let at30 = beyond_level1_due(&fall, &p, min(30, 0));
+        assert!(at30.len() > 1 && at30.iter().all(|d| d.caregiver_id == "c"), "{at30:?}");
+        assert!(reached_by(&at30, &vec![false; at30.len()]).is_empty());
+        let mut went = vec![true; at30.len()];
+        went[0] = false;
+        assert_eq!(reached_by(&at30, &went), ["c"]);
     }
 
     #[test]

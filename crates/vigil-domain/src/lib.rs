@@ -19,6 +19,7 @@ pub mod ports;
 pub mod reading;
 pub mod registry;
 pub mod reply;
+pub mod retention;
 pub mod sms;
 pub mod upload;
 pub mod vitals;

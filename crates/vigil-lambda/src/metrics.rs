@@ -12,6 +12,7 @@ pub const NAMESPACE: &str = "Vigil";
 pub enum Unit {
     Count,
     Milliseconds,
+    Seconds,
 }
 
 impl Unit {
@@ -19,6 +20,7 @@ impl Unit {
         match self {
             Unit::Count => "Count",
             Unit::Milliseconds => "Milliseconds",
+            Unit::Seconds => "Seconds",
         }
     }
 }
@@ -42,6 +44,11 @@ impl Metrics {
 
     pub fn millis(&mut self, name: &'static str, ms: f64) -> &mut Self {
         self.values.push((name, ms, Unit::Milliseconds));
+        self
+    }
+
+    pub fn seconds(&mut self, name: &'static str, s: f64) -> &mut Self {
+        self.values.push((name, s, Unit::Seconds));
         self
     }
 

@@ -48,6 +48,28 @@ pub enum StartingPosition {
     TrimHorizon,
     /// Only records put after the mapping started.
     Latest,
+    /// The first record that reached the stream at or after this time (Lambda's
+    /// `AT_TIMESTAMP` with `StartingPositionTimestamp`): GetShardIterator AT_TIMESTAMP.
+    AtTimestamp(DateTime<Utc>),
+}
+
+impl StartingPosition {
+    /// This position's GetShardIterator request for one shard.
+    fn iterator_request(
+        self,
+        client: &aws_sdk_kinesis::Client,
+        stream: &str,
+        shard_id: &str,
+    ) -> aws_sdk_kinesis::operation::get_shard_iterator::builders::GetShardIteratorFluentBuilder {
+        let request = client.get_shard_iterator().stream_name(stream).shard_id(shard_id);
+        match self {
+            Self::TrimHorizon => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
+            Self::Latest => request.shard_iterator_type(ShardIteratorType::Latest),
+            Self::AtTimestamp(at) => request
+                .shard_iterator_type(ShardIteratorType::AtTimestamp)
+                .timestamp(aws_smithy_types::DateTime::from_millis(at.timestamp_millis())),
+        }
+    }
 }
 
 /// The settings of one event source mapping, named as in Lambda's
@@ -131,10 +153,7 @@ impl EventSourceMapping {
             .await
             .map_err(|e| kinesis("DescribeStreamSummary")(e.into()))?;
         let stream_arn = summary.stream_description_summary().map(|d| d.stream_arn().to_owned()).unwrap_or_default();
-        // arn:aws:kinesis:<region>:<account>:stream/<name>
-        let arn_part = |i: usize| stream_arn.split(':').nth(i).filter(|p| !p.is_empty()).map(str::to_owned);
-        let region = arn_part(3).or_else(|| sdk.region().map(ToString::to_string)).unwrap_or_default();
-        let account = arn_part(4).unwrap_or_else(|| "000000000000".to_owned());
+        let source = EventSource::of_stream(stream_arn, sdk.region().map(ToString::to_string));
 
         let mut shard_ids = Vec::new();
         let mut next_token: Option<String> = None;
@@ -153,37 +172,19 @@ impl EventSourceMapping {
             }
         }
 
-        let iterator_type = match self.starting_position {
-            StartingPosition::TrimHorizon => ShardIteratorType::TrimHorizon,
-            StartingPosition::Latest => ShardIteratorType::Latest,
-        };
         let now = Instant::now();
         let mut shards = Vec::with_capacity(shard_ids.len());
         for id in shard_ids {
-            let iterator = client
-                .get_shard_iterator()
-                .stream_name(stream)
-                .shard_id(&id)
-                .shard_iterator_type(iterator_type.clone())
+            let iterator = self
+                .starting_position
+                .iterator_request(&client, stream, &id)
                 .send()
                 .await
                 .map_err(|e| kinesis("GetShardIterator")(e.into()))?
                 .shard_iterator;
             shards.push(Shard::new(id, iterator, now));
         }
-        Ok(Mapping {
-            source: Source {
-                invoke_identity_arn: format!("arn:aws:iam::{account}:role/vigil-local-esm"),
-                stream_arn,
-                region,
-            },
-            config: self,
-            client,
-            handler,
-            destination,
-            shards,
-            counters: Stats::default(),
-        })
+        Ok(Mapping { source, config: self, client, handler, destination, shards, counters: Stats::default() })
     }
 }
 
@@ -283,7 +284,7 @@ pub enum EsmError {
 pub struct Mapping<H, D> {
     config: EventSourceMapping,
     client: aws_sdk_kinesis::Client,
-    source: Source,
+    source: EventSource,
     handler: H,
     destination: D,
     shards: Vec<Shard>,
@@ -296,12 +297,51 @@ impl<H, D> fmt::Debug for Mapping<H, D> {
     }
 }
 
-/// The event-source fields every record of this mapping carries.
-#[derive(Debug)]
-struct Source {
-    stream_arn: String,
-    region: String,
-    invoke_identity_arn: String,
+/// The event-source fields every record of a mapping carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventSource {
+    pub stream_arn: String,
+    pub region: String,
+    pub invoke_identity_arn: String,
+}
+
+impl EventSource {
+    /// The fields for the stream `stream_arn` (`arn:aws:kinesis:<region>:<account>:stream/<name>`),
+    /// with `region` when the ARN has none.
+    pub fn of_stream(stream_arn: String, region: Option<String>) -> Self {
+        let arn_part = |i: usize| stream_arn.split(':').nth(i).filter(|p| !p.is_empty()).map(str::to_owned);
+        let region = arn_part(3).or(region).unwrap_or_default();
+        let account = arn_part(4).unwrap_or_else(|| "000000000000".to_owned());
+        Self { invoke_identity_arn: format!("arn:aws:iam::{account}:role/vigil-local-esm"), stream_arn, region }
+    }
+
+    /// A record as Lambda presents it in a [`KinesisEvent`]: `eventID` is
+    /// `<shard>:<sequence number>`, as the stream functions read it back.
+    pub fn record(
+        &self,
+        shard_id: &str,
+        sequence_number: String,
+        partition_key: String,
+        data: Vec<u8>,
+        arrival: DateTime<Utc>,
+    ) -> KinesisEventRecord {
+        let mut kinesis = KinesisRecord::default();
+        kinesis.approximate_arrival_timestamp = SecondTimestamp(arrival);
+        kinesis.data.0 = data;
+        kinesis.partition_key = partition_key;
+        kinesis.kinesis_schema_version = Some("1.0".into());
+        let mut event = KinesisEventRecord::default();
+        event.event_id = Some(format!("{shard_id}:{sequence_number}"));
+        kinesis.sequence_number = sequence_number;
+        event.kinesis = kinesis;
+        event.event_source = Some("aws:kinesis".into());
+        event.event_version = Some("1.0".into());
+        event.event_name = Some("aws:kinesis:record".into());
+        event.event_source_arn = Some(self.stream_arn.clone());
+        event.aws_region = Some(self.region.clone());
+        event.invoke_identity_arn = Some(self.invoke_identity_arn.clone());
+        event
+    }
 }
 
 #[derive(Debug)]
@@ -562,15 +602,15 @@ impl<H: Handler, D: FailureDestination> Mapping<H, D> {
             }
             Err(e) if e.as_service_error().is_some_and(|s| s.is_expired_iterator_exception()) => {
                 // Iterators expire after 5 minutes (a very slow handler); resume after the last record read.
-                let request = self.client.get_shard_iterator().stream_name(stream).shard_id(&shard.id);
                 let request = match &shard.last_read {
-                    Some(seq) => request
+                    Some(seq) => self
+                        .client
+                        .get_shard_iterator()
+                        .stream_name(stream)
+                        .shard_id(&shard.id)
                         .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
                         .starting_sequence_number(seq),
-                    None => request.shard_iterator_type(match self.config.starting_position {
-                        StartingPosition::TrimHorizon => ShardIteratorType::TrimHorizon,
-                        StartingPosition::Latest => ShardIteratorType::Latest,
-                    }),
+                    None => self.config.starting_position.iterator_request(&self.client, stream, &shard.id),
                 };
                 shard.iterator = request
                     .send()
@@ -713,29 +753,17 @@ impl<H: Handler, D: FailureDestination> Mapping<H, D> {
 }
 
 /// A GetRecords record as Lambda presents it in a [`KinesisEvent`].
-fn event_record(record: aws_sdk_kinesis::types::Record, shard_id: &str, source: &Source) -> KinesisEventRecord {
+fn event_record(record: aws_sdk_kinesis::types::Record, shard_id: &str, source: &EventSource) -> KinesisEventRecord {
     let arrival = record
         .approximate_arrival_timestamp
         .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
         .unwrap_or_else(Utc::now);
-    let mut kinesis = KinesisRecord::default();
-    kinesis.approximate_arrival_timestamp = SecondTimestamp(arrival);
-    kinesis.data.0 = record.data.into_inner();
-    kinesis.partition_key = record.partition_key.unwrap_or_default();
-    kinesis.kinesis_schema_version = Some("1.0".into());
-    if record.encryption_type == Some(EncryptionType::Kms) {
-        kinesis.encryption_type = KinesisEncryptionType::Kms;
+    let kms = record.encryption_type == Some(EncryptionType::Kms);
+    let partition_key = record.partition_key.unwrap_or_default();
+    let mut event = source.record(shard_id, record.sequence_number, partition_key, record.data.into_inner(), arrival);
+    if kms {
+        event.kinesis.encryption_type = KinesisEncryptionType::Kms;
     }
-    let mut event = KinesisEventRecord::default();
-    event.event_id = Some(format!("{shard_id}:{}", record.sequence_number));
-    kinesis.sequence_number = record.sequence_number;
-    event.kinesis = kinesis;
-    event.event_source = Some("aws:kinesis".into());
-    event.event_version = Some("1.0".into());
-    event.event_name = Some("aws:kinesis:record".into());
-    event.event_source_arn = Some(source.stream_arn.clone());
-    event.aws_region = Some(source.region.clone());
-    event.invoke_identity_arn = Some(source.invoke_identity_arn.clone());
     event
 }
 

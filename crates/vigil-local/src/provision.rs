@@ -99,6 +99,7 @@ pub async fn provision(sdk: &SdkConfig, resources: &Resources) -> Result<(), Pro
     create_table(&dynamodb, &resources.devices_table, "device_id", None).await?;
     create_table(&dynamodb, &resources.wearers_table, "wearer_id", None).await?;
     create_table(&dynamodb, &resources.state_table, "wearer_id", None).await?;
+    ensure_index(&dynamodb, &resources.state_table, &state_check_index()).await?;
     create_table(&dynamodb, &resources.alerts_table, "alert_id", None).await?;
     ensure_index(&dynamodb, &resources.alerts_table, &alerts_by_wearer_index()).await?;
     create_table(&dynamodb, &resources.caregiver_links_table, "caregiver_sub", Some("wearer_id")).await?;
@@ -112,6 +113,48 @@ pub async fn provision(sdk: &SdkConfig, resources: &Resources) -> Result<(), Pro
     ensure_index(&dynamodb, &resources.curated_files_table, &curated_files_index()).await?;
     create_table(&dynamodb, &resources.vitals_table, "wearer_id", Some("sk")).await?;
     create_table(&dynamodb, &resources.shadow_table, "wearer_id", None).await?;
+    // The tables whose items expire, as the CDK app declares them (docs/storage.md, "Retention").
+    for table in [
+        &resources.state_table,
+        &resources.alerts_table,
+        &resources.deliveries_table,
+        &resources.curated_files_table,
+        &resources.vitals_table,
+    ] {
+        enable_ttl(&dynamodb, table).await?;
+    }
+    Ok(())
+}
+
+/// Turns on DynamoDB TTL on `expires_at` unless it is on already.
+pub async fn enable_ttl(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), ProvisionError> {
+    use aws_sdk_dynamodb::types::{TimeToLiveSpecification, TimeToLiveStatus};
+    let attribute = vigil_domain::retention::EXPIRES_AT;
+    let err = |message: String| ProvisionError::Table { table: table.to_owned(), message };
+    let current = client
+        .describe_time_to_live()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(|e| err(format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(&e))))?;
+    let ttl = current.time_to_live_description();
+    if ttl.and_then(|d| d.time_to_live_status()) == Some(&TimeToLiveStatus::Enabled)
+        && ttl.and_then(|d| d.attribute_name()) == Some(attribute)
+    {
+        return Ok(());
+    }
+    let spec = TimeToLiveSpecification::builder()
+        .attribute_name(attribute)
+        .enabled(true)
+        .build()
+        .map_err(|e| err(e.to_string()))?;
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(spec)
+        .send()
+        .await
+        .map_err(|e| err(format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(&e))))?;
     Ok(())
 }
 
@@ -195,7 +238,7 @@ pub struct Index {
     pub name: &'static str,
     pub hash_key: &'static str,
     pub range_key: &'static str,
-    /// Non-key attributes projected; `None` projects every attribute.
+    /// Non-key attributes projected; `None` projects every attribute, `Some(&[])` the keys only.
     pub include: Option<&'static [&'static str]>,
 }
 
@@ -204,6 +247,12 @@ pub struct Index {
 pub fn curated_files_index() -> Index {
     use vigil_warehouse::aws::registry::{PENDING_INDEX, PENDING_INDEX_ATTRIBUTES};
     Index { name: PENDING_INDEX, hash_key: "status", range_key: "created_at", include: Some(&PENDING_INDEX_ATTRIBUTES) }
+}
+
+/// The offline detector's index of the state table: the wearers due for a check
+/// ([`vigil_aws::state::CHECK_INDEX`], keys only).
+pub fn state_check_index() -> Index {
+    Index { name: vigil_aws::state::CHECK_INDEX, hash_key: "check_shard", range_key: "check_at", include: Some(&[]) }
 }
 
 /// The caregivers' API's index of the alerts table.
@@ -262,6 +311,7 @@ pub async fn ensure_index(client: &aws_sdk_dynamodb::Client, table: &str, index:
             .map_err(|e| err(e.to_string()))
     };
     let projection = match index.include {
+        Some([]) => Projection::builder().projection_type(ProjectionType::KeysOnly).build(),
         Some(attributes) => Projection::builder()
             .projection_type(ProjectionType::Include)
             .set_non_key_attributes(Some(attributes.iter().map(|a| (*a).to_owned()).collect()))

@@ -325,6 +325,40 @@ async fn latest_skips_records_already_on_the_stream() {
 }
 
 #[tokio::test]
+async fn at_timestamp_starts_at_the_first_record_that_arrived_at_or_after_it() {
+    let (sdk, client, stream) = new_stream(2).await;
+    let wearers = |prefix: &str| -> Vec<(String, Vec<u8>)> {
+        (0..6).map(|i| (format!("wearer-{i}"), format!("{prefix}-{i}").into_bytes())).collect()
+    };
+    put(&client, &stream, &wearers("before")).await;
+    // Arrival times are the endpoint's clock (the same host): leave a clear gap on both sides.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let at = chrono::Utc::now();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let after = put(&client, &stream, &wearers("after")).await;
+
+    let log = Seen::default();
+    let config = EventSourceMapping { starting_position: StartingPosition::AtTimestamp(at), ..quick(&stream) };
+    let mut esm = config
+        .start(&sdk, recording(&log, |_, _| Ok(KinesisEventResponse::default())), Vec::new())
+        .await
+        .expect("start");
+    esm.run_until_idle(IDLE_TIMEOUT).await.expect("idle");
+
+    let mut delivered: Vec<_> = seen(&log).iter().flat_map(datas).collect();
+    delivered.sort();
+    let mut expected: Vec<_> = after.iter().map(|p| String::from_utf8_lossy(&p.data).into_owned()).collect();
+    expected.sort();
+    assert_eq!(delivered, expected, "only the records put after the timestamp, on every shard");
+    let shards: std::collections::HashSet<_> = after.iter().map(|p| p.shard_id.as_str()).collect();
+    assert!(shards.len() > 1, "the records span both shards: {shards:?}");
+    assert!(
+        seen(&log).iter().flat_map(|e| &e.records).all(|r| r.kinesis.approximate_arrival_timestamp.0 >= at),
+        "every delivered record arrived at or after the timestamp"
+    );
+}
+
+#[tokio::test]
 async fn the_batching_window_gathers_records_that_arrive_within_it() {
     let (sdk, client, stream) = new_stream(1).await;
     put(&client, &stream, &payloads(&["early"])).await;

@@ -24,6 +24,8 @@ pub enum Hold {
     Phones = 0,
     /// The pipeline: records on the stream alert-processor has not processed yet.
     Pipeline = 1,
+    /// The schedule: a detector run not yet done ([`crate::run::schedules`]).
+    Schedule = 2,
 }
 
 /// Cheap to clone; clones share the same time.
@@ -37,7 +39,7 @@ pub struct SimClock {
     /// Simulated epoch millis the clock stopped at, or `i64::MIN` while running.
     frozen_at: Arc<AtomicI64>,
     /// Per [`Hold`]: simulated epoch millis the clock may not pass for now, or `i64::MAX`.
-    limits: Arc<[AtomicI64; 2]>,
+    limits: Arc<[AtomicI64; 3]>,
     /// Real nanoseconds the clock has been held so far: not simulated.
     held_ns: Arc<AtomicU64>,
 }
@@ -51,7 +53,7 @@ impl SimClock {
             wall_start: Utc::now(),
             speed: speed.max(1.0),
             frozen_at: Arc::new(AtomicI64::new(i64::MIN)),
-            limits: Arc::new([AtomicI64::new(i64::MAX), AtomicI64::new(i64::MAX)]),
+            limits: Arc::new([AtomicI64::new(i64::MAX), AtomicI64::new(i64::MAX), AtomicI64::new(i64::MAX)]),
             held_ns: Arc::new(AtomicU64::new(0)),
         }
     }

@@ -16,6 +16,7 @@ pub mod escalations;
 pub mod fleet;
 pub mod gateway;
 pub mod observe;
+pub mod ops;
 pub mod phones;
 pub mod pipeline;
 pub mod run;

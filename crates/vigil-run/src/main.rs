@@ -9,7 +9,6 @@ use clap::{Parser, Subcommand};
 use serde_json::json;
 use vigil_aws::registry::DynamoDeviceDirectory;
 use vigil_aws::wearers::{DynamoCaregiverLinks, DynamoWearerDirectory};
-use vigil_domain::care::WearerProfile;
 use vigil_domain::registry::DeviceLink;
 use vigil_local::provision::{self, Resources};
 use vigil_run::run::RunOptions;
@@ -75,6 +74,18 @@ enum Command {
         #[arg(long, env = "DEVICES_TABLE", default_value = "vigil-devices")]
         devices_table: String,
     },
+    /// Put archived records back on the stream, or feed them to one function's handler
+    /// (docs/operating.md).
+    Replay(vigil_run::ops::replay::Args),
+    /// Run a failure destination's records through their function again, deleting each
+    /// message once its records succeeded.
+    Redrive(vigil_run::ops::redrive::Args),
+    /// Remove a wearer from every store, write a receipt, and verify nothing is left.
+    Erase(vigil_run::ops::erase::Args),
+    /// List, show, link, unlink and delete wristbands.
+    Devices(vigil_run::ops::registry::DevicesArgs),
+    /// List, show, put and delete wearers and their caregivers.
+    Wearers(vigil_run::ops::registry::WearersArgs),
     /// Print a valid upload body timestamped now (or, with --event, an API Gateway
     /// HTTP API event for `cargo lambda invoke --data-file`).
     SampleUpload {
@@ -190,34 +201,24 @@ async fn main() -> anyhow::Result<()> {
             println!("provisioned: {resources:#?}");
         }
         Command::RegisterWearer { file, wearers_table, links_table } => {
-            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
-            let profile: WearerProfile = serde_json::from_str(&text).context("parsing the wearer profile")?;
-            profile.escalation.validate().context("checking the wearer's escalation policy")?;
-            let sdk = sdk().await;
-            let client = aws_sdk_dynamodb::Client::new(&sdk);
-            DynamoWearerDirectory::new(client.clone(), wearers_table)
-                .put(&profile)
-                .await
-                .context("registering the wearer")?;
-            let linked = DynamoCaregiverLinks::new(client, links_table)
-                .link(&profile)
-                .await
-                .context("linking the caregivers' accounts")?;
-            println!(
-                "registered wearer {} with {} caregivers ({linked} with an account for the caregivers' API)",
-                profile.wearer_id,
-                profile.caregivers.len()
-            );
+            // The same code path as `vigil wearers put`.
+            let client = aws_sdk_dynamodb::Client::new(&sdk().await);
+            let directory = DynamoWearerDirectory::new(client.clone(), wearers_table);
+            let links = DynamoCaregiverLinks::new(client, links_table);
+            vigil_run::ops::registry::put_wearer_file(&directory, &links, &file).await?;
         }
         Command::RegisterDevice { device, wearer, app_users, time_zone, devices_table } => {
-            let sdk = sdk().await;
-            let registry = DynamoDeviceDirectory::new(aws_sdk_dynamodb::Client::new(&sdk), devices_table);
-            registry
-                .put(&DeviceLink { device_id: device.clone(), wearer_id: wearer, app_users, time_zone })
-                .await
-                .context("registering the device")?;
+            // The same code path as `vigil devices link`.
+            let registry = DynamoDeviceDirectory::new(aws_sdk_dynamodb::Client::new(&sdk().await), devices_table);
+            let link = DeviceLink { device_id: device.clone(), wearer_id: wearer, app_users, time_zone };
+            vigil_run::ops::registry::link_device(&registry, &link).await?;
             println!("registered {device}");
         }
+        Command::Replay(args) => vigil_run::ops::replay::run(&sdk().await, args).await?,
+        Command::Redrive(args) => vigil_run::ops::redrive::run(&sdk().await, args).await?,
+        Command::Erase(args) => vigil_run::ops::erase::run(&sdk().await, args).await?,
+        Command::Devices(args) => vigil_run::ops::registry::devices(&sdk().await, args).await?,
+        Command::Wearers(args) => vigil_run::ops::registry::wearers(&sdk().await, args).await?,
         Command::SampleUpload { device, readings, event } => {
             let body = sample_upload(&device, readings);
             let out = match event {

@@ -203,10 +203,7 @@ impl Functions {
                 alerting: processor.alerting.map_notifier(record),
                 quarantine: processor.quarantine,
             },
-            offline_detector: offline_detector::Detector {
-                alerting: detector.alerting.map_notifier(record),
-                config: detector.config,
-            },
+            offline_detector: offline_detector::Detector { alerting: detector.alerting.map_notifier(record) },
             raw_archiver: raw_archiver::build(env, &sdk_of("raw-archiver")).await?,
             vitals_writer: vitals_writer::build(env, &sdk_of("vitals-writer")).await?,
             sms_reply: Arc::new(sms_reply),

@@ -260,7 +260,7 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
     // The calls the stand-in put through (refused ones are counted as refused steps).
     let calls_placed = voice.calls().iter().filter(|c| c.message_id.is_some()).count();
     let escalations = escalations::audit(&steps, &records, &live.detector_runs(), calls_placed);
-    let (alerts_missed, alerts_unexpected) = summary::match_alerts(&fleet.events, &alerts);
+    let (missed_events, unexpected_alerts) = summary::match_alerts(&fleet.events, &alerts);
     let sent = sent.all();
     let chaos = match &chaos {
         Some(run) => {
@@ -306,9 +306,10 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
         alerts_acknowledged_warehouse: in_warehouse.acknowledged,
         injected_events: fleet.events.len() as u64,
         alerts_raised: alerts.len() as u64,
-        alerts_missed,
-        alerts_unexpected,
-        unexpected_alerts: summary::unexpected(&fleet.events, &alerts),
+        alerts_missed: missed_events.len() as u64,
+        missed_events,
+        alerts_unexpected: unexpected_alerts.len() as u64,
+        unexpected_alerts,
         notifications_sent: sent.len() as u64,
         duplicate_notifications: summary::duplicates(&sent),
         lost,
@@ -331,56 +332,79 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
 }
 
 /// offline-detector and warehouse-loader on their declared schedules
-/// (`functions/<name>/function.json`) in simulated minutes, checked once a simulated
-/// minute and never more often than once a real second.
+/// (`functions/<name>/function.json`) in simulated minutes, each on its own (as in AWS:
+/// a slow load never delays a detector run), checked once a simulated minute and never
+/// more often than once a real second.
 pub async fn schedules(
     functions: &Functions,
     warehouse: Option<&PgWarehouse>,
     clock: &SimClock,
     live: &Live,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
     chaos: Option<&ChaosRun>,
 ) {
-    let every = clock.real(TimeDelta::minutes(1)).max(Duration::from_secs(1));
-    let (detect_every, load_every) = (pipeline::schedule("offline-detector"), pipeline::schedule("warehouse-loader"));
-    let (mut last_detect, mut last_load) = (clock.now(), clock.now());
-    loop {
-        tokio::select! {
-            _ = stop.wait_for(|stop| *stop) => return,
-            () = tokio::time::sleep(every) => {}
+    let detect_every = pipeline::schedule("offline-detector");
+    let detect = every(clock, detect_every, stop.clone(), |_| async move {
+        let now = detector_now(clock, live);
+        let run = pipeline::detect(functions, now, live);
+        match chaos {
+            // An aborted run records no tick: the escalation audit counts completed runs.
+            Some(chaos) => chaos.detect(now, Box::pin(run)).await,
+            None => drop(run.await),
         }
-        let now = clock.now();
-        if now - last_detect >= detect_every {
-            last_detect = now;
-            let now = detector_now(clock, live);
-            let run = pipeline::detect(functions, now, live);
-            match chaos {
-                // An aborted run records no tick: the escalation audit counts completed runs.
-                Some(chaos) => chaos.detect(now, Box::pin(run)).await,
-                None => drop(run.await),
-            }
-        }
-        if let Some(warehouse) = warehouse
-            && now - last_load >= load_every
-        {
-            last_load = now;
+        // Back-pressure from the schedule: a detector run slower than its period (a
+        // busy machine) would let a band's silence go by unseen between two runs.
+        clock.hold_at(Hold::Schedule, Some(clock.now() + detect_every + SCHEDULE_SLACK));
+    });
+    let load = async {
+        let Some(warehouse) = warehouse else { return };
+        every(clock, pipeline::schedule("warehouse-loader"), stop, |now| async move {
             let load = warehouse.load(now);
             let loaded = match chaos {
                 Some(chaos) => chaos.chaos.invoke("warehouse-loader", Box::pin(load)).await,
                 None => Some(load.await),
             };
             // Aborted: as a crashed run, the next one redoes it.
-            let Some(loaded) = loaded else { continue };
             match loaded {
-                Ok((files, rows)) => {
+                Some(Ok((files, rows))) => {
                     Live::add(&live.warehouse_loads, u64::from(files > 0));
                     Live::add(&live.warehouse_rows, rows);
                 }
-                Err(err) => tracing::warn!(error = %err, "warehouse load failed; the next run retries"),
+                Some(Err(err)) => tracing::warn!(error = %err, "warehouse load failed; the next run retries"),
+                None => {}
             }
+        })
+        .await;
+    };
+    tokio::join!(detect, load);
+    clock.hold_at(Hold::Schedule, None);
+}
+
+/// Runs `job` at simulated `now` every `period` of simulated time until `stop`.
+async fn every<F: Future<Output = ()>>(
+    clock: &SimClock,
+    period: TimeDelta,
+    mut stop: watch::Receiver<bool>,
+    job: impl Fn(chrono::DateTime<Utc>) -> F,
+) {
+    let tick = clock.real(TimeDelta::minutes(1)).max(Duration::from_secs(1));
+    let mut last = clock.now();
+    loop {
+        tokio::select! {
+            _ = stop.wait_for(|stop| *stop) => return,
+            () = tokio::time::sleep(tick) => {}
+        }
+        let now = clock.now();
+        if now - last >= period {
+            last = now;
+            job(now).await;
         }
     }
 }
+
+/// How far past a detector run's next due time the simulated clock may run before
+/// that run has happened: past it, the clock waits ([`Hold::Schedule`]).
+const SCHEDULE_SLACK: TimeDelta = TimeDelta::seconds(30);
 
 /// The `now` offline-detector runs at: the simulated now, held back by
 /// alert-processor's backlog. In AWS the detector sees the rule state a few real

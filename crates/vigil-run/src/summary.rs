@@ -20,13 +20,13 @@ pub struct UnexpectedAlert {
     pub raised_at: DateTime<Utc>,
 }
 
-/// The alerts no injected event explains.
-pub fn unexpected(events: &[InjectedEvent], alerts: &[AlertRow]) -> Vec<UnexpectedAlert> {
-    alerts
-        .iter()
-        .filter(|a| !events.iter().any(|e| explains(e, a)))
-        .map(|a| UnexpectedAlert { wearer_id: a.wearer_id.clone(), rule: a.rule.clone(), raised_at: a.raised_at })
-        .collect()
+/// An injected event that raised no alert (simulated wearer id, rule and time only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MissedEvent {
+    pub wearer_id: String,
+    /// The rule whose alert was expected.
+    pub rule: String,
+    pub at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -58,6 +58,8 @@ pub struct Summary {
     pub injected_events: u64,
     pub alerts_raised: u64,
     pub alerts_missed: u64,
+    /// Those events, to look into.
+    pub missed_events: Vec<MissedEvent>,
     /// Alerts that no injected event explains (0 with the simulator's realistic values).
     pub alerts_unexpected: u64,
     /// Those alerts, to look into (simulated wearer ids, rules and event times only).
@@ -108,7 +110,12 @@ impl Summary {
             problems.push(format!("{} accepted readings are missing from a store", self.lost));
         }
         if self.alerts_missed > 0 {
-            problems.push(format!("{} injected events raised no alert", self.alerts_missed));
+            let which: Vec<String> = self
+                .missed_events
+                .iter()
+                .map(|e| format!("{} {} at {}", e.wearer_id, e.rule, e.at.format("%H:%M:%S")))
+                .collect();
+            problems.push(format!("{} injected events raised no alert: {}", self.alerts_missed, which.join(", ")));
         }
         if self.alerts_unexpected > 0 {
             let which: Vec<String> = self
@@ -265,11 +272,22 @@ fn explains(event: &InjectedEvent, alert: &AlertRow) -> bool {
         && alert.raised_at <= event.until + MATCH_AFTER
 }
 
-/// (missed, unexpected): expected events with no alert, alerts no event explains.
-pub fn match_alerts(events: &[InjectedEvent], alerts: &[AlertRow]) -> (u64, u64) {
-    let missed = events.iter().filter(|e| e.expects.is_some() && !alerts.iter().any(|a| explains(e, a))).count();
-    let unexpected = alerts.iter().filter(|a| !events.iter().any(|e| explains(e, a))).count();
-    (missed as u64, unexpected as u64)
+/// The injected events that raised no alert, and the alerts no injected event explains.
+pub fn match_alerts(events: &[InjectedEvent], alerts: &[AlertRow]) -> (Vec<MissedEvent>, Vec<UnexpectedAlert>) {
+    let missed = events
+        .iter()
+        .filter_map(|e| {
+            let rule = e.expects?;
+            (!alerts.iter().any(|a| explains(e, a)))
+                .then(|| MissedEvent { wearer_id: e.wearer_id.clone(), rule: rule.as_str().to_owned(), at: e.at })
+        })
+        .collect();
+    let unexpected = alerts
+        .iter()
+        .filter(|a| !events.iter().any(|e| explains(e, a)))
+        .map(|a| UnexpectedAlert { wearer_id: a.wearer_id.clone(), rule: a.rule.clone(), raised_at: a.raised_at })
+        .collect();
+    (missed, unexpected)
 }
 
 /// Messages sent more than once: the same text about the same alert to the same
@@ -325,6 +343,10 @@ mod tests {
     use vigil_domain::alerts::RuleKind;
     use vigil_domain::care::Channel;
 
+    fn counts((missed, unexpected): &(Vec<MissedEvent>, Vec<UnexpectedAlert>)) -> (usize, usize) {
+        (missed.len(), unexpected.len())
+    }
+
     fn t(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().to_utc()
     }
@@ -351,11 +373,11 @@ mod tests {
         };
         let cancelled = InjectedEvent { kind: EventKind::FallCancelled, expects: None, ..sos.clone() };
         let events = [sos, cancelled];
-        assert_eq!(match_alerts(&events, &[alert("w1", "sos", "2026-11-22T10:00:05Z")]), (0, 0));
-        assert_eq!(match_alerts(&events, &[alert("w2", "sos", "2026-11-22T10:00:05Z")]), (1, 1));
-        assert_eq!(match_alerts(&events, &[alert("w1", "fall", "2026-11-22T10:00:05Z")]), (1, 1));
-        assert_eq!(match_alerts(&events, &[alert("w1", "sos", "2026-11-22T12:00:00Z")]), (1, 1));
-        assert_eq!(match_alerts(&events, &[]), (1, 0));
+        assert_eq!(counts(&match_alerts(&events, &[alert("w1", "sos", "2026-11-22T10:00:05Z")])), (0, 0));
+        assert_eq!(counts(&match_alerts(&events, &[alert("w2", "sos", "2026-11-22T10:00:05Z")])), (1, 1));
+        assert_eq!(counts(&match_alerts(&events, &[alert("w1", "fall", "2026-11-22T10:00:05Z")])), (1, 1));
+        assert_eq!(counts(&match_alerts(&events, &[alert("w1", "sos", "2026-11-22T12:00:00Z")])), (1, 1));
+        assert_eq!(counts(&match_alerts(&events, &[])), (1, 0));
     }
 
     #[test]
@@ -370,14 +392,14 @@ mod tests {
         let events = [cancelled];
         let fall = alert("w1", "fall", "2026-11-22T10:00:00Z");
         let resolved_by_rules = AlertRow { resolved: true, cleared: true, ..fall.clone() };
-        assert_eq!(match_alerts(&events, std::slice::from_ref(&resolved_by_rules)), (0, 0));
-        assert!(unexpected(&events, &[resolved_by_rules]).is_empty());
+        assert_eq!(counts(&match_alerts(&events, std::slice::from_ref(&resolved_by_rules))), (0, 0));
+        assert!(match_alerts(&events, &[resolved_by_rules]).1.is_empty());
         // Left standing, or resolved by a caregiver: a false alarm.
-        assert_eq!(match_alerts(&events, std::slice::from_ref(&fall)), (0, 1));
+        assert_eq!(counts(&match_alerts(&events, std::slice::from_ref(&fall))), (0, 1));
         let by_caregiver = AlertRow { resolved: true, ..fall.clone() };
-        assert_eq!(match_alerts(&events, &[by_caregiver]), (0, 1));
+        assert_eq!(counts(&match_alerts(&events, &[by_caregiver])), (0, 1));
         let other_wearer = AlertRow { wearer_id: "w2".into(), resolved: true, cleared: true, ..fall };
-        assert_eq!(match_alerts(&events, &[other_wearer]), (0, 1));
+        assert_eq!(counts(&match_alerts(&events, &[other_wearer])), (0, 1));
     }
 
     #[test]

@@ -131,13 +131,13 @@ impl StateStore for MemoryStates {
         Ok(true)
     }
 
-    async fn needing_check(&self, cutoff: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+    async fn due_for_check(&self, now: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
         Ok(self
             .states
             .lock()
             .unwrap()
             .values()
-            .filter(|s| s.last_seen.is_some_and(|t| t < cutoff) || !s.pending_falls.is_empty())
+            .filter(|s| s.next_check.is_some_and(|t| t <= now))
             .map(|s| s.wearer_id.clone())
             .collect())
     }
@@ -280,6 +280,14 @@ impl DeliveryLog for MemoryDeliveries {
             records.insert(d.key(), DeliveryStatus::Cancelled);
         }
         Ok(())
+    }
+
+    async fn went_out(&self, deliveries: &[Delivery]) -> Result<Vec<bool>, StoreError> {
+        let records = self.records.lock().unwrap();
+        Ok(deliveries
+            .iter()
+            .map(|d| matches!(records.get(&d.key()), Some(DeliveryStatus::Sent(_) | DeliveryStatus::Sending(..))))
+            .collect())
     }
 }
 

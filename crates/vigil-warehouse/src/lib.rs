@@ -29,6 +29,7 @@ use vigil_domain::ports::{BoxError, StoreError};
 
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod erasure;
 pub mod manifest;
 pub mod sql;
 

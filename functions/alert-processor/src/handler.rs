@@ -101,6 +101,8 @@ impl<P: AlertPorts, Q: Quarantine + Sync> Processor<P, Q> {
             .count("NotificationsSent", total.sent)
             .count("NotificationsDeferred", total.deferred)
             .count("NotificationsRefused", total.refused)
+            // Readings of a wearer with no profile: alerts are stored, nobody is told.
+            .count("WearersWithoutProfile", total.without_profile)
             .count("EscalationStepsPlanned", total.steps_planned)
             .count("RecordsFailed", failed.len())
             .millis("BatchMs", started.elapsed().as_secs_f64() * 1e3);

@@ -11,13 +11,19 @@
 //!
 //! It goes through the same [`vigil_alerting::Alerting`] service as the
 //! alert-processor, so alerts, deliveries and state writes behave identically.
+//!
+//! The wearers it looks at are those whose rule state says they are due
+//! ([`vigil_domain::alerts::next_check`], written with every state save and indexed
+//! by the state adapter): a Query per index shard, never a Scan, so a run reads what
+//! is due, not every wearer. Whatever a run leaves (cut short, skipped, failed)
+//! stays due and the next run finds it.
 
 use std::time::Instant;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use vigil_alerting::{AlertPorts, Alerting, Outcome};
-use vigil_domain::config::{self as env, ConfigError, Source};
+use vigil_domain::config::Source;
 use vigil_domain::ports::{StateStore, StoreError};
 use vigil_lambda::Deadline;
 use vigil_lambda::deadline::within;
@@ -43,7 +49,7 @@ pub async fn build(
     let (_, mut alerting) = vigil_alerting::aws::alerting(src, sdk).await?;
     // Escalation steps are sent here, so only this function places calls.
     alerting.notifier.voice = vigil_alerting::aws::voice_caller(src, sdk);
-    Ok(Detector { alerting, config: DetectorConfig::from_source(src)? })
+    Ok(Detector { alerting })
 }
 
 /// What one run did; also the Lambda's response, for `cargo lambda invoke`.
@@ -80,26 +86,9 @@ pub enum RunError {
     Partial { failed: usize, checked: usize },
 }
 
-/// Configuration beyond the tables (which the AWS adapters read).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DetectorConfig {
-    /// `NO_DATA_SCAN_AFTER_MIN` (default 5): wearers silent at least this long are
-    /// candidates; each is then judged against its own `no_data` threshold
-    /// (15 min by default), so this must not exceed the smallest threshold in use.
-    pub scan_after: Duration,
-}
-
-impl DetectorConfig {
-    pub fn from_source(src: &impl Source) -> Result<Self, ConfigError> {
-        let minutes: i64 = env::parsed_or(src, "NO_DATA_SCAN_AFTER_MIN", 5, "minutes as an integer")?;
-        Ok(Self { scan_after: Duration::minutes(minutes) })
-    }
-}
-
 #[derive(Debug)]
 pub struct Detector<P: AlertPorts> {
     pub alerting: Alerting<P>,
-    pub config: DetectorConfig,
 }
 
 impl<P: AlertPorts> Detector<P> {
@@ -138,20 +127,19 @@ impl<P: AlertPorts> Detector<P> {
         let started = Instant::now();
         let mut metrics = Metrics::new(FUNCTION);
         let checks_until = deadline.map(|d| d.less(DUE_RESERVE));
-        let candidates =
-            match within(checks_until, self.alerting.states.needing_check(now - self.config.scan_after)).await {
-                Ok(Ok(candidates)) => candidates,
-                Ok(Err(err)) => return (Err(RunError::List(err)), metrics),
-                Err(expired) => {
-                    let err = StoreError {
-                        operation: "needing_check",
-                        resource: FUNCTION.into(),
-                        retryable: true,
-                        source: expired.into(),
-                    };
-                    return (Err(RunError::List(err)), metrics);
-                }
-            };
+        let candidates = match within(checks_until, self.alerting.states.due_for_check(now)).await {
+            Ok(Ok(candidates)) => candidates,
+            Ok(Err(err)) => return (Err(RunError::List(err)), metrics),
+            Err(expired) => {
+                let err = StoreError {
+                    operation: "due_for_check",
+                    resource: FUNCTION.into(),
+                    retryable: true,
+                    source: expired.into(),
+                };
+                return (Err(RunError::List(err)), metrics);
+            }
+        };
         let mut summary = Summary { checked: candidates.len(), ..Summary::default() };
         let mut total = Outcome::default();
         for (i, wearer_id) in candidates.iter().enumerate() {

@@ -1,8 +1,8 @@
 //! The scheduled detector with in-memory ports.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on broken fixtures")]
 
-use chrono::{DateTime, Duration, Utc};
-use offline_detector::{Detector, DetectorConfig, RunError};
+use chrono::{DateTime, Utc};
+use offline_detector::{Detector, RunError};
 use vigil_alerting::{AlertSink, Alerting, DeviceReadings, NoSink};
 use vigil_domain::alerts::{Language, RuleKind};
 use vigil_domain::care::{Caregiver, WearerProfile};
@@ -52,7 +52,6 @@ fn detector_with<S: AlertSink + Sync>(sink: S) -> Det<S> {
             sink,
             links: None,
         },
-        config: DetectorConfig { scan_after: Duration::minutes(5) },
     }
 }
 

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on broken fixtures")]
 
 use chrono::{DateTime, Duration, NaiveTime, Utc};
-use offline_detector::{Detector, DetectorConfig, Summary};
+use offline_detector::{Detector, Summary};
 use vigil_alerting::{Alerting, DeviceReadings};
 use vigil_domain::alerts::{Language, Thresholds};
 use vigil_domain::care::{Caregiver, Channel, QuietHours, WearerProfile};
@@ -63,7 +63,6 @@ fn detector(links: Option<LinkMaker>) -> Detector<Memory> {
             sink: vigil_alerting::NoSink,
             links,
         },
-        config: DetectorConfig { scan_after: Duration::minutes(5) },
     }
 }
 

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use offline_detector::{DUE_RESERVE, Detector, DetectorConfig};
+use offline_detector::{DUE_RESERVE, Detector};
 use vigil_alerting::{AlertPorts, Alerting, NoSink};
 use vigil_domain::alerts::WearerState;
 use vigil_lambda::Deadline;
@@ -43,6 +43,7 @@ async fn a_stalled_store_leaves_the_rest_for_the_next_run_before_the_deadline() 
     for id in ["wearer-1", "wearer-2", "wearer-3"] {
         let mut state = WearerState::new(id);
         state.last_seen = Some(now - chrono::Duration::hours(1));
+        state.next_check = Some(now - chrono::Duration::minutes(45));
         states.states.lock().unwrap().insert(id.to_owned(), state);
     }
     let detector = Detector {
@@ -55,7 +56,6 @@ async fn a_stalled_store_leaves_the_rest_for_the_next_run_before_the_deadline() 
             sink: NoSink,
             links: None,
         },
-        config: DetectorConfig { scan_after: chrono::Duration::minutes(5) },
     };
 
     // Checks may run until DUE_RESERVE is left: 3 s, under one SDK attempt (5 s).

@@ -36,21 +36,48 @@ pub async fn handle<W: Warehouse + Sync, Q: FileQueue + Sync>(
         Ok(r) => r,
         Err(e) => e.report().unwrap_or(&empty),
     };
+    run_metrics(report, result.is_err(), started.elapsed()).emit();
+    result
+}
+
+/// The metrics of one run.
+pub fn run_metrics(report: &LoadReport, failed: bool, took: Duration) -> Metrics {
     let mut metrics = Metrics::new(FUNCTION);
     metrics
         .count("FilesPending", report.files_pending)
         .count("FilesLoaded", report.files_loaded)
         .count("FilesMarkedByOtherRun", report.files_marked_by_other_run)
         .count("RowsMerged", usize::try_from(report.rows_merged).unwrap_or(usize::MAX))
-        .count("LoadFailures", usize::from(result.is_err()))
-        .millis("RunMs", started.elapsed().as_secs_f64() * 1e3);
-    metrics.emit();
-    result
+        // The backlog's age, alarmed on: a loader that runs but never catches up.
+        .seconds("OldestPendingFileAgeS", report.oldest_pending_age_s as f64)
+        .count("LoadFailures", usize::from(failed))
+        .millis("RunMs", took.as_secs_f64() * 1e3);
+    metrics
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_runs_metrics_carry_its_report_and_the_backlogs_age() {
+        let report = LoadReport {
+            files_pending: 3,
+            oldest_pending_age_s: 5_400,
+            files_loaded: 2,
+            rows_merged: 17,
+            ..LoadReport::default()
+        };
+        let m = run_metrics(&report, true, Duration::from_millis(1_250));
+        let doc = m.to_emf(0).to_string();
+        assert!(doc.contains(r#"{"Name":"OldestPendingFileAgeS","Unit":"Seconds"}"#), "{doc}");
+        assert_eq!(
+            ["FilesPending", "FilesLoaded", "RowsMerged", "OldestPendingFileAgeS", "LoadFailures", "RunMs"]
+                .map(|n| m.get(n)),
+            [3.0, 2.0, 17.0, 5_400.0, 1.0, 1_250.0]
+        );
+        assert_eq!(run_metrics(&LoadReport::default(), false, Duration::ZERO).get("OldestPendingFileAgeS"), 0.0);
+    }
 
     #[test]
     fn the_budget_is_cut_to_the_deadline_with_a_margin() {

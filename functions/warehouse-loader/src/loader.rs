@@ -20,6 +20,9 @@ const MIN_LOAD_BUDGET: Duration = Duration::from_secs(1);
 pub struct LoadReport {
     /// Pending files this run took (at most `max_files`).
     pub files_pending: usize,
+    /// Seconds since the oldest of them was registered (0 when none was pending):
+    /// the backlog's age, `OldestPendingFileAgeS`.
+    pub oldest_pending_age_s: u64,
     /// Files whose rows this run committed and then marked loaded.
     pub files_loaded: usize,
     /// Files this run loaded but another run had marked first (their rows are
@@ -139,6 +142,12 @@ impl<W: Warehouse + Sync, Q: FileQueue + Sync> Loader<W, Q> {
             .unwrap_or_else(|_| Err(out_of_time("pending")))
             .map_err(LoadError::Pending)?;
         report.files_pending = pending.len();
+        // Pending files come oldest first, but the minimum does not rely on it.
+        report.oldest_pending_age_s = pending
+            .iter()
+            .map(|f| f.created_at)
+            .min()
+            .map_or(0, |oldest| u64::try_from((now - oldest).num_seconds()).unwrap_or(0));
 
         let mut first_error: Option<(FileKind, usize, WarehouseError)> = None;
         let mut mark_failures: Vec<StoreError> = Vec::new();

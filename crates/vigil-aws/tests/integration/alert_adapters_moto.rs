@@ -161,28 +161,37 @@ async fn state_writes_are_conditional_on_the_version() {
 }
 
 #[tokio::test]
-async fn needing_check_finds_silent_wearers_and_pending_falls_only() {
+async fn due_for_check_queries_the_index_for_the_wearers_due_by_now_only() {
     let sdk = require().await;
     let (client, name) = table(&sdk, "state", "wearer_id").await;
+    vigil_local::provision::ensure_index(&client, &name, &vigil_local::provision::state_check_index()).await.unwrap();
     let store = DynamoStateStore::new(client, name);
     let now = t0();
-    let seen = |id: &str, ago: i64| WearerState { last_seen: Some(now - minutes(ago)), ..WearerState::new(id) };
+    let due_at = |id: &str, at: Option<DateTime<Utc>>| WearerState { next_check: at, ..WearerState::new(id) };
 
-    store.save(&seen("silent", 20)).await.unwrap();
-    store.save(&seen("fresh", 1)).await.unwrap();
-    // Seen 30 ms after the cutoff: string comparison must not confuse it with the cutoff.
-    let just_fresh = WearerState {
-        last_seen: Some(now - minutes(15) + chrono::Duration::milliseconds(30)),
-        ..WearerState::new("just-fresh")
-    };
-    store.save(&just_fresh).await.unwrap();
-    let mut falling = seen("falling", 0);
-    falling.pending_falls.push(PendingFall { at: now, reading: "r".into(), location: None });
-    store.save(&falling).await.unwrap();
+    // Enough wearers to land in several shards.
+    let mut expected = Vec::new();
+    for i in 0..40 {
+        let id = format!("overdue-{i:02}");
+        store.save(&due_at(&id, Some(now - minutes(i)))).await.unwrap();
+        expected.push(id);
+    }
+    store.save(&due_at("due-now", Some(now))).await.unwrap();
+    expected.push("due-now".into());
+    // 30 ms after `now`: string comparison must not take it for due.
+    store.save(&due_at("not-yet", Some(now + chrono::Duration::milliseconds(30)))).await.unwrap();
+    store.save(&due_at("later", Some(now + minutes(14)))).await.unwrap();
+    store.save(&due_at("nothing-to-check", None)).await.unwrap();
+    // Due once, then saved with nothing to check (its silence alerted): out of the index.
+    let alerted = due_at("alerted", Some(now - minutes(3)));
+    store.save(&alerted).await.unwrap();
+    store.save(&WearerState { version: 1, next_check: None, ..alerted }).await.unwrap();
 
-    let mut found = store.needing_check(now - minutes(15)).await.unwrap();
-    found.sort();
-    assert_eq!(found, ["falling", "silent"]);
+    let shards: std::collections::BTreeSet<String> =
+        expected.iter().map(|id| vigil_aws::state::check_shard(id)).collect();
+    assert!(shards.len() > 4, "the wearers fall in a few shards: {shards:?}");
+    expected.sort();
+    assert_eq!(store.due_for_check(now).await.unwrap(), expected);
 }
 
 #[tokio::test]

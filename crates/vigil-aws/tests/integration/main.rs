@@ -5,6 +5,7 @@
 mod alert_adapters_mocks;
 mod alert_adapters_moto;
 mod kinesis_mocks;
+mod retention_moto;
 mod secrets_moto;
 #[cfg(feature = "voice")]
 mod voice_local;

@@ -3,6 +3,7 @@
 //! and the tests read curated files through it).
 
 mod alerts;
+mod erasure;
 mod readings;
 
 use arrow_schema::{ArrowError, DataType, TimeUnit};
@@ -13,6 +14,7 @@ use parquet::errors::ParquetError;
 use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
 
 pub use alerts::{alert_files, alerts_schema};
+pub use erasure::{Filtered, wearer_rows, without_wearer};
 pub use readings::{BATCH_ROWS, CuratedWriter, EncodedFile, readings_schema, writer_properties};
 
 #[derive(Debug, thiserror::Error)]

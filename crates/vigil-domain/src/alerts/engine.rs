@@ -123,6 +123,28 @@ pub fn check_offline(state: &mut WearerState, thresholds: &Thresholds, now: Date
     Some(alert)
 }
 
+/// The earliest time at which the scheduled check ([`flush`] then [`check_offline`])
+/// can raise anything for this wearer, as the state stands: the first pending fall's
+/// cancel window ending, or the band counting as silent (no open `no_data` episode,
+/// `no_data` threshold since `last_seen`, and the rule's cooldown over). `None` when
+/// only a new reading can change anything (no pending fall; never seen, or its
+/// silence already alerted). Checking earlier raises nothing; checking at or after
+/// it raises what is due, so the detector need look at nobody else.
+pub fn next_check(state: &WearerState, thresholds: &Thresholds) -> Option<DateTime<Utc>> {
+    // `due_falls` raises once `now > at + window`: one millisecond past (the stored precision).
+    let window = thresholds.fall_cancel_window() + Duration::milliseconds(1);
+    let fall = state.pending_falls.iter().map(|f| f.at + window).min();
+    let rule = RuleKind::NoData;
+    let silent = match state.last_seen {
+        Some(last) if !state.episodes.contains_key(&rule) => {
+            let cooled = state.last_alert.get(&rule).map(|&prev| prev + thresholds.cooldown(rule));
+            Some(cooled.map_or(last + thresholds.no_data(), |c| c.max(last + thresholds.no_data())))
+        }
+        _ => None,
+    };
+    fall.into_iter().chain(silent).min()
+}
+
 fn cooled_down(state: &WearerState, th: &Thresholds, rule: RuleKind, at: DateTime<Utc>) -> bool {
     state.last_alert.get(&rule).is_none_or(|&prev| at - prev >= th.cooldown(rule))
 }
@@ -501,6 +523,67 @@ mod tests {
             let clock = LocalClock::new(tz, Some((times[0], *times.last().unwrap())));
             for t in times {
                 prop_assert_eq!(clock.daytime_start(&th, t), daytime_start_reference(tz, &th, t), "at {}", t);
+            }
+        }
+    }
+
+    proptest! {
+        /// `next_check` is exact: from the state's save (`saved`, the processor's clock)
+        /// until it, the scheduled check (flush, then check_offline) changes nothing
+        /// (nor ever, when it is `None`); at it (or at once, if it is past), it changes
+        /// the state: a fall raised, a silence alerted.
+        #[test]
+        fn next_check_is_when_the_scheduled_check_first_acts(
+            seen in prop::option::of(0i64..7_200),
+            no_data_open in any::<bool>(),
+            last_no_data in prop::option::of(0i64..7_200),
+            falls in prop::collection::vec(0i64..7_200, 0..3),
+            saved_s in 0i64..9_000,
+            no_data_min in 1u32..60,
+            cooldown_min in 1u32..120,
+            window_s in 1u32..120,
+        ) {
+            let t0 = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+            let secs = |s: i64| t0 + Duration::seconds(s);
+            let saved = secs(saved_s);
+            let th = Thresholds { no_data_min, cooldown_min, fall_cancel_window_s: window_s, ..Thresholds::default() };
+            let mut state = WearerState::new("w-1");
+            state.last_seen = seen.map(secs);
+            // As the processor saves it: its flush at `saved` raised the falls past their
+            // window and ended a silence the band is current again after.
+            if no_data_open && let Some(start) = state.last_seen && saved - start >= th.no_data() {
+                let episode = Episode { start, last: start, readings: Vec::new(), value: None, alerted: true };
+                state.episodes.insert(RuleKind::NoData, episode);
+            }
+            if let Some(at) = last_no_data {
+                state.last_alert.insert(RuleKind::NoData, secs(at));
+            }
+            state.pending_falls = falls
+                .iter()
+                .map(|&s| PendingFall { at: secs(s), reading: "r".into(), location: None })
+                .filter(|f| saved <= f.at + th.fall_cancel_window())
+                .collect();
+            let check = |now: DateTime<Utc>| {
+                let mut after = state.clone();
+                let mut raised = flush(&mut after, &th, now);
+                raised.extend(check_offline(&mut after, &th, now));
+                (after, raised)
+            };
+            match next_check(&state, &th) {
+                None => {
+                    let (after, raised) = check(saved + Duration::days(30));
+                    prop_assert!(raised.is_empty());
+                    prop_assert_eq!(after, state);
+                }
+                Some(due) => {
+                    if due - Duration::milliseconds(1) >= saved {
+                        let (before, raised) = check(due - Duration::milliseconds(1));
+                        prop_assert!(raised.is_empty());
+                        prop_assert_eq!(&before, &state);
+                    }
+                    let (after, _) = check(due.max(saved));
+                    prop_assert_ne!(&after, &state);
+                }
             }
         }
     }

@@ -40,6 +40,12 @@ pub struct WearerState {
     pub alerted_windows: BTreeMap<RuleKind, Vec<DateTime<Utc>>>,
     /// For the other rules: `raised_at` of the latest alert, for the cooldown.
     pub last_alert: BTreeMap<RuleKind, DateTime<Utc>>,
+    /// When the scheduled detector must next look at this wearer
+    /// ([`super::next_check`], set before every save); `None`: only a new reading
+    /// can change anything. The state adapter indexes it, so the detector reads
+    /// only the wearers that are due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_check: Option<DateTime<Utc>>,
 }
 
 impl WearerState {

@@ -25,9 +25,10 @@ pub trait StateStore {
     /// there first; reload and evaluate again.
     fn save(&self, state: &WearerState) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Wearers the scheduled detector must look at: last seen before `cutoff`
-    /// (possibly silent) or with falls waiting out their cancel window.
-    fn needing_check(&self, cutoff: DateTime<Utc>) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+    /// Wearers the scheduled detector must look at by `now`: those whose stored
+    /// [`WearerState::next_check`] is at or before it, however long ago (a missed
+    /// run is caught up by the next). Read without a Scan: a run costs what is due.
+    fn due_for_check(&self, now: DateTime<Utc>) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
 }
 
 /// The alerts table.
@@ -106,6 +107,10 @@ pub trait DeliveryLog {
     /// an alert someone acknowledged): it is never due again. A delivery already
     /// claimed or sent is left as it is.
     fn cancel(&self, delivery: &Delivery) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Which of `deliveries` went out or are going out (sent, or claimed by a
+    /// sender), in order: who has heard of an alert.
+    fn went_out(&self, deliveries: &[Delivery]) -> impl Future<Output = Result<Vec<bool>, StoreError>> + Send;
 }
 
 /// An SMS sent to a number about an alert: what an SMS reply from that number

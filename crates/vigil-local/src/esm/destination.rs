@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The mapping's on-failure destination: receives the metadata of every record
 /// range given up on. An error stops the mapping before it moves past the range,
@@ -64,7 +64,8 @@ pub struct ResponseContext {
     pub reason: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// Read back by `vigil redrive`: Lambda's own records have exactly these fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KinesisBatchInfo {
     pub shard_id: String,

@@ -71,9 +71,7 @@ fn settings(name: &str, src: &Recorded) -> String {
         "ack-link" => format!("{:?}", ack_link::AckLinkConfig::from_source(src)),
         "sms-reply" => format!("{:?}", sms_reply::ReplyConfig::from_source(src)),
         "alert-processor" => format!("{:?}", AlertPathConfig::from_source(src)),
-        "offline-detector" => {
-            format!("{:?} {:?}", AlertPathConfig::from_source(src), offline_detector::DetectorConfig::from_source(src))
-        }
+        "offline-detector" => format!("{:?}", AlertPathConfig::from_source(src)),
         "raw-archiver" => format!("{:?}", raw_archiver::config::Config::from_source(src)),
         "vitals-writer" => format!("{:?}", vitals_writer::VitalsConfig::from_source(src)),
         "warehouse-loader" => format!("{:?}", warehouse_loader::Config::from_source(src)),

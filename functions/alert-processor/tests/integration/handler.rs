@@ -254,6 +254,39 @@ fn a_refused_number_does_not_block_the_others_or_the_batch() {
     assert_eq!(p.alerting.notifier.sent().len(), 2);
 }
 
+/// The metrics a batch reports, by name.
+fn metrics(p: &Proc, e: &KinesisEvent, now: &str) -> vigil_lambda::metrics::Metrics {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(p.process(e, at(now))).1
+}
+
+#[test]
+fn the_metrics_alarms_watch_count_refusals_poison_and_wearers_without_a_profile() {
+    let p = processor();
+    p.alerting.notifier.refused.lock().unwrap().push("+447700900002".into());
+    let e = event(vec![
+        record(1, envelope("wearer-42", vec![sos("2026-11-22T10:59:55+01:00", 2)])),
+        // Readings of two wearers nobody registered: alerts stored, nobody told.
+        record(2, envelope("wearer-unregistered", vec![sos("2026-11-22T10:59:56+01:00", 3)])),
+        record(3, envelope("wearer-unregistered", vec![reading("2026-11-22T10:59:57+01:00", 4)])),
+        record(4, envelope("wearer-also-unknown", vec![reading("2026-11-22T10:59:58+01:00", 5)])),
+        record(5, b"not an envelope".to_vec()),
+    ]);
+    let m = metrics(&p, &e, NOW);
+    assert_eq!(m.get("NotificationsRefused"), 1.0, "the neighbour's number");
+    assert_eq!(m.get("NotificationsSent"), 2.0);
+    assert_eq!(m.get("PoisonRecords"), 1.0);
+    assert_eq!(m.get("WearersWithoutProfile"), 2.0, "once per wearer in the batch, not per record");
+    assert_eq!(m.get("AlertsRaised"), 2.0, "the unregistered wearer's SOS is stored");
+    assert_eq!(m.get("AlertLatencyMs"), 7_000.0 + 6_000.0, "event time to raised, per alert");
+    assert_eq!(p.alerting.notifier.sent().len(), 2, "nobody to tell for the unregistered wearer");
+
+    // Registered wearers only: nothing without a profile.
+    let p = processor();
+    let e = event(vec![record(1, envelope("wearer-7", vec![reading("2026-11-22T10:59:50+01:00", 1)]))]);
+    assert_eq!(metrics(&p, &e, NOW).get("WearersWithoutProfile"), 0.0);
+}
+
 #[test]
 fn a_fall_not_cancelled_within_the_window_alerts_and_a_cancelled_one_does_not() {
     let p = processor();

@@ -15,6 +15,7 @@ use vigil_domain::care::{Caregiver, WearerProfile};
 use vigil_domain::lifecycle::{AlertStatus, Outcome, Via};
 use vigil_domain::ports::{RecordPublisher, StreamRecord};
 use vigil_domain::reading::{Location, Reading};
+use vigil_domain::retention::{self, Retention};
 use vigil_local::esm::{EventSourceMapping, FailedBatch, Lambda};
 use vigil_local::provision::{Resources, provision};
 
@@ -22,7 +23,7 @@ struct Setup {
     sdk: aws_config::SdkConfig,
     resources: Resources,
     config: AlertPathConfig,
-    phones: [String; 2],
+    phones: [String; 3],
 }
 
 async fn setup() -> Setup {
@@ -37,10 +38,13 @@ async fn setup() -> Setup {
         quarantine_bucket: resources.quarantine_bucket.clone(),
         delivery_lease: Duration::from_secs(60),
         wearer_cache_ttl: vigil_alerting::aws::DEFAULT_WEARER_CACHE_TTL,
+        alerts_retention: Retention::days(retention::DEFAULT_ALERTS_DAYS),
+        deliveries_retention: Retention::days(retention::DEFAULT_DELIVERIES_DAYS),
+        state_retention: Retention::days(retention::DEFAULT_STATE_DAYS),
     };
     // Numbers unique to this test: moto records every SMS in one list.
     let phones =
-        [format!("+3460{:07}", fastrand::u32(..10_000_000)), format!("+4477{:07}", fastrand::u32(..10_000_000))];
+        [0, 1, 2].map(|i| format!("+{}{:07}", ["3460", "4477", "4478"][i], fastrand::u32(..10_000_000)));
     let profile = WearerProfile {
         snoozes: Default::default(),
         escalation: Default::default(),
@@ -66,6 +70,17 @@ async fn setup() -> Setup {
                 level: 1,
                 language: Language::En,
                 phone: Some(phones[1].clone()),
+                push_endpoint: None,
+                quiet_hours: None,
+            },
+            // Told only when nobody acknowledges (an escalation step at 3 minutes).
+            Caregiver {
+                sub: None,
+                name: None,
+                id: "cg-3".into(),
+                level: 2,
+                language: Language::En,
+                phone: Some(phones[2].clone()),
                 push_endpoint: None,
                 quiet_hours: None,
             },
@@ -238,6 +253,41 @@ async fn a_fall_raised_while_the_band_was_quiet_and_cancelled_late_is_resolved_w
     assert_eq!((sms_to(&s.phones[0]).await.len(), sms_to(&s.phones[1]).await.len()), (2, 2));
 
     // The escalation steps (calls from 3 minutes on) are cancelled when they come due.
+    let due = scheduled(&s).await.alerting.send_due(Utc::now() + chrono::Duration::hours(1)).await.unwrap();
+    assert!(due.cancelled > 0, "{due:?}");
+    assert_eq!((due.sent, due.calls, due.escalated), (0, 0, 0), "{due:?}");
+    assert_eq!((sms_to(&s.phones[0]).await.len(), sms_to(&s.phones[1]).await.len()), (2, 2));
+    // The level-2 contact never heard of the fall: no notice either.
+    assert!(sms_to(&s.phones[2]).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_fall_cancelled_late_after_escalation_reached_level_two_tells_level_two_too() {
+    let s = setup().await;
+    let fall_at = Utc::now() - chrono::Duration::seconds(60);
+    let mut fall = reading(fall_at, 31);
+    fall.fall_detected = Some(true);
+    put(&s, vec![envelope(vec![fall])]).await;
+    assert!(deliver_stream(&s).await.is_empty());
+    // Nobody acknowledges: at 3 minutes the level-2 contact gets the escalation SMS.
+    let due = scheduled(&s).await.alerting.send_due(Utc::now() + chrono::Duration::minutes(4)).await.unwrap();
+    assert!(due.escalated > 0, "{due:?}");
+    assert_eq!(sms_to(&s.phones[2]).await.len(), 1);
+
+    let mut cancel = reading(fall_at + chrono::Duration::seconds(18), 32);
+    cancel.fall_cancelled = Some(true);
+    put(&s, vec![envelope(vec![cancel])]).await;
+    assert!(deliver_stream(&s).await.is_empty());
+    let level2 = sms_to(&s.phones[2]).await;
+    assert_eq!(level2.len(), 2, "{level2:?}");
+    assert!(level2[1].contains("was cancelled on the band"), "{}", level2[1]);
+    // Redelivered: told once.
+    assert!(deliver_stream(&s).await.is_empty());
+    assert_eq!(sms_to(&s.phones[2]).await.len(), 2);
+}
+
+/// alert-processor as its schedule runs it (the due messages and escalation steps).
+async fn scheduled(s: &Setup) -> alert_processor::AwsProcessor {
     let c = &s.config;
     let env = [
         ("WEARERS_TABLE", c.wearers_table.as_str()),
@@ -246,9 +296,5 @@ async fn a_fall_raised_while_the_band_was_quiet_and_cancelled_late_is_resolved_w
         ("DELIVERIES_TABLE", c.deliveries_table.as_str()),
         ("QUARANTINE_BUCKET", c.quarantine_bucket.as_str()),
     ];
-    let scheduled = alert_processor::build(&env, &s.sdk).await.unwrap();
-    let due = scheduled.alerting.send_due(Utc::now() + chrono::Duration::hours(1)).await.unwrap();
-    assert!(due.cancelled > 0, "{due:?}");
-    assert_eq!((due.sent, due.calls, due.escalated), (0, 0, 0), "{due:?}");
-    assert_eq!((sms_to(&s.phones[0]).await.len(), sms_to(&s.phones[1]).await.len()), (2, 2));
+    alert_processor::build(&env, &s.sdk).await.unwrap()
 }

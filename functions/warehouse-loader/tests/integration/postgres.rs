@@ -274,8 +274,11 @@ async fn the_pending_lookup_is_bounded_and_oldest_first_and_late_files_land_in_t
     let waiting = s.registry().await.into_iter().find(|(key, _, _)| *key == late).unwrap();
     assert_eq!(waiting.2, None, "a pending file never expires");
 
-    let second = loader.run(now()).await.unwrap();
+    assert_eq!(first.oldest_pending_age_s, 0, "registered as the run began");
+    // A quarter of an hour later the file left behind is the backlog's oldest.
+    let second = loader.run(now() + chrono::Duration::minutes(15)).await.unwrap();
     assert_eq!((second.files_pending, second.files_loaded, second.rows_merged), (1, 1, 2));
+    assert_eq!(second.oldest_pending_age_s, 15 * 60 - 2, "registered 2 s after the first run's time");
     let days: Vec<(NaiveDate, i64)> = s
         .db()
         .await

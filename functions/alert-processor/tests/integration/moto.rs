@@ -264,7 +264,8 @@ async fn a_fall_raised_while_the_band_was_quiet_and_cancelled_late_is_resolved_w
 #[tokio::test]
 async fn a_fall_cancelled_late_after_escalation_reached_level_two_tells_level_two_too() {
     let s = setup().await;
-    let fall_at = Utc::now() - chrono::Duration::seconds(60);
+    // Five minutes old: its cancel is processed after the 3-minute step was due.
+    let fall_at = Utc::now() - chrono::Duration::minutes(5);
     let mut fall = reading(fall_at, 31);
     fall.fall_detected = Some(true);
     put(&s, vec![envelope(vec![fall])]).await;

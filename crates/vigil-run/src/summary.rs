@@ -278,8 +278,11 @@ pub fn match_alerts(events: &[InjectedEvent], alerts: &[AlertRow]) -> (Vec<Misse
         .iter()
         .filter_map(|e| {
             let rule = e.expects?;
-            (!alerts.iter().any(|a| explains(e, a)))
-                .then(|| MissedEvent { wearer_id: e.wearer_id.clone(), rule: rule.as_str().to_owned(), at: e.at })
+            (!alerts.iter().any(|a| explains(e, a))).then(|| MissedEvent {
+                wearer_id: e.wearer_id.clone(),
+                rule: rule.as_str().to_owned(),
+                at: e.at,
+            })
         })
         .collect();
     let unexpected = alerts

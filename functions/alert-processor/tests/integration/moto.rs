@@ -43,8 +43,7 @@ async fn setup() -> Setup {
         state_retention: Retention::days(retention::DEFAULT_STATE_DAYS),
     };
     // Numbers unique to this test: moto records every SMS in one list.
-    let phones =
-        [0, 1, 2].map(|i| format!("+{}{:07}", ["3460", "4477", "4478"][i], fastrand::u32(..10_000_000)));
+    let phones = [0, 1, 2].map(|i| format!("+{}{:07}", ["3460", "4477", "4478"][i], fastrand::u32(..10_000_000)));
     let profile = WearerProfile {
         snoozes: Default::default(),
         escalation: Default::default(),

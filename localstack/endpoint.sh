@@ -144,7 +144,7 @@ cmd_start() {
         local launcher=()
         command -v setsid >/dev/null 2>&1 && launcher=(setsid)
         ${launcher[@]+"${launcher[@]}"} bash -c 'echo $$ >"$1"; shift; exec "$@"' vigil-endpoint \
-            "$PID_FILE" "${VENV}/bin/moto_server" -H "$HOST" -p "$PORT" </dev/null >>"$LOG_FILE" 2>&1 &
+            "$PID_FILE" "${VENV}/bin/python" "${SCRIPT_DIR}/moto_server_atomic.py" -H "$HOST" -p "$PORT" </dev/null >>"$LOG_FILE" 2>&1 &
     fi
 
     local pid="" deadline=$((SECONDS + START_TIMEOUT))

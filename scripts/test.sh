@@ -87,8 +87,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "unit, property, adapter (aws-smithy-mocks) and integration (endpoint) tests, and every benchmark once"
 # --all-targets includes the criterion benches: nextest runs each once in test mode, a smoke
-# test of the bench code (figures: make bench).
-cargo nextest run --workspace --all-targets --locked --no-fail-fast
+# test of the bench code (figures: make bench). Failures are printed again at the end, without
+# backtraces, so the assertion that failed is the last thing in the log.
+RUST_BACKTRACE=0 cargo nextest run --workspace --all-targets --locked --no-fail-fast --failure-output immediate-final
 
 step "infrastructure: CDK synth, cdk-nag, cfn-lint, checkov (make infra-check)"
 bash infra/scripts/check.sh

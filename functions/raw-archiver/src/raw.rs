@@ -66,10 +66,15 @@ impl Default for RawWriter {
     }
 }
 
+/// The gzip encoder of archive objects: no timestamp and no OS in the header, so
+/// the same lines always give the same bytes (an erasure's rewrite too).
+pub fn gzip_encoder() -> GzEncoder<Vec<u8>> {
+    GzBuilder::new().mtime(0).operating_system(255).write(Vec::new(), Compression::new(GZIP_LEVEL))
+}
+
 impl RawWriter {
     pub fn new() -> Self {
-        let gz = GzBuilder::new().mtime(0).operating_system(255).write(Vec::new(), Compression::new(GZIP_LEVEL));
-        Self { gz, line: Vec::with_capacity(4096), records: 0 }
+        Self { gz: gzip_encoder(), line: Vec::with_capacity(4096), records: 0 }
     }
 
     /// Appends one record. `known_json`: the bytes already parsed as JSON (they

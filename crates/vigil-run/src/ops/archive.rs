@@ -38,7 +38,7 @@ pub enum ArchiveError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    #[error("s3://{bucket}/{key} is not gzip")]
+    #[error("s3://{bucket}/{key} is not gzip text")]
     Gzip {
         bucket: String,
         key: String,
@@ -93,6 +93,13 @@ pub fn hour_prefixes(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<String> {
         hour = h.checked_add_signed(TimeDelta::hours(1));
     }
     prefixes
+}
+
+/// An archive object's text: raw-archiver writes gzip (one member; several are read too).
+pub fn gunzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut text = Vec::new();
+    flate2::read::MultiGzDecoder::new(body).read_to_end(&mut text)?;
+    Ok(text)
 }
 
 /// The raw archive of one bucket.
@@ -152,12 +159,9 @@ impl RawArchive {
             .await
             .map_err(|e| get_error(Box::new(aws_sdk_s3::Error::from(e))))?;
         let bytes = object.body.collect().await.map_err(|e| get_error(Box::new(e)))?.into_bytes();
-        let mut text = String::new();
-        flate2::read::GzDecoder::new(&bytes[..]).read_to_string(&mut text).map_err(|source| ArchiveError::Gzip {
-            bucket: self.bucket.clone(),
-            key: key.to_owned(),
-            source,
-        })?;
+        let text = gunzip(&bytes)
+            .and_then(|text| String::from_utf8(text).map_err(std::io::Error::other))
+            .map_err(|source| ArchiveError::Gzip { bucket: self.bucket.clone(), key: key.to_owned(), source })?;
         text.lines()
             .enumerate()
             .filter(|(_, line)| !line.is_empty())

@@ -9,7 +9,7 @@
 //! Parquet row by row, manifests), the quarantine and the warehouse.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -495,8 +495,7 @@ fn store_of(key: &str, quarantine: bool) -> &'static str {
 /// A raw archive object without the records that mention the wearer: the other lines
 /// kept byte for byte, gzip as raw-archiver writes it.
 fn raw_without(body: &[u8], needles: &Needles) -> anyhow::Result<Outcome> {
-    let mut text = Vec::new();
-    flate2::read::MultiGzDecoder::new(body).read_to_end(&mut text).context("not gzip")?;
+    let text = super::archive::gunzip(body).context("not gzip")?;
     let mut kept = Vec::with_capacity(text.len());
     let (mut removed, mut rows) = (0u64, 0u64);
     for line in text.split_inclusive(|b| *b == b'\n') {
@@ -517,10 +516,7 @@ fn raw_without(body: &[u8], needles: &Needles) -> anyhow::Result<Outcome> {
     if rows == 0 {
         return Ok(Outcome::Delete { removed });
     }
-    let mut gz = flate2::GzBuilder::new()
-        .mtime(0)
-        .operating_system(255)
-        .write(Vec::new(), flate2::Compression::new(raw_archiver::raw::GZIP_LEVEL));
+    let mut gz = raw_archiver::raw::gzip_encoder();
     gz.write_all(&kept)?;
     Ok(Outcome::Rewrite { body: gz.finish()?, removed, rows })
 }
@@ -629,8 +625,7 @@ mod tests {
     use super::*;
 
     fn gz(text: &str) -> Vec<u8> {
-        let mut gz =
-            flate2::GzBuilder::new().mtime(0).operating_system(255).write(Vec::new(), flate2::Compression::new(2));
+        let mut gz = raw_archiver::raw::gzip_encoder();
         gz.write_all(text.as_bytes()).unwrap();
         gz.finish().unwrap()
     }

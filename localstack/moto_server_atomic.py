@@ -1,0 +1,31 @@
+"""moto's server, with DynamoDB requests applied one at a time.
+
+moto serves each request on its own thread and does not lock an item between checking a
+ConditionExpression and writing it, so two concurrent conditional writes to one item can both
+succeed. DynamoDB never allows that, and Vigil relies on it (the first acknowledgement wins, a
+notification is claimed once). This wraps moto's WSGI application so that DynamoDB requests run
+one after another; every other service stays concurrent. Arguments are moto_server's.
+"""
+
+import threading
+
+from moto import server
+from moto.moto_server import werkzeug_app
+
+_DYNAMODB = threading.Lock()
+_Dispatcher = werkzeug_app.DomainDispatcherApplication
+
+
+class _AtomicDynamoDB(_Dispatcher):
+    def __call__(self, environ, start_response):
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            return super().__call__(environ, start_response)
+        with _DYNAMODB:
+            # Drain the body inside the lock: the work may be done lazily while it is read.
+            return list(super().__call__(environ, start_response))
+
+
+server.DomainDispatcherApplication = _AtomicDynamoDB
+
+if __name__ == "__main__":
+    server.main()

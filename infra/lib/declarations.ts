@@ -47,6 +47,8 @@ export interface KinesisTrigger {
   readonly bisectBatchOnError: boolean;
   readonly parallelizationFactor: number;
   readonly startingPosition: 'TRIM_HORIZON' | 'LATEST';
+  /** Read through a dedicated enhanced fan-out consumer (pushed records) instead of polling. */
+  readonly enhancedFanOut: boolean;
 }
 
 /** An EventBridge schedule. */
@@ -232,7 +234,7 @@ export function parseDeclaration(name: string, json: unknown, file = `functions/
     }
     case 'kinesis': {
       const at = 'trigger.kinesis';
-      const k = r.object(t.kinesis, at, ['batchSize', 'maxBatchingWindowSecs', 'retryAttempts', 'maxRecordAgeHours', 'bisectBatchOnError', 'parallelizationFactor', 'startingPosition']);
+      const k = r.object(t.kinesis, at, ['batchSize', 'maxBatchingWindowSecs', 'retryAttempts', 'maxRecordAgeHours', 'bisectBatchOnError', 'parallelizationFactor', 'startingPosition'], ['enhancedFanOut']);
       const startingPosition = r.string(k.startingPosition, `${at}.startingPosition`);
       if (startingPosition !== 'TRIM_HORIZON' && startingPosition !== 'LATEST') r.fail(`${at}.startingPosition`, `expected TRIM_HORIZON or LATEST, got ${startingPosition}`);
       // Ranges as Lambda accepts them for a Kinesis mapping.
@@ -246,6 +248,7 @@ export function parseDeclaration(name: string, json: unknown, file = `functions/
           bisectBatchOnError: r.bool(k.bisectBatchOnError, `${at}.bisectBatchOnError`),
           parallelizationFactor: r.int(k.parallelizationFactor, `${at}.parallelizationFactor`, 1, 10),
           startingPosition,
+          enhancedFanOut: k.enhancedFanOut === undefined ? false : r.bool(k.enhancedFanOut, `${at}.enhancedFanOut`),
         },
       };
       break;
@@ -395,10 +398,10 @@ function numericSetting(decl: FunctionDeclaration, settings: VigilSettings, sett
 export function reservedConcurrencyOf(decl: FunctionDeclaration, settings: VigilSettings): number {
   const c = decl.reservedConcurrency;
   if ('setting' in c) return numericSetting(decl, settings, c.setting, 'reservedConcurrency.setting');
-  // Kinesis runs one concurrent batch per shard (parallelization factor 1): a stream
+  // Kinesis runs up to parallelizationFactor concurrent batches per shard: a stream
   // function reserves that many times its perShard (2: room for a reshard), so an upload
   // flood through ingest-api can never take the alert path's concurrency.
-  if ('perShard' in c) return settings.shards * c.perShard;
+  if ('perShard' in c) return settings.shards * kinesisOf(decl).parallelizationFactor * c.perShard;
   return c.fixed;
 }
 

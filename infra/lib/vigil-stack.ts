@@ -15,7 +15,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { KinesisEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { KinesisConsumerEventSource, KinesisEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as redshift from 'aws-cdk-lib/aws-redshiftserverless';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -31,6 +31,7 @@ import {
   httpOf,
   HttpUsers,
   kinesisEventSourcePropsOf,
+  kinesisOf,
   routesOf,
   scheduleSettingDefault,
   schedulePropsOf,
@@ -842,8 +843,20 @@ export class VigilStack extends Stack {
       [archiver, archiverDlq],
       [vitalsWriterFn, vitalsDlq],
     ];
+    // The alert path reads through its own enhanced fan-out consumer: records are pushed
+    // about 70 ms after the put instead of polled about once a second, and the sinks'
+    // reads never delay it (docs/performance.md, "Alert latency in AWS").
     for (const [f, dlq] of streamFunctions) {
-      f.fn.addEventSource(new KinesisEventSource(stream, { ...kinesisEventSourcePropsOf(f.declaration), onFailure: new SqsDlq(dlq) }));
+      const props = { ...kinesisEventSourcePropsOf(f.declaration), onFailure: new SqsDlq(dlq) };
+      if (kinesisOf(f.declaration).enhancedFanOut) {
+        const consumer = new kinesis.StreamConsumer(this, `${pascalCase(f.declaration.name)}Consumer`, {
+          stream,
+          streamConsumerName: `${this.stackName}-${f.declaration.name}`,
+        });
+        f.fn.addEventSource(new KinesisConsumerEventSource(consumer, props));
+      } else {
+        f.fn.addEventSource(new KinesisEventSource(stream, props));
+      }
     }
 
     // ------------------------------------------------------------ schedules

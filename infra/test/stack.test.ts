@@ -129,7 +129,9 @@ function assertDeployedAsDeclared(res: Resources, settings: VigilSettings): void
     assert.equal(props.Timeout, json.timeoutSecs, `${name}: timeout`);
     assert.equal(props.MemorySize, json.memoryMb, `${name}: memory`);
     const c = json.reservedConcurrency;
-    const reserved = c.setting !== undefined ? (settings as any)[c.setting] : c.perShard !== undefined ? settings.shards * c.perShard : c.fixed;
+    // perShard: per concurrent batch of each shard (the mapping's parallelization factor).
+    const lanes = json.trigger.kinesis?.parallelizationFactor ?? 1;
+    const reserved = c.setting !== undefined ? (settings as any)[c.setting] : c.perShard !== undefined ? settings.shards * lanes * c.perShard : c.fixed;
     assert.equal(typeof reserved, 'number', `${name}: reserved concurrency resolves to a number`);
     assert.equal(props.ReservedConcurrentExecutions, reserved, `${name}: reserved concurrency`);
 
@@ -176,6 +178,15 @@ function assertDeployedAsDeclared(res: Resources, settings: VigilSettings): void
       assert.equal(p.ParallelizationFactor, kinesis.parallelizationFactor, `${name}: ParallelizationFactor`);
       assert.equal(p.StartingPosition, kinesis.startingPosition, `${name}: StartingPosition`);
       assert.deepEqual(p.FunctionResponseTypes, ['ReportBatchItemFailures'], `${name}: FunctionResponseTypes`);
+      // Through its own enhanced fan-out consumer of the stream, or the stream itself.
+      const source = p.EventSourceArn['Fn::GetAtt'][0];
+      const stream = idOf(res, 'AWS::Kinesis::Stream', 'Readings');
+      if (kinesis.enhancedFanOut) {
+        assert.equal(res[source].Type, 'AWS::Kinesis::StreamConsumer', `${name}: reads through a consumer`);
+        assert.deepEqual(res[source].Properties.StreamARN, { 'Fn::GetAtt': [stream, 'Arn'] }, `${name}: a consumer of the readings stream`);
+      } else {
+        assert.equal(source, stream, `${name}: reads the stream's shared throughput`);
+      }
     }
     if (schedule) {
       const minutes = schedule.setting !== undefined ? (settings as any)[schedule.setting] : schedule.rateMinutes;
@@ -413,8 +424,8 @@ describe('functions/<name>/function.json', () => {
     const settings: VigilSettings = { ...DEFAULT_SETTINGS, shards: 3, ingestConcurrency: 20, careConcurrency: 7, loadEveryMinutes: 30 };
     assert.deepEqual(other.stack.settings, settings);
     assertDeployedAsDeclared(other.resources, settings);
-    // perShard: twice the shards, not the default's 4.
-    assert.equal(lambdaIn(other.resources, 'alert-processor').props.ReservedConcurrentExecutions, 6);
+    // perShard: 3 shards × 4 concurrent batches each × 2, not the default's 2 × 4 × 2.
+    assert.equal(lambdaIn(other.resources, 'alert-processor').props.ReservedConcurrentExecutions, 24);
     assert.equal(lambdaIn(other.resources, 'care-api').props.ReservedConcurrentExecutions, 7);
     other.template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(30 minutes)' });
   });
@@ -553,7 +564,9 @@ describe('stream', () => {
       assert.equal(p.BisectBatchOnFunctionError, true);
       assert.ok(p.MaximumRetryAttempts > 0 && p.MaximumRetryAttempts <= 1000);
       assert.ok(p.MaximumRecordAgeInSeconds > 0 && p.MaximumRecordAgeInSeconds <= 86400);
-      assert.ok(p.MaximumBatchingWindowInSeconds >= 1);
+      // The sinks batch for fewer, larger writes; the alert path does not wait.
+      const alerts = p.FunctionName.Ref === lambdaOf('alert-processor').id;
+      assert.ok(alerts ? p.MaximumBatchingWindowInSeconds === 0 : p.MaximumBatchingWindowInSeconds >= 1);
       assert.ok(p.DestinationConfig.OnFailure.Destination['Fn::GetAtt'][0].includes('Failures'));
     }
   });

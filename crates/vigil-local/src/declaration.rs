@@ -105,7 +105,17 @@ pub struct KinesisTrigger {
     pub bisect_batch_on_error: bool,
     pub parallelization_factor: u32,
     pub starting_position: String,
+    /// Read through a dedicated (enhanced fan-out) consumer, which pushes records as
+    /// they arrive, instead of polling the shared throughput about once a second.
+    #[serde(default)]
+    pub enhanced_fan_out: bool,
 }
+
+/// How soon a record reaches a mapping after it was put: AWS documents about 70 ms
+/// on average for an enhanced fan-out consumer; a shared-throughput mapping polls
+/// each shard about once a second.
+const EFO_PROPAGATION: Duration = Duration::from_millis(70);
+const SHARED_POLL: Duration = Duration::from_secs(1);
 
 /// An EventBridge schedule.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -192,9 +202,11 @@ impl Declaration {
 
 impl KinesisTrigger {
     /// The mapping as deployed, on a clock running `speed` times real time: the batching
-    /// window and the pause between polls (Lambda polls a shard about once a second) are
-    /// divided by `speed`, the poll down to 50 ms, so a simulated second stays a second of
-    /// the fleet's time. Everything else is as declared. This is the one place local runs
+    /// window and the pause between polls (about once a second on shared throughput,
+    /// [`EFO_PROPAGATION`] through an enhanced fan-out consumer) are divided by `speed`,
+    /// the poll down to 50 ms, so a simulated second stays a second of the fleet's time.
+    /// Everything else is as declared, except that the local mapping runs one batch per
+    /// shard at a time (a parallelization factor of 1). This is the one place local runs
     /// differ from the deployed mapping.
     pub fn mapping(&self, stream: &str, speed: f64) -> EventSourceMapping {
         let speed = speed.max(1.0);
@@ -207,7 +219,9 @@ impl KinesisTrigger {
             },
             maximum_retry_attempts: self.retry_attempts,
             bisect_batch_on_function_error: self.bisect_batch_on_error,
-            poll_interval: Duration::from_secs(1).div_f64(speed).max(Duration::from_millis(50)),
+            poll_interval: if self.enhanced_fan_out { EFO_PROPAGATION } else { SHARED_POLL }
+                .div_f64(speed)
+                .max(Duration::from_millis(50)),
             ..EventSourceMapping::new(stream)
         }
     }
@@ -229,7 +243,7 @@ pub fn render_markdown() -> Result<String, DeclarationError> {
         let c = &d.reserved_concurrency;
         let concurrency = match (&c.setting, c.per_shard, c.fixed) {
             (Some(setting), _, _) => format!("the stack setting `{setting}`"),
-            (_, Some(n), _) => format!("{n} per stream shard"),
+            (_, Some(n), _) => format!("{n} per concurrent batch of each stream shard (shards × parallelization × {n})"),
             (_, _, Some(n)) => format!("{n}{}", c.why.as_deref().map(|w| format!(" ({w})")).unwrap_or_default()),
             _ => "none".to_owned(),
         };
@@ -251,14 +265,15 @@ pub fn render_markdown() -> Result<String, DeclarationError> {
                 out,
                 "- trigger: Kinesis event source mapping on the readings stream: batch {}, window {} s, \
                  {} retries, records older than {} h to the failure destination, bisect on error {}, \
-                 parallelization {}, from {}, batch item failures reported",
+                 parallelization {}, from {}, {}, batch item failures reported",
                 k.batch_size,
                 k.max_batching_window_secs,
                 k.retry_attempts,
                 k.max_record_age_hours,
                 k.bisect_batch_on_error,
                 k.parallelization_factor,
-                k.starting_position
+                k.starting_position,
+                if k.enhanced_fan_out { "through its own enhanced fan-out consumer" } else { "shared throughput" }
             ),
             Trigger::Schedule(s) => writeln!(
                 out,
@@ -339,6 +354,11 @@ mod tests {
         assert_eq!(fast.batch_size, k.batch_size);
         assert_eq!(fast.maximum_batching_window, real.maximum_batching_window / 60);
         assert_eq!(fast.poll_interval, Duration::from_millis(50));
+        // The alert path reads through its own consumer: records arrive pushed, not polled.
+        let alerts = Declaration::of("alert-processor").unwrap().kinesis().cloned().unwrap();
+        assert!(alerts.enhanced_fan_out && !k.enhanced_fan_out);
+        assert_eq!(alerts.mapping("s", 1.0).poll_interval, Duration::from_millis(70));
+        assert_eq!(alerts.mapping("s", 1.0).maximum_batching_window, Duration::ZERO);
     }
 
     /// docs/functions.md is what the declarations say; `UPDATE_DOCS=1` rewrites it.

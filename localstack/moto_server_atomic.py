@@ -1,4 +1,4 @@
-"""moto's server, with DynamoDB requests applied one at a time.
+"""moto's server, with DynamoDB writes applied one at a time.
 
 moto serves each request on its own thread and does not lock an item between checking a
 ConditionExpression and writing it, so two concurrent conditional writes to one item can both
@@ -16,9 +16,15 @@ _DYNAMODB = threading.Lock()
 _Dispatcher = werkzeug_app.DomainDispatcherApplication
 
 
+# The writes: a condition is checked and the item written within one of these. Reads
+# (a long Scan or Query among them) stay concurrent and never wait behind each other.
+_WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
+
+
 class _AtomicDynamoDB(_Dispatcher):
     def __call__(self, environ, start_response):
-        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+        service, _, operation = environ.get("HTTP_X_AMZ_TARGET", "").partition(".")
+        if not service.startswith("DynamoDB_") or operation not in _WRITES:
             return super().__call__(environ, start_response)
         with _DYNAMODB:
             # Drain the body inside the lock: the work may be done lazily while it is read.

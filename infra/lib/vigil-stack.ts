@@ -392,6 +392,9 @@ export class VigilStack extends Stack {
     // Keys as crates/vigil-local/src/provision.rs creates them locally.
     const devices = table('DevicesTable', 'device_id');
     const wearers = table('WearersTable', 'wearer_id');
+    // Caregivers as records of their own (contact details, account, quiet hours); a
+    // wearer's item keeps only the links (id, level). Never expire. `vigil caregivers` writes it.
+    const caregivers = table('CaregiversTable', 'caregiver_id');
     // Items that expire carry `expires_at` (vigil_domain::retention): rule state
     // (STATE_TTL_DAYS after the last reading), alerts (ALERTS_TTL_DAYS after raised),
     // deliveries and escalation steps (DELIVERIES_TTL_DAYS), as docs/storage.md lists.
@@ -443,7 +446,7 @@ export class VigilStack extends Stack {
     // A caregiver's account (Cognito sub) -> the wearers they care for: care-api lists
     // them with a Query instead of scanning the wearers. `vigil register-wearer` writes it.
     const caregiverLinks = table('CaregiverLinksTable', 'caregiver_sub', 'wearer_id');
-    const tables = [devices, wearers, wearerState, alerts, deliveries, curatedFiles, vitals, shadow, caregiverLinks];
+    const tables = [devices, wearers, caregivers, wearerState, alerts, deliveries, curatedFiles, vitals, shadow, caregiverLinks];
 
     // Daily backups kept 35 days on top of PITR: a second, independent copy
     // (a table deleted by mistake takes its PITR window with it).
@@ -603,6 +606,7 @@ export class VigilStack extends Stack {
       readingsStream: stream.streamName,
       devicesTable: devices.tableName,
       wearersTable: wearers.tableName,
+      caregiversTable: caregivers.tableName,
       stateTable: wearerState.tableName,
       alertsTable: alerts.tableName,
       deliveriesTable: deliveries.tableName,
@@ -722,6 +726,7 @@ export class VigilStack extends Stack {
     // the shadow, and never touches the stream. Caregiver links are written by
     // `vigil register-wearer`.
     allow(care.role, ['dynamodb:GetItem', 'dynamodb:UpdateItem'], [wearers.tableArn]);
+    allow(care.role, ['dynamodb:BatchGetItem'], [caregivers.tableArn]);
     allow(care.role, ['dynamodb:GetItem', 'dynamodb:Query'], [caregiverLinks.tableArn]);
     allow(care.role, ['dynamodb:GetItem', 'dynamodb:UpdateItem'], [alerts.tableArn]);
     allow(care.role, ['dynamodb:Query'], [alerts.tableArn, `${alerts.tableArn}/index/${ALERTS_BY_WEARER_INDEX}`]);
@@ -731,6 +736,7 @@ export class VigilStack extends Stack {
 
     for (const f of [alertProcessor, detector]) {
       allow(f.role, ['dynamodb:GetItem'], [wearers.tableArn]);
+      allow(f.role, ['dynamodb:BatchGetItem'], [caregivers.tableArn]);
       allow(f.role, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], [wearerState.tableArn, alerts.tableArn, deliveries.tableArn]);
       useDataKey(f.role);
     }
@@ -783,6 +789,7 @@ export class VigilStack extends Stack {
     // key; the acknowledgement becomes a curated alert file (below). Nothing else.
     allow(ackLink.role, ['dynamodb:GetItem', 'dynamodb:UpdateItem'], [alerts.tableArn]);
     allow(ackLink.role, ['dynamodb:GetItem'], [wearers.tableArn]);
+    allow(ackLink.role, ['dynamodb:BatchGetItem'], [caregivers.tableArn]);
     linkKey.grantRead(ackLink.role);
     useDataKey(ackLink.role);
 
@@ -792,6 +799,7 @@ export class VigilStack extends Stack {
     allow(smsReply.role, ['dynamodb:Query'], [`${deliveries.tableArn}/index/${DELIVERIES_BY_PHONE_INDEX}`]);
     allow(smsReply.role, ['dynamodb:GetItem', 'dynamodb:UpdateItem'], [alerts.tableArn]);
     allow(smsReply.role, ['dynamodb:GetItem'], [wearers.tableArn]);
+    allow(smsReply.role, ['dynamodb:BatchGetItem'], [caregivers.tableArn]);
     allow(smsReply.role, ['sqs:SendMessage'], [smsReplyDlq.queueArn]);
     useDataKey(smsReply.role);
 
@@ -1184,6 +1192,7 @@ export class VigilStack extends Stack {
     out('StreamName', stream.streamName, 'STREAM_NAME');
     out('DevicesTable', devices.tableName, 'DEVICES_TABLE (vigil register-device)');
     out('WearersTable', wearers.tableName, 'WEARERS_TABLE (vigil register-wearer)');
+    out('CaregiversTable', caregivers.tableName, 'CAREGIVERS_TABLE (vigil caregivers)');
     out('CaregiverLinksTable', caregiverLinks.tableName, 'CAREGIVER_LINKS_TABLE (vigil register-wearer)');
     out('AlertsTable', alerts.tableName, 'ALERTS_TABLE');
     out('DataBucket', dataBucket.bucketName, 'DATA_BUCKET');

@@ -330,6 +330,7 @@ describe('care-api', () => {
     const { props } = lambdaOf('care-api');
     assert.deepEqual(props.Environment.Variables, {
       WEARERS_TABLE: { Ref: table('WearersTable') },
+      CAREGIVERS_TABLE: { Ref: table('CaregiversTable') },
       CAREGIVER_LINKS_TABLE: { Ref: table('CaregiverLinksTable') },
       ALERTS_TABLE: { Ref: table('AlertsTable') },
       SHADOW_TABLE: { Ref: table('WearerShadowTable') },
@@ -359,6 +360,7 @@ describe('care-api', () => {
       [
         `dynamodb:GetItem ${wearers}`,
         `dynamodb:UpdateItem ${wearers}`,
+        `dynamodb:BatchGetItem ${table('CaregiversTable')}`,
         `dynamodb:GetItem ${links}`,
         `dynamodb:Query ${links}`,
         `dynamodb:GetItem ${alerts}`,
@@ -627,6 +629,7 @@ describe('storage', () => {
     assert.deepEqual(ttl, {
       Devices: undefined,
       Wearers: undefined,
+      Caregivers: undefined,
       WearerState: 'expires_at',
       Alerts: 'expires_at',
       Deliveries: 'expires_at',
@@ -666,7 +669,7 @@ describe('storage', () => {
 
   it('tables: KMS, PITR, keys as provisioned locally, TTL on vitals, the loader\'s status index', () => {
     const tables = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::DynamoDB::Table');
-    assert.equal(tables.length, 9);
+    assert.equal(tables.length, 10);
     const keys: Record<string, string> = {};
     for (const [id, t] of tables) {
       const p = t.Properties;
@@ -681,6 +684,7 @@ describe('storage', () => {
     assert.deepEqual(keys, {
       Devices: 'device_id',
       Wearers: 'wearer_id',
+      Caregivers: 'caregiver_id',
       WearerState: 'wearer_id',
       Alerts: 'alert_id',
       Deliveries: 'delivery_key',
@@ -731,6 +735,31 @@ describe('storage', () => {
     const selection = Object.values(resources).find((r) => r.Type === 'AWS::Backup::BackupSelection')!;
     assert.ok(JSON.stringify(selection.Properties).includes(id), 'the links table is backed up');
     template.hasOutput('CaregiverLinksTable', { Value: { Ref: id } });
+  });
+
+  it('caregivers: one record per caregiver keyed caregiver_id, never expiring, like the wearers table, backed up', () => {
+    const id = idOf(resources, 'AWS::DynamoDB::Table', 'CaregiversTable');
+    const caregivers = resources[id] as any;
+    const wearersTable = resources[idOf(resources, 'AWS::DynamoDB::Table', 'WearersTable')] as any;
+    assert.deepEqual(caregivers.Properties.KeySchema, [{ AttributeName: 'caregiver_id', KeyType: 'HASH' }]);
+    assert.equal(caregivers.Properties.TimeToLiveSpecification, undefined, 'caregiver records do not expire');
+    // Everything but the keys as the wearers table (data key, PITR, billing, protection, removal).
+    const { KeySchema: _k1, AttributeDefinitions: _a1, ...rest } = caregivers.Properties;
+    const { KeySchema: _k2, AttributeDefinitions: _a2, ...wearersRest } = wearersTable.Properties;
+    assert.deepEqual(rest, wearersRest);
+    assert.equal(caregivers.DeletionPolicy, wearersTable.DeletionPolicy);
+    assert.equal(caregivers.Properties.SSESpecification.KMSMasterKeyId['Fn::GetAtt'][0], idOf(resources, 'AWS::KMS::Key', 'DataKey'));
+    const selection = Object.values(resources).find((r) => r.Type === 'AWS::Backup::BackupSelection')!;
+    assert.ok(JSON.stringify(selection.Properties).includes(id), 'the caregivers table is backed up');
+    template.hasOutput('CaregiversTable', { Value: { Ref: id } });
+    // Every function that reads profiles resolves their caregivers with BatchGetItem, and only that.
+    for (const name of ['alert-processor', 'offline-detector', 'care-api', 'ack-link', 'sms-reply']) {
+      assert.equal(lambdaOf(name).props.Environment.Variables.CAREGIVERS_TABLE.Ref, id, name);
+      assert.deepEqual(grantsOf(name).filter((g) => g.endsWith(` ${id}`)), [`dynamodb:BatchGetItem ${id}`], name);
+    }
+    for (const name of FUNCTIONS.filter((n) => !['alert-processor', 'offline-detector', 'care-api', 'ack-link', 'sms-reply'].includes(n))) {
+      assert.ok(!grantsOf(name).some((g) => g.endsWith(` ${id}`)), `${name} has no access to caregivers`);
+    }
   });
 
   it('alerts: the wearer_id-raised_at-index (ALL projection) for care-api', () => {
@@ -948,6 +977,7 @@ describe('acknowledgement links, SMS replies and escalation calls', () => {
         `dynamodb:GetItem ${alerts}`,
         `dynamodb:UpdateItem ${alerts}`,
         `dynamodb:GetItem ${table('WearersTable')}`,
+        `dynamodb:BatchGetItem ${table('CaregiversTable')}`,
         ...linkKeyGrants,
         ...curatedGrants(),
         ...dataKeyGrants,
@@ -966,6 +996,7 @@ describe('acknowledgement links, SMS replies and escalation calls', () => {
         `dynamodb:GetItem ${alerts}`,
         `dynamodb:UpdateItem ${alerts}`,
         `dynamodb:GetItem ${table('WearersTable')}`,
+        `dynamodb:BatchGetItem ${table('CaregiversTable')}`,
         'sns:Publish *',
         `sqs:SendMessage ${queue}`,
         ...curatedGrants(),

@@ -131,6 +131,8 @@ pub const DEFAULT_WEARER_CACHE_TTL: Duration = Duration::from_secs(60);
 pub struct AlertPathConfig {
     /// `WEARERS_TABLE`: wearer profiles (name, time zone, thresholds, caregivers).
     pub wearers_table: String,
+    /// `CAREGIVERS_TABLE`: caregiver records (contact details) the profiles link to.
+    pub caregivers_table: String,
     /// `STATE_TABLE`: per-wearer rule state.
     pub state_table: String,
     /// `ALERTS_TABLE`: alerts, keyed by their deterministic id.
@@ -161,6 +163,7 @@ impl AlertPathConfig {
     pub fn from_source(src: &impl Source) -> Result<Self, ConfigError> {
         Ok(Self {
             wearers_table: env::required(src, "WEARERS_TABLE", "the wearer profiles DynamoDB table")?,
+            caregivers_table: env::required(src, "CAREGIVERS_TABLE", "the caregivers DynamoDB table")?,
             state_table: env::required(src, "STATE_TABLE", "the wearer rule state DynamoDB table")?,
             alerts_table: env::required(src, "ALERTS_TABLE", "the alerts DynamoDB table")?,
             deliveries_table: env::required(src, "DELIVERIES_TABLE", "the notification deliveries DynamoDB table")?,
@@ -179,7 +182,7 @@ impl AlertPathConfig {
         let dynamodb = vigil_aws::sdk::dynamodb(sdk);
         Alerting {
             wearers: CachedWearers::new(
-                DynamoWearerDirectory::new(dynamodb.clone(), &self.wearers_table),
+                DynamoWearerDirectory::new(dynamodb.clone(), &self.wearers_table, &self.caregivers_table),
                 self.wearer_cache_ttl,
             ),
             states: DynamoStateStore::new(dynamodb.clone(), &self.state_table).with_retention(self.state_retention),
@@ -238,29 +241,34 @@ mod tests {
             ("ALERTS_TABLE", "a"),
             ("DELIVERIES_TABLE", "d"),
             ("QUARANTINE_BUCKET", "q"),
+            ("CAREGIVERS_TABLE", "c"),
         ];
         let cfg = AlertPathConfig::from_source(&full).unwrap();
         assert_eq!(cfg.delivery_lease, DEFAULT_LEASE);
         assert_eq!(cfg.wearer_cache_ttl, DEFAULT_WEARER_CACHE_TTL);
-        let off = [full[0], full[1], full[2], full[3], full[4], ("WEARER_CACHE_TTL_SECS", "0")];
+        let off = [full[0], full[1], full[2], full[3], full[4], full[5], ("WEARER_CACHE_TTL_SECS", "0")];
         assert_eq!(AlertPathConfig::from_source(&off).unwrap().wearer_cache_ttl, Duration::ZERO);
-        let bad = [full[0], full[1], full[2], full[3], full[4], ("WEARER_CACHE_TTL_SECS", "soon")];
+        let bad = [full[0], full[1], full[2], full[3], full[4], full[5], ("WEARER_CACHE_TTL_SECS", "soon")];
         let err = AlertPathConfig::from_source(&bad).unwrap_err();
         assert!(err.to_string().contains("WEARER_CACHE_TTL_SECS"), "{err}");
         assert_eq!(cfg.alerts_retention, Retention::days(400));
         assert_eq!(cfg.deliveries_retention, Retention::days(400));
         assert_eq!(cfg.state_retention, Retention::days(90));
-        let longer = [full[0], full[1], full[2], full[3], full[4], ("ALERTS_TTL_DAYS", "730")];
+        let longer = [full[0], full[1], full[2], full[3], full[4], full[5], ("ALERTS_TTL_DAYS", "730")];
         assert_eq!(AlertPathConfig::from_source(&longer).unwrap().alerts_retention, Retention::days(730));
         for name in ["ALERTS_TTL_DAYS", "DELIVERIES_TTL_DAYS", "STATE_TTL_DAYS"] {
             for bad in ["0", "-1", "a year"] {
-                let err = AlertPathConfig::from_source(&[full[0], full[1], full[2], full[3], full[4], (name, bad)])
-                    .unwrap_err();
+                let err =
+                    AlertPathConfig::from_source(&[full[0], full[1], full[2], full[3], full[4], full[5], (name, bad)])
+                        .unwrap_err();
                 assert!(err.to_string().contains(name), "{err}");
             }
         }
-        let without_alerts = [full[0], full[1], full[3], full[4]];
+        let without_alerts = [full[0], full[1], full[3], full[4], full[5]];
         let err = AlertPathConfig::from_source(&without_alerts).unwrap_err();
         assert!(err.to_string().contains("ALERTS_TABLE"), "{err}");
+        let without_caregivers = [full[0], full[1], full[2], full[3], full[4]];
+        let err = AlertPathConfig::from_source(&without_caregivers).unwrap_err();
+        assert!(err.to_string().contains("CAREGIVERS_TABLE"), "{err}");
     }
 }

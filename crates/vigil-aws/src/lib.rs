@@ -12,11 +12,13 @@ pub mod sdk;
 #[cfg(feature = "kinesis")]
 pub mod kinesis;
 
-// DynamoDB: devices, wearers, rule state, alerts, deliveries, curated files, vitals, shadows.
+// DynamoDB: devices, wearers, caregivers, rule state, alerts, deliveries, curated files, vitals, shadows.
 #[cfg(feature = "dynamodb")]
 pub mod alerts;
 #[cfg(feature = "dynamodb")]
 pub mod care;
+#[cfg(feature = "dynamodb")]
+pub mod caregivers;
 #[cfg(feature = "dynamodb")]
 pub mod curated_files;
 #[cfg(feature = "dynamodb")]

@@ -72,6 +72,49 @@ impl DynamoStateStore {
         self.retention = retention;
         self
     }
+
+    /// The wearers whose state item is not in [`CHECK_INDEX`] (a filtered Scan of the
+    /// keys): items saved before the index existed, and those with nothing to check.
+    pub async fn unindexed(&self) -> Result<Vec<String>, StoreError> {
+        let mut items = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("attribute_not_exists(check_shard)")
+            .projection_expression("wearer_id")
+            .into_paginator()
+            .items()
+            .send();
+        let mut wearers = Vec::new();
+        while let Some(item) = items.next().await {
+            let item = item.map_err(|e| store_error("Scan", &self.table, e))?;
+            let id = item.get("wearer_id").and_then(|v| v.as_s().ok());
+            wearers.push(id.cloned().ok_or_else(|| malformed("Scan", &self.table, "wearer_id"))?);
+        }
+        Ok(wearers)
+    }
+
+    /// Puts a wearer's item into [`CHECK_INDEX`], due at `at`, unless it is there
+    /// already (then a save has placed it since) or gone; true if it was put. The
+    /// detector's check of that wearer then saves the state with its own `check_at`.
+    pub async fn index_at(&self, wearer_id: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("wearer_id", AttributeValue::S(wearer_id.to_owned()))
+            .update_expression("SET check_shard = :shard, check_at = :at")
+            .condition_expression("attribute_exists(wearer_id) AND attribute_not_exists(check_shard)")
+            .expression_attribute_values(":shard", AttributeValue::S(check_shard(wearer_id)))
+            .expression_attribute_values(":at", AttributeValue::S(timestamp(at)))
+            .send()
+            .await;
+        match update {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_check_failed(&e) => Ok(false),
+            Err(e) => Err(store_error("UpdateItem", &self.table, e)),
+        }
+    }
 }
 
 impl StateStore for DynamoStateStore {

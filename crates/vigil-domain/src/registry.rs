@@ -377,11 +377,78 @@ pub fn parse_wearer(json: &str) -> Result<WearerProfile, Invalid> {
     }
 }
 
+/// A caregiver's record as written by an operator (`vigil caregivers put`), checked
+/// strictly as [`parse_wearer`] checks a profile: unknown fields, the language tag
+/// as written, the JSON shape, then [`validate_caregiver`]. `level` is refused: it
+/// belongs to each link, in the wearer's profile.
+pub fn parse_caregiver(json: &str) -> Result<Caregiver, Invalid> {
+    let mut p = Problems::default();
+    let value: Value = match serde_json::from_str(json) {
+        Ok(v) => v,
+        Err(e) => {
+            p.push("caregiver", format!("is not JSON: {e}"));
+            return Err(Invalid(p.0));
+        }
+    };
+    let mut known = field_names(&Caregiver {
+        id: String::new(),
+        sub: Some(String::new()),
+        name: Some(String::new()),
+        level: 1,
+        language: Default::default(),
+        phone: Some(String::new()),
+        push_endpoint: Some(String::new()),
+        quiet_hours: Some(QuietHours { start: Default::default(), end: Default::default(), time_zone: String::new() }),
+    });
+    known.remove("level");
+    unknown_fields(&mut p, "", &value, &known);
+    // `level` is unknown here on purpose; say where it goes instead.
+    if let Some(level) = p.0.iter_mut().find(|problem| problem.field == "level") {
+        level.message = "belongs to each link: set it in the wearer's profile (caregivers[].level)".into();
+    }
+    match value.get("language") {
+        Some(Value::String(tag)) => p.check("language", check_language(tag)),
+        Some(_) => p.push("language", "is not a string"),
+        None => {}
+    }
+    match serde_json::from_value::<Caregiver>(value) {
+        Ok(caregiver) => {
+            if let Err(Invalid(more)) = validate_caregiver(&caregiver) {
+                p.0.extend(more);
+            }
+            p.done().map(|()| caregiver)
+        }
+        Err(e) => {
+            p.push("caregiver", e.to_string());
+            Err(Invalid(p.0))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_caregiver_record_is_parsed_strictly_and_each_problem_names_its_field() {
+        let ok = parse_caregiver(r#"{"id": "cg-1", "language": "es-MX", "phone": "+34600111222"}"#).unwrap();
+        assert_eq!((ok.id.as_str(), ok.level, ok.phone.as_deref()), ("cg-1", 1, Some("+34600111222")));
+        let err = parse_caregiver(
+            r#"{"id": "cg 1", "level": 2, "language": "fr", "phone": "600", "push_endpoint": "x",
+                "quiet_hours": {"start": "22:00:00", "end": "07:00:00", "time_zone": "Nowhere"}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.fields(),
+            ["level", "language", "id", "phone", "push_endpoint", "quiet_hours.time_zone"],
+            "{err}"
+        );
+        assert!(err.to_string().contains("level: belongs to each link"), "{err}");
+        assert_eq!(parse_caregiver("[]").unwrap_err().fields(), ["caregiver"]);
+        assert_eq!(parse_caregiver("{").unwrap_err().fields(), ["caregiver"]);
+    }
 
     const SAMPLE: &str = include_str!("../../../events/wearer-profile.json");
 

@@ -243,7 +243,9 @@ pub fn render_markdown() -> Result<String, DeclarationError> {
         let c = &d.reserved_concurrency;
         let concurrency = match (&c.setting, c.per_shard, c.fixed) {
             (Some(setting), _, _) => format!("the stack setting `{setting}`"),
-            (_, Some(n), _) => format!("{n} per concurrent batch of each stream shard (shards × parallelization × {n})"),
+            (_, Some(n), _) => {
+                format!("{n} per concurrent batch of each stream shard (shards × parallelization × {n})")
+            }
             (_, _, Some(n)) => format!("{n}{}", c.why.as_deref().map(|w| format!(" ({w})")).unwrap_or_default()),
             _ => "none".to_owned(),
         };

@@ -28,6 +28,8 @@ pub struct Resources {
     pub devices_table: String,
     /// Wearer profiles, keyed `wearer_id`.
     pub wearers_table: String,
+    /// Caregiver records (contact details), keyed `caregiver_id`; never expire.
+    pub caregivers_table: String,
     /// Per-wearer rule state, keyed `wearer_id`.
     pub state_table: String,
     /// Alerts, keyed `alert_id`, with the alerts-by-wearer index
@@ -60,6 +62,7 @@ impl Resources {
             stream_shards: 2,
             devices_table: "vigil-devices".into(),
             wearers_table: "vigil-wearers".into(),
+            caregivers_table: "vigil-caregivers".into(),
             state_table: "vigil-wearer-state".into(),
             alerts_table: "vigil-alerts".into(),
             caregiver_links_table: "vigil-caregiver-links".into(),
@@ -79,6 +82,7 @@ impl Resources {
             stream_shards: 2,
             devices_table: crate::endpoint::unique_name(&format!("{prefix}-devices")),
             wearers_table: crate::endpoint::unique_name(&format!("{prefix}-wearers")),
+            caregivers_table: crate::endpoint::unique_name(&format!("{prefix}-caregivers")),
             state_table: crate::endpoint::unique_name(&format!("{prefix}-state")),
             alerts_table: crate::endpoint::unique_name(&format!("{prefix}-alerts")),
             caregiver_links_table: crate::endpoint::unique_name(&format!("{prefix}-links")),
@@ -98,6 +102,7 @@ pub async fn provision(sdk: &SdkConfig, resources: &Resources) -> Result<(), Pro
     let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
     create_table(&dynamodb, &resources.devices_table, "device_id", None).await?;
     create_table(&dynamodb, &resources.wearers_table, "wearer_id", None).await?;
+    create_table(&dynamodb, &resources.caregivers_table, "caregiver_id", None).await?;
     create_table(&dynamodb, &resources.state_table, "wearer_id", None).await?;
     ensure_index(&dynamodb, &resources.state_table, &state_check_index()).await?;
     create_table(&dynamodb, &resources.alerts_table, "alert_id", None).await?;

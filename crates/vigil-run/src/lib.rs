@@ -12,6 +12,7 @@ pub mod audit;
 pub mod caregivers;
 pub mod chaos;
 pub mod clock;
+pub mod cost;
 pub mod escalations;
 pub mod fleet;
 pub mod gateway;

@@ -42,7 +42,7 @@ enum Command {
     Serve(ServeArgs),
     /// Create the stream, tables and bucket on the endpoint (idempotent). Names
     /// come from the variables the functions read (STREAM_NAME, DEVICES_TABLE,
-    /// WEARERS_TABLE, STATE_TABLE, ALERTS_TABLE, DELIVERIES_TABLE,
+    /// WEARERS_TABLE, CAREGIVERS_TABLE, STATE_TABLE, ALERTS_TABLE, DELIVERIES_TABLE,
     /// QUARANTINE_BUCKET, DATA_BUCKET, CURATED_FILES_TABLE, VITALS_TABLE,
     /// SHADOW_TABLE), else the local defaults.
     Provision {
@@ -56,6 +56,9 @@ enum Command {
         file: std::path::PathBuf,
         #[arg(long, env = "WEARERS_TABLE", default_value = "vigil-wearers")]
         wearers_table: String,
+        /// The caregivers' records the profile's caregivers are written to or linked from.
+        #[arg(long, env = "CAREGIVERS_TABLE", default_value = "vigil-caregivers")]
+        caregivers_table: String,
         /// Where caregivers' accounts (`sub` in the profile) are linked to the wearer.
         #[arg(long, env = "CAREGIVER_LINKS_TABLE", default_value = "vigil-caregiver-links")]
         links_table: String,
@@ -81,11 +84,19 @@ enum Command {
     /// message once its records succeeded.
     Redrive(vigil_run::ops::redrive::Args),
     /// Remove a wearer from every store, write a receipt, and verify nothing is left.
-    Erase(vigil_run::ops::erase::Args),
+    Erase(Box<vigil_run::ops::erase::Args>),
+    /// Once after upgrading: put the state items saved before the detector's index
+    /// into it, due now, so the detector checks every wearer (docs/operating.md).
+    BackfillCheckIndex(vigil_run::ops::backfill::Args),
     /// List, show, link, unlink and delete wristbands.
     Devices(vigil_run::ops::registry::DevicesArgs),
     /// List, show, put and delete wearers and their caregivers.
     Wearers(vigil_run::ops::registry::WearersArgs),
+    /// List, show, put, delete and migrate caregivers (records of their own, linked to wearers).
+    Caregivers(vigil_run::ops::registry::CaregiversArgs),
+    /// Print the monthly AWS cost per service and per million readings for a fleet, beside
+    /// the seed design's (docs/cost.md); --from-run reads a `vigil run --summary-json` file.
+    Cost(vigil_run::cost::Args),
     /// Print a valid upload body timestamped now (or, with --event, an API Gateway
     /// HTTP API event for `cargo lambda invoke --data-file`).
     SampleUpload {
@@ -137,7 +148,7 @@ struct RunArgs {
     #[arg(long)]
     token: Option<String>,
     /// With --endpoint: first register the fleet's bands (to the token's user),
-    /// wearers and caregivers in DEVICES_TABLE / WEARERS_TABLE of the AWS account.
+    /// wearers and caregivers in DEVICES_TABLE / WEARERS_TABLE / CAREGIVERS_TABLE of the AWS account.
     #[arg(long, requires = "endpoint")]
     register: bool,
     /// Where logs and failure-destination files go.
@@ -200,10 +211,10 @@ async fn main() -> anyhow::Result<()> {
             provision::provision(&sdk, &resources).await.context("provisioning")?;
             println!("provisioned: {resources:#?}");
         }
-        Command::RegisterWearer { file, wearers_table, links_table } => {
+        Command::RegisterWearer { file, wearers_table, caregivers_table, links_table } => {
             // The same code path as `vigil wearers put`.
             let client = aws_sdk_dynamodb::Client::new(&sdk().await);
-            let directory = DynamoWearerDirectory::new(client.clone(), wearers_table);
+            let directory = DynamoWearerDirectory::new(client.clone(), wearers_table, caregivers_table);
             let links = DynamoCaregiverLinks::new(client, links_table);
             vigil_run::ops::registry::put_wearer_file(&directory, &links, &file).await?;
         }
@@ -214,11 +225,14 @@ async fn main() -> anyhow::Result<()> {
             vigil_run::ops::registry::link_device(&registry, &link).await?;
             println!("registered {device}");
         }
+        Command::Cost(args) => vigil_run::cost::run(&args)?,
         Command::Replay(args) => vigil_run::ops::replay::run(&sdk().await, args).await?,
         Command::Redrive(args) => vigil_run::ops::redrive::run(&sdk().await, args).await?,
-        Command::Erase(args) => vigil_run::ops::erase::run(&sdk().await, args).await?,
+        Command::Erase(args) => vigil_run::ops::erase::run(&sdk().await, *args).await?,
+        Command::BackfillCheckIndex(args) => vigil_run::ops::backfill::run(&sdk().await, args).await?,
         Command::Devices(args) => vigil_run::ops::registry::devices(&sdk().await, args).await?,
         Command::Wearers(args) => vigil_run::ops::registry::wearers(&sdk().await, args).await?,
+        Command::Caregivers(args) => vigil_run::ops::registry::caregivers(&sdk().await, args).await?,
         Command::SampleUpload { device, readings, event } => {
             let body = sample_upload(&device, readings);
             let out = match event {
@@ -254,6 +268,7 @@ fn resources_from_env(shards: i32) -> Resources {
         stream_shards: shards,
         devices_table: var("DEVICES_TABLE", d.devices_table),
         wearers_table: var("WEARERS_TABLE", d.wearers_table),
+        caregivers_table: var("CAREGIVERS_TABLE", d.caregivers_table),
         state_table: var("STATE_TABLE", d.state_table),
         alerts_table: var("ALERTS_TABLE", d.alerts_table),
         caregiver_links_table: var("CAREGIVER_LINKS_TABLE", d.caregiver_links_table),

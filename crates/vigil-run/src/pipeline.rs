@@ -59,6 +59,7 @@ impl Env {
             ("STREAM_NAME", r.stream.as_str()),
             ("DEVICES_TABLE", &r.devices_table),
             ("WEARERS_TABLE", &r.wearers_table),
+            ("CAREGIVERS_TABLE", &r.caregivers_table),
             ("STATE_TABLE", &r.state_table),
             ("ALERTS_TABLE", &r.alerts_table),
             ("CAREGIVER_LINKS_TABLE", &r.caregiver_links_table),

@@ -262,6 +262,18 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
     let escalations = escalations::audit(&steps, &records, &live.detector_runs(), calls_placed);
     let (missed_events, unexpected_alerts) = summary::match_alerts(&fleet.events, &alerts);
     let sent = sent.all();
+    // The fleet's intervals are FleetConfig's defaults (the run sets neither).
+    let cost_inputs =
+        match crate::cost::measure::measure(sdk, &resources, &sent, &FleetConfig::new(clock.start())).await {
+            Ok(measured) => Some(measured),
+            Err(e) => {
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "the run's cost inputs could not be measured; the summary has none"
+                );
+                None
+            }
+        };
     let chaos = match &chaos {
         Some(run) => {
             let caregivers: HashMap<String, String> =
@@ -327,6 +339,7 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
         real_seconds: real_start.elapsed().as_secs_f64(),
         data_bucket: resources.data_bucket.clone(),
         warehouse_url: warehouse.map(|w| w.url().to_owned()),
+        cost_inputs,
         chaos,
     })
 }
@@ -457,7 +470,7 @@ pub async fn register_wearer(
         .put(band)
         .await
         .context("registering a band")?;
-    DynamoWearerDirectory::new(dynamodb.clone(), &resources.wearers_table)
+    DynamoWearerDirectory::new(dynamodb.clone(), &resources.wearers_table, &resources.caregivers_table)
         .put(profile)
         .await
         .context("registering a wearer")?;

@@ -97,6 +97,10 @@ pub struct Summary {
     pub data_bucket: String,
     #[serde(skip)]
     pub warehouse_url: Option<String>,
+    /// What `vigil cost --from-run` reads: stream bytes, store sizes, messages by channel.
+    /// Absent when they could not be measured (the run's audit does not depend on them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_inputs: Option<crate::cost::Measured>,
     /// What `--chaos` injected and what it explains (absent in a calm run).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chaos: Option<crate::chaos::ChaosSummary>,

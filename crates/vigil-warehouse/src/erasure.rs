@@ -10,12 +10,15 @@ use crate::sql::{ALERTS, Dialect, READINGS, Table};
 /// The fact tables that hold a wearer's rows, by `wearer_pseudonym`.
 pub const TABLES: [&Table; 2] = [&READINGS, &ALERTS];
 
-/// The placeholder of the pseudonym: `$1` for PostgreSQL, `:pseudonym` for the
-/// Redshift Data API (a named parameter).
+/// The Redshift Data API's named parameter of the pseudonym.
+pub const REDSHIFT_PARAMETER: &str = ":pseudonym";
+
+/// The placeholder of the pseudonym: `$1` for PostgreSQL, [`REDSHIFT_PARAMETER`]
+/// for the Redshift Data API.
 fn placeholder(dialect: Dialect) -> &'static str {
     match dialect {
         Dialect::Postgres => "$1",
-        Dialect::Redshift => ":pseudonym",
+        Dialect::Redshift => REDSHIFT_PARAMETER,
     }
 }
 

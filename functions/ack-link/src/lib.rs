@@ -33,7 +33,7 @@ pub async fn build(src: &impl Source, sdk: &SdkConfig) -> Result<AwsAckLink, Sec
     let dynamodb = vigil_aws::sdk::dynamodb(sdk);
     Ok(AckLink {
         alerts: DynamoAlertStore::new(dynamodb.clone(), &config.alerts_table),
-        wearers: DynamoWearerDirectory::new(dynamodb, &config.wearers_table),
+        wearers: DynamoWearerDirectory::new(dynamodb, &config.wearers_table, &config.caregivers_table),
         lifecycle,
         key,
         budget: config.budget,

@@ -7,6 +7,8 @@ use vigil_domain::config::{self as env, ConfigError, Source};
 pub struct CareConfig {
     /// `WEARERS_TABLE`: wearer profiles (caregivers, snoozes).
     pub wearers_table: String,
+    /// `CAREGIVERS_TABLE`: caregiver records (contact details) the profiles link to.
+    pub caregivers_table: String,
     /// `CAREGIVER_LINKS_TABLE`: caregiver account → wearers.
     pub links_table: String,
     /// `ALERTS_TABLE`: alerts with their lifecycle and by-wearer index.
@@ -24,6 +26,7 @@ impl CareConfig {
     pub fn from_source(src: &impl Source) -> Result<Self, ConfigError> {
         Ok(Self {
             wearers_table: env::required(src, "WEARERS_TABLE", "the wearer profiles DynamoDB table")?,
+            caregivers_table: env::required(src, "CAREGIVERS_TABLE", "the caregivers DynamoDB table")?,
             links_table: env::required(src, "CAREGIVER_LINKS_TABLE", "the caregiver links DynamoDB table")?,
             alerts_table: env::required(src, "ALERTS_TABLE", "the alerts DynamoDB table")?,
             shadow_table: env::required(src, "SHADOW_TABLE", "the wearer shadow DynamoDB table")?,
@@ -37,8 +40,9 @@ impl CareConfig {
 mod tests {
     use super::*;
 
-    const ALL: [(&str, &str); 5] = [
+    const ALL: [(&str, &str); 6] = [
         ("WEARERS_TABLE", "w"),
+        ("CAREGIVERS_TABLE", "c"),
         ("CAREGIVER_LINKS_TABLE", "l"),
         ("ALERTS_TABLE", "a"),
         ("SHADOW_TABLE", "s"),

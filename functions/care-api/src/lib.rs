@@ -31,7 +31,7 @@ pub async fn build(src: &impl Source, sdk: &SdkConfig) -> Result<AwsCare, Secret
     let dynamodb = vigil_aws::sdk::dynamodb(sdk);
     Ok(Care {
         store: DynamoCareStore {
-            wearers: DynamoWearerDirectory::new(dynamodb.clone(), &config.wearers_table),
+            wearers: DynamoWearerDirectory::new(dynamodb.clone(), &config.wearers_table, &config.caregivers_table),
             links: DynamoCaregiverLinks::new(dynamodb.clone(), &config.links_table),
             alerts: DynamoAlertStore::new(dynamodb.clone(), &config.alerts_table),
             shadows: DynamoShadowStore::new(dynamodb.clone(), &config.shadow_table),

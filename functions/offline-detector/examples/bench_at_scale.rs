@@ -68,7 +68,7 @@ async fn main() {
     provision(&sdk, &r).await.unwrap();
     let client = vigil_aws::sdk::dynamodb(&sdk);
     let store = DynamoStateStore::new(client.clone(), &r.state_table);
-    let directory = DynamoWearerDirectory::new(client.clone(), &r.wearers_table);
+    let directory = DynamoWearerDirectory::new(client.clone(), &r.wearers_table, &r.caregivers_table);
     let th = Thresholds::default();
     let now = Utc::now().duration_trunc(Duration::seconds(1)).unwrap();
 
@@ -108,6 +108,7 @@ async fn main() {
 
     let env = [
         ("WEARERS_TABLE", r.wearers_table.as_str()),
+        ("CAREGIVERS_TABLE", r.caregivers_table.as_str()),
         ("STATE_TABLE", r.state_table.as_str()),
         ("ALERTS_TABLE", r.alerts_table.as_str()),
         ("DELIVERIES_TABLE", r.deliveries_table.as_str()),

@@ -22,12 +22,13 @@ async fn setup(wearers: &[&str]) -> Setup {
     provision(&sdk, &r).await.unwrap();
     let env = [
         ("WEARERS_TABLE", r.wearers_table.as_str()),
+        ("CAREGIVERS_TABLE", r.caregivers_table.as_str()),
         ("STATE_TABLE", r.state_table.as_str()),
         ("ALERTS_TABLE", r.alerts_table.as_str()),
         ("DELIVERIES_TABLE", r.deliveries_table.as_str()),
         ("QUARANTINE_BUCKET", r.quarantine_bucket.as_str()),
     ];
-    let directory = DynamoWearerDirectory::new(vigil_aws::sdk::dynamodb(&sdk), &r.wearers_table);
+    let directory = DynamoWearerDirectory::new(vigil_aws::sdk::dynamodb(&sdk), &r.wearers_table, &r.caregivers_table);
     for id in wearers {
         // No caregivers: the alerts are stored, nobody is texted.
         let profile = WearerProfile {

@@ -32,6 +32,7 @@ async fn a_stalled_store_leaves_the_rest_for_the_next_run_before_the_deadline() 
     let sdk = vigil_local::endpoint::sdk_config(&stalled.url()).await;
     let env = [
         ("WEARERS_TABLE", "wearers"),
+        ("CAREGIVERS_TABLE", "caregivers"),
         ("STATE_TABLE", "state"),
         ("ALERTS_TABLE", "alerts"),
         ("DELIVERIES_TABLE", "deliveries"),

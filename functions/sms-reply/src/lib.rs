@@ -139,6 +139,8 @@ pub struct ReplyConfig {
     /// `WEARERS_TABLE`: wearer profiles (the caregiver's number and language, the
     /// wearer's name).
     pub wearers_table: String,
+    /// `CAREGIVERS_TABLE`: caregiver records (number, language) the profiles link to.
+    pub caregivers_table: String,
     /// `REPLY_WINDOW_HOURS` (default 24): a reply acknowledges only an alert texted to
     /// its number at most this long before the reply arrived.
     pub window: Duration,
@@ -151,6 +153,7 @@ impl ReplyConfig {
             deliveries_table: env::required(src, "DELIVERIES_TABLE", "the notification deliveries DynamoDB table")?,
             alerts_table: env::required(src, "ALERTS_TABLE", "the alerts DynamoDB table")?,
             wearers_table: env::required(src, "WEARERS_TABLE", "the wearer profiles DynamoDB table")?,
+            caregivers_table: env::required(src, "CAREGIVERS_TABLE", "the caregivers DynamoDB table")?,
             window: Duration::hours(i64::from(hours)),
         })
     }
@@ -178,7 +181,11 @@ pub async fn build(
     Ok(SmsReply {
         texts: vigil_aws::deliveries::DynamoDeliveryLog::new(dynamodb.clone(), &config.deliveries_table),
         alerts: vigil_aws::alerts::DynamoAlertStore::new(dynamodb.clone(), &config.alerts_table),
-        wearers: vigil_aws::wearers::DynamoWearerDirectory::new(dynamodb, &config.wearers_table),
+        wearers: vigil_aws::wearers::DynamoWearerDirectory::new(
+            dynamodb,
+            &config.wearers_table,
+            &config.caregivers_table,
+        ),
         notifier: vigil_aws::sns::SnsNotifier::new(vigil_aws::sdk::sns(sdk)),
         lifecycle,
         window: config.window,

@@ -478,15 +478,15 @@ async fn a_reply_that_loses_the_race_is_late_and_confirms_nothing() {
 
 #[test]
 fn the_window_defaults_to_a_day_and_the_tables_are_required() {
-    let all = [("DELIVERIES_TABLE", "d"), ("ALERTS_TABLE", "a"), ("WEARERS_TABLE", "w")];
+    let all = [("DELIVERIES_TABLE", "d"), ("ALERTS_TABLE", "a"), ("WEARERS_TABLE", "w"), ("CAREGIVERS_TABLE", "c")];
     let config = ReplyConfig::from_source(&all).unwrap();
     assert_eq!(config.window, Duration::hours(24));
     assert_eq!(
-        ReplyConfig::from_source(&[all[0], all[1], all[2], ("REPLY_WINDOW_HOURS", "6")]).unwrap().window,
+        ReplyConfig::from_source(&[all[0], all[1], all[2], all[3], ("REPLY_WINDOW_HOURS", "6")]).unwrap().window,
         Duration::hours(6)
     );
     for bad in ["0", "-1", "a day"] {
-        let err = ReplyConfig::from_source(&[all[0], all[1], all[2], ("REPLY_WINDOW_HOURS", bad)]).unwrap_err();
+        let err = ReplyConfig::from_source(&[all[0], all[1], all[2], all[3], ("REPLY_WINDOW_HOURS", bad)]).unwrap_err();
         assert!(err.to_string().contains("REPLY_WINDOW_HOURS"), "{err}");
     }
     for skip in 0..all.len() {

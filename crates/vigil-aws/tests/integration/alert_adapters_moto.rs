@@ -81,7 +81,8 @@ fn delivery(caregiver: &str, not_before: Option<DateTime<Utc>>) -> Delivery {
 async fn a_profile_round_trips() {
     let sdk = require().await;
     let (client, name) = table(&sdk, "wearers", "wearer_id").await;
-    let directory = DynamoWearerDirectory::new(client, name);
+    let (_, caregivers) = table(&sdk, "caregivers", "caregiver_id").await;
+    let directory = DynamoWearerDirectory::new(client, name, caregivers);
     let profile = WearerProfile {
         snoozes: Default::default(),
         escalation: Default::default(),

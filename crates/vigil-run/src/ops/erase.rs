@@ -32,10 +32,19 @@ pub struct Args {
     /// Write the receipt (JSON) here too; it is always printed on stdout.
     #[arg(long)]
     pub receipt: Option<PathBuf>,
-    /// The PostgreSQL warehouse (local runs). Unset: the warehouse is not reached
-    /// here (on AWS, run the receipt's statement in Redshift; docs/erasure.md).
-    #[arg(long, env = "VIGIL_PG_URL")]
+    /// The PostgreSQL warehouse (local runs).
+    #[arg(long, env = "VIGIL_PG_URL", conflicts_with = "redshift_workgroup")]
     pub warehouse_url: Option<String>,
+    /// The Redshift Serverless workgroup (on AWS), reached through the Data API. With
+    /// neither this nor --warehouse-url the warehouse is not reached: the receipt says
+    /// what to run there (docs/erasure.md).
+    #[arg(long, env = "REDSHIFT_WORKGROUP", requires = "redshift_database")]
+    pub redshift_workgroup: Option<String>,
+    #[arg(long, env = "REDSHIFT_DATABASE")]
+    pub redshift_database: Option<String>,
+    /// Database credentials in Secrets Manager; unset: the caller's IAM identity.
+    #[arg(long, env = "REDSHIFT_SECRET_ARN")]
+    pub redshift_secret_arn: Option<String>,
     #[command(flatten)]
     pub stores: Stores,
     #[command(flatten)]
@@ -268,15 +277,10 @@ pub async fn erase(sdk: &aws_config::SdkConfig, args: &Args, pseudonymizer: &Pse
     counts.insert("quarantine", quarantine.into_values().fold(StoreCount::default(), add));
 
     let mut warehouse_not_reached = None;
-    match &args.warehouse_url {
-        Some(url) => {
-            let mut client = connect(url).await?;
-            let found = vigil_warehouse::erasure::count(&client, pseudonym.as_str()).await?;
-            let removed = if args.dry_run {
-                Vec::new()
-            } else {
-                vigil_warehouse::erasure::erase(&mut client, pseudonym.as_str()).await?
-            };
+    match Warehouse::of(sdk, args).await? {
+        Some(mut warehouse) => {
+            let found = warehouse.erasure(pseudonym.as_str(), false).await?;
+            let removed = if args.dry_run { Vec::new() } else { warehouse.erasure(pseudonym.as_str(), true).await? };
             for (table, rows) in found {
                 let gone = removed.iter().find(|(t, _)| *t == table).map_or(0, |(_, n)| *n);
                 counts.insert(warehouse_store(table), StoreCount { found: rows, removed: gone, ..Default::default() });
@@ -289,7 +293,7 @@ pub async fn erase(sdk: &aws_config::SdkConfig, args: &Args, pseudonymizer: &Pse
                 .map(|t| vigil_warehouse::erasure::delete_rows(vigil_warehouse::sql::Dialect::Redshift, t))
                 .collect();
             warehouse_not_reached = Some(format!(
-                "no --warehouse-url: run with parameter pseudonym = the wearer's pseudonym: {}",
+                "no --warehouse-url or --redshift-workgroup: run with parameter pseudonym = the wearer's pseudonym: {}",
                 statements.join("; ")
             ));
         }
@@ -586,9 +590,8 @@ pub async fn verify(
             }
         }
     }
-    if let Some(url) = &args.warehouse_url {
-        let client = connect(url).await?;
-        for (table, rows) in vigil_warehouse::erasure::count(&client, pseudonym.as_str()).await? {
+    if let Some(mut warehouse) = Warehouse::of(sdk, args).await? {
+        for (table, rows) in warehouse.erasure(pseudonym.as_str(), false).await? {
             if rows > 0 {
                 hits.push(Hit { store: warehouse_store(table), location: table.to_owned(), count: rows });
             }
@@ -606,6 +609,45 @@ fn old_version_mentions(key: &str, body: &[u8], needles: &Needles, pseudonym: &v
         return vigil_curated::wearer_rows(body.to_vec(), pseudonym).map_or(true, |n| n > 0);
     }
     needles.in_bytes(body)
+}
+
+/// The warehouse the command reaches: PostgreSQL (local runs) or Redshift (AWS).
+enum Warehouse {
+    Postgres(tokio_postgres::Client),
+    Redshift(vigil_warehouse::aws::RedshiftWarehouse<()>),
+}
+
+impl Warehouse {
+    async fn of(sdk: &aws_config::SdkConfig, args: &Args) -> anyhow::Result<Option<Self>> {
+        if let Some(url) = &args.warehouse_url {
+            return Ok(Some(Self::Postgres(connect(url).await?)));
+        }
+        let (Some(workgroup), Some(database)) = (&args.redshift_workgroup, &args.redshift_database) else {
+            return Ok(None);
+        };
+        // Only the Data API's part of the loader's configuration is used here.
+        let config = vigil_warehouse::aws::RedshiftConfig {
+            workgroup: workgroup.clone(),
+            database: database.clone(),
+            secret_arn: args.redshift_secret_arn.clone(),
+            copy_role_arn: String::new(),
+            data_bucket: args.stores.data_bucket.clone(),
+            manifest_prefix: String::new(),
+            first_poll: std::time::Duration::from_millis(250),
+            max_poll: std::time::Duration::from_secs(5),
+        };
+        let client = aws_sdk_redshiftdata::Client::new(sdk);
+        Ok(Some(Self::Redshift(vigil_warehouse::aws::RedshiftWarehouse::new(client, (), config))))
+    }
+
+    /// Each fact table's rows of `pseudonym`: counted, or deleted in one transaction.
+    async fn erasure(&mut self, pseudonym: &str, delete: bool) -> anyhow::Result<vigil_warehouse::erasure::Counts> {
+        Ok(match self {
+            Self::Postgres(client) if delete => vigil_warehouse::erasure::erase(client, pseudonym).await?,
+            Self::Postgres(client) => vigil_warehouse::erasure::count(client, pseudonym).await?,
+            Self::Redshift(redshift) => redshift.erasure(pseudonym, delete).await?,
+        })
+    }
 }
 
 async fn connect(url: &str) -> anyhow::Result<tokio_postgres::Client> {

@@ -70,7 +70,10 @@ async fn a_caregiver_acknowledges_from_the_link_in_a_real_browser() {
         snoozes: Default::default(),
         escalation: Default::default(),
     };
-    DynamoWearerDirectory::new(dynamodb.clone(), &resources.wearers_table).put(&profile).await.unwrap();
+    DynamoWearerDirectory::new(dynamodb.clone(), &resources.wearers_table, &resources.caregivers_table)
+        .put(&profile)
+        .await
+        .unwrap();
     let at = Utc::now() - chrono::Duration::minutes(2);
     let sos = Alert {
         id: AlertId::new("w-link", RuleKind::Sos, at),

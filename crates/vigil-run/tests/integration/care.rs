@@ -101,7 +101,7 @@ async fn setup() -> Api {
         vigil_local::provision::Resources { stream_shards: 1, ..vigil_local::provision::Resources::unique("care") };
     vigil_local::provision::provision(&sdk, &resources).await.unwrap();
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    let wearers = DynamoWearerDirectory::new(dynamodb.clone(), &resources.wearers_table);
+    let wearers = DynamoWearerDirectory::new(dynamodb.clone(), &resources.wearers_table, &resources.caregivers_table);
     let links = DynamoCaregiverLinks::new(dynamodb.clone(), &resources.caregiver_links_table);
     for p in [
         profile("w-own", vec![caregiver("cg-ana", "sub-ana", "Ana"), caregiver("cg-ben", "sub-ben", "Ben")]),

@@ -145,6 +145,9 @@ fn args(s: &Seeded, wearer: &str) -> Args {
         dry_run: false,
         receipt: None,
         warehouse_url: s.warehouse_url.clone(),
+        redshift_workgroup: None,
+        redshift_database: None,
+        redshift_secret_arn: None,
         stores: Stores::of(&s.resources),
         retention: Retention { stream_retention_hours: 168, pitr_days: 35, backup_days: 35, failure_queue_days: 14 },
     }
@@ -238,7 +241,11 @@ async fn one_wearer_is_erased_from_every_store_and_the_others_are_untouched() {
     }
     // Read back through the adapters too.
     let dynamodb = vigil_aws::sdk::dynamodb(&s.sdk);
-    let wearers = vigil_aws::wearers::DynamoWearerDirectory::new(dynamodb.clone(), &s.resources.wearers_table);
+    let wearers = vigil_aws::wearers::DynamoWearerDirectory::new(
+        dynamodb.clone(),
+        &s.resources.wearers_table,
+        &s.resources.caregivers_table,
+    );
     assert!(wearers.wearer(&gone).await.unwrap().is_none());
     assert!(wearers.wearer(&ids[1]).await.unwrap().is_some());
     let shadows = vigil_aws::shadow::DynamoShadowStore::new(dynamodb, &s.resources.shadow_table);

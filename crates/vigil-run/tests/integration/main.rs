@@ -3,9 +3,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on broken fixtures")]
 
 mod ack_link;
+mod backfill;
 mod canary;
 mod care;
 mod chaos;
+mod cost;
 mod declarations;
 mod erase;
 mod fleet;

@@ -1,7 +1,7 @@
-//! `vigil devices …` and `vigil wearers …` (and `register-wearer` / `register-device`,
-//! the same code paths) run as the built binary against the local endpoint, on
-//! tables of their own; what they wrote is read back through the adapters the
-//! functions use.
+//! `vigil devices …`, `vigil wearers …` and `vigil caregivers …` (and
+//! `register-wearer` / `register-device`, the same code paths) run as the built
+//! binary against the local endpoint, on tables of their own; what they wrote is
+//! read back through the adapters the functions use.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -39,7 +39,11 @@ impl Registry {
         std::fs::create_dir_all(&dir).unwrap();
         Self {
             devices: DynamoDeviceDirectory::new(dynamodb.clone(), &resources.devices_table),
-            wearers: DynamoWearerDirectory::new(dynamodb.clone(), &resources.wearers_table),
+            wearers: DynamoWearerDirectory::new(
+                dynamodb.clone(),
+                &resources.wearers_table,
+                &resources.caregivers_table,
+            ),
             links: DynamoCaregiverLinks::new(dynamodb, &resources.caregiver_links_table),
             resources,
             dir,
@@ -53,6 +57,7 @@ impl Registry {
             .env("AWS_ENDPOINT_URL", vigil_local::endpoint::url())
             .env("DEVICES_TABLE", &self.resources.devices_table)
             .env("WEARERS_TABLE", &self.resources.wearers_table)
+            .env("CAREGIVERS_TABLE", &self.resources.caregivers_table)
             .env("CAREGIVER_LINKS_TABLE", &self.resources.caregiver_links_table)
             .output()
             .unwrap();
@@ -233,4 +238,180 @@ async fn refused_writes_name_every_field_and_write_nothing() {
     ]);
     assert!(err.contains("time_zone: \"CET+1\" is not an IANA time zone"), "{err}");
     assert!(r.devices.list().await.unwrap().is_empty());
+}
+
+/// A wearer linking existing caregivers by id: `links` are (caregiver id, level).
+fn linking(wearer: &str, links: &[(&str, u8)]) -> Value {
+    json!({
+        "wearer_id": wearer,
+        "name": format!("Wearer {wearer}"),
+        "time_zone": "Europe/Madrid",
+        "caregivers": links.iter().map(|(id, level)| json!({"id": id, "level": level})).collect::<Vec<_>>(),
+    })
+}
+
+#[tokio::test]
+async fn a_caregiver_of_two_wearers_changes_their_number_once_and_both_wearers_read_it() {
+    let r = Registry::new("registry-cg").await;
+    let out = r.ok(&[
+        "caregivers",
+        "put",
+        r#"{"id": "cg-ana", "sub": "acct-ana-1", "name": "Ana", "language": "es", "phone": "+34600000101"}"#,
+    ]);
+    assert!(out.contains("registered caregiver cg-ana; linked to 0 wearers"), "{out}");
+    for (wearer, level) in [("w-a", 1), ("w-b", 2)] {
+        let out = r.ok(&[
+            "wearers",
+            "put",
+            "--file",
+            &r.file(&format!("{wearer}.json"), &linking(wearer, &[("cg-ana", level)])),
+        ]);
+        assert!(out.contains(&format!("registered wearer {wearer} with 1 caregivers (1 with an account")), "{out}");
+        assert!(!out.contains("records written"), "a link writes no record: {out}");
+    }
+    assert_eq!(r.links.wearers_of("acct-ana-1").await.unwrap(), ["w-a", "w-b"]);
+    let shown: Value = serde_json::from_str(&r.ok(&["caregivers", "show", "cg-ana", "--json"])).unwrap();
+    assert_eq!(shown["wearers"], json!(["w-a", "w-b"]));
+
+    // One write of the new number (and a new account) ...
+    let file = r.file(
+        "ana.json",
+        &json!({"id": "cg-ana", "sub": "acct-ana-2", "name": "Ana", "language": "es", "phone": "+34600000202"}),
+    );
+    let out = r.ok(&["caregivers", "put", &file]);
+    assert!(
+        out.contains("replaced caregiver cg-ana; linked to 2 wearers; account changed: moved for 2 wearers"),
+        "{out}"
+    );
+    // ... and both wearers' profiles, as the functions read them, carry it, each with its own level.
+    for (wearer, level) in [("w-a", 1), ("w-b", 2)] {
+        let profile = r.wearers.wearer(wearer).await.unwrap().unwrap();
+        let ana = profile.caregiver("cg-ana").unwrap();
+        assert_eq!(
+            (ana.phone.as_deref(), ana.level, ana.sub.as_deref()),
+            (Some("+34600000202"), level, Some("acct-ana-2"))
+        );
+    }
+    // The care API follows the account: the old one sees nobody, the new one both.
+    assert!(r.links.wearers_of("acct-ana-1").await.unwrap().is_empty());
+    assert_eq!(r.links.wearers_of("acct-ana-2").await.unwrap(), ["w-a", "w-b"]);
+    // The next alert of either wearer goes to the new number (the domain's plan on the read profile).
+    let now: chrono::DateTime<chrono::Utc> = "2026-11-22T10:00:00Z".parse().unwrap();
+    let wa = r.wearers.wearer("w-a").await.unwrap().unwrap();
+    let alert = vigil_domain::alerts::Alert {
+        id: vigil_domain::alerts::AlertId::new("w-a", vigil_domain::alerts::RuleKind::Sos, now),
+        wearer_id: "w-a".into(),
+        rule: vigil_domain::alerts::RuleKind::Sos,
+        severity: vigil_domain::alerts::Severity::Critical,
+        episode_start: now,
+        raised_at: now,
+        readings: vec![],
+        location: None,
+        value: None,
+    };
+    let planned = vigil_domain::care::plan_deliveries(&alert, &wa, now, None);
+    assert_eq!(planned.iter().map(|d| d.address.as_str()).collect::<Vec<_>>(), ["+34600000202"]);
+    assert!(r.ok(&["caregivers", "list"]).contains("cg-ana  language es  channels sms  account  linked to 2 wearers"));
+}
+
+#[tokio::test]
+async fn caregiver_writes_are_validated_and_links_must_name_a_record() {
+    let r = Registry::new("registry-cg-refused").await;
+    let err = r.refused(&[
+        "caregivers",
+        "put",
+        r#"{"id": "cg 1", "level": 2, "language": "fr", "phone": "600", "quiet_hours": {"start": "22:00:00", "end": "22:00:00", "time_zone": "Europe/Madrid"}}"#,
+    ]);
+    for expected in [
+        "level: belongs to each link",
+        r#"language: there are no messages in "fr""#,
+        r#"id: "cg 1" contains whitespace"#,
+        r#"phone: "600" is not an E.164 number"#,
+        "quiet_hours.end: equals start",
+    ] {
+        assert!(err.contains(expected), "{expected} not in {err}");
+    }
+    assert!(r.refused(&["caregivers", "put", "{"]).contains("caregiver: is not JSON"));
+    assert!(r.wearers.caregivers().list().await.unwrap().is_empty());
+
+    // A wearer linking an unknown caregiver is refused at that field, and nothing is written.
+    r.ok(&["caregivers", "put", r#"{"id": "cg-known", "language": "en", "phone": "+447700900101"}"#]);
+    let file = r.file("w.json", &linking("w-x", &[("cg-known", 1), ("cg-ghost", 2)]));
+    let err = r.refused(&["wearers", "put", "--file", &file]);
+    assert!(err.contains(r#"caregivers[1].id: no caregiver "cg-ghost" is registered"#), "{err}");
+    assert!(r.wearers.wearer("w-x").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn deleting_a_linked_caregiver_is_refused_unless_asked_to_unlink() {
+    let r = Registry::new("registry-cg-delete").await;
+    r.ok(&["caregivers", "put", r#"{"id": "cg-tom", "sub": "acct-tom", "language": "en", "phone": "+447700900102"}"#]);
+    r.ok(&["caregivers", "put", r#"{"id": "cg-eva", "language": "en", "phone": "+447700900103"}"#]);
+    r.ok(&["wearers", "put", "--file", &r.file("a.json", &linking("w-a", &[("cg-tom", 1), ("cg-eva", 1)]))]);
+    r.ok(&["wearers", "put", "--file", &r.file("b.json", &linking("w-b", &[("cg-tom", 1)]))]);
+
+    let err = r.refused(&["caregivers", "delete", "cg-tom"]);
+    assert!(err.contains("caregiver cg-tom is linked to 2 wearers (w-a, w-b)"), "{err}");
+    let out = r.ok(&["caregivers", "delete", "cg-tom", "--unlink", "--dry-run"]);
+    assert!(out.contains("would unlink caregiver cg-tom from 2 wearers"), "{out}");
+    assert!(r.wearers.caregivers().caregiver("cg-tom").await.unwrap().is_some());
+
+    let out = r.ok(&["caregivers", "delete", "cg-tom", "--unlink"]);
+    assert!(out.contains("deleted caregiver cg-tom; unlinked from 2 wearers"), "{out}");
+    assert!(r.wearers.caregivers().caregiver("cg-tom").await.unwrap().is_none());
+    let a = r.wearers.wearer("w-a").await.unwrap().unwrap();
+    assert_eq!(a.caregivers.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["cg-eva"]);
+    assert!(r.wearers.wearer("w-b").await.unwrap().unwrap().caregivers.is_empty());
+    assert!(r.links.wearers_of("acct-tom").await.unwrap().is_empty());
+    assert_eq!(r.wearers.skipped_links(), 0, "no dangling link is left behind");
+    assert!(r.refused(&["caregivers", "delete", "cg-tom"]).contains("caregiver cg-tom is not registered"));
+    // cg-eva, linked to nobody now but w-a, is deleted only with --unlink too.
+    assert!(r.refused(&["caregivers", "delete", "cg-eva"]).contains("linked to 1 wearers (w-a)"));
+}
+
+#[tokio::test]
+async fn old_items_with_embedded_caregivers_are_read_as_before_and_migrated() {
+    let r = Registry::new("registry-cg-migrate").await;
+    let dynamodb = vigil_aws::sdk::dynamodb(&vigil_local::endpoint::require().await);
+    // Two items as the previous writer stored them: contact details inside the wearer.
+    let mut old = vigil_domain::registry::parse_wearer(SAMPLE).unwrap();
+    old.snoozes.clear();
+    let mut other = old.clone();
+    other.wearer_id = "wearer-43".into();
+    other.caregivers.truncate(1);
+    for profile in [&old, &other] {
+        let item = serde_dynamo::to_item(profile).unwrap();
+        dynamodb.put_item().table_name(&r.resources.wearers_table).set_item(Some(item)).send().await.unwrap();
+    }
+    assert_eq!(r.wearers.wearer("wearer-42").await.unwrap().unwrap(), old, "read as before");
+
+    let out = r.ok(&["caregivers", "migrate", "--dry-run"]);
+    assert!(
+        out.contains("would migrate 2 of 2 wearers with embedded caregivers; 3 caregiver records created"),
+        "{out}"
+    );
+    assert!(r.wearers.caregivers().list().await.unwrap().is_empty());
+    // The daughter is in both items with the same details: one record.
+    let out = r.ok(&["caregivers", "migrate"]);
+    assert!(out.contains("migrated 2 of 2 wearers with embedded caregivers; 2 caregiver records created"), "{out}");
+    assert_eq!(r.wearers.caregivers().list().await.unwrap().len(), 2);
+    assert_eq!(r.wearers.wearer("wearer-42").await.unwrap().unwrap(), old, "the same profile, now from records");
+    let raw = dynamodb
+        .get_item()
+        .table_name(&r.resources.wearers_table)
+        .key("wearer_id", aws_sdk_dynamodb::types::AttributeValue::S("wearer-42".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let links = raw["caregivers"].as_l().unwrap();
+    assert!(links.iter().all(|l| l.as_m().unwrap().keys().all(|k| k == "id" || k == "level")), "{links:?}");
+    assert!(r.ok(&["caregivers", "migrate"]).contains("migrated 0 of 0 wearers"), "safe to run twice");
+
+    // A link whose record is gone is skipped and counted, never a panic.
+    r.wearers.caregivers().delete("cg-neighbour").await.unwrap();
+    let read = r.wearers.wearer("wearer-42").await.unwrap().unwrap();
+    assert_eq!(read.caregivers.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["cg-daughter"]);
+    assert_eq!(r.wearers.skipped_links(), 1);
 }

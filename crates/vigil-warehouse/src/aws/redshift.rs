@@ -198,6 +198,56 @@ impl<O> RedshiftWarehouse<O> {
     }
 }
 
+/// How long an erasure's batch may take.
+const ERASE_BUDGET: Duration = Duration::from_secs(300);
+
+impl<O> RedshiftWarehouse<O> {
+    /// Erasure (`vigil erase`): each fact table's rows of `pseudonym`, counted, or
+    /// deleted in one transaction (`delete`). One batch either way: a BatchExecuteStatement
+    /// takes no parameters, so the pseudonym is written into the statements as a
+    /// literal, which is safe because it is checked to be hex digits only first.
+    ///
+    /// # Errors
+    /// The pseudonym is not hex, or as [`Warehouse::load`].
+    pub async fn erasure(&self, pseudonym: &str, delete: bool) -> Result<crate::erasure::Counts, WarehouseError> {
+        if pseudonym.is_empty() || !pseudonym.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(WarehouseError::Call {
+                operation: "erasure",
+                retryable: false,
+                source: "a pseudonym is hex digits only".into(),
+            });
+        }
+        let literal = format!("'{pseudonym}'");
+        let statement = if delete { crate::erasure::delete_rows } else { crate::erasure::count_rows };
+        let sqls = crate::erasure::TABLES
+            .iter()
+            .map(|t| statement(Dialect::Redshift, t).replace(crate::erasure::REDSHIFT_PARAMETER, &literal))
+            .collect();
+        let id = self.submit(sqls, if delete { "vigil-erase" } else { "vigil-erase-count" }, None).await?;
+        let out = self.wait(&id, ERASE_BUDGET).await?;
+        let mut counts = Vec::new();
+        for (i, table) in crate::erasure::TABLES.iter().enumerate() {
+            let rows = if delete { sub_rows(&out, i) } else { self.count_result(&format!("{id}:{}", i + 1)).await? };
+            counts.push((table.name, rows));
+        }
+        Ok(counts)
+    }
+
+    /// The single number a `SELECT COUNT(*)` sub-statement returned.
+    async fn count_result(&self, id: &str) -> Result<u64, WarehouseError> {
+        let out =
+            self.client.get_statement_result().id(id).send().await.map_err(|e| call_error("GetStatementResult", e))?;
+        match out.records().first().and_then(|row| row.first()) {
+            Some(Field::LongValue(n)) => Ok(u64::try_from(*n).unwrap_or(0)),
+            other => Err(WarehouseError::Call {
+                operation: "GetStatementResult",
+                retryable: false,
+                source: format!("a count is not an integer: {other:?}").into(),
+            }),
+        }
+    }
+}
+
 /// Rows reported by sub-statement `index` (the Data API gives -1 when unknown).
 fn sub_rows(out: &aws_sdk_redshiftdata::operation::describe_statement::DescribeStatementOutput, index: usize) -> u64 {
     out.sub_statements().get(index).map_or(0, |s| u64::try_from(s.result_rows()).unwrap_or(0))

@@ -62,10 +62,14 @@ async fn setup(wearer_name: &str) -> Fixture {
         snoozes: Default::default(),
         escalation: Default::default(),
     };
-    DynamoWearerDirectory::new(dynamodb.clone(), &resources.wearers_table).put(&profile).await.unwrap();
+    DynamoWearerDirectory::new(dynamodb.clone(), &resources.wearers_table, &resources.caregivers_table)
+        .put(&profile)
+        .await
+        .unwrap();
     let env = [
         ("ALERTS_TABLE", resources.alerts_table.as_str()),
         ("WEARERS_TABLE", resources.wearers_table.as_str()),
+        ("CAREGIVERS_TABLE", resources.caregivers_table.as_str()),
         ("LINK_KEY", LINK_KEY),
         ("DATA_BUCKET", resources.data_bucket.as_str()),
         ("CURATED_FILES_TABLE", resources.curated_files_table.as_str()),

@@ -22,6 +22,7 @@ async fn stalled_stores_are_503_before_the_deadline() {
     let env = [
         ("ALERTS_TABLE", "alerts"),
         ("WEARERS_TABLE", "wearers"),
+        ("CAREGIVERS_TABLE", "caregivers"),
         ("LINK_KEY", LINK_KEY),
         ("REQUEST_BUDGET_MS", "10000"),
     ];

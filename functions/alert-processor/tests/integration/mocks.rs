@@ -26,6 +26,7 @@ use crate::common::{PHONE, reading, sms_only, sos};
 use alert_processor::Processor;
 use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
 use aws_lambda_events::event::streams::KinesisEventResponse;
+use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
 use aws_sdk_dynamodb::operation::get_item::{GetItemError, GetItemOutput};
 use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
@@ -59,6 +60,7 @@ impl AlertPorts for Adapters {
 type Proc = Processor<Adapters, S3Quarantine>;
 
 const WEARERS: &str = "wearers";
+const CAREGIVERS: &str = "caregivers";
 const STATE: &str = "state";
 const ALERTS: &str = "alerts";
 const DELIVERIES: &str = "deliveries";
@@ -90,7 +92,7 @@ fn processor(faults: Faults) -> (Proc, Calls) {
     let dynamodb = dynamodb(faults, &calls);
     let processor = Processor {
         alerting: Alerting {
-            wearers: DynamoWearerDirectory::new(dynamodb.clone(), WEARERS),
+            wearers: DynamoWearerDirectory::new(dynamodb.clone(), WEARERS, CAREGIVERS),
             states: DynamoStateStore::new(dynamodb.clone(), STATE),
             alerts: DynamoAlertStore::new(dynamodb.clone(), ALERTS),
             deliveries: DynamoDeliveryLog::new(dynamodb, DELIVERIES),
@@ -115,8 +117,13 @@ fn dynamodb(faults: Faults, calls: &Calls) -> aws_sdk_dynamodb::Client {
         mock!(Client::get_item).match_requests(|r| r.table_name() == Some(WEARERS)).then_compute_output(move |r| {
             let wearer = key_of(r.key(), "wearer_id");
             log(&c, format!("wearers GetItem {wearer}"));
-            GetItemOutput::builder().set_item(Some(serde_dynamo::to_item(sms_only(&wearer)).unwrap())).build()
+            GetItemOutput::builder().set_item(Some(vigil_aws::wearers::links_item(&sms_only(&wearer)).unwrap())).build()
         });
+    // The caregivers the profiles link to, as their records (the same for every wearer).
+    let records = mock!(Client::batch_get_item).then_output(|| {
+        let items = sms_only("any").caregivers.iter().map(|c| vigil_aws::caregivers::to_item(c).unwrap()).collect();
+        BatchGetItemOutput::builder().responses(CAREGIVERS, items).build()
+    });
     // The rule is matched on the table; which wearer fails is read from the key.
     let c = calls.clone();
     let states =
@@ -147,7 +154,7 @@ fn dynamodb(faults: Faults, calls: &Calls) -> aws_sdk_dynamodb::Client {
             log(&c, format!("deliveries {}", delivery_step(r.update_expression().unwrap_or_default())));
             UpdateItemOutput::builder().build()
         });
-    mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&profiles, &states, &puts, &deliveries], |c| c
+    mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&profiles, &records, &states, &puts, &deliveries], |c| c
         .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled()))
 }
 

@@ -32,6 +32,7 @@ async fn setup() -> Setup {
     provision(&sdk, &resources).await.unwrap();
     let config = AlertPathConfig {
         wearers_table: resources.wearers_table.clone(),
+        caregivers_table: resources.caregivers_table.clone(),
         state_table: resources.state_table.clone(),
         alerts_table: resources.alerts_table.clone(),
         deliveries_table: resources.deliveries_table.clone(),
@@ -85,7 +86,10 @@ async fn setup() -> Setup {
             },
         ],
     };
-    DynamoWearerDirectory::new(aws_sdk_dynamodb::Client::new(&sdk), &config.wearers_table).put(&profile).await.unwrap();
+    DynamoWearerDirectory::new(aws_sdk_dynamodb::Client::new(&sdk), &config.wearers_table, &config.caregivers_table)
+        .put(&profile)
+        .await
+        .unwrap();
     Setup { sdk, resources, config, phones }
 }
 
@@ -123,6 +127,7 @@ async fn deliver_stream(s: &Setup) -> Vec<FailedBatch> {
     let c = &s.config;
     let env = [
         ("WEARERS_TABLE", c.wearers_table.as_str()),
+        ("CAREGIVERS_TABLE", c.caregivers_table.as_str()),
         ("STATE_TABLE", c.state_table.as_str()),
         ("ALERTS_TABLE", c.alerts_table.as_str()),
         ("DELIVERIES_TABLE", c.deliveries_table.as_str()),
@@ -291,10 +296,55 @@ async fn scheduled(s: &Setup) -> alert_processor::AwsProcessor {
     let c = &s.config;
     let env = [
         ("WEARERS_TABLE", c.wearers_table.as_str()),
+        ("CAREGIVERS_TABLE", c.caregivers_table.as_str()),
         ("STATE_TABLE", c.state_table.as_str()),
         ("ALERTS_TABLE", c.alerts_table.as_str()),
         ("DELIVERIES_TABLE", c.deliveries_table.as_str()),
         ("QUARANTINE_BUCKET", c.quarantine_bucket.as_str()),
     ];
     alert_processor::build(&env, &s.sdk).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_caregiver_of_two_wearers_who_changes_number_once_is_texted_there_for_both() {
+    let s = setup().await;
+    let directory = DynamoWearerDirectory::new(
+        aws_sdk_dynamodb::Client::new(&s.sdk),
+        &s.config.wearers_table,
+        &s.config.caregivers_table,
+    );
+    // A second wearer linking the same caregiver record (cg-1) as wearer-42.
+    let first = directory.caregivers().caregiver("cg-1").await.unwrap().unwrap();
+    let second = WearerProfile {
+        snoozes: Default::default(),
+        escalation: Default::default(),
+        wearer_id: "wearer-43".into(),
+        name: "Pedro Gil".into(),
+        time_zone: "Europe/Madrid".into(),
+        thresholds: Default::default(),
+        caregivers: vec![first.clone()],
+    };
+    directory.put_links(&second).await.unwrap();
+    // One write of the new number.
+    let new_phone = format!("+3461{:07}", fastrand::u32(..10_000_000));
+    directory.caregivers().put(&Caregiver { phone: Some(new_phone.clone()), ..first }).await.unwrap();
+
+    let now = Utc::now();
+    let mut press = reading(now - chrono::Duration::seconds(5), 11);
+    press.sos = Some(true);
+    let for_wearer = |wearer: &str| {
+        let mut e: Envelope = serde_json::from_slice(&envelope(vec![press.clone()])).unwrap();
+        e.wearer_id = wearer.into();
+        serde_json::to_vec(&e).unwrap()
+    };
+    put(&s, vec![for_wearer("wearer-42"), for_wearer("wearer-43")]).await;
+    assert!(deliver_stream(&s).await.is_empty());
+
+    let texts = sms_to(&new_phone).await;
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(
+        texts.iter().any(|t| t.contains("Carmen Ruiz")) && texts.iter().any(|t| t.contains("Pedro Gil")),
+        "{texts:?}"
+    );
+    assert!(sms_to(&s.phones[0]).await.is_empty(), "nothing to the old number");
 }

@@ -20,6 +20,7 @@ async fn stalled_stores_report_every_record_before_the_deadline() {
     let sdk = vigil_local::endpoint::sdk_config(&stalled.url()).await;
     let env = [
         ("WEARERS_TABLE", "wearers"),
+        ("CAREGIVERS_TABLE", "caregivers"),
         ("STATE_TABLE", "state"),
         ("ALERTS_TABLE", "alerts"),
         ("DELIVERIES_TABLE", "deliveries"),

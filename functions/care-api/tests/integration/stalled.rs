@@ -17,6 +17,7 @@ async fn stalled_stores_are_503_before_the_deadline() {
     let sdk = vigil_local::endpoint::sdk_config(&stalled.url()).await;
     let env = [
         ("WEARERS_TABLE", "wearers"),
+        ("CAREGIVERS_TABLE", "caregivers"),
         ("CAREGIVER_LINKS_TABLE", "links"),
         ("ALERTS_TABLE", "alerts"),
         ("SHADOW_TABLE", "shadow"),

@@ -49,13 +49,17 @@ async fn setup() -> Setup {
         snoozes: Default::default(),
         escalation: Default::default(),
     };
-    DynamoWearerDirectory::new(vigil_aws::sdk::dynamodb(&sdk), &resources.wearers_table).put(&profile).await.unwrap();
+    DynamoWearerDirectory::new(vigil_aws::sdk::dynamodb(&sdk), &resources.wearers_table, &resources.caregivers_table)
+        .put(&profile)
+        .await
+        .unwrap();
     let r = &resources;
     let key = "ab".repeat(32);
     let env = [
         ("DELIVERIES_TABLE", r.deliveries_table.as_str()),
         ("ALERTS_TABLE", r.alerts_table.as_str()),
         ("WEARERS_TABLE", r.wearers_table.as_str()),
+        ("CAREGIVERS_TABLE", r.caregivers_table.as_str()),
         ("DATA_BUCKET", r.data_bucket.as_str()),
         ("CURATED_FILES_TABLE", r.curated_files_table.as_str()),
         ("PSEUDONYM_KEY", key.as_str()),

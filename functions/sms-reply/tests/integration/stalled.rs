@@ -14,7 +14,12 @@ const TIMEOUT: Duration = Duration::from_secs(4);
 async fn stalled_stores_fail_the_invocation_before_the_deadline() {
     let stalled = Stalled::start().await;
     let sdk = vigil_local::endpoint::sdk_config(&stalled.url()).await;
-    let env = [("DELIVERIES_TABLE", "deliveries"), ("ALERTS_TABLE", "alerts"), ("WEARERS_TABLE", "wearers")];
+    let env = [
+        ("DELIVERIES_TABLE", "deliveries"),
+        ("ALERTS_TABLE", "alerts"),
+        ("WEARERS_TABLE", "wearers"),
+        ("CAREGIVERS_TABLE", "caregivers"),
+    ];
     let reply = sms_reply::build(&env, &sdk).await.unwrap();
     let event = sms_reply::inbound_event("+15555550123", "+15555550100", "1", "in-1");
 

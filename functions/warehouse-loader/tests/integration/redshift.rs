@@ -462,3 +462,49 @@ async fn a_failed_migration_batch_fails_the_run_and_records_nothing() {
     let err = warehouse.migrate().await.unwrap_err();
     assert!(matches!(&err, WarehouseError::Failed { message, .. } if message.contains("already exists")), "{err:?}");
 }
+
+/// A count sub-statement's single number.
+fn count_of(id: &'static str, n: i64) -> Rule {
+    mock!(Client::get_statement_result)
+        .match_requests(move |r| r.id() == Some(id))
+        .then_output(move || GetStatementResultOutput::builder().records(vec![Field::LongValue(n)]).build().unwrap())
+}
+
+#[tokio::test]
+async fn erasure_counts_then_deletes_one_pseudonyms_rows_in_one_batch() {
+    let pseudonym = "0f3a9c";
+    let for_pseudonym = |r: &aws_sdk_redshiftdata::operation::batch_execute_statement::BatchExecuteStatementInput,
+                         verb: &str| {
+        let sqls = r.sqls();
+        sqls.len() == 2
+            && sqls[0] == format!("{verb} readings WHERE wearer_pseudonym = '0f3a9c'")
+            && sqls[1] == format!("{verb} alerts WHERE wearer_pseudonym = '0f3a9c'")
+    };
+    let count = mock!(Client::batch_execute_statement)
+        .match_requests(move |r| for_pseudonym(r, "SELECT COUNT(*) FROM"))
+        .then_output(|| BatchExecuteStatementOutput::builder().id("c-1").build());
+    let counted = finished_with("c-1", &[1, 1]);
+    let (readings, alerts) = (count_of("c-1:1", 1440), count_of("c-1:2", 3));
+    let delete = mock!(Client::batch_execute_statement)
+        .match_requests(move |r| for_pseudonym(r, "DELETE FROM"))
+        .then_output(|| BatchExecuteStatementOutput::builder().id("d-1").build());
+    let deleted = finished_with("d-1", &[1440, 3]);
+    let warehouse = RedshiftWarehouse::new(
+        client(&[&count, &counted, &readings, &alerts, &delete, &deleted]),
+        MemoryObjectStore::default(),
+        config(),
+    );
+    assert_eq!(warehouse.erasure(pseudonym, false).await.unwrap(), [("readings", 1440), ("alerts", 3)]);
+    assert_eq!(warehouse.erasure(pseudonym, true).await.unwrap(), [("readings", 1440), ("alerts", 3)]);
+    assert_eq!((count.num_calls(), readings.num_calls(), alerts.num_calls(), delete.num_calls()), (1, 1, 1, 1));
+}
+
+#[tokio::test]
+async fn erasure_refuses_anything_but_a_hex_pseudonym_and_sends_nothing() {
+    let any = submitted("x-1");
+    let warehouse = RedshiftWarehouse::new(client(&[&any]), MemoryObjectStore::default(), config());
+    for hostile in ["", "' OR '1'='1", "0f3a9c'; DROP TABLE alerts; --", "wearer-1"] {
+        assert!(matches!(warehouse.erasure(hostile, true).await, Err(WarehouseError::Call { retryable: false, .. })));
+    }
+    assert_eq!(any.num_calls(), 0);
+}

@@ -314,20 +314,18 @@ fn unknown_fields(p: &mut Problems, at: &str, value: &Value, known: &BTreeSet<St
     }
 }
 
-/// A wearer profile as written by an operator (the format of
-/// `events/wearer-profile.json`), checked strictly: unknown fields (a misspelt
-/// threshold would otherwise be ignored), language tags as written (an unknown one
-/// would otherwise be read as English), the JSON shape, then [`validate_wearer`].
-pub fn parse_wearer(json: &str) -> Result<WearerProfile, Invalid> {
-    let mut p = Problems::default();
-    let value: Value = match serde_json::from_str(json) {
-        Ok(v) => v,
-        Err(e) => {
-            p.push("profile", format!("is not JSON: {e}"));
-            return Err(Invalid(p.0));
-        }
-    };
-    let full_caregiver = Caregiver {
+/// `json` as a JSON value, or `what` "is not JSON".
+fn json_value(json: &str, what: &str) -> Result<Value, Invalid> {
+    serde_json::from_str(json).map_err(|e| {
+        let mut p = Problems::default();
+        p.push(what, format!("is not JSON: {e}"));
+        Invalid(p.0)
+    })
+}
+
+/// A caregiver's field names, every optional one present.
+fn caregiver_fields() -> BTreeSet<String> {
+    field_names(&Caregiver {
         id: String::new(),
         sub: Some(String::new()),
         name: Some(String::new()),
@@ -336,7 +334,47 @@ pub fn parse_wearer(json: &str) -> Result<WearerProfile, Invalid> {
         phone: Some(String::new()),
         push_endpoint: Some(String::new()),
         quiet_hours: Some(QuietHours { start: Default::default(), end: Default::default(), time_zone: String::new() }),
-    };
+    })
+}
+
+/// The language tag at `at` as written: serde would read an unknown one as English.
+fn language_as_written(p: &mut Problems, at: &str, value: &Value) {
+    match value.get("language") {
+        Some(Value::String(tag)) => p.check(&format!("{at}language"), check_language(tag)),
+        Some(_) => p.push(format!("{at}language"), "is not a string"),
+        None => {}
+    }
+}
+
+/// `value` as a `T` (its shape's problem under `what`), then `validate`d; every
+/// problem found so far in `p` comes with them.
+fn typed<T: serde::de::DeserializeOwned>(
+    mut p: Problems,
+    value: Value,
+    what: &str,
+    validate: impl Fn(&T) -> Result<(), Invalid>,
+) -> Result<T, Invalid> {
+    match serde_json::from_value::<T>(value) {
+        Ok(parsed) => {
+            if let Err(Invalid(more)) = validate(&parsed) {
+                p.0.extend(more);
+            }
+            p.done().map(|()| parsed)
+        }
+        Err(e) => {
+            p.push(what, e.to_string());
+            Err(Invalid(p.0))
+        }
+    }
+}
+
+/// A wearer profile as written by an operator (the format of
+/// `events/wearer-profile.json`), checked strictly: unknown fields (a misspelt
+/// threshold would otherwise be ignored), language tags as written (an unknown one
+/// would otherwise be read as English), the JSON shape, then [`validate_wearer`].
+pub fn parse_wearer(json: &str) -> Result<WearerProfile, Invalid> {
+    let mut p = Problems::default();
+    let value = json_value(json, "profile")?;
     let mut profile_fields = field_names(&WearerProfile {
         wearer_id: String::new(),
         name: String::new(),
@@ -352,29 +390,14 @@ pub fn parse_wearer(json: &str) -> Result<WearerProfile, Invalid> {
         unknown_fields(&mut p, "thresholds", t, &field_names(&Thresholds::default()));
     }
     if let Some(Value::Array(caregivers)) = value.get("caregivers") {
-        let known = field_names(&full_caregiver);
+        let known = caregiver_fields();
         for (i, c) in caregivers.iter().enumerate() {
             let at = format!("caregivers[{i}]");
             unknown_fields(&mut p, &at, c, &known);
-            match c.get("language") {
-                Some(Value::String(tag)) => p.check(&format!("{at}.language"), check_language(tag)),
-                Some(_) => p.push(format!("{at}.language"), "is not a string"),
-                None => {}
-            }
+            language_as_written(&mut p, &format!("{at}."), c);
         }
     }
-    match serde_json::from_value::<WearerProfile>(value) {
-        Ok(profile) => {
-            if let Err(Invalid(more)) = validate_wearer(&profile) {
-                p.0.extend(more);
-            }
-            p.done().map(|()| profile)
-        }
-        Err(e) => {
-            p.push("profile", e.to_string());
-            Err(Invalid(p.0))
-        }
-    }
+    typed(p, value, "profile", validate_wearer)
 }
 
 /// A caregiver's record as written by an operator (`vigil caregivers put`), checked
@@ -383,46 +406,16 @@ pub fn parse_wearer(json: &str) -> Result<WearerProfile, Invalid> {
 /// belongs to each link, in the wearer's profile.
 pub fn parse_caregiver(json: &str) -> Result<Caregiver, Invalid> {
     let mut p = Problems::default();
-    let value: Value = match serde_json::from_str(json) {
-        Ok(v) => v,
-        Err(e) => {
-            p.push("caregiver", format!("is not JSON: {e}"));
-            return Err(Invalid(p.0));
-        }
-    };
-    let mut known = field_names(&Caregiver {
-        id: String::new(),
-        sub: Some(String::new()),
-        name: Some(String::new()),
-        level: 1,
-        language: Default::default(),
-        phone: Some(String::new()),
-        push_endpoint: Some(String::new()),
-        quiet_hours: Some(QuietHours { start: Default::default(), end: Default::default(), time_zone: String::new() }),
-    });
+    let value = json_value(json, "caregiver")?;
+    let mut known = caregiver_fields();
     known.remove("level");
     unknown_fields(&mut p, "", &value, &known);
     // `level` is unknown here on purpose; say where it goes instead.
     if let Some(level) = p.0.iter_mut().find(|problem| problem.field == "level") {
         level.message = "belongs to each link: set it in the wearer's profile (caregivers[].level)".into();
     }
-    match value.get("language") {
-        Some(Value::String(tag)) => p.check("language", check_language(tag)),
-        Some(_) => p.push("language", "is not a string"),
-        None => {}
-    }
-    match serde_json::from_value::<Caregiver>(value) {
-        Ok(caregiver) => {
-            if let Err(Invalid(more)) = validate_caregiver(&caregiver) {
-                p.0.extend(more);
-            }
-            p.done().map(|()| caregiver)
-        }
-        Err(e) => {
-            p.push("caregiver", e.to_string());
-            Err(Invalid(p.0))
-        }
-    }
+    language_as_written(&mut p, "", &value);
+    typed(p, value, "caregiver", validate_caregiver)
 }
 
 #[cfg(test)]

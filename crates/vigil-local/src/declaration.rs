@@ -205,9 +205,8 @@ impl KinesisTrigger {
     /// window and the pause between polls (about once a second on shared throughput,
     /// [`EFO_PROPAGATION`] through an enhanced fan-out consumer) are divided by `speed`,
     /// the poll down to 50 ms, so a simulated second stays a second of the fleet's time.
-    /// Everything else is as declared, except that the local mapping runs one batch per
-    /// shard at a time (a parallelization factor of 1). This is the one place local runs
-    /// differ from the deployed mapping.
+    /// Everything else, the parallelization factor included, is as declared. This is the
+    /// one place local runs differ from the deployed mapping.
     pub fn mapping(&self, stream: &str, speed: f64) -> EventSourceMapping {
         let speed = speed.max(1.0);
         EventSourceMapping {
@@ -222,6 +221,7 @@ impl KinesisTrigger {
             poll_interval: if self.enhanced_fan_out { EFO_PROPAGATION } else { SHARED_POLL }
                 .div_f64(speed)
                 .max(Duration::from_millis(50)),
+            parallelization_factor: self.parallelization_factor as usize,
             ..EventSourceMapping::new(stream)
         }
     }

@@ -3,11 +3,14 @@
 //! functions with the exact [`KinesisEvent`] Lambda sends and with Lambda's
 //! checkpoint, retry, bisect and on-failure semantics.
 //!
-//! Per shard, records are read into a pending buffer whose front is the
-//! checkpoint: nothing leaves the buffer until the handler has processed it or it
-//! went to the on-failure destination. So a retry never needs the stream again,
-//! and a shard's records are delivered strictly in order, one batch at a time
-//! (ParallelizationFactor 1).
+//! Per shard, records are read and spread by partition key over
+//! `parallelization_factor` lanes (Lambda's concurrent batches per shard). Each lane
+//! is a pending buffer whose front is its checkpoint: nothing leaves it until the
+//! handler has processed it or it went to the on-failure destination. So a retry
+//! never needs the stream again, and a partition key's records are delivered
+//! strictly in order, one batch at a time. Every shard's lanes are invoked
+//! concurrently, and reads go on while batches run: a slow batch holds up only its
+//! own lane, as in Lambda.
 //!
 //! ReportBatchItemFailures is always on, as every Vigil stream function answers
 //! `batchItemFailures`:
@@ -94,6 +97,9 @@ pub struct EventSourceMapping {
     /// Pause before reading a shard again after it returned nothing, and before
     /// retrying a failed batch (Lambda reads each shard about once a second).
     pub poll_interval: Duration,
+    /// Concurrent batches per shard, 1 to 10 (default 1). Records are spread over them
+    /// by partition key, so each key's records are still delivered in order.
+    pub parallelization_factor: usize,
 }
 
 impl EventSourceMapping {
@@ -118,6 +124,7 @@ impl EventSourceMapping {
             maximum_retry_attempts: 3,
             bisect_batch_on_function_error: false,
             poll_interval: Duration::from_secs(1),
+            parallelization_factor: 1,
         }
     }
 
@@ -133,6 +140,9 @@ impl EventSourceMapping {
             |message: &str| EsmError::Config { stream: self.stream_name.clone(), message: message.to_owned() };
         if !(1..=GET_RECORDS_MAX).contains(&self.batch_size) {
             return Err(invalid("batch_size must be between 1 and 10000"));
+        }
+        if !(1..=10).contains(&self.parallelization_factor) {
+            return Err(invalid("parallelization_factor must be between 1 and 10"));
         }
         if self.maximum_retry_attempts < -1 {
             return Err(invalid("maximum_retry_attempts must be -1 (forever) or more"));
@@ -182,7 +192,7 @@ impl EventSourceMapping {
                 .await
                 .map_err(|e| kinesis("GetShardIterator")(e.into()))?
                 .shard_iterator;
-            shards.push(Shard::new(id, iterator, now));
+            shards.push(Shard::new(id, iterator, self.parallelization_factor, now));
         }
         Ok(Mapping { source, config: self, client, handler, destination, shards, counters: Stats::default() })
     }
@@ -351,6 +361,21 @@ struct Shard {
     iterator: Option<String>,
     /// The last sequence number read, to take a new iterator if this one expires.
     last_read: Option<String>,
+    /// A GetRecords call on this shard is in flight.
+    reading: bool,
+    /// The last GetRecords returned nothing and was 0 ms behind.
+    caught_up: bool,
+    millis_behind_latest: i64,
+    next_read: Instant,
+    /// The shard's records by partition key: `parallelization_factor` lanes, each
+    /// delivered in order, one batch at a time.
+    lanes: Vec<Lane>,
+}
+
+/// One concurrent batcher of a shard (Lambda's parallelization factor): the records
+/// whose partition key hashes to it, in shard order.
+#[derive(Debug)]
+struct Lane {
     /// Read but not checkpointed; the front is the checkpoint.
     pending: VecDeque<KinesisEventRecord>,
     /// Sizes of the next batches, set by a failure (retry that range) or a bisection
@@ -360,38 +385,106 @@ struct Shard {
     failed_attempts: u32,
     /// When the oldest pending record was read: the batching window runs from here.
     gathering_since: Option<Instant>,
-    /// The last GetRecords returned nothing and was 0 ms behind.
-    caught_up: bool,
-    millis_behind_latest: i64,
-    next_read: Instant,
     /// A failed batch is retried after one poll interval, not in a hot loop.
     next_invoke: Instant,
+    /// An invocation with this lane's front records is in flight.
+    busy: bool,
 }
 
 impl Shard {
-    fn new(id: String, iterator: Option<String>, now: Instant) -> Self {
+    fn new(id: String, iterator: Option<String>, lanes: usize, now: Instant) -> Self {
         Self {
             id,
             iterator,
             last_read: None,
+            reading: false,
+            caught_up: false,
+            millis_behind_latest: 0,
+            next_read: now,
+            lanes: (0..lanes.max(1)).map(|_| Lane::new(now)).collect(),
+        }
+    }
+
+    fn pending(&self) -> usize {
+        self.lanes.iter().map(|l| l.pending.len()).sum()
+    }
+
+    /// Room for another read: at most one batch per lane is held.
+    fn wants_records(&self, batch_size: usize) -> bool {
+        self.iterator.is_some() && !self.reading && self.pending() < batch_size * self.lanes.len()
+    }
+
+    fn is_idle(&self) -> bool {
+        !self.reading && self.pending() == 0 && (self.iterator.is_none() || self.caught_up)
+    }
+
+    /// When this shard next has something to do (reads or invocations not in flight).
+    fn next_wake(&self, config: &EventSourceMapping) -> Option<Instant> {
+        let read = self.wants_records(config.batch_size).then_some(self.next_read);
+        let invoke = self.lanes.iter().filter_map(|l| l.next_wake(config)).min();
+        read.into_iter().chain(invoke).min()
+    }
+
+    /// The lane of a partition key: the same key always lands in the same lane, so
+    /// one wearer's records stay in order whatever the parallelization factor.
+    fn lane_of(&self, partition_key: &str) -> usize {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
+        partition_key.hash(&mut hasher);
+        (hasher.finish() % self.lanes.len() as u64) as usize
+    }
+
+    /// Applies a GetRecords answer read at `now`.
+    fn take(&mut self, read: Read, source: &EventSource, config: &EventSourceMapping, now: Instant) -> usize {
+        self.reading = false;
+        match read {
+            Read::Throttled => {
+                self.next_read = now + config.poll_interval;
+                0
+            }
+            Read::Reopened(iterator) => {
+                self.iterator = iterator;
+                0
+            }
+            Read::Records { records, next_iterator, millis_behind_latest } => {
+                let added = records.len();
+                self.millis_behind_latest = millis_behind_latest;
+                self.caught_up = added == 0 && millis_behind_latest == 0;
+                // A closed shard read to its end has no next iterator.
+                self.iterator = next_iterator;
+                self.next_read = if added == 0 { now + config.poll_interval } else { now };
+                for record in records {
+                    self.last_read = Some(record.sequence_number.clone());
+                    let event = event_record(record, &self.id, source);
+                    let lane = self.lane_of(&event.kinesis.partition_key);
+                    let lane = &mut self.lanes[lane];
+                    if lane.pending.is_empty() {
+                        lane.gathering_since = Some(now);
+                    }
+                    lane.pending.push_back(event);
+                }
+                added
+            }
+        }
+    }
+}
+
+impl Lane {
+    fn new(now: Instant) -> Self {
+        Self {
             pending: VecDeque::new(),
             plan: VecDeque::new(),
             failed_attempts: 0,
             gathering_since: None,
-            caught_up: false,
-            millis_behind_latest: 0,
-            next_read: now,
             next_invoke: now,
+            busy: false,
         }
     }
 
-    fn wants_records(&self, batch_size: usize) -> bool {
-        self.iterator.is_some() && self.pending.len() < batch_size
-    }
-
-    /// The size of the batch to invoke now, if one is due.
-    fn due_batch(&self, config: &EventSourceMapping, now: Instant) -> Option<usize> {
-        if self.pending.is_empty() || now < self.next_invoke {
+    /// The size of the batch to invoke now, if one is due. `drained`: the shard has no
+    /// more records to gather (closed and read to its end).
+    fn due_batch(&self, config: &EventSourceMapping, drained: bool, now: Instant) -> Option<usize> {
+        if self.busy || self.pending.is_empty() || now < self.next_invoke {
             return None;
         }
         if let Some(&planned) = self.plan.front() {
@@ -401,18 +494,18 @@ impl Shard {
             return Some(config.batch_size);
         }
         let window_over = self.gathering_since.is_some_and(|t| now >= t + config.maximum_batching_window);
-        (window_over || self.iterator.is_none()).then_some(self.pending.len())
+        (window_over || drained).then_some(self.pending.len())
     }
 
-    /// When this shard next has something to do.
     fn next_wake(&self, config: &EventSourceMapping) -> Option<Instant> {
-        let read = self.wants_records(config.batch_size).then_some(self.next_read);
-        let invoke = match (self.pending.is_empty(), self.plan.is_empty()) {
+        if self.busy {
+            return None;
+        }
+        match (self.pending.is_empty(), self.plan.is_empty()) {
             (true, _) => None,
             (false, false) => Some(self.next_invoke),
             (false, true) => self.gathering_since.map(|t| (t + config.maximum_batching_window).max(self.next_invoke)),
-        };
-        read.into_iter().chain(invoke).min()
+        }
     }
 
     /// Moves the checkpoint past the first `n` pending records.
@@ -431,6 +524,25 @@ impl Shard {
             None => self.plan.push_front(n),
         }
     }
+}
+
+/// What one GetRecords call brought.
+enum Read {
+    Records {
+        records: Vec<aws_sdk_kinesis::types::Record>,
+        next_iterator: Option<String>,
+        millis_behind_latest: i64,
+    },
+    /// Throttled: read again after the poll interval.
+    Throttled,
+    /// The iterator had expired; this is a new one after the last record read.
+    Reopened(Option<String>),
+}
+
+/// A read or an invocation that finished.
+enum Done<E> {
+    Read { shard: usize, at: Instant, result: Result<Read, EsmError> },
+    Invoked { shard: usize, lane: usize, n: usize, result: Result<KinesisEventResponse, E> },
 }
 
 /// How Lambda reads one invocation's result.
@@ -464,26 +576,12 @@ fn outcome(batch: &[KinesisEventRecord], response: &KinesisEventResponse) -> Out
 impl<H, D> Mapping<H, D> {
     /// True when every shard is caught up and has nothing pending.
     pub fn is_idle(&self) -> bool {
-        self.shards.iter().all(|s| s.pending.is_empty() && (s.iterator.is_none() || s.caught_up))
+        all_idle(&self.shards)
     }
 
     /// Counters so far and each shard's current lag.
     pub fn stats(&self) -> Stats {
-        let now = Utc::now();
-        let shards = self
-            .shards
-            .iter()
-            .map(|s| ShardLag {
-                shard_id: s.id.clone(),
-                pending_records: s.pending.len(),
-                millis_behind_latest: s.millis_behind_latest,
-                iterator_age_ms: s
-                    .pending
-                    .front()
-                    .map_or(0, |r| (now - r.kinesis.approximate_arrival_timestamp.0).num_milliseconds().max(0)),
-            })
-            .collect();
-        Stats { shards, ..self.counters.clone() }
+        stats_of(&self.shards, &self.counters)
     }
 
     pub fn destination(&self) -> &D {
@@ -493,6 +591,48 @@ impl<H, D> Mapping<H, D> {
     pub fn handler(&self) -> &H {
         &self.handler
     }
+}
+
+fn stats_of(shards: &[Shard], counters: &Stats) -> Stats {
+    let now = Utc::now();
+    let shards = shards
+        .iter()
+        .map(|s| ShardLag {
+            shard_id: s.id.clone(),
+            pending_records: s.pending(),
+            millis_behind_latest: s.millis_behind_latest,
+            iterator_age_ms: s
+                .lanes
+                .iter()
+                .filter_map(|l| l.pending.front())
+                .map(|r| (now - r.kinesis.approximate_arrival_timestamp.0).num_milliseconds().max(0))
+                .max()
+                .unwrap_or(0),
+        })
+        .collect();
+    Stats { shards, ..counters.clone() }
+}
+
+/// Every shard caught up with nothing pending or in flight.
+fn all_idle(shards: &[Shard]) -> bool {
+    shards.iter().all(Shard::is_idle)
+}
+
+/// When the poller next has something to do: bounded both ways, never a hot loop,
+/// never longer than one poll interval.
+fn next_wake(config: &EventSourceMapping, shards: &[Shard]) -> Instant {
+    let now = Instant::now();
+    let soonest = shards.iter().filter_map(|s| s.next_wake(config)).min();
+    soonest.unwrap_or(now + config.poll_interval).clamp(now + Duration::from_millis(1), now + config.poll_interval)
+}
+
+type Work<'a, E> = futures_util::stream::FuturesUnordered<std::pin::Pin<Box<dyn Future<Output = Done<E>> + 'a>>>;
+
+/// When [`Mapping::drive`] returns.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Until {
+    Idle,
+    Shutdown,
 }
 
 impl<H: Handler, D: FailureDestination> Mapping<H, D> {
@@ -506,31 +646,20 @@ impl<H: Handler, D: FailureDestination> Mapping<H, D> {
             shard.caught_up = false;
             shard.next_read = now;
         }
-        let drained = tokio::time::timeout(timeout, async {
-            loop {
-                let progressed = self.poll_once().await?;
-                if self.is_idle() {
-                    return Ok(());
-                }
-                if !progressed {
-                    sleep_until(self.next_wake()).await;
-                }
-            }
-        })
-        .await;
+        let drained = tokio::time::timeout(timeout, self.drive(Until::Idle, std::future::pending(), |_| {})).await;
         match drained {
             Ok(Ok(())) => Ok(self.stats()),
             Ok(Err(e)) => Err(e),
             Err(_elapsed) => Err(EsmError::Timeout {
                 stream: self.config.stream_name.clone(),
                 timeout,
-                pending_records: self.shards.iter().map(|s| s.pending.len()).sum(),
+                pending_records: self.shards.iter().map(Shard::pending).sum(),
             }),
         }
     }
 
-    /// Processes until `shutdown` completes (the local runner). Shutdown is only
-    /// looked at between steps, so an invocation in flight finishes and is checkpointed.
+    /// Processes until `shutdown` completes (the local runner). Invocations in flight
+    /// when it does finish and are checkpointed; nothing new starts.
     /// Returns early on a Kinesis error the SDK's own retries did not cure, or on a
     /// destination error; handler errors never end it (they are retried).
     pub async fn run(&mut self, shutdown: impl Future<Output = ()>) -> Result<Stats, EsmError> {
@@ -542,188 +671,192 @@ impl<H: Handler, D: FailureDestination> Mapping<H, D> {
     pub async fn run_reporting(
         &mut self,
         shutdown: impl Future<Output = ()>,
-        mut report: impl FnMut(Stats),
+        report: impl FnMut(Stats),
     ) -> Result<Stats, EsmError> {
+        self.drive(Until::Shutdown, shutdown, report).await?;
+        Ok(self.stats())
+    }
+
+    /// The poller: reads each shard when it has room and its poll is due, and invokes
+    /// every lane whose batch is due, all at once — a slow batch holds up only its own
+    /// lane, as in Lambda. State changes only here, as each read or invocation finishes.
+    async fn drive(
+        &mut self,
+        until: Until,
+        shutdown: impl Future<Output = ()>,
+        mut report: impl FnMut(Stats),
+    ) -> Result<(), EsmError> {
+        // Nothing survives a previous drive (it may have been cancelled by a timeout).
+        let Self { config, client, source, handler, destination, shards, counters } = self;
+        let (config, client, source, handler) = (&*config, &*client, &*source, &*handler);
+        for shard in shards.iter_mut() {
+            shard.reading = false;
+            shard.lanes.iter_mut().for_each(|l| l.busy = false);
+        }
         tokio::pin!(shutdown);
+        let mut stopping = false;
+        let mut work: Work<'_, H::Error> = futures_util::stream::FuturesUnordered::new();
         loop {
-            let progressed = self.poll_once().await?;
-            if progressed {
-                report(self.stats());
+            if !stopping {
+                start_due(config, client, handler, shards, counters, &mut work);
             }
-            let wake = if progressed { Instant::now() } else { self.next_wake() };
+            if work.is_empty() && (stopping || (until == Until::Idle && all_idle(shards))) {
+                return Ok(());
+            }
+            let wake = next_wake(config, shards);
             tokio::select! {
                 biased;
-                () = &mut shutdown => return Ok(self.stats()),
-                () = sleep_until(wake) => {}
+                () = &mut shutdown, if !stopping => stopping = true,
+                Some(done) = futures_util::StreamExt::next(&mut work) => {
+                    match done {
+                        Done::Read { shard, at, result } => {
+                            let shard = &mut shards[shard];
+                            let read = result.inspect_err(|_| shard.reading = false)?;
+                            if let Read::Throttled = read {
+                                tracing::warn!(stream = %config.stream_name, shard = %shard.id, "GetRecords throttled, reading again after the poll interval");
+                            }
+                            shard.take(read, source, config, at);
+                        }
+                        Done::Invoked { shard, lane, n, result } => {
+                            let shard = &mut shards[shard];
+                            shard.lanes[lane].busy = false;
+                            let settled = Settle { config, source, destination: &mut *destination, counters: &mut *counters };
+                            settled.invoked(shard, lane, n, result.map_err(|e| e.to_string()))?;
+                        }
+                    }
+                    report(stats_of(shards, counters));
+                }
+                () = sleep_until(wake), if !stopping => {}
             }
         }
     }
+}
 
-    /// One round over the shards: at most one read and one invocation each.
-    /// Returns whether anything happened.
-    async fn poll_once(&mut self) -> Result<bool, EsmError> {
-        let mut progressed = false;
-        for i in 0..self.shards.len() {
-            let now = Instant::now();
-            let shard = &self.shards[i];
-            if shard.wants_records(self.config.batch_size) && now >= shard.next_read {
-                progressed |= self.read(i).await? > 0;
-            }
-            if let Some(n) = self.shards[i].due_batch(&self.config, Instant::now()) {
-                self.invoke(i, n).await?;
-                progressed = true;
-            }
+/// Starts the reads and invocations that are due.
+fn start_due<'a, H: Handler>(
+    config: &'a EventSourceMapping,
+    client: &'a aws_sdk_kinesis::Client,
+    handler: &'a H,
+    shards: &mut [Shard],
+    counters: &mut Stats,
+    work: &mut Work<'a, H::Error>,
+) {
+    let now = Instant::now();
+    for (i, shard) in shards.iter_mut().enumerate() {
+        if shard.wants_records(config.batch_size)
+            && now >= shard.next_read
+            && let Some(iterator) = shard.iterator.clone()
+        {
+            shard.reading = true;
+            let limit = (config.batch_size * shard.lanes.len() - shard.pending()).min(GET_RECORDS_MAX);
+            let (shard_id, last_read) = (shard.id.clone(), shard.last_read.clone());
+            work.push(Box::pin(async move {
+                let result = get_records(client, config, &shard_id, iterator, last_read, limit).await;
+                Done::Read { shard: i, at: now, result }
+            }));
         }
-        Ok(progressed)
-    }
-
-    fn next_wake(&self) -> Instant {
-        let now = Instant::now();
-        let soonest = self.shards.iter().filter_map(|s| s.next_wake(&self.config)).min();
-        // Bounded both ways: never a hot loop, never longer than one poll interval.
-        soonest
-            .unwrap_or(now + self.config.poll_interval)
-            .clamp(now + Duration::from_millis(1), now + self.config.poll_interval)
-    }
-
-    /// One GetRecords call on shard `i`; returns how many records it added.
-    async fn read(&mut self, i: usize) -> Result<usize, EsmError> {
-        let stream = &self.config.stream_name;
-        let shard = &mut self.shards[i];
-        let Some(iterator) = shard.iterator.clone() else { return Ok(0) };
-        let limit = (self.config.batch_size - shard.pending.len()).min(GET_RECORDS_MAX);
-        let now = Instant::now();
-        let out = match self.client.get_records().shard_iterator(iterator).limit(limit as i32).send().await {
-            Ok(out) => out,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_provisioned_throughput_exceeded_exception()) => {
-                tracing::warn!(stream = %stream, shard = %shard.id, "GetRecords throttled, reading again after the poll interval");
-                shard.next_read = now + self.config.poll_interval;
-                return Ok(0);
-            }
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_expired_iterator_exception()) => {
-                // Iterators expire after 5 minutes (a very slow handler); resume after the last record read.
-                let request = match &shard.last_read {
-                    Some(seq) => self
-                        .client
-                        .get_shard_iterator()
-                        .stream_name(stream)
-                        .shard_id(&shard.id)
-                        .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
-                        .starting_sequence_number(seq),
-                    None => self.config.starting_position.iterator_request(&self.client, stream, &shard.id),
-                };
-                shard.iterator = request
-                    .send()
-                    .await
-                    .map_err(|e| EsmError::Kinesis {
-                        stream: stream.clone(),
-                        operation: "GetShardIterator",
-                        source: Box::new(e.into()),
-                    })?
-                    .shard_iterator;
-                return Ok(0);
-            }
-            Err(e) => {
-                return Err(EsmError::Kinesis {
-                    stream: stream.clone(),
-                    operation: "GetRecords",
-                    source: Box::new(e.into()),
-                });
-            }
-        };
-        let added = out.records.len();
-        shard.millis_behind_latest = out.millis_behind_latest.unwrap_or(0);
-        shard.caught_up = added == 0 && shard.millis_behind_latest == 0;
-        // A closed shard read to its end has no next iterator.
-        shard.iterator = out.next_shard_iterator;
-        shard.next_read = if added == 0 { now + self.config.poll_interval } else { now };
-        if added > 0 && shard.pending.is_empty() {
-            shard.gathering_since = Some(now);
+        let drained = shard.iterator.is_none();
+        for (j, lane) in shard.lanes.iter_mut().enumerate() {
+            let Some(n) = lane.due_batch(config, drained, now) else { continue };
+            lane.busy = true;
+            let mut event = KinesisEvent::default();
+            event.records = lane.pending.iter().take(n).cloned().collect();
+            counters.batches_invoked += 1;
+            counters.records_delivered += n as u64;
+            work.push(Box::pin(
+                async move { Done::Invoked { shard: i, lane: j, n, result: handler.call(event).await } },
+            ));
         }
-        for record in out.records {
-            shard.last_read = Some(record.sequence_number.clone());
-            shard.pending.push_back(event_record(record, &shard.id, &self.source));
-        }
-        Ok(added)
     }
+}
 
-    /// Invokes the handler with the first `n` pending records of shard `i` and
-    /// applies Lambda's reading of the result.
-    async fn invoke(&mut self, i: usize, n: usize) -> Result<(), EsmError> {
-        let mut event = KinesisEvent::default();
-        event.records = self.shards[i].pending.iter().take(n).cloned().collect();
-        self.counters.batches_invoked += 1;
-        self.counters.records_delivered += n as u64;
-        let result = self.handler.call(event).await;
+/// What applying an invocation's result touches besides the shard.
+struct Settle<'a, D> {
+    config: &'a EventSourceMapping,
+    source: &'a EventSource,
+    destination: &'a mut D,
+    counters: &'a mut Stats,
+}
 
-        let shard = &mut self.shards[i];
-        let batch = shard.pending.make_contiguous();
+impl<D: FailureDestination> Settle<'_, D> {
+    /// Applies Lambda's reading of an invocation's result to the lane whose first `n`
+    /// pending records it was given.
+    fn invoked(
+        self,
+        shard: &mut Shard,
+        lane: usize,
+        n: usize,
+        result: Result<KinesisEventResponse, String>,
+    ) -> Result<(), EsmError> {
+        let shard_id = shard.id.clone();
+        let lane = &mut shard.lanes[lane];
+        let batch = lane.pending.make_contiguous();
         let outcome = match result {
             Ok(response) => outcome(&batch[..n], &response),
-            Err(e) => Outcome::FunctionError(e.to_string()),
+            Err(e) => Outcome::FunctionError(e),
         };
         let (function_error, reason) = match outcome {
             Outcome::Success => {
-                shard.checkpoint(n);
-                shard.plan.pop_front();
+                lane.checkpoint(n);
+                lane.plan.pop_front();
                 self.counters.records_succeeded += n as u64;
                 return Ok(());
             }
             Outcome::FunctionError(reason) if self.config.bisect_batch_on_function_error && n > 1 => {
                 // Each half becomes its own batch; splitting uses no retry attempts.
-                shard.plan.pop_front();
-                shard.plan.push_front(n / 2);
-                shard.plan.push_front(n - n / 2);
-                shard.failed_attempts = 0;
-                shard.next_invoke = Instant::now() + self.config.poll_interval;
+                lane.plan.pop_front();
+                lane.plan.push_front(n / 2);
+                lane.plan.push_front(n - n / 2);
+                lane.failed_attempts = 0;
+                lane.next_invoke = Instant::now() + self.config.poll_interval;
                 self.counters.bisections += 1;
                 self.counters.retries += 1;
-                tracing::debug!(stream = %self.config.stream_name, shard = %shard.id, records = n, %reason, "function error, bisecting the batch");
+                tracing::debug!(stream = %self.config.stream_name, shard = %shard_id, records = n, %reason, "function error, bisecting the batch");
                 return Ok(());
             }
             Outcome::FailedFrom(k) if k > 0 => {
                 // Records before k are processed; k.. is a new range, failed once.
-                shard.checkpoint(k);
+                lane.checkpoint(k);
                 self.counters.records_succeeded += k as u64;
-                shard.plan_next(n - k);
-                shard.failed_attempts = 1;
+                lane.plan_next(n - k);
+                lane.failed_attempts = 1;
                 (None, "batch item failure".to_owned())
             }
             Outcome::FailedFrom(_) => {
-                shard.plan_next(n);
-                shard.failed_attempts += 1;
+                lane.plan_next(n);
+                lane.failed_attempts += 1;
                 (None, "batch item failure".to_owned())
             }
             Outcome::InvalidIdentifier(reason) => {
-                shard.plan_next(n);
-                shard.failed_attempts += 1;
+                lane.plan_next(n);
+                lane.failed_attempts += 1;
                 (None, reason)
             }
             Outcome::FunctionError(reason) => {
-                shard.plan_next(n);
-                shard.failed_attempts += 1;
+                lane.plan_next(n);
+                lane.failed_attempts += 1;
                 (Some("Unhandled".to_owned()), reason)
             }
         };
 
-        let exhausted = u32::try_from(self.config.maximum_retry_attempts).is_ok_and(|max| shard.failed_attempts > max);
+        let exhausted = u32::try_from(self.config.maximum_retry_attempts).is_ok_and(|max| lane.failed_attempts > max);
         if !exhausted {
-            shard.next_invoke = Instant::now() + self.config.poll_interval;
+            lane.next_invoke = Instant::now() + self.config.poll_interval;
             self.counters.retries += 1;
             return Ok(());
         }
-        let size = shard.plan.front().copied().unwrap_or(n).min(shard.pending.len());
-        let (first, last) = (&shard.pending[0], &shard.pending[size - 1]);
+        let size = lane.plan.front().copied().unwrap_or(n).min(lane.pending.len());
+        let (first, last) = (&lane.pending[0], &lane.pending[size - 1]);
         let failure = FailedBatch {
             request_context: RequestContext {
                 condition: "RetryAttemptsExhausted".into(),
-                approximate_invoke_count: shard.failed_attempts,
+                approximate_invoke_count: lane.failed_attempts,
             },
             response_context: ResponseContext { function_error, reason },
             version: "1.0".into(),
             timestamp: Utc::now(),
             kinesis_batch_info: KinesisBatchInfo {
-                shard_id: shard.id.clone(),
+                shard_id,
                 start_sequence_number: first.kinesis.sequence_number.clone(),
                 end_sequence_number: last.kinesis.sequence_number.clone(),
                 approximate_arrival_of_first_record: first.kinesis.approximate_arrival_timestamp.0,
@@ -745,10 +878,50 @@ impl<H: Handler, D: FailureDestination> Mapping<H, D> {
             start = %info.start_sequence_number, end = %info.end_sequence_number,
             "retries exhausted, records sent to the on-failure destination"
         );
-        shard.checkpoint(size);
-        shard.plan.pop_front();
+        lane.checkpoint(size);
+        lane.plan.pop_front();
         self.counters.records_to_destination += size as u64;
         Ok(())
+    }
+}
+
+/// One GetRecords call on a shard; an expired iterator (iterators expire after 5
+/// minutes, e.g. behind a very slow handler) is replaced by one after the last record read.
+async fn get_records(
+    client: &aws_sdk_kinesis::Client,
+    config: &EventSourceMapping,
+    shard_id: &str,
+    iterator: String,
+    last_read: Option<String>,
+    limit: usize,
+) -> Result<Read, EsmError> {
+    let stream = &config.stream_name;
+    let kinesis = |operation: &'static str| {
+        move |e: aws_sdk_kinesis::Error| EsmError::Kinesis { stream: stream.clone(), operation, source: Box::new(e) }
+    };
+    match client.get_records().shard_iterator(iterator).limit(limit as i32).send().await {
+        Ok(out) => Ok(Read::Records {
+            millis_behind_latest: out.millis_behind_latest.unwrap_or(0),
+            next_iterator: out.next_shard_iterator,
+            records: out.records,
+        }),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_provisioned_throughput_exceeded_exception()) => {
+            Ok(Read::Throttled)
+        }
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_expired_iterator_exception()) => {
+            let request = match &last_read {
+                Some(seq) => client
+                    .get_shard_iterator()
+                    .stream_name(stream)
+                    .shard_id(shard_id)
+                    .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
+                    .starting_sequence_number(seq),
+                None => config.starting_position.iterator_request(client, stream, shard_id),
+            };
+            let out = request.send().await.map_err(|e| kinesis("GetShardIterator")(e.into()))?;
+            Ok(Read::Reopened(out.shard_iterator))
+        }
+        Err(e) => Err(kinesis("GetRecords")(e.into())),
     }
 }
 

@@ -410,3 +410,58 @@ async fn run_delivers_until_shutdown() {
     let stats = stats.expect("stopped in time").expect("run");
     assert_eq!(stats.records_succeeded, 3);
 }
+
+#[tokio::test]
+async fn with_a_parallelization_factor_batches_run_concurrently_and_each_key_stays_in_order() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let (sdk, client, stream) = new_stream(1).await;
+    let records: Vec<_> =
+        (0..48).map(|i| (format!("wearer-{}", i % 12), format!("{}:{i}", i % 12).into_bytes())).collect();
+    put(&client, &stream, &records).await;
+
+    let log = Seen::default();
+    let (running, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let handler = |event: KinesisEvent| {
+        let (log, running, most) = (&log, &running, &most);
+        async move {
+            log.lock().unwrap_or_else(PoisonError::into_inner).push(event);
+            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+            most.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            running.fetch_sub(1, Ordering::SeqCst);
+            Ok::<_, String>(KinesisEventResponse::default())
+        }
+    };
+    let config = EventSourceMapping { batch_size: 3, parallelization_factor: 4, ..quick(&stream) };
+    let mut esm = config.start(&sdk, handler, Vec::new()).await.expect("start");
+    let stats = esm.run_until_idle(IDLE_TIMEOUT).await.expect("idle");
+
+    // Every record once; per partition key, in the order it was put.
+    let events = seen(&log);
+    let mut by_key = std::collections::BTreeMap::<String, Vec<usize>>::new();
+    for r in events.iter().flat_map(|e| &e.records) {
+        let data = String::from_utf8_lossy(&r.kinesis.data).into_owned();
+        let (key, i) = data.split_once(':').expect("key:i");
+        by_key.entry(key.to_owned()).or_default().push(i.parse().expect("number"));
+    }
+    assert_eq!(by_key.values().map(Vec::len).sum::<usize>(), 48);
+    for (key, order) in &by_key {
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "key {key} out of order: {order:?}");
+    }
+    // Lanes ran at once, never more than the factor.
+    let most = most.load(Ordering::SeqCst);
+    assert!((2..=4).contains(&most), "{most} batches at once");
+    assert_eq!((stats.records_delivered, stats.records_succeeded), (48, 48));
+}
+
+#[tokio::test]
+async fn a_parallelization_factor_out_of_range_is_refused() {
+    let (sdk, _client, stream) = new_stream(1).await;
+    let log = Seen::default();
+    for factor in [0, 11] {
+        let config = EventSourceMapping { parallelization_factor: factor, ..quick(&stream) };
+        let err = config.start(&sdk, recording(&log, |_, _| Ok(KinesisEventResponse::default())), Vec::new()).await;
+        assert!(err.is_err_and(|e| e.to_string().contains("parallelization_factor")), "factor {factor}");
+    }
+}

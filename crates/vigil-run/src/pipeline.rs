@@ -336,7 +336,17 @@ pub async fn run_stream_functions(
         live.set_in_flight("alert-processor", oldest_arrival(&event));
         let now = clock.processing_now(newest_arrival(&event));
         let deadline = invocation_deadline(alerts_name, vigil_lambda::stream::DEADLINE_MARGIN);
+        let (records, newest) = (event.records.len(), newest_arrival(&event));
+        let started = chrono::Utc::now();
         let (response, metrics) = functions.alert_processor.process_within(event, now, deadline).await;
+        // Where alert latency goes: the wait before the batch (the mapping) and the batch itself.
+        tracing::debug!(
+            records,
+            waited_ms = newest.map(|at| (started - at).num_milliseconds()),
+            batch_ms = (chrono::Utc::now() - started).num_milliseconds(),
+            alerts = metrics.get("AlertsRaised"),
+            "alert-processor batch"
+        );
         live.set_in_flight("alert-processor", None);
         count(live, &metrics);
         Ok::<KinesisEventResponse, Infallible>(response)

@@ -8,6 +8,7 @@ help:
 	@echo "make serve          the pipeline locally with no fleet, until Ctrl-C: APIs on :8787, tokens and curl lines (ARGS='--listen ...')"
 	@echo "make test           install what the tests need, start the local endpoint, run every test, stop it"
 	@echo "make bench          criterion benchmarks with ratio lines (release build)"
+	@echo "make bench-cold     each function's cold start: init, first invocation, size, peak RSS; arm64 build time (ARGS='--runs 10'; not in CI)"
 	@echo "make endpoint       start moto's server on 127.0.0.1:4566 (or use LocalStack if it answers)"
 	@echo "make endpoint-stop  stop the endpoint if make started it"
 	@echo "make provision      create the stream and tables on the endpoint"
@@ -31,6 +32,10 @@ bench:
 	cargo bench -p alert-processor --bench rules
 	cargo bench -p raw-archiver
 	cargo bench -p vitals-writer
+
+.PHONY: bench-cold
+bench-cold:
+	bash scripts/bench-cold.sh $(ARGS)
 
 endpoint:
 	bash localstack/endpoint.sh start

@@ -20,6 +20,7 @@ pub mod aws;
 pub mod curated;
 
 use chrono::{DateTime, Utc};
+use futures_util::future::join_all;
 use vigil_domain::alerts::{self, Alert, RuleKind, Thresholds, WearerState};
 use vigil_domain::care::{Channel, Delivery, WearerProfile, plan_deliveries, plan_fall_cancelled};
 use vigil_domain::escalation;
@@ -307,15 +308,23 @@ impl<P: AlertPorts> Alerting<P> {
                     continue;
                 }
                 // Deliver even when the alert existed: a previous attempt may have
-                // stored it and died before telling everyone. Claims dedupe.
+                // stored it and died before telling everyone. Claims dedupe, so every
+                // recipient is told at once: nobody's message waits behind another's.
                 let links = self.links.as_ref();
-                for delivery in plan_deliveries(alert, profile, now, links) {
-                    self.deliver(&delivery, now, &mut outcome).await?;
+                let deliveries = plan_deliveries(alert, profile, now, links);
+                let told = join_all(deliveries.iter().map(|delivery| async move {
+                    let mut one = Outcome::default();
+                    self.deliver(delivery, now, &mut one).await.map(|_| one)
+                }))
+                .await;
+                for one in told {
+                    outcome.add(one?);
                 }
                 // Then what happens if nobody answers: recorded once per step (a
                 // retry's later `now` changes no due time already recorded).
-                for step in escalation::deliveries(alert, profile, now, links) {
-                    self.deliveries.defer(&step).await?;
+                let steps = escalation::deliveries(alert, profile, now, links);
+                for recorded in join_all(steps.iter().map(|step| self.deliveries.defer(step))).await {
+                    recorded?;
                     outcome.steps_planned += 1;
                 }
             }

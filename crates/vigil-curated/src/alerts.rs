@@ -6,10 +6,10 @@ use vigil_domain::lifecycle::{AlertRecord, AlertStatus};
 
 use crate::pseudonym::{Pseudonym, Pseudonymizer};
 
-/// The curated alert columns, in file order. The lifecycle columns come last:
-/// the warehouse added them to an existing table (Redshift's Parquet COPY
-/// matches columns by position).
-pub const ALERT_COLUMNS: [&str; 9] = [
+/// The curated alert columns, in file order. The lifecycle columns, then a
+/// deviation's `feature` and `z`, come last: the warehouse added them to an
+/// existing table (Redshift's Parquet COPY matches columns by position).
+pub const ALERT_COLUMNS: [&str; 11] = [
     "alert_key",
     "wearer_pseudonym",
     "rule",
@@ -19,11 +19,13 @@ pub const ALERT_COLUMNS: [&str; 9] = [
     "acknowledged_at",
     "resolved_at",
     "outcome",
+    "feature",
+    "z",
 ];
 
 /// One curated alert row: the alert and where its lifecycle stands. Nothing of
 /// who acted, through what, or the note: only when, and how it ended.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, PartialOrd)]
 pub struct AlertRow {
     pub alert_key: Pseudonym,
     pub wearer_pseudonym: Pseudonym,
@@ -38,6 +40,13 @@ pub struct AlertRow {
     pub resolved_at: Option<DateTime<Utc>>,
     /// How it ended ([`vigil_domain::lifecycle::Outcome::as_str`]).
     pub outcome: Option<&'static str>,
+    /// For a `baseline_deviation` alert: the daily figure that left the
+    /// wearer's baseline (`resting_heart_rate`, `restlessness`, `steps`) and
+    /// its z against that baseline ([`AlertRow::deviation`]). Null otherwise,
+    /// and in the copies the alert path and care-api write (the warehouse
+    /// takes them from whichever copy has them).
+    pub feature: Option<&'static str>,
+    pub z: Option<f64>,
 }
 
 impl AlertRow {
@@ -54,7 +63,15 @@ impl AlertRow {
             acknowledged_at: record.acknowledged.as_ref().map(|t| t.at),
             resolved_at: record.resolved.as_ref().map(|t| t.at),
             outcome: record.resolved.as_ref().and_then(|t| t.outcome).map(|o| o.as_str()),
+            feature: None,
+            z: None,
         }
+    }
+
+    /// The row of a `baseline_deviation` alert, with the feature and z the
+    /// daily job found (the alert itself does not carry them).
+    pub fn deviation(self, feature: &'static str, z: f64) -> Self {
+        Self { feature: Some(feature), z: Some(z), ..self }
     }
 
     /// Whether the row says anything beyond "raised" (an open alert's row is

@@ -61,5 +61,13 @@ pub fn curated_alerts_key(date: NaiveDate, wearer: Pseudonym, digest: &str) -> S
     format!("curated/alerts/dt={}/{}-{}.parquet", date.format("%Y-%m-%d"), wearer, key_part(digest))
 }
 
+/// Where one batch's curated days of one local date go: named by a digest of
+/// the file's bytes (which depend only on its rows), so a retried batch
+/// rewrites the same key and a recomputed day lands in a new file, never over
+/// one the loader may not have read yet. Columns: [`crate::DAY_COLUMNS`].
+pub fn curated_days_key(local_date: NaiveDate, digest: &str) -> String {
+    format!("curated/days/dt={}/{}.parquet", local_date.format("%Y-%m-%d"), key_part(digest))
+}
+
 /// What a curated file holds (the registry's vocabulary, so it lives with the port).
 pub use vigil_domain::ports::FileKind;

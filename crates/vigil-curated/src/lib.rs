@@ -80,6 +80,8 @@
 //! | `acknowledged_at`  | INT64 TIMESTAMP(MICROS, UTC)       | TIMESTAMPTZ   | yes  | when the winning acknowledgement was made; null until then (and when it was resolved without one) |
 //! | `resolved_at`      | INT64 TIMESTAMP(MICROS, UTC)       | TIMESTAMPTZ   | yes  | when the winning resolution was made |
 //! | `outcome`          | BYTE_ARRAY UTF8 (Utf8)             | VARCHAR(32)   | yes  | [`Outcome::as_str`] of the resolution: `ok`, `helped`, `false_alarm`, `emergency_services`, or `cleared` (the rules' own) |
+//! | `feature`          | BYTE_ARRAY UTF8 (Utf8)             | VARCHAR(32)   | yes  | a `baseline_deviation`'s daily figure (`resting_heart_rate`, `restlessness`, `steps`): [`AlertRow::deviation`] |
+//! | `z`                | DOUBLE (Float64)                   | DOUBLE PRECISION | yes | that figure's z against the wearer's baseline |
 //!
 //! No names, phone numbers, locations, reading ids or measurement values, and
 //! nothing of the lifecycle but when and how it ended: not who acknowledged or
@@ -101,6 +103,27 @@
 //! fills the lifecycle in (`resolved` once true stays true; `acknowledged_at`,
 //! `resolved_at` and `outcome` keep the first value loaded), whichever file is
 //! loaded first.
+//!
+//! # Curated days (`curated/days/`)
+//!
+//! For the warehouse's `wearer_days` table: one row per wearer and local day
+//! ([`DayRow`], columns [`DAY_COLUMNS`]), written by the daily job with
+//! [`day_files`] from a batch of days ([`DayRow::new`] of each `DaySummary`), one file per local date under
+//! [`curated_days_key`]: `curated/days/dt=<local date>/<digest>.parquet`, the
+//! digest of the file's bytes, registered with kind `days`. Columns:
+//! `wearer_pseudonym` (Utf8), `local_date` (DATE), `complete` (BOOLEAN),
+//! `day_minutes`, `worn_minutes`, `sleep_minutes`, `wake_ups` (INT64),
+//! `restlessness` (DOUBLE, null),
+//! `steps`, `active_minutes` (INT64), `resting_hr` (DOUBLE, null),
+//! `lowest_spo2` (INT64, null), `alerts`, `acked` (INT64), `ack_median_secs`
+//! (INT64, null), `summary_version`, `computed_after_s` (INT64).
+//!
+//! The local date is the wearer's own, but the time zone is not kept: a zone
+//! narrows down where a person lives, and the warehouse needs only the date.
+//! Likewise no instant of the day is kept (the job's own time would betray
+//! the zone, since it runs at each wearer's local midnight): what orders two
+//! computations of a day is `computed_after_s`, seconds from the end of the
+//! local day to the computation.
 //!
 //! # Pseudonyms
 //!
@@ -127,6 +150,7 @@
 //! [`Outcome::as_str`]: vigil_domain::lifecycle::Outcome::as_str
 
 mod alerts;
+mod days;
 #[cfg(feature = "parquet")]
 mod format;
 mod keys;
@@ -134,12 +158,15 @@ mod pseudonym;
 mod readings;
 
 pub use alerts::{ALERT_COLUMNS, AlertFile, AlertRow};
+pub use days::{DAY_COLUMNS, DayFile, DayRow};
 #[cfg(feature = "parquet")]
 pub use format::{
-    BATCH_ROWS, CuratedError, CuratedWriter, EncodedFile, Filtered, alert_files, alerts_schema, read, reader,
-    readings_schema, wearer_rows, without_wearer, writer_properties,
+    BATCH_ROWS, CuratedError, CuratedWriter, EncodedFile, Filtered, alert_files, alert_row_files, alerts_schema,
+    day_files, days_schema, read, reader, readings_schema, wearer_rows, without_wearer, writer_properties,
 };
-pub use keys::{FileKind, PARQUET_CONTENT_TYPE, RAW_CONTENT_TYPE, curated_alerts_key, curated_key, raw_key};
+pub use keys::{
+    FileKind, PARQUET_CONTENT_TYPE, RAW_CONTENT_TYPE, curated_alerts_key, curated_days_key, curated_key, raw_key,
+};
 pub use pseudonym::{MIN_KEY_BYTES, Pseudonym, Pseudonymizer, WeakKey, parse_key};
 pub use readings::{COLUMNS, CuratedRow, MAX_ROW_GROUP_ROWS};
 

@@ -262,6 +262,8 @@ impl Delivery {
 /// are told only by escalation, see [`crate::escalation`]), rendered in each one's
 /// language, each SMS with the caregiver's acknowledgement link when `links` is
 /// set. Only low-severity alerts wait out quiet hours: anything worse is sent at once.
+/// A `baseline_deviation` alert to a caregiver without quiet hours waits out the
+/// wearer's night (outside the daytime of their thresholds).
 pub fn plan_deliveries(
     alert: &Alert,
     wearer: &WearerProfile,
@@ -272,6 +274,8 @@ pub fn plan_deliveries(
     for (index, caregiver) in wearer.caregivers.iter().enumerate().filter(|(_, c)| c.level <= 1) {
         let not_before = match (&caregiver.quiet_hours, alert.severity) {
             (Some(quiet), Severity::Low) => quiet.ends_after(now),
+            // Raised as the wearer's day ends: never at night, quiet hours or not.
+            (None, _) if alert.rule == RuleKind::BaselineDeviation => crate::days::night_hold(wearer, now),
             _ => None,
         };
         for channel in [Channel::Sms, Channel::Push] {

@@ -9,6 +9,7 @@ pub mod alerts;
 pub mod cache;
 pub mod care;
 pub mod config;
+pub mod days;
 pub mod envelope;
 mod error;
 pub mod escalation;

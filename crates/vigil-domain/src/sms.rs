@@ -277,7 +277,7 @@ mod tests {
             readings: Vec::new(),
             location: place.map(|(lat, lon)| Location { lat, lon, accuracy_m: None }),
             value: match rule {
-                RuleKind::Sos | RuleKind::Fall => None,
+                RuleKind::Sos | RuleKind::Fall | RuleKind::BaselineDeviation => None,
                 RuleKind::HeartRateHigh => Some(188.0),
                 RuleKind::HeartRateLow => Some(35.0),
                 RuleKind::Spo2Low => Some(85.0),

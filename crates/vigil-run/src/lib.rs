@@ -9,6 +9,7 @@
 //! - [`run`]: one run, start to audit; [`summary`]: its verdict.
 
 pub mod audit;
+pub mod bench_cold;
 pub mod caregivers;
 pub mod chaos;
 pub mod clock;

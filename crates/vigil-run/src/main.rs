@@ -97,6 +97,9 @@ enum Command {
     /// Print the monthly AWS cost per service and per million readings for a fleet, beside
     /// the seed design's (docs/cost.md); --from-run reads a `vigil run --summary-json` file.
     Cost(vigil_run::cost::Args),
+    /// Time each function's release binary starting cold against a local stand-in of the
+    /// Lambda Runtime API (init, first invocation, size, peak RSS); `make bench-cold`.
+    BenchCold(vigil_run::bench_cold::Args),
     /// Print a valid upload body timestamped now (or, with --event, an API Gateway
     /// HTTP API event for `cargo lambda invoke --data-file`).
     SampleUpload {
@@ -226,6 +229,7 @@ async fn main() -> anyhow::Result<()> {
             println!("registered {device}");
         }
         Command::Cost(args) => vigil_run::cost::run(&args)?,
+        Command::BenchCold(args) => vigil_run::bench_cold::run(&sdk().await, &args).await?,
         Command::Replay(args) => vigil_run::ops::replay::run(&sdk().await, args).await?,
         Command::Redrive(args) => vigil_run::ops::redrive::run(&sdk().await, args).await?,
         Command::Erase(args) => vigil_run::ops::erase::run(&sdk().await, *args).await?,

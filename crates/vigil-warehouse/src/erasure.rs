@@ -5,10 +5,10 @@
 //! The pseudonym is the only link from a row to a person (there is no wearer id in
 //! the warehouse), so the statements take it as a parameter and nothing else.
 
-use crate::sql::{ALERTS, Dialect, READINGS, Table};
+use crate::sql::{ALERTS, Dialect, READINGS, Table, WEARER_DAYS};
 
 /// The fact tables that hold a wearer's rows, by `wearer_pseudonym`.
-pub const TABLES: [&Table; 2] = [&READINGS, &ALERTS];
+pub const TABLES: [&Table; 3] = [&READINGS, &ALERTS, &WEARER_DAYS];
 
 /// The Redshift Data API's named parameter of the pseudonym.
 pub const REDSHIFT_PARAMETER: &str = ":pseudonym";
@@ -94,6 +94,6 @@ mod tests {
             count_rows(Dialect::Redshift, &ALERTS),
             "SELECT COUNT(*) FROM alerts WHERE wearer_pseudonym = :pseudonym"
         );
-        assert_eq!(TABLES.map(|t| t.name), ["readings", "alerts"]);
+        assert_eq!(TABLES.map(|t| t.name), ["readings", "alerts", "wearer_days"]);
     }
 }

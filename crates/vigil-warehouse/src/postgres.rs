@@ -16,7 +16,9 @@ use std::pin::pin;
 use std::time::Duration;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Float64Type, Int32Type, Int64Type, TimestampMicrosecondType, TimestampMillisecondType};
+use arrow_array::types::{
+    Date32Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType, TimestampMillisecondType,
+};
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, TimeUnit};
 use bytes::Bytes;
@@ -186,6 +188,7 @@ enum Col<'a> {
     Bool(&'a arrow_array::BooleanArray),
     Micros(&'a arrow_array::TimestampMicrosecondArray),
     Millis(&'a arrow_array::TimestampMillisecondArray),
+    Date(&'a arrow_array::Date32Array),
 }
 
 fn typed<'a>(name: &'static str, array: &'a dyn Array) -> Result<Col<'a>, ColumnError> {
@@ -202,6 +205,7 @@ fn typed<'a>(name: &'static str, array: &'a dyn Array) -> Result<Col<'a>, Column
         DataType::Timestamp(TimeUnit::Millisecond, _) => {
             Col::Millis(array.as_primitive_opt::<TimestampMillisecondType>().ok_or_else(unsupported)?)
         }
+        DataType::Date32 => Col::Date(array.as_primitive_opt::<Date32Type>().ok_or_else(unsupported)?),
         _ => return Err(unsupported()),
     })
 }
@@ -244,6 +248,7 @@ fn write_value(col: &Col<'_>, row: usize, out: &mut Vec<u8>) {
         Col::Bool(a) => a.is_null(row),
         Col::Micros(a) => a.is_null(row),
         Col::Millis(a) => a.is_null(row),
+        Col::Date(a) => a.is_null(row),
     };
     if null {
         out.extend_from_slice(b"\\N");
@@ -274,6 +279,10 @@ fn write_value(col: &Col<'_>, row: usize, out: &mut Vec<u8>) {
         }
         Col::Micros(a) => timestamp(a.value(row), 1_000_000, out),
         Col::Millis(a) => timestamp(a.value(row), 1_000, out),
+        Col::Date(a) => match a.value_as_date(row) {
+            Some(date) => write!(out, "{}", date.format("%Y-%m-%d")),
+            None => write!(out, "\\N"),
+        },
     };
 }
 
@@ -336,11 +345,11 @@ mod tests {
         .unwrap();
         let mut out = Vec::new();
         copy_text(&batch, &sql::ALERTS, &mut out).unwrap();
-        // The file predates the lifecycle columns: they load as null.
+        // The file predates the lifecycle and deviation columns: they load as null.
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "k1\tw\\t1\tsos\tcritical\t2026-11-22 10:00:00.000001+00\tt\t\\N\t\\N\t\\N\n\
-             k2\tw\\\\2\tfall\t\\N\t1969-12-31 23:59:59.999999+00\tf\t\\N\t\\N\t\\N\n"
+            "k1\tw\\t1\tsos\tcritical\t2026-11-22 10:00:00.000001+00\tt\t\\N\t\\N\t\\N\t\\N\t\\N\n\
+             k2\tw\\\\2\tfall\t\\N\t1969-12-31 23:59:59.999999+00\tf\t\\N\t\\N\t\\N\t\\N\t\\N\n"
         );
     }
 
@@ -378,7 +387,8 @@ mod tests {
         copy_text(&batch, &sql::ALERTS, &mut out).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "k1\tw1\tfall\tcritical\t2026-11-22 10:00:00.000000+00\tt\t\\N\t2026-11-22 10:10:00.000000+00\tfalse_alarm\n"
+            "k1\tw1\tfall\tcritical\t2026-11-22 10:00:00.000000+00\tt\t\\N\t2026-11-22 10:10:00.000000+00\tfalse_alarm\t\\N\t\\N\n",
+            "a file of before version 8 has no feature or z: null"
         );
     }
 
@@ -411,5 +421,16 @@ mod tests {
             out.push(b' ');
         }
         assert_eq!(String::from_utf8(out).unwrap(), "34.25 0.1 NaN -Infinity ");
+    }
+
+    #[test]
+    fn dates_are_written_as_iso_dates() {
+        let mut out = Vec::new();
+        let a = arrow_array::Date32Array::from(vec![Some(20_413), None, Some(-1)]);
+        for row in 0..a.len() {
+            write_value(&Col::Date(&a), row, &mut out);
+            out.push(b' ');
+        }
+        assert_eq!(String::from_utf8(out).unwrap(), "2025-11-21 \\N 1969-12-31 ");
     }
 }

@@ -19,6 +19,16 @@
 //! - `alert_response_times` (view): per rule and severity, alerts,
 //!   acknowledged, median and p90 minutes from raised to acknowledged,
 //!   resolved, false alarms.
+//! - `alerts` also carries a baseline deviation's `feature` and `z` (version
+//!   8), taken from whichever copy of the alert has them
+//!   ([`Table::from_any_copy`]).
+//! - `wearer_days`: one row per wearer and local day ([`WEARER_DAYS`]), keyed
+//!   `(wearer_pseudonym, local_date)`; a recomputed day replaces its row when
+//!   it is the later computation ([`Table::newer_by`]).
+//! - `daily_summary_local` and `weekly_summary_local` (views): per wearer-local
+//!   day, and per week with averages over complete days only.
+//! - `baseline_deviations` (view): per rule, feature and week, deviations,
+//!   wearers and median z.
 //! - `schema_migrations`: the versions applied.
 //!
 //! # Migrations
@@ -76,8 +86,8 @@ const fn col(name: &'static str, sql_type: &'static str, encode: &'static str) -
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Table {
     pub name: &'static str,
-    /// The MERGE key: unique per row in the table.
-    pub key: &'static str,
+    /// The MERGE key (one column or more): unique per row in the table.
+    pub key: &'static [&'static str],
     /// Redshift's distribution key.
     pub dist_key: &'static str,
     /// Redshift's sort key (and PostgreSQL's index after the pseudonym).
@@ -90,12 +100,21 @@ pub struct Table {
     /// Update expressions that differ from "take the new value"
     /// (`s` is the deduplicated stage; the target is referenced by its name).
     pub updates: &'static [(&'static str, &'static str)],
+    /// Columns the deduplication takes from whichever copy of a key has them
+    /// (`MAX(c) OVER (PARTITION BY key)`: copies that have one agree on it),
+    /// not only from the copy [`Table::keep_first`] keeps.
+    pub from_any_copy: &'static [&'static str],
+    /// When set, a row already in the table is replaced only by a copy whose
+    /// value of this column is at least the table's (every other column
+    /// becomes `CASE WHEN s.c >= t.c THEN s.x ELSE t.x END`), so the latest
+    /// version of a row wins whatever order its files are loaded in.
+    pub newer_by: Option<&'static str>,
 }
 
 /// The curated readings, in [`vigil_curated::COLUMNS`] order.
 pub const READINGS: Table = Table {
     name: "readings",
-    key: "reading_key",
+    key: &["reading_key"],
     dist_key: "wearer_pseudonym",
     sort_key: "ts",
     columns: &[
@@ -118,6 +137,8 @@ pub const READINGS: Table = Table {
     // A reading resent in a later upload keeps its first acceptance time.
     keep_first: "received_at",
     updates: &[("received_at", "LEAST(readings.received_at, s.received_at)")],
+    from_any_copy: &[],
+    newer_by: None,
 };
 
 /// The curated alerts, in [`vigil_curated::ALERT_COLUMNS`] order: the columns
@@ -125,7 +146,7 @@ pub const READINGS: Table = Table {
 /// version 4 added.
 pub const ALERTS: Table = Table {
     name: "alerts",
-    key: "alert_key",
+    key: &["alert_key"],
     dist_key: "wearer_pseudonym",
     sort_key: "raised_at",
     columns: &[
@@ -138,6 +159,8 @@ pub const ALERTS: Table = Table {
         col("acknowledged_at", "TIMESTAMPTZ", "AZ64"),
         col("resolved_at", "TIMESTAMPTZ", "AZ64"),
         col("outcome", "VARCHAR(32)", "BYTEDICT"),
+        col("feature", "VARCHAR(32)", "BYTEDICT"),
+        col("z", "DOUBLE PRECISION", "ZSTD"),
     ],
     // The copy that knows most wins: resolved over open, then (copies of one
     // alert agree on its first acknowledgement and resolution) one that has
@@ -150,17 +173,62 @@ pub const ALERTS: Table = Table {
         ("acknowledged_at", "COALESCE(alerts.acknowledged_at, s.acknowledged_at)"),
         ("resolved_at", "COALESCE(alerts.resolved_at, s.resolved_at)"),
         ("outcome", "COALESCE(alerts.outcome, s.outcome)"),
+        ("feature", "COALESCE(alerts.feature, s.feature)"),
+        ("z", "COALESCE(alerts.z, s.z)"),
     ],
+    // A baseline deviation's feature and z come with the file its daily job
+    // wrote; the alert path's and care-api's copies of the same alert lack them.
+    from_any_copy: &["feature", "z"],
+    newer_by: None,
 };
 
-/// How many of [`ALERTS`]' columns version 2 created (the rest came with version 4).
+/// How many of [`ALERTS`]' columns version 2 created (the lifecycle came with
+/// version 4, up to [`ALERTS_LIFECYCLE_END`]).
 pub const ALERTS_CREATED_WITH: usize = 6;
+
+/// Where the lifecycle columns end in [`ALERTS`] (`feature` and `z` came with version 8).
+pub const ALERTS_LIFECYCLE_END: usize = 9;
+
+/// The curated days, in [`vigil_curated::DAY_COLUMNS`] order: one row per
+/// wearer and local day, keyed `(wearer_pseudonym, local_date)`. A recomputed
+/// day replaces the row when its computation is the later one
+/// (`computed_after_s`), whatever order the files are loaded in.
+pub const WEARER_DAYS: Table = Table {
+    name: "wearer_days",
+    key: &["wearer_pseudonym", "local_date"],
+    dist_key: "wearer_pseudonym",
+    sort_key: "local_date",
+    columns: &[
+        col("wearer_pseudonym", "CHAR(32) NOT NULL", "ZSTD"),
+        col("local_date", "DATE NOT NULL", "RAW"),
+        col("complete", "BOOLEAN NOT NULL", "ZSTD"),
+        col("day_minutes", "BIGINT NOT NULL", "AZ64"),
+        col("worn_minutes", "BIGINT NOT NULL", "AZ64"),
+        col("sleep_minutes", "BIGINT NOT NULL", "AZ64"),
+        col("wake_ups", "BIGINT NOT NULL", "AZ64"),
+        col("restlessness", "DOUBLE PRECISION", "ZSTD"),
+        col("steps", "BIGINT NOT NULL", "AZ64"),
+        col("active_minutes", "BIGINT NOT NULL", "AZ64"),
+        col("resting_hr", "DOUBLE PRECISION", "ZSTD"),
+        col("lowest_spo2", "BIGINT", "AZ64"),
+        col("alerts", "BIGINT NOT NULL", "AZ64"),
+        col("acked", "BIGINT NOT NULL", "AZ64"),
+        col("ack_median_secs", "BIGINT", "AZ64"),
+        col("summary_version", "BIGINT NOT NULL", "AZ64"),
+        col("computed_after_s", "BIGINT NOT NULL", "AZ64"),
+    ],
+    keep_first: "computed_after_s DESC",
+    updates: &[],
+    from_any_copy: &[],
+    newer_by: Some("computed_after_s"),
+};
 
 impl Table {
     pub fn of(kind: crate::FileKind) -> &'static Table {
         match kind {
             crate::FileKind::Readings => &READINGS,
             crate::FileKind::Alerts => &ALERTS,
+            crate::FileKind::Days => &WEARER_DAYS,
         }
     }
 
@@ -214,12 +282,14 @@ pub fn create_table(dialect: Dialect, table: &Table) -> Vec<String> {
             }
         }
     }
-    let _ = write!(sql, "    PRIMARY KEY ({})\n)", table.key);
+    let _ = write!(sql, "    PRIMARY KEY ({})\n)", table.key.join(", "));
     match dialect {
         Dialect::Redshift => {
             let _ = write!(sql, "\nDISTSTYLE KEY\nDISTKEY ({})\nSORTKEY ({})", table.dist_key, table.sort_key);
             vec![sql]
         }
+        // The primary key's own index already serves (pseudonym, sort key).
+        Dialect::Postgres if table.key == [table.dist_key, table.sort_key] => vec![sql],
         Dialect::Postgres => vec![
             sql,
             format!(
@@ -321,6 +391,87 @@ GROUP BY rule, severity",
     )
 }
 
+/// The daily summary per wearer-local day, beside `daily_summary` (per UTC
+/// day, from the readings, unchanged): the days as the daily job computed them
+/// in each wearer's own time zone, which the warehouse does not know. Same
+/// names as `daily_summary` where the figure is the same (`day`, `steps`,
+/// `hours_asleep`); an incomplete day is shown with `complete` false.
+pub fn daily_summary_local_view() -> String {
+    "CREATE OR REPLACE VIEW daily_summary_local AS
+SELECT wearer_pseudonym,
+       local_date AS day,
+       complete,
+       CAST(day_minutes AS DOUBLE PRECISION) / 60 AS hours_in_day,
+       CAST(worn_minutes AS DOUBLE PRECISION) / 60 AS hours_worn,
+       CAST(sleep_minutes AS DOUBLE PRECISION) / 60 AS hours_asleep,
+       wake_ups,
+       restlessness,
+       steps,
+       active_minutes,
+       resting_hr AS resting_heart_rate,
+       lowest_spo2,
+       alerts,
+       acked AS alerts_acknowledged,
+       CAST(ack_median_secs AS DOUBLE PRECISION) / 60 AS median_minutes_to_acknowledge
+FROM wearer_days"
+        .to_owned()
+}
+
+/// Per wearer and week (Monday, of local dates): `days` loaded, `complete_days`,
+/// and averages over the **complete** days only (an incomplete day would drag
+/// them down: it is counted, never averaged in); null when no day was complete.
+pub fn weekly_summary_local_view() -> String {
+    "CREATE OR REPLACE VIEW weekly_summary_local AS
+SELECT wearer_pseudonym,
+       CAST(DATE_TRUNC('week', CAST(local_date AS TIMESTAMP)) AS DATE) AS week,
+       COUNT(*) AS days,
+       CAST(SUM(CASE WHEN complete THEN 1 ELSE 0 END) AS BIGINT) AS complete_days,
+       AVG(CASE WHEN complete THEN CAST(steps AS DOUBLE PRECISION) END) AS steps_avg,
+       AVG(CASE WHEN complete THEN CAST(sleep_minutes AS DOUBLE PRECISION) / 60 END) AS hours_asleep_avg,
+       AVG(CASE WHEN complete THEN CAST(active_minutes AS DOUBLE PRECISION) END) AS active_minutes_avg,
+       AVG(CASE WHEN complete THEN resting_hr END) AS resting_heart_rate_avg,
+       CAST(SUM(alerts) AS BIGINT) AS alerts
+FROM wearer_days
+GROUP BY 1, 2"
+        .to_owned()
+}
+
+/// Baseline deviations for analysts: per rule, feature and week (Monday, UTC,
+/// of `raised_at`), `deviations`, `wearers` (distinct pseudonyms), `median_z`
+/// and `acknowledged`. A feature never loaded shows as `unknown`. The distinct
+/// count is a query of its own: Redshift takes no `COUNT(DISTINCT …)` beside a
+/// `WITHIN GROUP` aggregate.
+pub fn baseline_deviations_view() -> String {
+    "CREATE OR REPLACE VIEW baseline_deviations AS
+WITH d AS (
+    SELECT rule,
+           COALESCE(feature, 'unknown') AS feature,
+           CAST(DATE_TRUNC('week', raised_at AT TIME ZONE 'UTC') AS DATE) AS week,
+           wearer_pseudonym,
+           z,
+           acknowledged_at
+    FROM alerts
+    WHERE rule = 'baseline_deviation'
+), n AS (
+    SELECT rule,
+           feature,
+           week,
+           COUNT(*) AS deviations,
+           PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY z) AS median_z,
+           COUNT(acknowledged_at) AS acknowledged
+    FROM d
+    GROUP BY rule, feature, week
+), w AS (
+    SELECT rule, feature, week, COUNT(DISTINCT wearer_pseudonym) AS wearers
+    FROM d
+    GROUP BY rule, feature, week
+)
+SELECT n.rule, n.feature, n.week, n.deviations, w.wearers, n.median_z, n.acknowledged
+FROM n
+JOIN w ON n.rule = w.rule AND n.feature = w.feature AND n.week = w.week"
+        .to_owned()
+}
+
 /// One schema version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Migration {
@@ -365,9 +516,21 @@ pub fn migrations(dialect: Dialect) -> Vec<Migration> {
         Migration {
             version: 4,
             name: "alert_lifecycle",
-            statements: add_columns(dialect, &ALERTS, &ALERTS.columns[ALERTS_CREATED_WITH..]),
+            statements: add_columns(dialect, &ALERTS, &ALERTS.columns[ALERTS_CREATED_WITH..ALERTS_LIFECYCLE_END]),
         },
         Migration { version: 5, name: "alert_response_times", statements: vec![alert_response_times_view(dialect)] },
+        Migration { version: 6, name: "wearer_days", statements: create_table(dialect, &WEARER_DAYS) },
+        Migration {
+            version: 7,
+            name: "daily_summary_local",
+            statements: vec![daily_summary_local_view(), weekly_summary_local_view()],
+        },
+        Migration {
+            version: 8,
+            name: "alert_deviation",
+            statements: add_columns(dialect, &ALERTS, &ALERTS.columns[ALERTS_LIFECYCLE_END..]),
+        },
+        Migration { version: 9, name: "baseline_deviations", statements: vec![baseline_deviations_view()] },
     ]
 }
 
@@ -397,27 +560,43 @@ pub fn load_statements(table: &Table, from: CopyFrom<'_>) -> Vec<String> {
         CopyFrom::Stdin => format!("COPY {stage} ({}) FROM STDIN", table.column_list("")),
     };
     let columns = table.column_list("");
+    let key = table.key.join(", ");
     let updates: Vec<String> = table
         .column_names()
-        .filter(|c| *c != table.key)
+        .filter(|c| !table.key.contains(c))
         .map(|c| {
-            let expr = table.updates.iter().find(|(name, _)| *name == c).map_or(format!("s.{c}"), |(_, e)| (*e).into());
+            let expr = match (table.updates.iter().find(|(name, _)| *name == c), table.newer_by) {
+                (Some((_, e)), _) => (*e).to_owned(),
+                (None, Some(n)) => format!("CASE WHEN s.{n} >= {t}.{n} THEN s.{c} ELSE {t}.{c} END"),
+                (None, None) => format!("s.{c}"),
+            };
             format!("{c} = {expr}")
         })
         .collect();
+    let staged: Vec<String> = table
+        .column_names()
+        .map(|c| {
+            if table.from_any_copy.contains(&c) {
+                format!("MAX({c}) OVER (PARTITION BY {key}) AS {c}")
+            } else {
+                c.into()
+            }
+        })
+        .collect();
+    let on: Vec<String> = table.key.iter().map(|k| format!("{t}.{k} = s.{k}")).collect();
     vec![
         format!("CREATE TEMP TABLE {stage} (LIKE {t})"),
         copy,
         format!(
-            "CREATE TEMP TABLE {dedup} AS SELECT {columns} FROM (SELECT {columns}, ROW_NUMBER() OVER (PARTITION BY \
+            "CREATE TEMP TABLE {dedup} AS SELECT {columns} FROM (SELECT {staged}, ROW_NUMBER() OVER (PARTITION BY \
              {key} ORDER BY {order}) AS rn FROM {stage}) AS d WHERE rn = 1",
-            key = table.key,
+            staged = staged.join(", "),
             order = table.keep_first
         ),
         format!(
-            "MERGE INTO {t} USING {dedup} AS s ON {t}.{key} = s.{key} WHEN MATCHED THEN UPDATE SET {updates} WHEN NOT \
-             MATCHED THEN INSERT ({columns}) VALUES ({values})",
-            key = table.key,
+            "MERGE INTO {t} USING {dedup} AS s ON {on} WHEN MATCHED THEN UPDATE SET {updates} WHEN NOT MATCHED THEN \
+             INSERT ({columns}) VALUES ({values})",
+            on = on.join(" AND "),
             updates = updates.join(", "),
             values = table.column_list("s.")
         ),
@@ -478,16 +657,16 @@ mod tests {
         for dialect in [Dialect::Redshift, Dialect::Postgres] {
             let all = migrations(dialect);
             let versions: Vec<u32> = all.iter().map(|m| m.version).collect();
-            assert_eq!(versions, vec![1, 2, 3, 4, 5]);
+            assert_eq!(versions, vec![1, 2, 3, 4, 5, 6, 7, 8, 9]);
             for m in &all {
                 for s in &m.statements {
                     let rerunnable = s.starts_with("CREATE TABLE IF NOT EXISTS")
                         || s.starts_with("CREATE INDEX IF NOT EXISTS")
                         || s.starts_with("CREATE OR REPLACE VIEW")
                         || s.starts_with("ALTER TABLE alerts ADD COLUMN IF NOT EXISTS");
-                    // Redshift has no ADD COLUMN IF NOT EXISTS: version 4 runs once there.
+                    // Redshift has no ADD COLUMN IF NOT EXISTS: versions 4 and 8 run once there.
                     let once = dialect == Dialect::Redshift
-                        && m.version == 4
+                        && [4, 8].contains(&m.version)
                         && s.starts_with("ALTER TABLE alerts ADD COLUMN");
                     assert!(rerunnable || once, "not re-runnable: {s}");
                 }
@@ -533,7 +712,7 @@ mod tests {
         assert_eq!(
             sql[COPY_STATEMENT],
             "COPY alerts_staging (alert_key, wearer_pseudonym, rule, severity, raised_at, resolved, acknowledged_at, \
-             resolved_at, outcome) FROM STDIN"
+             resolved_at, outcome, feature, z) FROM STDIN"
         );
         assert!(sql[MERGE_STATEMENT].contains("resolved = (alerts.resolved OR s.resolved)"));
         let odd = load_statements(&READINGS, CopyFrom::Manifest { url: "s3://b/it's", iam_role: "r" });
@@ -573,7 +752,8 @@ mod tests {
         // A table created today ends where the files do: the stage (LIKE alerts)
         // is then filled by position on Redshift.
         let names: Vec<&str> = ALERTS.column_names().collect();
-        assert_eq!(&names[ALERTS_CREATED_WITH..], ["acknowledged_at", "resolved_at", "outcome"]);
+        assert_eq!(&names[ALERTS_CREATED_WITH..ALERTS_LIFECYCLE_END], ["acknowledged_at", "resolved_at", "outcome"]);
+        assert_eq!(&names[ALERTS_LIFECYCLE_END..], ["feature", "z"]);
     }
 
     #[test]
@@ -596,7 +776,7 @@ mod tests {
         ] {
             assert!(merge.contains(update), "{update} missing: {merge}");
         }
-        assert!(merge.ends_with("s.resolved, s.acknowledged_at, s.resolved_at, s.outcome)"), "{merge}");
+        assert!(merge.ends_with("s.resolved, s.acknowledged_at, s.resolved_at, s.outcome, s.feature, s.z)"), "{merge}");
     }
 
     #[test]
@@ -627,5 +807,93 @@ mod tests {
             rs.replace(minutes_to_acknowledge(Dialect::Redshift), "M"),
         );
         assert_eq!(pg_rest, rs_rest);
+    }
+
+    #[test]
+    fn wearer_days_are_keyed_by_pseudonym_and_local_date_and_the_later_computation_wins() {
+        let names: Vec<&str> = WEARER_DAYS.column_names().collect();
+        assert_eq!(names, vigil_curated::DAY_COLUMNS.to_vec());
+        assert_eq!(Table::of(FileKind::Days).name, "wearer_days");
+        let rs = &create_table(Dialect::Redshift, &WEARER_DAYS)[0];
+        assert!(rs.contains("    PRIMARY KEY (wearer_pseudonym, local_date)\n)"), "{rs}");
+        assert!(rs.ends_with("DISTKEY (wearer_pseudonym)\nSORTKEY (local_date)"), "{rs}");
+        assert!(rs.contains("    local_date DATE NOT NULL ENCODE RAW,\n"), "{rs}");
+        // The primary key's index is the (pseudonym, date) index: no second one.
+        assert_eq!(create_table(Dialect::Postgres, &WEARER_DAYS).len(), 1);
+
+        let sql = load_statements(&WEARER_DAYS, CopyFrom::Stdin);
+        assert!(
+            sql[2].contains(
+                "ROW_NUMBER() OVER (PARTITION BY wearer_pseudonym, local_date ORDER BY computed_after_s DESC)"
+            ),
+            "{}",
+            sql[2]
+        );
+        let merge = &sql[MERGE_STATEMENT];
+        assert!(
+            merge.starts_with(
+                "MERGE INTO wearer_days USING wearer_days_dedup AS s ON wearer_days.wearer_pseudonym = \
+                 s.wearer_pseudonym AND wearer_days.local_date = s.local_date WHEN MATCHED THEN UPDATE SET complete = \
+                 CASE WHEN s.computed_after_s >= wearer_days.computed_after_s THEN s.complete ELSE wearer_days.complete \
+                 END, "
+            ),
+            "{merge}"
+        );
+        assert!(
+            !merge.contains("SET wearer_pseudonym") && !merge.contains(", local_date ="),
+            "keys never change: {merge}"
+        );
+        assert_eq!(merge.matches("CASE WHEN s.computed_after_s >= wearer_days.computed_after_s").count(), 15);
+    }
+
+    #[test]
+    fn a_deviations_feature_and_z_come_from_whichever_copy_of_the_alert_has_them() {
+        let sql = load_statements(&ALERTS, CopyFrom::Stdin);
+        assert!(
+            sql[2].contains(
+                "outcome, MAX(feature) OVER (PARTITION BY alert_key) AS feature, MAX(z) OVER (PARTITION BY alert_key) \
+                 AS z, ROW_NUMBER()"
+            ),
+            "{}",
+            sql[2]
+        );
+        assert!(sql[2].starts_with("CREATE TEMP TABLE alerts_dedup AS SELECT alert_key, "), "{}", sql[2]);
+        let merge = &sql[MERGE_STATEMENT];
+        assert!(
+            merge.contains("feature = COALESCE(alerts.feature, s.feature), z = COALESCE(alerts.z, s.z)"),
+            "{merge}"
+        );
+        assert_eq!(
+            migrations(Dialect::Redshift)[7].statements,
+            [
+                "ALTER TABLE alerts ADD COLUMN feature VARCHAR(32) ENCODE BYTEDICT",
+                "ALTER TABLE alerts ADD COLUMN z DOUBLE PRECISION ENCODE ZSTD",
+            ]
+        );
+        let names: Vec<(u32, &str)> = migrations(Dialect::Postgres).iter().map(|m| (m.version, m.name)).collect();
+        assert_eq!(
+            &names[5..],
+            [(6, "wearer_days"), (7, "daily_summary_local"), (8, "alert_deviation"), (9, "baseline_deviations")]
+        );
+    }
+
+    #[test]
+    fn the_local_day_views_are_one_text_for_both_dialects() {
+        let weekly = weekly_summary_local_view();
+        // Every average is over the complete days only.
+        assert_eq!(weekly.matches("AVG(CASE WHEN complete THEN ").count(), 4, "{weekly}");
+        for average in ["steps_avg", "hours_asleep_avg", "active_minutes_avg", "resting_heart_rate_avg"] {
+            assert!(weekly.contains(&format!("END) AS {average}")), "{average}: {weekly}");
+        }
+        let deviations = baseline_deviations_view();
+        // Redshift: no COUNT(DISTINCT) in the query that has the percentile.
+        let n = &deviations[deviations.find("), n AS").unwrap()..deviations.find("), w AS").unwrap()];
+        assert!(n.contains("PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY z)") && !n.contains("DISTINCT"), "{n}");
+        assert!(deviations.contains("WHERE rule = 'baseline_deviation'"), "{deviations}");
+        for dialect in [Dialect::Redshift, Dialect::Postgres] {
+            let all = migrations(dialect);
+            assert_eq!(all[6].statements, [daily_summary_local_view(), weekly_summary_local_view()]);
+            assert_eq!(all[8].statements, std::slice::from_ref(&deviations));
+        }
     }
 }

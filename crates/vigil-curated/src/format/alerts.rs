@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use arrow_array::builder::{BooleanBuilder, StringBuilder, TimestampMicrosecondBuilder};
+use arrow_array::builder::{BooleanBuilder, Float64Builder, StringBuilder, TimestampMicrosecondBuilder};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -30,6 +30,8 @@ pub fn alerts_schema() -> SchemaRef {
         Field::new("acknowledged_at", utc_micros(), true),
         Field::new("resolved_at", utc_micros(), true),
         Field::new("outcome", DataType::Utf8, true),
+        Field::new("feature", DataType::Utf8, true),
+        Field::new("z", DataType::Float64, true),
     ]))
 }
 
@@ -39,16 +41,30 @@ pub fn alerts_schema() -> SchemaRef {
 /// come twice, the row that knows most is kept (resolved over open,
 /// acknowledged over not), whatever the order.
 pub fn alert_files(pseudonymizer: &Pseudonymizer, records: &[AlertRecord]) -> Result<Vec<AlertFile>, CuratedError> {
+    alert_row_files(records.iter().map(|record| AlertRow::new(pseudonymizer, record)).collect())
+}
+
+/// The files of `rows`, as [`alert_files`] makes them: for rows built by hand,
+/// such as a baseline deviation's with its feature and z ([`AlertRow::deviation`]).
+/// A copy of an alert without them takes them from one that has them.
+pub fn alert_row_files(rows: Vec<AlertRow>) -> Result<Vec<AlertFile>, CuratedError> {
     let mut files_rows: BTreeMap<(NaiveDate, Pseudonym), Vec<AlertRow>> = BTreeMap::new();
-    for record in records {
-        let row = AlertRow::new(pseudonymizer, record);
+    for row in rows {
         files_rows.entry((row.raised_at.date_naive(), row.wearer_pseudonym)).or_default().push(row);
     }
     let mut files = Vec::with_capacity(files_rows.len());
     for ((event_date, wearer), mut rows) in files_rows {
         // By key, and within a key the most advanced state first.
-        rows.sort_by(|a, b| a.alert_key.cmp(&b.alert_key).then_with(|| b.cmp(a)));
-        rows.dedup_by(|later, kept| later.alert_key == kept.alert_key);
+        rows.sort_by(|a, b| {
+            a.alert_key.cmp(&b.alert_key).then_with(|| b.partial_cmp(a).unwrap_or(std::cmp::Ordering::Equal))
+        });
+        rows.dedup_by(|later, kept| {
+            let same = later.alert_key == kept.alert_key;
+            if same && kept.feature.is_none() {
+                (kept.feature, kept.z) = (later.feature, later.z);
+            }
+            same
+        });
         let digest = hex::encode(&digest(&rows)[..8]);
         let body = encode(&rows)?;
         files.push(AlertFile { key: curated_alerts_key(event_date, wearer, &digest), event_date, rows, body });
@@ -66,6 +82,10 @@ fn digest(rows: &[AlertRow]) -> Vec<u8> {
     let mut digest = Sha256::new();
     for r in rows {
         digest.update(r.alert_key.as_str());
+        if let Some(feature) = r.feature {
+            digest
+                .update(format!("\0{feature}|{}\0", r.z.map(|z| format!("{:016x}", z.to_bits())).unwrap_or_default()));
+        }
         if r.has_lifecycle() {
             digest.update(format!(
                 "\0{}|{}|{}|{}\0",
@@ -85,6 +105,7 @@ fn encode(rows: &[AlertRow]) -> Result<Vec<u8>, CuratedError> {
     let utc = || TimestampMicrosecondBuilder::new().with_timezone("UTC");
     let (mut raised_at, mut acknowledged_at, mut resolved_at) = (utc(), utc(), utc());
     let mut resolved = BooleanBuilder::new();
+    let (mut feature, mut z) = (StringBuilder::new(), Float64Builder::new());
     for r in rows {
         key.append_value(r.alert_key.as_str());
         wearer.append_value(r.wearer_pseudonym.as_str());
@@ -95,6 +116,8 @@ fn encode(rows: &[AlertRow]) -> Result<Vec<u8>, CuratedError> {
         acknowledged_at.append_option(r.acknowledged_at.map(|t| t.timestamp_micros()));
         resolved_at.append_option(r.resolved_at.map(|t| t.timestamp_micros()));
         outcome.append_option(r.outcome);
+        feature.append_option(r.feature);
+        z.append_option(r.z);
     }
     let columns: Vec<ArrayRef> = vec![
         Arc::new(key.finish()),
@@ -106,6 +129,8 @@ fn encode(rows: &[AlertRow]) -> Result<Vec<u8>, CuratedError> {
         Arc::new(acknowledged_at.finish()),
         Arc::new(resolved_at.finish()),
         Arc::new(outcome.finish()),
+        Arc::new(feature.finish()),
+        Arc::new(z.finish()),
     ];
     let batch = RecordBatch::try_new(alerts_schema(), columns)?;
     let mut writer = ArrowWriter::try_new(Vec::new(), alerts_schema(), Some(snappy().build()))?;
@@ -131,7 +156,7 @@ mod tests {
         assert_eq!(names, crate::ALERT_COLUMNS.to_vec());
         let nullable: Vec<&str> =
             schema.fields().iter().filter(|f| f.is_nullable()).map(|f| f.name().as_str()).collect();
-        assert_eq!(nullable, ["acknowledged_at", "resolved_at", "outcome"]);
+        assert_eq!(nullable, ["acknowledged_at", "resolved_at", "outcome", "feature", "z"]);
     }
 
     fn t(at: &str) -> DateTime<Utc> {
@@ -282,5 +307,28 @@ mod tests {
         assert_eq!(a[0].rows.len(), 1);
         assert!(a[0].rows[0].resolved);
         assert_eq!(a, alert_files(&p, &[done]).unwrap());
+    }
+
+    #[test]
+    fn a_deviation_row_carries_its_feature_and_z_and_names_a_file_of_its_own() {
+        let p = pseudonymizer();
+        let trend = alert(RuleKind::HeartRateHigh, Severity::Low, "2026-11-22T23:00:00Z");
+        let plain = AlertRow::new(&p, &AlertRecord::open(trend.clone(), false));
+        let with = plain.clone().deviation("steps", -3.25);
+        let files = alert_row_files(vec![with.clone()]).unwrap();
+        assert_ne!(files[0].key, alert_row_files(vec![plain.clone()]).unwrap()[0].key);
+        let batch = crate::read(files[0].body.clone()).unwrap().next().unwrap().unwrap();
+        let column = |name: &str| batch.column(batch.schema().index_of(name).unwrap()).clone();
+        assert_eq!(column("feature").as_string::<i32>().value(0), "steps");
+        assert_eq!(column("z").as_primitive::<arrow_array::types::Float64Type>().value(0), -3.25);
+        // Other alerts: both null.
+        let other = alert_files(&p, &open(&[trend])).unwrap();
+        let batch = crate::read(other[0].body.clone()).unwrap().next().unwrap().unwrap();
+        assert!(batch.column(9).is_null(0) && batch.column(10).is_null(0));
+        // A more advanced copy without them (acknowledged) takes them from the one that has them.
+        let mut acknowledged = plain;
+        acknowledged.acknowledged_at = Some(t("2026-11-23T08:00:00Z"));
+        let merged = alert_row_files(vec![with, acknowledged.clone()]).unwrap();
+        assert_eq!(merged[0].rows, [acknowledged.deviation("steps", -3.25)]);
     }
 }

@@ -3,6 +3,7 @@
 //! and the tests read curated files through it).
 
 mod alerts;
+mod days;
 mod erasure;
 mod readings;
 
@@ -13,7 +14,8 @@ use parquet::basic::Compression;
 use parquet::errors::ParquetError;
 use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
 
-pub use alerts::{alert_files, alerts_schema};
+pub use alerts::{alert_files, alert_row_files, alerts_schema};
+pub use days::{day_files, days_schema};
 pub use erasure::{Filtered, wearer_rows, without_wearer};
 pub use readings::{BATCH_ROWS, CuratedWriter, EncodedFile, readings_schema, writer_properties};
 
@@ -23,6 +25,9 @@ pub enum CuratedError {
     Arrow(#[from] ArrowError),
     #[error("writing curated Parquet")]
     Parquet(#[from] ParquetError),
+    /// A day's figure is NaN or infinite (names the column, never the wearer).
+    #[error("day {local_date}: {field} is not a finite number")]
+    NotFinite { field: &'static str, local_date: chrono::NaiveDate },
 }
 
 /// Every curated time column: microseconds, UTC.

@@ -256,7 +256,7 @@ fn value_text(alert: &Alert, lang: Language) -> String {
             let min = v.max(0.0) as u64;
             if min >= 60 { format!("{} h {:02} min", min / 60, min % 60) } else { format!("{min} min") }
         }
-        RuleKind::Sos | RuleKind::Fall => return String::new(),
+        RuleKind::Sos | RuleKind::Fall | RuleKind::BaselineDeviation => return String::new(),
     };
     format!(" ({text})")
 }
@@ -302,6 +302,13 @@ fn english(rule: RuleKind, c: &Ctx) -> (String, String) {
             format!(
                 "No data from {n}'s band {since}{v}. Check that the phone is on and near the band, \
                  or call {n}."
+            ),
+        ),
+        RuleKind::BaselineDeviation => (
+            format!("Change from usual: {n}"),
+            format!(
+                "{n}'s sleep, walking or resting heart rate has been far from their usual for 2 days. \
+                 See the daily summary in the app, and call {n} if you are worried."
             ),
         ),
     }
@@ -351,6 +358,13 @@ fn spanish(rule: RuleKind, c: &Ctx) -> (String, String) {
                  encendido y cerca de la pulsera, o llame a {n}."
             ),
         ),
+        RuleKind::BaselineDeviation => (
+            format!("Cambio respecto a lo habitual: {n}"),
+            format!(
+                "El sueño, la actividad o el pulso en reposo de {n} se alejan de lo habitual desde hace 2 días. \
+                 Vea el resumen diario en la app y llame a {n} si le preocupa."
+            ),
+        ),
     }
 }
 
@@ -397,6 +411,13 @@ fn portuguese(rule: RuleKind, c: &Ctx) -> (String, String) {
             format!(
                 "Não recebemos dados da pulseira de {n} {since}{v}. Verifique se o celular está ligado \
                  e perto da pulseira, ou ligue para {n}."
+            ),
+        ),
+        RuleKind::BaselineDeviation => (
+            format!("Mudança em relação ao normal: {n}"),
+            format!(
+                "O sono, a caminhada ou a frequência cardíaca em repouso de {n} estão longe do normal há 2 dias. \
+                 Veja o resumo diário no app e ligue para {n} se achar necessário."
             ),
         ),
     }
@@ -471,6 +492,9 @@ fn sms_english(rule: RuleKind, c: &Ctx, n: &str) -> String {
         RuleKind::NoData => {
             format!("Vigil, no data: {n}'s band {since}{v}. Phone off or away from the band? Call them.")
         }
+        RuleKind::BaselineDeviation => {
+            format!("Vigil, change from usual: {n}'s sleep, walking or heart rate for 2 days. See the daily summary.")
+        }
     }
 }
 
@@ -495,6 +519,9 @@ fn sms_spanish(rule: RuleKind, c: &Ctx, n: &str) -> String {
         RuleKind::NoData => {
             format!("Vigil, sin datos: pulsera de {n} {since}{v}. ¿Teléfono apagado o lejos de ella? Llame.")
         }
+        RuleKind::BaselineDeviation => {
+            format!("Vigil, cambio respecto a lo habitual: {n}, desde hace 2 días. Vea el resumen diario.")
+        }
     }
 }
 
@@ -518,6 +545,9 @@ fn sms_portuguese(rule: RuleKind, c: &Ctx, n: &str) -> String {
         RuleKind::BatteryLow => format!("Vigil, bateria fraca: pulseira de {n}{v} {at}. Peça para carregá-la."),
         RuleKind::NoData => {
             format!("Vigil, sem dados: pulseira de {n} {since}{v}. Celular desligado ou longe dela? Ligue.")
+        }
+        RuleKind::BaselineDeviation => {
+            format!("Vigil, mudança em relação ao normal: {n}, há 2 dias. Veja o resumo diário.")
         }
     }
 }
@@ -575,6 +605,11 @@ fn voice_english(rule: RuleKind, c: &Ctx, value: Option<&str>) -> Voice {
             format!("We have had no data from {n}'s band {since}."),
             format!("Check that the phone is on and near the band, or call {n}."),
         ),
+        // Low severity never calls; the text exists so every rule can be rendered.
+        RuleKind::BaselineDeviation => (
+            format!("{n}'s daily figures have been far from their usual for 2 days."),
+            format!("See the daily summary in the app, and call {n} if you are worried."),
+        ),
     };
     Voice {
         greeting: format!("This is Vigil, with an alert about {n}."),
@@ -626,6 +661,10 @@ fn voice_spanish(rule: RuleKind, c: &Ctx, value: Option<&str>) -> Voice {
         RuleKind::NoData => (
             format!("No recibimos datos de la pulsera de {n} {since}."),
             format!("Compruebe que el teléfono está encendido y cerca de la pulsera, o llame a {n}."),
+        ),
+        RuleKind::BaselineDeviation => (
+            format!("Las cifras diarias de {n} se alejan de lo habitual desde hace 2 días."),
+            format!("Vea el resumen diario en la app y llame a {n} si le preocupa."),
         ),
     };
     Voice {
@@ -680,6 +719,10 @@ fn voice_portuguese(rule: RuleKind, c: &Ctx, value: Option<&str>) -> Voice {
         RuleKind::NoData => (
             format!("Não recebemos dados da pulseira de {n} {since}."),
             format!("Verifique se o celular está ligado e perto da pulseira, ou ligue para {n}."),
+        ),
+        RuleKind::BaselineDeviation => (
+            format!("Os números diários de {n} estão longe do normal há 2 dias."),
+            format!("Veja o resumo diário no app e ligue para {n} se achar necessário."),
         ),
     };
     Voice {
@@ -928,7 +971,8 @@ mod tests {
                 } else {
                     since.to_owned()
                 };
-                assert!(text.contains(&when), "{rule:?} {lang:?}: {text}");
+                // A trend is about days, not a time of day.
+                assert!(text.contains(&when) || rule == RuleKind::BaselineDeviation, "{rule:?} {lang:?}: {text}");
                 for url in ["http", "maps", "google", "/", "?q=", "23", "46", "5505", "6333"] {
                     assert!(!text.contains(url), "{url:?} in {text}");
                 }

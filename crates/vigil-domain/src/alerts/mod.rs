@@ -19,6 +19,7 @@
 //! | `not_worn` | band reported not worn during the wearer's daytime | 30 min, same daytime | medium |
 //! | `battery_low` | battery below the limit; the episode ends back at limit + hysteresis | < 15 %, ends at ≥ 20 % | low |
 //! | `no_data` | no reading for a while ([`check_offline`], wall clock); over once the band is current again ([`flush`]) | 15 min | medium |
+//! | `baseline_deviation` | not by these rules: by the daily picture, when a day's figure and the day before's are far from the wearer's own baseline ([`crate::days`]) | z beyond ±3 on 2 days | low |
 //!
 //! Every rule raises at most one alert per episode, and none within the cooldown
 //! (default 30 min, overridable per rule) after the previous alert of the same
@@ -111,11 +112,13 @@ pub enum RuleKind {
     NotWorn,
     BatteryLow,
     NoData,
+    /// A daily figure far from the wearer's own baseline ([`crate::days`]).
+    BaselineDeviation,
 }
 
 impl RuleKind {
     /// Every rule, in the order of the rules table.
-    pub const ALL: [RuleKind; 9] = [
+    pub const ALL: [RuleKind; 10] = [
         RuleKind::Sos,
         RuleKind::Fall,
         RuleKind::HeartRateHigh,
@@ -125,6 +128,7 @@ impl RuleKind {
         RuleKind::NotWorn,
         RuleKind::BatteryLow,
         RuleKind::NoData,
+        RuleKind::BaselineDeviation,
     ];
 
     /// The severity every alert of this rule carries.
@@ -133,7 +137,7 @@ impl RuleKind {
             RuleKind::Sos | RuleKind::Fall => Severity::Critical,
             RuleKind::HeartRateHigh | RuleKind::HeartRateLow | RuleKind::Spo2Low => Severity::High,
             RuleKind::Inactivity | RuleKind::NotWorn | RuleKind::NoData => Severity::Medium,
-            RuleKind::BatteryLow => Severity::Low,
+            RuleKind::BatteryLow | RuleKind::BaselineDeviation => Severity::Low,
         }
     }
 
@@ -149,6 +153,7 @@ impl RuleKind {
             RuleKind::NotWorn => "not_worn",
             RuleKind::BatteryLow => "battery_low",
             RuleKind::NoData => "no_data",
+            RuleKind::BaselineDeviation => "baseline_deviation",
         }
     }
 }

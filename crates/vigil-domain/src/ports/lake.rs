@@ -50,10 +50,12 @@ pub enum FileKind {
     Readings,
     /// `curated/alerts/`: one row per alert, into `alerts`.
     Alerts,
+    /// `curated/days/`: one row per wearer and local day, into `wearer_days`.
+    Days,
 }
 
 impl FileKind {
-    pub const ALL: [FileKind; 2] = [FileKind::Readings, FileKind::Alerts];
+    pub const ALL: [FileKind; 3] = [FileKind::Readings, FileKind::Alerts, FileKind::Days];
 
     /// The registry's `kind` attribute (absent means readings: files registered
     /// before alerts were curated carry none).
@@ -61,6 +63,7 @@ impl FileKind {
         match self {
             FileKind::Readings => "readings",
             FileKind::Alerts => "alerts",
+            FileKind::Days => "days",
         }
     }
 
@@ -69,12 +72,20 @@ impl FileKind {
         match value {
             None | Some("readings") => Some(FileKind::Readings),
             Some("alerts") => Some(FileKind::Alerts),
+            Some("days") => Some(FileKind::Days),
             Some(_) => None,
         }
     }
 
-    /// The kind of a curated key: alerts under `curated/alerts/`, else readings.
+    /// The kind of a curated key: alerts under `curated/alerts/`, days under
+    /// `curated/days/`, else readings.
     pub fn of_key(key: &str) -> Self {
-        if key.starts_with("curated/alerts/") { FileKind::Alerts } else { FileKind::Readings }
+        if key.starts_with("curated/alerts/") {
+            FileKind::Alerts
+        } else if key.starts_with("curated/days/") {
+            FileKind::Days
+        } else {
+            FileKind::Readings
+        }
     }
 }

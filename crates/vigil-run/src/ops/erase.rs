@@ -335,6 +335,7 @@ fn add(a: StoreCount, b: StoreCount) -> StoreCount {
 fn warehouse_store(table: &str) -> &'static str {
     match table {
         "readings" => "warehouse_readings",
+        "wearer_days" => "warehouse_days",
         _ => "warehouse_alerts",
     }
 }

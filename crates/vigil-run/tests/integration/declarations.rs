@@ -46,8 +46,8 @@ fn environment(d: &Declaration, defaults: bool, local: bool) -> Recorded {
     Recorded { vars, ..Recorded::default() }
 }
 
-/// Builds function `name` from `src` with its own `build`, as its `main` does.
-async fn build(name: &str, src: &Recorded, sdk: &aws_config::SdkConfig) -> Result<(), String> {
+/// Builds function `name` from `src` with its own `build`, as its `main` does (bench_cold.rs too).
+pub(crate) async fn build(name: &str, src: &impl Source, sdk: &aws_config::SdkConfig) -> Result<(), String> {
     let e = |e: &dyn std::error::Error| e.to_string();
     match name {
         "ingest-api" => ingest_api::build(src, sdk).await.map(drop).map_err(|x| e(&x)),

@@ -4,6 +4,7 @@
 
 mod ack_link;
 mod backfill;
+mod bench_cold;
 mod canary;
 mod care;
 mod chaos;

@@ -2,6 +2,7 @@
 //! instead of once per file (each link is tens of MB of disk and seconds of CI).
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on broken fixtures")]
 
+mod days;
 mod postgres;
 mod redshift;
 mod stalled;

@@ -43,22 +43,22 @@ pub(crate) async fn fresh_database() -> String {
     format!("{base}/{name}")
 }
 
-struct Setup {
-    sdk: aws_config::SdkConfig,
-    resources: Resources,
-    db_url: String,
-    pseudonymizer: Pseudonymizer,
+pub(crate) struct Setup {
+    pub(crate) sdk: aws_config::SdkConfig,
+    pub(crate) resources: Resources,
+    pub(crate) db_url: String,
+    pub(crate) pseudonymizer: Pseudonymizer,
 }
 
 impl Setup {
-    async fn new() -> Self {
+    pub(crate) async fn new() -> Self {
         let sdk = vigil_local::endpoint::require().await;
         let resources = Resources::unique("wh");
         provision(&sdk, &resources).await.unwrap();
         Self { sdk, resources, db_url: fresh_database().await, pseudonymizer: Pseudonymizer::new(KEY).unwrap() }
     }
 
-    fn loader(&self, max_files: usize) -> PostgresLoader {
+    pub(crate) fn loader(&self, max_files: usize) -> PostgresLoader {
         let max_files = max_files.to_string();
         let env = [
             ("DATA_BUCKET", self.resources.data_bucket.as_str()),
@@ -69,7 +69,7 @@ impl Setup {
         postgres_loader(&self.sdk, &env, &self.db_url).unwrap()
     }
 
-    async fn db(&self) -> tokio_postgres::Client {
+    pub(crate) async fn db(&self) -> tokio_postgres::Client {
         let (client, connection) = tokio_postgres::connect(&self.db_url, NoTls).await.unwrap();
         tokio::spawn(connection);
         client
@@ -77,14 +77,14 @@ impl Setup {
 
     /// Drops the test's database (each is ~8 MB; the server's data directory
     /// outlives the tests). Left in place when a test fails, for a look inside.
-    async fn finish(self) {
+    pub(crate) async fn finish(self) {
         let (admin, connection) = tokio_postgres::connect(&pg_url(), NoTls).await.unwrap();
         tokio::spawn(connection);
         let name = self.db_url.rsplit_once('/').unwrap().1;
         admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
     }
 
-    fn wearer(&self, id: &str) -> Pseudonym {
+    pub(crate) fn wearer(&self, id: &str) -> Pseudonym {
         self.pseudonymizer.wearer(id)
     }
 
@@ -143,7 +143,7 @@ impl Setup {
     }
 
     /// Status of every registered file: key → status.
-    async fn statuses(&self) -> Vec<(String, String)> {
+    pub(crate) async fn statuses(&self) -> Vec<(String, String)> {
         self.registry().await.into_iter().map(|(key, status, _)| (key, status)).collect()
     }
 
@@ -182,16 +182,16 @@ impl Setup {
             .unwrap();
     }
 
-    async fn count(&self, sql: &str) -> i64 {
+    pub(crate) async fn count(&self, sql: &str) -> i64 {
         self.db().await.query_one(sql, &[]).await.unwrap().get(0)
     }
 }
 
-fn at(s: &str) -> DateTime<Utc> {
+pub(crate) fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
-fn now() -> DateTime<Utc> {
+pub(crate) fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap()
 }
 
@@ -212,7 +212,7 @@ async fn the_same_files_twice_and_overlapping_files_give_one_row_per_distinct_re
     assert_eq!((first.files_pending, first.files_loaded), (2, 2));
     assert_eq!(first.rows_staged, 11, "5 + 6 rows read");
     assert_eq!(first.rows_merged, 8, "one MERGE row per distinct reading");
-    assert_eq!(first.migrations_applied, vec![1, 2, 3, 4, 5]);
+    assert_eq!(first.migrations_applied, (1..=9).collect::<Vec<u32>>());
     assert_eq!(s.count("SELECT COUNT(*) FROM readings").await, 8);
     assert_eq!(s.count("SELECT COUNT(DISTINCT reading_key) FROM readings").await, 8);
     // Reading 5 keeps its first acceptance time.
@@ -387,10 +387,10 @@ async fn migrations_applied_twice_are_a_no_op() {
     let objects = vigil_warehouse::aws::S3ObjectSource::new(vigil_aws::sdk::s3(&s.sdk), &s.resources.data_bucket);
     let warehouse = vigil_warehouse::postgres::PostgresWarehouse::new(&s.db_url, objects);
     use vigil_warehouse::Warehouse;
-    assert_eq!(warehouse.migrate().await.unwrap().applied, vec![1, 2, 3, 4, 5]);
+    assert_eq!(warehouse.migrate().await.unwrap().applied, (1..=9).collect::<Vec<u32>>());
     let objects_before = s.count("SELECT COUNT(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace").await;
     assert_eq!(warehouse.migrate().await.unwrap().applied, Vec::<u32>::new());
-    assert_eq!(s.count("SELECT COUNT(*) FROM schema_migrations").await, 5);
+    assert_eq!(s.count("SELECT COUNT(*) FROM schema_migrations").await, 9);
     assert_eq!(
         s.count("SELECT COUNT(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace").await,
         objects_before
@@ -411,7 +411,7 @@ async fn migrations_applied_twice_are_a_no_op() {
         }
         db.batch_execute(&vigil_warehouse::sql::record_migration(&m)).await.unwrap();
     }
-    assert_eq!(s.count("SELECT COUNT(*) FROM schema_migrations").await, 5);
+    assert_eq!(s.count("SELECT COUNT(*) FROM schema_migrations").await, 9);
     s.finish().await;
 }
 

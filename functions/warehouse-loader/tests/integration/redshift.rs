@@ -376,12 +376,12 @@ async fn migrations_read_the_versions_recorded_then_apply_the_missing_ones_in_on
         .then_output(|| BatchExecuteStatementOutput::builder().id("v-1").build());
     let read_done = finished_with("v-1", &[0, 3]);
     let recorded = versions_recorded("v-1", &[1, 3, 2]);
-    // Versions 4 and 5 are missing: their statements, each version followed by its record.
+    // Versions 4 to 9 are missing: their statements, each version followed by its record.
     let submit = mock!(Client::batch_execute_statement)
         .match_requests(|r| {
             let sqls = r.sqls();
             r.statement_name() == Some("vigil-migrate")
-                && sqls.len() == 3 + 1 + 1 + 1
+                && sqls.len() == 3 + 1 + 1 + 1 + 1 + 1 + 2 + 1 + 2 + 1 + 1 + 1
                 && sqls[0] == "ALTER TABLE alerts ADD COLUMN acknowledged_at TIMESTAMPTZ ENCODE AZ64"
                 && sqls[1] == "ALTER TABLE alerts ADD COLUMN resolved_at TIMESTAMPTZ ENCODE AZ64"
                 && sqls[2] == "ALTER TABLE alerts ADD COLUMN outcome VARCHAR(32) ENCODE BYTEDICT"
@@ -389,19 +389,26 @@ async fn migrations_read_the_versions_recorded_then_apply_the_missing_ones_in_on
                 && sqls[4].starts_with("CREATE OR REPLACE VIEW alert_response_times")
                 && sqls[4].contains("DATEDIFF(microsecond, raised_at AT TIME ZONE 'UTC'")
                 && sqls[5].contains("SELECT 5, 'alert_response_times'")
+                && sqls[6].contains("PRIMARY KEY (wearer_pseudonym, local_date)\n)\nDISTSTYLE KEY")
+                && sqls[8].starts_with("CREATE OR REPLACE VIEW daily_summary_local")
+                && sqls[9].starts_with("CREATE OR REPLACE VIEW weekly_summary_local")
+                && sqls[11] == "ALTER TABLE alerts ADD COLUMN feature VARCHAR(32) ENCODE BYTEDICT"
+                && sqls[12] == "ALTER TABLE alerts ADD COLUMN z DOUBLE PRECISION ENCODE ZSTD"
+                && sqls[14].starts_with("CREATE OR REPLACE VIEW baseline_deviations")
+                && sqls[15].contains("SELECT 9, 'baseline_deviations'")
         })
         .then_output(|| BatchExecuteStatementOutput::builder().id("m-1").build());
-    let done = finished_with("m-1", &[0, 0, 0, 1, 0, 1]);
+    let done = finished_with("m-1", &[0, 0, 0, 1, 0, 1, 0, 1, 0, 0, 1, 0, 0, 1, 0, 1]);
     // The next cold start finds every version recorded: nothing more is sent.
     let read_again = submitted("v-2");
-    let read_again_done = finished_with("v-2", &[0, 5]);
-    let all = versions_recorded("v-2", &[1, 2, 3, 4, 5]);
+    let read_again_done = finished_with("v-2", &[0, 9]);
+    let all = versions_recorded("v-2", &[1, 2, 3, 4, 5, 6, 7, 8, 9]);
     let warehouse = RedshiftWarehouse::new(
         client(&[&read, &read_done, &recorded, &submit, &done, &read_again, &read_again_done, &all]),
         MemoryObjectStore::default(),
         config(),
     );
-    assert_eq!(warehouse.migrate().await.unwrap().applied, vec![4, 5]);
+    assert_eq!(warehouse.migrate().await.unwrap().applied, vec![4, 5, 6, 7, 8, 9]);
     assert_eq!((read.num_calls(), recorded.num_calls(), submit.num_calls(), done.num_calls()), (1, 1, 1, 1));
     assert!(warehouse.migrate().await.unwrap().applied.is_empty());
     assert_eq!((read_again.num_calls(), all.num_calls()), (1, 1));
@@ -415,7 +422,7 @@ async fn a_new_warehouse_gets_every_version_in_one_batch_with_redshift_keys() {
     let submit = mock!(Client::batch_execute_statement)
         .match_requests(|r| {
             let sqls = r.sqls();
-            sqls.len() == 2 + 2 + 2 + 4 + 2
+            sqls.len() == 2 + 2 + 2 + 4 + 2 + 2 + 3 + 3 + 2
                 && sqls[0].contains("DISTKEY (wearer_pseudonym)\nSORTKEY (ts)")
                 && sqls[1]
                     .starts_with("INSERT INTO schema_migrations (version, name) SELECT 1, 'readings' WHERE NOT EXISTS")
@@ -426,17 +433,19 @@ async fn a_new_warehouse_gets_every_version_in_one_batch_with_redshift_keys() {
                 && sqls[6] == "ALTER TABLE alerts ADD COLUMN acknowledged_at TIMESTAMPTZ ENCODE AZ64"
                 && sqls[9].contains("SELECT 4, 'alert_lifecycle'")
                 && sqls[10].starts_with("CREATE OR REPLACE VIEW alert_response_times")
+                && sqls[12].contains("DISTKEY (wearer_pseudonym)\nSORTKEY (local_date)")
+                && sqls[17] == "ALTER TABLE alerts ADD COLUMN feature VARCHAR(32) ENCODE BYTEDICT"
         })
         .then_output(|| BatchExecuteStatementOutput::builder().id("m-1").build());
     // Version 1 was recorded meanwhile by a racing cold start (its INSERT … WHERE
     // NOT EXISTS adds no row); a count the Data API does not know (-1) is not reported.
-    let done = finished_with("m-1", &[0, 0, 0, 1, 0, 1, 0, 0, 0, -1, 0, 1]);
+    let done = finished_with("m-1", &[0, 0, 0, 1, 0, 1, 0, 0, 0, -1, 0, 1, 0, 1, 0, 0, 1, 0, 0, 1, 0, 1]);
     let warehouse = RedshiftWarehouse::new(
         client(&[&read, &read_done, &none, &submit, &done]),
         MemoryObjectStore::default(),
         config(),
     );
-    assert_eq!(warehouse.migrate().await.unwrap().applied, vec![2, 3, 5]);
+    assert_eq!(warehouse.migrate().await.unwrap().applied, vec![2, 3, 5, 6, 7, 8, 9]);
     assert_eq!(submit.num_calls(), 1);
 }
 
@@ -476,27 +485,32 @@ async fn erasure_counts_then_deletes_one_pseudonyms_rows_in_one_batch() {
     let for_pseudonym = |r: &aws_sdk_redshiftdata::operation::batch_execute_statement::BatchExecuteStatementInput,
                          verb: &str| {
         let sqls = r.sqls();
-        sqls.len() == 2
+        sqls.len() == 3
             && sqls[0] == format!("{verb} readings WHERE wearer_pseudonym = '0f3a9c'")
             && sqls[1] == format!("{verb} alerts WHERE wearer_pseudonym = '0f3a9c'")
+            && sqls[2] == format!("{verb} wearer_days WHERE wearer_pseudonym = '0f3a9c'")
     };
     let count = mock!(Client::batch_execute_statement)
         .match_requests(move |r| for_pseudonym(r, "SELECT COUNT(*) FROM"))
         .then_output(|| BatchExecuteStatementOutput::builder().id("c-1").build());
-    let counted = finished_with("c-1", &[1, 1]);
-    let (readings, alerts) = (count_of("c-1:1", 1440), count_of("c-1:2", 3));
+    let counted = finished_with("c-1", &[1, 1, 1]);
+    let (readings, alerts, days) = (count_of("c-1:1", 1440), count_of("c-1:2", 3), count_of("c-1:3", 28));
     let delete = mock!(Client::batch_execute_statement)
         .match_requests(move |r| for_pseudonym(r, "DELETE FROM"))
         .then_output(|| BatchExecuteStatementOutput::builder().id("d-1").build());
-    let deleted = finished_with("d-1", &[1440, 3]);
+    let deleted = finished_with("d-1", &[1440, 3, 28]);
     let warehouse = RedshiftWarehouse::new(
-        client(&[&count, &counted, &readings, &alerts, &delete, &deleted]),
+        client(&[&count, &counted, &readings, &alerts, &days, &delete, &deleted]),
         MemoryObjectStore::default(),
         config(),
     );
-    assert_eq!(warehouse.erasure(pseudonym, false).await.unwrap(), [("readings", 1440), ("alerts", 3)]);
-    assert_eq!(warehouse.erasure(pseudonym, true).await.unwrap(), [("readings", 1440), ("alerts", 3)]);
-    assert_eq!((count.num_calls(), readings.num_calls(), alerts.num_calls(), delete.num_calls()), (1, 1, 1, 1));
+    let expected = [("readings", 1440), ("alerts", 3), ("wearer_days", 28)];
+    assert_eq!(warehouse.erasure(pseudonym, false).await.unwrap(), expected);
+    assert_eq!(warehouse.erasure(pseudonym, true).await.unwrap(), expected);
+    assert_eq!(
+        (count.num_calls(), readings.num_calls(), alerts.num_calls(), days.num_calls(), delete.num_calls()),
+        (1, 1, 1, 1, 1)
+    );
 }
 
 #[tokio::test]

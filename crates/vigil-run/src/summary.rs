@@ -68,8 +68,9 @@ pub struct Summary {
     pub duplicate_notifications: u64,
     /// Accepted readings missing from at least one store after draining.
     pub lost: u64,
-    /// From the 202 of the upload that carried the alert's reading to the first
-    /// message to a caregiver, in real milliseconds.
+    /// From the 202 of the upload that carried the alert's reading (for a fall, the
+    /// first reading past its cancel window: until then it may still be cancelled) to
+    /// the first message to a caregiver, in real milliseconds.
     pub alert_latency_ms: Latency,
     /// What the simulated caregivers did (app, SMS reply, link), audited against the alerts table.
     pub acknowledgements: Acknowledgements,
@@ -319,11 +320,20 @@ pub fn latency(
     sent: &[Sent],
     addresses: &HashMap<String, String>,
 ) -> Latency {
+    // A fall is raised only once its cancel window has passed without an "I'm OK" (on the
+    // first reading after it, or the detector's run): that wait is the product's, not the
+    // pipeline's, so a fall's latency runs from the upload that carried a reading past it.
+    let cancel_window = TimeDelta::seconds(i64::from(vigil_domain::alerts::Thresholds::default().fall_cancel_window_s));
     let mut samples: Vec<Duration> = Vec::new();
     for alert in alerts.iter().filter(|a| a.rule != "no_data") {
-        let Some(accepted) = carried.get(&alert.wearer_id).and_then(|uploads| {
-            uploads.iter().filter(|(newest, _)| *newest >= alert.raised_at).map(|(_, at)| *at).min()
-        }) else {
+        let decided = |newest: DateTime<Utc>| match alert.rule.as_str() {
+            "fall" => newest > alert.raised_at + cancel_window,
+            _ => newest >= alert.raised_at,
+        };
+        let Some(accepted) = carried
+            .get(&alert.wearer_id)
+            .and_then(|uploads| uploads.iter().filter(|(newest, _)| decided(*newest)).map(|(_, at)| *at).min())
+        else {
             continue;
         };
         let first_message = sent
@@ -479,5 +489,14 @@ mod tests {
         assert_eq!(l, Latency { p50: 250, p99: 250, count: 1 });
         let none = latency(&[alert("w1", "no_data", "2026-11-22T10:00:30Z")], &carried, &log, &addresses);
         assert_eq!(none.count, 0);
+        // A fall at 10:00:30 is decided by the first upload past its cancel window (10:02),
+        // not by the one that carried it (10:01): from its 202 at 2,000 ms, nothing was sent.
+        let window = vigil_domain::alerts::Thresholds::default().fall_cancel_window_s;
+        assert!(window < 90, "the test's uploads straddle a {window} s window");
+        let fall = latency(&[alert("w1", "fall", "2026-11-22T10:00:30Z")], &carried, &log, &addresses);
+        assert_eq!(fall.count, 0);
+        let log = [sent("+1", 1_250), sent("+1", 2_400)];
+        let fall = latency(&[alert("w1", "fall", "2026-11-22T10:00:30Z")], &carried, &log, &addresses);
+        assert_eq!(fall, Latency { p50: 400, p99: 400, count: 1 });
     }
 }

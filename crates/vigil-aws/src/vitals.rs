@@ -463,7 +463,7 @@ mod tests {
             unprocessed(vec![put_request(&all[1]).unwrap(), put_request(&all[4]).unwrap()])
         });
         let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&rule], no_retries);
-        let store = DynamoVitalsStore::new(client, TABLE).with_backoff(fast()).with_budget(Duration::from_millis(150));
+        let store = DynamoVitalsStore::new(client, TABLE).with_backoff(fast()).with_budget(Duration::from_millis(600));
         let err = store.put_minutes(&items).await.unwrap_err();
         assert!(matches!(err, VitalsWriteError::Deadline { .. }), "{err:?}");
         assert_eq!(err.unwritten(), &[1, 4]);
@@ -478,7 +478,8 @@ mod tests {
         let items = minutes_of_items(3);
         let rule = mock!(Client::batch_write_item).then_error(throttled);
         let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&rule], no_retries);
-        let store = DynamoVitalsStore::new(client, TABLE).with_backoff(fast()).with_budget(Duration::from_millis(100));
+        // A budget of many backoffs (1–5 ms each): the first call alone may take 100 ms on a busy machine.
+        let store = DynamoVitalsStore::new(client, TABLE).with_backoff(fast()).with_budget(Duration::from_millis(600));
         let err = store.put_minutes(&items).await.unwrap_err();
         assert_eq!(err.unwritten(), &[0, 1, 2]);
         assert!(err.retryable());

@@ -735,7 +735,7 @@ fn voice_portuguese(rule: RuleKind, c: &Ctx, value: Option<&str>) -> Voice {
 }
 
 /// At most `max` characters, ending in "…" when cut.
-fn shorten(s: &str, max: usize) -> String {
+pub(crate) fn shorten(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         return s.to_owned();
     }

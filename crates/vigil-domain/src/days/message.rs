@@ -37,7 +37,7 @@ const MAX_NAME_CHARS: usize = 40;
 /// The daily message about day `s` to a caregiver speaking `lang`, naming the
 /// wearer by `first_name` (personal data: never log the result).
 pub fn daily_message(lang: Language, first_name: &str, s: &DaySummary, usual: &Usual, trends: &[Trend]) -> String {
-    let name = shorten(first_name.trim(), MAX_NAME_CHARS);
+    let name = crate::alerts::message::shorten(first_name.trim(), MAX_NAME_CHARS);
     let fits_sms = |t: &str| fits(t, 0, MAX_DAILY_SMS_SEGMENTS);
     let text = |n: &str, figures: Figures, merged: bool| {
         let mut parts = vec![day_text(lang, n, s, usual, figures)];
@@ -244,15 +244,6 @@ fn grouped(n: i64, sep: char) -> String {
         }
         out.push(c);
     }
-    out
-}
-
-fn shorten(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_owned();
-    }
-    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
     out
 }
 

@@ -3,7 +3,7 @@
 #   1. installs what it needs: cargo-lambda (pinned, into .venv) and the aarch64 Rust target;
 #   2. starts the local AWS endpoint on :4566 unless one answers (and stops it at the end if
 #      it started it);
-#   3. builds the nine functions --release for this machine into a target directory of their
+#   3. builds the ten functions --release for this machine into a target directory of their
 #      own (<target>/bench-cold), and runs `vigil bench-cold` on them: init, first invocation,
 #      binary size and peak RSS against a local stand-in of the Lambda Runtime API;
 #   4. builds every function for arm64 with `cargo lambda build --release --arm64`, as the
@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CARGO_LAMBDA_VERSION=1.9.2
-FUNCTIONS=(ack-link alert-processor care-api ingest-api offline-detector raw-archiver sms-reply vitals-writer warehouse-loader)
+FUNCTIONS=(ack-link alert-processor care-api daily-summary ingest-api offline-detector raw-archiver sms-reply vitals-writer warehouse-loader)
 
 endpoint=localstack/endpoint.sh
 started_endpoint=0
@@ -50,7 +50,7 @@ if ! bash "$endpoint" status >/dev/null 2>&1; then started_endpoint=1; fi
 bash "$endpoint" start
 eval "$(bash "$endpoint" env)"
 
-step "release build of the nine functions for $(uname -m) (fat LTO: tens of minutes on 2 cores when cold)"
+step "release build of the ten functions for $(uname -m) (fat LTO: tens of minutes on 2 cores when cold)"
 start=$(date +%s)
 cargo build --release --locked --target-dir "$bench" "${packages[@]}"
 echo "host release build: $(since "$start")" | tee "${results}/host-build.txt"
@@ -72,7 +72,7 @@ step "arm64 release build with cargo lambda (as deployed; the first build takes 
 start=$(date +%s)
 cargo lambda build --release --arm64 --locked --target-dir "$bench" "${packages[@]}"
 {
-  echo "arm64 release build (cargo lambda build --release --arm64, the nine functions at once): $(since "$start")"
+  echo "arm64 release build (cargo lambda build --release --arm64, the ten functions at once): $(since "$start")"
   for f in "${FUNCTIONS[@]}"; do
     bin="${bench}/aarch64-unknown-linux-gnu/release/${f}"
     stat -c %s "$bin" | awk -v f="$f" '{ printf "%-17s %6.2f MiB\n", f, $1 / 1048576 }'

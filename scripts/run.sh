@@ -6,6 +6,10 @@
 # which provisions a fresh set of resources and drives every function. Arguments go to
 # `vigil run` (see `cargo run -p vigil-run --bin vigil -- run --help`), e.g.
 #   bash scripts/run.sh --wearers 50 --duration 240 --speed 120 --summary-json /tmp/summary.json
+# After the live run, `vigil days` plays VIGIL_DAYS (default 60; 26 is the fewest; 0 skips it)
+# days of 3 wearers (a steps decline, a stable one, a resting heart rate rise) as vitals items
+# through the real daily-summary on a simulated clock, and prints the trend detection audit
+# (docs/daily.md). A few minutes.
 # `make serve` is `bash scripts/run.sh serve [args]`: `vigil serve` instead, the pipeline
 # with no simulated fleet until Ctrl-C (it loads no warehouse, so PostgreSQL is not started).
 # Stops what it started when it ends.
@@ -43,3 +47,9 @@ fi
 echo "== vigil $command $*"
 # Ctrl-C reaches vigil, which stops cleanly; the shell waits for it, then the trap runs.
 "$vigil" "$command" "$@"
+
+days=${VIGIL_DAYS:-60}
+if [[ $command == run && $days != 0 ]]; then
+  echo "== vigil days --days $days (slow changes, trend detection, daily messages)"
+  "$vigil" days --days "$days"
+fi

@@ -198,6 +198,12 @@ export const OPTIONAL_VARIABLE_SETTINGS: Readonly<Record<string, keyof VigilSett
 export const LAST_LEVEL_METRIC = 'LastLevelReached';
 /** The alert latency p99 (ms, event time to raised) that alarms: over the app's 5-minute batching. */
 export const ALERT_LATENCY_P99_ALARM_MS = 360_000;
+/**
+ * daily-summary's `WearersFailed` or `WearersLeft` above 0 in this many runs running
+ * alarms: one such run is redone by the next (a failed wearer also fails the run, which
+ * its Errors and failure-queue alarms report at once).
+ */
+export const DAILY_SUMMARY_SUSTAINED_RUNS = 2;
 
 /** `https://host[/path]` without a trailing slash, or an error naming the setting. */
 export function checkedLinkBaseUrl(raw: string): string {
@@ -442,11 +448,15 @@ export class VigilStack extends Stack {
       nonKeyAttributes: CURATED_INDEX_ATTRIBUTES,
     });
     const vitals = table('VitalsTable', 'wearer_id', 'sk', 'expires_at');
+    // Each wearer's days (daily-summary: sleep, steps, resting heart rate... per local
+    // date), computed from the vitals items: personal health data like them, under the
+    // same key, PITR, deletion protection and backups. Expires DAYS_TTL_DAYS after its date.
+    const wearerDays = table('DaysTable', 'wearer_id', 'date', 'expires_at');
     const shadow = table('WearerShadowTable', 'wearer_id');
     // A caregiver's account (Cognito sub) -> the wearers they care for: care-api lists
     // them with a Query instead of scanning the wearers. `vigil register-wearer` writes it.
     const caregiverLinks = table('CaregiverLinksTable', 'caregiver_sub', 'wearer_id');
-    const tables = [devices, wearers, caregivers, wearerState, alerts, deliveries, curatedFiles, vitals, shadow, caregiverLinks];
+    const tables = [devices, wearers, caregivers, wearerState, alerts, deliveries, curatedFiles, vitals, wearerDays, shadow, caregiverLinks];
 
     // Daily backups kept 35 days on top of PITR: a second, independent copy
     // (a table deleted by mistake takes its PITR window with it).
@@ -489,7 +499,7 @@ export class VigilStack extends Stack {
       removalPolicy: removal,
     });
     const linkKeyNoRotation =
-      'The link key is read once per container at cold start by the functions that sign (alert-processor, offline-detector) and verify (ack-link) links: a timed rotation would leave warm containers on the old key and break links already sent (valid 24 h). It is rotated by hand: a new value, read by each new container (links already sent stop working).';
+      'The link key is read once per container at cold start by the functions that sign (alert-processor, offline-detector, daily-summary) and verify (ack-link) links: a timed rotation would leave warm containers on the old key and break links already sent (valid 24 h). It is rotated by hand: a new value, read by each new container (links already sent stop working).';
     ack(linkKey, 'AwsSolutions-SMG4', linkKeyNoRotation);
     ack(linkKey, 'HIPAA.Security-SecretsManagerRotationEnabled', linkKeyNoRotation);
 
@@ -623,6 +633,7 @@ export class VigilStack extends Stack {
       // Where SMS links point: -c vigil:linkBaseUrl (a short custom domain), else the API's endpoint.
       linkBaseUrl,
       vitalsTable: vitals.tableName,
+      daysTable: wearerDays.tableName,
       shadowTable: shadow.tableName,
       caregiverLinksTable: caregiverLinks.tableName,
       redshiftWorkgroup: warehouse.workgroupName,
@@ -666,6 +677,11 @@ export class VigilStack extends Stack {
     const loaderDlq = queue('WarehouseLoaderFailures');
     const loader = scheduled('warehouse-loader', loaderDlq);
 
+    // Every hour: each wearer's local day that has ended (docs/daily.md). A failed run
+    // is not retried: the next one redoes what is left (a day not stored is still to do).
+    const dailyDlq = queue('DailySummaryFailures');
+    const daily = scheduled('daily-summary', dailyDlq);
+
     // The acknowledgement page behind the links SMS carry (a public route: the signed token is the credential).
     const ackLink = vigilFunction('ack-link');
 
@@ -679,7 +695,7 @@ export class VigilStack extends Stack {
       onFailure: { bind: () => ({ destination: smsReplyDlq.queueArn }) },
     });
 
-    const deployed = [ingest, care, alertProcessor, detector, archiver, vitalsWriterFn, loader, ackLink, smsReply];
+    const deployed = [ingest, care, alertProcessor, detector, archiver, vitalsWriterFn, loader, daily, ackLink, smsReply];
     const undeployed = DECLARATIONS.filter((d) => !deployed.some((f) => f.declaration.name === d.name));
     if (undeployed.length) {
       throw new Error(
@@ -732,6 +748,10 @@ export class VigilStack extends Stack {
     allow(care.role, ['dynamodb:Query'], [alerts.tableArn, `${alerts.tableArn}/index/${ALERTS_BY_WEARER_INDEX}`]);
     allow(care.role, ['dynamodb:GetItem'], [shadow.tableArn]);
     allow(care.role, ['dynamodb:Query'], [vitals.tableArn]);
+    // GET .../days reads the stored days; the daily-message opt-in (PUT .../daily)
+    // rewrites the caller's own caregiver record.
+    allow(care.role, ['dynamodb:Query'], [wearerDays.tableArn]);
+    allow(care.role, ['dynamodb:GetItem', 'dynamodb:PutItem'], [caregivers.tableArn]);
     useDataKey(care.role);
 
     for (const f of [alertProcessor, detector]) {
@@ -740,10 +760,10 @@ export class VigilStack extends Stack {
       allow(f.role, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], [wearerState.tableArn, alerts.tableArn, deliveries.tableArn]);
       useDataKey(f.role);
     }
-    // SMS: alerts and escalation steps (alert-processor, offline-detector) and reply
-    // confirmations (sms-reply) go to a phone number: Publish without a topic, which IAM
+    // SMS: alerts and escalation steps (alert-processor, offline-detector), trend alerts
+    // and daily messages (daily-summary) and reply confirmations (sms-reply) go to a phone number: Publish without a topic, which IAM
     // can only express on Resource "*".
-    for (const f of [alertProcessor, detector, smsReply]) {
+    for (const f of [alertProcessor, detector, daily, smsReply]) {
       allow(f.role, ['sns:Publish'], ['*']);
       checkovSkip(f.role.policy!, 'CKV_AWS_111', 'sns:Publish to a phone number (SMS) has no resource ARN, so IAM needs Resource "*"; the statement allows sns:Publish only.');
       const calls = f === detector && voiceIdentity !== undefined && !smsVoiceArn(voiceIdentity);
@@ -803,7 +823,7 @@ export class VigilStack extends Stack {
     allow(smsReply.role, ['sqs:SendMessage'], [smsReplyDlq.queueArn]);
     useDataKey(smsReply.role);
 
-    for (const f of [alertProcessor, detector, care, ackLink, smsReply]) {
+    for (const f of [alertProcessor, detector, daily, care, ackLink, smsReply]) {
       allow(f.role, ['s3:PutObject'], [objects(dataBucket, `${CURATED_PREFIX}alerts/`)]);
       allow(f.role, ['dynamodb:PutItem'], [curatedFiles.tableArn]);
       pseudonymKey.grantRead(f.role);
@@ -825,6 +845,26 @@ export class VigilStack extends Stack {
     allow(vitalsWriterFn.role, ['s3:PutObject'], [objects(quarantineBucket, 'quarantine/vitals-writer/')]);
     useDataKey(vitalsWriterFn.role);
     ack(vitalsWriterFn.role, `AwsSolutions-IAM5[Resource::<${lid(quarantineBucket)}.Arn>/quarantine/vitals-writer/*]`, 'Poison records are written under this function\'s own quarantine prefix: a prefix wildcard is the narrowest ARN.');
+
+    // daily-summary: lists the wearers (its one Scan, with their caregivers), reads each
+    // one's vitals items, alerts (the by-wearer index) and stored days, and stores the
+    // days. Trend alerts and daily messages go through the alert path as offline-detector
+    // sends them (vigil_alerting), but only the calls they make: an alert put if absent,
+    // deliveries and escalation steps deferred (PutItem), claimed, sent or released
+    // (UpdateItem, GetItem on a lost claim); it keeps no rule state and queries no
+    // deliveries index. SMS and push, the link key and curated alert files: above. It
+    // never writes vitals.
+    allow(daily.role, ['dynamodb:Scan'], [wearers.tableArn]);
+    allow(daily.role, ['dynamodb:BatchGetItem'], [caregivers.tableArn]);
+    allow(daily.role, ['dynamodb:Query'], [vitals.tableArn]);
+    allow(daily.role, ['dynamodb:Query'], [`${alerts.tableArn}/index/${ALERTS_BY_WEARER_INDEX}`]);
+    allow(daily.role, ['dynamodb:PutItem'], [alerts.tableArn]);
+    allow(daily.role, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], [deliveries.tableArn]);
+    allow(daily.role, ['dynamodb:Query', 'dynamodb:PutItem'], [wearerDays.tableArn]);
+    allow(daily.role, ['s3:PutObject'], [objects(dataBucket, `${CURATED_PREFIX}days/`)]);
+    linkKey.grantRead(daily.role);
+    useDataKey(daily.role);
+    ack(daily.role, `AwsSolutions-IAM5[Resource::<${lid(dataBucket)}.Arn>/curated/days/*]`, 'Curated days are written under curated/days/ with dated keys, one file per local date and digest: a prefix wildcard is the narrowest ARN.');
 
     allow(loader.role, ['dynamodb:Query'], [`${curatedFiles.tableArn}/index/${CURATED_BY_STATUS_INDEX}`]);
     allow(loader.role, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], [curatedFiles.tableArn]);
@@ -873,6 +913,7 @@ export class VigilStack extends Stack {
     const schedules: Array<[VigilFunction, sqs.IQueue]> = [
       [detector, detectorDlq],
       [loader, loaderDlq],
+      [daily, dailyDlq],
     ];
     for (const [f, dlq] of schedules) {
       const s = schedulePropsOf(f.declaration, settings);
@@ -1042,6 +1083,7 @@ export class VigilStack extends Stack {
       ['RawArchiver', archiver.fn],
       ['VitalsWriter', vitalsWriter],
       ['WarehouseLoader', loader.fn],
+      ['DailySummary', daily.fn],
       ['AckLink', ackLink.fn],
       ['SmsReply', smsReply.fn],
     ];
@@ -1055,6 +1097,7 @@ export class VigilStack extends Stack {
       ['VitalsWriterFailures', vitalsDlq],
       ['OfflineDetectorFailures', detectorDlq],
       ['WarehouseLoaderFailures', loaderDlq],
+      ['DailySummaryFailures', dailyDlq],
       ['SmsReplyFailures', smsReplyDlq],
     ];
     for (const [id, q] of dlqs) {
@@ -1099,7 +1142,7 @@ export class VigilStack extends Stack {
       watched.push(alarm(`${pascalCase(fn)}PoisonRecords`, emf('PoisonRecords', fn), 0,
         `${fn} quarantined poison records (not envelopes): find them in the quarantine bucket; a sender or a deploy writes what the stream functions cannot read`));
     }
-    for (const fn of [alertProcessor.declaration.name, detector.declaration.name]) {
+    for (const fn of [alertProcessor.declaration.name, detector.declaration.name, daily.declaration.name]) {
       watched.push(alarm(`${pascalCase(fn)}NotificationsRefused`, emf('NotificationsRefused', fn), 0,
         `${fn}: the provider refused a notification for good (invalid or opted-out number, disabled push endpoint): a caregiver can never be reached until their profile is fixed`));
     }
@@ -1114,6 +1157,17 @@ export class VigilStack extends Stack {
     // app's batching), so above 6 minutes for 15 minutes is the pipeline, not the phones.
     watched.push(alarm('AlertLatencyP99', emf('AlertLatencyMs', alertProcessor.declaration.name, 'p99'), ALERT_LATENCY_P99_ALARM_MS,
       `The p99 of alert latency (reading to alert raised) is over ${ALERT_LATENCY_P99_ALARM_MS / 60_000} minutes for 15 minutes: alerts reach caregivers late`, 3));
+    // daily-summary runs once per period of its declared rate (hourly). One run with a
+    // failed or left-over wearer is its Errors alarm and the next run redoes it; the same
+    // in DAILY_SUMMARY_SUSTAINED_RUNS runs running is a wearer whose day never gets done.
+    const dailyEvery = Duration.minutes(schedulePropsOf(daily.declaration, settings).rateMinutes);
+    const dailyRuns = `${DAILY_SUMMARY_SUSTAINED_RUNS} runs running (${dailyEvery.toHumanString()} apart)`;
+    watched.push(alarm('DailySummaryWearersFailed', emf('WearersFailed', daily.declaration.name, 'Sum', dailyEvery), 0,
+      `daily-summary failed wearers in ${dailyRuns} (WearersFailed): their days are not stored and their daily messages wait; its WARN lines give each error (docs/operating.md)`,
+      DAILY_SUMMARY_SUSTAINED_RUNS));
+    watched.push(alarm('DailySummaryWearersLeft', emf('WearersLeft', daily.declaration.name, 'Sum', dailyEvery), 0,
+      `daily-summary ran out of time before every wearer in ${dailyRuns} (WearersLeft): runs do not catch up; see RunMs and the store throttles`,
+      DAILY_SUMMARY_SUSTAINED_RUNS));
     const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: `${this.stackName}-overview` });
     dashboard.addWidgets(
       new cloudwatch.GraphWidget({ title: 'API requests and 5xx', left: [apiMetric('Count'), apiMetric('4xx'), apiMetric('5xx')], width: 8 }),
@@ -1174,6 +1228,12 @@ export class VigilStack extends Stack {
     dashboard.addWidgets(
       new cloudwatch.AlarmStatusWidget({ title: 'Alarms that need a person', alarms: watched, width: 8 }),
       new cloudwatch.GraphWidget({
+        title: 'Daily summaries (daily-summary, per run)',
+        left: ['DaysComputed', 'TrendsRaised', 'DailyMessagesSent'].map((m) => emf(m, daily.declaration.name, 'Sum', dailyEvery)),
+        right: ['WearersFailed', 'WearersLeft'].map((m) => emf(m, daily.declaration.name, 'Sum', dailyEvery)),
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
         title: 'Warehouse backlog age (s) / wearers without a profile',
         left: [emf('OldestPendingFileAgeS', loader.declaration.name, 'Maximum', Duration.minutes(settings.loadEveryMinutes))],
         leftAnnotations: [{ value: backlogS, label: 'alarm' }],
@@ -1195,6 +1255,7 @@ export class VigilStack extends Stack {
     out('CaregiversTable', caregivers.tableName, 'CAREGIVERS_TABLE (vigil caregivers)');
     out('CaregiverLinksTable', caregiverLinks.tableName, 'CAREGIVER_LINKS_TABLE (vigil register-wearer)');
     out('AlertsTable', alerts.tableName, 'ALERTS_TABLE');
+    out('DaysTable', wearerDays.tableName, 'DAYS_TABLE (daily-summary, care-api)');
     out('DataBucket', dataBucket.bucketName, 'DATA_BUCKET');
     out('QuarantineBucket', quarantineBucket.bucketName, 'QUARANTINE_BUCKET');
     out('AlarmTopicArn', alarmTopic.topicArn, 'Subscribe the on-call here');

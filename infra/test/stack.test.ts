@@ -23,6 +23,7 @@ import {
   ALERTS_BY_WEARER_INDEX,
   checkedLinkBaseUrl,
   CURATED_BY_STATUS_INDEX,
+  DAILY_SUMMARY_SUSTAINED_RUNS,
   DEFAULT_SETTINGS,
   DELIVERIES_BY_PHONE_INDEX,
   DELIVERIES_DUE_INDEX,
@@ -88,6 +89,12 @@ function authorizerOf(res: Resources, users: string): string {
     .map(([id]) => id);
   assert.equal(hits.length, 1, `one authorizer whose audience is ${client} alone`);
   return hits[0];
+}
+
+/** EventBridge's rate expression for a whole number of minutes, as CloudFormation receives it (hours when whole). */
+function rateExpression(minutes: number): string {
+  const [n, unit] = minutes % 60 === 0 ? [minutes / 60, 'hour'] : [minutes, 'minute'];
+  return `rate(${n} ${unit}${n === 1 ? '' : 's'})`;
 }
 
 /**
@@ -191,7 +198,7 @@ function assertDeployedAsDeclared(res: Resources, settings: VigilSettings): void
     if (schedule) {
       const minutes = schedule.setting !== undefined ? (settings as any)[schedule.setting] : schedule.rateMinutes;
       const p = rules[0].Properties;
-      assert.equal(p.ScheduleExpression, minutes === 1 ? 'rate(1 minute)' : `rate(${minutes} minutes)`, `${name}: ScheduleExpression`);
+      assert.equal(p.ScheduleExpression, rateExpression(minutes), `${name}: ScheduleExpression`);
       const target = p.Targets.find((t: any) => t.Arn['Fn::GetAtt']?.[0] === id);
       assert.deepEqual(
         target.RetryPolicy,
@@ -289,11 +296,11 @@ describe('functions', () => {
     }
     // SMS publishers: alerts and escalation steps, and reply confirmations.
     const publishers = FUNCTIONS.filter((name) => statementsOf(name).some((s) => [s.Action].flat().includes('sns:Publish')));
-    assert.deepEqual(publishers, ['alert-processor', 'offline-detector', 'sms-reply']);
+    assert.deepEqual(publishers, ['alert-processor', 'daily-summary', 'offline-detector', 'sms-reply']);
   });
 
-  it('scheduled functions have a dead-letter queue; the detector and loader run one at a time', () => {
-    for (const name of ['offline-detector', 'warehouse-loader']) {
+  it('scheduled functions have a dead-letter queue; the detector, loader and daily summary run one at a time', () => {
+    for (const name of ['offline-detector', 'warehouse-loader', 'daily-summary']) {
       const { props } = lambdaOf(name);
       assert.ok(props.DeadLetterConfig?.TargetArn, name);
       assert.equal(props.ReservedConcurrentExecutions, 1, name);
@@ -335,6 +342,7 @@ describe('care-api', () => {
       ALERTS_TABLE: { Ref: table('AlertsTable') },
       SHADOW_TABLE: { Ref: table('WearerShadowTable') },
       VITALS_TABLE: { Ref: table('VitalsTable') },
+      DAYS_TABLE: { Ref: table('DaysTable') },
       DATA_BUCKET: { Ref: idOf(resources, 'AWS::S3::Bucket', 'DataBucket') },
       CURATED_FILES_TABLE: { Ref: table('CuratedFilesTable') },
       PSEUDONYM_KEY_SECRET_ARN: { Ref: idOf(resources, 'AWS::SecretsManager::Secret', 'PseudonymKey') },
@@ -361,6 +369,9 @@ describe('care-api', () => {
         `dynamodb:GetItem ${wearers}`,
         `dynamodb:UpdateItem ${wearers}`,
         `dynamodb:BatchGetItem ${table('CaregiversTable')}`,
+        // The daily-message opt-in rewrites the caller's own caregiver record.
+        `dynamodb:GetItem ${table('CaregiversTable')}`,
+        `dynamodb:PutItem ${table('CaregiversTable')}`,
         `dynamodb:GetItem ${links}`,
         `dynamodb:Query ${links}`,
         `dynamodb:GetItem ${alerts}`,
@@ -369,6 +380,7 @@ describe('care-api', () => {
         `dynamodb:Query ${alerts}/index/${ALERTS_BY_WEARER_INDEX}`,
         `dynamodb:GetItem ${shadow}`,
         `dynamodb:Query ${vitals}`,
+        `dynamodb:Query ${table('DaysTable')}`,
         // Curated alert files, exactly as alert-processor writes them.
         ...grantsOf('alert-processor').filter((g) =>
           [idOf(resources, 'AWS::S3::Bucket', 'DataBucket'), table('CuratedFilesTable'), idOf(resources, 'AWS::SecretsManager::Secret', 'PseudonymKey')].some((id) => g.includes(id))),
@@ -575,7 +587,7 @@ describe('stream', () => {
 
   it('failure queues are encrypted and TLS-only; the one holding SMS replies under the data key', () => {
     const queues = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::SQS::Queue');
-    assert.equal(queues.length, 6);
+    assert.equal(queues.length, 7);
     const dataKey = idOf(resources, 'AWS::KMS::Key', 'DataKey');
     for (const [id, q] of queues) {
       if (id.startsWith('SmsReplyFailures')) {
@@ -587,7 +599,7 @@ describe('stream', () => {
         assert.equal(q.Properties.SqsManagedSseEnabled, true, id);
       }
     }
-    template.resourcePropertiesCountIs('AWS::SQS::QueuePolicy', Match.objectLike({ PolicyDocument: Match.objectLike({ Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) }) }), 6);
+    template.resourcePropertiesCountIs('AWS::SQS::QueuePolicy', Match.objectLike({ PolicyDocument: Match.objectLike({ Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) }) }), 7);
   });
 });
 
@@ -635,6 +647,7 @@ describe('storage', () => {
       Deliveries: 'expires_at',
       CuratedFiles: 'expires_at',
       Vitals: 'expires_at',
+      Days: 'expires_at',
       WearerShadow: undefined,
       CaregiverLinks: undefined,
     });
@@ -669,7 +682,7 @@ describe('storage', () => {
 
   it('tables: KMS, PITR, keys as provisioned locally, TTL on vitals, the loader\'s status index', () => {
     const tables = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::DynamoDB::Table');
-    assert.equal(tables.length, 10);
+    assert.equal(tables.length, 11);
     const keys: Record<string, string> = {};
     for (const [id, t] of tables) {
       const p = t.Properties;
@@ -690,6 +703,7 @@ describe('storage', () => {
       Deliveries: 'delivery_key',
       CuratedFiles: 'file_key',
       Vitals: 'wearer_id+sk',
+      Days: 'wearer_id+date',
       WearerShadow: 'wearer_id',
       CaregiverLinks: 'caregiver_sub+wearer_id',
     });
@@ -752,12 +766,15 @@ describe('storage', () => {
     const selection = Object.values(resources).find((r) => r.Type === 'AWS::Backup::BackupSelection')!;
     assert.ok(JSON.stringify(selection.Properties).includes(id), 'the caregivers table is backed up');
     template.hasOutput('CaregiversTable', { Value: { Ref: id } });
-    // Every function that reads profiles resolves their caregivers with BatchGetItem, and only that.
-    for (const name of ['alert-processor', 'offline-detector', 'care-api', 'ack-link', 'sms-reply']) {
+    // Every function that reads profiles resolves their caregivers with BatchGetItem, and
+    // only that; care-api also rewrites the caller's own record (the daily-message opt-in).
+    const readers = ['alert-processor', 'offline-detector', 'daily-summary', 'care-api', 'ack-link', 'sms-reply'];
+    for (const name of readers) {
       assert.equal(lambdaOf(name).props.Environment.Variables.CAREGIVERS_TABLE.Ref, id, name);
-      assert.deepEqual(grantsOf(name).filter((g) => g.endsWith(` ${id}`)), [`dynamodb:BatchGetItem ${id}`], name);
+      const want = name === 'care-api' ? ['BatchGetItem', 'GetItem', 'PutItem'] : ['BatchGetItem'];
+      assert.deepEqual(grantsOf(name).filter((g) => g.endsWith(` ${id}`)), want.map((a) => `dynamodb:${a} ${id}`), name);
     }
-    for (const name of FUNCTIONS.filter((n) => !['alert-processor', 'offline-detector', 'care-api', 'ack-link', 'sms-reply'].includes(n))) {
+    for (const name of FUNCTIONS.filter((n) => !readers.includes(n))) {
       assert.ok(!grantsOf(name).some((g) => g.endsWith(` ${id}`)), `${name} has no access to caregivers`);
     }
   });
@@ -1058,7 +1075,7 @@ describe('acknowledgement links, SMS replies and escalation calls', () => {
     const acks = (secret.Metadata?.cdk_nag?.rules_to_suppress ?? []).map((a: any) => a.id).sort();
     assert.deepEqual(acks, ['AwsSolutions-SMG4', 'HIPAA.Security-SecretsManagerRotationEnabled']);
     const readers = FUNCTIONS.filter((name) => grantsOf(name).some((g) => g.includes(linkKey)));
-    assert.deepEqual(readers, ['ack-link', 'alert-processor', 'offline-detector']);
+    assert.deepEqual(readers, ['ack-link', 'alert-processor', 'daily-summary', 'offline-detector']);
     for (const name of readers) {
       const vars = lambdaOf(name).props.Environment.Variables;
       assert.deepEqual(vars.LINK_KEY_SECRET_ARN, { Ref: linkKey }, name);
@@ -1180,6 +1197,162 @@ describe('acknowledgement links, SMS replies and escalation calls', () => {
   });
 });
 
+describe('daily-summary', () => {
+  const table = (prefix: string) => idOf(resources, 'AWS::DynamoDB::Table', prefix);
+  const declared = DECLARED.find((d) => d.name === 'daily-summary')!.json;
+  const daysId = table('DaysTable');
+
+  it('the days table: wearer_id + date, TTL on expires_at, the data key, PITR, protected and backed up like vitals', () => {
+    const days = resources[daysId] as any;
+    const vitals = resources[table('VitalsTable')] as any;
+    assert.deepEqual(days.Properties.KeySchema, [
+      { AttributeName: 'wearer_id', KeyType: 'HASH' },
+      { AttributeName: 'date', KeyType: 'RANGE' },
+    ]);
+    assert.deepEqual(days.Properties.AttributeDefinitions, [
+      { AttributeName: 'wearer_id', AttributeType: 'S' },
+      { AttributeName: 'date', AttributeType: 'S' },
+    ]);
+    assert.deepEqual(days.Properties.TimeToLiveSpecification, { AttributeName: 'expires_at', Enabled: true });
+    assert.deepEqual(days.Properties.SSESpecification, {
+      KMSMasterKeyId: { 'Fn::GetAtt': [idOf(resources, 'AWS::KMS::Key', 'DataKey'), 'Arn'] },
+      SSEEnabled: true,
+      SSEType: 'KMS',
+    });
+    assert.equal(days.Properties.PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled, true);
+    assert.equal(days.Properties.DeletionProtectionEnabled, true);
+    assert.equal(days.DeletionPolicy, 'Retain');
+    // Everything but the keys as the vitals table: personal health data, treated alike.
+    const { KeySchema: _k1, AttributeDefinitions: _a1, ...rest } = days.Properties;
+    const { KeySchema: _k2, AttributeDefinitions: _a2, ...vitalsRest } = vitals.Properties;
+    assert.deepEqual(rest, vitalsRest);
+    assert.equal(days.UpdateReplacePolicy, vitals.UpdateReplacePolicy);
+    const selection = Object.values(resources).find((r) => r.Type === 'AWS::Backup::BackupSelection')!;
+    assert.ok(JSON.stringify(selection.Properties).includes(daysId), 'the days table is backed up');
+    template.hasOutput('DaysTable', { Value: { Ref: daysId } });
+    // Both functions that declare it get this table; the retention is daily-summary's declared default.
+    for (const name of ['daily-summary', 'care-api']) {
+      assert.deepEqual(lambdaOf(name).props.Environment.Variables.DAYS_TABLE, { Ref: daysId }, name);
+    }
+    assert.equal(lambdaOf('daily-summary').props.Environment.Variables.DAYS_TTL_DAYS, declared.environment.DAYS_TTL_DAYS.default);
+    // Not protected when the data is not retained (a test stack).
+    const scratch = synthesize({ 'vigil:retainData': 'false' }).resources;
+    const scratchDays = scratch[idOf(scratch, 'AWS::DynamoDB::Table', 'DaysTable')];
+    assert.equal(scratchDays.Properties.DeletionProtectionEnabled, false);
+    assert.equal(scratchDays.DeletionPolicy, 'Delete');
+  });
+
+  it('runs every hour as declared: one run at a time, a failed run not retried but kept on its own queue', () => {
+    assert.equal(declared.trigger.schedule.rateMinutes, 60, 'function.json declares an hourly run');
+    const { id, props } = lambdaOf('daily-summary');
+    const rules = Object.values(resources).filter(
+      (r) => r.Type === 'AWS::Events::Rule' && r.Properties.Targets.some((t: any) => t.Arn['Fn::GetAtt']?.[0] === id),
+    );
+    assert.equal(rules.length, 1);
+    assert.equal(rules[0].Properties.ScheduleExpression, 'rate(1 hour)');
+    assert.equal(rules[0].Properties.State, 'ENABLED');
+    const queue = idOf(resources, 'AWS::SQS::Queue', 'DailySummaryFailures');
+    const target = rules[0].Properties.Targets[0];
+    assert.deepEqual(target.DeadLetterConfig, { Arn: { 'Fn::GetAtt': [queue, 'Arn'] } });
+    assert.deepEqual(target.RetryPolicy, { MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 600 });
+    assert.deepEqual(props.DeadLetterConfig, { TargetArn: { 'Fn::GetAtt': [queue, 'Arn'] } });
+    assert.equal(props.ReservedConcurrentExecutions, 1);
+    assert.equal(props.Timeout, declared.timeoutSecs);
+    const invoke = Object.values(resources).find((r) => r.Type === 'AWS::Lambda::EventInvokeConfig' && r.Properties.FunctionName.Ref === id)!;
+    assert.equal(invoke.Properties.MaximumRetryAttempts, 0, 'Lambda does not retry a failed run: the next run redoes it');
+  });
+
+  it('is granted exactly its reads, its days, the alert path\'s writes, SMS and curated days and alerts (least privilege)', () => {
+    const alerts = table('AlertsTable');
+    const deliveries = table('DeliveriesTable');
+    const dataBucket = idOf(resources, 'AWS::S3::Bucket', 'DataBucket');
+    const dataKey = idOf(resources, 'AWS::KMS::Key', 'DataKey');
+    const logs = idOf(resources, 'AWS::Logs::LogGroup', 'DailySummaryLogs');
+    const secret = (prefix: string) => idOf(resources, 'AWS::SecretsManager::Secret', prefix);
+    assert.deepEqual(
+      grantsOf('daily-summary'),
+      [
+        `dynamodb:Scan ${table('WearersTable')}`,
+        `dynamodb:BatchGetItem ${table('CaregiversTable')}`,
+        `dynamodb:Query ${table('VitalsTable')}`,
+        `dynamodb:Query ${alerts}/index/${ALERTS_BY_WEARER_INDEX}`,
+        `dynamodb:PutItem ${alerts}`,
+        `dynamodb:GetItem ${deliveries}`,
+        `dynamodb:PutItem ${deliveries}`,
+        `dynamodb:UpdateItem ${deliveries}`,
+        `dynamodb:Query ${daysId}`,
+        `dynamodb:PutItem ${daysId}`,
+        `dynamodb:PutItem ${table('CuratedFilesTable')}`,
+        `s3:PutObject ${dataBucket}/curated/days/*`,
+        `s3:PutObject ${dataBucket}/curated/alerts/*`,
+        'sns:Publish *',
+        ...['PseudonymKey', 'LinkKey'].flatMap((k) =>
+          ['GetSecretValue', 'DescribeSecret'].map((a) => `secretsmanager:${a} ${JSON.stringify({ Ref: secret(k) })}`)),
+        // Its dead-letter queue (Lambda sends a failed run there).
+        `sqs:SendMessage ${idOf(resources, 'AWS::SQS::Queue', 'DailySummaryFailures')}`,
+        `kms:Decrypt ${dataKey}`,
+        `kms:GenerateDataKey ${dataKey}`,
+        `kms:DescribeKey ${dataKey}`,
+        `logs:CreateLogStream ${logs}`,
+        `logs:PutLogEvents ${logs}`,
+      ].sort(),
+    );
+  });
+
+  it('can Query its days and the vitals, cannot write vitals, and Scans nothing but the wearers', () => {
+    const grants = grantsOf('daily-summary');
+    const on = (t: string) => grants.filter((g) => g.split(' ')[1].startsWith(table(t))).map((g) => g.split(' ')[0]);
+    assert.ok(on('DaysTable').includes('dynamodb:Query'));
+    assert.ok(on('VitalsTable').includes('dynamodb:Query'));
+    assert.deepEqual(on('VitalsTable'), ['dynamodb:Query'], 'vitals: read only');
+    for (const t of ['WearersTable', 'CaregiversTable', 'WearerShadowTable', 'CaregiverLinksTable', 'DevicesTable', 'WearerStateTable']) {
+      const writes = on(t).filter((a) => /Put|Update|Delete|Write/.test(a));
+      assert.deepEqual(writes, [], `${t}: no writes`);
+    }
+    assert.deepEqual(grants.filter((g) => g.startsWith('dynamodb:Scan')), [`dynamodb:Scan ${table('WearersTable')}`]);
+    // S3 writes only under its two curated prefixes; nothing read from or deleted in a bucket.
+    const s3 = grants.filter((g) => g.startsWith('s3:'));
+    assert.ok(s3.every((g) => g.startsWith('s3:PutObject ') && /\/curated\/(days|alerts)\/\*$/.test(g)), s3.join(', '));
+    assert.ok(!grants.some((g) => g.startsWith('kinesis:') || g.startsWith('sms-voice:')), 'no stream, no calls');
+  });
+
+  it('alarms: its errors, its failure queue, refused messages, and wearers failed or left in 2 runs running; its figures on the dashboard', () => {
+    const alarms = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm');
+    const alarmTopic = idOf(resources, 'AWS::SNS::Topic', 'AlarmTopic');
+    const { id } = lambdaOf('daily-summary');
+    const queue = idOf(resources, 'AWS::SQS::Queue', 'DailySummaryFailures');
+    const errors = alarms.filter(([, r]) => r.Properties.MetricName === 'Errors' && r.Properties.Dimensions?.[0]?.Value?.Ref === id);
+    assert.equal(errors.length, 1, 'an Errors alarm');
+    const depth = alarms.filter(
+      ([, r]) => r.Properties.MetricName === 'ApproximateNumberOfMessagesVisible' && r.Properties.Dimensions?.[0]?.Value?.['Fn::GetAtt']?.[0] === queue,
+    );
+    assert.equal(depth.length, 1, 'a depth alarm on its failure queue');
+    for (const [, { Properties: a }] of [...errors, ...depth]) {
+      assert.equal(a.Threshold, 0);
+      assert.equal(a.ComparisonOperator, 'GreaterThanThreshold');
+      assert.deepEqual(a.AlarmActions, [{ Ref: alarmTopic }]);
+    }
+    const emfAlarm = (metric: string) =>
+      alarms.filter(([, r]) => r.Properties.Namespace === 'Vigil' && r.Properties.MetricName === metric && r.Properties.Dimensions?.[0]?.Value === 'daily-summary');
+    for (const metric of ['WearersFailed', 'WearersLeft']) {
+      const found = emfAlarm(metric);
+      assert.equal(found.length, 1, metric);
+      const a = found[0][1].Properties;
+      // One period per run (the declared rate), over 0 in 2 periods running.
+      assert.equal(a.Period, declared.trigger.schedule.rateMinutes * 60, metric);
+      assert.equal(a.EvaluationPeriods, 2, metric);
+      assert.equal(a.Threshold, 0, metric);
+      assert.equal(a.ComparisonOperator, 'GreaterThanThreshold', metric);
+      assert.equal(a.TreatMissingData, 'notBreaching', metric);
+    }
+    const body = JSON.stringify((Object.values(resources).find((r) => r.Type === 'AWS::CloudWatch::Dashboard')!).Properties.DashboardBody);
+    for (const metric of ['DaysComputed', 'TrendsRaised', 'DailyMessagesSent']) {
+      assert.ok(body.includes(`\\"${metric}\\"`), `${metric} graphed`);
+    }
+    for (const [alarmId] of [...emfAlarm('WearersFailed'), ...emfAlarm('WearersLeft')]) assert.ok(body.includes(alarmId), `${alarmId} on the dashboard`);
+  });
+});
+
 describe('warehouse', () => {
   it('Redshift Serverless: encrypted, private, audit logs, isolated subnets in three AZs', () => {
     template.hasResourceProperties('AWS::RedshiftServerless::Namespace', {
@@ -1222,6 +1395,10 @@ describe('monitoring', () => {
       ['PoisonRecords', 'vitals-writer', 'Sum', 300, 0, 'GreaterThanThreshold', 1],
       ['NotificationsRefused', 'alert-processor', 'Sum', 300, 0, 'GreaterThanThreshold', 1],
       ['NotificationsRefused', 'offline-detector', 'Sum', 300, 0, 'GreaterThanThreshold', 1],
+      ['NotificationsRefused', 'daily-summary', 'Sum', 300, 0, 'GreaterThanThreshold', 1],
+      // Two hourly runs running (its declared rate) with a wearer failed or left undone.
+      ['WearersFailed', 'daily-summary', 'Sum', 3600, 0, 'GreaterThanThreshold', DAILY_SUMMARY_SUSTAINED_RUNS],
+      ['WearersLeft', 'daily-summary', 'Sum', 3600, 0, 'GreaterThanThreshold', DAILY_SUMMARY_SUSTAINED_RUNS],
       ['WearersWithoutProfile', 'alert-processor', 'Sum', 300, 0, 'GreaterThanThreshold', 1],
       // Four load runs (15 minutes apart by default).
       ['OldestPendingFileAgeS', 'warehouse-loader', 'Maximum', 900, 3600, 'GreaterThanThreshold', 1],
@@ -1250,7 +1427,7 @@ describe('monitoring', () => {
     const dashboard = Object.values(resources).find((r) => r.Type === 'AWS::CloudWatch::Dashboard')!;
     const body = JSON.stringify(dashboard.Properties.DashboardBody);
     for (const id of ids) assert.ok(body.includes(id), `${id} on the dashboard`);
-    for (const metric of ['OldestPendingFileAgeS', 'WearersWithoutProfile', 'PoisonRecords', 'NotificationsRefused', 'AlertLatencyMs']) {
+    for (const metric of ['OldestPendingFileAgeS', 'WearersWithoutProfile', 'PoisonRecords', 'NotificationsRefused', 'AlertLatencyMs', 'DaysComputed', 'TrendsRaised', 'DailyMessagesSent', 'WearersFailed', 'WearersLeft']) {
       // The body is JSON inside the template: its quotes are escaped once more here.
       assert.ok(body.includes(`\\"${metric}\\"`), `${metric} graphed`);
     }
@@ -1274,7 +1451,7 @@ describe('monitoring', () => {
         assert.equal(named(m).filter((a) => a.Dimensions?.[0]?.Value?.Ref === id).length, 1, `${name}: ${m} alarm`);
       }
     }
-    assert.equal(named('ApproximateNumberOfMessagesVisible').length, 6);
+    assert.equal(named('ApproximateNumberOfMessagesVisible').length, 7);
     assert.equal(named('SMSMonthToDateSpentUSD').length, 1);
     assert.ok(alarms.some((a) => (a.Metrics ?? []).some((m: any) => m.Expression?.includes('errors / requests'))));
     for (const a of alarms) assert.equal(a.AlarmActions.length, 1);

@@ -53,7 +53,7 @@ impl<O: ObjectStore + Sync, R: CuratedFileRegistry + Sync> CuratedAlerts<O, R> {
 
     /// Stores each file, then registers it for the loader (put-if-absent: a
     /// file rewritten by a retry keeps its first registration and status).
-    async fn store(&self, files: Vec<AlertFile>) -> Result<(), StoreError> {
+    pub async fn store(&self, files: Vec<AlertFile>) -> Result<(), StoreError> {
         for file in files {
             let (min_ts, max_ts) =
                 file.rows.iter().fold((DateTime::<Utc>::MAX_UTC, DateTime::<Utc>::MIN_UTC), |(lo, hi), r| {

@@ -298,35 +298,7 @@ impl<P: AlertPorts> Alerting<P> {
 
             let mut outcome = Outcome::default();
             for alert in &raised {
-                // A snoozed rule's alert is stored (and reaches the warehouse) but not sent.
-                let snoozed = profile.snoozed(alert.rule, now);
-                if self.alerts.put_alert(alert, snoozed).await? {
-                    outcome.alerts_raised.push(alert.clone());
-                }
-                if snoozed {
-                    outcome.snoozed += 1;
-                    continue;
-                }
-                // Deliver even when the alert existed: a previous attempt may have
-                // stored it and died before telling everyone. Claims dedupe, so every
-                // recipient is told at once: nobody's message waits behind another's.
-                let links = self.links.as_ref();
-                let deliveries = plan_deliveries(alert, profile, now, links);
-                let told = join_all(deliveries.iter().map(|delivery| async move {
-                    let mut one = Outcome::default();
-                    self.deliver(delivery, now, &mut one).await.map(|_| one)
-                }))
-                .await;
-                for one in told {
-                    outcome.add(one?);
-                }
-                // Then what happens if nobody answers: recorded once per step (a
-                // retry's later `now` changes no due time already recorded).
-                let steps = escalation::deliveries(alert, profile, now, links);
-                for recorded in join_all(steps.iter().map(|step| self.deliveries.defer(step))).await {
-                    recorded?;
-                    outcome.steps_planned += 1;
-                }
+                self.store_and_tell(alert, profile, now, &mut outcome).await?;
             }
             let mut resolved = Vec::new();
             if let Some(start) = silent_since
@@ -372,6 +344,75 @@ impl<P: AlertPorts> Alerting<P> {
             tracing::info!(wearer_id, "rule state changed concurrently; evaluating again");
         }
         Err(AlertingError::Contended)
+    }
+
+    /// Raises `alert`, which no rule state holds (a trend found in the wearer's
+    /// days): stores it, tells the caregivers and plans its escalation as for any
+    /// alert, and hands it to the sink. Idempotent: raising it again (a retried or
+    /// recomputed day) repeats no message and no step.
+    pub async fn raise(
+        &self,
+        alert: &Alert,
+        profile: &WearerProfile,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, AlertingError> {
+        let mut outcome = Outcome::default();
+        self.store_and_tell(alert, profile, now, &mut outcome).await?;
+        self.sink.record(&alert.wearer_id, std::slice::from_ref(alert), &[]).await?;
+        Ok(outcome)
+    }
+
+    /// Sends a message that is not an alert's (the daily message): once per
+    /// [`Delivery::key`], however often it is asked (a read says whether it went
+    /// out already, so asking again costs no claim); counted in `sent`, `refused`.
+    pub async fn send(&self, delivery: &Delivery, now: DateTime<Utc>) -> Result<Outcome, AlertingError> {
+        let mut outcome = Outcome::default();
+        if self.deliveries.went_out(std::slice::from_ref(delivery)).await?.first() == Some(&true) {
+            return Ok(outcome);
+        }
+        self.deliver(delivery, now, &mut outcome).await?;
+        Ok(outcome)
+    }
+
+    /// Stores `alert` and, unless its rule is snoozed, tells its level-1
+    /// caregivers and records its escalation steps.
+    async fn store_and_tell(
+        &self,
+        alert: &Alert,
+        profile: &WearerProfile,
+        now: DateTime<Utc>,
+        outcome: &mut Outcome,
+    ) -> Result<(), AlertingError> {
+        // A snoozed rule's alert is stored (and reaches the warehouse) but not sent.
+        let snoozed = profile.snoozed(alert.rule, now);
+        if self.alerts.put_alert(alert, snoozed).await? {
+            outcome.alerts_raised.push(alert.clone());
+        }
+        if snoozed {
+            outcome.snoozed += 1;
+            return Ok(());
+        }
+        // Deliver even when the alert existed: a previous attempt may have
+        // stored it and died before telling everyone. Claims dedupe, so every
+        // recipient is told at once: nobody's message waits behind another's.
+        let links = self.links.as_ref();
+        let deliveries = plan_deliveries(alert, profile, now, links);
+        let told = join_all(deliveries.iter().map(|delivery| async move {
+            let mut one = Outcome::default();
+            self.deliver(delivery, now, &mut one).await.map(|_| one)
+        }))
+        .await;
+        for one in told {
+            outcome.add(one?);
+        }
+        // Then what happens if nobody answers: recorded once per step (a
+        // retry's later `now` changes no due time already recorded).
+        let steps = escalation::deliveries(alert, profile, now, links);
+        for recorded in join_all(steps.iter().map(|step| self.deliveries.defer(step))).await {
+            recorded?;
+            outcome.steps_planned += 1;
+        }
+        Ok(())
     }
 
     /// Sends `delivery` unless it was sent already or another sender holds it;

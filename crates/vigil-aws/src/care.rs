@@ -1,13 +1,17 @@
 //! [`CareStore`] on DynamoDB: the caregivers' API's reads and writes, each through
 //! the adapter of its table.
 
+use chrono::{NaiveDate, NaiveTime};
 use vigil_domain::alerts::RuleKind;
-use vigil_domain::care::{Snooze, WearerProfile};
+use vigil_domain::care::{Caregiver, Snooze, WearerProfile};
+use vigil_domain::days::DaySummary;
 use vigil_domain::lifecycle::{AlertRecord, Transition};
-use vigil_domain::ports::{AlertPage, AlertQuery, CareStore, StoreError, WearerDirectory};
+use vigil_domain::ports::{AlertPage, AlertQuery, CareStore, DaysStore, StoreError, WearerDirectory};
 use vigil_domain::vitals::{Shadow, VitalsItem, Window};
 
 use crate::alerts::DynamoAlertStore;
+use crate::days::DynamoDays;
+use crate::registry::WriteError;
 use crate::shadow::DynamoShadowStore;
 use crate::vitals::DynamoVitalsStore;
 use crate::wearers::{DynamoCaregiverLinks, DynamoWearerDirectory};
@@ -19,6 +23,7 @@ pub struct DynamoCareStore {
     pub alerts: DynamoAlertStore,
     pub shadows: DynamoShadowStore,
     pub vitals: DynamoVitalsStore,
+    pub days: DynamoDays,
 }
 
 impl CareStore for DynamoCareStore {
@@ -57,5 +62,33 @@ impl CareStore for DynamoCareStore {
 
     async fn vitals(&self, wearer_id: &str, window: &Window) -> Result<Vec<VitalsItem>, StoreError> {
         self.vitals.query_minutes(wearer_id, window.from, window.last()).await
+    }
+
+    async fn days(&self, wearer_id: &str, from: NaiveDate, to: NaiveDate) -> Result<Vec<DaySummary>, StoreError> {
+        self.days.days(wearer_id, from, to).await
+    }
+
+    /// Read, change, write the one record (`put` validates it). A record written
+    /// by someone else between the read and the write is overwritten: the record
+    /// changes rarely, and only through this route and the operators' commands.
+    async fn set_daily_at(&self, caregiver_id: &str, at: Option<NaiveTime>) -> Result<Option<Caregiver>, StoreError> {
+        let directory = self.wearers.caregivers();
+        let Some(mut record) = directory.caregiver(caregiver_id).await? else {
+            return Ok(None);
+        };
+        record.daily_at = at;
+        match directory.put(&record).await {
+            Ok(()) => Ok(Some(record)),
+            Err(WriteError::Store(e)) => Err(e),
+            // The stored record no longer validates: nothing a retry changes. Its
+            // problems may quote values (a phone number): only the fields are kept.
+            Err(WriteError::Invalid(invalid)) => Err(StoreError {
+                operation: "PutItem",
+                resource: directory.table().to_owned(),
+                retryable: false,
+                source: format!("the stored caregiver record does not validate: {}", invalid.fields().join(", "))
+                    .into(),
+            }),
+        }
     }
 }

@@ -200,6 +200,7 @@ mod tests {
             phone: None,
             push_endpoint: None,
             quiet_hours: None,
+            daily_at: None,
         }
     }
 

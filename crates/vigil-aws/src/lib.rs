@@ -22,6 +22,8 @@ pub mod caregivers;
 #[cfg(feature = "dynamodb")]
 pub mod curated_files;
 #[cfg(feature = "dynamodb")]
+pub mod days;
+#[cfg(feature = "dynamodb")]
 pub mod deliveries;
 #[cfg(feature = "dynamodb")]
 pub mod registry;

@@ -31,6 +31,10 @@ pub const MAX_ITEMS_PER_CALL: usize = 25;
 pub const LANES: usize = 4;
 
 /// Default time allowed for a `put_minutes`, resends included.
+/// Items per Query page when reading minutes: a day (1,440 items) in three calls,
+/// each short enough to stay well inside one attempt's timeout on a slow endpoint.
+pub const QUERY_PAGE_ITEMS: i32 = 500;
+
 pub const DEFAULT_BUDGET: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
@@ -57,7 +61,8 @@ impl DynamoVitalsStore {
         self
     }
 
-    /// The items of `wearer_id` for the minutes `from..=to`, in key order.
+    /// The items of `wearer_id` for the minutes `from..=to`, in key order, a page
+    /// of at most [`QUERY_PAGE_ITEMS`] per call.
     pub async fn query_minutes(
         &self,
         wearer_id: &str,
@@ -76,6 +81,7 @@ impl DynamoVitalsStore {
             .expression_attribute_values(":w", AttributeValue::S(wearer_id.to_owned()))
             .expression_attribute_values(":low", AttributeValue::S(low))
             .expression_attribute_values(":high", AttributeValue::S(high))
+            .limit(QUERY_PAGE_ITEMS)
             .into_paginator()
             .items()
             .send();

@@ -131,6 +131,11 @@ pub struct Caregiver {
     /// When low-severity alerts wait, in the caregiver's own time zone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quiet_hours: Option<QuietHours>,
+    /// Opted in to the daily message about each wearer's day: the time of day they
+    /// want it, in their quiet hours' zone (else the wearer's); see
+    /// [`crate::days::due`]. Sent by push when they have a push endpoint, else SMS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daily_at: Option<NaiveTime>,
 }
 
 fn first_level() -> u8 {
@@ -226,6 +231,9 @@ pub struct Delivery {
 pub enum Notice {
     /// The fall was cancelled on the band after its alert went out.
     FallCancelled,
+    /// The daily message about a wearer's day (`alert_id` is `daily#<wearer>#<date>`,
+    /// see [`crate::days::daily_key`]), not about an alert.
+    Daily,
 }
 
 /// Which escalation step a delivery is (see [`crate::escalation`]).
@@ -250,6 +258,8 @@ impl Delivery {
             (_, Some(Notice::FallCancelled)) => {
                 format!("{}#cancelled#{}#{}", self.alert_id, self.caregiver_id, self.channel.as_str())
             }
+            // One per wearer, day and caregiver, whatever the channel.
+            (_, Some(Notice::Daily)) => format!("{}#{}", self.alert_id, self.caregiver_id),
             (None, None) => format!("{}#{}#{}", self.alert_id, self.caregiver_id, self.channel.as_str()),
             (Some(s), None) => {
                 format!("{}#L{}#R{}#{}#{}", self.alert_id, s.level, s.round, self.caregiver_id, self.channel.as_str())

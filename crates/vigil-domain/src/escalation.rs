@@ -275,6 +275,7 @@ mod tests {
             phone: phone.then(|| format!("+3460000{id}")),
             push_endpoint: push.then(|| format!("arn:push:{id}")),
             quiet_hours: None,
+            daily_at: None,
         }
     }
 

@@ -334,6 +334,7 @@ fn caregiver_fields() -> BTreeSet<String> {
         phone: Some(String::new()),
         push_endpoint: Some(String::new()),
         quiet_hours: Some(QuietHours { start: Default::default(), end: Default::default(), time_zone: String::new() }),
+        daily_at: Some(Default::default()),
     })
 }
 

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use crate::esm::{EventSourceMapping, StartingPosition};
 
 /// Every function's declaration, by crate name, compiled in.
-pub const FUNCTIONS: [(&str, &str); 9] = [
+pub const FUNCTIONS: [(&str, &str); 10] = [
     ("ingest-api", include_str!("../../../functions/ingest-api/function.json")),
     ("care-api", include_str!("../../../functions/care-api/function.json")),
     ("alert-processor", include_str!("../../../functions/alert-processor/function.json")),
@@ -24,6 +24,7 @@ pub const FUNCTIONS: [(&str, &str); 9] = [
     ("warehouse-loader", include_str!("../../../functions/warehouse-loader/function.json")),
     ("ack-link", include_str!("../../../functions/ack-link/function.json")),
     ("sms-reply", include_str!("../../../functions/sms-reply/function.json")),
+    ("daily-summary", include_str!("../../../functions/daily-summary/function.json")),
 ];
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

@@ -52,6 +52,8 @@ pub struct Resources {
     pub vitals_table: String,
     /// The wearer's shadow: latest vitals, battery, worn, last seen; keyed `wearer_id`.
     pub shadow_table: String,
+    /// Each wearer's daily picture (TTL), keyed `wearer_id` + `date` (local).
+    pub days_table: String,
 }
 
 impl Resources {
@@ -72,6 +74,7 @@ impl Resources {
             curated_files_table: "vigil-curated-files".into(),
             vitals_table: "vigil-vitals".into(),
             shadow_table: "vigil-wearer-shadow".into(),
+            days_table: "vigil-days".into(),
         }
     }
 
@@ -93,6 +96,7 @@ impl Resources {
             curated_files_table: crate::endpoint::unique_name(&format!("{prefix}-curated-files")),
             vitals_table: crate::endpoint::unique_name(&format!("{prefix}-vitals")),
             shadow_table: crate::endpoint::unique_name(&format!("{prefix}-shadow")),
+            days_table: crate::endpoint::unique_name(&format!("{prefix}-days")),
         }
     }
 }
@@ -118,6 +122,7 @@ pub async fn provision(sdk: &SdkConfig, resources: &Resources) -> Result<(), Pro
     ensure_index(&dynamodb, &resources.curated_files_table, &curated_files_index()).await?;
     create_table(&dynamodb, &resources.vitals_table, "wearer_id", Some("sk")).await?;
     create_table(&dynamodb, &resources.shadow_table, "wearer_id", None).await?;
+    create_table(&dynamodb, &resources.days_table, "wearer_id", Some("date")).await?;
     // The tables whose items expire, as the CDK app declares them (docs/storage.md, "Retention").
     for table in [
         &resources.state_table,
@@ -125,6 +130,7 @@ pub async fn provision(sdk: &SdkConfig, resources: &Resources) -> Result<(), Pro
         &resources.deliveries_table,
         &resources.curated_files_table,
         &resources.vitals_table,
+        &resources.days_table,
     ] {
         enable_ttl(&dynamodb, table).await?;
     }

@@ -14,6 +14,7 @@ pub mod caregivers;
 pub mod chaos;
 pub mod clock;
 pub mod cost;
+pub mod days_play;
 pub mod escalations;
 pub mod fleet;
 pub mod gateway;

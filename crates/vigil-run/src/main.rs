@@ -34,6 +34,12 @@ enum Command {
     /// Exits non-zero if a reading was lost, an injected event raised no alert,
     /// or a notification went out twice.
     Run(RunArgs),
+    /// Play many days of a small fleet fast (readings straight into the vitals table,
+    /// then the real daily-summary on a simulated hourly clock) with slow changes
+    /// planted in some wearers; audit that each is caught within 4 days, that stable
+    /// wearers raise no trend, and that each opted-in caregiver gets one daily message
+    /// a day (docs/daily.md). Exits non-zero if the audit fails.
+    Days(vigil_run::days_play::Args),
     /// Run the pipeline on this machine with no simulated fleet, until Ctrl-C, against
     /// the local endpoint in AWS_ENDPOINT_URL: one wearer (events/wearer-profile.json)
     /// with a band and two caregivers, the local API Gateway with ingest-api and
@@ -194,6 +200,20 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => return Box::pin(run(args)).await,
+        Command::Days(args) => {
+            std::fs::create_dir_all(&args.out_dir).with_context(|| format!("creating {}", args.out_dir.display()))?;
+            log_to(&args.out_dir.join("vigil-days.log"))?;
+            let report = Box::pin(vigil_run::days_play::play(&sdk().await, &(&args).into())).await?;
+            println!("\n{}", report.table());
+            if let Some(path) = &args.report_json {
+                std::fs::write(path, serde_json::to_string_pretty(&report)?)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            let problems = report.problems();
+            if !problems.is_empty() {
+                anyhow::bail!("the days' audit found problems: {}", problems.join("; "));
+            }
+        }
         Command::Serve(args) => {
             std::fs::create_dir_all(&args.out_dir).with_context(|| format!("creating {}", args.out_dir.display()))?;
             let log_path = args.out_dir.join("vigil-serve.log");
@@ -282,6 +302,7 @@ fn resources_from_env(shards: i32) -> Resources {
         curated_files_table: var("CURATED_FILES_TABLE", d.curated_files_table),
         vitals_table: var("VITALS_TABLE", d.vitals_table),
         shadow_table: var("SHADOW_TABLE", d.shadow_table),
+        days_table: var("DAYS_TABLE", d.days_table),
     }
 }
 

@@ -69,6 +69,7 @@ impl Env {
             ("CURATED_FILES_TABLE", &r.curated_files_table),
             ("VITALS_TABLE", &r.vitals_table),
             ("SHADOW_TABLE", &r.shadow_table),
+            ("DAYS_TABLE", &r.days_table),
             ("PSEUDONYM_KEY", pseudonym_key_hex),
             ("LINK_KEY", &link_key),
         ];
@@ -79,6 +80,7 @@ impl Env {
 type RunNotifier = Recording<vigil_alerting::aws::Messaging>;
 pub type RunProcessor = alert_processor::AwsProcessor<RunNotifier>;
 pub type RunDetector = offline_detector::AwsDetector<RunNotifier>;
+pub type RunDaily = daily_summary::AwsDaily<RunNotifier>;
 pub type RunSmsReply = sms_reply::AwsSmsReply<Recording<vigil_aws::sns::SnsNotifier>>;
 pub type RunIngest = ingest_api::Ingest<OnePutAtATime<KinesisPublisher>, CachedDirectory<DynamoDeviceDirectory>>;
 
@@ -164,6 +166,8 @@ pub async fn ingest(sdk: &SdkConfig, env: &Env) -> anyhow::Result<RunIngest> {
 pub struct Functions {
     pub alert_processor: RunProcessor,
     pub offline_detector: RunDetector,
+    /// Each wearer's day, trends and daily messages, on its hourly schedule.
+    pub daily_summary: RunDaily,
     pub raw_archiver: raw_archiver::AwsArchiver,
     pub vitals_writer: vitals_writer::AwsWriter,
     /// Invoked with each caregiver's SMS reply, as two-way SMS invokes it through its topic.
@@ -199,12 +203,19 @@ impl Functions {
         });
         let processor = alert_processor::build(env, &sdk_of("alert-processor")).await?;
         let detector = offline_detector::build(env, &sdk_of("offline-detector")).await?;
+        let daily = daily_summary::build(env, &sdk_of("daily-summary")).await?;
         Ok(Self {
             alert_processor: alert_processor::Processor {
                 alerting: processor.alerting.map_notifier(record),
                 quarantine: processor.quarantine,
             },
             offline_detector: offline_detector::Detector { alerting: detector.alerting.map_notifier(record) },
+            daily_summary: daily_summary::Daily {
+                alerting: daily.alerting.map_notifier(record),
+                days: daily.days,
+                inputs: daily.inputs,
+                lake: daily.lake,
+            },
             raw_archiver: raw_archiver::build(env, &sdk_of("raw-archiver")).await?,
             vitals_writer: vitals_writer::build(env, &sdk_of("vitals-writer")).await?,
             sms_reply: Arc::new(sms_reply),
@@ -415,6 +426,22 @@ pub async fn detect(functions: &Functions, now: chrono::DateTime<chrono::Utc>, l
     Live::add(&live.alerts_raised, metrics.get("AlertsRaised") as u64);
     if let Err(err) = &result {
         tracing::warn!(error = %err, "offline-detector run failed; the next run retries");
+    }
+    result.is_ok()
+}
+
+/// One daily-summary run at `now`; false when it failed (the next run retries).
+pub async fn summarize_days(functions: &Functions, now: chrono::DateTime<chrono::Utc>) -> bool {
+    let deadline = invocation_deadline("daily-summary", daily_summary::DEADLINE_MARGIN);
+    let (result, _metrics) = functions.daily_summary.process_within(now, Some(deadline)).await;
+    match &result {
+        Ok(summary) => tracing::info!(
+            wearers_done = summary.wearers_done,
+            trends = summary.trends_raised,
+            messages = summary.messages_sent,
+            "daily-summary ran"
+        ),
+        Err(err) => tracing::warn!(error = %err, "daily-summary run failed; the next run retries"),
     }
     result.is_ok()
 }

@@ -369,6 +369,15 @@ pub async fn schedules(
         // busy machine) would let a band's silence go by unseen between two runs.
         clock.hold_at(Hold::Schedule, Some(clock.now() + detect_every + SCHEDULE_SLACK));
     });
+    // Each wearer's day once it has ended on the simulated clock (a run shorter
+    // than a day sees none end; `vigil run --days` plays many).
+    let days = every(clock, pipeline::schedule("daily-summary"), stop.clone(), |now| async move {
+        let run = pipeline::summarize_days(functions, now);
+        match chaos {
+            Some(chaos) => drop(chaos.chaos.invoke("daily-summary", Box::pin(run)).await),
+            None => drop(run.await),
+        }
+    });
     let load = async {
         let Some(warehouse) = warehouse else { return };
         every(clock, pipeline::schedule("warehouse-loader"), stop, |now| async move {
@@ -389,7 +398,7 @@ pub async fn schedules(
         })
         .await;
     };
-    tokio::join!(detect, load);
+    tokio::join!(detect, days, load);
     clock.hold_at(Hold::Schedule, None);
 }
 

@@ -32,6 +32,7 @@ pub fn caregiver(id: &str, name: &str, language: vigil_domain::alerts::Language,
         phone: Some(phone.into()),
         push_endpoint: None,
         quiet_hours: None,
+        daily_at: None,
     }
 }
 

@@ -17,6 +17,8 @@ pub struct CareConfig {
     pub shadow_table: String,
     /// `VITALS_TABLE`: per-minute vitals items.
     pub vitals_table: String,
+    /// `DAYS_TABLE`: each wearer's daily picture, per local date.
+    pub days_table: String,
     /// `REQUEST_BUDGET_MS` (default 4000): time for one request's store calls
     /// before it is answered 503; also capped by the invocation deadline.
     pub budget: Duration,
@@ -31,6 +33,7 @@ impl CareConfig {
             alerts_table: env::required(src, "ALERTS_TABLE", "the alerts DynamoDB table")?,
             shadow_table: env::required(src, "SHADOW_TABLE", "the wearer shadow DynamoDB table")?,
             vitals_table: env::required(src, "VITALS_TABLE", "the vitals DynamoDB table")?,
+            days_table: env::required(src, "DAYS_TABLE", "the wearers' days DynamoDB table")?,
             budget: env::millis_or(src, "REQUEST_BUDGET_MS", Duration::from_millis(4_000))?,
         })
     }
@@ -40,13 +43,14 @@ impl CareConfig {
 mod tests {
     use super::*;
 
-    const ALL: [(&str, &str); 6] = [
+    const ALL: [(&str, &str); 7] = [
         ("WEARERS_TABLE", "w"),
         ("CAREGIVERS_TABLE", "c"),
         ("CAREGIVER_LINKS_TABLE", "l"),
         ("ALERTS_TABLE", "a"),
         ("SHADOW_TABLE", "s"),
         ("VITALS_TABLE", "v"),
+        ("DAYS_TABLE", "d"),
     ];
 
     #[test]

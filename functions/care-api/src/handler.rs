@@ -9,18 +9,21 @@
 //! - 404: no such route, or a wearer or alert that does not exist or is not the
 //!   caller's — one answer for both, so ids cannot be probed.
 //! - 405: another method on a known route. 413: body over 16 KiB. 415: not JSON.
+//! - 409: a daily message setting for a caregiver who has no record of their own
+//!   yet (their details are still embedded in a wearer's profile).
 //! - 422: a snooze of a rule that can never be snoozed (SOS, fall).
 //! - 503 + Retry-After: the stores did not answer within the request's budget.
 //! - 500: anything else; the body never carries its text.
 
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Days, NaiveDate, NaiveTime, SubsecRound, Utc};
 use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Value, json};
 use vigil_domain::alerts::RuleKind;
 use vigil_domain::care::{Snooze, SnoozeError, WearerProfile};
+use vigil_domain::days::day_of;
 use vigil_domain::lifecycle::{self, AlertRecord, AlertStatus, Outcome, Transition, Via};
 use vigil_domain::ports::{AlertCursor, AlertQuery, CareStore, LifecycleSink, StoreError};
 use vigil_domain::vitals::{MetricsRequest, Resolution, Window, WindowError, readings_in, series};
@@ -39,6 +42,11 @@ pub const MAX_PAGE: usize = 100;
 pub const STATUS_LOOKBACK_DAYS: i64 = 7;
 /// Most unresolved alerts a status lists.
 pub const STATUS_MAX_ALERTS: usize = 100;
+/// Days a days request answers when it names no `from`: two weeks, ending at
+/// `to` (default: the wearer's yesterday).
+pub const DEFAULT_DAYS: u64 = 14;
+/// Most days one days request covers, both ends included: a quarter.
+pub const MAX_DAYS: u64 = 92;
 /// Time kept back from the invocation deadline to write the response.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(300);
 
@@ -62,6 +70,8 @@ enum Route<'a> {
     Vitals(&'a str),
     Metrics(&'a str),
     Snooze(&'a str),
+    Days(&'a str),
+    Daily(&'a str),
     Acknowledge(&'a str),
     Resolve(&'a str),
 }
@@ -78,6 +88,8 @@ impl<'a> Route<'a> {
             ["wearers", id, "vitals"] => Route::Vitals(id),
             ["wearers", id, "metrics"] => Route::Metrics(id),
             ["wearers", id, "snooze"] => Route::Snooze(id),
+            ["wearers", id, "days"] => Route::Days(id),
+            ["wearers", id, "daily"] => Route::Daily(id),
             ["alerts", id, "acknowledge"] => Route::Acknowledge(id),
             ["alerts", id, "resolve"] => Route::Resolve(id),
             _ => return None,
@@ -86,7 +98,8 @@ impl<'a> Route<'a> {
 
     fn method(self) -> Method {
         match self {
-            Route::Wearers | Route::Wearer(_) | Route::Alerts(_) | Route::Vitals(_) => Method::GET,
+            Route::Wearers | Route::Wearer(_) | Route::Alerts(_) | Route::Vitals(_) | Route::Days(_) => Method::GET,
+            Route::Daily(_) => Method::PUT,
             _ => Method::POST,
         }
     }
@@ -100,6 +113,8 @@ impl<'a> Route<'a> {
             Route::Vitals(_) => "GET /v1/wearers/{wearer_id}/vitals",
             Route::Metrics(_) => "POST /v1/wearers/{wearer_id}/metrics",
             Route::Snooze(_) => "POST /v1/wearers/{wearer_id}/snooze",
+            Route::Days(_) => "GET /v1/wearers/{wearer_id}/days",
+            Route::Daily(_) => "PUT /v1/wearers/{wearer_id}/daily",
             Route::Acknowledge(_) => "POST /v1/alerts/{alert_id}/acknowledge",
             Route::Resolve(_) => "POST /v1/alerts/{alert_id}/resolve",
         }
@@ -116,6 +131,8 @@ enum Refusal {
     /// Metrics naming no known measure: 400 with an empty result.
     InvalidMetrics(&'static str, Vec<WindowError>),
     Unprocessable(String),
+    /// The caller has no caregiver record to keep a setting in.
+    NoRecord,
     TooLarge,
     NotJson,
     Unavailable,
@@ -203,6 +220,15 @@ impl<S: CareStore + Sync, L: LifecycleSink + Sync> Care<S, L> {
             Route::Snooze(id) => {
                 let profile = self.profile_for(caller, id).await?;
                 self.snooze(&profile, caller, &body.unwrap_or(Value::Null), now).await
+            }
+            Route::Days(id) => {
+                let profile = self.profile_for(caller, id).await?;
+                self.days(&profile, request, now).await
+            }
+            Route::Daily(id) => {
+                let at = daily_at(&body.unwrap_or(Value::Null))?;
+                let profile = self.profile_for(caller, id).await?;
+                self.daily(&profile, caller, at).await
             }
             Route::Acknowledge(id) => {
                 let (profile, _) = self.alert_for(caller, id).await?;
@@ -425,6 +451,92 @@ impl<S: CareStore + Sync, L: LifecycleSink + Sync> Care<S, L> {
         profile.snoozes.insert(rule, snooze);
         Ok(json!({"wearer_id": profile.wearer_id, "snoozes": view::snoozes(&profile, now)}))
     }
+
+    async fn days(&self, profile: &WearerProfile, request: &Request, now: DateTime<Utc>) -> Answer {
+        let params = request.query_string_parameters();
+        let yesterday = day_of(profile.tz(), now).pred_opt().unwrap_or(NaiveDate::MIN);
+        let (from, to) = day_range(params.first("from"), params.first("to"), yesterday)?;
+        let days = self.store.days(&profile.wearer_id, from, to).await?;
+        Ok(json!({
+            "wearer_id": profile.wearer_id,
+            "time_zone": profile.time_zone,
+            "from": from,
+            "to": to,
+            "days": days,
+        }))
+    }
+
+    /// Sets the caller's daily message time on their record: one record per
+    /// caregiver, so it holds for every wearer they care for.
+    async fn daily(&self, profile: &WearerProfile, caller: &str, at: Option<NaiveTime>) -> Answer {
+        let id = caregiver_id(profile, caller);
+        let record = self.store.set_daily_at(&id, at).await?.ok_or(Refusal::NoRecord)?;
+        // Read in the caregiver's own zone when they gave one (with their quiet hours).
+        let time_zone = record.quiet_hours.as_ref().map_or(&profile.time_zone, |q| &q.time_zone);
+        Ok(json!({
+            "wearer_id": profile.wearer_id,
+            "caregiver_id": record.id,
+            "at": record.daily_at.map(|t| t.format("%H:%M").to_string()),
+            "time_zone": time_zone,
+        }))
+    }
+}
+
+/// `from` and `to` of a days request (`YYYY-MM-DD`, both included): `to` defaults
+/// to `yesterday`, `from` to [`DEFAULT_DAYS`] days ending at `to`; every problem
+/// listed.
+fn day_range(from: Option<&str>, to: Option<&str>, yesterday: NaiveDate) -> Result<(NaiveDate, NaiveDate), Refusal> {
+    let mut errors = Vec::new();
+    let mut date = |field: &str, text: Option<&str>| {
+        let text = text?;
+        let parsed = (text.len() == 10).then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()).flatten();
+        if parsed.is_none() {
+            errors.push(WindowError::new(field, "not a date YYYY-MM-DD, e.g. 2026-11-22"));
+        }
+        parsed
+    };
+    let (given_from, given_to) = (date("from", from), date("to", to));
+    if !errors.is_empty() {
+        return Err(Refusal::Invalid("the query is not valid", errors));
+    }
+    let end = given_to.unwrap_or(yesterday);
+    let start =
+        given_from.unwrap_or_else(|| end.checked_sub_days(Days::new(DEFAULT_DAYS - 1)).unwrap_or(NaiveDate::MIN));
+    // Blame the end the caller gave: `to` when both were given, else `from`.
+    let (field, other) =
+        if given_to.is_some() { ("to", "from") } else { ("from", "to (default: yesterday, the wearer's)") };
+    let span = (end - start).num_days() + 1;
+    if start > end {
+        let message = if given_to.is_some() {
+            "must not be before from".to_owned()
+        } else {
+            format!("must not be after {other}")
+        };
+        errors.push(WindowError::new(field, message));
+    } else if span > MAX_DAYS as i64 {
+        errors.push(WindowError::new(field, format!("the range is at most {MAX_DAYS} days, from and to included")));
+    }
+    if !errors.is_empty() {
+        return Err(Refusal::Invalid("the query is not valid", errors));
+    }
+    Ok((start, end))
+}
+
+/// `{"at": "08:30"}` (HH:MM, 24 h) or `{"at": null}`.
+fn daily_at(body: &Value) -> Result<Option<NaiveTime>, Refusal> {
+    let problem = match body.get("at") {
+        Some(Value::Null) => return Ok(None),
+        Some(Value::String(text)) => {
+            let parsed = (text.len() == 5).then(|| NaiveTime::parse_from_str(text, "%H:%M").ok()).flatten();
+            match parsed {
+                Some(at) => return Ok(Some(at)),
+                None => "not a time of day HH:MM (24 h), e.g. 08:30",
+            }
+        }
+        Some(_) => "must be a time of day HH:MM (24 h), e.g. 08:30, or null to stop",
+        None => "required: a time of day HH:MM (24 h), e.g. 08:30, or null to stop",
+    };
+    Err(Refusal::Invalid("the daily message setting is not valid", vec![WindowError::new("at", problem)]))
 }
 
 /// The caller's caregiver id in the profile (they are in it: checked before).
@@ -437,9 +549,9 @@ fn plausible_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 
-/// The JSON body of a POST (`None` for a GET or an empty acknowledge).
+/// The JSON body of a POST or PUT (`None` for a GET or an empty acknowledge).
 fn body_of(request: &Request, route: Route<'_>) -> Result<Option<Value>, Refusal> {
-    if route.method() != Method::POST {
+    if route.method() == Method::GET {
         return Ok(None);
     }
     let bytes: &[u8] = request.body().as_ref();
@@ -583,6 +695,11 @@ fn refuse(refusal: Refusal) -> Response<Body> {
             &json!({"error": "invalid_request", "message": message, "result": {}, "errors": errors}),
         ),
         Refusal::Unprocessable(message) => error(StatusCode::UNPROCESSABLE_ENTITY, "not_snoozable", &message),
+        Refusal::NoRecord => error(
+            StatusCode::CONFLICT,
+            "no_caregiver_record",
+            "your caregiver account is not set up for settings yet; ask the service that registered you",
+        ),
         Refusal::TooLarge => error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
@@ -616,9 +733,69 @@ mod tests {
         assert_eq!(Route::of("/prod/v1/wearers/w-1/"), Some(Route::Wearer("w-1")));
         assert_eq!(Route::of("/v1/wearers/w-1/alerts"), Some(Route::Alerts("w-1")));
         assert_eq!(Route::of("/v1/alerts/a1/acknowledge"), Some(Route::Acknowledge("a1")));
+        assert_eq!(Route::of("/v1/wearers/w-1/days"), Some(Route::Days("w-1")));
+        assert_eq!(Route::of("/v1/wearers/w-1/daily"), Some(Route::Daily("w-1")));
+        assert_eq!(Route::Daily("w-1").method(), Method::PUT);
         assert_eq!(Route::of("/v1/alerts/a1"), None);
         assert_eq!(Route::of("/v1/uploads"), None);
         assert_eq!(Route::of("/wearers"), None);
+    }
+
+    fn date(text: &str) -> NaiveDate {
+        text.parse().unwrap()
+    }
+
+    /// The fields of a refused request.
+    fn fields(refusal: Refusal) -> Vec<String> {
+        match refusal {
+            Refusal::Invalid(_, errors) => errors.into_iter().map(|e| e.field).collect(),
+            other => panic!("not a 400: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_day_range_defaults_to_the_two_weeks_up_to_yesterday() {
+        let yesterday = date("2026-12-02");
+        let range = |from, to| day_range(from, to, yesterday).map_err(fields);
+        assert_eq!(range(None, None).unwrap(), (date("2026-11-19"), yesterday));
+        assert_eq!(range(None, Some("2026-03-31")).unwrap(), (date("2026-03-18"), date("2026-03-31")));
+        assert_eq!(range(Some("2026-11-30"), None).unwrap(), (date("2026-11-30"), yesterday));
+        assert_eq!(range(Some("2026-11-30"), Some("2026-11-30")).unwrap(), (date("2026-11-30"), date("2026-11-30")));
+        // Across a year, the longest range: 92 days, both ends included.
+        assert_eq!(range(Some("2026-11-01"), Some("2027-01-31")).unwrap(), (date("2026-11-01"), date("2027-01-31")));
+    }
+
+    #[test]
+    fn a_bad_day_range_names_each_field() {
+        let yesterday = date("2026-12-02");
+        let range = |from, to| day_range(from, to, yesterday).map_err(fields);
+        for bad in ["2026-11-31", "2026-1-01", "22/11/2026", "2026-11-01T00:00:00Z", "", "yesterday"] {
+            assert_eq!(range(Some(bad), None).unwrap_err(), ["from"], "{bad:?}");
+        }
+        assert_eq!(range(Some("x"), Some("2026-13-01")).unwrap_err(), ["from", "to"]);
+        assert_eq!(range(Some("2026-11-05"), Some("2026-11-04")).unwrap_err(), ["to"]);
+        assert_eq!(range(Some("2026-12-03"), None).unwrap_err(), ["from"], "after the default end");
+        assert_eq!(range(Some("2026-11-01"), Some("2027-02-01")).unwrap_err(), ["to"], "93 days");
+        assert_eq!(range(Some("2026-01-01"), None).unwrap_err(), ["from"], "over 92 days to yesterday");
+    }
+
+    #[test]
+    fn the_daily_time_is_hh_mm_or_null() {
+        let at = |body: Value| daily_at(&body).map_err(fields);
+        assert_eq!(at(json!({"at": "08:30"})).unwrap(), NaiveTime::from_hms_opt(8, 30, 0));
+        assert_eq!(at(json!({"at": "00:00"})).unwrap(), NaiveTime::from_hms_opt(0, 0, 0));
+        assert_eq!(at(json!({"at": null})).unwrap(), None);
+        for bad in [
+            json!({}),
+            json!({"at": "8:30"}),
+            json!({"at": "24:00"}),
+            json!({"at": "08:30:00"}),
+            json!({"at": 830}),
+            json!({"at": "08h30"}),
+            json!({"time": "08:30"}),
+        ] {
+            assert_eq!(at(bad.clone()).unwrap_err(), ["at"], "{bad}");
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! care-api: the caregivers' side of Vigil. Their wearers' status, alerts with
-//! acknowledge / resolve, snoozes, vitals series and metrics over a window,
-//! every route authorized by the caregiver's link in the wearer's profile. See
+//! acknowledge / resolve, snoozes, vitals series and metrics over a window, the
+//! wearers' days and the caregiver's daily message, every route authorized by the caregiver's link in the wearer's profile. See
 //! `docs/care-api.yaml` for the contract.
 
 pub mod config;
@@ -14,6 +14,7 @@ use aws_config::SdkConfig;
 use vigil_alerting::aws::AwsCuratedAlerts;
 use vigil_aws::alerts::DynamoAlertStore;
 use vigil_aws::care::DynamoCareStore;
+use vigil_aws::days::{DEFAULT_TTL_DAYS, DynamoDays};
 use vigil_aws::secrets::SecretError;
 use vigil_aws::shadow::DynamoShadowStore;
 use vigil_aws::vitals::DynamoVitalsStore;
@@ -35,7 +36,9 @@ pub async fn build(src: &impl Source, sdk: &SdkConfig) -> Result<AwsCare, Secret
             links: DynamoCaregiverLinks::new(dynamodb.clone(), &config.links_table),
             alerts: DynamoAlertStore::new(dynamodb.clone(), &config.alerts_table),
             shadows: DynamoShadowStore::new(dynamodb.clone(), &config.shadow_table),
-            vitals: DynamoVitalsStore::new(dynamodb, &config.vitals_table),
+            vitals: DynamoVitalsStore::new(dynamodb.clone(), &config.vitals_table),
+            // Read only here: the retention is the daily function's to apply.
+            days: DynamoDays::new(dynamodb, &config.days_table, DEFAULT_TTL_DAYS),
         },
         lifecycle,
         budget: config.budget,

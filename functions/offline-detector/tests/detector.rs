@@ -32,6 +32,7 @@ fn profile(id: &str, phone: &str) -> WearerProfile {
             phone: Some(phone.into()),
             push_endpoint: None,
             quiet_hours: None,
+            daily_at: None,
         }],
     }
 }

@@ -35,6 +35,7 @@ fn caregiver(id: &str, level: u8, phone: &str) -> Caregiver {
             end: NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
             time_zone: "Europe/Madrid".into(),
         }),
+        daily_at: None,
     }
 }
 

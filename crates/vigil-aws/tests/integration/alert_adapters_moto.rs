@@ -108,6 +108,7 @@ async fn a_profile_round_trips() {
                     end: NaiveTime::from_hms_opt(7, 0, 0).unwrap(),
                     time_zone: "Europe/Madrid".into(),
                 }),
+                daily_at: None,
             },
             Caregiver {
                 sub: None,
@@ -118,6 +119,7 @@ async fn a_profile_round_trips() {
                 phone: None,
                 push_endpoint: Some("arn:aws:sns:us-east-1:123456789012:endpoint/GCM/vigil/abc".into()),
                 quiet_hours: None,
+                daily_at: None,
             },
         ],
     };

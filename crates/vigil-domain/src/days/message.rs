@@ -25,8 +25,9 @@ use chrono_tz::Tz;
 use super::baseline::{Feature, Trend, Usual};
 use super::summary::{DaySummary, day_of};
 use crate::alerts::Language;
+use crate::alerts::message::Message;
 use crate::alerts::message::fit_name;
-use crate::care::{QuietHours, WearerProfile};
+use crate::care::{Caregiver, Channel, Delivery, Notice, QuietHours, WearerProfile};
 use crate::sms::fits;
 
 /// Most SMS segments a daily message costs.
@@ -279,6 +280,41 @@ pub fn due(
 /// within a wearer's profile only, hence the wearer.
 pub fn daily_key(wearer_id: &str, date: NaiveDate, caregiver_id: &str) -> String {
     format!("daily#{wearer_id}#{date}#{caregiver_id}")
+}
+
+/// The daily message `text` about `wearer_id`'s day `date` to `caregiver`, by push
+/// when they have a push endpoint, else by SMS; `None` when they have neither.
+/// Its [`Delivery::key`] is [`daily_key`], so it goes out once per day and
+/// caregiver however often it is planned.
+pub fn daily_delivery(wearer_id: &str, date: NaiveDate, caregiver: &Caregiver, text: String) -> Option<Delivery> {
+    let (channel, address) = match (&caregiver.push_endpoint, &caregiver.phone) {
+        (Some(endpoint), _) => (Channel::Push, endpoint),
+        (None, Some(phone)) => (Channel::Sms, phone),
+        (None, None) => return None,
+    };
+    let id = format!("daily#{wearer_id}#{date}");
+    let title = match caregiver.language {
+        Language::En => "Vigil: yesterday",
+        Language::Es => "Vigil: ayer",
+        Language::PtBr => "Vigil: ontem",
+    };
+    Some(Delivery {
+        alert_id: id.clone(),
+        caregiver_id: caregiver.id.clone(),
+        channel,
+        address: address.clone(),
+        message: Message {
+            alert_id: id,
+            sms: text.clone(),
+            push_title: title.to_owned(),
+            push_body: text,
+            voice: String::new(),
+            language: caregiver.language,
+        },
+        not_before: None,
+        step: None,
+        notice: Some(Notice::Daily),
+    })
 }
 
 /// When a message that must not go out at night may go, if `now` is night for

@@ -20,7 +20,7 @@ pub use baseline::{
     BASELINE_DAYS, Baseline, Feature, MIN_BASELINE_DAYS, RECENT_DAYS_LEFT_OUT, Trend, Usual, baseline,
     continues_episode, new_trends, trend_alert, trends, z,
 };
-pub use message::{daily_key, daily_message, due, night_hold};
+pub use message::{daily_delivery, daily_key, daily_message, due, night_hold};
 pub use summary::{DayAlert, DaySummary, SUMMARY_VERSION, day_of, local_day, summarize};
 
 #[cfg(test)]

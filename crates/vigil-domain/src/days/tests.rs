@@ -636,6 +636,7 @@ fn profile(quiet_hours: Option<QuietHours>) -> WearerProfile {
             phone: Some("+34600000001".into()),
             push_endpoint: Some("arn:push:1".into()),
             quiet_hours,
+            daily_at: None,
         }],
         snoozes: Default::default(),
         escalation: Default::default(),

@@ -3,11 +3,12 @@
 
 use std::future::Future;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 
 use super::StoreError;
 use crate::alerts::RuleKind;
-use crate::care::{Snooze, WearerProfile};
+use crate::care::{Caregiver, Snooze, WearerProfile};
+use crate::days::DaySummary;
 use crate::lifecycle::{AlertRecord, AlertStatus, Transition};
 use crate::vitals::{Shadow, VitalsItem, Window};
 
@@ -100,6 +101,24 @@ pub trait CareStore {
         wearer_id: &str,
         window: &Window,
     ) -> impl Future<Output = Result<Vec<VitalsItem>, StoreError>> + Send;
+
+    /// The wearer's stored days from `from` to `to`, both included, oldest first
+    /// (see [`super::DaysStore::days`]).
+    fn days(
+        &self,
+        wearer_id: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> impl Future<Output = Result<Vec<DaySummary>, StoreError>> + Send;
+
+    /// Sets (`Some`) or clears (`None`) when the caregiver wants the daily message
+    /// ([`Caregiver::daily_at`]) on their one record, shared by every wearer they
+    /// care for, and returns the record as stored; `None` if they have no record.
+    fn set_daily_at(
+        &self,
+        caregiver_id: &str,
+        at: Option<NaiveTime>,
+    ) -> impl Future<Output = Result<Option<Caregiver>, StoreError>> + Send;
 }
 
 /// Where an alert's lifecycle goes besides the alerts table: the warehouse's

@@ -9,6 +9,7 @@
 //! | `devices`    | [`DeviceDirectory`]: the device registry                              |
 //! | `alerts`     | [`WearerDirectory`], [`StateStore`], [`AlertStore`], [`DeliveryLog`], [`Notifier`] |
 //! | `care`       | [`CareStore`], [`LifecycleSink`]: the caregivers' API |
+//! | `days`       | [`DaysStore`], [`DayInputs`]: each wearer's daily picture             |
 //! | `quarantine` | [`Quarantine`]: stream records that can never be processed            |
 //! | `lake`       | [`ObjectStore`], [`CuratedFileRegistry`]: the data lake               |
 //! | `vitals`     | [`VitalsStore`], [`ShadowStore`]: what vitals-writer keeps            |
@@ -20,6 +21,7 @@
 
 mod alerts;
 mod care;
+mod days;
 mod devices;
 mod lake;
 mod quarantine;
@@ -31,6 +33,7 @@ pub use alerts::{
     AlertStore, Claim, DeliveryLog, Notifier, NotifyError, REFUSED, StateStore, TextLog, Texted, WearerDirectory,
 };
 pub use care::{AlertCursor, AlertPage, AlertQuery, CareStore, LifecycleSink};
+pub use days::{DayInputs, DaysStore};
 pub use devices::{DeviceDirectory, DirectoryError};
 pub use lake::{CuratedFile, CuratedFileRegistry, FileKind, ObjectStore, STATUS_PENDING};
 pub use quarantine::{PoisonRecord, Quarantine};

@@ -32,7 +32,7 @@ pub const SIZE_TARGET_BYTES: u64 = 8 * 1024 * 1024;
 /// The order the functions are started in: the warehouse loader first, while nothing is
 /// pending (moto does not serve the Redshift Data API), the alert path before the links
 /// and replies that need its alert and SMS.
-pub const ORDER: [&str; 9] = [
+pub const ORDER: [&str; 10] = [
     "warehouse-loader",
     "ingest-api",
     "alert-processor",
@@ -40,6 +40,7 @@ pub const ORDER: [&str; 9] = [
     "vitals-writer",
     "care-api",
     "offline-detector",
+    "daily-summary",
     "ack-link",
     "sms-reply",
 ];
@@ -61,7 +62,7 @@ pub struct Args {
     /// Cold starts per function.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub runs: u32,
-    /// Only this function (repeat for several); default: all nine.
+    /// Only this function (repeat for several); default: all ten.
     #[arg(long = "function")]
     pub functions: Vec<String>,
     /// Also write every run's figures here, as JSON.
@@ -118,6 +119,7 @@ pub fn first_invocation(function: &str) -> Option<FirstInvocation> {
             event!("kinesis-readings.json", Expect::NoBatchFailures)
         }
         "offline-detector" => event!("scheduled-offline-detector.json", Expect::Answer),
+        "daily-summary" => event!("scheduled-daily-summary.json", Expect::Answer),
         "warehouse-loader" => event!(
             "scheduled-warehouse-loader.json",
             Expect::InitOnly(

@@ -88,6 +88,17 @@ pub struct Inputs {
     pub stream_retention_hours: f64,
     pub offline_detector_ms_per_run: f64,
     pub offline_detector_every_min: f64,
+    /// daily-summary: how often it runs, the billed ms of one wearer's day (two vitals
+    /// Queries of a day's items, the summary, the writes) and of one wearer's hourly
+    /// check (one small Query); it works on 8 wearers at once.
+    pub daily_every_min: f64,
+    pub daily_ms_per_wearer_day: f64,
+    pub daily_ms_per_check: f64,
+    /// Stored bytes of one day item, and days kept (`DAYS_TTL_DAYS`).
+    pub day_item_bytes: f64,
+    pub days_ttl_days: f64,
+    /// Caregivers per wearer who opted in to the daily message (push).
+    pub daily_messages_per_wearer_day: f64,
     pub detector_queries_per_run: f64,
     pub warehouse_load_every_min: f64,
     /// Seconds Redshift works on one load (the loader's Lambda waits as long).
@@ -154,11 +165,15 @@ impl Inputs {
                 match name {
                     "offline-detector" => inputs.offline_detector_every_min = every,
                     "warehouse-loader" => inputs.warehouse_load_every_min = every,
+                    "daily-summary" => inputs.daily_every_min = every,
                     _ => {}
                 }
             }
             if let Some(days) = d.environment.get("VITALS_TTL_DAYS").and_then(|v| v.default.as_deref()) {
                 inputs.vitals_ttl_days = days.parse().unwrap_or(inputs.vitals_ttl_days);
+            }
+            if let Some(days) = d.environment.get("DAYS_TTL_DAYS").and_then(|v| v.default.as_deref()) {
+                inputs.days_ttl_days = days.parse().unwrap_or(inputs.days_ttl_days);
             }
             if let Some(days) = d.environment.get("ALERTS_TTL_DAYS").and_then(|v| v.default.as_deref()) {
                 inputs.alerts_ttl_days = days.parse().unwrap_or(inputs.alerts_ttl_days);
@@ -205,6 +220,12 @@ impl Inputs {
             stream_retention_hours: 168.0,
             offline_detector_ms_per_run: 500.0,
             offline_detector_every_min: 1.0,
+            daily_every_min: 60.0,
+            daily_ms_per_wearer_day: 200.0,
+            daily_ms_per_check: 10.0,
+            day_item_bytes: 330.0,
+            days_ttl_days: 90.0,
+            daily_messages_per_wearer_day: 1.0,
             detector_queries_per_run: 16.0,
             warehouse_load_every_min: 15.0,
             warehouse_load_s: 60.0,
@@ -296,6 +317,7 @@ impl Inputs {
             ("shard_utilisation", self.shard_utilisation),
             ("offline_detector_every_min", self.offline_detector_every_min),
             ("warehouse_load_every_min", self.warehouse_load_every_min),
+            ("daily_every_min", self.daily_every_min),
         ];
         for (name, value) in positive {
             if !(value.is_finite() && value > 0.0) {
@@ -512,8 +534,61 @@ pub fn vigil(i: &Inputs, p: &Prices) -> Bill {
         bill.add("Kinesis", format!("enhanced fan-out data: {} GB", count(gb)), gb * p.kinesis_efo_gb);
     }
     invocations += the_rest(&mut bill, i, p, true);
+    invocations += daily(&mut bill, i, p);
     cloudwatch(&mut bill, i, p, invocations);
     bill
+}
+
+/// daily-summary (Vigil only: the seed design had no daily picture): its runs, the
+/// reads of each wearer's hourly check and day, the days it stores and their files,
+/// and the daily messages by push. Returns its invocations.
+fn daily(bill: &mut Bill, i: &Inputs, p: &Prices) -> f64 {
+    let runs = HOURS_PER_MONTH * 60.0 / i.daily_every_min;
+    let checks_per_day = 24.0 * 60.0 / i.daily_every_min;
+    let wearer_days = i.wearers * DAYS_PER_MONTH;
+    let billed_ms = wearer_days * (i.daily_ms_per_wearer_day + checks_per_day * i.daily_ms_per_check) / 8.0;
+    bill.add(
+        "Lambda",
+        format!("daily-summary: every {} min, {} ms a wearer's day", i.daily_every_min, i.daily_ms_per_wearer_day),
+        lambda_usd(runs, billed_ms / runs, i.memory_gb("daily-summary"), p),
+    );
+    // Eventually consistent reads: half a unit per 4 KB.
+    let half_units = |bytes: f64| 0.5 * (bytes / READ_UNIT_BYTES).ceil().max(1.0);
+    let items_per_day = 86_400.0 / i.upload_every_s * i.vitals_items_per_upload;
+    let per_wearer_day = checks_per_day * 0.5 // is the day stored?
+        + 2.0 * half_units(items_per_day * (i.vitals_item_bytes + ITEM_OVERHEAD_BYTES)) // the day and the one before
+        + half_units(60.0 * i.day_item_bytes) // the history for baselines and the message
+        + checks_per_day * (half_units(i.profile_item_bytes) + 0.5); // the Scan, and the caregivers' records
+    let rru = if i.dynamodb_provisioned {
+        p.dynamodb_provisioned_rcu_hour / 3600.0 / PROVISIONED_UTILISATION
+    } else {
+        p.dynamodb_on_demand_read_unit
+    };
+    let wru = if i.dynamodb_provisioned {
+        p.dynamodb_provisioned_wcu_hour / 3600.0 / PROVISIONED_UTILISATION
+    } else {
+        p.dynamodb_on_demand_write_unit
+    };
+    bill.add(
+        "DynamoDB",
+        format!("reads: daily-summary, {} units a wearer's day", count(per_wearer_day)),
+        wearer_days * per_wearer_day * rru,
+    );
+    let messages = wearer_days * i.daily_messages_per_wearer_day;
+    // A day and the one before recomputed (half the time changed), a message's claim and send.
+    let writes = wearer_days * 1.5 * (i.day_item_bytes / WRITE_UNIT_BYTES).ceil() + messages * 2.0;
+    bill.add("DynamoDB", "writes: days, daily message claims", writes * wru);
+    let stored_gb = i.wearers * i.days_ttl_days * (i.day_item_bytes + ITEM_OVERHEAD_BYTES) / GB;
+    bill.add(
+        "DynamoDB",
+        format!("storage: days, {} GB ({} days)", count(stored_gb), i.days_ttl_days),
+        stored_gb * (p.dynamodb_storage_gb_month + p.dynamodb_pitr_gb_month),
+    );
+    // One file per local date (two: the day and the one before) and chunk of 256 wearers, each run.
+    let files = runs * 2.0 * (i.wearers / checks_per_day / 256.0).ceil();
+    bill.add("S3", format!("PUT: {} curated day files", count(files)), files * (p.s3_put + 2.0 * wru));
+    bill.add("SNS", "mobile push: daily messages", messages * p.sns_mobile_push);
+    runs
 }
 
 fn fan_out_functions(i: &Inputs) -> Vec<&'static str> {

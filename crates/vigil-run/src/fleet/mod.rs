@@ -83,6 +83,7 @@
 //! `cargo test --release -p vigil-run --test fleet -- --ignored --nocapture generation_speed`;
 //! a debug build takes about ten times that.
 
+pub mod days;
 mod people;
 mod plan;
 mod rng;

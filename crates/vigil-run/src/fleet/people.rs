@@ -128,6 +128,8 @@ pub(crate) fn person(index: usize, rng: &mut Rng, next_caregiver: &mut usize, ca
                     end: NaiveTime::from_hms_opt(7, 0, 0).unwrap_or(NaiveTime::MIN),
                     time_zone: zone.tz.to_owned(),
                 }),
+                // Opted out of the daily message; `vigil run --days` opts some in.
+                daily_at: None,
             }
         })
         .collect();

@@ -171,7 +171,7 @@ fn block_activity(plan: &WearerPlan, t: DateTime<Utc>) -> Activity {
     }
 }
 
-fn sleep_stage(minutes_since_bed: u32) -> SleepStage {
+pub(crate) fn sleep_stage(minutes_since_bed: u32) -> SleepStage {
     match minutes_since_bed % 90 {
         0..10 => SleepStage::Light,
         10..40 => SleepStage::Deep,

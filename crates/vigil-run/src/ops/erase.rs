@@ -66,6 +66,8 @@ pub struct Stores {
     pub shadow_table: String,
     #[arg(long, env = "VITALS_TABLE", default_value = "vigil-vitals")]
     pub vitals_table: String,
+    #[arg(long, env = "DAYS_TABLE", default_value = "vigil-days")]
+    pub days_table: String,
     #[arg(long, env = "ALERTS_TABLE", default_value = "vigil-alerts")]
     pub alerts_table: String,
     #[arg(long, env = "DELIVERIES_TABLE", default_value = "vigil-deliveries")]
@@ -88,6 +90,7 @@ impl Stores {
             state_table: r.state_table.clone(),
             shadow_table: r.shadow_table.clone(),
             vitals_table: r.vitals_table.clone(),
+            days_table: r.days_table.clone(),
             alerts_table: r.alerts_table.clone(),
             deliveries_table: r.deliveries_table.clone(),
             curated_files_table: r.curated_files_table.clone(),
@@ -97,7 +100,7 @@ impl Stores {
     }
 
     /// (store name in the receipt, table), in the order they are cleaned.
-    fn tables(&self) -> [(&'static str, &str); 9] {
+    fn tables(&self) -> [(&'static str, &str); 10] {
         [
             ("devices", &self.devices_table),
             ("wearers", &self.wearers_table),
@@ -105,6 +108,7 @@ impl Stores {
             ("rule_state", &self.state_table),
             ("shadow", &self.shadow_table),
             ("vitals", &self.vitals_table),
+            ("days", &self.days_table),
             ("alerts", &self.alerts_table),
             ("deliveries", &self.deliveries_table),
             ("curated_files", &self.curated_files_table),

@@ -65,6 +65,7 @@ fn caregiver(id: &str, sub: &str, name: &str) -> Caregiver {
         phone: None,
         push_endpoint: None,
         quiet_hours: None,
+        daily_at: None,
     }
 }
 
@@ -148,6 +149,8 @@ async fn every_route_answers_only_its_caregivers_and_the_same_404_otherwise() {
         ("GET", format!("/v1/wearers/{{id}}/vitals{vitals}"), None, true),
         ("POST", "/v1/wearers/{id}/metrics".into(), Some(metrics), true),
         ("POST", "/v1/wearers/{id}/snooze".into(), Some(json!({"rule": "inactivity", "minutes": 30})), true),
+        ("GET", "/v1/wearers/{id}/days?from=2026-11-01&to=2026-11-30".into(), None, true),
+        ("PUT", "/v1/wearers/{id}/daily".into(), Some(json!({"at": "08:30"})), true),
         ("POST", "/v1/alerts/{id}/acknowledge".into(), None, false),
         ("POST", "/v1/alerts/{id}/resolve".into(), Some(json!({"outcome": "ok"})), false),
     ];

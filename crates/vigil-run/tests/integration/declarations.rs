@@ -59,6 +59,7 @@ pub(crate) async fn build(name: &str, src: &impl Source, sdk: &aws_config::SdkCo
         "raw-archiver" => raw_archiver::build(src, sdk).await.map(drop).map_err(|x| e(&x)),
         "vitals-writer" => vitals_writer::build(src, sdk).await.map(drop).map_err(|x| e(&x)),
         "warehouse-loader" => warehouse_loader::build(src, sdk).await.map(drop).map_err(|x| e(&x)),
+        "daily-summary" => daily_summary::build(src, sdk).await.map(drop).map_err(|x| e(&x)),
         other => panic!("{other} has no build here: add it"),
     }
 }
@@ -75,6 +76,9 @@ fn settings(name: &str, src: &Recorded) -> String {
         "raw-archiver" => format!("{:?}", raw_archiver::config::Config::from_source(src)),
         "vitals-writer" => format!("{:?}", vitals_writer::VitalsConfig::from_source(src)),
         "warehouse-loader" => format!("{:?}", warehouse_loader::Config::from_source(src)),
+        "daily-summary" => {
+            format!("{:?} {:?}", AlertPathConfig::from_source(src), daily_summary::DailyConfig::from_source(src))
+        }
         other => panic!("{other} has no settings here: add it"),
     }
 }

@@ -126,6 +126,9 @@ async fn seeded(with_warehouse: bool) -> Seeded {
             assert!(failures.batch_item_failures.is_empty(), "{name} failed records");
         }
     }
+    // Each wearer's days (the one with readings among them), by the daily job two days on.
+    let days = functions.daily_summary.process_within(now + TimeDelta::days(2), None).await.0.unwrap();
+    assert_eq!(days.wearers_done, 3, "{days:?}");
     let warehouse_url = if with_warehouse {
         let admin = std::env::var("VIGIL_PG_URL")
             .expect("VIGIL_PG_URL is not set: `bash scripts/pg.sh start` and `eval \"$(bash scripts/pg.sh env)\"`");
@@ -178,13 +181,14 @@ async fn counts(s: &Seeded) -> BTreeMap<(&'static str, String), u64> {
     out
 }
 
-const STORES: [&str; 14] = [
+const STORES: [&str; 15] = [
     "devices",
     "wearers",
     "caregiver_links",
     "rule_state",
     "shadow",
     "vitals",
+    "days",
     "alerts",
     "deliveries",
     "curated_files",

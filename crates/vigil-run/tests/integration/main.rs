@@ -9,6 +9,7 @@ mod canary;
 mod care;
 mod chaos;
 mod cost;
+mod days;
 mod declarations;
 mod erase;
 mod fleet;

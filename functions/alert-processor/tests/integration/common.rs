@@ -32,6 +32,7 @@ pub fn sms_only(wearer: &str) -> WearerProfile {
             phone: Some(PHONE.into()),
             push_endpoint: None,
             quiet_hours: None,
+            daily_at: None,
         }],
     }
 }

@@ -33,6 +33,7 @@ fn profile(wearer: &str) -> WearerProfile {
                 phone: Some("+34600000001".into()),
                 push_endpoint: Some("arn:aws:sns:eu-west-1:123456789012:endpoint/GCM/vigil/abc".into()),
                 quiet_hours: None,
+                daily_at: None,
             },
             Caregiver {
                 sub: None,
@@ -47,6 +48,7 @@ fn profile(wearer: &str) -> WearerProfile {
                     end: NaiveTime::from_hms_opt(7, 0, 0).unwrap(),
                     time_zone: "Europe/London".into(),
                 }),
+                daily_at: None,
             },
         ],
     }

@@ -62,6 +62,7 @@ async fn setup() -> Setup {
                 phone: Some(phones[0].clone()),
                 push_endpoint: None,
                 quiet_hours: None,
+                daily_at: None,
             },
             Caregiver {
                 sub: None,
@@ -72,6 +73,7 @@ async fn setup() -> Setup {
                 phone: Some(phones[1].clone()),
                 push_endpoint: None,
                 quiet_hours: None,
+                daily_at: None,
             },
             // Told only when nobody acknowledges (an escalation step at 3 minutes).
             Caregiver {
@@ -83,6 +85,7 @@ async fn setup() -> Setup {
                 phone: Some(phones[2].clone()),
                 push_endpoint: None,
                 quiet_hours: None,
+                daily_at: None,
             },
         ],
     };

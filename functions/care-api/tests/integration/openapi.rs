@@ -8,12 +8,14 @@ use std::time::Duration;
 
 use care_api::Care;
 use care_api::handler::{
-    DEFAULT_PAGE, MAX_BODY_BYTES, MAX_PAGE, RETRY_AFTER_SECS, STATUS_LOOKBACK_DAYS, STATUS_MAX_ALERTS,
+    DEFAULT_DAYS, DEFAULT_PAGE, MAX_BODY_BYTES, MAX_DAYS, MAX_PAGE, RETRY_AFTER_SECS, STATUS_LOOKBACK_DAYS,
+    STATUS_MAX_ALERTS,
 };
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde_json::{Value, json};
 use vigil_domain::alerts::{Alert, AlertId, RuleKind, Severity};
-use vigil_domain::care::{MAX_SNOOZE_MINUTES, Snooze, WearerProfile};
+use vigil_domain::care::{Caregiver, MAX_SNOOZE_MINUTES, Snooze, WearerProfile};
+use vigil_domain::days::DaySummary;
 use vigil_domain::lifecycle::{AlertRecord, AlertStatus, MAX_NOTE_CHARS, Outcome, Transition, Via};
 use vigil_domain::ports::{AlertPage, AlertQuery, CareStore, LifecycleSink, StoreError};
 use vigil_domain::reading::{Activity, Location, SleepStage};
@@ -211,7 +213,21 @@ fn the_documented_limits_are_the_handlers() {
             .contains(&format!("at most {MAX_WINDOW_DAYS} days"))
     );
 
-    // Every route: a 503 with its Retry-After; every POST: a 413 at the body limit.
+    let days = &spec["paths"]["/v1/wearers/{wearer_id}/days"]["get"];
+    assert!(text(&days["description"]).contains(&format!("at most {MAX_DAYS} days per request")));
+    assert!(
+        text(&days["description"])
+            .contains(&format!("{} days before `to` ({DEFAULT_DAYS} days in all)", DEFAULT_DAYS - 1))
+    );
+    assert!(
+        text(&parameter(&spec, days, "from")["description"])
+            .contains(&format!("Default {} days before `to`", DEFAULT_DAYS - 1))
+    );
+    assert!(text(&parameter(&spec, days, "to")["description"]).contains(&format!("at most {MAX_DAYS} days from it")));
+    assert!(text(&days["responses"]["400"]["description"]).contains(&format!("longer than {MAX_DAYS} days")));
+    assert_eq!(schema(&spec, "DayList")["properties"]["days"]["maxItems"], json!(MAX_DAYS));
+
+    // Every route: a 503 with its Retry-After; every POST and PUT: a 413 at the body limit.
     let too_large = format!("larger than {} KiB ({} bytes)", MAX_BODY_BYTES / 1024, grouped(MAX_BODY_BYTES));
     for (route, operation) in operations(&spec) {
         let responses = &operation["responses"];
@@ -219,7 +235,7 @@ fn the_documented_limits_are_the_handlers() {
         let documented_413 = &responses["413"];
         assert_eq!(
             documented_413.is_object(),
-            route.starts_with("POST "),
+            route.starts_with("POST ") || route.starts_with("PUT "),
             "{route} documents a 413 iff it takes a body"
         );
         if documented_413.is_object() {
@@ -309,11 +325,12 @@ fn the_alert_schema_has_exactly_the_keys_of_an_alert() {
     assert_eq!(view["resolved"]["by"], json!({"caregiver_id": "vigil", "name": "Vigil"}));
 }
 
-/// One wearer (events/wearer-profile.json) with a shadow and two unresolved alerts.
+/// One wearer (events/wearer-profile.json) with a shadow, two unresolved alerts and two days.
 struct Memory {
     profile: WearerProfile,
     shadow: Shadow,
     alerts: Vec<AlertRecord>,
+    days: Vec<DaySummary>,
 }
 
 impl CareStore for Memory {
@@ -349,6 +366,15 @@ impl CareStore for Memory {
     async fn vitals(&self, _: &str, _: &Window) -> Result<Vec<VitalsItem>, StoreError> {
         Ok(Vec::new())
     }
+
+    async fn days(&self, _: &str, from: NaiveDate, to: NaiveDate) -> Result<Vec<DaySummary>, StoreError> {
+        Ok(self.days.iter().filter(|d| (from..=to).contains(&d.date)).cloned().collect())
+    }
+
+    async fn set_daily_at(&self, caregiver_id: &str, at: Option<NaiveTime>) -> Result<Option<Caregiver>, StoreError> {
+        let record = self.profile.caregiver(caregiver_id).cloned();
+        Ok(record.map(|c| Caregiver { daily_at: at, ..c }))
+    }
 }
 
 /// Where the lifecycle would go besides the alerts table: nowhere (these requests only read).
@@ -381,22 +407,52 @@ fn care() -> Care<Memory, NoSink> {
             sleep_stage: None,
         },
         alerts: vec![AlertRecord::open(alert(RuleKind::Sos, "2026-11-22T09:59:58Z"), false), acknowledged],
+        days: ["2026-11-20", "2026-11-21"].map(day).to_vec(),
     };
     Care { store, lifecycle: NoSink, budget: Duration::from_secs(1) }
 }
 
+/// A day of the wearer, with a night and without one (an alert acknowledged in 155 s).
+fn day(date: &str) -> DaySummary {
+    let night = date.ends_with("20");
+    DaySummary {
+        date: date.parse().unwrap(),
+        complete: night,
+        day_minutes: 1440,
+        worn_minutes: if night { 1362 } else { 610 },
+        sleep_minutes: if night { 430 } else { 0 },
+        wake_ups: if night { 2 } else { 0 },
+        restlessness: night.then_some(4.5),
+        steps: 4300,
+        active_minutes: 212,
+        resting_hr: Some(62.0),
+        lowest_spo2: Some(93),
+        alerts: u32::from(!night),
+        acked: u32::from(!night),
+        ack_median_secs: (!night).then_some(155),
+        version: vigil_domain::days::SUMMARY_VERSION,
+    }
+}
+
 /// `GET path` as the first caregiver of the profile, through API Gateway.
 async fn get(care: &Care<Memory, NoSink>, path: &str) -> Value {
+    call(care, "GET", path, None).await
+}
+
+/// `method path` with `body` as the first caregiver of the profile, through API Gateway.
+async fn call(care: &Care<Memory, NoSink>, method: &str, path: &str, body: Option<Value>) -> Value {
     let sub = profile().caregivers[0].sub.clone().unwrap();
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
     let event = json!({
         "version": "2.0",
         "routeKey": "$default",
         "rawPath": path,
-        "rawQueryString": "",
-        "headers": {"accept": "application/json"},
+        "rawQueryString": query,
+        "headers": {"accept": "application/json", "content-type": "application/json"},
+        "body": body.map(|b| b.to_string()),
         "requestContext": {
             "accountId": "000000000000", "apiId": "local", "domainName": "127.0.0.1", "domainPrefix": "local",
-            "http": {"method": "GET", "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"},
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"},
             "authorizer": {"jwt": {"claims": {"sub": sub}, "scopes": null}},
             "requestId": "test", "routeKey": "$default", "stage": "$default", "time": "", "timeEpoch": 0
         },
@@ -404,11 +460,11 @@ async fn get(care: &Care<Memory, NoSink>, path: &str) -> Value {
     });
     let request = lambda_http::request::from_str(&event.to_string()).unwrap();
     let (response, _) = care.process(request, t("2026-11-22T10:05:00Z")).await;
-    assert_eq!(response.status(), 200, "GET {path}");
+    assert_eq!(response.status(), 200, "{method} {path}");
     match response.body() {
         lambda_http::Body::Text(text) => serde_json::from_str(text).unwrap(),
         lambda_http::Body::Binary(bytes) => serde_json::from_slice(bytes).unwrap(),
-        other => panic!("GET {path}: no JSON body: {other:?}"),
+        other => panic!("{method} {path}: no JSON body: {other:?}"),
     }
 }
 
@@ -440,6 +496,22 @@ async fn the_wearer_schemas_have_exactly_the_keys_the_handler_answers_with() {
     assert_eq!(keys(&page), props("AlertPage"));
     assert_eq!(keys(&page), required("AlertPage"));
     assert_eq!(page["alerts"].as_array().unwrap().len(), 2);
+
+    let days = get(&care, "/v1/wearers/wearer-42/days?from=2026-11-20&to=2026-11-21").await;
+    assert_eq!(keys(&days), props("DayList"));
+    assert_eq!(keys(&days), required("DayList"));
+    assert_eq!(days["days"].as_array().unwrap().len(), 2);
+    for day in days["days"].as_array().unwrap() {
+        assert_eq!(keys(day), props("DaySummary"), "{day}");
+        assert_eq!(keys(day), required("DaySummary"), "every key is always there: {day}");
+    }
+
+    for at in [json!("08:30"), Value::Null] {
+        let setting = call(&care, "PUT", "/v1/wearers/wearer-42/daily", Some(json!({"at": at}))).await;
+        assert_eq!(keys(&setting), props("DailySetting"));
+        assert_eq!(keys(&setting), required("DailySetting"));
+        assert_eq!(setting["at"], at);
+    }
 }
 
 #[test]
@@ -488,4 +560,16 @@ fn the_response_examples_have_exactly_the_documented_keys() {
     page["alerts"].as_array().unwrap().iter().for_each(check_alert);
     check_alert(&ok("POST /v1/alerts/{alert_id}/acknowledge"));
     check_alert(&ok("POST /v1/alerts/{alert_id}/resolve"));
+
+    let days = ok("GET /v1/wearers/{wearer_id}/days");
+    assert_eq!(keys(&days), props("DayList"));
+    for day in days["days"].as_array().unwrap() {
+        assert_eq!(keys(day), props("DaySummary"), "{day}");
+        // The example is a day the domain can read.
+        serde_json::from_value::<DaySummary>(day.clone()).unwrap();
+    }
+    let daily = &spec["paths"]["/v1/wearers/{wearer_id}/daily"]["put"];
+    for (name, example) in daily["responses"]["200"]["content"]["application/json"]["examples"].as_object().unwrap() {
+        assert_eq!(keys(&example["value"]), props("DailySetting"), "{name}");
+    }
 }

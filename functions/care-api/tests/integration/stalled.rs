@@ -22,16 +22,25 @@ async fn stalled_stores_are_503_before_the_deadline() {
         ("ALERTS_TABLE", "alerts"),
         ("SHADOW_TABLE", "shadow"),
         ("VITALS_TABLE", "vitals"),
+        ("DAYS_TABLE", "days"),
         ("REQUEST_BUDGET_MS", "10000"),
     ];
     let care = care_api::build(&env, &sdk).await.unwrap();
-    for path in ["/v1/wearers", "/v1/wearers/wearer-1", "/v1/wearers/wearer-1/alerts"] {
+    let routes = [
+        ("GET", "/v1/wearers", None),
+        ("GET", "/v1/wearers/wearer-1", None),
+        ("GET", "/v1/wearers/wearer-1/alerts", None),
+        ("GET", "/v1/wearers/wearer-1/days", None),
+        ("PUT", "/v1/wearers/wearer-1/daily", Some(json!({"at": "08:30"}).to_string())),
+    ];
+    for (method, path, body) in routes {
         let event = json!({
             "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "",
-            "headers": {"accept": "application/json"},
+            "headers": {"accept": "application/json", "content-type": "application/json"},
+            "body": body,
             "requestContext": {
                 "accountId": "000000000000", "apiId": "local", "domainName": "127.0.0.1", "domainPrefix": "local",
-                "http": {"method": "GET", "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"},
+                "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"},
                 "authorizer": {"jwt": {"claims": {"sub": "caregiver-sub-1"}, "scopes": null}},
                 "requestId": "test", "routeKey": "$default", "stage": "$default", "time": "", "timeEpoch": 0
             },
@@ -43,11 +52,11 @@ async fn stalled_stores_are_503_before_the_deadline() {
         let started = Instant::now();
         let response = care.handle(request).await;
         let took = started.elapsed();
-        assert_eq!(response.status(), 503, "GET {path}");
+        assert_eq!(response.status(), 503, "{method} {path}");
         assert_eq!(response.headers()["retry-after"], "2");
         let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
         assert_eq!(body["error"], "unavailable", "{body}");
         assert!(body["message"].is_string());
-        assert!(took < TIMEOUT, "GET {path} answered after {took:?}, past the invocation's {TIMEOUT:?}");
+        assert!(took < TIMEOUT, "{method} {path} answered after {took:?}, past the invocation's {TIMEOUT:?}");
     }
 }

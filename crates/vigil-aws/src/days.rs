@@ -1,0 +1,141 @@
+//! Each wearer's daily picture: [`DynamoDays`].
+//!
+//! Item layout (table keyed by `wearer_id` S + `date` S, the wearer's local date
+//! `YYYY-MM-DD`): the [`DaySummary`] through serde_dynamo (its figures as numbers,
+//! so an operator can read them), and `expires_at` N (DynamoDB TTL: the date plus
+//! the retention days). Personal data: the table is encrypted with the vitals'
+//! key and nothing read from it is logged.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use vigil_domain::care::WearerProfile;
+use vigil_domain::days::DaySummary;
+use vigil_domain::lifecycle::AlertRecord;
+use vigil_domain::ports::{AlertQuery, DayInputs, DaysStore, StoreError};
+use vigil_domain::vitals::VitalsItem;
+
+use crate::alerts::DynamoAlertStore;
+use crate::dynamo::{malformed, store_error};
+use crate::vitals::DynamoVitalsStore;
+use crate::wearers::DynamoWearerDirectory;
+
+/// The partition key.
+pub const WEARER_ID: &str = "wearer_id";
+/// The sort key: the local date.
+pub const DATE: &str = "date";
+/// The TTL attribute.
+pub const EXPIRES_AT: &str = "expires_at";
+/// Default retention: a baseline looks back 56 days and an episode 60, so a day
+/// is kept 90.
+pub const DEFAULT_TTL_DAYS: u32 = 90;
+
+#[derive(Debug, Clone)]
+pub struct DynamoDays {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+    ttl_days: u32,
+}
+
+impl DynamoDays {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>, ttl_days: u32) -> Self {
+        Self { client, table: table.into(), ttl_days }
+    }
+
+    /// The table's name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    fn expires_at(&self, date: NaiveDate) -> i64 {
+        let end = date.checked_add_days(Days::new(u64::from(self.ttl_days))).unwrap_or(NaiveDate::MAX);
+        end.and_hms_opt(0, 0, 0).map_or(i64::MAX, |t| t.and_utc().timestamp())
+    }
+}
+
+impl DaysStore for DynamoDays {
+    async fn put_day(&self, wearer_id: &str, day: &DaySummary) -> Result<(), StoreError> {
+        let mut item: std::collections::HashMap<String, AttributeValue> =
+            serde_dynamo::to_item(day).map_err(|_| malformed("PutItem", &self.table, "day"))?;
+        item.insert(WEARER_ID.into(), AttributeValue::S(wearer_id.to_owned()));
+        item.insert(EXPIRES_AT.into(), AttributeValue::N(self.expires_at(day.date).to_string()));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| store_error("PutItem", &self.table, e))?;
+        Ok(())
+    }
+
+    async fn days(&self, wearer_id: &str, from: NaiveDate, to: NaiveDate) -> Result<Vec<DaySummary>, StoreError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#w = :w AND #d BETWEEN :from AND :to")
+            .expression_attribute_names("#w", WEARER_ID)
+            .expression_attribute_names("#d", DATE)
+            .expression_attribute_values(":w", AttributeValue::S(wearer_id.to_owned()))
+            .expression_attribute_values(":from", AttributeValue::S(from.to_string()))
+            .expression_attribute_values(":to", AttributeValue::S(to.to_string()))
+            .into_paginator()
+            .items()
+            .send();
+        let mut days = Vec::new();
+        while let Some(item) = pages.next().await {
+            let mut item = item.map_err(|e| store_error("Query", &self.table, e))?;
+            item.remove(WEARER_ID);
+            item.remove(EXPIRES_AT);
+            days.push(serde_dynamo::from_item(item).map_err(|_| malformed("Query", &self.table, "day"))?);
+        }
+        Ok(days)
+    }
+}
+
+/// What the daily job reads, from the tables the other functions write: the
+/// wearers (a Scan, with their caregivers), the vitals items and the alerts (the
+/// alerts-by-wearer index).
+#[derive(Debug, Clone)]
+pub struct DynamoDayInputs {
+    pub wearers: DynamoWearerDirectory,
+    pub vitals: DynamoVitalsStore,
+    pub alerts: DynamoAlertStore,
+}
+
+/// Alerts read per Query page (a wearer has a few a day).
+const ALERTS_PAGE: usize = 100;
+
+impl DayInputs for DynamoDayInputs {
+    async fn wearers(&self) -> Result<Vec<WearerProfile>, StoreError> {
+        self.wearers.list().await
+    }
+
+    async fn minutes(
+        &self,
+        wearer_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<VitalsItem>, StoreError> {
+        let last = to - chrono::Duration::nanoseconds(1);
+        self.vitals.query_minutes(wearer_id, from, last).await
+    }
+
+    async fn alerts(
+        &self,
+        wearer_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<AlertRecord>, StoreError> {
+        let mut query = AlertQuery { status: None, from: Some(from), to: Some(to), limit: ALERTS_PAGE, after: None };
+        let mut alerts = Vec::new();
+        loop {
+            let page = self.alerts.of_wearer(wearer_id, &query).await?;
+            alerts.extend(page.alerts);
+            match page.next {
+                Some(next) => query.after = Some(next),
+                None => return Ok(alerts),
+            }
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! The days table: each wearer's daily picture (what it holds: [`crate::days`]).
+
+use std::future::Future;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::StoreError;
+use crate::care::WearerProfile;
+use crate::days::DaySummary;
+use crate::lifecycle::AlertRecord;
+use crate::vitals::VitalsItem;
+
+/// Each wearer's days, one item per wearer and local date (personal data,
+/// expired like vitals).
+pub trait DaysStore {
+    /// Stores `day` for the wearer, replacing the day stored for its date (a
+    /// recomputed day is the same item again: idempotent).
+    fn put_day(&self, wearer_id: &str, day: &DaySummary) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The wearer's stored days from `from` to `to`, both included, oldest first.
+    fn days(
+        &self,
+        wearer_id: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> impl Future<Output = Result<Vec<DaySummary>, StoreError>> + Send;
+}
+
+/// What a day is computed from, and whose days there are.
+pub trait DayInputs {
+    /// Every registered wearer's profile (with their caregivers).
+    fn wearers(&self) -> impl Future<Output = Result<Vec<WearerProfile>, StoreError>> + Send;
+
+    /// The wearer's vitals items of the minutes `from..to`.
+    fn minutes(
+        &self,
+        wearer_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<VitalsItem>, StoreError>> + Send;
+
+    /// The wearer's alerts raised in `from..to`, as they stand.
+    fn alerts(
+        &self,
+        wearer_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<AlertRecord>, StoreError>> + Send;
+}

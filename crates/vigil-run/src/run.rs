@@ -370,11 +370,11 @@ pub async fn schedules(
         clock.hold_at(Hold::Schedule, Some(clock.now() + detect_every + SCHEDULE_SLACK));
     });
     // Each wearer's day once it has ended on the simulated clock (a run shorter
-    // than a day sees none end; `vigil run --days` plays many).
+    // than a day sees none end; `vigil days` plays many).
     let days = every(clock, pipeline::schedule("daily-summary"), stop.clone(), |now| async move {
-        let run = pipeline::summarize_days(functions, now);
+        let run = Box::pin(pipeline::summarize_days(functions, now));
         match chaos {
-            Some(chaos) => drop(chaos.chaos.invoke("daily-summary", Box::pin(run)).await),
+            Some(chaos) => drop(chaos.chaos.invoke("daily-summary", run).await),
             None => drop(run.await),
         }
     });
@@ -398,7 +398,8 @@ pub async fn schedules(
         })
         .await;
     };
-    tokio::join!(detect, days, load);
+    // Boxed: three schedules' futures side by side overflow a debug build's stack.
+    tokio::join!(Box::pin(detect), Box::pin(days), Box::pin(load));
     clock.hold_at(Hold::Schedule, None);
 }
 

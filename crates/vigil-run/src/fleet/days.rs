@@ -322,24 +322,7 @@ mod tests {
     }
 
     fn minute_readings(readings: &[Reading]) -> Vec<MinuteReading> {
-        readings
-            .iter()
-            .map(|r| MinuteReading {
-                ts: r.ts.to_utc(),
-                seq: r.seq,
-                heart_rate_bpm: r.heart_rate_bpm,
-                spo2_pct: r.spo2_pct,
-                skin_temp_c: r.skin_temp_c,
-                steps: r.steps,
-                battery_pct: r.battery_pct,
-                worn: r.worn,
-                activity: r.activity,
-                sleep_stage: r.sleep_stage,
-                fall_detected: None,
-                fall_cancelled: None,
-                sos: None,
-            })
-            .collect()
+        readings.iter().map(MinuteReading::of).collect()
     }
 
     fn summary(model: &DayModel, date: NaiveDate) -> DaySummary {

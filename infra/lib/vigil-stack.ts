@@ -98,7 +98,10 @@ export interface VigilSettings {
    * to Glacier Instant Retrieval after 90 days.
    */
   readonly rawRetentionDays: number;
-  /** Days curated/ Parquet files (pseudonymized) are kept; the warehouse keeps its rows. */
+  /**
+   * Days curated/ Parquet files (pseudonymized) are kept; the warehouse keeps its rows.
+   * Over 90: they move to Glacier Instant Retrieval after 90 days.
+   */
   readonly curatedRetentionDays: number;
   /** Days a poison record is kept in the quarantine bucket. */
   readonly quarantineRetentionDays: number;
@@ -332,23 +335,32 @@ export class VigilStack extends Stack {
       if (!Number.isInteger(days) || days < 1) throw new Error(`vigil:${key}=${days}: expected a whole number of days, at least 1`);
       return days;
     };
+    // Raw (the audit trail and the replay source) and curated (loaded into the warehouse
+    // within minutes; read again only by a reload) are rarely read after a few weeks.
+    // Glacier Instant Retrieval keeps such a read a plain GET (no restore job) at an
+    // archive class's storage price; its 90-day minimum makes it worth it only for
+    // objects kept longer.
+    const archiveAfter90Days = (days: number) => days > 90
+      ? [{ storageClass: s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, transitionAfter: Duration.days(90) }]
+      : undefined;
     const rawDays = retentionDays('rawRetentionDays');
+    const curatedDays = retentionDays('curatedRetentionDays');
     const dataBucket = new s3.Bucket(this, 'DataBucket', {
       ...dataBucketProps,
       serverAccessLogsPrefix: 'data/',
       lifecycleRules: [
         {
-          // Raw is the audit trail and the replay source: rarely read after a
-          // few weeks. Glacier Instant Retrieval keeps a replay a plain GET
-          // (no restore job) at archive-class storage prices (90 days minimum).
           id: 'raw-to-archive-after-90-days-then-expire',
           prefix: RAW_PREFIX,
-          transitions: rawDays > 90
-            ? [{ storageClass: s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, transitionAfter: Duration.days(90) }]
-            : undefined,
+          transitions: archiveAfter90Days(rawDays),
           expiration: Duration.days(rawDays),
         },
-        { id: 'curated-expire', prefix: CURATED_PREFIX, expiration: Duration.days(retentionDays('curatedRetentionDays')) },
+        {
+          id: 'curated-to-archive-after-90-days-then-expire',
+          prefix: CURATED_PREFIX,
+          transitions: archiveAfter90Days(curatedDays),
+          expiration: Duration.days(curatedDays),
+        },
         { id: 'manifests-expire', prefix: MANIFEST_PREFIX, expiration: Duration.days(30) },
         {
           id: 'old-versions-and-uploads',

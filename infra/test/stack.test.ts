@@ -622,11 +622,12 @@ describe('storage', () => {
     template.resourceCountIs('AWS::S3::BucketPolicy', 3);
   });
 
-  it('raw/ moves to an archive class after 90 days', () => {
+  it('raw/ and curated/ move to an archive class after 90 days', () => {
     template.hasResourceProperties('AWS::S3::Bucket', {
       LifecycleConfiguration: {
         Rules: Match.arrayWith([
           Match.objectLike({ Prefix: 'raw/', Status: 'Enabled', Transitions: [{ StorageClass: 'GLACIER_IR', TransitionInDays: 90 }] }),
+          Match.objectLike({ Prefix: 'curated/', Status: 'Enabled', Transitions: [{ StorageClass: 'GLACIER_IR', TransitionInDays: 90 }] }),
         ]),
       },
     });
@@ -665,7 +666,13 @@ describe('storage', () => {
       Transitions: [{ StorageClass: 'GLACIER_IR', TransitionInDays: 90 }],
       ExpirationInDays: 400,
     });
-    assert.deepEqual(defaults['curated-expire'], { Id: 'curated-expire', Prefix: 'curated/', Status: 'Enabled', ExpirationInDays: 730 });
+    assert.deepEqual(defaults['curated-to-archive-after-90-days-then-expire'], {
+      Id: 'curated-to-archive-after-90-days-then-expire',
+      Prefix: 'curated/',
+      Status: 'Enabled',
+      Transitions: [{ StorageClass: 'GLACIER_IR', TransitionInDays: 90 }],
+      ExpirationInDays: 730,
+    });
     assert.equal(defaults['expire-quarantine'].ExpirationInDays, 90);
     assert.equal(defaults['expire-quarantine'].Prefix, undefined, 'the whole quarantine bucket');
     assert.equal(defaults['manifests-expire'].ExpirationInDays, 30);
@@ -673,7 +680,9 @@ describe('storage', () => {
     const set = byId(synthesize({ 'vigil:rawRetentionDays': '60', 'vigil:curatedRetentionDays': '365', 'vigil:quarantineRetentionDays': '30' }).template);
     assert.equal(set['raw-to-archive-after-90-days-then-expire'].ExpirationInDays, 60);
     assert.equal(set['raw-to-archive-after-90-days-then-expire'].Transitions, undefined, 'no archive class for less than its 90-day minimum');
-    assert.equal(set['curated-expire'].ExpirationInDays, 365);
+    assert.equal(set['curated-to-archive-after-90-days-then-expire'].ExpirationInDays, 365);
+    const short = byId(synthesize({ 'vigil:curatedRetentionDays': '90' }).template);
+    assert.equal(short['curated-to-archive-after-90-days-then-expire'].Transitions, undefined, 'no archive class for less than its 90-day minimum');
     assert.equal(set['expire-quarantine'].ExpirationInDays, 30);
     for (const bad of ['0', '1.5', '-3']) {
       assert.throws(() => synthesize({ 'vigil:curatedRetentionDays': bad }), /vigil:curatedRetentionDays/);

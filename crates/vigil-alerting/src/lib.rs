@@ -3,12 +3,14 @@
 //!
 //! For one wearer, in this order, so that a crash at any point loses nothing and
 //! duplicates nothing:
-//! 1. load the rule state (with its version) and evaluate the readings;
-//! 2. store every alert (put-if-absent on its deterministic id);
-//! 3. deliver: claim each (alert, caregiver, channel), send, confirm — or defer
-//!    low-severity messages past quiet hours; record the alert's escalation steps
-//!    (deferred deliveries, due at their time; the scheduled path sends them
-//!    unless someone acknowledged first);
+//! 1. load the rule state (with its version; at the same time as the profile)
+//!    and evaluate the readings;
+//! 2. store every alert (put-if-absent on its deterministic id) and, at the same
+//!    time, claim each of its messages (alert, caregiver, channel) — or defer
+//!    low-severity messages past quiet hours;
+//! 3. once the alert is stored, send what was claimed and confirm each send;
+//!    record the alert's escalation steps (deferred deliveries, due at their
+//!    time; the scheduled path sends them unless someone acknowledged first);
 //! 4. save the state with a conditional write; on a conflict, start again from 1.
 //!
 //! A crash before 4 re-evaluates the same readings on the old state: the same
@@ -20,7 +22,7 @@ pub mod aws;
 pub mod curated;
 
 use chrono::{DateTime, Utc};
-use futures_util::future::join_all;
+use futures_util::future::{join, join_all};
 use vigil_domain::alerts::{self, Alert, RuleKind, Thresholds, WearerState};
 use vigil_domain::care::{Channel, Delivery, WearerProfile, plan_deliveries, plan_fall_cancelled};
 use vigil_domain::escalation;
@@ -181,10 +183,10 @@ impl<P: AlertPorts> Alerting<P> {
         batches: &[DeviceReadings<'_>],
         now: DateTime<Utc>,
     ) -> Result<Outcome, AlertingError> {
-        let (profile, registered) = self.profile(wearer_id).await?;
+        let ((profile, registered), state) = self.profile_and_state(wearer_id).await?;
         let tz = profile.tz();
         let mut outcome = self
-            .with_state(wearer_id, &profile, now, |state, th| {
+            .with_state(wearer_id, &profile, state, now, |state, th| {
                 let mut raised = Vec::new();
                 for batch in batches {
                     raised.extend(alerts::evaluate(state, th, tz, batch.device_id, batch.readings));
@@ -200,8 +202,8 @@ impl<P: AlertPorts> Alerting<P> {
     /// The scheduled check of one wearer: falls past their cancel window and a
     /// band silent for longer than the wearer's no-data threshold.
     pub async fn check_wearer(&self, wearer_id: &str, now: DateTime<Utc>) -> Result<Outcome, AlertingError> {
-        let (profile, _) = self.profile(wearer_id).await?;
-        self.with_state(wearer_id, &profile, now, |state, th| {
+        let ((profile, _), state) = self.profile_and_state(wearer_id).await?;
+        self.with_state(wearer_id, &profile, state, now, |state, th| {
             let mut raised = alerts::flush(state, th, now);
             raised.extend(alerts::check_offline(state, th, now));
             raised
@@ -283,15 +285,32 @@ impl<P: AlertPorts> Alerting<P> {
         })
     }
 
+    /// The profile and the rule state: two independent reads, made at once (the
+    /// profile's one-minute cache rarely hits at one upload a minute, so this is
+    /// one round trip less before every alert).
+    async fn profile_and_state(
+        &self,
+        wearer_id: &str,
+    ) -> Result<((WearerProfile, bool), Option<WearerState>), AlertingError> {
+        let (profile, state) = join(self.profile(wearer_id), self.states.load(wearer_id)).await;
+        Ok((profile?, state?))
+    }
+
+    /// Evaluates `rules` on the wearer's state (`loaded`: as just read; read again
+    /// after a lost conditional write), acts on what they raise and saves the state.
     async fn with_state(
         &self,
         wearer_id: &str,
         profile: &WearerProfile,
+        mut loaded: Option<WearerState>,
         now: DateTime<Utc>,
         rules: impl Fn(&mut WearerState, &Thresholds) -> Vec<Alert>,
     ) -> Result<Outcome, AlertingError> {
-        for _ in 0..MAX_STATE_CONFLICTS {
-            let mut state = self.states.load(wearer_id).await?.unwrap_or_else(|| WearerState::new(wearer_id));
+        for attempt in 0..MAX_STATE_CONFLICTS {
+            if attempt > 0 {
+                loaded = self.states.load(wearer_id).await?;
+            }
+            let mut state = loaded.take().unwrap_or_else(|| WearerState::new(wearer_id));
             let silent_since = state.episodes.get(&RuleKind::NoData).map(|e| e.start);
             let falls_before = state.raised_falls.clone();
             let raised = rules(&mut state, &profile.thresholds);
@@ -384,24 +403,57 @@ impl<P: AlertPorts> Alerting<P> {
         outcome: &mut Outcome,
     ) -> Result<(), AlertingError> {
         // A snoozed rule's alert is stored (and reaches the warehouse) but not sent.
-        let snoozed = profile.snoozed(alert.rule, now);
-        if self.alerts.put_alert(alert, snoozed).await? {
-            outcome.alerts_raised.push(alert.clone());
-        }
-        if snoozed {
+        if profile.snoozed(alert.rule, now) {
+            if self.alerts.put_alert(alert, true).await? {
+                outcome.alerts_raised.push(alert.clone());
+            }
             outcome.snoozed += 1;
             return Ok(());
         }
         // Deliver even when the alert existed: a previous attempt may have
         // stored it and died before telling everyone. Claims dedupe, so every
         // recipient is told at once: nobody's message waits behind another's.
+        // The alert's put and the claims are independent writes, made at once;
+        // the messages go out only once the alert is stored, so an acknowledgement
+        // from one always finds its alert.
         let links = self.links.as_ref();
         let deliveries = plan_deliveries(alert, profile, now, links);
-        let told = join_all(deliveries.iter().map(|delivery| async move {
+        let (stored, claims) = join(
+            self.alerts.put_alert(alert, false),
+            join_all(deliveries.iter().map(|delivery| async move {
+                let mut one = Outcome::default();
+                self.claim(delivery, now, &mut one).await.map(|granted| (granted, one))
+            })),
+        )
+        .await;
+        let granted: Vec<&Delivery> = claims
+            .iter()
+            .zip(&deliveries)
+            .filter_map(|(claim, delivery)| matches!(claim, Ok((true, _))).then_some(delivery))
+            .collect();
+        if let Err(err) = stored {
+            // Nothing went out: give the claims back so the retry sends at once
+            // (a claim not given back is granted again when its lease runs out).
+            for released in join_all(granted.iter().map(|delivery| self.deliveries.release(delivery))).await {
+                if let Err(release_err) = released {
+                    tracing::warn!(alert_id = %alert.id, error = %release_err, "a claim was not given back; it is due again after its lease");
+                }
+            }
+            return Err(err.into());
+        }
+        if stored? {
+            outcome.alerts_raised.push(alert.clone());
+        }
+        // What was granted goes out even if another claim failed (that error then
+        // sends the wearer's records round again, and the retry sends the rest).
+        let told = join_all(granted.iter().map(|delivery| async move {
             let mut one = Outcome::default();
-            self.deliver(delivery, now, &mut one).await.map(|_| one)
+            self.send_claimed(delivery, now, &mut one).await.map(|_| one)
         }))
         .await;
+        for claim in claims {
+            outcome.add(claim?.1);
+        }
         for one in told {
             outcome.add(one?);
         }
@@ -424,15 +476,36 @@ impl<P: AlertPorts> Alerting<P> {
         now: DateTime<Utc>,
         outcome: &mut Outcome,
     ) -> Result<bool, AlertingError> {
+        if !self.claim(delivery, now, outcome).await? {
+            return Ok(false);
+        }
+        self.send_claimed(delivery, now, outcome).await
+    }
+
+    /// The first half of [`Self::deliver`]: records a delivery that is not due yet
+    /// (counted in `deferred`), else claims it; `Ok(true)` when the claim is granted
+    /// and the caller must send it.
+    async fn claim(
+        &self,
+        delivery: &Delivery,
+        now: DateTime<Utc>,
+        outcome: &mut Outcome,
+    ) -> Result<bool, AlertingError> {
         if delivery.not_before.is_some_and(|t| t > now) {
             self.deliveries.defer(delivery).await?;
             outcome.deferred += 1;
             return Ok(false);
         }
-        match self.deliveries.claim(delivery, now).await? {
-            Claim::AlreadySent | Claim::InFlight => return Ok(false),
-            Claim::Granted => {}
-        }
+        Ok(self.deliveries.claim(delivery, now).await? == Claim::Granted)
+    }
+
+    /// The second half of [`Self::deliver`]: sends a delivery whose claim was granted.
+    async fn send_claimed(
+        &self,
+        delivery: &Delivery,
+        now: DateTime<Utc>,
+        outcome: &mut Outcome,
+    ) -> Result<bool, AlertingError> {
         match self.notifier.send(delivery.channel, &delivery.address, &delivery.message).await {
             Ok(message_id) => {
                 self.deliveries.sent(delivery, &message_id, now).await?;

@@ -131,9 +131,10 @@ pub struct Inputs {
     pub raw_standard_days: f64,
     pub curated_retention_days: f64,
     /// Days curated objects stay in S3 Standard before Glacier Instant Retrieval (at or past
-    /// the retention: never moved, as deployed).
+    /// the retention: never moved).
     pub curated_standard_days: f64,
-    /// Log bytes per Lambda invocation (platform report line and the EMF metrics line).
+    /// Log bytes per Lambda invocation: what the function writes (its EMF metrics line);
+    /// the platform's START/END/REPORT lines are filtered out (system log level WARN).
     pub log_bytes_per_invocation: f64,
     /// API Gateway access log bytes per request.
     pub access_log_bytes_per_request: f64,
@@ -249,7 +250,7 @@ impl Inputs {
             alerts_ttl_days: 400.0,
             raw_retention_days: 400.0,
             raw_standard_days: 90.0,
-            curated_standard_days: 730.0,
+            curated_standard_days: 90.0,
             curated_retention_days: 730.0,
             log_bytes_per_invocation: 600.0,
             access_log_bytes_per_request: 450.0,

@@ -187,6 +187,21 @@ fn dynamodb_throttling_fails_only_that_wearer() {
 }
 
 #[test]
+fn an_alert_that_could_not_be_stored_sends_nothing_and_its_retry_sends_at_once() {
+    let p = processor();
+    let e = event(vec![record(1, envelope("wearer-42", vec![sos("2026-11-22T10:59:55+01:00", 2)]))]);
+    // The alert's put fails while its messages' claims (made at the same time) are granted.
+    p.alerting.alerts.faults.fail_next(1);
+    assert_eq!(failures(&p, &e, NOW), vec![format!("{:056}", 1)]);
+    assert!(p.alerting.notifier.sent().is_empty(), "no message before its alert is stored");
+    assert!(p.alerting.alerts.all().is_empty());
+    // The claims were given back: Lambda's retry, within the claims' lease, sends every message.
+    assert!(failures(&p, &e, NOW).is_empty());
+    assert_eq!(p.alerting.notifier.sent().len(), 3);
+    assert_eq!(p.alerting.alerts.all().len(), 1);
+}
+
+#[test]
 fn a_lost_conditional_write_is_evaluated_again_without_duplicates() {
     let p = processor();
     p.alerting.states.conflicts.fail_next(2);

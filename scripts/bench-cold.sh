@@ -70,7 +70,9 @@ fi
 
 step "arm64 release build with cargo lambda (as deployed; the first build takes 10-20 min on 2 cores)"
 start=$(date +%s)
-cargo lambda build --release --arm64 --locked --target-dir "$bench" "${packages[@]}"
+# The target directory by variable: cargo-lambda 1.9.2 hands a --target-dir on to `cargo
+# metadata`, which refuses it.
+CARGO_TARGET_DIR="$bench" cargo lambda build --release --arm64 --locked "${packages[@]}"
 {
   echo "arm64 release build (cargo lambda build --release --arm64, the ten functions at once): $(since "$start")"
   for f in "${FUNCTIONS[@]}"; do

@@ -165,7 +165,9 @@ where
                     .count("ReadingsAccepted", upload.readings.len())
                     .count("PublishCalls", report.calls as usize)
                     .count("RecordsResent", report.resent);
-                tracing::info!(
+                // DEBUG: an accepted upload is the common case, its counts are in the
+                // EMF line, and a second line per upload would double the log bill.
+                tracing::debug!(
                     upload = %upload.log_id(),
                     accepted = upload.readings.len(),
                     rejected = upload.rejected.len(),

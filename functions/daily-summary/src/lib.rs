@@ -40,7 +40,7 @@ use vigil_domain::config::{self as env, ConfigError, Source};
 use vigil_domain::days::{self, DayAlert, DaySummary, Trend, Usual, daily_delivery, daily_message, due, local_day};
 use vigil_domain::lifecycle::AlertRecord;
 use vigil_domain::ports::{CuratedFileRegistry, DayInputs, DaysStore, ObjectStore, StoreError};
-use vigil_domain::vitals::{Window, readings_in};
+use vigil_domain::vitals::{VitalsItem, Window, readings_in};
 use vigil_lambda::Deadline;
 use vigil_lambda::deadline::within;
 use vigil_lambda::metrics::Metrics;
@@ -367,9 +367,17 @@ where
             .filter(|date| *date == before || history.iter().find(|d| d.date == *date).is_none_or(|d| !d.complete))
             .collect();
         dates.push(ended);
+        // One read of the minutes and one of the alerts from the first of these days to
+        // the end of the day just ended, each day cut from them: two requests instead of
+        // two a day (the days to redo are the day before and any late ones, so the span
+        // is mostly what would be read day by day anyway).
+        let (from, to) = (local_day(profile.tz(), dates[0]).0, local_day(profile.tz(), ended).1);
+        let (items, alerts) =
+            futures_util::future::join(self.inputs.minutes(id, from, to), self.inputs.alerts(id, from, to)).await;
+        let (items, alerts) = (items?, alerts?);
         let mut changed = Vec::new();
         for date in dates {
-            let day = self.compute(profile, date).await?;
+            let day = compute(profile, date, &items, &alerts)?;
             done.computed += 1;
             match history.iter_mut().find(|d| d.date == date) {
                 Some(stored) if *stored == day => {}
@@ -429,18 +437,6 @@ where
         results.into_iter().collect()
     }
 
-    /// The summary of the wearer's local day `date` from what the stores hold now.
-    async fn compute(&self, profile: &WearerProfile, date: NaiveDate) -> Result<DaySummary, WearerError> {
-        let id = profile.wearer_id.as_str();
-        let tz = profile.tz();
-        let (from, to) = local_day(tz, date);
-        let (items, alerts) =
-            futures_util::future::join(self.inputs.minutes(id, from, to), self.inputs.alerts(id, from, to)).await;
-        let readings = readings_in(&items?, &Window { from, to }).map_err(|_| WearerError::Format)?;
-        let alerts: Vec<DayAlert> = alerts?.iter().map(day_alert).collect();
-        Ok(days::summarize(tz, date, &readings, &alerts))
-    }
-
     /// The trend alert's row with the figure that left the baseline furthest and
     /// its z (the alert path's copy has neither).
     async fn curate_deviation(&self, alert: &Alert, trends: &[Trend]) -> Result<(), StoreError> {
@@ -450,6 +446,22 @@ where
             .deviation(worst.feature.as_str(), worst.z);
         lake.store(vigil_curated::alert_row_files(vec![row]).map_err(lake_error)?).await
     }
+}
+
+/// The summary of local day `date` from the wearer's vitals items and alerts of a
+/// span that covers it.
+fn compute(
+    profile: &WearerProfile,
+    date: NaiveDate,
+    items: &[VitalsItem],
+    alerts: &[AlertRecord],
+) -> Result<DaySummary, WearerError> {
+    let tz = profile.tz();
+    let (from, to) = local_day(tz, date);
+    let readings = readings_in(items, &Window { from, to }).map_err(|_| WearerError::Format)?;
+    let alerts: Vec<DayAlert> =
+        alerts.iter().filter(|r| from <= r.alert.raised_at && r.alert.raised_at < to).map(day_alert).collect();
+    Ok(days::summarize(tz, date, &readings, &alerts))
 }
 
 fn day_alert(record: &AlertRecord) -> DayAlert {

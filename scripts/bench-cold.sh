@@ -76,7 +76,7 @@ CARGO_TARGET_DIR="$bench" cargo lambda build --release --arm64 --locked "${packa
 {
   echo "arm64 release build (cargo lambda build --release --arm64, the ten functions at once): $(since "$start")"
   for f in "${FUNCTIONS[@]}"; do
-    bin="${bench}/aarch64-unknown-linux-gnu/release/${f}"
+    bin="${bench}/lambda/${f}/bootstrap" # where cargo-lambda leaves each function, as Lambda runs it
     stat -c %s "$bin" | awk -v f="$f" '{ printf "%-17s %6.2f MiB\n", f, $1 / 1048576 }'
   done
 } | tee "${results}/arm64.txt"

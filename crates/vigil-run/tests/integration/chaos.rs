@@ -33,6 +33,7 @@ async fn under_a_rain_of_faults_nothing_is_lost_and_every_duplicate_is_explained
     };
     let summary = Box::pin(vigil_run::run::run(&sdk, &options)).await.unwrap();
     println!("{}", summary.table());
+    println!("problems: {:?}", summary.problems());
     let chaos = summary.chaos.clone().expect("a chaos run reports its chaos");
 
     // The faults happened, of every kind, and the SDK retried through them.

@@ -2,12 +2,12 @@
 //! real handler, with stores that only count what they are given (no I/O):
 //!
 //! ```sh
-//! /usr/bin/time -v cargo run --release -p vitals-writer --example rss_10k
+//! /usr/bin/time -v cargo run --release -p vitals-writer --example vitals_rss_10k
 //! ```
 //!
 //! The event is built in memory as Lambda's runtime hands it to the handler
 //! (record data already base64-decoded). Run the built binary itself under
-//! `/usr/bin/time -v target/release/examples/rss_10k` to see its own peak: with
+//! `/usr/bin/time -v target/release/examples/vitals_rss_10k` to see its own peak: with
 //! `cargo run`, the figure is cargo's or the compiler's when they use more.
 #![allow(clippy::unwrap_used, reason = "an example fails loudly on a broken fixture")]
 
@@ -92,7 +92,7 @@ fn main() {
     assert!(response.batch_item_failures.is_empty());
     let items = writer.vitals.items.load(Ordering::Relaxed);
     println!(
-        "vitals-writer rss_10k: {RECORDS} records ({:.1} MB of record data), {} readings -> {items} items \
+        "vitals-writer vitals_rss_10k: {RECORDS} records ({:.1} MB of record data), {} readings -> {items} items \
          (mean {} bytes), {} shadow updates in {:.0} ms",
         data as f64 / 1e6,
         RECORDS * PER_RECORD,

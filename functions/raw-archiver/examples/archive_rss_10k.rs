@@ -2,8 +2,8 @@
 //! as raw-archiver does before its writes, so its peak memory can be measured:
 //!
 //! ```text
-//! cargo build --release -p raw-archiver --example rss_10k
-//! /usr/bin/time -v target/release/examples/rss_10k     # "Maximum resident set size"
+//! cargo build --release -p raw-archiver --example archive_rss_10k
+//! /usr/bin/time -v target/release/examples/archive_rss_10k     # "Maximum resident set size"
 //! ```
 //!
 //! The batch is built first (it is the invocation's input, about 20 MB of

@@ -2,6 +2,11 @@
 //! invocation on stdout, turned into metrics by CloudWatch Logs, so the hot path
 //! makes no metrics API calls. (Hand-written: the format is one small JSON object,
 //! and the crates that emit it bring a whole metrics facade with them.)
+//!
+//! A count of zero is left out of the line: log ingestion is billed by the byte, most
+//! counts of most invocations are zero (no alert, nothing rejected), and every alarm
+//! and graph reads counts as sums with missing data as not breaching, so an absent
+//! zero reads the same. Durations are always written.
 
 use serde_json::{Map, Value, json};
 
@@ -37,8 +42,11 @@ impl Metrics {
         Self { function, values: Vec::with_capacity(8) }
     }
 
+    /// Adds a count; a zero is not written (see the module's note).
     pub fn count(&mut self, name: &'static str, n: usize) -> &mut Self {
-        self.values.push((name, n as f64, Unit::Count));
+        if n > 0 {
+            self.values.push((name, n as f64, Unit::Count));
+        }
         self
     }
 
@@ -108,5 +116,23 @@ mod tests {
         assert_eq!(names, vec!["ReadingsAccepted", "PublishMs"]);
         assert_eq!(defs["Metrics"][1]["Unit"], "Milliseconds");
         assert_eq!(doc["_aws"]["Timestamp"], 1_700_000_000_000i64);
+    }
+
+    #[test]
+    fn a_zero_count_is_left_out_and_a_zero_duration_kept() {
+        let mut m = Metrics::new("alert-processor");
+        m.count("RecordsIn", 4).count("AlertsRaised", 0).millis("BatchMs", 0.0);
+        let doc = m.to_emf(1_700_000_000_000);
+        assert_eq!(doc.get("AlertsRaised"), None);
+        assert_eq!(doc["RecordsIn"], 4.0);
+        assert_eq!(doc["BatchMs"], 0.0);
+        let names: Vec<_> = doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["Name"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(names, ["RecordsIn", "BatchMs"]);
+        assert_eq!(m.get("AlertsRaised"), 0.0);
     }
 }

@@ -257,6 +257,7 @@ mod sdk_tests {
             .region(Region::new("eu-west-1"))
             .credentials_provider(Credentials::new("test", "test", None, None, "vigil-local"))
             .endpoint_url(stand_in.endpoint_url())
+            .http_client(vigil_aws::sdk::https_client())
             .build();
         aws_sdk_pinpointsmsvoicev2::Client::from_conf(config)
     }

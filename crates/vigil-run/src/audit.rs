@@ -83,6 +83,7 @@ pub async fn vitals_readings(
 /// One stored alert, as the audit needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertRow {
+    pub id: String,
     pub wearer_id: String,
     pub rule: String,
     pub raised_at: DateTime<Utc>,
@@ -102,7 +103,7 @@ pub async fn alerts(sdk: &SdkConfig, table: &str) -> anyhow::Result<Vec<AlertRow
     let mut items = client
         .scan()
         .table_name(table)
-        .projection_expression("wearer_id, #r, raised_at, #s, acknowledged, resolved")
+        .projection_expression("alert_id, wearer_id, #r, raised_at, #s, acknowledged, resolved")
         .expression_attribute_names("#r", "rule")
         .expression_attribute_names("#s", "status")
         .into_paginator()
@@ -123,8 +124,8 @@ pub async fn alerts(sdk: &SdkConfig, table: &str) -> anyhow::Result<Vec<AlertRow
             }
             _ => false,
         };
-        let (wearer_id, rule) = (s("wearer_id"), s("rule"));
-        out.push(AlertRow { wearer_id, rule, raised_at, resolved, cleared, acknowledged });
+        let (id, wearer_id, rule) = (s("alert_id"), s("wearer_id"), s("rule"));
+        out.push(AlertRow { id, wearer_id, rule, raised_at, resolved, cleared, acknowledged });
     }
     Ok(out)
 }

@@ -97,9 +97,7 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
         ..FleetConfig::new(clock.start())
     });
     register(sdk, &resources, &fleet).await?;
-    // Caregiver address → wearer (for latency), and → how the live view names it (never the number).
-    let addresses: HashMap<String, String> =
-        caregiver_addresses(&fleet).map(|(a, _, wearer)| (a.clone(), wearer.to_owned())).collect();
+    // Caregiver address → how the live view names it (never the number).
     let labels: Arc<HashMap<String, String>> = Arc::new(
         caregiver_addresses(&fleet).map(|(a, c, wearer)| (a.clone(), format!("caregiver {c} of {wearer}"))).collect(),
     );
@@ -325,7 +323,7 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
         notifications_sent: sent.len() as u64,
         duplicate_notifications: summary::duplicates(&sent),
         lost,
-        alert_latency_ms: summary::latency(&alerts, &ledger.carried, &sent, &addresses),
+        alert_latency_ms: summary::latency(&alerts, &ledger.carried, &sent),
         acknowledgements,
         escalations,
         readings_per_s: accepted.len() as f64 / ledger.elapsed.as_secs_f64().max(0.001),

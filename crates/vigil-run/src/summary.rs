@@ -70,7 +70,8 @@ pub struct Summary {
     pub lost: u64,
     /// From the 202 of the upload that carried the alert's reading (for a fall, the
     /// first reading past its cancel window: until then it may still be cancelled) to
-    /// the first message to a caregiver, in real milliseconds.
+    /// the alert's first message to a caregiver, in real milliseconds. A fall the
+    /// detector raised (no reading after its window) has no such upload: not counted.
     pub alert_latency_ms: Latency,
     /// What the simulated caregivers did (app, SMS reply, link), audited against the alerts table.
     pub acknowledgements: Acknowledgements,
@@ -312,13 +313,12 @@ pub fn duplicates(sent: &[Sent]) -> u64 {
 }
 
 /// Alert latency (see [`Summary::alert_latency_ms`]). `carried`: per wearer, the
-/// newest reading time of each accepted upload and when it was accepted;
-/// `addresses`: caregiver address → wearer.
+/// newest reading time of each accepted upload and when it was accepted. Each alert
+/// is paired with its own first message (by alert id).
 pub fn latency(
     alerts: &[AlertRow],
     carried: &HashMap<String, Vec<(DateTime<Utc>, Instant)>>,
     sent: &[Sent],
-    addresses: &HashMap<String, String>,
 ) -> Latency {
     // A fall is raised only once its cancel window has passed without an "I'm OK" (on the
     // first reading after it, or the detector's run): that wait is the product's, not the
@@ -336,12 +336,10 @@ pub fn latency(
         else {
             continue;
         };
-        let first_message = sent
-            .iter()
-            .filter(|s| s.at >= accepted && addresses.get(&s.address) == Some(&alert.wearer_id))
-            .map(|s| s.at)
-            .min();
-        if let Some(at) = first_message {
+        let first_message = sent.iter().filter(|s| s.alert_id == alert.id).map(|s| s.at).min();
+        // A message before that upload: the detector's run raised the alert (a fall with
+        // no reading after its window), not an upload.
+        if let Some(at) = first_message.filter(|at| *at >= accepted) {
             samples.push(at - accepted);
         }
     }
@@ -370,6 +368,7 @@ mod tests {
 
     fn alert(wearer: &str, rule: &str, at: &str) -> AlertRow {
         AlertRow {
+            id: format!("{wearer}-{rule}"),
             wearer_id: wearer.into(),
             rule: rule.into(),
             raised_at: t(at),
@@ -465,7 +464,7 @@ mod tests {
     }
 
     #[test]
-    fn latency_runs_from_the_carrying_upload_to_the_first_message() {
+    fn latency_runs_from_the_carrying_upload_to_the_alerts_own_first_message() {
         let t0 = Instant::now();
         let carried = HashMap::from([(
             "w1".to_owned(),
@@ -475,28 +474,30 @@ mod tests {
                 (t("2026-11-22T10:02:00Z"), t0 + Duration::from_millis(2_000)),
             ],
         )]);
-        let addresses = HashMap::from([("+1".to_owned(), "w1".to_owned()), ("+2".to_owned(), "w2".to_owned())]);
-        let sent = |address: &str, ms: u64| Sent {
-            alert_id: String::new(),
+        let sent = |alert_id: &str, ms: u64| Sent {
+            alert_id: alert_id.into(),
             channel: Channel::Sms,
-            address: address.into(),
+            address: String::new(),
             text: String::new(),
             id: String::new(),
             at: t0 + Duration::from_millis(ms),
         };
-        let log = [sent("+2", 1_100), sent("+1", 1_250), sent("+1", 1_300)];
-        let l = latency(&[alert("w1", "sos", "2026-11-22T10:00:30Z")], &carried, &log, &addresses);
+        // Another wearer's alert and another alert of w1 go out before this one's.
+        let log =
+            [sent("w2-sos", 1_100), sent("w1-heart_rate_high", 1_200), sent("w1-sos", 1_250), sent("w1-sos", 1_300)];
+        let l = latency(&[alert("w1", "sos", "2026-11-22T10:00:30Z")], &carried, &log);
         assert_eq!(l, Latency { p50: 250, p99: 250, count: 1 });
-        let none = latency(&[alert("w1", "no_data", "2026-11-22T10:00:30Z")], &carried, &log, &addresses);
+        let none = latency(&[alert("w1", "no_data", "2026-11-22T10:00:30Z")], &carried, &log);
         assert_eq!(none.count, 0);
         // A fall at 10:00:30 is decided by the first upload past its cancel window (10:02),
-        // not by the one that carried it (10:01): from its 202 at 2,000 ms, nothing was sent.
+        // not by the one that carried it (10:01).
         let window = vigil_domain::alerts::Thresholds::default().fall_cancel_window_s;
         assert!(window < 90, "the test's uploads straddle a {window} s window");
-        let fall = latency(&[alert("w1", "fall", "2026-11-22T10:00:30Z")], &carried, &log, &addresses);
-        assert_eq!(fall.count, 0);
-        let log = [sent("+1", 1_250), sent("+1", 2_400)];
-        let fall = latency(&[alert("w1", "fall", "2026-11-22T10:00:30Z")], &carried, &log, &addresses);
-        assert_eq!(fall, Latency { p50: 400, p99: 400, count: 1 });
+        let fall = [alert("w1", "fall", "2026-11-22T10:00:30Z")];
+        // From its 202 at 2,000 ms, nothing of this fall's was sent: no sample.
+        assert_eq!(latency(&fall, &carried, &[sent("w1-fall", 1_250)]).count, 0, "raised by the detector");
+        assert_eq!(latency(&fall, &carried, &[sent("w1-sos", 2_100)]).count, 0, "another alert's message");
+        let l = latency(&fall, &carried, &[sent("w1-sos", 2_100), sent("w1-fall", 2_400)]);
+        assert_eq!(l, Latency { p50: 400, p99: 400, count: 1 });
     }
 }

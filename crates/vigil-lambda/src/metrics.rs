@@ -62,7 +62,7 @@ impl Metrics {
 
     /// The sum of the values recorded under `name` (0 if none).
     pub fn get(&self, name: &str) -> f64 {
-        self.values.iter().filter(|(n, _, _)| *n == name).map(|(_, v, _)| v).sum()
+        self.values.iter().filter(|(n, _, _)| *n == name).fold(0.0, |sum, (_, v, _)| sum + v)
     }
 
     /// The EMF document for these metrics at `timestamp_ms`.

@@ -252,9 +252,10 @@ impl Inputs {
             raw_standard_days: 90.0,
             curated_standard_days: 90.0,
             curated_retention_days: 730.0,
-            // Measured (docs/cost.md): ingest-api's EMF line per upload, 509 bytes, and
-            // alert-processor's per batch, 1,034, weighted by their invocations.
-            log_bytes_per_invocation: 620.0,
+            // Measured (docs/cost.md): ingest-api's EMF line per upload, 379 bytes, and
+            // alert-processor's per batch without an alert, 469, weighted by their
+            // invocations (zero counts are left out of the lines).
+            log_bytes_per_invocation: 400.0,
             access_log_bytes_per_request: 450.0,
             log_retention_months: 12.0,
             log_storage_ratio: 0.15,

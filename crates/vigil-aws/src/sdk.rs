@@ -28,7 +28,7 @@ pub fn configure(loader: aws_config::ConfigLoader) -> aws_config::ConfigLoader {
 
 /// The one HTTPS client: hyper 1 and rustls with ring, the machine's root
 /// certificates. Chosen here rather than by the SDK crates' `default-https-client`
-/// feature, whose aws-lc-rs adds about 1.5 MiB to every function.
+/// feature, whose aws-lc-rs adds about 2 MiB to every function (docs/performance.md).
 pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
     use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
     aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()

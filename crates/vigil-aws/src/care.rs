@@ -61,7 +61,7 @@ impl CareStore for DynamoCareStore {
     }
 
     async fn vitals(&self, wearer_id: &str, window: &Window) -> Result<Vec<VitalsItem>, StoreError> {
-        self.vitals.query_minutes(wearer_id, window.from, window.last()).await
+        self.vitals.query_range(wearer_id, window.from, window.last()).await
     }
 
     async fn days(&self, wearer_id: &str, from: NaiveDate, to: NaiveDate) -> Result<Vec<DaySummary>, StoreError> {

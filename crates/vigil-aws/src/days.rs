@@ -118,7 +118,7 @@ impl DayInputs for DynamoDayInputs {
         to: DateTime<Utc>,
     ) -> Result<Vec<VitalsItem>, StoreError> {
         let last = to - chrono::Duration::nanoseconds(1);
-        self.vitals.query_minutes(wearer_id, from, last).await
+        self.vitals.query_range(wearer_id, from, last).await
     }
 
     async fn alerts(

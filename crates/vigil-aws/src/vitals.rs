@@ -18,7 +18,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use chrono::{DateTime, Utc};
 use tokio::time::{Instant, timeout_at};
 use vigil_domain::ports::{StoreError, VitalsStore};
-use vigil_domain::vitals::{Attr, VitalsItem, VitalsWriteError, WriteReport, attr, minute_range, parse_sort_key};
+use vigil_domain::vitals::{Attr, VitalsItem, VitalsWriteError, WriteReport, attr, key_range, parse_sort_key};
 
 use crate::dynamo::{malformed, store_error};
 use crate::retry::{Backoff, resend_failed};
@@ -30,8 +30,8 @@ pub const MAX_ITEMS_PER_CALL: usize = 25;
 /// round trips per lane without bursting a new on-demand table into throttling.
 pub const LANES: usize = 4;
 
-/// Default time allowed for a `put_minutes`, resends included.
-/// Items per Query page when reading minutes: a day (1,440 items) in three calls,
+/// Default time allowed for a `put_items`, resends included.
+/// Items per Query page: a day of one-minute uploads (about 160 items) in one call,
 /// each short enough to stay well inside one attempt's timeout on a slow endpoint.
 pub const QUERY_PAGE_ITEMS: i32 = 500;
 
@@ -55,21 +55,21 @@ impl DynamoVitalsStore {
         self
     }
 
-    /// How long one `put_minutes` may keep resending before it gives up.
+    /// How long one `put_items` may keep resending before it gives up.
     pub fn with_budget(mut self, budget: Duration) -> Self {
         self.budget = budget;
         self
     }
 
-    /// The items of `wearer_id` for the minutes `from..=to`, in key order, a page
+    /// The items of `wearer_id` that may hold readings of `from..=to`, in key order, a page
     /// of at most [`QUERY_PAGE_ITEMS`] per call.
-    pub async fn query_minutes(
+    pub async fn query_range(
         &self,
         wearer_id: &str,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<VitalsItem>, StoreError> {
-        let (low, high) = minute_range(from, to);
+        let (low, high) = key_range(from, to);
         let mut items = Vec::new();
         let mut pages = self
             .client
@@ -155,7 +155,7 @@ impl DynamoVitalsStore {
 }
 
 impl VitalsStore for DynamoVitalsStore {
-    async fn put_minutes(&self, items: &[VitalsItem]) -> Result<WriteReport, VitalsWriteError> {
+    async fn put_items(&self, items: &[VitalsItem]) -> Result<WriteReport, VitalsWriteError> {
         let deadline = Instant::now() + self.budget;
         // One request per key: BatchWriteItem rejects a call that repeats a key,
         // and the same key in two lanes would race. The last occurrence wins, as
@@ -271,10 +271,10 @@ pub fn from_item(item: &HashMap<String, AttributeValue>) -> Result<VitalsItem, &
         v.map(|v| v.parse().map_err(|_| name)).transpose()
     }
     let sk = s(attr::SK)?;
-    let (minute, device_id, first_seq) = parse_sort_key(sk).ok_or(attr::SK)?;
+    let (start, device_id, first_seq) = parse_sort_key(sk).ok_or(attr::SK)?;
     Ok(VitalsItem {
         wearer_id: s(attr::WEARER_ID)?.clone(),
-        minute,
+        start,
         device_id: device_id.to_owned(),
         first_seq,
         count: parsed(n(attr::COUNT)?, attr::COUNT)?.ok_or(attr::COUNT)?,
@@ -306,7 +306,7 @@ mod tests {
     use chrono::TimeDelta;
     use vigil_domain::Envelope;
     use vigil_domain::reading::Reading;
-    use vigil_domain::vitals::minute_items;
+    use vigil_domain::vitals::{ITEM_SPAN_MINUTES, vitals_items};
 
     use super::*;
 
@@ -320,12 +320,15 @@ mod tests {
         Backoff { base: Duration::from_millis(1), max: Duration::from_millis(5) }
     }
 
-    /// `minutes` items of one wearer, 12 readings each.
-    fn minutes_of_items(minutes: usize) -> Vec<VitalsItem> {
+    /// `count` items of one wearer: a minute of 12 readings in each of `count` spans.
+    fn items_of(count: usize) -> Vec<VitalsItem> {
         let start = DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z").unwrap();
-        let readings = (0..minutes * 12)
+        let readings = (0..count * 12)
             .map(|i| {
-                let mut r = Reading::at(start + TimeDelta::seconds(5 * i as i64), 1000 + i as u64);
+                let at = start
+                    + TimeDelta::minutes(ITEM_SPAN_MINUTES * (i / 12) as i64)
+                    + TimeDelta::seconds(5 * (i % 12) as i64);
+                let mut r = Reading::at(at, 1000 + i as u64);
                 r.heart_rate_bpm = Some(70);
                 r
             })
@@ -341,7 +344,7 @@ mod tests {
             received_at: Utc::now(),
             readings,
         };
-        minute_items(&envelope, TimeDelta::days(30))
+        vitals_items(&envelope, TimeDelta::days(30))
     }
 
     fn sk_of(request: &WriteRequest) -> String {
@@ -366,7 +369,7 @@ mod tests {
 
     #[tokio::test]
     async fn unprocessed_items_are_resent_until_every_item_is_written_exactly_once() {
-        let items = minutes_of_items(10);
+        let items = items_of(10);
         let seen: Seen = Arc::default();
         let (s1, s2, s3) = (seen.clone(), seen.clone(), seen.clone());
         // Call 1: 7 of 10 come back. Call 2: 2 of those 7 come back. Call 3: done.
@@ -376,7 +379,7 @@ mod tests {
                 true
             })
             .then_output(|| {
-                let all = minutes_of_items(10);
+                let all = items_of(10);
                 unprocessed(all[3..].iter().map(|i| put_request(i).unwrap()).collect())
             });
         let second = mock!(Client::batch_write_item)
@@ -385,7 +388,7 @@ mod tests {
                 true
             })
             .then_output(|| {
-                let all = minutes_of_items(10);
+                let all = items_of(10);
                 unprocessed(all[8..].iter().map(|i| put_request(i).unwrap()).collect())
             });
         let third = mock!(Client::batch_write_item)
@@ -397,7 +400,7 @@ mod tests {
         let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&first, &second, &third], no_retries);
         let store = DynamoVitalsStore::new(client, TABLE).with_backoff(fast());
 
-        let report = store.put_minutes(&items).await.unwrap();
+        let report = store.put_items(&items).await.unwrap();
         assert_eq!((first.num_calls(), second.num_calls(), third.num_calls()), (1, 1, 1));
         assert_eq!(report, WriteReport { calls: 3, retries: 7 + 2 });
 
@@ -424,7 +427,7 @@ mod tests {
 
     #[tokio::test]
     async fn more_than_25_items_go_out_in_calls_of_25_at_most() {
-        let items = minutes_of_items(60);
+        let items = items_of(60);
         let sizes: Arc<Mutex<Vec<usize>>> = Arc::default();
         let s = sizes.clone();
         let rule = mock!(Client::batch_write_item)
@@ -434,7 +437,7 @@ mod tests {
             })
             .then_output(|| BatchWriteItemOutput::builder().build());
         let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&rule], no_retries);
-        let report = DynamoVitalsStore::new(client, TABLE).put_minutes(&items).await.unwrap();
+        let report = DynamoVitalsStore::new(client, TABLE).put_items(&items).await.unwrap();
         assert_eq!(report.calls, 3);
         let mut sizes = sizes.lock().unwrap().clone();
         sizes.sort_unstable();
@@ -443,7 +446,7 @@ mod tests {
 
     #[tokio::test]
     async fn items_sharing_a_key_are_sent_once_and_the_last_one_wins() {
-        let mut items = minutes_of_items(2);
+        let mut items = items_of(2);
         let mut later = items[0].clone();
         later.hr_max = Some(99);
         items.push(later);
@@ -457,20 +460,20 @@ mod tests {
             })
             .then_output(|| BatchWriteItemOutput::builder().build());
         let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&rule], no_retries);
-        DynamoVitalsStore::new(client, TABLE).put_minutes(&items).await.unwrap();
+        DynamoVitalsStore::new(client, TABLE).put_items(&items).await.unwrap();
         assert_eq!(rule.num_calls(), 1);
     }
 
     #[tokio::test]
     async fn items_still_unprocessed_at_the_deadline_are_named_not_dropped() {
-        let items = minutes_of_items(5);
+        let items = items_of(5);
         let rule = mock!(Client::batch_write_item).then_output(|| {
-            let all = minutes_of_items(5);
+            let all = items_of(5);
             unprocessed(vec![put_request(&all[1]).unwrap(), put_request(&all[4]).unwrap()])
         });
         let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&rule], no_retries);
         let store = DynamoVitalsStore::new(client, TABLE).with_backoff(fast()).with_budget(Duration::from_millis(600));
-        let err = store.put_minutes(&items).await.unwrap_err();
+        let err = store.put_items(&items).await.unwrap_err();
         assert!(matches!(err, VitalsWriteError::Deadline { .. }), "{err:?}");
         assert_eq!(err.unwritten(), &[1, 4]);
         assert!(err.retryable());
@@ -481,13 +484,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_throttled_call_is_resent_and_past_the_deadline_names_every_item() {
-        let items = minutes_of_items(3);
+        let items = items_of(3);
         let rule = mock!(Client::batch_write_item).then_error(throttled);
         let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&rule], no_retries);
         // A budget of many backoffs (1–5 ms each): the first call alone may take hundreds of
         // ms on a busy machine (a CI run of the whole workspace on 2 cores).
         let store = DynamoVitalsStore::new(client, TABLE).with_backoff(fast()).with_budget(Duration::from_secs(3));
-        let err = store.put_minutes(&items).await.unwrap_err();
+        let err = store.put_items(&items).await.unwrap_err();
         assert_eq!(err.unwritten(), &[0, 1, 2]);
         assert!(err.retryable());
         assert!(rule.num_calls() > 1);
@@ -496,18 +499,18 @@ mod tests {
         let throttle = mock!(Client::batch_write_item).then_error(throttled);
         let ok = mock!(Client::batch_write_item).then_output(|| BatchWriteItemOutput::builder().build());
         let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&throttle, &ok], no_retries);
-        let report = DynamoVitalsStore::new(client, TABLE).with_backoff(fast()).put_minutes(&items).await.unwrap();
+        let report = DynamoVitalsStore::new(client, TABLE).with_backoff(fast()).put_items(&items).await.unwrap();
         assert_eq!(report, WriteReport { calls: 2, retries: 3 });
     }
 
     #[tokio::test]
     async fn a_refused_call_fails_at_once_and_is_not_retryable() {
-        let items = minutes_of_items(2);
+        let items = items_of(2);
         let rule = mock!(Client::batch_write_item).then_error(|| {
             BatchWriteItemError::generic(ErrorMetadata::builder().code("AccessDeniedException").message("no").build())
         });
         let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&rule], no_retries);
-        let err = DynamoVitalsStore::new(client, TABLE).put_minutes(&items).await.unwrap_err();
+        let err = DynamoVitalsStore::new(client, TABLE).put_items(&items).await.unwrap_err();
         assert_eq!(rule.num_calls(), 1);
         assert_eq!(err.unwritten(), &[0, 1]);
         assert!(!err.retryable());
@@ -517,10 +520,10 @@ mod tests {
 
     #[test]
     fn items_round_trip_through_their_stored_form() {
-        for item in minutes_of_items(3) {
+        for item in items_of(3) {
             assert_eq!(from_item(&to_item(&item)).unwrap(), item);
         }
-        let mut broken = to_item(&minutes_of_items(1)[0]);
+        let mut broken = to_item(&items_of(1)[0]);
         broken.insert(attr::COUNT.into(), AttributeValue::S("twelve".into()));
         assert_eq!(from_item(&broken), Err(attr::COUNT));
     }

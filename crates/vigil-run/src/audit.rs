@@ -71,7 +71,7 @@ pub async fn vitals_readings(
     let store = vigil_aws::vitals::DynamoVitalsStore::new(vigil_aws::sdk::dynamodb(sdk), table);
     let mut found = HashSet::new();
     for wearer in wearers {
-        let items = store.query_minutes(wearer, from - TimeDelta::days(1), to + TimeDelta::days(1)).await?;
+        let items = store.query_range(wearer, from - TimeDelta::days(1), to + TimeDelta::days(1)).await?;
         for item in items {
             let rows = item.rows().map_err(|e| anyhow::anyhow!("vitals item of {wearer}: {e:?}"))?;
             found.extend(rows.iter().map(|r| (item.device_id.clone(), r.seq)));

@@ -155,10 +155,12 @@ impl ChaosSummary {
                 format!("alert {} {} to {}: {}", d.alert_id, d.channel.as_str(), d.caregiver_id, d.why),
             ));
         }
-        rows.push(("  steps late, explained", self.steps_late_explained.len().to_string()));
+        rows.push(("  steps late or missed, explained", self.steps_late_explained.len().to_string()));
         for l in &self.steps_late_explained {
-            let late = (l.sent - l.due).num_seconds();
-            rows.push(("  explained", format!("step of alert {} sent {late} s after due: {}", l.alert_id, l.why)));
+            let when = l.sent.map_or("not sent by the run's end".to_owned(), |sent| {
+                format!("sent {} s after due", (sent - l.due).num_seconds())
+            });
+            rows.push(("  explained", format!("step of alert {} {when}: {}", l.alert_id, l.why)));
         }
         rows.push(("  claimed, never sent", self.claimed_never_sent.to_string()));
         let files: Vec<String> = self.failure_destination_files.iter().map(|p| p.display().to_string()).collect();
@@ -167,21 +169,28 @@ impl ChaosSummary {
     }
 }
 
-/// An escalation step sent later than the first run at or after its due time, and why.
+/// An escalation step sent later than the first run at or after its due time, or
+/// not sent by the run's end, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ExplainedLateStep {
     pub alert_id: String,
     pub due: DateTime<Utc>,
-    pub sent: DateTime<Utc>,
+    /// None: not sent when the run ended.
+    pub sent: Option<DateTime<Utc>>,
     pub why: String,
 }
 
-/// The escalation steps late by the audit's rule ([`crate::escalations::audit`]:
-/// sent after the first completed detector run at or after their due time, the
-/// alert still open then) that a faulted or aborted detector run explains: one
-/// between their due time and that first run (an aborted one may have claimed the
-/// step, which then waits out the claim's lease; a faulted one gave its claim back).
-/// Steps never sent are never explained.
+/// The escalation steps late or missed by the audit's rule
+/// ([`crate::escalations::audit`]: sent after, or not sent by, the first completed
+/// detector run at or after their due time, the alert still open then) that faulted or
+/// aborted detector runs explain:
+///
+/// - sent late: a faulted or aborted run between their due time and that first run (an
+///   aborted one may have claimed the step, which then waits out the claim's lease; a
+///   faulted one gave its claim back);
+/// - never sent: an aborted run since their due time whose claim's lease (the
+///   detector's `DELIVERY_LEASE_SECS`, 60 s) had not run out by the last run, or every
+///   run since their due time met a fault. A calm run explains none.
 pub fn late_steps_explained(
     steps: &[crate::escalations::Step],
     records: &HashMap<String, vigil_domain::lifecycle::AlertRecord>,
@@ -189,24 +198,45 @@ pub fn late_steps_explained(
     detector_runs: &[DetectorRun],
 ) -> Vec<ExplainedLateStep> {
     use crate::escalations::CLOCK_SLACK;
+    let lease = chrono::Duration::from_std(vigil_aws::deliveries::DEFAULT_LEASE).unwrap_or(chrono::Duration::MAX);
     let mut out = Vec::new();
-    for step in steps.iter().filter(|s| s.status == "sent") {
-        let (Some(sent), due) = (step.sent_at, step.due_at()) else { continue };
+    for step in steps.iter().filter(|s| s.status != "cancelled") {
+        let due = step.due_at();
         let Some(first) = completed.iter().copied().find(|r| *r >= due) else { continue };
         let closed = records
             .get(&step.delivery.alert_id)
             .and_then(|r| [r.acknowledged.as_ref(), r.resolved.as_ref()].into_iter().flatten().map(|t| t.at).min());
-        let late = sent > first + CLOCK_SLACK && closed.is_none_or(|c| c > first + CLOCK_SLACK);
-        if !late {
+        if closed.is_some_and(|c| c <= first + CLOCK_SLACK) {
             continue;
         }
-        let cause = detector_runs
-            .iter()
-            .filter(|r| r.now + CLOCK_SLACK >= due && r.now <= first + CLOCK_SLACK && (r.aborted || r.faulted))
-            .map(|r| if r.aborted { "an aborted detector run" } else { "a fault in the detector run due to send it" })
-            .next();
-        if let Some(why) = cause {
-            out.push(ExplainedLateStep { alert_id: step.delivery.alert_id.clone(), due, sent, why: why.to_owned() });
+        let since_due = || detector_runs.iter().filter(|r| r.now + CLOCK_SLACK >= due);
+        let why =
+            match (step.status.as_str(), step.sent_at) {
+                ("sent", Some(sent)) if sent > first + CLOCK_SLACK => since_due()
+                    .filter(|r| r.now <= first + CLOCK_SLACK && (r.aborted || r.faulted))
+                    .map(|r| {
+                        if r.aborted { "an aborted detector run" } else { "a fault in the detector run due to send it" }
+                    })
+                    .next(),
+                ("sent", _) => None,
+                _ => {
+                    let last = completed.last().copied().unwrap_or(first);
+                    if since_due().any(|r| r.aborted && last < r.now + lease) {
+                        Some("claimed by an aborted detector run, whose lease outlasted the run")
+                    } else if since_due().next().is_some() && since_due().all(|r| r.aborted || r.faulted) {
+                        Some("every detector run since it was due met a fault")
+                    } else {
+                        None
+                    }
+                }
+            };
+        if let Some(why) = why {
+            out.push(ExplainedLateStep {
+                alert_id: step.delivery.alert_id.clone(),
+                due,
+                sent: step.sent_at,
+                why: why.to_owned(),
+            });
         }
     }
     out

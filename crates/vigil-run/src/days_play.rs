@@ -4,7 +4,7 @@
 //! Playing 60 days through the API would take hours, so the days' readings are
 //! made **straight into vitals items**: each wearer's readings of an hour
 //! ([`crate::fleet::days`], one a minute) become one envelope, whose vitals items
-//! are built by [`vigil_domain::vitals::minute_items`] with vitals-writer's TTL
+//! are built by [`vigil_domain::vitals::vitals_items`] with vitals-writer's TTL
 //! ([`vitals_writer::VitalsConfig`]): the items vitals-writer writes. From the
 //! vitals items on, the path is the deployed one: daily-summary, built by its own
 //! `build`, runs on a simulated clock, and reads, computes, stores, raises and
@@ -59,7 +59,7 @@ use vigil_domain::days::{self as domain_days, day_of, local_day};
 use vigil_domain::envelope::{ENVELOPE_VERSION, Envelope};
 use vigil_domain::lifecycle::AlertRecord;
 use vigil_domain::ports::{DayInputs, DaysStore, StoreError, VitalsStore};
-use vigil_domain::vitals::{VitalsItem, minute_items, minute_range};
+use vigil_domain::vitals::{VitalsItem, key_range, vitals_items};
 use vigil_local::provision::{self, Resources};
 
 use crate::audit;
@@ -358,16 +358,12 @@ pub async fn play(sdk: &SdkConfig, opts: &Options) -> anyhow::Result<Report> {
                 received_at: t,
                 readings,
             };
-            let items = minute_items(&envelope, writer.ttl);
+            let items = vitals_items(&envelope, writer.ttl);
             items_written += items.len();
             match &memory {
                 Some(memory) => memory.lock().map_err(|_| anyhow::anyhow!("the play's vitals lock"))?.put(items),
                 None => {
-                    writer
-                        .vitals
-                        .put_minutes(&items)
-                        .await
-                        .map_err(|e| anyhow::anyhow!("writing vitals items: {e}"))?;
+                    writer.vitals.put_items(&items).await.map_err(|e| anyhow::anyhow!("writing vitals items: {e}"))?;
                 }
             }
         }
@@ -451,9 +447,9 @@ impl MemoryMinutes {
     }
 
     /// The wearer's items of the minutes `from..to`, in key order: the vitals table's
-    /// Query (`BETWEEN` the sort keys of the range, [`minute_range`]).
+    /// Query (`BETWEEN` the sort keys of the range, [`key_range`]).
     fn minutes(&self, wearer_id: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<VitalsItem> {
-        let (low, high) = minute_range(from, to - Duration::nanoseconds(1));
+        let (low, high) = key_range(from, to - Duration::nanoseconds(1));
         self.0.get(wearer_id).map_or_else(Vec::new, |items| items.range(low..=high).map(|(_, i)| i.clone()).collect())
     }
 }

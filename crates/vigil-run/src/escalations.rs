@@ -231,4 +231,42 @@ mod tests {
         assert_eq!(out.max_lateness_s, 240, "the step due at 22, sent after the gap");
         assert_eq!(out.max_tick_s, 6 * 60);
     }
+
+    #[test]
+    fn chaos_explains_a_missed_step_only_by_an_aborted_claim_still_leased_or_faults_in_every_run() {
+        use crate::chaos::{DetectorRun, late_steps_explained};
+        let run = |min: i64, aborted: bool, faulted: bool| DetectorRun { now: t(min), aborted, faulted };
+        // Runs every minute from 0 to 10; the step was due at 10 and never sent.
+        let completed: Vec<_> = (0..=10).map(t).collect();
+        let missed = [step("open", 10, "sending", None, false)];
+        let explain = |runs: &[DetectorRun]| late_steps_explained(&missed, &HashMap::new(), &completed, runs);
+
+        // Calm runs explain nothing: the audit's miss stands.
+        let calm: Vec<_> = (0..=10).map(|m| run(m, false, false)).collect();
+        assert!(explain(&calm).is_empty());
+        // The run at 10 was aborted after claiming it, and its 60 s lease outlasted the runs.
+        let mut aborted = calm.clone();
+        aborted[10] = run(10, true, false);
+        let out = explain(&aborted);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!((out[0].due, out[0].sent), (t(10), None));
+        // Aborted at 10 with a run a minute later: the lease ran out, so that run should have sent it.
+        let later: Vec<_> = (0..=11).map(t).collect();
+        let mut then_calm = aborted.clone();
+        then_calm.push(run(11, false, false));
+        assert!(late_steps_explained(&missed, &HashMap::new(), &later, &then_calm).is_empty());
+        // An aborted run long before the step was due explains nothing.
+        let mut early = calm.clone();
+        early[2] = run(2, true, false);
+        assert!(explain(&early).is_empty());
+        // Every run since it was due met a fault: explained; one calm run among them: not.
+        let mut faulted = calm.clone();
+        faulted[10] = run(10, false, true);
+        assert_eq!(explain(&faulted).len(), 1);
+        faulted.push(run(11, false, false));
+        assert!(late_steps_explained(&missed, &HashMap::new(), &later, &faulted).is_empty());
+        // A closed alert's step needs no explaining: the audit does not count it.
+        let records = HashMap::from([acknowledged("open", 9)]);
+        assert!(late_steps_explained(&missed, &records, &completed, &aborted).is_empty());
+    }
 }

@@ -28,8 +28,11 @@ use crate::observe::Live;
 
 /// Uploads in flight at once (phones are independent; this bounds local sockets).
 const IN_FLIGHT: usize = 32;
-/// Attempts per upload before the phone gives up (and the run reports it).
+/// Attempts per upload before the phone sets it aside.
 const ATTEMPTS: u32 = 6;
+/// Times a phone sends an upload set aside again once the run's uploads are answered
+/// (the app keeps readings until the API confirms them); after these, it is lost.
+const RESEND_ROUNDS: u32 = 3;
 /// How far the simulated clock may run past the oldest upload due and not yet
 /// answered: enough for uploads to overlap in flight, far less than any rule's
 /// time (a fall's 30 s cancel window is the shortest; its cancel is due 11–21 s
@@ -101,8 +104,11 @@ pub struct Ledger {
     pub uploads_sent: u64,
     /// Uploads answered 202.
     pub uploads_accepted: u64,
-    /// Uploads refused for good (4xx other than 429), or given up after every retry.
+    /// Uploads refused for good (4xx other than 429), or never confirmed after every retry
+    /// and every resend.
     pub uploads_lost: u64,
+    /// Uploads whose every attempt failed (5xx, 429, a broken connection), to send again.
+    unconfirmed: Vec<Upload>,
     /// Distinct readings accepted, as (device, seq).
     pub accepted: HashSet<(String, u64)>,
     /// Per wearer: (newest reading time in the upload, when it was accepted).
@@ -124,8 +130,14 @@ struct Posted {
 
 #[derive(Debug)]
 enum Outcome {
-    Accepted { at: Instant, rejected: HashSet<usize> },
+    Accepted {
+        at: Instant,
+        rejected: HashSet<usize>,
+    },
     Refused,
+    /// Every attempt failed without an answer that refuses it: the API may or may not have
+    /// taken it, so the phone keeps it to send again.
+    Unconfirmed,
 }
 
 #[derive(Deserialize)]
@@ -174,6 +186,17 @@ pub async fn drive(fleet: &Fleet, clock: &SimClock, target: Arc<Target>, live: A
     while let Some(done) = tasks.join_next().await {
         record(&mut ledger, done, &live);
     }
+    // As the app does: what the API never confirmed goes again (the API takes a repeated
+    // upload as the same readings).
+    for _ in 0..RESEND_ROUNDS {
+        for upload in std::mem::take(&mut ledger.unconfirmed) {
+            let posted = post(agent.clone(), &target, upload, &live).await;
+            record(&mut ledger, Ok(posted), &live);
+        }
+    }
+    let never_confirmed = ledger.unconfirmed.len() as u64;
+    ledger.uploads_lost += never_confirmed;
+    Live::add(&live.uploads_refused, never_confirmed);
     ledger.elapsed = started.elapsed();
     ledger.achieved_speed = clock.achieved_speed();
     ledger.clock_held = clock.held();
@@ -202,6 +225,7 @@ fn record(ledger: &mut Ledger, done: Result<Posted, tokio::task::JoinError>, liv
             }
         }
         Outcome::Refused => ledger.uploads_lost += 1,
+        Outcome::Unconfirmed => ledger.unconfirmed.push(posted.upload),
     }
 }
 
@@ -259,9 +283,8 @@ async fn post(agent: ureq::Agent, target: &Target, upload: Upload, live: &Live) 
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
             _ => {
-                Live::add(&live.uploads_refused, 1);
-                tracing::warn!(device_id = %upload.device_id, attempts, "upload given up after every retry");
-                return Posted { upload, attempts, outcome: Outcome::Refused };
+                tracing::warn!(device_id = %upload.device_id, attempts, "upload unconfirmed after every retry: kept to send again");
+                return Posted { upload, attempts, outcome: Outcome::Unconfirmed };
             }
         }
     }

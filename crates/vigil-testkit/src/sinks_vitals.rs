@@ -46,7 +46,7 @@ impl MemoryVitals {
 }
 
 impl VitalsStore for MemoryVitals {
-    async fn put_minutes(&self, items: &[VitalsItem]) -> Result<WriteReport, VitalsWriteError> {
+    async fn put_items(&self, items: &[VitalsItem]) -> Result<WriteReport, VitalsWriteError> {
         let report = WriteReport { calls: 1, retries: 0 };
         let call = {
             let mut calls = self.calls.lock().unwrap();

@@ -21,7 +21,7 @@ use serde::Deserialize;
 use serde_json::json;
 use vigil_domain::Envelope;
 use vigil_domain::reading::Reading;
-use vigil_domain::vitals::{MetricsRequest, minute_items, readings_in};
+use vigil_domain::vitals::{MetricsRequest, readings_in, vitals_items};
 use vigil_testkit::bench_batch::interleaved;
 
 const MINUTES: i64 = 7 * 24 * 60;
@@ -32,7 +32,7 @@ fn start() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-16T00:00:00Z").unwrap().to_utc()
 }
 
-/// One wearer's week, one item per minute, as stored.
+/// One wearer's week of uploads every minute (an item each), as stored.
 fn week() -> Vec<Item> {
     let mut seed = 42u64;
     let mut next = move || {
@@ -67,7 +67,7 @@ fn week() -> Vec<Item> {
                 received_at: start(),
                 readings,
             };
-            minute_items(&envelope, TimeDelta::days(30))
+            vitals_items(&envelope, TimeDelta::days(30))
         })
         .map(|item| vigil_aws::vitals::to_item(&item))
         .collect()

@@ -15,7 +15,7 @@ use vigil_domain::days::{DaySummary, local_day, summarize};
 use vigil_domain::envelope::{ENVELOPE_VERSION, Envelope};
 use vigil_domain::ports::{DayInputs, DaysStore, VitalsStore};
 use vigil_domain::reading::{Activity, Reading, SleepStage};
-use vigil_domain::vitals::{MinuteReading, minute_items};
+use vigil_domain::vitals::{StoredReading, vitals_items};
 use vigil_local::provision::{Resources, provision};
 
 const WEARER: &str = "w-daily";
@@ -68,7 +68,7 @@ fn readings(date: NaiveDate, steps: i64, worn_hours: i64) -> Vec<Reading> {
 }
 
 fn summary_of(date: NaiveDate, steps: i64) -> DaySummary {
-    let minutes: Vec<MinuteReading> = readings(date, steps, 24).iter().map(MinuteReading::of).collect();
+    let minutes: Vec<StoredReading> = readings(date, steps, 24).iter().map(StoredReading::of).collect();
     summarize(TZ, date, &minutes, &[])
 }
 
@@ -136,7 +136,7 @@ impl Setup {
             received_at: Utc::now(),
             readings,
         };
-        self.vitals.put_minutes(&minute_items(&envelope, chrono::TimeDelta::days(400))).await.unwrap();
+        self.vitals.put_items(&vitals_items(&envelope, chrono::TimeDelta::days(400))).await.unwrap();
     }
 
     async fn run(&self, now: DateTime<Utc>) -> daily_summary::Summary {

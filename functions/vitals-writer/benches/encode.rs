@@ -13,7 +13,7 @@ use std::hint::black_box;
 use chrono::{DateTime, Duration, TimeDelta};
 use criterion::{Criterion, Throughput, criterion_group};
 use vigil_domain::Envelope;
-use vigil_domain::vitals::{VitalsItem, minute_items};
+use vigil_domain::vitals::{VitalsItem, vitals_items};
 use vigil_testkit::bench_batch::{self, PER_RECORD, RECORDS, interleaved};
 
 /// The batch, its readings `offset_secs` into the minute (uploads do not start
@@ -28,7 +28,7 @@ fn encode(records: &[Vec<u8>], ttl: TimeDelta) -> Vec<VitalsItem> {
     let mut items = Vec::with_capacity(records.len() * 2);
     for data in records {
         let envelope = Envelope::decode(data).unwrap();
-        items.extend(minute_items(&envelope, ttl));
+        items.extend(vitals_items(&envelope, ttl));
     }
     items
 }

@@ -30,7 +30,7 @@ struct CountingVitals {
 }
 
 impl VitalsStore for CountingVitals {
-    async fn put_minutes(&self, items: &[VitalsItem]) -> Result<WriteReport, VitalsWriteError> {
+    async fn put_items(&self, items: &[VitalsItem]) -> Result<WriteReport, VitalsWriteError> {
         self.items.fetch_add(items.len(), Ordering::Relaxed);
         self.bytes.fetch_add(items.iter().map(VitalsItem::size_bytes).sum(), Ordering::Relaxed);
         Ok(WriteReport { calls: items.len().div_ceil(25) as u32, retries: 0 })

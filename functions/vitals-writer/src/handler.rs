@@ -1,6 +1,6 @@
 //! Batch semantics (ReportBatchItemFailures):
-//! - Each envelope becomes one vitals item per minute of event time
-//!   ([`vigil_domain::vitals::minute_items`]); items are written with
+//! - Each envelope becomes one vitals item per ten-minute span of event time
+//!   ([`vigil_domain::vitals::vitals_items`]); items are written with
 //!   idempotent puts, so a redelivered record rewrites identical items.
 //! - An envelope with any item not written (throttled past the write budget,
 //!   or refused) reports its record. Lambda restarts from the lowest reported
@@ -26,7 +26,7 @@ use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use chrono::{DateTime, TimeDelta, Utc};
 use vigil_domain::ports::{Quarantine, ShadowStore, VitalsStore};
-use vigil_domain::vitals::{Shadow, VitalsItem, minute_items};
+use vigil_domain::vitals::{Shadow, VitalsItem, vitals_items};
 use vigil_lambda::metrics::Metrics;
 use vigil_lambda::stream::{StreamFunction, decode_batch, response};
 
@@ -140,7 +140,7 @@ where
         let mut items: Vec<VitalsItem> = Vec::with_capacity(batch.decoded.len() * 2);
         let mut owner: Vec<usize> = Vec::with_capacity(batch.decoded.len() * 2);
         for (k, decoded) in batch.decoded.iter().enumerate() {
-            for item in minute_items(&decoded.envelope, self.ttl) {
+            for item in vitals_items(&decoded.envelope, self.ttl) {
                 items.push(item);
                 owner.push(k);
             }
@@ -148,7 +148,7 @@ where
 
         let mut stored = vec![true; batch.decoded.len()];
         let mut written = vec![true; items.len()];
-        let all_written = match self.vitals.put_minutes(&items).await {
+        let all_written = match self.vitals.put_items(&items).await {
             Ok(report) => {
                 tally.retries += report.retries;
                 true

@@ -1,5 +1,5 @@
 //! vitals-writer: the sensitive store. A Kinesis batch of envelopes in, one
-//! DynamoDB item per wearer, minute and envelope out (with a TTL), each wearer's
+//! DynamoDB item per wearer, ten-minute span and envelope out (with a TTL), each wearer's
 //! shadow moved forward, `batchItemFailures` back to Lambda.
 
 pub mod config;

@@ -55,7 +55,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::alerts::RuleKind;
 use crate::reading::{Activity, SleepStage};
-use crate::vitals::MinuteReading;
+use crate::vitals::StoredReading;
 
 /// The version of [`DaySummary`]'s definitions; a stored summary of an older
 /// version is recomputed, not compared.
@@ -157,7 +157,7 @@ struct Minute {
 }
 
 impl Minute {
-    fn add(&mut self, r: &MinuteReading) {
+    fn add(&mut self, r: &StoredReading) {
         if let Some(worn) = r.worn {
             self.worn_said += 1;
             self.worn_true += u32::from(worn);
@@ -218,13 +218,13 @@ impl Minute {
 /// The figures of the local day `date` in `tz` from `readings` (any order and
 /// rate; readings outside the day are ignored, a seq seen twice counts once) and
 /// the wearer's `alerts` (those raised outside the day are ignored).
-pub fn summarize(tz: Tz, date: NaiveDate, readings: &[MinuteReading], alerts: &[DayAlert]) -> DaySummary {
+pub fn summarize(tz: Tz, date: NaiveDate, readings: &[StoredReading], alerts: &[DayAlert]) -> DaySummary {
     let (start, end) = local_day(tz, date);
     let day_minutes = usize::try_from((end - start).num_minutes()).unwrap_or(0);
     let mut minutes = vec![Minute::default(); day_minutes];
 
     // Each seq once: the earliest reading of it.
-    let mut order: Vec<&MinuteReading> = readings.iter().filter(|r| start <= r.ts && r.ts < end).collect();
+    let mut order: Vec<&StoredReading> = readings.iter().filter(|r| start <= r.ts && r.ts < end).collect();
     order.sort_by_key(|r| (r.seq, r.ts));
     order.dedup_by_key(|r| r.seq);
     let mut steps = 0i64;

@@ -13,7 +13,7 @@ use crate::alerts::{Language, RuleKind, Severity};
 use crate::care::{Caregiver, QuietHours, WearerProfile, plan_deliveries};
 use crate::reading::{Activity, SleepStage};
 use crate::sms::segments;
-use crate::vitals::MinuteReading;
+use crate::vitals::StoredReading;
 
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap()
@@ -83,12 +83,12 @@ const WORN_AWAKE: State = State {
 };
 
 /// `per_minute` readings in each minute from `start`, seqs counting up from 1.
-fn readings(start: DateTime<Utc>, minutes: &[State], per_minute: u32) -> Vec<MinuteReading> {
+fn readings(start: DateTime<Utc>, minutes: &[State], per_minute: u32) -> Vec<StoredReading> {
     let mut out = Vec::new();
     let gap = 60 / i64::from(per_minute);
     for (i, s) in minutes.iter().enumerate() {
         for k in 0..per_minute {
-            out.push(MinuteReading {
+            out.push(StoredReading {
                 ts: start + Duration::minutes(i as i64) + Duration::seconds(i64::from(k) * gap),
                 seq: out.len() as u64 + 1,
                 heart_rate_bpm: s.hr,
@@ -242,7 +242,7 @@ proptest! {
             many.push(again);
         }
         // Readings of the days around it do not count.
-        many.push(MinuteReading { ts: start - Duration::seconds(1), seq: 0, ..many[0].clone() });
+        many.push(StoredReading { ts: start - Duration::seconds(1), seq: 0, ..many[0].clone() });
         prop_assert_eq!(summarize(Madrid, d, &many, &[]), once);
     }
 

@@ -11,7 +11,7 @@ pub trait VitalsStore {
     /// rewrite is idempotent); of items sharing a key, the last one is written.
     /// Unprocessed items are resent until written or the adapter's deadline;
     /// `Ok` means every item is stored, `Err` names the ones that are not.
-    fn put_minutes(&self, items: &[VitalsItem]) -> impl Future<Output = Result<WriteReport, VitalsWriteError>> + Send;
+    fn put_items(&self, items: &[VitalsItem]) -> impl Future<Output = Result<WriteReport, VitalsWriteError>> + Send;
 }
 
 /// The shadow table.

@@ -1,16 +1,20 @@
-//! A vitals item: one stored minute of one envelope's readings, its keys and
+//! A vitals item: one envelope's readings of one ten-minute span, its keys and
 //! its size as DynamoDB counts it.
 
 use std::fmt::Write as _;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::row::{FORMAT_VERSION, FormatError, MinuteReading, decode_rows, encode_row};
+use super::row::{FORMAT_VERSION, FormatError, StoredReading, decode_rows, encode_row};
 use crate::envelope::Envelope;
 use crate::reading::Reading;
 
-/// Most readings one item holds: 12 a minute is the norm; this bounds an item
-/// to a few KB even for a band sampling at 2 Hz.
+/// Minutes one item spans at most. Spans are aligned on the UTC hour
+/// (`:00`, `:10`, … `:50`), so every item starts on a minute.
+pub const ITEM_SPAN_MINUTES: i64 = 10;
+
+/// Most readings one item holds: a span of readings every 5 s (120) is the
+/// norm; this bounds an item to a few KB even for a band sampling at 2 Hz.
 pub const MAX_READINGS_PER_ITEM: usize = 120;
 
 /// Default retention of vitals items.
@@ -34,12 +38,13 @@ pub mod attr {
     pub const EXPIRES_AT: &str = "expires_at";
 }
 
-/// One stored minute of one envelope's readings (see the module docs).
+/// One envelope's readings of one span (see the module docs).
 #[derive(Debug, Clone, PartialEq)]
 pub struct VitalsItem {
     pub wearer_id: String,
-    /// Start of the UTC minute of the readings' event time.
-    pub minute: DateTime<Utc>,
+    /// Start of the span of the readings' event time (a whole minute; items
+    /// written before spans grew to ten minutes span one minute).
+    pub start: DateTime<Utc>,
     pub device_id: String,
     /// Lowest seq of the readings in this item.
     pub first_seq: u64,
@@ -81,18 +86,20 @@ impl Attr {
     }
 }
 
-/// The sort key of the items of `minute`, `device_id` and `first_seq`.
-pub fn sort_key(minute: DateTime<Utc>, device_id: &str, first_seq: u64) -> String {
+/// The sort key of the item starting at `start`, of `device_id` and `first_seq`.
+pub fn sort_key(start: DateTime<Utc>, device_id: &str, first_seq: u64) -> String {
     let mut sk = String::with_capacity(18 + device_id.len() + 20);
-    push_minute(&mut sk, minute);
+    push_minute(&mut sk, start);
     let _ = write!(sk, "#{device_id}#{first_seq}");
     sk
 }
 
-/// Inclusive sort-key bounds of the items of minutes `from..=to` (for BETWEEN).
-pub fn minute_range(from: DateTime<Utc>, to: DateTime<Utc>) -> (String, String) {
+/// Inclusive sort-key bounds (for BETWEEN) of every item that may hold a
+/// reading of `from..=to`: from the span holding `from` to the minute of `to`.
+/// It can include items ending before `from`: readers filter rows by time.
+pub fn key_range(from: DateTime<Utc>, to: DateTime<Utc>) -> (String, String) {
     let mut low = String::with_capacity(17);
-    push_minute(&mut low, minute_start(from));
+    push_minute(&mut low, span_start(from));
     let mut high = String::with_capacity(18);
     push_minute(&mut high, minute_start(to));
     // Every key of minute `to` continues with '#', and '$' is the next byte.
@@ -115,7 +122,7 @@ fn push_minute(out: &mut String, minute: DateTime<Utc>) {
     );
 }
 
-/// Splits a sort key into minute, device and first seq. Device ids may hold
+/// Splits a sort key into start, device and first seq. Device ids may hold
 /// `#`: the minute ends at the first one and the seq starts after the last.
 pub fn parse_sort_key(sk: &str) -> Option<(DateTime<Utc>, &str, u64)> {
     let (minute, rest) = sk.split_once('#')?;
@@ -125,14 +132,23 @@ pub fn parse_sort_key(sk: &str) -> Option<(DateTime<Utc>, &str, u64)> {
     Some((minute, device, seq.parse().ok()?))
 }
 
-pub(super) fn minute_start(ts: DateTime<Utc>) -> DateTime<Utc> {
+fn minute_start(ts: DateTime<Utc>) -> DateTime<Utc> {
+    floor_secs(ts, 60)
+}
+
+/// Start of the span holding `ts`.
+pub(super) fn span_start(ts: DateTime<Utc>) -> DateTime<Utc> {
+    floor_secs(ts, ITEM_SPAN_MINUTES * 60)
+}
+
+fn floor_secs(ts: DateTime<Utc>, unit: i64) -> DateTime<Utc> {
     let secs = ts.timestamp();
-    DateTime::from_timestamp(secs - secs.rem_euclid(60), 0).unwrap_or(ts)
+    DateTime::from_timestamp(secs - secs.rem_euclid(unit), 0).unwrap_or(ts)
 }
 
 impl VitalsItem {
     pub fn sort_key(&self) -> String {
-        sort_key(self.minute, &self.device_id, self.first_seq)
+        sort_key(self.start, &self.device_id, self.first_seq)
     }
 
     /// The item as stored: every attribute, absent aggregates left out.
@@ -166,37 +182,38 @@ impl VitalsItem {
     }
 
     /// The readings back from `r`.
-    pub fn rows(&self) -> Result<Vec<MinuteReading>, FormatError> {
-        decode_rows(&self.readings, self.minute, self.first_seq)
+    pub fn rows(&self) -> Result<Vec<StoredReading>, FormatError> {
+        decode_rows(&self.readings, self.start, self.first_seq)
     }
 }
 
-/// Builds the vitals items of one envelope: one per UTC minute of event time
-/// (more if a minute holds over [`MAX_READINGS_PER_ITEM`] readings), ordered by
-/// minute then seq. Deterministic: the same envelope gives the same items in
+/// Builds the vitals items of one envelope: one per span of event time
+/// (more if a span holds over [`MAX_READINGS_PER_ITEM`] readings), ordered by
+/// span then seq. Deterministic: the same envelope gives the same items in
 /// any reading order. A seq repeated within the envelope is kept once (its
 /// first occurrence), as ingest does.
-pub fn minute_items(envelope: &Envelope, ttl: TimeDelta) -> Vec<VitalsItem> {
+pub fn vitals_items(envelope: &Envelope, ttl: TimeDelta) -> Vec<VitalsItem> {
     let readings = &envelope.readings;
     // (seq, index) sorted, first occurrence of each seq kept.
     let mut unique: Vec<(u64, usize)> = readings.iter().enumerate().map(|(i, r)| (r.seq, i)).collect();
     unique.sort_unstable();
     unique.dedup_by_key(|(seq, _)| *seq);
+    let span = ITEM_SPAN_MINUTES * 60;
     let mut keyed: Vec<(i64, u64, usize)> = unique
         .into_iter()
         .map(|(seq, i)| {
             let secs = readings[i].ts.timestamp();
-            (secs - secs.rem_euclid(60), seq, i)
+            (secs - secs.rem_euclid(span), seq, i)
         })
         .collect();
     keyed.sort_unstable();
 
     let mut items = Vec::new();
-    for minute_group in keyed.chunk_by(|a, b| a.0 == b.0) {
-        for chunk in minute_group.chunks(MAX_READINGS_PER_ITEM) {
-            let (minute_secs, first_seq, _) = chunk[0];
-            let Some(minute) = DateTime::from_timestamp(minute_secs, 0) else { continue };
-            items.push(build_item(envelope, minute, first_seq, chunk.iter().map(|&(_, _, i)| &readings[i]), ttl));
+    for span_group in keyed.chunk_by(|a, b| a.0 == b.0) {
+        for chunk in span_group.chunks(MAX_READINGS_PER_ITEM) {
+            let (start_secs, first_seq, _) = chunk[0];
+            let Some(start) = DateTime::from_timestamp(start_secs, 0) else { continue };
+            items.push(build_item(envelope, start, first_seq, chunk.iter().map(|&(_, _, i)| &readings[i]), ttl));
         }
     }
     items
@@ -204,19 +221,19 @@ pub fn minute_items(envelope: &Envelope, ttl: TimeDelta) -> Vec<VitalsItem> {
 
 fn build_item<'a>(
     envelope: &Envelope,
-    minute: DateTime<Utc>,
+    start: DateTime<Utc>,
     first_seq: u64,
     chunk: impl Iterator<Item = &'a Reading>,
     ttl: TimeDelta,
 ) -> VitalsItem {
-    let mut rows = String::with_capacity(32 * 12);
+    let mut rows = String::with_capacity(32 * 120);
     let (mut count, mut hr_n, mut hr_sum) = (0u32, 0i64, 0i64);
     let (mut hr_min, mut hr_max, mut spo2_min, mut steps) = (None::<i64>, None::<i64>, None::<i64>, None::<i64>);
     for r in chunk {
         if count > 0 {
             rows.push(';');
         }
-        encode_row(&mut rows, r, minute, first_seq);
+        encode_row(&mut rows, r, start, first_seq);
         count += 1;
         if let Some(hr) = r.heart_rate_bpm {
             hr_n += 1;
@@ -234,7 +251,7 @@ fn build_item<'a>(
     let hr_avg = (hr_n > 0).then(|| (hr_sum as f64 / hr_n as f64 * 10.0).round() / 10.0);
     VitalsItem {
         wearer_id: envelope.wearer_id.clone(),
-        minute,
+        start,
         device_id: envelope.device_id.clone(),
         first_seq,
         count,
@@ -244,6 +261,6 @@ fn build_item<'a>(
         spo2_min,
         steps,
         readings: rows,
-        expires_at: (minute + ttl).timestamp(),
+        expires_at: (start + ttl).timestamp(),
     }
 }

@@ -1,4 +1,4 @@
-//! The compact row format of a vitals item's `r` attribute: what a minute keeps
+//! The compact row format of a vitals item's `r` attribute: what an item keeps
 //! of each reading, and its encoding (v1).
 
 use std::fmt::Write as _;
@@ -13,7 +13,7 @@ pub const FORMAT_VERSION: u32 = 1;
 /// What a vitals item keeps of a reading: its time in UTC, seq and
 /// measurements (not the location).
 #[derive(Debug, Clone, PartialEq)]
-pub struct MinuteReading {
+pub struct StoredReading {
     pub ts: DateTime<Utc>,
     pub seq: u64,
     pub heart_rate_bpm: Option<i64>,
@@ -29,7 +29,7 @@ pub struct MinuteReading {
     pub sos: Option<bool>,
 }
 
-impl MinuteReading {
+impl StoredReading {
     pub fn of(r: &Reading) -> Self {
         Self {
             ts: r.ts.with_timezone(&Utc),
@@ -53,7 +53,7 @@ impl MinuteReading {
 ///
 /// | # | field | form |
 /// |---|-------|------|
-/// | 0 | seconds into the minute | `5`, `12.25` (exact to the nanosecond) |
+/// | 0 | seconds since the item's start | `5`, `312.25` (exact to the nanosecond) |
 /// | 1 | seq − the item's first seq | `0`, `1`, … |
 /// | 2 | heart rate, bpm | integer |
 /// | 3 | SpO2, % | integer |
@@ -67,8 +67,8 @@ impl MinuteReading {
 ///
 /// Absent fields are empty, and trailing empty fields are dropped:
 /// `5,1,72,97,33.5,3,80,1,l`.
-pub fn encode_row(out: &mut String, r: &Reading, minute: DateTime<Utc>, first_seq: u64) {
-    let nanos = (r.ts.timestamp() - minute.timestamp()) * 1_000_000_000 + i64::from(r.ts.timestamp_subsec_nanos());
+pub fn encode_row(out: &mut String, r: &Reading, start: DateTime<Utc>, first_seq: u64) {
+    let nanos = (r.ts.timestamp() - start.timestamp()) * 1_000_000_000 + i64::from(r.ts.timestamp_subsec_nanos());
     let (secs, frac) = (nanos.div_euclid(1_000_000_000), nanos.rem_euclid(1_000_000_000));
     let _ = write!(out, "{secs}");
     if frac != 0 {
@@ -149,11 +149,11 @@ pub struct FormatError {
 }
 
 /// Reads the rows of `r` back (the inverse of [`encode_row`]).
-pub fn decode_rows(r: &str, minute: DateTime<Utc>, first_seq: u64) -> Result<Vec<MinuteReading>, FormatError> {
-    r.split(';').enumerate().map(|(row, text)| decode_row(row, text, minute, first_seq)).collect()
+pub fn decode_rows(r: &str, start: DateTime<Utc>, first_seq: u64) -> Result<Vec<StoredReading>, FormatError> {
+    r.split(';').enumerate().map(|(row, text)| decode_row(row, text, start, first_seq)).collect()
 }
 
-fn decode_row(row: usize, text: &str, minute: DateTime<Utc>, first_seq: u64) -> Result<MinuteReading, FormatError> {
+fn decode_row(row: usize, text: &str, start: DateTime<Utc>, first_seq: u64) -> Result<StoredReading, FormatError> {
     let fields: Vec<&str> = text.split(',').collect();
     if fields.len() > 11 {
         return Err(FormatError { row, field: 11 });
@@ -173,7 +173,7 @@ fn decode_row(row: usize, text: &str, minute: DateTime<Utc>, first_seq: u64) -> 
     } else {
         return Err(err(0));
     };
-    let ts = minute + TimeDelta::seconds(secs) + TimeDelta::nanoseconds(nanos);
+    let ts = start + TimeDelta::seconds(secs) + TimeDelta::nanoseconds(nanos);
     let delta: u64 = get(1).ok_or(err(1))?.parse().map_err(|_| err(1))?;
     let worn = match get(7) {
         None => None,
@@ -207,7 +207,7 @@ fn decode_row(row: usize, text: &str, minute: DateTime<Utc>, first_seq: u64) -> 
         };
         *slot = Some(c.is_ascii_uppercase());
     }
-    Ok(MinuteReading {
+    Ok(StoredReading {
         ts,
         seq: first_seq.wrapping_add(delta),
         heart_rate_bpm: num(get(2), err(2))?,

@@ -1,7 +1,7 @@
 //! The vitals items, their rows and the shadow, tested together (they share the fixtures).
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on broken fixtures")]
 
-use super::item::minute_start;
+use super::item::span_start;
 use super::*;
 use crate::envelope::Envelope;
 use crate::reading::{Activity, Reading, SleepStage};
@@ -44,7 +44,7 @@ fn ttl() -> TimeDelta {
 }
 
 #[test]
-fn readings_group_by_utc_minute_with_deterministic_keys() {
+fn readings_group_by_ten_minute_span_with_deterministic_keys() {
     let e = envelope(
         "wearer-42",
         vec![
@@ -53,39 +53,39 @@ fn readings_group_by_utc_minute_with_deterministic_keys() {
             full("2026-11-22T11:00:00Z", 3003),
         ],
     );
-    let items = minute_items(&e, ttl());
+    let items = vitals_items(&e, ttl());
     let keys: Vec<String> = items.iter().map(VitalsItem::sort_key).collect();
-    assert_eq!(keys, vec!["2026-11-22T10:59Z#band-0001#3001", "2026-11-22T11:00Z#band-0001#3003"]);
+    assert_eq!(keys, vec!["2026-11-22T10:50Z#band-0001#3001", "2026-11-22T11:00Z#band-0001#3003"]);
     assert_eq!(items[0].count, 2);
-    assert_eq!(items[0].readings, "50,0,72,97,33.5,3,80,1,l;55,1,72,97,33.5,3,80,1,l");
-    assert_eq!(items[0].expires_at, at("2026-12-22T10:59:00Z").timestamp());
+    assert_eq!(items[0].readings, "590,0,72,97,33.5,3,80,1,l;595,1,72,97,33.5,3,80,1,l");
+    assert_eq!(items[0].expires_at, at("2026-12-22T10:50:00Z").timestamp());
     assert_eq!(items[0].steps, Some(6));
-    assert_eq!(parse_sort_key(&keys[0]), Some((at("2026-11-22T10:59:00Z").with_timezone(&Utc), "band-0001", 3001)));
+    assert_eq!(parse_sort_key(&keys[0]), Some((at("2026-11-22T10:50:00Z").with_timezone(&Utc), "band-0001", 3001)));
 }
 
 #[test]
 fn aggregates_cover_only_what_was_measured() {
-    let mut a = Reading::at(at("2026-11-22T10:59:00Z"), 1);
+    let mut a = Reading::at(at("2026-11-22T10:50:00Z"), 1);
     a.heart_rate_bpm = Some(60);
     a.sos = Some(true);
-    let mut b = Reading::at(at("2026-11-22T10:59:05.25Z"), 2);
+    let mut b = Reading::at(at("2026-11-22T10:50:05.25Z"), 2);
     b.heart_rate_bpm = Some(75);
     b.spo2_pct = Some(91);
     b.fall_detected = Some(false);
     let c = Reading { worn: Some(false), ..Reading::at(at("2026-11-22T10:59:10Z"), 3) };
-    let item = &minute_items(&envelope("w", vec![a, b, c]), ttl())[0];
+    let item = &vitals_items(&envelope("w", vec![a, b, c]), ttl())[0];
     assert_eq!((item.hr_min, item.hr_avg, item.hr_max), (Some(60), Some(67.5), Some(75)));
     assert_eq!((item.spo2_min, item.steps, item.count), (Some(91), None, 3));
-    assert_eq!(item.readings, "0,0,60,,,,,,,,S;5.25,1,75,91,,,,,,,f;10,2,,,,,,0");
+    assert_eq!(item.readings, "0,0,60,,,,,,,,S;5.25,1,75,91,,,,,,,f;550,2,,,,,,0");
     let names: Vec<&str> = item.attributes().iter().map(|(n, _)| *n).collect();
     assert!(!names.contains(&attr::STEPS), "{names:?}");
 }
 
 #[test]
-fn a_crowded_minute_splits_into_items_keyed_by_their_own_first_seq() {
+fn a_crowded_span_splits_into_items_keyed_by_their_own_first_seq() {
     let readings: Vec<Reading> =
         (0..250).map(|i| full(&format!("2026-11-22T10:59:{:02}.{:03}Z", i / 5, (i % 5) * 200), 1000 + i)).collect();
-    let items = minute_items(&envelope("w", readings), ttl());
+    let items = vitals_items(&envelope("w", readings), ttl());
     assert_eq!(items.iter().map(|i| i.count).collect::<Vec<_>>(), vec![120, 120, 10]);
     assert_eq!(items.iter().map(|i| i.first_seq).collect::<Vec<_>>(), vec![1000, 1120, 1240]);
     assert!(items.iter().all(|i| i.size_bytes() < 8 * 1024));
@@ -95,11 +95,25 @@ fn a_crowded_minute_splits_into_items_keyed_by_their_own_first_seq() {
 fn a_full_minute_costs_one_write_unit() {
     let wearer = "w".repeat(40);
     let readings = (0..12).map(|i| full(&format!("2026-11-22T10:59:{:02}Z", i * 5), 123_456 + i)).collect();
-    let item = &minute_items(&envelope(&wearer, readings), ttl())[0];
+    let item = &vitals_items(&envelope(&wearer, readings), ttl())[0];
     let size = item.size_bytes();
-    // 299 bytes of rows, 36 of sort key, 49 of wearer id, 64 of aggregates and TTL.
-    assert_eq!(size, 448, "a full minute's size changed: update the cost in the module docs");
+    // The span's last minute, so its seconds take three digits: 311 bytes of rows, the rest
+    // sort key, wearer id, aggregates and TTL.
+    assert_eq!(size, 461, "a full minute's size changed: update the cost in the module docs");
     assert_eq!(item.write_units(), 1);
+}
+
+#[test]
+fn a_full_span_is_one_item_of_four_write_units() {
+    let wearer = "w".repeat(40);
+    let readings = (0..120)
+        .map(|i| full(&format!("2026-11-22T10:{:02}:{:02}Z", 50 + i / 12, (i % 12) * 5), 123_456 + i))
+        .collect();
+    let items = vitals_items(&envelope(&wearer, readings), ttl());
+    assert_eq!(items.len(), 1);
+    // Rows grow by the digits of seconds and seq deltas past 59 and 9.
+    assert_eq!(items[0].size_bytes(), 3_375, "a full span's size changed: update the cost in the module docs");
+    assert_eq!(items[0].write_units(), 4);
 }
 
 #[test]
@@ -113,13 +127,16 @@ fn number_sizes_follow_dynamodb() {
 }
 
 #[test]
-fn minute_ranges_select_exactly_their_minutes() {
+fn key_ranges_select_every_item_that_can_hold_the_window() {
     let t = |s: &str| at(s).with_timezone(&Utc);
-    let (low, high) = minute_range(t("2026-11-22T10:00:30Z"), t("2026-11-22T10:59:59Z"));
+    let (low, high) = key_range(t("2026-11-22T10:07:30Z"), t("2026-11-22T10:59:59Z"));
     assert_eq!((low.as_str(), high.as_str()), ("2026-11-22T10:00Z", "2026-11-22T10:59Z$"));
     for (sk, inside) in [
         ("2026-11-22T09:59Z#band#1", false),
+        ("2026-11-22T09:50Z#band#1", false),
+        // The span holding 10:07:30, and a one-minute item written before spans.
         ("2026-11-22T10:00Z#band#1", true),
+        ("2026-11-22T10:07Z#band#1", true),
         ("2026-11-22T10:59Z#band-zzz~#99999", true),
         ("2026-11-22T11:00Z#band#1", false),
     ] {
@@ -190,7 +207,7 @@ fn arb_reading() -> impl Strategy<Value = Reading> {
 
 proptest! {
     /// Every distinct reading lands in exactly one item, in the item of its
-    /// minute, and reads back exactly; the items do not depend on the order
+    /// span, and reads back exactly; the items do not depend on the order
     /// of the readings.
     #[test]
     fn every_reading_is_in_exactly_one_item_and_reads_back(
@@ -198,22 +215,22 @@ proptest! {
         seed in any::<u64>(),
     ) {
         let e = envelope("wearer-1", readings.clone());
-        let items = minute_items(&e, ttl());
-        let mut stored: Vec<MinuteReading> = Vec::new();
+        let items = vitals_items(&e, ttl());
+        let mut stored: Vec<StoredReading> = Vec::new();
         for item in &items {
             let rows = item.rows().unwrap();
             prop_assert_eq!(rows.len(), item.count as usize);
             prop_assert!(rows.len() <= MAX_READINGS_PER_ITEM);
             prop_assert_eq!(rows.iter().map(|r| r.seq).min(), Some(item.first_seq));
             for row in &rows {
-                prop_assert_eq!(minute_start(row.ts), item.minute);
+                prop_assert_eq!(span_start(row.ts), item.start);
             }
             stored.extend(rows);
         }
-        let mut expected: Vec<MinuteReading> = Vec::new();
+        let mut expected: Vec<StoredReading> = Vec::new();
         for r in &readings {
             if !expected.iter().any(|x| x.seq == r.seq) {
-                expected.push(MinuteReading::of(r));
+                expected.push(StoredReading::of(r));
             }
         }
         expected.sort_by_key(|r| r.seq);
@@ -232,7 +249,7 @@ proptest! {
             rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             unique.swap(i, (rng >> 33) as usize % (i + 1));
         }
-        let again = minute_items(&envelope("wearer-1", unique), ttl());
+        let again = vitals_items(&envelope("wearer-1", unique), ttl());
         prop_assert_eq!(again, items);
     }
 
@@ -282,9 +299,9 @@ fn known_day() -> Vec<VitalsItem> {
             seq += 1;
         }
     }
-    let mut items = minute_items(&envelope("w", readings.clone()), ttl());
+    let mut items = vitals_items(&envelope("w", readings.clone()), ttl());
     // The same first minute again, in an upload that starts it at seq 3.
-    items.extend(minute_items(&envelope("w", readings[3..12].to_vec()), ttl()));
+    items.extend(vitals_items(&envelope("w", readings[3..12].to_vec()), ttl()));
     items
 }
 
@@ -310,9 +327,9 @@ fn metrics_are_exact_over_readings_not_averages_of_minutes() {
     assert_eq!(result["heart_rate_bpm"]["max"], 100);
     assert_eq!(result["heart_rate_bpm"]["avg"], expected_sum as f64 / 180.0);
     assert_eq!(result["steps"]["sum"], 360);
-    // The average of the 15 minutes' averages would be wrong: the last 5 minutes weigh as much.
-    let minute_avgs: f64 = items.iter().take(15).filter_map(|i| i.hr_avg).sum::<f64>() / 15.0;
-    assert_ne!(result["heart_rate_bpm"]["avg"], minute_avgs);
+    // The average of the two spans' averages would be wrong: the second, half as full, weighs as much.
+    let span_avgs: f64 = items.iter().take(2).filter_map(|i| i.hr_avg).sum::<f64>() / 2.0;
+    assert_ne!(result["heart_rate_bpm"]["avg"], span_avgs);
 }
 
 #[test]

@@ -15,8 +15,8 @@ use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::item::VitalsItem;
-use super::row::{FormatError, MinuteReading};
+use super::item::{ITEM_SPAN_MINUTES, VitalsItem};
+use super::row::{FormatError, StoredReading};
 
 /// Longest window of a metrics request or an hourly series.
 pub const MAX_WINDOW_DAYS: i64 = 31;
@@ -52,7 +52,7 @@ impl Measure {
         Self::ALL.into_iter().find(|m| m.as_str() == name)
     }
 
-    fn of(self, r: &MinuteReading) -> Option<f64> {
+    fn of(self, r: &StoredReading) -> Option<f64> {
         match self {
             Measure::HeartRate => r.heart_rate_bpm.map(|v| v as f64),
             Measure::Spo2 => r.spo2_pct.map(|v| v as f64),
@@ -191,12 +191,12 @@ impl Window {
 }
 
 /// The readings of `items` inside `window`, each (device, seq) once, in time order.
-pub fn readings_in(items: &[VitalsItem], window: &Window) -> Result<Vec<MinuteReading>, FormatError> {
+pub fn readings_in(items: &[VitalsItem], window: &Window) -> Result<Vec<StoredReading>, FormatError> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for item in items {
         // Items wholly outside the window need no decoding.
-        if item.minute + Duration::minutes(1) <= window.from || item.minute >= window.to {
+        if item.start + Duration::minutes(ITEM_SPAN_MINUTES) <= window.from || item.start >= window.to {
             continue;
         }
         for r in item.rows()? {
@@ -296,7 +296,7 @@ impl MetricsRequest {
     }
 
     /// `{"heart_rate_bpm": {"count": 12, "avg": 71.5}, …}` over `readings` (already in the window).
-    pub fn compute(&self, readings: &[MinuteReading]) -> Map<String, Value> {
+    pub fn compute(&self, readings: &[StoredReading]) -> Map<String, Value> {
         let mut result = Map::new();
         for (measure, metrics) in &self.wanted {
             let mut agg = Agg::default();
@@ -375,7 +375,7 @@ fn stats(agg: &Agg) -> Option<Stats> {
 
 /// The series of `readings` (in the window, time order) at `resolution`; steps
 /// without readings are left out (a gap in the chart).
-pub fn series(readings: &[MinuteReading], resolution: Resolution) -> Vec<Point> {
+pub fn series(readings: &[StoredReading], resolution: Resolution) -> Vec<Point> {
     let mut out: Vec<Point> = Vec::new();
     let mut aggs = [Agg::default(); 4];
     let flush = |point: &mut Point, aggs: &mut [Agg; 4]| {

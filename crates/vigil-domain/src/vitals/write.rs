@@ -12,7 +12,7 @@ pub struct WriteReport {
 }
 
 /// Items that were not written. Indexes point into the slice given to
-/// [`crate::ports::VitalsStore::put_minutes`]; the caller reports their records for retry.
+/// [`crate::ports::VitalsStore::put_items`]; the caller reports their records for retry.
 #[derive(Debug, thiserror::Error)]
 pub enum VitalsWriteError {
     /// Still unprocessed (throttled) when the write deadline came.

@@ -5,9 +5,12 @@
 //!
 //! - [`prices`]: the list prices, kept in `prices.json` with their region and date;
 //! - [`model`]: the pure model, inputs → bills and capacity;
+//! - [`layout`]: what an upload writes to the vitals table at an upload interval, from
+//!   the item layout's own code;
 //! - [`measure`]: what `vigil run` measures for it (`cost_inputs` in `--summary-json`),
 //!   which `vigil cost --from-run FILE` reads.
 
+pub mod layout;
 pub mod measure;
 pub mod model;
 pub mod prices;
@@ -81,9 +84,12 @@ pub fn inputs(args: &Args) -> anyhow::Result<(Inputs, Vec<(String, f64)>)> {
     let mut inputs = Inputs::from_declarations().context("reading the functions' declarations")?;
     inputs.wearers = args.wearers as f64;
     inputs.upload_every_s = args.upload_every;
-    // Phones upload when their own minute comes, not on the minute: an upload spans one
-    // more minute item than its length in minutes.
-    inputs.vitals_items_per_upload = (args.upload_every / 60.0).ceil() + 1.0;
+    // Phones upload on their own phase, not on a span boundary: what an upload writes
+    // comes from the item layout, averaged over phases.
+    let vitals = layout::vitals_per_upload(args.upload_every, inputs.reading_interval_s);
+    inputs.vitals_items_per_upload = vitals.items;
+    inputs.vitals_write_units_per_item = vitals.write_units_per_item;
+    inputs.vitals_item_bytes = vitals.bytes_per_item;
     let mut measured = Vec::new();
     if let Some(path) = &args.from_run {
         let run = RunFile::read(path)?;
@@ -160,19 +166,20 @@ impl RunFile {
                 wearer_days,
             );
         }
-        // Items per upload depend on the upload interval: only from a run at the same one.
+        let per_item = |i: &measure::Items| (i.bytes as f64, i.items as f64);
+        // What an upload writes to vitals depends on the upload interval: only from a run
+        // at the same one.
         if m.upload_interval_s == inputs.upload_every_s {
             put("vitals_items_per_upload", &mut inputs.vitals_items_per_upload, m.vitals.items as f64, uploads);
+            put(
+                "vitals_write_units_per_item",
+                &mut inputs.vitals_write_units_per_item,
+                m.vitals.write_units as f64,
+                m.vitals.items as f64,
+            );
+            let (b, n) = per_item(&m.vitals);
+            put("vitals_item_bytes", &mut inputs.vitals_item_bytes, b, n);
         }
-        let per_item = |i: &measure::Items| (i.bytes as f64, i.items as f64);
-        put(
-            "vitals_write_units_per_item",
-            &mut inputs.vitals_write_units_per_item,
-            m.vitals.write_units as f64,
-            m.vitals.items as f64,
-        );
-        let (b, n) = per_item(&m.vitals);
-        put("vitals_item_bytes", &mut inputs.vitals_item_bytes, b, n);
         let (b, n) = per_item(&m.state);
         put("state_item_bytes", &mut inputs.state_item_bytes, b, n);
         let (b, n) = per_item(&m.shadow);

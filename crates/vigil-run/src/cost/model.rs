@@ -42,7 +42,7 @@ pub struct Inputs {
     pub urgent_uploads_per_wearer_day: f64,
     /// Bytes of one stream record (one upload's envelope).
     pub record_bytes: f64,
-    /// Vitals items written per upload (one per minute of event time the upload spans).
+    /// Vitals items written per upload (one per ten-minute span of event time the upload touches).
     pub vitals_items_per_upload: f64,
     /// Write units one vitals item costs.
     pub vitals_write_units_per_item: f64,
@@ -187,6 +187,7 @@ impl Inputs {
     /// what [`Inputs::from_declarations`] starts from.
     fn defaults() -> Self {
         let per = |values: [f64; 3]| STREAM_FUNCTIONS.iter().map(|f| (*f).to_owned()).zip(values).collect();
+        let vitals = super::layout::vitals_per_upload(60.0, 5.0);
         Self {
             wearers: 100_000.0,
             upload_every_s: 60.0,
@@ -194,9 +195,10 @@ impl Inputs {
             urgent_uploads_per_wearer_day: 0.1,
             // Measured by `vigil run` (docs/cost.md#inputs).
             record_bytes: 2_300.0,
-            vitals_items_per_upload: 2.0,
-            vitals_write_units_per_item: 1.0,
-            vitals_item_bytes: 276.0,
+            // From the item layout at this interval; a run measures them too.
+            vitals_items_per_upload: vitals.items,
+            vitals_write_units_per_item: vitals.write_units_per_item,
+            vitals_item_bytes: vitals.bytes_per_item,
             state_item_bytes: 524.0,
             shadow_item_bytes: 214.0,
             profile_item_bytes: 819.0,
@@ -708,7 +710,7 @@ fn the_rest(bill: &mut Bill, i: &Inputs, p: &Prices, vigil: bool) -> f64 {
     bill.add(
         "DynamoDB",
         format!(
-            "writes: vitals, {:.2} items of {} WU per upload",
+            "writes: vitals, {:.2} items of {:.2} WU per upload",
             i.vitals_items_per_upload, i.vitals_write_units_per_item
         ),
         vitals_units * wru,
@@ -1035,9 +1037,10 @@ mod tests {
         // ingest-api: 4.38 B × $0.20/M = $876, plus 4.38 B × 15 ms × 0.25 GB × $0.0000133334 = $219.00.
         let ingest = bill.lines.iter().find(|l| l.item.starts_with("ingest-api")).unwrap();
         assert!(close(ingest.monthly_usd, 876.0 + 4.38e9 * 0.015 * 0.25 * 0.000_013_333_4));
-        // Vitals: 2 items × 1 WU per upload: 8.76 B WU × $0.625/M = $5,475.
+        // Vitals: a minute's 12 readings cross a ten-minute span boundary from 11 of 120
+        // phases, so 1 + 11/120 items × 1 WU per upload: 4.78 B WU × $0.625/M = $2,988.66.
         let vitals = bill.lines.iter().find(|l| l.item.starts_with("writes: vitals")).unwrap();
-        assert!(close(vitals.monthly_usd, 5_475.0));
+        assert!(close(vitals.monthly_usd, 4.38e9 * (1.0 + 11.0 / 120.0) * 0.625e-6));
         // Shards: 1,666.67 × 2,300 B = 3.83 MB/s: 3.66 shards' writes (1 MiB/s each), and
         // as much for two shared readers (2 MiB/s a shard); at 50 %, 7.31 → 8 shards.
         assert_eq!(i.record_bytes, 2_300.0);
@@ -1145,7 +1148,7 @@ mod tests {
     fn batching_uploads_longer_cuts_the_requests_and_the_bill_per_reading() {
         let p = prices();
         let every_minute = Inputs::from_declarations().unwrap();
-        let every_five = Inputs { upload_every_s: 300.0, vitals_items_per_upload: 6.0, ..every_minute.clone() };
+        let every_five = Inputs { upload_every_s: 300.0, vitals_items_per_upload: 1.5, ..every_minute.clone() };
         let (a, b) = (vigil(&every_minute, &p), vigil(&every_five, &p));
         assert_eq!(a.readings_per_month, b.readings_per_month);
         assert!(b.service_total("API Gateway") < a.service_total("API Gateway") / 4.0);

@@ -307,7 +307,7 @@ fn block_active(seed: u64, t: DateTime<Utc>) -> bool {
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
     use vigil_domain::days::{DaySummary, new_trends, summarize};
-    use vigil_domain::vitals::MinuteReading;
+    use vigil_domain::vitals::StoredReading;
 
     use super::*;
     use crate::fleet::{Fleet, FleetConfig};
@@ -321,8 +321,8 @@ mod tests {
         NaiveDate::from_ymd_opt(2026, 10, 1).unwrap()
     }
 
-    fn minute_readings(readings: &[Reading]) -> Vec<MinuteReading> {
-        readings.iter().map(MinuteReading::of).collect()
+    fn minute_readings(readings: &[Reading]) -> Vec<StoredReading> {
+        readings.iter().map(StoredReading::of).collect()
     }
 
     fn summary(model: &DayModel, date: NaiveDate) -> DaySummary {

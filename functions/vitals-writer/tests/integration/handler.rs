@@ -1,4 +1,4 @@
-//! The vitals-writer handler with in-memory ports: one item per wearer, minute
+//! The vitals-writer handler with in-memory ports: one item per wearer, span
 //! and envelope, idempotent under redelivery, failures reported as Lambda needs
 //! them, the shadow never moved backwards, poison quarantined.
 
@@ -6,7 +6,7 @@ use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
 use chrono::{DateTime, TimeDelta, Utc};
 use proptest::prelude::*;
 use vigil_domain::reading::Reading;
-use vigil_domain::vitals::MinuteReading;
+use vigil_domain::vitals::StoredReading;
 use vigil_testkit::MemoryQuarantine;
 use vigil_testkit::kinesis::{at, envelope, event, record, seq};
 use vigil_testkit::sinks_vitals::{MemoryShadows, MemoryVitals};
@@ -79,7 +79,7 @@ fn stored_readings(w: &W) -> Vec<(String, String, u64)> {
             item.rows()
                 .unwrap()
                 .into_iter()
-                .map(|r: MinuteReading| (item.wearer_id.clone(), item.device_id.clone(), r.seq))
+                .map(|r: StoredReading| (item.wearer_id.clone(), item.device_id.clone(), r.seq))
                 .collect::<Vec<_>>()
         })
         .collect();
@@ -88,14 +88,14 @@ fn stored_readings(w: &W) -> Vec<(String, String, u64)> {
 }
 
 #[test]
-fn a_batch_becomes_one_item_per_wearer_minute_and_envelope() {
+fn a_batch_becomes_one_item_per_wearer_span_and_envelope() {
     let w = writer();
     let e = event(vec![
-        // wearer-42: 10:59:30 .. 11:00:25 → two minutes
+        // wearer-42: 10:59:30 .. 11:00:25 → two spans (10:50 and 11:00)
         record(1, envelope("wearer-42", readings("2026-11-22T10:59:30Z", 100, 12))),
-        // wearer-7: one minute
+        // wearer-7: one span
         record(2, envelope("wearer-7", readings("2026-11-22T10:58:00Z", 5, 12))),
-        // wearer-42 again, the next upload starting mid-minute → shares 11:00 with its own key
+        // wearer-42 again, the next upload → shares the 11:00 span with its own key
         record(3, envelope("wearer-42", readings("2026-11-22T11:00:30Z", 112, 6))),
     ]);
     let (failed, emf) = run(&w, &e);
@@ -105,17 +105,17 @@ fn a_batch_becomes_one_item_per_wearer_minute_and_envelope() {
     assert_eq!(
         keys,
         vec![
-            ("wearer-42".into(), "2026-11-22T10:59Z#band-wearer-42#100".into()),
+            ("wearer-42".into(), "2026-11-22T10:50Z#band-wearer-42#100".into()),
             ("wearer-42".into(), "2026-11-22T11:00Z#band-wearer-42#106".into()),
             ("wearer-42".into(), "2026-11-22T11:00Z#band-wearer-42#112".into()),
-            ("wearer-7".into(), "2026-11-22T10:58Z#band-wearer-7#5".into()),
+            ("wearer-7".into(), "2026-11-22T10:50Z#band-wearer-7#5".into()),
         ]
     );
     assert_eq!(stored_readings(&w).len(), 30);
     let item =
-        &w.vitals.items.lock().unwrap()[&("wearer-7".to_owned(), "2026-11-22T10:58Z#band-wearer-7#5".to_owned())];
+        &w.vitals.items.lock().unwrap()[&("wearer-7".to_owned(), "2026-11-22T10:50Z#band-wearer-7#5".to_owned())];
     assert_eq!((item.count, item.steps, item.spo2_min), (12, Some(24), Some(97)));
-    assert_eq!(item.expires_at, at("2026-12-22T10:58:00Z").timestamp());
+    assert_eq!(item.expires_at, at("2026-12-22T10:50:00Z").timestamp());
 
     // The shadow is each wearer's newest reading.
     let shadow = w.shadows.get("wearer-42").unwrap();
@@ -354,10 +354,10 @@ mod sample_events {
         let w = writer();
         let e: KinesisEvent = serde_json::from_slice(READINGS).unwrap();
         assert!(failures(&w, &e).is_empty());
-        // Three readings of wearer-42 in minute 09:59 UTC, from two uploads.
+        // Three readings of wearer-42 in the span 09:50 UTC, from two uploads.
         let items = w.vitals.all();
         assert_eq!(items.len(), 2, "{items:?}");
-        assert!(items.iter().all(|i| i.sort_key().starts_with("2026-11-22T09:59Z#band-0001#")));
+        assert!(items.iter().all(|i| i.sort_key().starts_with("2026-11-22T09:50Z#band-0001#")));
         assert_eq!(stored_readings(&w).len(), 3);
         assert_eq!(w.shadows.get("wearer-42").unwrap().seq, 3001);
 

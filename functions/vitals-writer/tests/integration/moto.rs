@@ -110,21 +110,21 @@ async fn item_count(s: &Setup) -> i32 {
 }
 
 async fn day(s: &Setup, wearer: &str) -> Vec<VitalsItem> {
-    vitals(s).query_minutes(wearer, at("2026-11-22T00:00:00Z"), at("2026-11-22T23:59:00Z")).await.unwrap()
+    vitals(s).query_range(wearer, at("2026-11-22T00:00:00Z"), at("2026-11-22T23:59:00Z")).await.unwrap()
 }
 
 #[tokio::test]
-async fn readings_become_minute_items_and_a_second_delivery_leaves_the_same_items() {
+async fn readings_become_span_items_and_a_second_delivery_leaves_the_same_items() {
     let s = setup().await;
     put(
         &s,
         vec![
-            // 10:58:30 + 24 readings: minutes 10:58, 10:59, 11:00 → 3 items.
+            // 10:58:30 + 24 readings: the spans 10:50 (18 readings) and 11:00 (6) → 2 items.
             ("wearer-42", envelope("wearer-42", at("2026-11-22T10:58:30Z"), 100, 24)),
             ("wearer-42", b"\xde\xad not an envelope".to_vec()),
-            // The next upload, from 11:00:30: minutes 11:00 (its own item) and 11:01 → 2 items.
+            // The next upload, from 11:00:30: the 11:00 span again, in an item of its own.
             ("wearer-42", envelope("wearer-42", at("2026-11-22T11:00:30Z"), 124, 12)),
-            // Another wearer, one minute → 1 item.
+            // Another wearer, one span → 1 item.
             ("wearer-7", envelope("wearer-7", at("2026-11-22T10:59:00Z"), 1, 12)),
         ],
     )
@@ -132,26 +132,26 @@ async fn readings_become_minute_items_and_a_second_delivery_leaves_the_same_item
 
     let failed = deliver_stream(&s).await;
     assert!(failed.is_empty(), "nothing went to the failure destination: {failed:?}");
-    assert_eq!(item_count(&s).await, 6);
+    assert_eq!(item_count(&s).await, 4);
     let items = day(&s, "wearer-42").await;
     let keys: Vec<String> = items.iter().map(VitalsItem::sort_key).collect();
     assert_eq!(
         keys,
         vec![
-            "2026-11-22T10:58Z#band-wearer-42#100",
-            "2026-11-22T10:59Z#band-wearer-42#106",
+            "2026-11-22T10:50Z#band-wearer-42#100",
             "2026-11-22T11:00Z#band-wearer-42#118",
             "2026-11-22T11:00Z#band-wearer-42#124",
-            "2026-11-22T11:01Z#band-wearer-42#130",
         ]
     );
     let rows: usize = items.iter().map(|i| i.rows().unwrap().len()).sum();
     assert_eq!(rows, 36);
-    assert_eq!(items[1].count, 12);
-    assert_eq!(items[1].expires_at, at("2026-12-22T10:59:00Z").timestamp());
-    // An hour's range finds exactly its minutes.
-    let hour = vitals(&s).query_minutes("wearer-42", at("2026-11-22T11:00:00Z"), at("2026-11-22T11:59:00Z")).await;
-    assert_eq!(hour.unwrap().len(), 3);
+    assert_eq!((items[0].count, items[1].count), (18, 6));
+    assert_eq!(items[0].expires_at, at("2026-12-22T10:50:00Z").timestamp());
+    // A range finds exactly the items that can hold its readings: from 10:55, the 10:50 span too.
+    let hour = vitals(&s).query_range("wearer-42", at("2026-11-22T11:00:00Z"), at("2026-11-22T11:59:00Z")).await;
+    assert_eq!(hour.unwrap().len(), 2);
+    let from_10_55 = vitals(&s).query_range("wearer-42", at("2026-11-22T10:55:00Z"), at("2026-11-22T10:59:00Z")).await;
+    assert_eq!(from_10_55.unwrap().len(), 1);
 
     let newest = shadow(&s, "wearer-42").await.unwrap();
     assert_eq!((newest.last_seen, newest.seq), (at("2026-11-22T11:01:25Z"), 135));
@@ -171,7 +171,7 @@ async fn readings_become_minute_items_and_a_second_delivery_leaves_the_same_item
     // Lambda redelivers the whole stream: the same items, the same shadow.
     let failed = deliver_stream(&s).await;
     assert!(failed.is_empty(), "{failed:?}");
-    assert_eq!(item_count(&s).await, 6);
+    assert_eq!(item_count(&s).await, 4);
     assert_eq!(day(&s, "wearer-42").await, items);
     assert_eq!(shadow(&s, "wearer-42").await.unwrap(), newest);
 }

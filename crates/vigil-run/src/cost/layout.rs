@@ -1,0 +1,85 @@
+//! What one routine upload writes to the vitals table, from the item layout itself
+//! ([`vigil_domain::vitals::vitals_items`]): the defaults of the model's vitals inputs
+//! for an upload interval, before a run measures them.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use vigil_domain::envelope::Envelope;
+use vigil_domain::reading::{Activity, Reading};
+use vigil_domain::vitals::{ITEM_SPAN_MINUTES, vitals_items};
+
+/// Vitals items per upload, and their mean write units and size.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VitalsPerUpload {
+    pub items: f64,
+    pub write_units_per_item: f64,
+    pub bytes_per_item: f64,
+}
+
+/// Averages over every phase a phone can upload at (a reading interval apart within
+/// one span): an upload of `upload_every_s` of full readings (heart rate, SpO2,
+/// temperature, steps, battery, worn, activity) from a wearer with a 36-character id.
+pub fn vitals_per_upload(upload_every_s: f64, reading_interval_s: f64) -> VitalsPerUpload {
+    let step = reading_interval_s.max(1.0).round() as i64;
+    let readings = ((upload_every_s / reading_interval_s).round() as u64).clamp(1, 1_000);
+    let span_s = ITEM_SPAN_MINUTES * 60;
+    let base = DateTime::from_timestamp(1_795_000_800, 0).unwrap_or_default(); // on a span boundary
+    let (mut items, mut units, mut bytes, mut phases) = (0usize, 0usize, 0usize, 0usize);
+    for phase in (0..span_s).step_by(step as usize) {
+        let built = vitals_items(&upload(base + TimeDelta::seconds(phase), step, readings), TimeDelta::days(30));
+        items += built.len();
+        units += built.iter().map(|i| i.write_units()).sum::<usize>();
+        bytes += built.iter().map(|i| i.size_bytes()).sum::<usize>();
+        phases += 1;
+    }
+    let per = |n: usize, of: usize| n as f64 / of.max(1) as f64;
+    VitalsPerUpload {
+        items: per(items, phases),
+        write_units_per_item: per(units, items),
+        bytes_per_item: per(bytes, items),
+    }
+}
+
+fn upload(start: DateTime<Utc>, step: i64, readings: u64) -> Envelope {
+    let readings = (0..readings)
+        .map(|k| {
+            let mut r = Reading::at((start + TimeDelta::seconds(step * k as i64)).fixed_offset(), 10_000 + k);
+            r.heart_rate_bpm = Some(72);
+            r.spo2_pct = Some(97);
+            r.skin_temp_c = Some(33.5);
+            r.steps = Some(3);
+            r.battery_pct = Some(80);
+            r.worn = Some(true);
+            r.activity = Some(Activity::Light);
+            r
+        })
+        .collect();
+    Envelope {
+        v: 1,
+        batch_id: String::new(),
+        part: 0,
+        parts: 1,
+        device_id: "band-0001".into(),
+        wearer_id: "0".repeat(36),
+        app_version: String::new(),
+        received_at: start,
+        readings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_upload_crosses_a_span_boundary_in_proportion_to_its_length() {
+        // A minute's 12 readings cross a 10-minute boundary from 11 of the 120 phases.
+        let minute = vitals_per_upload(60.0, 5.0);
+        assert!((minute.items - (1.0 + 11.0 / 120.0)).abs() < 1e-9, "{minute:?}");
+        assert_eq!(minute.write_units_per_item, 1.0);
+        // Ten minutes' upload is two items unless it starts on a boundary.
+        let ten = vitals_per_upload(600.0, 5.0);
+        assert!((ten.items - (1.0 + 119.0 / 120.0)).abs() < 1e-9, "{ten:?}");
+        assert!(ten.write_units_per_item > 2.0 && ten.write_units_per_item < 3.0, "{ten:?}");
+        assert!(ten.items * ten.bytes_per_item > 3_000.0, "120 readings of about 27 bytes: {ten:?}");
+    }
+}

@@ -459,16 +459,17 @@ export class VigilStack extends Stack {
       projectionType: dynamodb.ProjectionType.INCLUDE,
       nonKeyAttributes: CURATED_INDEX_ATTRIBUTES,
     });
+    // The newest vitals items are also each wearer's latest state (care-api's status):
+    // a stack deployed before 2026-12-04 keeps its WearerShadowTable (retained), unused.
     const vitals = table('VitalsTable', 'wearer_id', 'sk', 'expires_at');
     // Each wearer's days (daily-summary: sleep, steps, resting heart rate... per local
     // date), computed from the vitals items: personal health data like them, under the
     // same key, PITR, deletion protection and backups. Expires DAYS_TTL_DAYS after its date.
     const wearerDays = table('DaysTable', 'wearer_id', 'date', 'expires_at');
-    const shadow = table('WearerShadowTable', 'wearer_id');
     // A caregiver's account (Cognito sub) -> the wearers they care for: care-api lists
     // them with a Query instead of scanning the wearers. `vigil register-wearer` writes it.
     const caregiverLinks = table('CaregiverLinksTable', 'caregiver_sub', 'wearer_id');
-    const tables = [devices, wearers, caregivers, wearerState, alerts, deliveries, curatedFiles, vitals, wearerDays, shadow, caregiverLinks];
+    const tables = [devices, wearers, caregivers, wearerState, alerts, deliveries, curatedFiles, vitals, wearerDays, caregiverLinks];
 
     // Daily backups kept 35 days on top of PITR: a second, independent copy
     // (a table deleted by mistake takes its PITR window with it).
@@ -646,7 +647,6 @@ export class VigilStack extends Stack {
       linkBaseUrl,
       vitalsTable: vitals.tableName,
       daysTable: wearerDays.tableName,
-      shadowTable: shadow.tableName,
       caregiverLinksTable: caregiverLinks.tableName,
       redshiftWorkgroup: warehouse.workgroupName,
       redshiftDatabase: REDSHIFT_DATABASE,
@@ -750,15 +750,14 @@ export class VigilStack extends Stack {
     // care-api reads what the caregiver's wearers are doing and changes only two things:
     // a wearer's snoozes (in the profile item) and an alert's lifecycle (acknowledge,
     // resolve), which it also writes as curated alert files for the warehouse (below,
-    // with alert-processor and the detector). It deletes nothing, never writes vitals or
-    // the shadow, and never touches the stream. Caregiver links are written by
+    // with alert-processor and the detector). It deletes nothing, never writes vitals,
+    // and never touches the stream. Caregiver links are written by
     // `vigil register-wearer`.
     allow(care.role, ['dynamodb:GetItem', 'dynamodb:UpdateItem'], [wearers.tableArn]);
     allow(care.role, ['dynamodb:BatchGetItem'], [caregivers.tableArn]);
     allow(care.role, ['dynamodb:GetItem', 'dynamodb:Query'], [caregiverLinks.tableArn]);
     allow(care.role, ['dynamodb:GetItem', 'dynamodb:UpdateItem'], [alerts.tableArn]);
     allow(care.role, ['dynamodb:Query'], [alerts.tableArn, `${alerts.tableArn}/index/${ALERTS_BY_WEARER_INDEX}`]);
-    allow(care.role, ['dynamodb:GetItem'], [shadow.tableArn]);
     allow(care.role, ['dynamodb:Query'], [vitals.tableArn]);
     // GET .../days reads the stored days; the daily-message opt-in (PUT .../daily)
     // rewrites the caller's own caregiver record.
@@ -853,7 +852,6 @@ export class VigilStack extends Stack {
     ack(archiver.role, `AwsSolutions-IAM5[Resource::<${lid(quarantineBucket)}.Arn>/quarantine/raw-archiver/*]`, 'Poison records are written under this function\'s own quarantine prefix: a prefix wildcard is the narrowest ARN.');
 
     allow(vitalsWriterFn.role, ['dynamodb:BatchWriteItem'], [vitals.tableArn]);
-    allow(vitalsWriterFn.role, ['dynamodb:GetItem', 'dynamodb:UpdateItem'], [shadow.tableArn]);
     allow(vitalsWriterFn.role, ['s3:PutObject'], [objects(quarantineBucket, 'quarantine/vitals-writer/')]);
     useDataKey(vitalsWriterFn.role);
     ack(vitalsWriterFn.role, `AwsSolutions-IAM5[Resource::<${lid(quarantineBucket)}.Arn>/quarantine/vitals-writer/*]`, 'Poison records are written under this function\'s own quarantine prefix: a prefix wildcard is the narrowest ARN.');

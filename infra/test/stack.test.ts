@@ -340,7 +340,6 @@ describe('care-api', () => {
       CAREGIVERS_TABLE: { Ref: table('CaregiversTable') },
       CAREGIVER_LINKS_TABLE: { Ref: table('CaregiverLinksTable') },
       ALERTS_TABLE: { Ref: table('AlertsTable') },
-      SHADOW_TABLE: { Ref: table('WearerShadowTable') },
       VITALS_TABLE: { Ref: table('VitalsTable') },
       DAYS_TABLE: { Ref: table('DaysTable') },
       DATA_BUCKET: { Ref: idOf(resources, 'AWS::S3::Bucket', 'DataBucket') },
@@ -359,7 +358,6 @@ describe('care-api', () => {
     const wearers = table('WearersTable');
     const links = table('CaregiverLinksTable');
     const alerts = table('AlertsTable');
-    const shadow = table('WearerShadowTable');
     const vitals = table('VitalsTable');
     const dataKey = idOf(resources, 'AWS::KMS::Key', 'DataKey');
     const logs = idOf(resources, 'AWS::Logs::LogGroup', 'CareApiLogs');
@@ -378,7 +376,6 @@ describe('care-api', () => {
         `dynamodb:UpdateItem ${alerts}`,
         `dynamodb:Query ${alerts}`,
         `dynamodb:Query ${alerts}/index/${ALERTS_BY_WEARER_INDEX}`,
-        `dynamodb:GetItem ${shadow}`,
         `dynamodb:Query ${vitals}`,
         `dynamodb:Query ${table('DaysTable')}`,
         // Curated alert files, exactly as alert-processor writes them.
@@ -393,12 +390,12 @@ describe('care-api', () => {
     );
   });
 
-  it('cannot create or delete alerts, write vitals or the shadow, or touch the stream', () => {
+  it('cannot create or delete alerts, write vitals, or touch the stream', () => {
     const grants = grantsOf('care-api');
     const on = (resource: string) => grants.filter((g) => g.split(' ')[1].startsWith(resource)).map((g) => g.split(' ')[0]);
     const writes = ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:TransactWriteItems'];
     for (const w of writes) assert.ok(!on(table('AlertsTable')).includes(w), `alerts: ${w}`);
-    for (const t of ['VitalsTable', 'WearerShadowTable', 'CaregiverLinksTable']) {
+    for (const t of ['VitalsTable', 'CaregiverLinksTable']) {
       for (const w of [...writes, 'dynamodb:UpdateItem']) assert.ok(!on(table(t)).includes(w), `${t}: ${w}`);
     }
     const stream = idOf(resources, 'AWS::Kinesis::Stream', 'Readings');
@@ -649,7 +646,6 @@ describe('storage', () => {
       CuratedFiles: 'expires_at',
       Vitals: 'expires_at',
       Days: 'expires_at',
-      WearerShadow: undefined,
       CaregiverLinks: undefined,
     });
   });
@@ -691,7 +687,7 @@ describe('storage', () => {
 
   it('tables: KMS, PITR, keys as provisioned locally, TTL on vitals, the loader\'s status index', () => {
     const tables = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::DynamoDB::Table');
-    assert.equal(tables.length, 11);
+    assert.equal(tables.length, 10);
     const keys: Record<string, string> = {};
     for (const [id, t] of tables) {
       const p = t.Properties;
@@ -713,7 +709,6 @@ describe('storage', () => {
       CuratedFiles: 'file_key',
       Vitals: 'wearer_id+sk',
       Days: 'wearer_id+date',
-      WearerShadow: 'wearer_id',
       CaregiverLinks: 'caregiver_sub+wearer_id',
     });
     template.hasResourceProperties('AWS::DynamoDB::Table', {
@@ -1314,7 +1309,7 @@ describe('daily-summary', () => {
     assert.ok(on('DaysTable').includes('dynamodb:Query'));
     assert.ok(on('VitalsTable').includes('dynamodb:Query'));
     assert.deepEqual(on('VitalsTable'), ['dynamodb:Query'], 'vitals: read only');
-    for (const t of ['WearersTable', 'CaregiversTable', 'WearerShadowTable', 'CaregiverLinksTable', 'DevicesTable', 'WearerStateTable']) {
+    for (const t of ['WearersTable', 'CaregiversTable', 'CaregiverLinksTable', 'DevicesTable', 'WearerStateTable']) {
       const writes = on(t).filter((a) => /Put|Update|Delete|Write/.test(a));
       assert.deepEqual(writes, [], `${t}: no writes`);
     }

@@ -12,7 +12,6 @@ use vigil_domain::vitals::{Shadow, VitalsItem, Window};
 use crate::alerts::DynamoAlertStore;
 use crate::days::DynamoDays;
 use crate::registry::WriteError;
-use crate::shadow::DynamoShadowStore;
 use crate::vitals::DynamoVitalsStore;
 use crate::wearers::{DynamoCaregiverLinks, DynamoWearerDirectory};
 
@@ -21,7 +20,6 @@ pub struct DynamoCareStore {
     pub wearers: DynamoWearerDirectory,
     pub links: DynamoCaregiverLinks,
     pub alerts: DynamoAlertStore,
-    pub shadows: DynamoShadowStore,
     pub vitals: DynamoVitalsStore,
     pub days: DynamoDays,
 }
@@ -40,7 +38,7 @@ impl CareStore for DynamoCareStore {
     }
 
     async fn shadow(&self, wearer_id: &str) -> Result<Option<Shadow>, StoreError> {
-        self.shadows.get(wearer_id).await
+        self.vitals.latest(wearer_id).await
     }
 
     async fn alert(&self, alert_id: &str) -> Result<Option<AlertRecord>, StoreError> {

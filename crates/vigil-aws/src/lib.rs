@@ -12,7 +12,7 @@ pub mod sdk;
 #[cfg(feature = "kinesis")]
 pub mod kinesis;
 
-// DynamoDB: devices, wearers, caregivers, rule state, alerts, deliveries, curated files, vitals, shadows.
+// DynamoDB: devices, wearers, caregivers, rule state, alerts, deliveries, curated files, vitals.
 #[cfg(feature = "dynamodb")]
 pub mod alerts;
 #[cfg(feature = "dynamodb")]
@@ -28,7 +28,6 @@ pub mod deliveries;
 #[cfg(feature = "dynamodb")]
 pub mod registry;
 #[cfg(feature = "dynamodb")]
-pub mod shadow;
 #[cfg(feature = "dynamodb")]
 pub mod state;
 #[cfg(feature = "dynamodb")]

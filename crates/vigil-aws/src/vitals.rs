@@ -18,7 +18,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use chrono::{DateTime, Utc};
 use tokio::time::{Instant, timeout_at};
 use vigil_domain::ports::{StoreError, VitalsStore};
-use vigil_domain::vitals::{Attr, VitalsItem, VitalsWriteError, WriteReport, attr, key_range, parse_sort_key};
+use vigil_domain::vitals::{Attr, Shadow, VitalsItem, VitalsWriteError, WriteReport, attr, key_range, parse_sort_key};
 
 use crate::dynamo::{malformed, store_error};
 use crate::retry::{Backoff, resend_failed};
@@ -34,6 +34,10 @@ pub const LANES: usize = 4;
 /// Items per Query page: a day of one-minute uploads (about 160 items) in one call,
 /// each short enough to stay well inside one attempt's timeout on a slow endpoint.
 pub const QUERY_PAGE_ITEMS: i32 = 500;
+
+/// Items per page of [`DynamoVitalsStore::latest`]: a span of uploads every minute
+/// (10 items) and the first item of the span before, in one call.
+pub const LATEST_PAGE_ITEMS: i32 = 11;
 
 pub const DEFAULT_BUDGET: Duration = Duration::from_secs(10);
 
@@ -90,6 +94,35 @@ impl DynamoVitalsStore {
             items.push(from_item(&item).map_err(|attribute| malformed("Query", &self.table, attribute))?);
         }
         Ok(items)
+    }
+
+    /// The wearer's latest state: the newest reading of the items of the newest span,
+    /// read newest key first, a page of [`LATEST_PAGE_ITEMS`] per call, until the span
+    /// changes. Strongly consistent, so an upload's readings show once it is stored.
+    pub async fn latest(&self, wearer_id: &str) -> Result<Option<Shadow>, StoreError> {
+        let mut newest_span: Vec<VitalsItem> = Vec::new();
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#w = :w")
+            .expression_attribute_names("#w", attr::WEARER_ID)
+            .expression_attribute_values(":w", AttributeValue::S(wearer_id.to_owned()))
+            .scan_index_forward(false)
+            .consistent_read(true)
+            .limit(LATEST_PAGE_ITEMS)
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(|e| store_error("Query", &self.table, e))?;
+            let item = from_item(&item).map_err(|attribute| malformed("Query", &self.table, attribute))?;
+            if newest_span.first().is_some_and(|first| first.start != item.start) {
+                break;
+            }
+            newest_span.push(item);
+        }
+        Shadow::latest(&newest_span).map_err(|_| malformed("Query", &self.table, attr::READINGS))
     }
 
     /// One lane: its share of the calls, one after another.
@@ -284,6 +317,9 @@ pub fn from_item(item: &HashMap<String, AttributeValue>) -> Result<VitalsItem, &
         spo2_min: parsed(n(attr::SPO2_MIN)?, attr::SPO2_MIN)?,
         steps: parsed(n(attr::STEPS)?, attr::STEPS)?,
         readings: s(attr::READINGS)?.clone(),
+        app_version: item
+            .get(attr::APP_VERSION)
+            .map_or(Ok(String::new()), |v| v.as_s().cloned().map_err(|_| attr::APP_VERSION))?,
         expires_at: parsed(n(attr::EXPIRES_AT)?, attr::EXPIRES_AT)?.ok_or(attr::EXPIRES_AT)?,
     })
 }

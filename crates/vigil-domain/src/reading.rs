@@ -81,7 +81,7 @@ pub enum SleepStage {
 impl Activity {
     pub const ALL: [Activity; 4] = [Activity::Rest, Activity::Light, Activity::Moderate, Activity::Vigorous];
 
-    /// The upload contract's spelling (its serde form), as the shadow and the
+    /// The upload contract's spelling (its serde form), as the status and the
     /// curated data store it.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -103,7 +103,7 @@ impl std::str::FromStr for Activity {
 impl SleepStage {
     pub const ALL: [SleepStage; 4] = [SleepStage::Awake, SleepStage::Light, SleepStage::Deep, SleepStage::Rem];
 
-    /// The upload contract's spelling (its serde form), as the shadow and the
+    /// The upload contract's spelling (its serde form), as the status and the
     /// curated data store it.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -48,10 +48,9 @@ pub struct Resources {
     /// the `status-created_at-index` the loader queries (see
     /// [`curated_files_index`]).
     pub curated_files_table: String,
-    /// Personal vitals (TTL), keyed `wearer_id` + `sk` (time bucket).
+    /// Personal vitals (TTL), keyed `wearer_id` + `sk` (time bucket); the newest
+    /// items give the wearer's latest state.
     pub vitals_table: String,
-    /// The wearer's shadow: latest vitals, battery, worn, last seen; keyed `wearer_id`.
-    pub shadow_table: String,
     /// Each wearer's daily picture (TTL), keyed `wearer_id` + `date` (local).
     pub days_table: String,
 }
@@ -73,7 +72,6 @@ impl Resources {
             data_bucket: "vigil-data".into(),
             curated_files_table: "vigil-curated-files".into(),
             vitals_table: "vigil-vitals".into(),
-            shadow_table: "vigil-wearer-shadow".into(),
             days_table: "vigil-days".into(),
         }
     }
@@ -95,7 +93,6 @@ impl Resources {
             data_bucket: crate::endpoint::unique_name(&format!("{prefix}-data")).to_lowercase(),
             curated_files_table: crate::endpoint::unique_name(&format!("{prefix}-curated-files")),
             vitals_table: crate::endpoint::unique_name(&format!("{prefix}-vitals")),
-            shadow_table: crate::endpoint::unique_name(&format!("{prefix}-shadow")),
             days_table: crate::endpoint::unique_name(&format!("{prefix}-days")),
         }
     }
@@ -121,7 +118,6 @@ pub async fn provision(sdk: &SdkConfig, resources: &Resources) -> Result<(), Pro
     create_table(&dynamodb, &resources.curated_files_table, "file_key", None).await?;
     ensure_index(&dynamodb, &resources.curated_files_table, &curated_files_index()).await?;
     create_table(&dynamodb, &resources.vitals_table, "wearer_id", Some("sk")).await?;
-    create_table(&dynamodb, &resources.shadow_table, "wearer_id", None).await?;
     create_table(&dynamodb, &resources.days_table, "wearer_id", Some("date")).await?;
     // The tables whose items expire, as the CDK app declares them (docs/storage.md, "Retention").
     for table in [

@@ -50,7 +50,7 @@ enum Command {
     /// come from the variables the functions read (STREAM_NAME, DEVICES_TABLE,
     /// WEARERS_TABLE, CAREGIVERS_TABLE, STATE_TABLE, ALERTS_TABLE, DELIVERIES_TABLE,
     /// QUARANTINE_BUCKET, DATA_BUCKET, CURATED_FILES_TABLE, VITALS_TABLE,
-    /// SHADOW_TABLE), else the local defaults.
+    /// DAYS_TABLE), else the local defaults.
     Provision {
         #[arg(long, default_value_t = 2)]
         shards: i32,
@@ -301,7 +301,6 @@ fn resources_from_env(shards: i32) -> Resources {
         data_bucket: var("DATA_BUCKET", d.data_bucket),
         curated_files_table: var("CURATED_FILES_TABLE", d.curated_files_table),
         vitals_table: var("VITALS_TABLE", d.vitals_table),
-        shadow_table: var("SHADOW_TABLE", d.shadow_table),
         days_table: var("DAYS_TABLE", d.days_table),
     }
 }

@@ -68,7 +68,6 @@ impl Env {
             ("DATA_BUCKET", &r.data_bucket),
             ("CURATED_FILES_TABLE", &r.curated_files_table),
             ("VITALS_TABLE", &r.vitals_table),
-            ("SHADOW_TABLE", &r.shadow_table),
             ("DAYS_TABLE", &r.days_table),
             ("PSEUDONYM_KEY", pseudonym_key_hex),
             ("LINK_KEY", &link_key),

@@ -1,12 +1,12 @@
-//! In-memory vitals and shadow stores for vitals-writer's handler tests. They
-//! keep what DynamoDB would (items by key, the shadow under its write
-//! condition) and record every write, so tests can assert that nothing was
-//! written twice and that a shadow never moved backwards.
+//! An in-memory vitals store for vitals-writer's handler tests. It keeps what
+//! DynamoDB would (items by key) and records every write, so tests can assert
+//! that nothing was written twice, and reads the wearer's latest state as the
+//! adapter does.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use vigil_domain::ports::{ShadowStore, StoreError, VitalsStore};
+use vigil_domain::ports::VitalsStore;
 use vigil_domain::vitals::{Shadow, VitalsItem, VitalsWriteError, WriteReport};
 
 use crate::{Faults, throttled};
@@ -43,6 +43,15 @@ impl MemoryVitals {
     pub fn all(&self) -> Vec<VitalsItem> {
         self.items.lock().unwrap().values().cloned().collect()
     }
+
+    /// The wearer's latest state from the items of their newest span, as the
+    /// DynamoDB adapter reads it.
+    pub fn latest(&self, wearer_id: &str) -> Option<Shadow> {
+        let items: Vec<VitalsItem> = self.all().into_iter().filter(|i| i.wearer_id == wearer_id).collect();
+        let newest = items.iter().map(|i| i.start).max()?;
+        let span: Vec<VitalsItem> = items.into_iter().filter(|i| i.start == newest).collect();
+        Shadow::latest(&span).unwrap()
+    }
 }
 
 impl VitalsStore for MemoryVitals {
@@ -76,43 +85,5 @@ impl VitalsStore for MemoryVitals {
             });
         }
         Ok(report)
-    }
-}
-
-/// The shadow table, applying [`Shadow::supersedes`] as DynamoDB applies the condition.
-#[derive(Debug, Default)]
-pub struct MemoryShadows {
-    pub shadows: Mutex<BTreeMap<String, Shadow>>,
-    /// Every shadow stored, in order.
-    pub history: Mutex<Vec<Shadow>>,
-    /// Conditional writes refused because a newer state was stored.
-    pub refused: Mutex<usize>,
-    /// The next n updates fail as throttled.
-    pub faults: Faults,
-}
-
-impl MemoryShadows {
-    pub fn get(&self, wearer_id: &str) -> Option<Shadow> {
-        self.shadows.lock().unwrap().get(wearer_id).cloned()
-    }
-
-    pub fn history(&self) -> Vec<Shadow> {
-        self.history.lock().unwrap().clone()
-    }
-}
-
-impl ShadowStore for MemoryShadows {
-    async fn advance(&self, shadow: &Shadow) -> Result<bool, StoreError> {
-        if self.faults.take() {
-            return Err(throttled("UpdateItem"));
-        }
-        let mut shadows = self.shadows.lock().unwrap();
-        if !shadow.supersedes(shadows.get(&shadow.wearer_id)) {
-            *self.refused.lock().unwrap() += 1;
-            return Ok(false);
-        }
-        shadows.insert(shadow.wearer_id.clone(), shadow.clone());
-        self.history.lock().unwrap().push(shadow.clone());
-        Ok(true)
     }
 }

@@ -13,9 +13,7 @@ pub struct CareConfig {
     pub links_table: String,
     /// `ALERTS_TABLE`: alerts with their lifecycle and by-wearer index.
     pub alerts_table: String,
-    /// `SHADOW_TABLE`: each wearer's latest state.
-    pub shadow_table: String,
-    /// `VITALS_TABLE`: per-minute vitals items.
+    /// `VITALS_TABLE`: ten-minute vitals items; the newest give the wearer's latest state.
     pub vitals_table: String,
     /// `DAYS_TABLE`: each wearer's daily picture, per local date.
     pub days_table: String,
@@ -31,7 +29,6 @@ impl CareConfig {
             caregivers_table: env::required(src, "CAREGIVERS_TABLE", "the caregivers DynamoDB table")?,
             links_table: env::required(src, "CAREGIVER_LINKS_TABLE", "the caregiver links DynamoDB table")?,
             alerts_table: env::required(src, "ALERTS_TABLE", "the alerts DynamoDB table")?,
-            shadow_table: env::required(src, "SHADOW_TABLE", "the wearer shadow DynamoDB table")?,
             vitals_table: env::required(src, "VITALS_TABLE", "the vitals DynamoDB table")?,
             days_table: env::required(src, "DAYS_TABLE", "the wearers' days DynamoDB table")?,
             budget: env::millis_or(src, "REQUEST_BUDGET_MS", Duration::from_millis(4_000))?,
@@ -43,12 +40,11 @@ impl CareConfig {
 mod tests {
     use super::*;
 
-    const ALL: [(&str, &str); 7] = [
+    const ALL: [(&str, &str); 6] = [
         ("WEARERS_TABLE", "w"),
         ("CAREGIVERS_TABLE", "c"),
         ("CAREGIVER_LINKS_TABLE", "l"),
         ("ALERTS_TABLE", "a"),
-        ("SHADOW_TABLE", "s"),
         ("VITALS_TABLE", "v"),
         ("DAYS_TABLE", "d"),
     ];

@@ -16,7 +16,6 @@ use vigil_aws::alerts::DynamoAlertStore;
 use vigil_aws::care::DynamoCareStore;
 use vigil_aws::days::{DEFAULT_TTL_DAYS, DynamoDays};
 use vigil_aws::secrets::SecretError;
-use vigil_aws::shadow::DynamoShadowStore;
 use vigil_aws::vitals::DynamoVitalsStore;
 use vigil_aws::wearers::{DynamoCaregiverLinks, DynamoWearerDirectory};
 use vigil_domain::config::Source;
@@ -35,7 +34,6 @@ pub async fn build(src: &impl Source, sdk: &SdkConfig) -> Result<AwsCare, Secret
             wearers: DynamoWearerDirectory::new(dynamodb.clone(), &config.wearers_table, &config.caregivers_table),
             links: DynamoCaregiverLinks::new(dynamodb.clone(), &config.links_table),
             alerts: DynamoAlertStore::new(dynamodb.clone(), &config.alerts_table),
-            shadows: DynamoShadowStore::new(dynamodb.clone(), &config.shadow_table),
             vitals: DynamoVitalsStore::new(dynamodb.clone(), &config.vitals_table),
             // Read only here: the retention is the daily function's to apply.
             days: DynamoDays::new(dynamodb, &config.days_table, DEFAULT_TTL_DAYS),

@@ -17,8 +17,8 @@ use std::time::Instant;
 use aws_lambda_events::encodings::SecondTimestamp;
 use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
 use chrono::{DateTime, TimeDelta, Utc};
-use vigil_domain::ports::{PoisonRecord, Quarantine, ShadowStore, StoreError, VitalsStore};
-use vigil_domain::vitals::{Shadow, VitalsItem, VitalsWriteError, WriteReport};
+use vigil_domain::ports::{PoisonRecord, Quarantine, StoreError, VitalsStore};
+use vigil_domain::vitals::{VitalsItem, VitalsWriteError, WriteReport};
 use vitals_writer::Writer;
 
 use vigil_testkit::bench_batch::{self, PER_RECORD, RECORDS};
@@ -34,16 +34,6 @@ impl VitalsStore for CountingVitals {
         self.items.fetch_add(items.len(), Ordering::Relaxed);
         self.bytes.fetch_add(items.iter().map(VitalsItem::size_bytes).sum(), Ordering::Relaxed);
         Ok(WriteReport { calls: items.len().div_ceil(25) as u32, retries: 0 })
-    }
-}
-
-#[derive(Debug, Default)]
-struct CountingShadows(AtomicUsize);
-
-impl ShadowStore for CountingShadows {
-    async fn advance(&self, _shadow: &Shadow) -> Result<bool, StoreError> {
-        self.0.fetch_add(1, Ordering::Relaxed);
-        Ok(true)
     }
 }
 
@@ -78,12 +68,7 @@ fn event() -> KinesisEvent {
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    let writer = Writer {
-        vitals: CountingVitals::default(),
-        shadows: CountingShadows::default(),
-        quarantine: NoPoison,
-        ttl: TimeDelta::days(30),
-    };
+    let writer = Writer { vitals: CountingVitals::default(), quarantine: NoPoison, ttl: TimeDelta::days(30) };
     let event = event();
     let data: usize = event.records.iter().map(|r| r.kinesis.data.0.len()).sum();
     let started = Instant::now();
@@ -93,11 +78,10 @@ fn main() {
     let items = writer.vitals.items.load(Ordering::Relaxed);
     println!(
         "vitals-writer vitals_rss_10k: {RECORDS} records ({:.1} MB of record data), {} readings -> {items} items \
-         (mean {} bytes), {} shadow updates in {:.0} ms",
+         (mean {} bytes) in {:.0} ms",
         data as f64 / 1e6,
         RECORDS * PER_RECORD,
         writer.vitals.bytes.load(Ordering::Relaxed) / items.max(1),
-        writer.shadows.0.load(Ordering::Relaxed),
         elapsed.as_secs_f64() * 1e3
     );
 }

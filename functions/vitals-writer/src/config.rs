@@ -3,7 +3,6 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use chrono::TimeDelta;
 use vigil_aws::quarantine::S3Quarantine;
-use vigil_aws::shadow::DynamoShadowStore;
 use vigil_aws::vitals::{DEFAULT_BUDGET, DynamoVitalsStore};
 use vigil_domain::config::{self as env, ConfigError, Source};
 use vigil_domain::vitals::DEFAULT_TTL_DAYS;
@@ -11,15 +10,13 @@ use vigil_domain::vitals::DEFAULT_TTL_DAYS;
 use crate::Writer;
 
 /// vitals-writer on DynamoDB and S3.
-pub type AwsWriter = Writer<DynamoVitalsStore, DynamoShadowStore, S3Quarantine>;
+pub type AwsWriter = Writer<DynamoVitalsStore, S3Quarantine>;
 
 /// Everything vitals-writer reads from its environment, once, at cold start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VitalsConfig {
-    /// `VITALS_TABLE`: per-minute vitals items, keyed `wearer_id` + `sk`, TTL on `expires_at`.
+    /// `VITALS_TABLE`: ten-minute vitals items, keyed `wearer_id` + `sk`, TTL on `expires_at`.
     pub vitals_table: String,
-    /// `SHADOW_TABLE`: each wearer's latest state, keyed `wearer_id`.
-    pub shadow_table: String,
     /// `QUARANTINE_BUCKET`: poison stream records.
     pub quarantine_bucket: String,
     /// `VITALS_TTL_DAYS` (default 30): how long vitals are kept after their minute.
@@ -36,7 +33,6 @@ impl VitalsConfig {
             env::positive_or(src, "VITALS_TTL_DAYS", DEFAULT_TTL_DAYS, "a whole number of days, at least 1")?;
         Ok(Self {
             vitals_table: env::required(src, "VITALS_TABLE", "the vitals DynamoDB table")?,
-            shadow_table: env::required(src, "SHADOW_TABLE", "the wearer shadow DynamoDB table")?,
             quarantine_bucket: env::required(src, "QUARANTINE_BUCKET", "the S3 bucket for poison records")?,
             ttl_days,
             write_budget: env::millis_or(src, "WRITE_BUDGET_MS", DEFAULT_BUDGET)?,
@@ -51,8 +47,7 @@ impl VitalsConfig {
     pub fn writer(&self, sdk: &SdkConfig) -> AwsWriter {
         let dynamodb = vigil_aws::sdk::dynamodb(sdk);
         Writer {
-            vitals: DynamoVitalsStore::new(dynamodb.clone(), &self.vitals_table).with_budget(self.write_budget),
-            shadows: DynamoShadowStore::new(dynamodb, &self.shadow_table),
+            vitals: DynamoVitalsStore::new(dynamodb, &self.vitals_table).with_budget(self.write_budget),
             quarantine: S3Quarantine::new(vigil_aws::sdk::s3(sdk), &self.quarantine_bucket),
             ttl: self.ttl(),
         }
@@ -65,7 +60,7 @@ mod tests {
 
     use super::*;
 
-    const FULL: [(&str, &str); 3] = [("VITALS_TABLE", "v"), ("SHADOW_TABLE", "s"), ("QUARANTINE_BUCKET", "q")];
+    const FULL: [(&str, &str); 2] = [("VITALS_TABLE", "v"), ("QUARANTINE_BUCKET", "q")];
 
     #[test]
     fn defaults_apply_and_missing_variables_are_named() {
@@ -73,16 +68,16 @@ mod tests {
         assert_eq!((cfg.ttl_days, cfg.ttl()), (30, TimeDelta::days(30)));
         assert_eq!(cfg.write_budget, Duration::from_secs(10));
 
-        let err = VitalsConfig::from_source(&[FULL[0], FULL[2]]).unwrap_err();
-        assert!(err.to_string().contains("SHADOW_TABLE"), "{err}");
+        let err = VitalsConfig::from_source(&[FULL[0]]).unwrap_err();
+        assert!(err.to_string().contains("QUARANTINE_BUCKET"), "{err}");
     }
 
     #[test]
     fn the_ttl_is_a_positive_number_of_days() {
-        let cfg = VitalsConfig::from_source(&[FULL[0], FULL[1], FULL[2], ("VITALS_TTL_DAYS", "90")]).unwrap();
+        let cfg = VitalsConfig::from_source(&[FULL[0], FULL[1], ("VITALS_TTL_DAYS", "90")]).unwrap();
         assert_eq!(cfg.ttl(), TimeDelta::days(90));
         for bad in ["0", "-1", "a month"] {
-            let err = VitalsConfig::from_source(&[FULL[0], FULL[1], FULL[2], ("VITALS_TTL_DAYS", bad)]).unwrap_err();
+            let err = VitalsConfig::from_source(&[FULL[0], FULL[1], ("VITALS_TTL_DAYS", bad)]).unwrap_err();
             assert!(err.to_string().contains("VITALS_TTL_DAYS"), "{err}");
         }
     }

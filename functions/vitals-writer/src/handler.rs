@@ -11,22 +11,20 @@
 //!   for large batches. After a chunk with a failed write, later chunks are not
 //!   written: they come again anyway, and under throttling more writes only
 //!   make it worse.
-//! - Then each wearer's shadow gets one conditional update with the newest
-//!   reading of the envelopes that were stored. A failed update reports the
-//!   wearer's first stored record of the batch; a newer stored state is fine.
+//! - Nothing else is written: the wearer's latest state (the shadow) is read
+//!   from the newest vitals items ([`vigil_domain::vitals::Shadow`]).
 //! - A record that can never be decoded is poison: it is quarantined with its
 //!   shard and sequence number and not reported, so it never blocks the shard.
 //!   If the quarantine write itself fails, it is reported.
 //! - Every reported identifier is a real sequence number from the batch.
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use chrono::{DateTime, TimeDelta, Utc};
-use vigil_domain::ports::{Quarantine, ShadowStore, VitalsStore};
-use vigil_domain::vitals::{Shadow, VitalsItem, vitals_items};
+use vigil_domain::ports::{Quarantine, VitalsStore};
+use vigil_domain::vitals::{VitalsItem, vitals_items};
 use vigil_lambda::metrics::Metrics;
 use vigil_lambda::stream::{StreamFunction, decode_batch, response};
 
@@ -35,11 +33,10 @@ pub const FUNCTION: &str = "vitals-writer";
 /// Records decoded and written at a time.
 pub const RECORDS_PER_CHUNK: usize = 500;
 
-/// The vitals and shadow stores and where poison records go. Built once per container.
+/// The vitals store and where poison records go. Built once per container.
 #[derive(Debug)]
-pub struct Writer<V, S, Q> {
+pub struct Writer<V, Q> {
     pub vitals: V,
-    pub shadows: S,
     pub quarantine: Q,
     /// How long vitals items are kept after their minute (DynamoDB TTL).
     pub ttl: TimeDelta,
@@ -57,16 +54,11 @@ struct Tally {
     write_units: usize,
     retries: usize,
     newest_arrival: Option<DateTime<Utc>>,
-    /// Per wearer, in order of first appearance: the newest stored reading's
-    /// shadow and the wearer's first stored record.
-    shadows: Vec<(Shadow, String)>,
-    by_wearer: HashMap<String, usize>,
 }
 
-impl<V, S, Q> Writer<V, S, Q>
+impl<V, Q> Writer<V, Q>
 where
     V: VitalsStore + Sync,
-    S: ShadowStore + Sync,
     Q: Quarantine + Sync,
 {
     /// Processes one batch as of `now`; returns the response and the metrics
@@ -88,25 +80,6 @@ where
         }
         drop(records);
 
-        let (mut advanced, mut stale) = (0usize, 0usize);
-        for (shadow, first_record) in &tally.shadows {
-            match self.shadows.advance(shadow).await {
-                // A conditional write costs its unit whether or not it applies.
-                Ok(true) => {
-                    advanced += 1;
-                    tally.write_units += 1;
-                }
-                Ok(false) => {
-                    stale += 1;
-                    tally.write_units += 1;
-                }
-                Err(err) => {
-                    tracing::warn!(wearer_id = %shadow.wearer_id, error = %err, source = ?std::error::Error::source(&err).map(ToString::to_string), "shadow not updated; reporting for retry");
-                    tally.failed.push(first_record.clone());
-                }
-            }
-        }
-
         let mut metrics = Metrics::new(FUNCTION);
         metrics
             .count("RecordsIn", records_in)
@@ -117,8 +90,6 @@ where
             .count("VitalsItemsUnwritten", tally.items_unwritten)
             .count("WriteUnitsEstimate", tally.write_units)
             .count("UnprocessedRetries", tally.retries)
-            .count("ShadowsAdvanced", advanced)
-            .count("ShadowsAlreadyNewer", stale)
             .count("RecordsFailed", tally.failed.len())
             .millis("BatchMs", started.elapsed().as_secs_f64() * 1e3);
         if let Some(arrival) = tally.newest_arrival {
@@ -183,25 +154,15 @@ where
         for (decoded, ok) in batch.decoded.iter().zip(&stored) {
             if !ok {
                 tally.failed.push(decoded.position.sequence_number.to_owned());
-                continue;
-            }
-            let Some(shadow) = Shadow::newest(&decoded.envelope) else { continue };
-            match tally.by_wearer.get(&shadow.wearer_id) {
-                Some(&i) => tally.shadows[i].0.keep_newer(shadow),
-                None => {
-                    tally.by_wearer.insert(shadow.wearer_id.clone(), tally.shadows.len());
-                    tally.shadows.push((shadow, decoded.position.sequence_number.to_owned()));
-                }
             }
         }
         all_written
     }
 }
 
-impl<V, S, Q> StreamFunction for Writer<V, S, Q>
+impl<V, Q> StreamFunction for Writer<V, Q>
 where
     V: VitalsStore + Sync,
-    S: ShadowStore + Sync,
     Q: Quarantine + Sync,
 {
     const NAME: &'static str = FUNCTION;

@@ -1,6 +1,6 @@
 //! vitals-writer: the sensitive store. A Kinesis batch of envelopes in, one
-//! DynamoDB item per wearer, ten-minute span and envelope out (with a TTL), each wearer's
-//! shadow moved forward, `batchItemFailures` back to Lambda.
+//! DynamoDB item per wearer, ten-minute span and envelope out (with a TTL),
+//! `batchItemFailures` back to Lambda.
 
 pub mod config;
 pub mod handler;

@@ -74,6 +74,7 @@ pub trait CareStore {
         snooze: &Snooze,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// The newest reading's state (from the newest vitals items), if any is stored.
     fn shadow(&self, wearer_id: &str) -> impl Future<Output = Result<Option<Shadow>, StoreError>> + Send;
 
     fn alert(&self, alert_id: &str) -> impl Future<Output = Result<Option<AlertRecord>, StoreError>> + Send;

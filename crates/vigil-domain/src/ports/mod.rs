@@ -12,7 +12,7 @@
 //! | `days`       | [`DaysStore`], [`DayInputs`]: each wearer's daily picture             |
 //! | `quarantine` | [`Quarantine`]: stream records that can never be processed            |
 //! | `lake`       | [`ObjectStore`], [`CuratedFileRegistry`]: the data lake               |
-//! | `vitals`     | [`VitalsStore`], [`ShadowStore`]: what vitals-writer keeps            |
+//! | `vitals`     | [`VitalsStore`]: what vitals-writer keeps                             |
 //!
 //! Storage adapters fail with the shared [`StoreError`]. The types the ports
 //! speak in (a [`crate::registry::DeviceLink`], a [`crate::vitals::VitalsItem`],
@@ -38,4 +38,4 @@ pub use devices::{DeviceDirectory, DirectoryError};
 pub use lake::{CuratedFile, CuratedFileRegistry, FileKind, ObjectStore, STATUS_PENDING};
 pub use quarantine::{PoisonRecord, Quarantine};
 pub use stream::{PublishError, PublishReport, RecordPublisher, StreamRecord};
-pub use vitals::{ShadowStore, VitalsStore};
+pub use vitals::VitalsStore;

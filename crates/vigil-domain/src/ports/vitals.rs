@@ -1,9 +1,8 @@
-//! The vitals table and the wearer's shadow (what they store: [`crate::vitals`]).
+//! The vitals table (what it stores: [`crate::vitals`]).
 
 use std::future::Future;
 
-use super::StoreError;
-use crate::vitals::{Shadow, VitalsItem, VitalsWriteError, WriteReport};
+use crate::vitals::{VitalsItem, VitalsWriteError, WriteReport};
 
 /// The vitals table.
 pub trait VitalsStore {
@@ -12,12 +11,4 @@ pub trait VitalsStore {
     /// Unprocessed items are resent until written or the adapter's deadline;
     /// `Ok` means every item is stored, `Err` names the ones that are not.
     fn put_items(&self, items: &[VitalsItem]) -> impl Future<Output = Result<WriteReport, VitalsWriteError>> + Send;
-}
-
-/// The shadow table.
-pub trait ShadowStore {
-    /// Stores `shadow` unless the stored one is as new or newer (see
-    /// [`Shadow::supersedes`]). `Ok(true)` when stored; `Ok(false)` when a newer
-    /// state was there already, which is not an error.
-    fn advance(&self, shadow: &Shadow) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }

@@ -35,6 +35,9 @@ pub mod attr {
     pub const SPO2_MIN: &str = "spo2_min";
     pub const STEPS: &str = "steps";
     pub const READINGS: &str = "r";
+    /// The version of the app that uploaded the item's readings (the wearer's
+    /// status shows it); absent on items written before 2026-12-04.
+    pub const APP_VERSION: &str = "app";
     pub const EXPIRES_AT: &str = "expires_at";
 }
 
@@ -59,6 +62,8 @@ pub struct VitalsItem {
     pub steps: Option<i64>,
     /// The rows, as stored in `r`.
     pub readings: String,
+    /// The uploading app's version (`app`); empty when the item has none.
+    pub app_version: String,
     /// TTL, epoch seconds.
     pub expires_at: i64,
 }
@@ -153,7 +158,7 @@ impl VitalsItem {
 
     /// The item as stored: every attribute, absent aggregates left out.
     pub fn attributes(&self) -> Vec<(&'static str, Attr)> {
-        let mut a = Vec::with_capacity(11);
+        let mut a = Vec::with_capacity(12);
         a.push((attr::WEARER_ID, Attr::S(self.wearer_id.clone())));
         a.push((attr::SK, Attr::S(self.sort_key())));
         a.push((attr::FORMAT, Attr::N(FORMAT_VERSION.to_string())));
@@ -167,6 +172,9 @@ impl VitalsItem {
         ];
         a.extend(numbers.into_iter().filter_map(|(name, v)| v.map(|v| (name, Attr::N(v)))));
         a.push((attr::READINGS, Attr::S(self.readings.clone())));
+        if !self.app_version.is_empty() {
+            a.push((attr::APP_VERSION, Attr::S(self.app_version.clone())));
+        }
         a.push((attr::EXPIRES_AT, Attr::N(self.expires_at.to_string())));
         a
     }
@@ -261,6 +269,7 @@ fn build_item<'a>(
         spo2_min,
         steps,
         readings: rows,
+        app_version: envelope.app_version.clone(),
         expires_at: (start + ttl).timestamp(),
     }
 }

@@ -1,5 +1,6 @@
-//! The sensitive vitals store and the wearer's shadow: what vitals-writer keeps
-//! of every reading, for the caregiver app and the query API.
+//! The sensitive vitals store: what vitals-writer keeps of every reading, for
+//! the caregiver app and the query API, and the wearer's latest state (the
+//! shadow) read from it.
 //!
 //! # Vitals items: one per wearer, ten-minute span, device and envelope
 //!
@@ -23,6 +24,7 @@
 //! - aggregates of the item's readings: `n` count, `hr_min`, `hr_avg` (one
 //!   decimal), `hr_max`, `spo2_min`, `steps` (sum) — absent when no reading had
 //!   them; `v` the row format version.
+//! - `app` — the uploading app's version (items before 2026-12-04 have none).
 //! - `expires_at` — DynamoDB TTL, epoch seconds: the start plus the retention
 //!   (default [`DEFAULT_TTL_DAYS`]). Event time, not processing time, so a
 //!   redelivery writes the same value.
@@ -42,9 +44,9 @@
 //! # Write cost
 //!
 //! A full minute (12 readings with heart rate, SpO2, temperature, steps,
-//! battery, worn and activity) in one item is at most 461 bytes with a
+//! battery, worn and activity) in one item is at most 469 bytes with a
 //! 40-character wearer id and `band-0001` as device, and a full span (120
-//! readings) is 3,375 bytes (both pinned by tests): an item is about 150 bytes
+//! readings) is 3,383 bytes (both pinned by tests): an item is about 150 bytes
 //! of keys, aggregates and TTL plus about 27 bytes a reading. So:
 //!
 //! - uploads every minute: 1.09 items of 1 write unit per 12 readings (an
@@ -54,14 +56,14 @@
 //! - uploads every 10 minutes: 1.99 items holding 120 readings between them,
 //!   4.4 write units ≈ 37,000 WCU per million readings (one-minute items took
 //!   11, ≈ 92,000);
-//! - plus the shadow: at most one conditional update (1 WCU, also when the
-//!   condition fails) per wearer per Lambda batch, i.e. at most one per upload.
+//! - and nothing else: the wearer's latest state is not written apart.
 //!
 //! # The shadow
 //!
-//! One item per wearer with the newest reading's state (see [`Shadow`]). It is
-//! replaced only by a newer reading (`attribute_not_exists(last_seen) OR
-//! last_seen < :ts`), so late or replayed batches never move it backwards.
+//! The wearer's latest state ([`Shadow`]) is the newest reading of the items of
+//! the newest span, read with one descending Query. Until 2026-12-04 it was an
+//! item of its own, updated once per wearer per batch: a second write unit per
+//! upload, which cost as much as the vitals themselves.
 
 mod item;
 mod row;

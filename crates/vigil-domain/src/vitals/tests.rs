@@ -6,7 +6,7 @@ use super::*;
 use crate::envelope::Envelope;
 use crate::reading::{Activity, Reading, SleepStage};
 use chrono::FixedOffset;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use proptest::prelude::*;
 
 fn at(s: &str) -> DateTime<FixedOffset> {
@@ -99,7 +99,7 @@ fn a_full_minute_costs_one_write_unit() {
     let size = item.size_bytes();
     // The span's last minute, so its seconds take three digits: 311 bytes of rows, the rest
     // sort key, wearer id, aggregates and TTL.
-    assert_eq!(size, 461, "a full minute's size changed: update the cost in the module docs");
+    assert_eq!(size, 469, "a full minute's size changed: update the cost in the module docs");
     assert_eq!(item.write_units(), 1);
 }
 
@@ -112,7 +112,7 @@ fn a_full_span_is_one_item_of_four_write_units() {
     let items = vitals_items(&envelope(&wearer, readings), ttl());
     assert_eq!(items.len(), 1);
     // Rows grow by the digits of seconds and seq deltas past 59 and 9.
-    assert_eq!(items[0].size_bytes(), 3_375, "a full span's size changed: update the cost in the module docs");
+    assert_eq!(items[0].size_bytes(), 3_383, "a full span's size changed: update the cost in the module docs");
     assert_eq!(items[0].write_units(), 4);
 }
 
@@ -152,18 +152,27 @@ fn a_device_id_with_hashes_still_parses() {
 }
 
 #[test]
-fn the_shadow_moves_only_forward() {
+fn the_shadow_is_the_newest_reading_of_the_items() {
     let e = envelope("w", vec![full("2026-11-22T10:59:50Z", 2), full("2026-11-22T10:59:45Z", 3)]);
-    let newest = Shadow::newest(&e).unwrap();
-    assert_eq!(newest.seq, 2);
-    let older = Shadow::newest(&envelope("w", vec![full("2026-11-22T10:59:40Z", 1)])).unwrap();
-    assert!(newest.supersedes(None));
-    assert!(newest.supersedes(Some(&older)));
-    assert!(!older.supersedes(Some(&newest)));
-    assert!(!newest.supersedes(Some(&newest)), "a replay is a no-op");
-    // Sub-millisecond differences are below what is stored.
-    let r = Reading::at(at("2026-11-22T10:59:50.0004Z"), 9);
-    assert!(!Shadow::of(&e, &r).supersedes(Some(&newest)));
+    let mut late = envelope("w", vec![Reading::at(at("2026-11-22T10:59:40.0004Z"), 1)]);
+    late.app_version = "1.4.1".into();
+    let mut items = vitals_items(&late, ttl());
+    items.extend(vitals_items(&e, ttl()));
+    let shadow = Shadow::latest(&items).unwrap().unwrap();
+    assert_eq!((shadow.seq, shadow.device_id.as_str(), shadow.app_version.as_str()), (2, "band-0001", "1.4.2"));
+    assert_eq!(shadow.last_seen, at("2026-11-22T10:59:50Z"));
+    assert_eq!((shadow.heart_rate_bpm, shadow.worn, shadow.sleep_stage), (Some(72), Some(true), None));
+    // Only the late reading: its own state, to the millisecond, without measurements it lacked.
+    let alone = Shadow::latest(&vitals_items(&late, ttl())).unwrap().unwrap();
+    assert_eq!(
+        (alone.last_seen, alone.app_version.as_str(), alone.heart_rate_bpm),
+        (at("2026-11-22T10:59:40Z").with_timezone(&Utc), "1.4.1", None)
+    );
+    assert_eq!(Shadow::latest(&[]).unwrap(), None);
+    // A row that does not decode is an error, not a missing state.
+    let mut broken = vitals_items(&e, ttl());
+    broken[0].readings = "x,y".into();
+    assert!(Shadow::latest(&broken).is_err());
 }
 
 fn arb_reading() -> impl Strategy<Value = Reading> {
@@ -253,32 +262,32 @@ proptest! {
         prop_assert_eq!(again, items);
     }
 
-    /// Whatever order envelopes arrive in, a shadow store that applies the
-    /// write condition never moves backwards and ends at the newest reading.
+    /// Whatever order envelopes arrive in, the shadow is the newest reading of
+    /// them all, and the items of the newest span alone give it (what the store reads).
     #[test]
-    fn shuffled_envelopes_never_move_the_shadow_backwards(
+    fn the_shadow_is_the_newest_reading_in_any_order(
         envelopes in proptest::collection::vec(proptest::collection::vec(arb_reading(), 1..8), 1..12),
         order in any::<u64>(),
     ) {
         let envelopes: Vec<Envelope> = envelopes.into_iter().map(|r| envelope("w", r)).collect();
-        let newest_overall = envelopes.iter().filter_map(Shadow::newest).map(|s| s.last_seen).max();
+        // Of a seq repeated within an envelope the first is kept, as ingest does.
+        let newest_overall = envelopes
+            .iter()
+            .flat_map(|e| e.readings.iter().enumerate().filter(|(i, r)| !e.readings[..*i].iter().any(|x| x.seq == r.seq)))
+            .map(|(_, r)| r.ts.with_timezone(&Utc).trunc_subsecs(3))
+            .max();
         let mut idx: Vec<usize> = (0..envelopes.len()).collect();
         let mut rng = order;
         for i in (1..idx.len()).rev() {
             rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             idx.swap(i, (rng >> 33) as usize % (i + 1));
         }
-        let mut stored: Option<Shadow> = None;
-        for i in idx {
-            let candidate = Shadow::newest(&envelopes[i]).unwrap();
-            let before = stored.as_ref().map(|s| s.last_seen);
-            if candidate.supersedes(stored.as_ref()) {
-                stored = Some(candidate);
-            }
-            let after = stored.as_ref().map(|s| s.last_seen);
-            prop_assert!(after >= before);
-        }
-        prop_assert_eq!(stored.map(|s| s.last_seen), newest_overall);
+        let items: Vec<VitalsItem> = idx.iter().flat_map(|&i| vitals_items(&envelopes[i], ttl())).collect();
+        let shadow = Shadow::latest(&items).unwrap();
+        prop_assert_eq!(shadow.as_ref().map(|s| s.last_seen), newest_overall);
+        let newest_span = items.iter().map(|i| i.start).max();
+        let span_items: Vec<VitalsItem> = items.iter().filter(|i| Some(i.start) == newest_span).cloned().collect();
+        prop_assert_eq!(Shadow::latest(&span_items).unwrap(), shadow);
     }
 }
 

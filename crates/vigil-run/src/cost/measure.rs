@@ -38,7 +38,6 @@ pub struct Measured {
     pub stream_bytes: u64,
     pub vitals: Items,
     pub state: Items,
-    pub shadow: Items,
     pub profiles: Items,
     pub devices: Items,
     /// Messages the provider accepted, by channel (calls: calls placed).
@@ -82,7 +81,6 @@ pub async fn measure(
     let dynamodb = vigil_aws::sdk::dynamodb(sdk);
     m.vitals = items(&dynamodb, &resources.vitals_table).await?;
     m.state = items(&dynamodb, &resources.state_table).await?;
-    m.shadow = items(&dynamodb, &resources.shadow_table).await?;
     m.profiles = items(&dynamodb, &resources.wearers_table).await?;
     m.devices = items(&dynamodb, &resources.devices_table).await?;
     for s in sent {

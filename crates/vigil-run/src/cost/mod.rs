@@ -182,8 +182,6 @@ impl RunFile {
         }
         let (b, n) = per_item(&m.state);
         put("state_item_bytes", &mut inputs.state_item_bytes, b, n);
-        let (b, n) = per_item(&m.shadow);
-        put("shadow_item_bytes", &mut inputs.shadow_item_bytes, b, n);
         let (b, n) = per_item(&m.profiles);
         put("profile_item_bytes", &mut inputs.profile_item_bytes, b, n);
         let (b, n) = per_item(&m.devices);
@@ -424,9 +422,9 @@ mod tests {
             (i.alerts_per_wearer_day, i.calls_per_alert),
             (defaults.alerts_per_wearer_day, defaults.calls_per_alert)
         );
-        // No shadow items measured: the default stands, and is not listed.
-        assert_eq!(i.shadow_item_bytes, Inputs::from_declarations().unwrap().shadow_item_bytes);
-        assert!(!applied.iter().any(|(k, _)| k == "shadow_item_bytes"));
+        // No profiles measured: the default stands, and is not listed.
+        assert_eq!(i.profile_item_bytes, Inputs::from_declarations().unwrap().profile_item_bytes);
+        assert!(!applied.iter().any(|(k, _)| k == "profile_item_bytes"));
         assert!(applied.iter().any(|(k, v)| k == "record_bytes" && *v == 1_500.0));
     }
 

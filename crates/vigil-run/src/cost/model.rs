@@ -24,6 +24,8 @@ const ITEM_OVERHEAD_BYTES: f64 = 100.0;
 const PUT_PAYLOAD_UNIT_BYTES: f64 = 25.0 * 1024.0;
 /// Redshift Serverless bills at least 60 seconds each time it runs.
 const REDSHIFT_MINIMUM_S: f64 = 60.0;
+/// The seed design's streaming job updated each wearer's shadow item once per upload.
+const SEED_SHADOW_WRITES_PER_UPLOAD: f64 = 1.0;
 
 /// The stream functions, in the order the bill lists them.
 pub const STREAM_FUNCTIONS: [&str; 3] = ["alert-processor", "raw-archiver", "vitals-writer"];
@@ -49,11 +51,14 @@ pub struct Inputs {
     /// Stored bytes of one vitals item.
     pub vitals_item_bytes: f64,
     pub state_item_bytes: f64,
+    /// A shadow item of its own (the seed design's; Vigil's latest state is read from
+    /// the vitals items since 2026-12-04): its bytes, last measured 2026-12-03.
     pub shadow_item_bytes: f64,
     pub profile_item_bytes: f64,
     pub device_item_bytes: f64,
-    /// Puts of the rule state and updates of the shadow per upload (each wearer's once a batch).
+    /// Puts of the rule state per upload (each wearer's once a batch).
     pub state_writes_per_upload: f64,
+    /// Updates of a shadow item per upload: 0 in Vigil; the seed design's is 1.
     pub shadow_writes_per_upload: f64,
     /// DynamoDB throughput priced provisioned (auto scaling at 70 %) instead of on demand.
     pub dynamodb_provisioned: bool,
@@ -204,7 +209,7 @@ impl Inputs {
             profile_item_bytes: 819.0,
             device_item_bytes: 83.0,
             state_writes_per_upload: 1.0,
-            shadow_writes_per_upload: 1.0,
+            shadow_writes_per_upload: 0.0,
             dynamodb_provisioned: false,
             profile_reads_per_upload: 1.0,
             device_reads_per_upload: 1.0,
@@ -633,7 +638,9 @@ pub fn seed(i: &Inputs, p: &Prices) -> Bill {
         "checkpoints: 3 KCL lease tables, 10 WCU + 10 RCU each",
         3.0 * HOURS_PER_MONTH * 10.0 * (p.dynamodb_provisioned_wcu_hour + p.dynamodb_provisioned_rcu_hour),
     );
-    let invocations = i.uploads_per_s() * SECONDS_PER_MONTH + the_rest(&mut bill, i, p, false);
+    // The seed's streaming job kept each wearer's latest state in an item of its own.
+    let with_shadow = Inputs { shadow_writes_per_upload: SEED_SHADOW_WRITES_PER_UPLOAD, ..i.clone() };
+    let invocations = i.uploads_per_s() * SECONDS_PER_MONTH + the_rest(&mut bill, &with_shadow, p, false);
     cloudwatch(&mut bill, i, p, invocations);
     bill
 }
@@ -720,11 +727,17 @@ fn the_rest(bill: &mut Bill, i: &Inputs, p: &Prices, vigil: bool) -> f64 {
         format!("writes: rule state, {} × {} WU per upload", i.state_writes_per_upload, wu(i.state_item_bytes)),
         uploads * i.state_writes_per_upload * wu(i.state_item_bytes) * wru,
     );
-    bill.add(
-        "DynamoDB",
-        format!("writes: wearer shadow, {} × {} WU per upload", i.shadow_writes_per_upload, wu(i.shadow_item_bytes)),
-        uploads * i.shadow_writes_per_upload * wu(i.shadow_item_bytes) * wru,
-    );
+    if i.shadow_writes_per_upload > 0.0 {
+        bill.add(
+            "DynamoDB",
+            format!(
+                "writes: wearer shadow, {} × {} WU per upload",
+                i.shadow_writes_per_upload,
+                wu(i.shadow_item_bytes)
+            ),
+            uploads * i.shadow_writes_per_upload * wu(i.shadow_item_bytes) * wru,
+        );
+    }
     bill.add(
         "DynamoDB",
         format!("writes: curated-files registry, {} files", count(raw_batches)),
@@ -748,13 +761,14 @@ fn the_rest(bill: &mut Bill, i: &Inputs, p: &Prices, vigil: bool) -> f64 {
         (care_requests * i.care_read_units_per_request + detector_runs * i.detector_queries_per_run * 0.5) * rru,
     );
     let vitals_items = i.wearers * 86_400.0 / i.upload_every_s * i.vitals_items_per_upload * i.vitals_ttl_days;
+    let shadow_bytes = if i.shadow_writes_per_upload > 0.0 { i.shadow_item_bytes + ITEM_OVERHEAD_BYTES } else { 0.0 };
     let stored_gb = (vitals_items * (i.vitals_item_bytes + ITEM_OVERHEAD_BYTES)
         + i.wearers
             * (i.state_item_bytes
-                + i.shadow_item_bytes
                 + i.profile_item_bytes
                 + i.device_item_bytes
-                + 4.0 * ITEM_OVERHEAD_BYTES)
+                + 3.0 * ITEM_OVERHEAD_BYTES
+                + shadow_bytes)
         + alerts / DAYS_PER_MONTH * i.alerts_ttl_days * i.alert_storage_bytes)
         / GB;
     bill.add(

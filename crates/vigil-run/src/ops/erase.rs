@@ -62,8 +62,6 @@ pub struct Stores {
     pub caregiver_links_table: String,
     #[arg(long, env = "STATE_TABLE", default_value = "vigil-wearer-state")]
     pub state_table: String,
-    #[arg(long, env = "SHADOW_TABLE", default_value = "vigil-wearer-shadow")]
-    pub shadow_table: String,
     #[arg(long, env = "VITALS_TABLE", default_value = "vigil-vitals")]
     pub vitals_table: String,
     #[arg(long, env = "DAYS_TABLE", default_value = "vigil-days")]
@@ -88,7 +86,6 @@ impl Stores {
             wearers_table: r.wearers_table.clone(),
             caregiver_links_table: r.caregiver_links_table.clone(),
             state_table: r.state_table.clone(),
-            shadow_table: r.shadow_table.clone(),
             vitals_table: r.vitals_table.clone(),
             days_table: r.days_table.clone(),
             alerts_table: r.alerts_table.clone(),
@@ -100,13 +97,12 @@ impl Stores {
     }
 
     /// (store name in the receipt, table), in the order they are cleaned.
-    fn tables(&self) -> [(&'static str, &str); 10] {
+    fn tables(&self) -> [(&'static str, &str); 9] {
         [
             ("devices", &self.devices_table),
             ("wearers", &self.wearers_table),
             ("caregiver_links", &self.caregiver_links_table),
             ("rule_state", &self.state_table),
-            ("shadow", &self.shadow_table),
             ("vitals", &self.vitals_table),
             ("days", &self.days_table),
             ("alerts", &self.alerts_table),

@@ -67,7 +67,6 @@ fn from_run_uses_the_files_figures() {
             "stream_records": 1000, "stream_bytes": 5000000,
             "vitals": {"items": 43200, "bytes": 17280000, "write_units": 43200},
             "state": {"items": 0, "bytes": 0, "write_units": 0},
-            "shadow": {"items": 0, "bytes": 0, "write_units": 0},
             "profiles": {"items": 0, "bytes": 0, "write_units": 0},
             "devices": {"items": 0, "bytes": 0, "write_units": 0},
             "sms": 0, "push": 0, "calls": 0

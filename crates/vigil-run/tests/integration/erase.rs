@@ -181,12 +181,11 @@ async fn counts(s: &Seeded) -> BTreeMap<(&'static str, String), u64> {
     out
 }
 
-const STORES: [&str; 15] = [
+const STORES: [&str; 14] = [
     "devices",
     "wearers",
     "caregiver_links",
     "rule_state",
-    "shadow",
     "vitals",
     "days",
     "alerts",
@@ -252,9 +251,9 @@ async fn one_wearer_is_erased_from_every_store_and_the_others_are_untouched() {
     );
     assert!(wearers.wearer(&gone).await.unwrap().is_none());
     assert!(wearers.wearer(&ids[1]).await.unwrap().is_some());
-    let shadows = vigil_aws::shadow::DynamoShadowStore::new(dynamodb, &s.resources.shadow_table);
-    assert!(shadows.get(&gone).await.unwrap().is_none());
-    assert!(shadows.get(&ids[2]).await.unwrap().is_some());
+    let vitals = vigil_aws::vitals::DynamoVitalsStore::new(dynamodb, &s.resources.vitals_table);
+    assert!(vitals.latest(&gone).await.unwrap().is_none(), "no latest state of the erased wearer");
+    assert!(vitals.latest(&ids[2]).await.unwrap().is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

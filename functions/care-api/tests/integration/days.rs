@@ -130,7 +130,6 @@ async fn setup(prefix: &str) -> Fixture {
         ("CAREGIVERS_TABLE", &resources.caregivers_table),
         ("CAREGIVER_LINKS_TABLE", &resources.caregiver_links_table),
         ("ALERTS_TABLE", &resources.alerts_table),
-        ("SHADOW_TABLE", &resources.shadow_table),
         ("VITALS_TABLE", &resources.vitals_table),
         ("DAYS_TABLE", &resources.days_table),
     ];

@@ -397,7 +397,6 @@ fn care() -> Care<Memory, NoSink> {
             device_id: "band-0042".into(),
             seq: 7,
             app_version: "1.4.2".into(),
-            received_at: t("2026-11-22T10:04:56Z"),
             heart_rate_bpm: Some(96),
             spo2_pct: Some(96),
             skin_temp_c: Some(33.4),

@@ -20,7 +20,6 @@ async fn stalled_stores_are_503_before_the_deadline() {
         ("CAREGIVERS_TABLE", "caregivers"),
         ("CAREGIVER_LINKS_TABLE", "links"),
         ("ALERTS_TABLE", "alerts"),
-        ("SHADOW_TABLE", "shadow"),
         ("VITALS_TABLE", "vitals"),
         ("DAYS_TABLE", "days"),
         ("REQUEST_BUDGET_MS", "10000"),

@@ -1,6 +1,6 @@
 //! The vitals-writer handler with in-memory ports: one item per wearer, span
 //! and envelope, idempotent under redelivery, failures reported as Lambda needs
-//! them, the shadow never moved backwards, poison quarantined.
+//! them, the latest state always the newest reading, poison quarantined.
 
 use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -9,19 +9,14 @@ use vigil_domain::reading::Reading;
 use vigil_domain::vitals::StoredReading;
 use vigil_testkit::MemoryQuarantine;
 use vigil_testkit::kinesis::{at, envelope, event, record, seq};
-use vigil_testkit::sinks_vitals::{MemoryShadows, MemoryVitals};
+use vigil_testkit::sinks_vitals::MemoryVitals;
 use vitals_writer::Writer;
 use vitals_writer::handler::RECORDS_PER_CHUNK;
 
-type W = Writer<MemoryVitals, MemoryShadows, MemoryQuarantine>;
+type W = Writer<MemoryVitals, MemoryQuarantine>;
 
 fn writer() -> W {
-    Writer {
-        vitals: MemoryVitals::default(),
-        shadows: MemoryShadows::default(),
-        quarantine: MemoryQuarantine::default(),
-        ttl: TimeDelta::days(30),
-    }
+    Writer { vitals: MemoryVitals::default(), quarantine: MemoryQuarantine::default(), ttl: TimeDelta::days(30) }
 }
 
 fn reading(ts: DateTime<Utc>, seq: u64) -> Reading {
@@ -112,27 +107,27 @@ fn a_batch_becomes_one_item_per_wearer_span_and_envelope() {
         ]
     );
     assert_eq!(stored_readings(&w).len(), 30);
-    let item =
-        &w.vitals.items.lock().unwrap()[&("wearer-7".to_owned(), "2026-11-22T10:50Z#band-wearer-7#5".to_owned())];
+    let item = w.vitals.items.lock().unwrap()[&("wearer-7".to_owned(), "2026-11-22T10:50Z#band-wearer-7#5".to_owned())]
+        .clone();
     assert_eq!((item.count, item.steps, item.spo2_min), (12, Some(24), Some(97)));
     assert_eq!(item.expires_at, at("2026-12-22T10:50:00Z").timestamp());
 
-    // The shadow is each wearer's newest reading.
-    let shadow = w.shadows.get("wearer-42").unwrap();
+    // The latest state is each wearer's newest reading.
+    let shadow = w.vitals.latest("wearer-42").unwrap();
     assert_eq!((shadow.last_seen, shadow.seq), (at("2026-11-22T11:00:55Z"), 117));
-    assert_eq!(w.shadows.get("wearer-7").unwrap().seq, 16);
+    assert_eq!(w.vitals.latest("wearer-7").unwrap().seq, 16);
 
     assert_eq!(emf["RecordsIn"], 3.0);
     assert_eq!(emf["ReadingsIn"], 30.0);
     assert_eq!(emf["VitalsItems"], 4.0);
-    assert_eq!(emf["WriteUnitsEstimate"], 4.0 + 2.0, "four items of one unit, two shadow updates");
+    assert_eq!(emf["WriteUnitsEstimate"], 4.0, "four items of one unit, and nothing else");
     assert_eq!(emf.get("UnprocessedRetries"), None, "a zero count is left out");
     assert_eq!(emf.get("PoisonRecords"), None);
     assert_eq!(emf["ProcessingLagMs"], 1000.0);
 }
 
 #[test]
-fn a_redelivered_batch_rewrites_the_same_items_and_leaves_the_shadow() {
+fn a_redelivered_batch_rewrites_the_same_items() {
     let w = writer();
     let e = event(vec![
         record(1, envelope("wearer-42", readings("2026-11-22T10:59:30Z", 100, 12))),
@@ -143,8 +138,6 @@ fn a_redelivered_batch_rewrites_the_same_items_and_leaves_the_shadow() {
     assert!(failures(&w, &e).is_empty());
     assert_eq!(w.vitals.all(), first, "same keys, same content");
     assert_eq!(w.vitals.writes(), 2 * first.len());
-    assert_eq!(w.shadows.history().len(), 1, "the replayed shadow was refused");
-    assert_eq!(*w.shadows.refused.lock().unwrap(), 1);
 }
 
 #[test]
@@ -190,19 +183,20 @@ fn unprocessed_items_report_their_envelopes_and_the_retry_stores_every_reading_o
     assert_eq!(failed, vec![seq(2), seq(3)]);
     assert_eq!(emf["VitalsItems"], 2.0);
     assert_eq!(emf["VitalsItemsUnwritten"], 2.0);
-    // Only the fully stored envelope moved a shadow.
-    assert!(w.shadows.get("wearer-42").is_none());
-    assert_eq!(w.shadows.get("wearer-7").unwrap().seq, 12);
+    // wearer-42's first item is stored, but its upload is reported: it comes again.
+    assert_eq!(w.vitals.latest("wearer-42").unwrap().seq, 105);
+    assert_eq!(w.vitals.latest("wearer-7").unwrap().seq, 12);
 
     // Lambda redelivers from record 2.
     assert!(failures(&w, &event(e.records[1..].to_vec())).is_empty());
     assert_eq!(stored_readings(&w).len(), 36);
     assert_eq!(w.vitals.count(), 4);
-    assert_eq!(w.shadows.get("wearer-7").unwrap().seq, 24);
+    assert_eq!(w.vitals.latest("wearer-7").unwrap().seq, 24);
+    assert_eq!(w.vitals.latest("wearer-42").unwrap().seq, 111);
 }
 
 #[test]
-fn throttled_vitals_report_every_record_and_move_no_shadow() {
+fn throttled_vitals_report_every_record() {
     let w = writer();
     w.vitals.faults.fail_next(1);
     let e = event(vec![
@@ -211,25 +205,9 @@ fn throttled_vitals_report_every_record_and_move_no_shadow() {
         record(3, envelope("wearer-42", readings("2026-11-22T10:59:30Z", 100, 2))),
     ]);
     assert_eq!(failures(&w, &e), vec![seq(1), seq(3)]);
-    assert!(w.shadows.history().is_empty());
     assert_eq!(w.vitals.count(), 0);
     assert!(failures(&w, &e).is_empty());
     assert_eq!(w.vitals.count(), 2);
-}
-
-#[test]
-fn a_failed_shadow_update_reports_the_wearers_first_stored_record() {
-    let w = writer();
-    w.shadows.faults.fail_next(1);
-    let e = event(vec![
-        record(1, envelope("wearer-7", readings("2026-11-22T10:59:00Z", 1, 2))),
-        record(2, envelope("wearer-42", readings("2026-11-22T10:59:30Z", 100, 2))),
-        record(3, envelope("wearer-7", readings("2026-11-22T11:00:00Z", 13, 2))),
-    ]);
-    assert_eq!(failures(&w, &e), vec![seq(1)]);
-    assert_eq!(w.shadows.get("wearer-42").unwrap().seq, 101);
-    assert!(failures(&w, &e).is_empty());
-    assert_eq!(w.shadows.get("wearer-7").unwrap().seq, 14);
 }
 
 #[test]
@@ -263,14 +241,12 @@ proptest! {
 
     /// Arbitrary batches with arbitrary faults: every reported identifier is a
     /// real sequence number; redelivering from the lowest until nothing fails
-    /// stores every reading exactly as one clean run would, and the shadow never
-    /// moved backwards on the way.
+    /// stores every reading exactly as one clean run would.
     #[test]
-    fn retries_converge_to_the_clean_result_and_the_shadow_only_moves_forward(
+    fn retries_converge_to_the_clean_result(
         specs in proptest::collection::vec(arb_record(), 1..16),
         vitals_faults in 0usize..3,
         partial in proptest::option::of(0usize..6),
-        shadow_faults in 0usize..3,
         quarantine_faults in 0usize..2,
     ) {
         let records: Vec<KinesisEventRecord> = specs
@@ -297,25 +273,20 @@ proptest! {
         let w = writer();
         w.vitals.faults.fail_next(vitals_faults);
         *w.vitals.partial.lock().unwrap() = partial;
-        w.shadows.faults.fail_next(shadow_faults);
         w.quarantine.faults.fail_next(quarantine_faults);
         deliver_until_done(&w, &e);
 
         prop_assert_eq!(w.vitals.all(), clean.vitals.all());
         prop_assert_eq!(stored_readings(&w), stored_readings(&clean));
-        let history = w.shadows.history();
         for wearer in ["wearer-0", "wearer-1", "wearer-2"] {
-            let seen: Vec<DateTime<Utc>> =
-                history.iter().filter(|s| s.wearer_id == wearer).map(|s| s.last_seen).collect();
-            prop_assert!(seen.windows(2).all(|p| p[0] < p[1]), "{} went backwards: {:?}", wearer, seen);
-            prop_assert_eq!(w.shadows.get(wearer).map(|s| s.last_seen), clean.shadows.get(wearer).map(|s| s.last_seen));
+            prop_assert_eq!(w.vitals.latest(wearer), clean.vitals.latest(wearer));
         }
     }
 
     /// Batches of one wearer's uploads delivered in any order, late ones
-    /// included, leave the shadow at the newest reading, having only moved forward.
+    /// included, leave the latest state at the newest reading after every batch.
     #[test]
-    fn shuffled_and_late_batches_never_move_the_shadow_backwards(
+    fn shuffled_and_late_batches_never_move_the_latest_state_backwards(
         minutes in proptest::collection::vec(0i64..120, 1..12),
         seed in any::<u64>(),
     ) {
@@ -333,13 +304,18 @@ proptest! {
             rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             batches.swap(i, (rng >> 33) as usize % (i + 1));
         }
+        let mut newest_so_far: Option<DateTime<Utc>> = None;
         for b in &batches {
             prop_assert!(failures(&w, b).is_empty());
+            let stored = b.records.iter().map(|r| {
+                let e: vigil_domain::Envelope = serde_json::from_slice(&r.kinesis.data.0).unwrap();
+                e.readings.iter().map(|r| r.ts.with_timezone(&Utc)).max().unwrap()
+            }).max();
+            newest_so_far = newest_so_far.max(stored);
+            prop_assert_eq!(w.vitals.latest("wearer-42").map(|s| s.last_seen), newest_so_far);
         }
-        let seen: Vec<DateTime<Utc>> = w.shadows.history().iter().map(|s| s.last_seen).collect();
-        prop_assert!(seen.windows(2).all(|p| p[0] < p[1]));
         let newest = minutes.iter().max().map(|m| at("2026-11-22T08:00:55Z") + TimeDelta::minutes(*m));
-        prop_assert_eq!(w.shadows.get("wearer-42").map(|s| s.last_seen), newest);
+        prop_assert_eq!(newest_so_far, newest);
     }
 }
 
@@ -359,7 +335,7 @@ mod sample_events {
         assert_eq!(items.len(), 2, "{items:?}");
         assert!(items.iter().all(|i| i.sort_key().starts_with("2026-11-22T09:50Z#band-0001#")));
         assert_eq!(stored_readings(&w).len(), 3);
-        assert_eq!(w.shadows.get("wearer-42").unwrap().seq, 3001);
+        assert_eq!(w.vitals.latest("wearer-42").unwrap().seq, 3001);
 
         let w = writer();
         let e: KinesisEvent = serde_json::from_slice(POISON).unwrap();

@@ -11,13 +11,11 @@ use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ErrorMetadata;
 use aws_sdk_dynamodb::operation::batch_write_item::{BatchWriteItemError, BatchWriteItemOutput};
-use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
 use aws_sdk_dynamodb::types::WriteRequest;
-use aws_sdk_dynamodb::types::error::{ConditionalCheckFailedException, ProvisionedThroughputExceededException};
+use aws_sdk_dynamodb::types::error::ProvisionedThroughputExceededException;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use chrono::TimeDelta;
 use vigil_aws::retry::Backoff;
-use vigil_aws::shadow::DynamoShadowStore;
 use vigil_aws::vitals::DynamoVitalsStore;
 use vigil_domain::Envelope;
 use vigil_domain::reading::Reading;
@@ -26,9 +24,8 @@ use vigil_testkit::kinesis::{at, record, seq};
 use vitals_writer::Writer;
 
 const VITALS: &str = "vitals";
-const SHADOW: &str = "shadow";
 
-type W = Writer<DynamoVitalsStore, DynamoShadowStore, MemoryQuarantine>;
+type W = Writer<DynamoVitalsStore, MemoryQuarantine>;
 
 fn no_retries(c: aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb::config::Builder {
     c.retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
@@ -36,10 +33,9 @@ fn no_retries(c: aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb::config:
 
 fn writer(client: Client, budget: Duration) -> W {
     Writer {
-        vitals: DynamoVitalsStore::new(client.clone(), VITALS)
+        vitals: DynamoVitalsStore::new(client, VITALS)
             .with_backoff(Backoff { base: Duration::from_millis(1), max: Duration::from_millis(5) })
             .with_budget(budget),
-        shadows: DynamoShadowStore::new(client, SHADOW),
         quarantine: MemoryQuarantine::default(),
         ttl: TimeDelta::days(30),
     }
@@ -104,19 +100,13 @@ fn key(request: &WriteRequest) -> (String, String) {
     (item["wearer_id"].as_s().unwrap().clone(), item["sk"].as_s().unwrap().clone())
 }
 
-fn shadow_ok() -> aws_smithy_mocks::Rule {
-    mock!(Client::update_item).then_output(|| UpdateItemOutput::builder().build())
-}
-
 #[test]
-fn dynamodb_throttling_reports_every_unwritten_record_and_moves_no_shadow() {
+fn dynamodb_throttling_reports_every_unwritten_record() {
     let write = mock!(Client::batch_write_item).then_error(throttled);
-    let update = shadow_ok();
-    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&write, &update], no_retries);
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&write], no_retries);
     let (failed, emf) = run(&writer(client, Duration::from_millis(100)), &batch());
     assert_eq!(failed, vec![seq(1), seq(2), seq(3)]);
     assert!(write.num_calls() > 1, "throttled calls are resent until the budget is spent");
-    assert_eq!(update.num_calls(), 0, "no shadow from readings that were not stored");
     assert_eq!(emf.get("VitalsItems"), None, "a zero count is left out");
     assert_eq!(emf["VitalsItemsUnwritten"], 5.0);
 }
@@ -140,8 +130,7 @@ fn unprocessed_items_are_resent_until_written_and_the_batch_succeeds() {
         }
         BatchWriteItemOutput::builder().unprocessed_items(VITALS, back.to_vec()).build()
     });
-    let update = shadow_ok();
-    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&write, &update], no_retries);
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&write], no_retries);
     let (failed, emf) = run(&writer(client, Duration::from_secs(5)), &batch());
 
     assert!(failed.is_empty(), "{failed:?}");
@@ -149,7 +138,6 @@ fn unprocessed_items_are_resent_until_written_and_the_batch_succeeds() {
     let written = written.lock().unwrap().clone();
     assert_eq!(written.len(), 5, "{written:?}");
     assert!(written.values().all(|&n| n == 1), "each item written exactly once: {written:?}");
-    assert_eq!(update.num_calls(), 2, "one shadow update per wearer");
     assert_eq!(emf["VitalsItems"], 5.0);
     assert_eq!(emf["UnprocessedRetries"], 4.0);
 }
@@ -162,43 +150,9 @@ fn items_unprocessed_at_the_deadline_report_only_their_records() {
         let back: Vec<WriteRequest> = sent.iter().filter(|r| key(r).0 == "wearer-42").cloned().collect();
         BatchWriteItemOutput::builder().unprocessed_items(VITALS, back).build()
     });
-    let update = mock!(Client::update_item)
-        .match_requests(|r| r.key().unwrap()["wearer_id"].as_s().unwrap() == "wearer-7")
-        .then_output(|| UpdateItemOutput::builder().build());
-    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&write, &update], no_retries);
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&write], no_retries);
     let (failed, emf) = run(&writer(client, Duration::from_millis(150)), &batch());
     assert_eq!(failed, vec![seq(2)]);
-    assert_eq!(update.num_calls(), 1, "wearer-7's stored readings still move its shadow");
     assert_eq!(emf["VitalsItems"], 3.0);
     assert_eq!(emf["VitalsItemsUnwritten"], 2.0);
-}
-
-#[test]
-fn a_throttled_shadow_reports_the_wearers_first_record_and_a_newer_shadow_is_fine() {
-    let write = mock!(Client::batch_write_item).then_output(|| BatchWriteItemOutput::builder().build());
-    let throttled_update = mock!(Client::update_item)
-        .match_requests(|r| r.key().unwrap()["wearer_id"].as_s().unwrap() == "wearer-42")
-        .then_error(|| {
-            UpdateItemError::ProvisionedThroughputExceededException(
-                ProvisionedThroughputExceededException::builder()
-                    .message("mocked")
-                    .meta(meta("ProvisionedThroughputExceededException"))
-                    .build(),
-            )
-        });
-    let newer = mock!(Client::update_item)
-        .match_requests(|r| r.key().unwrap()["wearer_id"].as_s().unwrap() == "wearer-7")
-        .then_error(|| {
-            UpdateItemError::ConditionalCheckFailedException(
-                ConditionalCheckFailedException::builder()
-                    .message("The conditional request failed")
-                    .meta(meta("ConditionalCheckFailedException"))
-                    .build(),
-            )
-        });
-    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&write, &throttled_update, &newer], no_retries);
-    let (failed, emf) = run(&writer(client, Duration::from_secs(5)), &batch());
-    assert_eq!(failed, vec![seq(2)]);
-    assert_eq!((throttled_update.num_calls(), newer.num_calls()), (1, 1));
-    assert_eq!(emf["ShadowsAlreadyNewer"], 1.0);
 }

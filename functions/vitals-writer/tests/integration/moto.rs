@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use vigil_aws::kinesis::KinesisPublisher;
-use vigil_aws::shadow::DynamoShadowStore;
 use vigil_aws::vitals::DynamoVitalsStore;
 use vigil_domain::Envelope;
 use vigil_domain::ports::{RecordPublisher, StreamRecord};
@@ -31,7 +30,6 @@ async fn setup() -> Setup {
     provision(&sdk, &resources).await.unwrap();
     let config = VitalsConfig {
         vitals_table: resources.vitals_table.clone(),
-        shadow_table: resources.shadow_table.clone(),
         quarantine_bucket: resources.quarantine_bucket.clone(),
         ttl_days: 30,
         write_budget: Duration::from_secs(10),
@@ -94,8 +92,9 @@ fn vitals(s: &Setup) -> DynamoVitalsStore {
     DynamoVitalsStore::new(vigil_aws::sdk::dynamodb(&s.sdk), &s.config.vitals_table)
 }
 
+/// The wearer's latest state, as care-api reads it.
 async fn shadow(s: &Setup, wearer: &str) -> Option<Shadow> {
-    DynamoShadowStore::new(vigil_aws::sdk::dynamodb(&s.sdk), &s.config.shadow_table).get(wearer).await.unwrap()
+    vitals(s).latest(wearer).await.unwrap()
 }
 
 async fn item_count(s: &Setup) -> i32 {
@@ -177,13 +176,13 @@ async fn readings_become_span_items_and_a_second_delivery_leaves_the_same_items(
 }
 
 #[tokio::test]
-async fn shuffled_and_late_batches_never_move_the_shadow_backwards() {
+async fn shuffled_and_late_batches_never_move_the_latest_state_backwards() {
     let s = setup().await;
     let base = at("2026-11-22T08:00:00Z");
     let upload =
         |minute: i64| envelope("wearer-42", base + TimeDelta::minutes(minute), 1_000 * (100 + minute) as u64, 12);
 
-    // One upload per batch, out of order: the shadow follows the newest seen so far.
+    // One upload per batch, out of order: the latest state follows the newest seen so far.
     let writer = s.config.writer(&s.sdk);
     let mut m = mapping(&s, &writer, 1).await;
     let mut newest_so_far: Option<DateTime<Utc>> = None;
@@ -196,7 +195,7 @@ async fn shuffled_and_late_batches_never_move_the_shadow_backwards() {
     }
 
     // A phone back online uploads an hour-old buffer, shuffled, in one batch: the
-    // readings are stored, the shadow stays.
+    // readings are stored, the latest state stays.
     let mut late: Vec<(&str, Vec<u8>)> = [-60, -45, -59, -50].into_iter().map(|m| ("wearer-42", upload(m))).collect();
     late.push(("wearer-42", upload(50))); // and a replay of the newest upload
     put(&s, late).await;
@@ -208,4 +207,25 @@ async fn shuffled_and_late_batches_never_move_the_shadow_backwards() {
     assert_eq!(after.seq, 150_011);
     // 5 + 4 distinct uploads of one minute each; the replays rewrote their items.
     assert_eq!(item_count(&s).await, 9);
+}
+
+#[tokio::test]
+async fn the_latest_state_reads_every_item_of_the_newest_span_over_pages() {
+    let s = setup().await;
+    // 13 uploads of 2 readings in the 11:00 span, more than a page. Keys sort as
+    // strings, newest first: `#9`, `#7`, … `#11`, `#1`, so the item keyed `#1` comes
+    // last, on the second page; here it holds the newest readings (the band's counter
+    // was reset). And an older span before them.
+    let mut uploads = vec![("wearer-42", envelope("wearer-42", at("2026-11-22T10:58:00Z"), 900, 12))];
+    for k in 0..13u64 {
+        let start = at("2026-11-22T11:02:00Z") - TimeDelta::seconds(10 * k as i64);
+        uploads.push(("wearer-42", envelope("wearer-42", start, 1 + 2 * k, 2)));
+    }
+    put(&s, uploads).await;
+    assert!(deliver_stream(&s).await.is_empty());
+    assert_eq!(item_count(&s).await, 14);
+    let latest = shadow(&s, "wearer-42").await.unwrap();
+    assert_eq!((latest.seq, latest.last_seen), (2, at("2026-11-22T11:02:05Z")));
+    assert_eq!(latest.device_id, "band-wearer-42");
+    assert_eq!(shadow(&s, "wearer-nobody").await, None);
 }

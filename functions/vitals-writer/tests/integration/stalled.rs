@@ -18,7 +18,7 @@ const READINGS: &[u8] = include_bytes!("../../../../events/kinesis-readings.json
 async fn stalled_stores_report_every_record_before_the_deadline() {
     let stalled = Stalled::start().await;
     let sdk = vigil_local::endpoint::sdk_config(&stalled.url()).await;
-    let env = [("VITALS_TABLE", "vitals"), ("SHADOW_TABLE", "shadow"), ("QUARANTINE_BUCKET", "quarantine")];
+    let env = [("VITALS_TABLE", "vitals"), ("QUARANTINE_BUCKET", "quarantine")];
     let function = vitals_writer::build(&env, &sdk).await.unwrap();
     let event: KinesisEvent = serde_json::from_slice(READINGS).unwrap();
     let sequence_numbers: Vec<String> = event.records.iter().map(|r| r.kinesis.sequence_number.clone()).collect();

@@ -744,7 +744,8 @@ export class VigilStack extends Stack {
       allow(role, ['kms:Decrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'], [dataKey.keyArn]);
 
     allow(ingest.role, ['kinesis:PutRecords'], [stream.streamArn]);
-    allow(ingest.role, ['dynamodb:GetItem'], [devices.tableArn]);
+    // The wearers table for the limits in each 202's upload policy (a projection of `thresholds`).
+    allow(ingest.role, ['dynamodb:GetItem'], [devices.tableArn, wearers.tableArn]);
     useDataKey(ingest.role);
 
     // care-api reads what the caregiver's wearers are doing and changes only two things:

@@ -26,9 +26,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
-use vigil_domain::alerts::RuleKind;
+use vigil_domain::alerts::{RuleKind, Thresholds};
 use vigil_domain::care::{Caregiver, Snooze, WearerProfile};
-use vigil_domain::ports::{StoreError, WearerDirectory};
+use vigil_domain::ports::{StoreError, WearerDirectory, WearerLimits};
 use vigil_domain::registry::validate_wearer;
 
 use crate::caregivers::DynamoCaregiverDirectory;
@@ -422,6 +422,45 @@ impl DynamoWearerDirectory {
         }
         // Neither condition held: no profile (or the map appeared between the two calls: rare, the client retries).
         Ok(self.wearer(wearer_id).await?.is_some_and(|p| p.snoozes.get(&rule) == Some(snooze)))
+    }
+}
+
+/// Reads only the limits of wearers' profiles (ingest-api's upload policy): one
+/// GetItem of `thresholds`, no caregivers, nothing personal.
+#[derive(Debug, Clone)]
+pub struct DynamoWearerLimits {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl DynamoWearerLimits {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+}
+
+impl WearerLimits for DynamoWearerLimits {
+    async fn limits(&self, wearer_id: &str) -> Result<Option<Thresholds>, StoreError> {
+        #[derive(serde::Deserialize)]
+        struct Limits {
+            #[serde(default)]
+            thresholds: Thresholds,
+        }
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("wearer_id", AttributeValue::S(wearer_id.to_owned()))
+            .projection_expression("wearer_id, thresholds")
+            .send()
+            .await
+            .map_err(|e| store_error("GetItem", &self.table, e))?;
+        match out.item {
+            Some(item) => serde_dynamo::from_item::<_, Limits>(item)
+                .map(|l| Some(l.thresholds))
+                .map_err(|_| malformed("GetItem", &self.table, "thresholds")),
+            None => Ok(None),
+        }
     }
 }
 

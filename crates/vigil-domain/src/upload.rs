@@ -19,6 +19,8 @@ use serde_json::{Map, Value};
 
 use crate::reading::{Location, MapOnly, Range, Reading, limits};
 
+pub mod policy;
+
 /// Most readings one upload may carry (one hour of 5-second readings is 720).
 pub const MAX_READINGS: usize = 1_000;
 /// Largest request body accepted, in bytes.

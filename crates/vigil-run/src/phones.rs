@@ -25,6 +25,7 @@ use tokio::task::JoinSet;
 use crate::clock::{Hold, SimClock};
 use crate::fleet::{Fleet, Upload};
 use crate::observe::Live;
+use vigil_domain::upload::policy::UploadPolicy;
 
 /// Uploads in flight at once (phones are independent; this bounds local sockets).
 const IN_FLIGHT: usize = 32;
@@ -107,6 +108,9 @@ pub struct Ledger {
     /// Uploads refused for good (4xx other than 429), or never confirmed after every retry
     /// and every resend.
     pub uploads_lost: u64,
+    /// Uploads whose 202 gave the upload policy the phone follows / another one.
+    pub uploads_on_policy: u64,
+    pub uploads_off_policy: u64,
     /// Uploads whose every attempt failed (5xx, 429, a broken connection), to send again.
     unconfirmed: Vec<Upload>,
     /// Distinct readings accepted, as (device, seq).
@@ -133,6 +137,8 @@ enum Outcome {
     Accepted {
         at: Instant,
         rejected: HashSet<usize>,
+        /// The 202's upload policy (none when the API could not read the wearer's limits).
+        policy: Option<UploadPolicy>,
     },
     Refused,
     /// Every attempt failed without an answer that refuses it: the API may or may not have
@@ -144,6 +150,7 @@ enum Outcome {
 struct AcceptedBody {
     #[serde(default)]
     rejected: Vec<RejectedIndex>,
+    upload_policy: Option<UploadPolicy>,
 }
 
 #[derive(Deserialize)]
@@ -210,9 +217,14 @@ fn record(ledger: &mut Ledger, done: Result<Posted, tokio::task::JoinError>, liv
     };
     ledger.uploads_sent += posted.attempts;
     match posted.outcome {
-        Outcome::Accepted { at, rejected } => {
+        Outcome::Accepted { at, rejected, policy } => {
             ledger.uploads_accepted += 1;
             let upload = &posted.upload;
+            match policy {
+                Some(p) if p == upload.policy => ledger.uploads_on_policy += 1,
+                Some(_) => ledger.uploads_off_policy += 1,
+                None => {}
+            }
             let mut n = 0;
             for (i, seq) in upload.seqs.iter().enumerate() {
                 if !rejected.contains(&i) {
@@ -267,10 +279,11 @@ async fn post(agent: ureq::Agent, target: &Target, upload: Upload, live: &Live) 
         match answer {
             Ok(Ok((202, text))) => {
                 Live::add(&live.uploads_accepted, 1);
-                let rejected = serde_json::from_str::<AcceptedBody>(&text)
-                    .map(|b| b.rejected.into_iter().map(|r| r.index).collect())
+                let (rejected, policy) = serde_json::from_str::<AcceptedBody>(&text)
+                    .map(|b| (b.rejected.into_iter().map(|r| r.index).collect(), b.upload_policy))
                     .unwrap_or_default();
-                return Posted { upload, attempts, outcome: Outcome::Accepted { at: Instant::now(), rejected } };
+                let outcome = Outcome::Accepted { at: Instant::now(), rejected, policy };
+                return Posted { upload, attempts, outcome };
             }
             Ok(Ok((status, _))) if status != 429 && status < 500 => {
                 Live::add(&live.uploads_refused, 1);

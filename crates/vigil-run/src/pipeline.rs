@@ -18,6 +18,7 @@ use aws_lambda_events::event::streams::KinesisEventResponse;
 use tokio::sync::watch;
 use vigil_aws::kinesis::KinesisPublisher;
 use vigil_aws::registry::DynamoDeviceDirectory;
+use vigil_aws::wearers::DynamoWearerLimits;
 use vigil_domain::cache::CachedDirectory;
 use vigil_domain::config::Source;
 use vigil_domain::ports::{PublishError, PublishReport, RecordPublisher, StreamRecord};
@@ -81,7 +82,8 @@ pub type RunProcessor = alert_processor::AwsProcessor<RunNotifier>;
 pub type RunDetector = offline_detector::AwsDetector<RunNotifier>;
 pub type RunDaily = daily_summary::AwsDaily<RunNotifier>;
 pub type RunSmsReply = sms_reply::AwsSmsReply<Recording<vigil_aws::sns::SnsNotifier>>;
-pub type RunIngest = ingest_api::Ingest<OnePutAtATime<KinesisPublisher>, CachedDirectory<DynamoDeviceDirectory>>;
+pub type RunIngest =
+    ingest_api::Ingest<OnePutAtATime<KinesisPublisher>, CachedDirectory<DynamoDeviceDirectory>, DynamoWearerLimits>;
 
 /// The origination number local calls come from (the stand-in accepts any).
 pub const LOCAL_VOICE_ORIGINATION: &str = "+15555550100";
@@ -157,6 +159,8 @@ pub async fn ingest(sdk: &SdkConfig, env: &Env) -> anyhow::Result<RunIngest> {
     Ok(ingest_api::Ingest {
         publisher: OnePutAtATime::new(ingest.publisher),
         directory: ingest.directory,
+        limits: ingest.limits,
+        upload: ingest.upload,
         publish_budget: ingest.publish_budget,
     })
 }

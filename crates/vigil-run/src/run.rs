@@ -304,6 +304,8 @@ pub async fn run(sdk: &SdkConfig, opts: &RunOptions) -> anyhow::Result<Summary> 
     Ok(Summary {
         uploads_sent: ledger.uploads_sent,
         uploads_accepted: ledger.uploads_accepted,
+        uploads_on_policy: ledger.uploads_on_policy,
+        uploads_off_policy: ledger.uploads_off_policy,
         readings_accepted: accepted.len() as u64,
         readings_raw: raw.len() as u64,
         readings_curated: curated.len() as u64,

@@ -41,6 +41,10 @@ pub struct Latency {
 pub struct Summary {
     pub uploads_sent: u64,
     pub uploads_accepted: u64,
+    /// Uploads whose 202 told the upload policy the simulated phone follows / another
+    /// one (the rest had none: the wearer's limits could not be read in time).
+    pub uploads_on_policy: u64,
+    pub uploads_off_policy: u64,
     pub readings_accepted: u64,
     pub readings_raw: u64,
     pub readings_curated: u64,
@@ -114,6 +118,12 @@ impl Summary {
         let mut problems = Vec::new();
         if self.lost > 0 {
             problems.push(format!("{} accepted readings are missing from a store", self.lost));
+        }
+        if self.uploads_off_policy > 0 {
+            problems.push(format!(
+                "{} uploads were answered with another upload policy than the phones follow",
+                self.uploads_off_policy
+            ));
         }
         if self.alerts_missed > 0 {
             let which: Vec<String> = self

@@ -20,9 +20,11 @@ use lambda_http::aws_lambda_events::apigw::{
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
 use serde_json::{Value, json};
+use vigil_domain::alerts::Thresholds;
 use vigil_domain::cache::CachedDirectory;
 use vigil_domain::ports::{
-    DeviceDirectory, DirectoryError, PublishError, PublishReport, RecordPublisher, StreamRecord,
+    DeviceDirectory, DirectoryError, PublishError, PublishReport, RecordPublisher, StoreError, StreamRecord,
+    WearerLimits,
 };
 use vigil_domain::registry::DeviceLink;
 use vigil_testkit::bench_batch::interleaved;
@@ -91,7 +93,16 @@ fn request(body: &[u8], ctx: &RequestContext) -> Request {
     req.with_request_context(ctx.clone())
 }
 
-type Handler = Ingest<Discard, CachedDirectory<OneDevice>>;
+type Handler = Ingest<Discard, CachedDirectory<OneDevice>, DefaultLimits>;
+
+/// Every wearer has the default limits, at once.
+struct DefaultLimits;
+
+impl WearerLimits for DefaultLimits {
+    async fn limits(&self, _: &str) -> Result<Option<Thresholds>, StoreError> {
+        Ok(Some(Thresholds::default()))
+    }
+}
 
 fn handler() -> Handler {
     let link = DeviceLink {
@@ -103,6 +114,8 @@ fn handler() -> Handler {
     Ingest {
         publisher: Discard,
         directory: CachedDirectory::new(OneDevice(link), Duration::from_secs(3600), Duration::from_secs(10)),
+        limits: DefaultLimits,
+        upload: Default::default(),
         publish_budget: Duration::from_secs(5),
     }
 }
@@ -114,7 +127,7 @@ fn run_handler(rt: &tokio::runtime::Runtime, h: &Handler, body: &[u8], ctx: &Req
 }
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
     let h = handler();
     let ctx = context();
     let mut group = c.benchmark_group("ingest");
@@ -134,7 +147,7 @@ fn bench(c: &mut Criterion) {
 
 /// Median over interleaved rounds of (handler time / parse time).
 fn ratios() {
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
     let h = handler();
     let ctx = context();
     for n in [12usize, 720] {

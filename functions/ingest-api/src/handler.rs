@@ -18,8 +18,9 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::json;
 use vigil_domain::envelope::encode_envelopes;
-use vigil_domain::ports::{DeviceDirectory, PublishError, RecordPublisher, StreamRecord};
+use vigil_domain::ports::{DeviceDirectory, PublishError, RecordPublisher, StreamRecord, WearerLimits};
 use vigil_domain::registry::{Denied, authorize};
+use vigil_domain::upload::policy::{Intervals, UploadPolicy};
 use vigil_domain::upload::{FieldError, MAX_BODY_BYTES, RejectedReading, parse_upload};
 use vigil_lambda::Expired;
 use vigil_lambda::deadline::within;
@@ -31,12 +32,19 @@ pub const ROUTE: &str = "/v1/uploads";
 pub const RETRY_AFTER_SECS: u32 = 2;
 /// Time kept back from the invocation deadline to write the response.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
+/// Longest wait for the wearer's limits once the readings are on the stream: the
+/// upload is answered without a policy rather than later.
+const LIMITS_WAIT: Duration = Duration::from_millis(500);
 
 /// The ingest handler with its ports. Built once per container.
 #[derive(Debug)]
-pub struct Ingest<P, D> {
+pub struct Ingest<P, D, L> {
     pub publisher: P,
     pub directory: D,
+    /// The wearers' limits, for the upload policy in each 202.
+    pub limits: L,
+    /// The upload policy's intervals.
+    pub upload: Intervals,
     /// Longest time spent getting records on the stream.
     pub publish_budget: Duration,
 }
@@ -47,12 +55,17 @@ struct Accepted<'a> {
     batch_id: &'a str,
     accepted: usize,
     rejected: &'a [RejectedReading],
+    /// Left out when the wearer's limits could not be read in time: the app keeps
+    /// the policy it has.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upload_policy: Option<UploadPolicy>,
 }
 
-impl<P, D> Ingest<P, D>
+impl<P, D, L> Ingest<P, D, L>
 where
     P: RecordPublisher + Sync,
     D: DeviceDirectory + Sync,
+    L: WearerLimits + Sync,
 {
     pub async fn handle(&self, request: Request) -> Response<Body> {
         self.handle_at(request, Utc::now()).await
@@ -159,7 +172,25 @@ where
         };
 
         let budget = deadline.map_or(self.publish_budget, |d| d.within(self.publish_budget).remaining());
-        match self.publisher.publish(records, budget).await {
+        // The limits are read while the records go to the stream, so they cost the
+        // upload no time unless they take longer than the put, and never more than LIMITS_WAIT.
+        let (published, limits) = tokio::join!(
+            self.publisher.publish(records, budget),
+            tokio::time::timeout(LIMITS_WAIT.min(budget), self.limits.limits(&link.wearer_id)),
+        );
+        let upload_policy = match limits {
+            Ok(Ok(limits)) => Some(self.upload.policy(&limits.unwrap_or_default())),
+            Ok(Err(err)) => {
+                metrics.count("PolicyUnavailable", 1);
+                tracing::warn!(upload = %upload.log_id(), error = %err, "wearer limits unavailable: answered without an upload policy");
+                None
+            }
+            Err(_) => {
+                metrics.count("PolicyUnavailable", 1);
+                None
+            }
+        };
+        match published {
             Ok(report) => {
                 metrics
                     .count("ReadingsAccepted", upload.readings.len())
@@ -181,6 +212,7 @@ where
                         batch_id: &upload.batch_id,
                         accepted: upload.readings.len(),
                         rejected: &upload.rejected,
+                        upload_policy,
                     },
                 )
             }

@@ -2,7 +2,8 @@
 
 use std::future::Future;
 
-use super::BoxError;
+use super::{BoxError, StoreError};
+use crate::alerts::Thresholds;
 use crate::registry::DeviceLink;
 
 #[derive(Debug, thiserror::Error)]
@@ -16,4 +17,11 @@ pub struct DirectoryError {
 pub trait DeviceDirectory {
     /// `Ok(None)` when the device is not registered.
     fn device(&self, device_id: &str) -> impl Future<Output = Result<Option<DeviceLink>, DirectoryError>> + Send;
+}
+
+/// Reads a wearer's limits, for the upload policy ingest-api gives the app
+/// ([`crate::upload::policy`]).
+pub trait WearerLimits {
+    /// `Ok(None)` when the wearer has no profile.
+    fn limits(&self, wearer_id: &str) -> impl Future<Output = Result<Option<Thresholds>, StoreError>> + Send;
 }

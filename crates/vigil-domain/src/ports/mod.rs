@@ -34,7 +34,7 @@ pub use alerts::{
 };
 pub use care::{AlertCursor, AlertPage, AlertQuery, CareStore, LifecycleSink};
 pub use days::{DayInputs, DaysStore};
-pub use devices::{DeviceDirectory, DirectoryError};
+pub use devices::{DeviceDirectory, DirectoryError, WearerLimits};
 pub use lake::{CuratedFile, CuratedFileRegistry, FileKind, ObjectStore, STATUS_PENDING};
 pub use quarantine::{PoisonRecord, Quarantine};
 pub use stream::{PublishError, PublishReport, RecordPublisher, StreamRecord};

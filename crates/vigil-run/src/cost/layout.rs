@@ -39,6 +39,22 @@ pub fn vitals_per_upload(upload_every_s: f64, reading_interval_s: f64) -> Vitals
     }
 }
 
+/// Interval of the uploads whose stream records `vigil run` measured (the model's
+/// default `record_bytes`, docs/cost.md).
+pub const RECORD_BYTES_MEASURED_AT_S: f64 = 60.0;
+
+/// How much bigger a stream record of an upload every `upload_every_s` is than one
+/// every [`RECORD_BYTES_MEASURED_AT_S`]: the ratio of the two envelopes' encoded sizes
+/// (a record carries its upload's readings behind a fixed header).
+pub fn record_bytes_scale(upload_every_s: f64, reading_interval_s: f64) -> f64 {
+    let bytes = |every_s: f64| {
+        let step = reading_interval_s.max(1.0).round() as i64;
+        let readings = ((every_s / reading_interval_s).round() as u64).clamp(1, 1_000);
+        serde_json::to_vec(&upload(DateTime::UNIX_EPOCH, step, readings)).map_or(1.0, |b| b.len() as f64)
+    };
+    bytes(upload_every_s) / bytes(RECORD_BYTES_MEASURED_AT_S)
+}
+
 fn upload(start: DateTime<Utc>, step: i64, readings: u64) -> Envelope {
     let readings = (0..readings)
         .map(|k| {
@@ -69,6 +85,15 @@ fn upload(start: DateTime<Utc>, step: i64, readings: u64) -> Envelope {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_grows_with_its_readings_behind_a_fixed_header() {
+        assert_eq!(record_bytes_scale(60.0, 5.0), 1.0);
+        let five = record_bytes_scale(300.0, 5.0);
+        // 60 readings against 12: less than 5 times the bytes, as the header is shared.
+        assert!(five > 4.0 && five < 5.0, "{five}");
+        assert!(record_bytes_scale(600.0, 5.0) > 2.0 * five - 1.0);
+    }
 
     #[test]
     fn an_upload_crosses_a_span_boundary_in_proportion_to_its_length() {

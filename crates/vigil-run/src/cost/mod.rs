@@ -35,7 +35,8 @@ pub struct Args {
     #[arg(long, default_value_t = 100_000)]
     pub wearers: u64,
     /// How often each phone uploads its routine readings: seconds (60, 60s) or minutes (5m).
-    #[arg(long, default_value = "60s", value_parser = seconds)]
+    /// The default is the upload policy's (`vigil_domain::upload::policy::ROUTINE_EVERY_S`).
+    #[arg(long, default_value = "5m", value_parser = seconds)]
     pub upload_every: f64,
     /// Read the measured inputs from a `vigil run --summary-json` file.
     #[arg(long)]
@@ -90,6 +91,7 @@ pub fn inputs(args: &Args) -> anyhow::Result<(Inputs, Vec<(String, f64)>)> {
     inputs.vitals_items_per_upload = vitals.items;
     inputs.vitals_write_units_per_item = vitals.write_units_per_item;
     inputs.vitals_item_bytes = vitals.bytes_per_item;
+    inputs.record_bytes *= layout::record_bytes_scale(args.upload_every, inputs.reading_interval_s);
     let mut measured = Vec::new();
     if let Some(path) = &args.from_run {
         let run = RunFile::read(path)?;
@@ -156,7 +158,6 @@ impl RunFile {
         };
         let uploads = self.uploads_accepted;
         let wearer_days = self.wearers * self.simulated_minutes / 1440.0;
-        put("record_bytes", &mut inputs.record_bytes, m.stream_bytes as f64, m.stream_records as f64);
         if m.upload_interval_s > 0.0 {
             let routine = self.wearers * self.simulated_minutes * 60.0 / m.upload_interval_s;
             put(
@@ -170,6 +171,7 @@ impl RunFile {
         // What an upload writes to vitals depends on the upload interval: only from a run
         // at the same one.
         if m.upload_interval_s == inputs.upload_every_s {
+            put("record_bytes", &mut inputs.record_bytes, m.stream_bytes as f64, m.stream_records as f64);
             put("vitals_items_per_upload", &mut inputs.vitals_items_per_upload, m.vitals.items as f64, uploads);
             put(
                 "vitals_write_units_per_item",

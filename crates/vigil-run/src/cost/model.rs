@@ -40,7 +40,8 @@ pub struct Inputs {
     pub upload_every_s: f64,
     /// Seconds between two readings of a band.
     pub reading_interval_s: f64,
-    /// Uploads of their own per wearer and day (SOS, falls: sent at once).
+    /// Uploads outside the routine ones per wearer and day (SOS, falls, readings past
+    /// the wearer's limits: the upload policy sends them sooner).
     pub urgent_uploads_per_wearer_day: f64,
     /// Bytes of one stream record (one upload's envelope).
     pub record_bytes: f64,
@@ -62,7 +63,8 @@ pub struct Inputs {
     pub shadow_writes_per_upload: f64,
     /// DynamoDB throughput priced provisioned (auto scaling at 70 %) instead of on demand.
     pub dynamodb_provisioned: bool,
-    /// Wearer profile reads per upload (alert-processor caches a profile 60 s per container).
+    /// Wearer profile reads per upload: alert-processor's (it caches a profile 60 s per
+    /// container) and ingest-api's read of the limits for the upload policy (uncached).
     pub profile_reads_per_upload: f64,
     /// Device registry reads per upload (ingest-api caches a device 60 s per container).
     pub device_reads_per_upload: f64,
@@ -197,7 +199,9 @@ impl Inputs {
             wearers: 100_000.0,
             upload_every_s: 60.0,
             reading_interval_s: 5.0,
-            urgent_uploads_per_wearer_day: 0.1,
+            // SOS and falls (about 0.1), and readings past the wearer's limits, posted
+            // once a minute while they last (the upload policy): assumed.
+            urgent_uploads_per_wearer_day: 2.0,
             // Measured by `vigil run` (docs/cost.md#inputs).
             record_bytes: 2_300.0,
             // From the item layout at this interval; a run measures them too.
@@ -211,7 +215,7 @@ impl Inputs {
             state_writes_per_upload: 1.0,
             shadow_writes_per_upload: 0.0,
             dynamodb_provisioned: false,
-            profile_reads_per_upload: 1.0,
+            profile_reads_per_upload: 2.0,
             device_reads_per_upload: 1.0,
             raw_bytes_per_reading: 15.6,
             curated_bytes_per_reading: 35.6,
@@ -746,7 +750,7 @@ fn the_rest(bill: &mut Bill, i: &Inputs, p: &Prices, vigil: bool) -> f64 {
     bill.add("DynamoDB", "writes: alerts, deliveries, escalation steps", alerts * i.write_units_per_alert * wru);
     bill.add(
         "DynamoDB",
-        "reads: rule state (consistent), profiles, devices",
+        "reads: rule state (consistent), profiles (alert-processor, ingest-api's limits), devices",
         uploads
             * (ru(i.state_item_bytes)
                 + 0.5 * ru(i.profile_item_bytes) * i.profile_reads_per_upload

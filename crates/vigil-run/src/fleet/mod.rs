@@ -34,11 +34,14 @@
 //!
 //! # Uploads
 //!
-//! Each phone posts every `upload_interval_s` (its own phase within the interval)
+//! Each phone follows the upload policy ingest-api gives the app
+//! ([`vigil_domain::upload::policy`]), with `upload_interval_s` as its routine
+//! interval: every `upload_interval_s` (its own phase within the interval) it posts
 //! the readings since its previous upload, at most [`MAX_READINGS`] per upload
 //! (more are split into several uploads with the same `due`). A reading with SOS,
-//! a fall or a fall cancel is posted at once (`due` one second after it), as the
-//! app does. The last upload is due at the end of the run. `batch_id` is
+//! a fall or a fall cancel is posted at once (`due` one second after it); one past
+//! the wearer's heart-rate or SpO2 limits too, unless the phone posted less than
+//! the policy's urgent interval (60 s, or the routine one if shorter) ago. The last upload is due at the end of the run. `batch_id` is
 //! `<device>-<first seq>`; seqs count up by one per reading from a seed-derived
 //! start per band.
 //!
@@ -123,8 +126,9 @@ pub struct FleetConfig {
     pub seed: u64,
     /// Seconds between two readings of a band (5), at least 1.
     pub reading_interval_s: i64,
-    /// Seconds between two uploads of a phone (60), at least 1. Keep it well under
-    /// the wearers' no-data time (15 min), or healthy phones look offline.
+    /// Seconds between two routine uploads of a phone (300, the upload policy's
+    /// default), at least 1. Keep it well under the wearers' no-data time (15 min),
+    /// or healthy phones look offline.
     pub upload_interval_s: i64,
     /// Injected events per wearer per simulated hour; 0 for none.
     pub events_per_wearer_hour: f64,
@@ -139,7 +143,7 @@ impl FleetConfig {
     pub const DEFAULT_EVENTS_PER_WEARER_HOUR: f64 = 1.0;
 
     /// The demo: 20 wearers for 2 simulated hours from `start`, seed 1, readings
-    /// every 5 s, uploads every minute, [`Self::DEFAULT_EVENTS_PER_WEARER_HOUR`].
+    /// every 5 s, routine uploads every 5 minutes, [`Self::DEFAULT_EVENTS_PER_WEARER_HOUR`].
     pub fn new(start: DateTime<Utc>) -> Self {
         Self {
             wearers: 20,
@@ -147,7 +151,7 @@ impl FleetConfig {
             duration: Duration::hours(2),
             seed: 1,
             reading_interval_s: 5,
-            upload_interval_s: 60,
+            upload_interval_s: i64::from(vigil_domain::upload::policy::ROUTINE_EVERY_S),
             events_per_wearer_hour: Self::DEFAULT_EVENTS_PER_WEARER_HOUR,
             canary: None,
         }
@@ -274,6 +278,8 @@ pub struct Upload {
     pub seqs: Vec<u64>,
     /// A repeat, after a timeout, of an upload posted before (same body).
     pub resend: bool,
+    /// The upload policy the phone follows; the API's 202 should say the same.
+    pub policy: vigil_domain::upload::policy::UploadPolicy,
 }
 
 /// A simulated fleet: wearers, the events injected into their data, and their uploads.

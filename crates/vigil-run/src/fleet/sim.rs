@@ -10,6 +10,7 @@ use vigil_domain::Reading;
 use vigil_domain::alerts::Thresholds;
 use vigil_domain::reading::{Activity, Location, SleepStage, limits};
 use vigil_domain::upload::MAX_READINGS;
+use vigil_domain::upload::policy::{Intervals, URGENT_EVERY_S, UploadPolicy};
 
 use super::people::Person;
 use super::rng::{Rng, mix};
@@ -63,6 +64,8 @@ pub(crate) struct WearerPlan {
     app_user: String,
     pub tz: Tz,
     pub th: Thresholds,
+    /// What ingest-api's 202 tells this wearer's app.
+    policy: UploadPolicy,
     seq0: u64,
     /// First upload at `start + upload_phase`, then every upload interval.
     pub upload_phase: Duration,
@@ -92,7 +95,10 @@ impl WearerPlan {
         let wake = (day_start + DAY_MIN - rng.range(30, 120) as u32) % DAY_MIN;
         let bed = (day_end + rng.range(30, 120) as u32) % DAY_MIN;
         let upload_s = timing.upload.num_seconds().max(1);
+        let routine = u32::try_from(upload_s).unwrap_or(u32::MAX);
+        let policy = Intervals { routine_every_s: routine, urgent_every_s: URGENT_EVERY_S.min(routine) }.policy(&th);
         Self {
+            policy,
             device_id: sim.device.device_id.clone(),
             wearer_id: sim.profile.wearer_id.clone(),
             app_user: sim.app_user.clone(),
@@ -353,10 +359,11 @@ impl<'a> Phone<'a> {
                 }
                 let r = self.reading(t);
                 self.next_reading += 1;
-                let urgent = r.sos == Some(true) || r.fall_detected == Some(true) || r.fall_cancelled == Some(true);
+                let due = t + Duration::seconds(1);
+                let now = self.plan.policy.post_now(&r, self.last_due.map(|last| due - last));
                 self.buffer.push(r);
-                if urgent && !self.offline(t) {
-                    self.emit(t + Duration::seconds(1));
+                if now && !self.offline(t) {
+                    self.emit(due);
                     return true;
                 }
             }
@@ -439,6 +446,7 @@ impl<'a> Phone<'a> {
             body,
             seqs,
             resend: false,
+            policy: plan.policy.clone(),
         }
     }
 

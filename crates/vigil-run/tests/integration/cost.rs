@@ -74,11 +74,13 @@ fn from_run_uses_the_files_figures() {
     });
     std::fs::write(&file, summary.to_string()).unwrap();
     let path = file.to_str().unwrap();
-    let (ok, measured, stderr) = vigil_cost(&["--from-run", path]);
+    // The run's figures apply at its own upload interval.
+    let (ok, measured, stderr) = vigil_cost(&["--from-run", path, "--upload-every", "60s"]);
     assert!(ok, "{stderr}");
-    assert!(measured.contains("from the run: record_bytes=5000.000"), "{measured}");
+    assert!(measured.contains("from the run: ") && measured.contains("record_bytes=5000.000"), "{measured}");
     assert!(measured.contains("vitals_items_per_upload=3.000"), "{measured}");
-    let (_, default, _) = vigil_cost(&[]);
+    // As many uploads as the run had (none urgent), so only what an upload writes differs.
+    let (_, default, _) = vigil_cost(&["--upload-every", "60s", "--set", "urgent_uploads_per_wearer_day=0"]);
     let vitals =
         |out: &str| table(out, "Vigil").into_iter().find(|r| r.1.starts_with("writes: vitals")).map(|r| r.2).unwrap();
     // 3 items of 1 WU an upload against the layout's 1 + 11/120 of 1 WU at one-minute uploads.

@@ -33,6 +33,10 @@ async fn a_small_fleet_loses_nothing_misses_no_alert_and_sends_each_message_once
     println!("{}", summary.table());
 
     assert!(summary.readings_accepted > 4 * 30 * 12 - 100, "{summary:?}");
+    // No 202 told the phone another policy than the one it follows (the wearer's own
+    // limits); one without a policy is allowed (limits read too slowly on a loaded moto).
+    assert_eq!(summary.uploads_off_policy, 0, "{summary:?}");
+    assert!(summary.uploads_on_policy * 2 >= summary.uploads_accepted, "{summary:?}");
     assert_eq!(summary.readings_raw, summary.readings_accepted);
     assert_eq!(summary.readings_curated, summary.readings_accepted);
     assert_eq!(summary.readings_vitals, summary.readings_accepted);

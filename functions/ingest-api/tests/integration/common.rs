@@ -8,10 +8,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
+use vigil_domain::alerts::Thresholds;
 use vigil_domain::ports::{
-    BoxError, DeviceDirectory, DirectoryError, PublishError, PublishReport, RecordPublisher, StreamRecord,
+    BoxError, DeviceDirectory, DirectoryError, PublishError, PublishReport, RecordPublisher, StoreError, StreamRecord,
+    WearerLimits,
 };
 use vigil_domain::registry::DeviceLink;
+pub use vigil_domain::upload::policy::Intervals;
 
 pub const V2_UPLOAD: &[u8] = include_bytes!("../../../../events/apigw-v2-upload.json");
 pub const V1_UPLOAD: &[u8] = include_bytes!("../../../../events/apigw-v1-upload.json");
@@ -46,6 +49,33 @@ pub fn band_0001() -> DeviceLink {
         wearer_id: "wearer-42".into(),
         app_users: vec!["app-user-1".into(), "app-user-2".into()],
         time_zone: "Europe/Madrid".into(),
+    }
+}
+
+/// Wearers' limits in memory: wearer-42 has a heart-rate limit of 110 bpm.
+#[derive(Debug)]
+pub struct MemoryLimits {
+    pub limits: HashMap<String, Thresholds>,
+    /// Every read fails.
+    pub fail: bool,
+    /// Every read takes this long first.
+    pub delay: Duration,
+}
+
+impl Default for MemoryLimits {
+    fn default() -> Self {
+        let wearer_42 = Thresholds { heart_rate_high_bpm: 110, ..Thresholds::default() };
+        Self { limits: HashMap::from([("wearer-42".to_owned(), wearer_42)]), fail: false, delay: Duration::ZERO }
+    }
+}
+
+impl WearerLimits for MemoryLimits {
+    async fn limits(&self, wearer_id: &str) -> Result<Option<Thresholds>, StoreError> {
+        tokio::time::sleep(self.delay).await;
+        if self.fail {
+            return Err(vigil_testkit::throttled("GetItem"));
+        }
+        Ok(self.limits.get(wearer_id).cloned())
     }
 }
 

@@ -8,10 +8,12 @@ use lambda_http::http::StatusCode;
 use serde_json::{Value, json};
 use vigil_domain::Envelope;
 
-fn ingest(mode: PublishMode) -> Ingest<MemoryPublisher, MemoryDirectory> {
+fn ingest(mode: PublishMode) -> Ingest<MemoryPublisher, MemoryDirectory, MemoryLimits> {
     Ingest {
         publisher: MemoryPublisher::new(mode),
         directory: MemoryDirectory::with([band_0001()]),
+        limits: MemoryLimits::default(),
+        upload: Intervals::default(),
         publish_budget: Duration::from_secs(3),
     }
 }
@@ -37,7 +39,18 @@ async fn accepted_upload_reaches_the_stream(event: &[u8]) {
     assert_eq!(response.headers()["content-type"], "application/json");
     assert_eq!(
         body_json(&response),
-        json!({"batch_id": "7f0c2b1e-9a7d-4a52-8f0e-2c1d3b4a5e6f", "accepted": 3, "rejected": []})
+        json!({
+            "batch_id": "7f0c2b1e-9a7d-4a52-8f0e-2c1d3b4a5e6f",
+            "accepted": 3,
+            "rejected": [],
+            "upload_policy": {
+                "routine_every_s": 300,
+                "urgent_every_s": 60,
+                "heart_rate_above_bpm": 110,
+                "heart_rate_below_bpm": 40,
+                "spo2_below_pct": 90
+            }
+        })
     );
 
     let records = ingest.publisher.records();
@@ -213,6 +226,37 @@ async fn a_stream_that_cannot_take_the_upload_in_time_is_503_with_retry_after() 
 }
 
 #[tokio::test]
+async fn the_upload_policy_follows_the_wearer_and_the_deployed_intervals() {
+    let mut ingest = ingest(PublishMode::Ok);
+    ingest.upload = Intervals { routine_every_s: 600, urgent_every_s: 30 };
+    let policy = body_json(&ingest.handle_at(request(V2_UPLOAD), event_time()).await)["upload_policy"].clone();
+    assert_eq!((policy["routine_every_s"].as_u64(), policy["urgent_every_s"].as_u64()), (Some(600), Some(30)));
+    assert_eq!(policy["heart_rate_above_bpm"], 110);
+
+    // A wearer with no profile (yet) gets the default limits.
+    ingest.limits.limits.clear();
+    let policy = body_json(&ingest.handle_at(request(V2_UPLOAD), event_time()).await)["upload_policy"].clone();
+    assert_eq!(policy["heart_rate_above_bpm"], 120);
+}
+
+#[tokio::test]
+async fn limits_that_fail_or_lag_leave_the_policy_out_and_the_upload_accepted() {
+    for (fail, delay) in [(true, Duration::ZERO), (false, Duration::from_secs(30))] {
+        let mut ingest = ingest(PublishMode::Ok);
+        (ingest.limits.fail, ingest.limits.delay) = (fail, delay);
+        let started = std::time::Instant::now();
+        let response = ingest.handle_at(request(V2_UPLOAD), event_time()).await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED, "fail {fail}, delay {delay:?}");
+        let body = body_json(&response);
+        assert_eq!(body["accepted"], 3);
+        assert!(body.get("upload_policy").is_none(), "{body}");
+        assert_eq!(ingest.publisher.records().len(), 1);
+        // A lagging read is given up well before the request's budget, not awaited.
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    }
+}
+
+#[tokio::test]
 async fn internal_errors_never_leak_their_text() {
     let refused = ingest(PublishMode::Refuses);
     let response = refused.handle_at(request(V2_UPLOAD), event_time()).await;
@@ -246,7 +290,7 @@ mod client_mistakes {
     use proptest::prelude::*;
 
     fn status_for(body: String) -> StatusCode {
-        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
         let ingest = ingest(PublishMode::Ok);
         runtime.block_on(ingest.handle_at(edited(V2_UPLOAD, |e| e["body"] = json!(body)), event_time())).status()
     }

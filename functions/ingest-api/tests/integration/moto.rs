@@ -12,12 +12,13 @@ use lambda_http::http::StatusCode;
 use serde_json::{Value, json};
 use vigil_aws::kinesis::KinesisPublisher;
 use vigil_aws::registry::DynamoDeviceDirectory;
+use vigil_aws::wearers::DynamoWearerLimits;
 use vigil_domain::Envelope;
 use vigil_domain::cache::CachedDirectory;
 use vigil_local::provision::{Resources, provision};
 use vigil_local::stream::read_all;
 
-type RealIngest = Ingest<KinesisPublisher, CachedDirectory<DynamoDeviceDirectory>>;
+type RealIngest = Ingest<KinesisPublisher, CachedDirectory<DynamoDeviceDirectory>, DynamoWearerLimits>;
 
 async fn setup() -> (RealIngest, aws_sdk_kinesis::Client, Resources) {
     let sdk = vigil_local::endpoint::require().await;
@@ -29,6 +30,8 @@ async fn setup() -> (RealIngest, aws_sdk_kinesis::Client, Resources) {
     let ingest = Ingest {
         publisher: KinesisPublisher::new(kinesis.clone(), &resources.stream),
         directory: CachedDirectory::new(registry, Duration::from_secs(60), Duration::from_secs(10)),
+        limits: DynamoWearerLimits::new(aws_sdk_dynamodb::Client::new(&sdk), &resources.wearers_table),
+        upload: Intervals::default(),
         publish_budget: Duration::from_secs(5),
     };
     (ingest, kinesis, resources)
@@ -108,4 +111,29 @@ async fn a_missing_stream_is_a_500_without_detail() {
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     let text = String::from_utf8(response.body().as_ref().to_vec()).unwrap();
     assert!(!text.contains("no-such-stream") && !text.contains("ResourceNotFound"), "{text}");
+}
+
+#[tokio::test]
+async fn the_upload_policy_carries_the_wearers_stored_limits() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let (ingest, _, resources) = setup().await;
+    let policy = |response: lambda_http::Response<lambda_http::Body>| body_json(&response)["upload_policy"].clone();
+    // No profile yet: the default limits.
+    let before = policy(ingest.handle_at(request(V2_UPLOAD), event_time()).await);
+    assert_eq!((before["heart_rate_above_bpm"].as_i64(), before["routine_every_s"].as_i64()), (Some(120), Some(300)));
+
+    // A profile that sets one limit and leaves the others to their defaults.
+    let sdk = vigil_local::endpoint::require().await;
+    let thresholds = AttributeValue::M([("heart_rate_high_bpm".to_owned(), AttributeValue::N("110".into()))].into());
+    aws_sdk_dynamodb::Client::new(&sdk)
+        .put_item()
+        .table_name(&resources.wearers_table)
+        .item("wearer_id", AttributeValue::S("wearer-42".into()))
+        .item("thresholds", thresholds)
+        .send()
+        .await
+        .unwrap();
+    let after = policy(ingest.handle_at(request(V2_UPLOAD), event_time()).await);
+    assert_eq!(after["heart_rate_above_bpm"], 110, "{after}");
+    assert_eq!((after["heart_rate_below_bpm"].as_i64(), after["spo2_below_pct"].as_i64()), (Some(40), Some(90)));
 }

@@ -113,6 +113,8 @@ async fn every_status_the_handler_gives_is_documented_with_its_body_shape() {
         let ingest = Ingest {
             publisher: MemoryPublisher::new(mode),
             directory: MemoryDirectory::with([band_0001()]),
+            limits: MemoryLimits::default(),
+            upload: Intervals::default(),
             publish_budget: Duration::from_secs(1),
         };
         let response = ingest.handle_at(req, event_time()).await;
@@ -149,6 +151,8 @@ async fn the_request_examples_are_accepted() {
         let ingest = Ingest {
             publisher: MemoryPublisher::new(PublishMode::Ok),
             directory: MemoryDirectory::with([band_0001()]),
+            limits: MemoryLimits::default(),
+            upload: Intervals::default(),
             publish_budget: Duration::from_secs(1),
         };
         let body = example["value"].to_string();

@@ -32,7 +32,7 @@ async fn assert_unavailable_in_time(ingest: &ingest_api::AwsIngest) {
 async fn a_stalled_registry_is_503_before_the_deadline() {
     let stalled = Stalled::start().await;
     let sdk = vigil_local::endpoint::sdk_config(&stalled.url()).await;
-    let env = [("STREAM_NAME", "readings"), ("DEVICES_TABLE", "devices")];
+    let env = [("STREAM_NAME", "readings"), ("DEVICES_TABLE", "devices"), ("WEARERS_TABLE", "wearers")];
     let ingest = ingest_api::build(&env, &sdk).await.unwrap();
     assert_unavailable_in_time(&ingest).await;
 }
@@ -50,6 +50,11 @@ async fn a_stalled_stream_is_503_before_the_deadline() {
     let ingest = ingest_api::Ingest {
         publisher: KinesisPublisher::new(vigil_aws::sdk::kinesis(&sdk), &resources.stream),
         directory: CachedDirectory::new(registry, Duration::from_secs(60), Duration::from_secs(10)),
+        limits: vigil_aws::wearers::DynamoWearerLimits::new(
+            aws_sdk_dynamodb::Client::new(&moto),
+            &resources.wearers_table,
+        ),
+        upload: Default::default(),
         publish_budget: Duration::from_secs(8),
     };
     assert_unavailable_in_time(&ingest).await;

@@ -80,8 +80,9 @@
 //!
 //! # Cost
 //!
-//! Generating every upload body of the default demo (20 wearers, 2 simulated
-//! hours: 2,344 uploads, 28,848 readings with resends, 4.9 MB of JSON) took 31 ms
+//! Generating every upload body of the default demo as it was with one-minute
+//! uploads (20 wearers, 2 simulated hours: 2,344 uploads, 28,848 readings with
+//! resends, 4.9 MB of JSON) took 31 ms
 //! in a release build (fat LTO) on the 2-core development machine, measured by
 //! `cargo test --release -p vigil-run --test fleet -- --ignored --nocapture generation_speed`;
 //! a debug build takes about ten times that.

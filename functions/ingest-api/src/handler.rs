@@ -32,7 +32,7 @@ pub const ROUTE: &str = "/v1/uploads";
 pub const RETRY_AFTER_SECS: u32 = 2;
 /// Time kept back from the invocation deadline to write the response.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
-/// Longest wait for the wearer's limits once the readings are on the stream: the
+/// Longest wait for the wearer's limits, read beside the stream put: past it the
 /// upload is answered without a policy rather than later.
 const LIMITS_WAIT: Duration = Duration::from_millis(500);
 

@@ -79,11 +79,6 @@ impl Intervals {
 }
 
 impl UploadPolicy {
-    /// The policy for a wearer with these limits, at the default intervals.
-    pub fn for_wearer(th: &Thresholds) -> Self {
-        Intervals::default().policy(th)
-    }
-
     /// How soon `r` must reach the server.
     pub fn urgency(&self, r: &Reading) -> Urgency {
         let yes = |flag: Option<bool>| flag == Some(true);
@@ -123,7 +118,7 @@ mod tests {
     #[test]
     fn limits_come_from_the_wearer_and_are_strict_as_the_rules() {
         let th = Thresholds { heart_rate_high_bpm: 115, ..Thresholds::default() };
-        let p = UploadPolicy::for_wearer(&th);
+        let p = Intervals::default().policy(&th);
         assert_eq!((p.heart_rate_above_bpm, p.heart_rate_below_bpm, p.spo2_below_pct), (115, 40, 90));
         let with = |f: fn(&mut Reading)| {
             let mut r = reading();
@@ -148,7 +143,7 @@ mod tests {
 
     #[test]
     fn past_a_limit_posts_at_once_then_at_most_every_urgent_interval() {
-        let p = UploadPolicy::for_wearer(&Thresholds::default());
+        let p = Intervals::default().policy(&Thresholds::default());
         let mut high = reading();
         high.heart_rate_bpm = Some(130);
         let s = Duration::seconds;
@@ -163,7 +158,7 @@ mod tests {
 
     #[test]
     fn the_policy_reads_back_from_its_wire_form() {
-        let p = UploadPolicy::for_wearer(&Thresholds::default());
+        let p = Intervals::default().policy(&Thresholds::default());
         let text = serde_json::to_string(&p).unwrap();
         assert_eq!(
             text,

@@ -14,11 +14,14 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use chrono::{DateTime, Utc};
 use tokio::time::{Instant, timeout_at};
 use vigil_domain::ports::{StoreError, VitalsStore};
-use vigil_domain::vitals::{Attr, Shadow, VitalsItem, VitalsWriteError, WriteReport, attr, key_range, parse_sort_key};
+use vigil_domain::vitals::{
+    Attr, Rows, Shadow, VitalsItem, VitalsWriteError, WriteReport, attr, key_range, parse_sort_key,
+};
 
 use crate::dynamo::{malformed, store_error};
 use crate::retry::{Backoff, resend_failed};
@@ -36,8 +39,8 @@ pub const LANES: usize = 4;
 pub const QUERY_PAGE_ITEMS: i32 = 500;
 
 /// Items per page of [`DynamoVitalsStore::latest`]: a span of uploads every minute
-/// (10 items) and the first item of the span before, in one call.
-pub const LATEST_PAGE_ITEMS: i32 = 11;
+/// (30 items) and the first item of the span before, in one call.
+pub const LATEST_PAGE_ITEMS: i32 = 31;
 
 pub const DEFAULT_BUDGET: Duration = Duration::from_secs(10);
 
@@ -285,6 +288,7 @@ pub fn to_item(item: &VitalsItem) -> HashMap<String, AttributeValue> {
             let value = match value {
                 Attr::S(s) => AttributeValue::S(s),
                 Attr::N(n) => AttributeValue::N(n),
+                Attr::B(b) => AttributeValue::B(Blob::new(b)),
             };
             (name.to_owned(), value)
         })
@@ -316,7 +320,12 @@ pub fn from_item(item: &HashMap<String, AttributeValue>) -> Result<VitalsItem, &
         hr_max: parsed(n(attr::HR_MAX)?, attr::HR_MAX)?,
         spo2_min: parsed(n(attr::SPO2_MIN)?, attr::SPO2_MIN)?,
         steps: parsed(n(attr::STEPS)?, attr::STEPS)?,
-        readings: s(attr::READINGS)?.clone(),
+        // v2 rows are binary, v1 rows text.
+        readings: match item.get(attr::READINGS) {
+            Some(AttributeValue::B(b)) => Rows::Packed(b.clone().into_inner()),
+            Some(AttributeValue::S(text)) => Rows::Text(text.clone()),
+            _ => return Err(attr::READINGS),
+        },
         app_version: item
             .get(attr::APP_VERSION)
             .map_or(Ok(String::new()), |v| v.as_s().cloned().map_err(|_| attr::APP_VERSION))?,
@@ -562,5 +571,17 @@ mod tests {
         let mut broken = to_item(&items_of(1)[0]);
         broken.insert(attr::COUNT.into(), AttributeValue::S("twelve".into()));
         assert_eq!(from_item(&broken), Err(attr::COUNT));
+        // v2 rows are binary; an item written before 2026-12-04 has v1 text rows.
+        let stored = to_item(&items_of(1)[0]);
+        assert!(stored[attr::READINGS].is_b() && stored[attr::FORMAT] == AttributeValue::N("2".into()));
+        let mut v1 = stored.clone();
+        v1.insert(attr::FORMAT.into(), AttributeValue::N("1".into()));
+        v1.insert(attr::READINGS.into(), AttributeValue::S("0,0,72".into()));
+        let read = from_item(&v1).unwrap();
+        assert_eq!(read.readings, Rows::Text("0,0,72".into()));
+        assert_eq!(read.rows().unwrap()[0].heart_rate_bpm, Some(72));
+        let mut wrong = stored;
+        wrong.insert(attr::READINGS.into(), AttributeValue::N("7".into()));
+        assert_eq!(from_item(&wrong), Err(attr::READINGS));
     }
 }

@@ -13,7 +13,7 @@ pub struct CareConfig {
     pub links_table: String,
     /// `ALERTS_TABLE`: alerts with their lifecycle and by-wearer index.
     pub alerts_table: String,
-    /// `VITALS_TABLE`: ten-minute vitals items; the newest give the wearer's latest state.
+    /// `VITALS_TABLE`: half-hour vitals items; the newest give the wearer's latest state.
     pub vitals_table: String,
     /// `DAYS_TABLE`: each wearer's daily picture, per local date.
     pub days_table: String,

@@ -15,7 +15,7 @@ pub type AwsWriter = Writer<DynamoVitalsStore, S3Quarantine>;
 /// Everything vitals-writer reads from its environment, once, at cold start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VitalsConfig {
-    /// `VITALS_TABLE`: ten-minute vitals items, keyed `wearer_id` + `sk`, TTL on `expires_at`.
+    /// `VITALS_TABLE`: half-hour vitals items, keyed `wearer_id` + `sk`, TTL on `expires_at`.
     pub vitals_table: String,
     /// `QUARANTINE_BUCKET`: poison stream records.
     pub quarantine_bucket: String,

@@ -1,5 +1,5 @@
 //! Batch semantics (ReportBatchItemFailures):
-//! - Each envelope becomes one vitals item per ten-minute span of event time
+//! - Each envelope becomes one vitals item per half-hour span of event time
 //!   ([`vigil_domain::vitals::vitals_items`]); items are written with
 //!   idempotent puts, so a redelivered record rewrites identical items.
 //! - An envelope with any item not written (throttled past the write budget,

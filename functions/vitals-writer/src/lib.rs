@@ -1,5 +1,5 @@
 //! vitals-writer: the sensitive store. A Kinesis batch of envelopes in, one
-//! DynamoDB item per wearer, ten-minute span and envelope out (with a TTL),
+//! DynamoDB item per wearer, half-hour span and envelope out (with a TTL),
 //! `batchItemFailures` back to Lambda.
 
 pub mod config;

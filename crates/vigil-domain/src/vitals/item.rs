@@ -1,20 +1,21 @@
-//! A vitals item: one envelope's readings of one ten-minute span, its keys and
+//! A vitals item: one envelope's readings of one half-hour span, its keys and
 //! its size as DynamoDB counts it.
 
 use std::fmt::Write as _;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::row::{FORMAT_VERSION, FormatError, StoredReading, decode_rows, encode_row};
+use super::row::{FormatError, Rows, StoredReading};
 use crate::envelope::Envelope;
 use crate::reading::Reading;
 
 /// Minutes one item spans at most. Spans are aligned on the UTC hour
-/// (`:00`, `:10`, … `:50`), so every item starts on a minute.
-pub const ITEM_SPAN_MINUTES: i64 = 10;
+/// (`:00` and `:30`), so every item starts on a minute.
+pub const ITEM_SPAN_MINUTES: i64 = 30;
 
-/// Most readings one item holds: a span of readings every 5 s (120) is the
-/// norm; this bounds an item to a few KB even for a band sampling at 2 Hz.
+/// Most readings one item holds: an upload of ten minutes of readings every 5 s
+/// (120); a longer upload (a phone back after hours offline) or a band sampling
+/// faster splits into more items, so an item stays a few KB.
 pub const MAX_READINGS_PER_ITEM: usize = 120;
 
 /// Default retention of vitals items.
@@ -46,7 +47,7 @@ pub mod attr {
 pub struct VitalsItem {
     pub wearer_id: String,
     /// Start of the span of the readings' event time (a whole minute; items
-    /// written before spans grew to ten minutes span one minute).
+    /// written before 2026-12-03 span one minute, and until 2026-12-04 ten).
     pub start: DateTime<Utc>,
     pub device_id: String,
     /// Lowest seq of the readings in this item.
@@ -61,19 +62,20 @@ pub struct VitalsItem {
     /// Sum of the readings' steps.
     pub steps: Option<i64>,
     /// The rows, as stored in `r`.
-    pub readings: String,
+    pub readings: Rows,
     /// The uploading app's version (`app`); empty when the item has none.
     pub app_version: String,
     /// TTL, epoch seconds.
     pub expires_at: i64,
 }
 
-/// A stored attribute value, as DynamoDB types it (strings and numbers only;
-/// numbers in their decimal text form).
+/// A stored attribute value, as DynamoDB types it (strings, numbers in their
+/// decimal text form, and binary).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Attr {
     S(String),
     N(String),
+    B(Vec<u8>),
 }
 
 impl Attr {
@@ -82,6 +84,7 @@ impl Attr {
     pub fn size(&self) -> usize {
         match self {
             Attr::S(s) => s.len(),
+            Attr::B(b) => b.len(),
             Attr::N(n) => {
                 let digits = n.trim_start_matches('-').replace('.', "");
                 let significant = digits.trim_start_matches('0').trim_end_matches('0').len().max(1);
@@ -161,7 +164,7 @@ impl VitalsItem {
         let mut a = Vec::with_capacity(12);
         a.push((attr::WEARER_ID, Attr::S(self.wearer_id.clone())));
         a.push((attr::SK, Attr::S(self.sort_key())));
-        a.push((attr::FORMAT, Attr::N(FORMAT_VERSION.to_string())));
+        a.push((attr::FORMAT, Attr::N(self.readings.version().to_string())));
         a.push((attr::COUNT, Attr::N(self.count.to_string())));
         let numbers = [
             (attr::HR_MIN, self.hr_min.map(|v| v.to_string())),
@@ -171,7 +174,13 @@ impl VitalsItem {
             (attr::STEPS, self.steps.map(|v| v.to_string())),
         ];
         a.extend(numbers.into_iter().filter_map(|(name, v)| v.map(|v| (name, Attr::N(v)))));
-        a.push((attr::READINGS, Attr::S(self.readings.clone())));
+        a.push((
+            attr::READINGS,
+            match &self.readings {
+                Rows::Text(text) => Attr::S(text.clone()),
+                Rows::Packed(bytes) => Attr::B(bytes.clone()),
+            },
+        ));
         if !self.app_version.is_empty() {
             a.push((attr::APP_VERSION, Attr::S(self.app_version.clone())));
         }
@@ -191,7 +200,7 @@ impl VitalsItem {
 
     /// The readings back from `r`.
     pub fn rows(&self) -> Result<Vec<StoredReading>, FormatError> {
-        decode_rows(&self.readings, self.start, self.first_seq)
+        self.readings.decode(self.start, self.first_seq)
     }
 }
 
@@ -231,17 +240,12 @@ fn build_item<'a>(
     envelope: &Envelope,
     start: DateTime<Utc>,
     first_seq: u64,
-    chunk: impl Iterator<Item = &'a Reading>,
+    chunk: impl Iterator<Item = &'a Reading> + Clone,
     ttl: TimeDelta,
 ) -> VitalsItem {
-    let mut rows = String::with_capacity(32 * 120);
     let (mut count, mut hr_n, mut hr_sum) = (0u32, 0i64, 0i64);
     let (mut hr_min, mut hr_max, mut spo2_min, mut steps) = (None::<i64>, None::<i64>, None::<i64>, None::<i64>);
-    for r in chunk {
-        if count > 0 {
-            rows.push(';');
-        }
-        encode_row(&mut rows, r, start, first_seq);
+    for r in chunk.clone() {
         count += 1;
         if let Some(hr) = r.heart_rate_bpm {
             hr_n += 1;
@@ -268,7 +272,7 @@ fn build_item<'a>(
         hr_max,
         spo2_min,
         steps,
-        readings: rows,
+        readings: Rows::pack(chunk, start, first_seq),
         app_version: envelope.app_version.clone(),
         expires_at: (start + ttl).timestamp(),
     }

@@ -44,7 +44,7 @@ fn ttl() -> TimeDelta {
 }
 
 #[test]
-fn readings_group_by_ten_minute_span_with_deterministic_keys() {
+fn readings_group_by_half_hour_span_with_deterministic_keys() {
     let e = envelope(
         "wearer-42",
         vec![
@@ -55,12 +55,14 @@ fn readings_group_by_ten_minute_span_with_deterministic_keys() {
     );
     let items = vitals_items(&e, ttl());
     let keys: Vec<String> = items.iter().map(VitalsItem::sort_key).collect();
-    assert_eq!(keys, vec!["2026-11-22T10:50Z#band-0001#3001", "2026-11-22T11:00Z#band-0001#3003"]);
+    assert_eq!(keys, vec!["2026-11-22T10:30Z#band-0001#3001", "2026-11-22T11:00Z#band-0001#3003"]);
     assert_eq!(items[0].count, 2);
-    assert_eq!(items[0].readings, "590,0,72,97,33.5,3,80,1,l;595,1,72,97,33.5,3,80,1,l");
-    assert_eq!(items[0].expires_at, at("2026-12-22T10:50:00Z").timestamp());
+    // Format v2: the first row from the span's start, each next one from the row before.
+    assert_eq!(items[0].readings.version(), 2);
+    assert_eq!(items[0].readings.text().unwrap(), "1790,0,72,97,33.5,3,80,1,l;5,1,72,97,33.5,3,80,1,l");
+    assert_eq!(items[0].expires_at, at("2026-12-22T10:30:00Z").timestamp());
     assert_eq!(items[0].steps, Some(6));
-    assert_eq!(parse_sort_key(&keys[0]), Some((at("2026-11-22T10:50:00Z").with_timezone(&Utc), "band-0001", 3001)));
+    assert_eq!(parse_sort_key(&keys[0]), Some((at("2026-11-22T10:30:00Z").with_timezone(&Utc), "band-0001", 3001)));
 }
 
 #[test]
@@ -76,7 +78,7 @@ fn aggregates_cover_only_what_was_measured() {
     let item = &vitals_items(&envelope("w", vec![a, b, c]), ttl())[0];
     assert_eq!((item.hr_min, item.hr_avg, item.hr_max), (Some(60), Some(67.5), Some(75)));
     assert_eq!((item.spo2_min, item.steps, item.count), (Some(91), None, 3));
-    assert_eq!(item.readings, "0,0,60,,,,,,,,S;5.25,1,75,91,,,,,,,f;550,2,,,,,,0");
+    assert_eq!(item.readings.text().unwrap(), "1200,0,60,,,,,,,,S;5.25,1,75,91,,,,,,,f;544.75,1,,,,,,0");
     let names: Vec<&str> = item.attributes().iter().map(|(n, _)| *n).collect();
     assert!(!names.contains(&attr::STEPS), "{names:?}");
 }
@@ -91,29 +93,79 @@ fn a_crowded_span_splits_into_items_keyed_by_their_own_first_seq() {
     assert!(items.iter().all(|i| i.size_bytes() < 8 * 1024));
 }
 
+/// A full reading whose measurements vary from one to the next about as a wearer's do
+/// (rows are compressed, so constant readings would understate an item's size).
+fn varied(ts: &str, seq: u64) -> Reading {
+    let mut r = full(ts, seq);
+    r.heart_rate_bpm = Some(70 + (seq * 7 % 11) as i64);
+    r.spo2_pct = Some(96 + (seq % 3) as i64);
+    r.skin_temp_c = Some((328 + seq * 3 % 5) as f64 / 10.0);
+    r.steps = Some((seq % 6) as i64);
+    r
+}
+
 #[test]
 fn a_full_minute_costs_one_write_unit() {
     let wearer = "w".repeat(40);
-    let readings = (0..12).map(|i| full(&format!("2026-11-22T10:59:{:02}Z", i * 5), 123_456 + i)).collect();
+    let readings = (0..12).map(|i| varied(&format!("2026-11-22T10:59:{:02}Z", i * 5), 123_456 + i)).collect();
     let item = &vitals_items(&envelope(&wearer, readings), ttl())[0];
-    let size = item.size_bytes();
-    // The span's last minute, so its seconds take three digits: 311 bytes of rows, the rest
-    // sort key, wearer id, aggregates and TTL.
-    assert_eq!(size, 469, "a full minute's size changed: update the cost in the module docs");
+    // About 160 bytes of sort key, wearer id, aggregates and TTL, and the rows: 12 readings
+    // in 97 bytes (v1 text took 311).
+    assert_eq!(item.readings.len(), 97);
+    assert_eq!(item.size_bytes(), 254, "a full minute's size changed: update the cost in the module docs");
     assert_eq!(item.write_units(), 1);
 }
 
 #[test]
-fn a_full_span_is_one_item_of_four_write_units() {
+fn ten_minutes_of_readings_are_one_item_of_one_write_unit() {
     let wearer = "w".repeat(40);
     let readings = (0..120)
-        .map(|i| full(&format!("2026-11-22T10:{:02}:{:02}Z", 50 + i / 12, (i % 12) * 5), 123_456 + i))
+        .map(|i| varied(&format!("2026-11-22T10:{:02}:{:02}Z", 50 + i / 12, (i % 12) * 5), 123_456 + i))
         .collect();
     let items = vitals_items(&envelope(&wearer, readings), ttl());
     assert_eq!(items.len(), 1);
-    // Rows grow by the digits of seconds and seq deltas past 59 and 9.
-    assert_eq!(items[0].size_bytes(), 3_383, "a full span's size changed: update the cost in the module docs");
-    assert_eq!(items[0].write_units(), 4);
+    // 120 readings in 447 bytes of rows, 3.7 a reading (v1 text took 3,233).
+    assert_eq!(items[0].readings.len(), 447);
+    assert_eq!(items[0].size_bytes(), 603, "ten minutes' size changed: update the cost in the module docs");
+    assert_eq!(items[0].write_units(), 1);
+}
+
+#[test]
+fn items_of_format_v1_still_read_back() {
+    // As vitals-writer wrote them until 2026-12-04: text, every row from the item's start.
+    let rows = Rows::Text("590,0,72,97,33.5,3,80,1,l;595.5,1,,,,,,0,,,S".into());
+    assert_eq!(rows.version(), 1);
+    let start = at("2026-11-22T10:50:00Z").with_timezone(&Utc);
+    let read = rows.decode(start, 3001).unwrap();
+    assert_eq!(read.len(), 2);
+    assert_eq!(
+        (read[0].ts, read[0].seq, read[0].heart_rate_bpm),
+        (at("2026-11-22T10:59:50Z").with_timezone(&Utc), 3001, Some(72))
+    );
+    assert_eq!(
+        (read[1].ts, read[1].seq, read[1].worn, read[1].sos),
+        (at("2026-11-22T10:59:55.5Z").with_timezone(&Utc), 3002, Some(false), Some(true))
+    );
+}
+
+#[test]
+fn packed_rows_that_are_corrupt_or_inflate_past_the_bound_are_refused() {
+    use std::io::Write as _;
+    let start = at("2026-11-22T10:50:00Z").with_timezone(&Utc);
+    // 1 MiB of text in about a KB: refused before it is inflated whole.
+    let mut bomb = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    bomb.write_all(&vec![b'5'; 1 << 20]).unwrap();
+    let bomb = bomb.finish().unwrap();
+    assert!(bomb.len() < 2_048, "{}", bomb.len());
+    assert!(matches!(Rows::Packed(bomb).decode(start, 0), Err(FormatError::Packed)));
+    assert!(matches!(Rows::Packed(vec![0xff; 16]).decode(start, 0), Err(FormatError::Packed)));
+    // Valid DEFLATE, but not rows.
+    let mut text = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    text.write_all(b"5,1,x").unwrap();
+    assert!(matches!(
+        Rows::Packed(text.finish().unwrap()).decode(start, 0),
+        Err(FormatError::Field { row: 0, field: 2 })
+    ));
 }
 
 #[test]
@@ -171,7 +223,9 @@ fn the_shadow_is_the_newest_reading_of_the_items() {
     assert_eq!(Shadow::latest(&[]).unwrap(), None);
     // A row that does not decode is an error, not a missing state.
     let mut broken = vitals_items(&e, ttl());
-    broken[0].readings = "x,y".into();
+    broken[0].readings = Rows::Text("x,y".into());
+    assert!(Shadow::latest(&broken).is_err());
+    broken[0].readings = Rows::Packed(b"not deflate".to_vec());
     assert!(Shadow::latest(&broken).is_err());
 }
 

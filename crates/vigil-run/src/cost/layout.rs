@@ -55,14 +55,26 @@ pub fn record_bytes_scale(upload_every_s: f64, reading_interval_s: f64) -> f64 {
     bytes(upload_every_s) / bytes(RECORD_BYTES_MEASURED_AT_S)
 }
 
+/// An upload of full readings that vary as the simulated fleet's do while a wearer is up
+/// and about (`fleet::sim`): the heart rate wanders a beat or two between readings, SpO2
+/// is 96–98 %, the skin temperature 32.8–33.2 °C, and a quarter of the readings have no
+/// steps. Vitals rows are stored compressed, so constant readings would understate their
+/// size. Deterministic: the same upload for the same arguments.
 fn upload(start: DateTime<Utc>, step: i64, readings: u64) -> Envelope {
+    let mut state: u64 = 0x5eed;
+    let mut next = move |below: u64| {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) % below
+    };
+    let mut hr = 80i64;
     let readings = (0..readings)
         .map(|k| {
             let mut r = Reading::at((start + TimeDelta::seconds(step * k as i64)).fixed_offset(), 10_000 + k);
-            r.heart_rate_bpm = Some(72);
-            r.spo2_pct = Some(97);
-            r.skin_temp_c = Some(33.5);
-            r.steps = Some(3);
+            hr = (hr + next(5) as i64 - 2).clamp(70, 95);
+            r.heart_rate_bpm = Some(hr);
+            r.spo2_pct = Some(96 + next(3) as i64);
+            r.skin_temp_c = Some((328 + next(5)) as f64 / 10.0);
+            r.steps = Some(if next(4) == 0 { 0 } else { 2 + next(4) as i64 });
             r.battery_pct = Some(80);
             r.worn = Some(true);
             r.activity = Some(Activity::Light);
@@ -97,14 +109,16 @@ mod tests {
 
     #[test]
     fn an_upload_crosses_a_span_boundary_in_proportion_to_its_length() {
-        // A minute's 12 readings cross a 10-minute boundary from 11 of the 120 phases.
+        // A minute's 12 readings cross a half-hour boundary from 11 of the 360 phases.
         let minute = vitals_per_upload(60.0, 5.0);
-        assert!((minute.items - (1.0 + 11.0 / 120.0)).abs() < 1e-9, "{minute:?}");
+        assert!((minute.items - (1.0 + 11.0 / 360.0)).abs() < 1e-9, "{minute:?}");
         assert_eq!(minute.write_units_per_item, 1.0);
-        // Ten minutes' upload is two items unless it starts on a boundary.
-        let ten = vitals_per_upload(600.0, 5.0);
-        assert!((ten.items - (1.0 + 119.0 / 120.0)).abs() < 1e-9, "{ten:?}");
-        assert!(ten.write_units_per_item > 2.0 && ten.write_units_per_item < 3.0, "{ten:?}");
-        assert!(ten.items * ten.bytes_per_item > 3_000.0, "120 readings of about 27 bytes: {ten:?}");
+        // Five minutes' 60 readings from 59 of them; compressed, every item is one unit.
+        let five = vitals_per_upload(300.0, 5.0);
+        assert!((five.items - (1.0 + 59.0 / 360.0)).abs() < 1e-9, "{five:?}");
+        assert_eq!(five.write_units_per_item, 1.0);
+        // 60 readings compress to about 4 bytes each behind about 160 of keys and aggregates.
+        let bytes = five.items * five.bytes_per_item;
+        assert!(bytes > 300.0 && bytes < 700.0, "{five:?}");
     }
 }

@@ -45,7 +45,7 @@ pub struct Inputs {
     pub urgent_uploads_per_wearer_day: f64,
     /// Bytes of one stream record (one upload's envelope).
     pub record_bytes: f64,
-    /// Vitals items written per upload (one per ten-minute span of event time the upload touches).
+    /// Vitals items written per upload (one per half-hour span of event time the upload touches).
     pub vitals_items_per_upload: f64,
     /// Write units one vitals item costs.
     pub vitals_write_units_per_item: f64,
@@ -1055,10 +1055,10 @@ mod tests {
         // ingest-api: 4.38 B × $0.20/M = $876, plus 4.38 B × 15 ms × 0.25 GB × $0.0000133334 = $219.00.
         let ingest = bill.lines.iter().find(|l| l.item.starts_with("ingest-api")).unwrap();
         assert!(close(ingest.monthly_usd, 876.0 + 4.38e9 * 0.015 * 0.25 * 0.000_013_333_4));
-        // Vitals: a minute's 12 readings cross a ten-minute span boundary from 11 of 120
-        // phases, so 1 + 11/120 items × 1 WU per upload: 4.78 B WU × $0.625/M = $2,988.66.
+        // Vitals: a minute's 12 readings cross a half-hour span boundary from 11 of 360
+        // phases, so 1 + 11/360 items × 1 WU per upload: 4.51 B WU × $0.625/M = $2,821.40.
         let vitals = bill.lines.iter().find(|l| l.item.starts_with("writes: vitals")).unwrap();
-        assert!(close(vitals.monthly_usd, 4.38e9 * (1.0 + 11.0 / 120.0) * 0.625e-6));
+        assert!(close(vitals.monthly_usd, 4.38e9 * (1.0 + 11.0 / 360.0) * 0.625e-6));
         // Shards: 1,666.67 × 2,300 B = 3.83 MB/s: 3.66 shards' writes (1 MiB/s each), and
         // as much for two shared readers (2 MiB/s a shard); at 50 %, 7.31 → 8 shards.
         assert_eq!(i.record_bytes, 2_300.0);

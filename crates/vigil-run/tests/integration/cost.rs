@@ -83,8 +83,8 @@ fn from_run_uses_the_files_figures() {
     let (_, default, _) = vigil_cost(&["--upload-every", "60s", "--set", "urgent_uploads_per_wearer_day=0"]);
     let vitals =
         |out: &str| table(out, "Vigil").into_iter().find(|r| r.1.starts_with("writes: vitals")).map(|r| r.2).unwrap();
-    // 3 items of 1 WU an upload against the layout's 1 + 11/120 of 1 WU at one-minute uploads.
-    assert!((vitals(&measured) / vitals(&default) - 3.0 / (1.0 + 11.0 / 120.0)).abs() < 1e-3, "{measured}");
+    // 3 items of 1 WU an upload against the layout's 1 + 11/360 of 1 WU at one-minute uploads.
+    assert!((vitals(&measured) / vitals(&default) - 3.0 / (1.0 + 11.0 / 360.0)).abs() < 1e-3, "{measured}");
     // Records of 5,000 bytes need more shards than the default 2,300.
     let shards = |out: &str| {
         table(out, "Vigil").into_iter().find(|r| r.0 == "Kinesis" && r.1.ends_with("shards")).map(|r| r.1).unwrap()

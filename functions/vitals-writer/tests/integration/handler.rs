@@ -86,7 +86,7 @@ fn stored_readings(w: &W) -> Vec<(String, String, u64)> {
 fn a_batch_becomes_one_item_per_wearer_span_and_envelope() {
     let w = writer();
     let e = event(vec![
-        // wearer-42: 10:59:30 .. 11:00:25 → two spans (10:50 and 11:00)
+        // wearer-42: 10:59:30 .. 11:00:25 → two spans (10:30 and 11:00)
         record(1, envelope("wearer-42", readings("2026-11-22T10:59:30Z", 100, 12))),
         // wearer-7: one span
         record(2, envelope("wearer-7", readings("2026-11-22T10:58:00Z", 5, 12))),
@@ -100,17 +100,17 @@ fn a_batch_becomes_one_item_per_wearer_span_and_envelope() {
     assert_eq!(
         keys,
         vec![
-            ("wearer-42".into(), "2026-11-22T10:50Z#band-wearer-42#100".into()),
+            ("wearer-42".into(), "2026-11-22T10:30Z#band-wearer-42#100".into()),
             ("wearer-42".into(), "2026-11-22T11:00Z#band-wearer-42#106".into()),
             ("wearer-42".into(), "2026-11-22T11:00Z#band-wearer-42#112".into()),
-            ("wearer-7".into(), "2026-11-22T10:50Z#band-wearer-7#5".into()),
+            ("wearer-7".into(), "2026-11-22T10:30Z#band-wearer-7#5".into()),
         ]
     );
     assert_eq!(stored_readings(&w).len(), 30);
-    let item = w.vitals.items.lock().unwrap()[&("wearer-7".to_owned(), "2026-11-22T10:50Z#band-wearer-7#5".to_owned())]
+    let item = w.vitals.items.lock().unwrap()[&("wearer-7".to_owned(), "2026-11-22T10:30Z#band-wearer-7#5".to_owned())]
         .clone();
     assert_eq!((item.count, item.steps, item.spo2_min), (12, Some(24), Some(97)));
-    assert_eq!(item.expires_at, at("2026-12-22T10:50:00Z").timestamp());
+    assert_eq!(item.expires_at, at("2026-12-22T10:30:00Z").timestamp());
 
     // The latest state is each wearer's newest reading.
     let shadow = w.vitals.latest("wearer-42").unwrap();
@@ -330,10 +330,10 @@ mod sample_events {
         let w = writer();
         let e: KinesisEvent = serde_json::from_slice(READINGS).unwrap();
         assert!(failures(&w, &e).is_empty());
-        // Three readings of wearer-42 in the span 09:50 UTC, from two uploads.
+        // Three readings of wearer-42 in the span 09:30 UTC, from two uploads.
         let items = w.vitals.all();
         assert_eq!(items.len(), 2, "{items:?}");
-        assert!(items.iter().all(|i| i.sort_key().starts_with("2026-11-22T09:50Z#band-0001#")));
+        assert!(items.iter().all(|i| i.sort_key().starts_with("2026-11-22T09:30Z#band-0001#")));
         assert_eq!(stored_readings(&w).len(), 3);
         assert_eq!(w.vitals.latest("wearer-42").unwrap().seq, 3001);
 

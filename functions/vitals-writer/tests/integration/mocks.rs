@@ -64,7 +64,7 @@ fn envelope(wearer: &str, start: &str, seq: u64, n: u64) -> Vec<u8> {
     .unwrap()
 }
 
-/// Three records: wearer-7 over 10:59:30–11:00:25 (2 items: the 10:50 and 11:00
+/// Three records: wearer-7 over 10:59:30–11:00:25 (2 items: the 10:30 and 11:00
 /// spans), wearer-42 over 10:59:50–11:01:05 (2 items), wearer-7 at 11:01 (1 item).
 fn batch() -> KinesisEvent {
     let mut e = KinesisEvent::default();

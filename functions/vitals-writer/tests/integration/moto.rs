@@ -118,7 +118,7 @@ async fn readings_become_span_items_and_a_second_delivery_leaves_the_same_items(
     put(
         &s,
         vec![
-            // 10:58:30 + 24 readings: the spans 10:50 (18 readings) and 11:00 (6) → 2 items.
+            // 10:58:30 + 24 readings: the spans 10:30 (18 readings) and 11:00 (6) → 2 items.
             ("wearer-42", envelope("wearer-42", at("2026-11-22T10:58:30Z"), 100, 24)),
             ("wearer-42", b"\xde\xad not an envelope".to_vec()),
             // The next upload, from 11:00:30: the 11:00 span again, in an item of its own.
@@ -137,7 +137,7 @@ async fn readings_become_span_items_and_a_second_delivery_leaves_the_same_items(
     assert_eq!(
         keys,
         vec![
-            "2026-11-22T10:50Z#band-wearer-42#100",
+            "2026-11-22T10:30Z#band-wearer-42#100",
             "2026-11-22T11:00Z#band-wearer-42#118",
             "2026-11-22T11:00Z#band-wearer-42#124",
         ]
@@ -145,8 +145,8 @@ async fn readings_become_span_items_and_a_second_delivery_leaves_the_same_items(
     let rows: usize = items.iter().map(|i| i.rows().unwrap().len()).sum();
     assert_eq!(rows, 36);
     assert_eq!((items[0].count, items[1].count), (18, 6));
-    assert_eq!(items[0].expires_at, at("2026-12-22T10:50:00Z").timestamp());
-    // A range finds exactly the items that can hold its readings: from 10:55, the 10:50 span too.
+    assert_eq!(items[0].expires_at, at("2026-12-22T10:30:00Z").timestamp());
+    // A range finds exactly the items that can hold its readings: from 10:55, the 10:30 span too.
     let hour = vitals(&s).query_range("wearer-42", at("2026-11-22T11:00:00Z"), at("2026-11-22T11:59:00Z")).await;
     assert_eq!(hour.unwrap().len(), 2);
     let from_10_55 = vitals(&s).query_range("wearer-42", at("2026-11-22T10:55:00Z"), at("2026-11-22T10:59:00Z")).await;

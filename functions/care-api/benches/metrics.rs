@@ -103,7 +103,8 @@ struct Raw {
     hr_max: Option<i64>,
     spo2_min: Option<i64>,
     steps: Option<i64>,
-    r: String,
+    /// The rows, compressed (format v2): binary.
+    r: serde_bytes::ByteBuf,
     expires_at: i64,
 }
 

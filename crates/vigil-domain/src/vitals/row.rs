@@ -5,7 +5,7 @@
 //!   of [`encode_row`], where each row's time and seq count from the row before it
 //!   (the first row's from the item's start and first seq). Readings 5 s and one
 //!   seq apart make every row start `5,1,`, which DEFLATE all but removes: about
-//!   4.5 bytes a reading against v1's 27.
+//!   4 bytes a reading against v1's 27.
 //! - **v1**: `r` is the rows as text, each row's time and seq counted from the
 //!   item's start and first seq. Read, no longer written.
 
@@ -275,7 +275,11 @@ fn decode_row(row: usize, text: &str, start: DateTime<Utc>, first_seq: u64) -> R
     } else {
         return Err(err(0));
     };
-    let ts = start + TimeDelta::seconds(secs) + TimeDelta::nanoseconds(nanos);
+    // Checked: a corrupt row's offset is an error, not an overflow.
+    let ts = TimeDelta::try_seconds(secs)
+        .and_then(|offset| offset.checked_add(&TimeDelta::nanoseconds(nanos)))
+        .and_then(|offset| start.checked_add_signed(offset))
+        .ok_or(err(0))?;
     let delta: u64 = get(1).ok_or(err(1))?.parse().map_err(|_| err(1))?;
     let worn = match get(7) {
         None => None,

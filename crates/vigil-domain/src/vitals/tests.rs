@@ -166,6 +166,15 @@ fn packed_rows_that_are_corrupt_or_inflate_past_the_bound_are_refused() {
         Rows::Packed(text.finish().unwrap()).decode(start, 0),
         Err(FormatError::Field { row: 0, field: 2 })
     ));
+    // Offsets past any date are an error, in either format, not an overflow.
+    let huge = format!("{},0;{},1", i64::MAX / 1000, i64::MAX / 1000);
+    let mut far = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    far.write_all(huge.as_bytes()).unwrap();
+    assert!(matches!(
+        Rows::Packed(far.finish().unwrap()).decode(start, 0),
+        Err(FormatError::Field { row: 0, field: 0 })
+    ));
+    assert!(matches!(Rows::Text(huge).decode(start, 0), Err(FormatError::Field { row: 0, field: 0 })));
 }
 
 #[test]

@@ -5,8 +5,6 @@
 //! Needs the endpoint: `bash localstack/endpoint.sh start`.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
 use aws_config::SdkConfig;
@@ -387,20 +385,6 @@ async fn the_sms_sent_to_a_number_are_found_newest_first_and_nothing_else_is() {
     assert!(log.texted("+15559999999", 10).await.unwrap().is_empty(), "an unknown number");
 }
 
-/// A plain HTTP/1.0 GET on the endpoint (moto's own API is not an AWS service).
-fn http_get(path: &str) -> String {
-    let url = vigil_local::endpoint::url();
-    let authority = url.split("://").nth(1).unwrap_or(&url).trim_end_matches('/');
-    let mut stream = TcpStream::connect(authority).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {authority}\r\nConnection: close\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    assert!(head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"), "{head}");
-    body.to_owned()
-}
-
 #[tokio::test]
 async fn an_sms_reaches_moto_with_its_text_and_number() {
     let sdk = require().await;
@@ -410,17 +394,14 @@ async fn an_sms_reaches_moto_with_its_text_and_number() {
     let id = notifier.send(Channel::Sms, &phone, &text).await.unwrap();
     assert!(!id.is_empty());
 
-    let data: serde_json::Value = serde_json::from_str(&http_get("/moto-api/data.json")).unwrap();
-    // moto keeps them under "SMS", upper case.
-    let sent: Vec<_> = data["sns"]["SMS"]
-        .as_array()
-        .expect("moto records SMS under sns.SMS")
-        .iter()
-        .filter(|m| m["phone_number"] == phone.as_str())
-        .collect();
+    // What moto recorded, read as the local runner reads it (asked again after moto's
+    // data.json race with concurrent writers).
+    let url = vigil_local::endpoint::url();
+    let all = tokio::task::spawn_blocking(move || vigil_local::moto::recorded_sms(&url)).await.unwrap().unwrap();
+    let sent: Vec<_> = all.iter().filter(|m| m.phone_number == phone).collect();
     assert_eq!(sent.len(), 1, "{sent:?}");
-    assert_eq!(sent[0]["message"], text.sms.as_str());
-    assert_eq!(sent[0]["message_id"], id.as_str());
+    assert_eq!(sent[0].message, text.sms);
+    assert_eq!(sent[0].message_id, id);
 }
 
 #[tokio::test]

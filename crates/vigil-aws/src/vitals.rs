@@ -16,11 +16,11 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use tokio::time::{Instant, timeout_at};
 use vigil_domain::ports::{StoreError, VitalsStore};
 use vigil_domain::vitals::{
-    Attr, Rows, Shadow, VitalsItem, VitalsWriteError, WriteReport, attr, key_range, parse_sort_key,
+    Attr, ITEM_SPAN_MINUTES, Rows, Shadow, VitalsItem, VitalsWriteError, WriteReport, attr, key_range, parse_sort_key,
 };
 
 use crate::dynamo::{malformed, store_error};
@@ -102,8 +102,15 @@ impl DynamoVitalsStore {
     /// The wearer's latest state: the newest reading of the items of the newest span,
     /// read newest key first, a page of [`LATEST_PAGE_ITEMS`] per call, until the span
     /// changes. Strongly consistent, so an upload's readings show once it is stored.
+    ///
+    /// Items written before 2026-12-04 span ten minutes, so an older item can start
+    /// after a newer half-hour item and hold older readings: at each change of span,
+    /// the items read so far give the newest reading, and the next span is read too
+    /// only if a span starting there can reach past it.
     pub async fn latest(&self, wearer_id: &str) -> Result<Option<Shadow>, StoreError> {
-        let mut newest_span: Vec<VitalsItem> = Vec::new();
+        let newest =
+            |items: &[VitalsItem]| Shadow::latest(items).map_err(|_| malformed("Query", &self.table, attr::READINGS));
+        let mut read: Vec<VitalsItem> = Vec::new();
         let mut pages = self
             .client
             .query()
@@ -120,12 +127,16 @@ impl DynamoVitalsStore {
         while let Some(item) = pages.next().await {
             let item = item.map_err(|e| store_error("Query", &self.table, e))?;
             let item = from_item(&item).map_err(|attribute| malformed("Query", &self.table, attribute))?;
-            if newest_span.first().is_some_and(|first| first.start != item.start) {
-                break;
+            if read.last().is_some_and(|last| last.start != item.start) {
+                let shadow = newest(&read)?;
+                let reach = item.start + TimeDelta::minutes(ITEM_SPAN_MINUTES);
+                if shadow.as_ref().is_none_or(|s| reach <= s.last_seen) {
+                    return Ok(shadow);
+                }
             }
-            newest_span.push(item);
+            read.push(item);
         }
-        Shadow::latest(&newest_span).map_err(|_| malformed("Query", &self.table, attr::READINGS))
+        newest(&read)
     }
 
     /// One lane: its share of the calls, one after another.

@@ -212,20 +212,57 @@ async fn shuffled_and_late_batches_never_move_the_latest_state_backwards() {
 #[tokio::test]
 async fn the_latest_state_reads_every_item_of_the_newest_span_over_pages() {
     let s = setup().await;
-    // 13 uploads of 2 readings in the 11:00 span, more than a page. Keys sort as
-    // strings, newest first: `#9`, `#7`, … `#11`, `#1`, so the item keyed `#1` comes
-    // last, on the second page; here it holds the newest readings (the band's counter
-    // was reset). And an older span before them.
+    // 33 uploads of 2 readings in the 11:00 span, more than a page. Keys sort as
+    // strings, newest first: `#9`, `#7`, `#65`, … `#11`, `#1`, so the item keyed `#1`
+    // comes last, on the second page; here it holds the newest readings (the band's
+    // counter was reset). And an older span before them.
     let mut uploads = vec![("wearer-42", envelope("wearer-42", at("2026-11-22T10:58:00Z"), 900, 12))];
-    for k in 0..13u64 {
-        let start = at("2026-11-22T11:02:00Z") - TimeDelta::seconds(10 * k as i64);
+    for k in 0..33u64 {
+        let start = at("2026-11-22T11:10:00Z") - TimeDelta::seconds(10 * k as i64);
         uploads.push(("wearer-42", envelope("wearer-42", start, 1 + 2 * k, 2)));
     }
     put(&s, uploads).await;
     assert!(deliver_stream(&s).await.is_empty());
-    assert_eq!(item_count(&s).await, 14);
+    assert_eq!(item_count(&s).await, 34);
     let latest = shadow(&s, "wearer-42").await.unwrap();
-    assert_eq!((latest.seq, latest.last_seen), (2, at("2026-11-22T11:02:05Z")));
+    assert_eq!((latest.seq, latest.last_seen), (2, at("2026-11-22T11:10:05Z")));
     assert_eq!(latest.device_id, "band-wearer-42");
     assert_eq!(shadow(&s, "wearer-nobody").await, None);
+}
+
+#[tokio::test]
+async fn the_latest_state_finds_a_newer_reading_behind_an_older_ten_minute_item() {
+    use vigil_domain::vitals::{Rows, vitals_items};
+    let s = setup().await;
+    let client = vigil_aws::sdk::dynamodb(&s.sdk);
+    // As a deployment leaves them: a ten-minute item of text rows (format 1) at 10:40,
+    // readings 10:40:00 and 10:45:00, then the new writer's half-hour item from 10:30,
+    // readings 10:46:00–10:49:55. The older item's key sorts first, newest first.
+    let old = VitalsItem {
+        wearer_id: "wearer-42".into(),
+        start: at("2026-11-22T10:40:00Z"),
+        device_id: "band-wearer-42".into(),
+        first_seq: 1,
+        count: 2,
+        hr_min: None,
+        hr_avg: None,
+        hr_max: None,
+        spo2_min: None,
+        steps: None,
+        readings: Rows::Text("0,0,70;300,1,71".into()),
+        app_version: String::new(),
+        expires_at: 1_800_000_000,
+    };
+    let newer: Envelope = serde_json::from_slice(&envelope("wearer-42", at("2026-11-22T10:46:00Z"), 3, 48)).unwrap();
+    let mut items = vitals_items(&newer, TimeDelta::days(30));
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].start, at("2026-11-22T10:30:00Z"));
+    items.push(old);
+    for item in &items {
+        let put = client.put_item().table_name(&s.config.vitals_table).set_item(Some(vigil_aws::vitals::to_item(item)));
+        put.send().await.unwrap();
+    }
+    let latest = shadow(&s, "wearer-42").await.unwrap();
+    assert_eq!((latest.seq, latest.last_seen), (50, at("2026-11-22T10:49:55Z")));
+    assert_eq!(latest.heart_rate_bpm, Some(60 + 47 % 30));
 }

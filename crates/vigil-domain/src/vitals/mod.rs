@@ -77,7 +77,7 @@ pub use item::{
     Attr, DEFAULT_TTL_DAYS, ITEM_SPAN_MINUTES, MAX_READINGS_PER_ITEM, VitalsItem, WRITE_UNIT_BYTES, attr, key_range,
     parse_sort_key, sort_key, vitals_items,
 };
-pub use row::{FORMAT_VERSION, FormatError, Rows, StoredReading, decode_rows, encode_row};
+pub use row::{FORMAT_VERSION, FormatError, Rows, StoredReading, encode_row};
 pub use shadow::Shadow;
 pub use window::{
     Agg, MAX_MINUTE_SERIES_DAYS, MAX_WINDOW_DAYS, Measure, Metric, MetricsRejected, MetricsRequest, Point, Resolution,

@@ -78,22 +78,23 @@ impl Rows {
         }
     }
 
-    /// The readings back, of an item starting at `start` with `first_seq`.
+    /// The readings back (the inverse of [`encode_row`]), of an item starting at
+    /// `start` with `first_seq`.
     pub fn decode(&self, start: DateTime<Utc>, first_seq: u64) -> Result<Vec<StoredReading>, FormatError> {
+        // v1 counts every row from the item's start, v2 each from the row before.
+        let from_previous = matches!(self, Rows::Packed(_));
+        let (mut base, mut base_seq) = (start, first_seq);
         let text = self.text()?;
-        match self {
-            Rows::Text(_) => decode_rows(&text, start, first_seq),
-            Rows::Packed(_) => {
-                let (mut base, mut base_seq) = (start, first_seq);
-                let mut out = Vec::with_capacity(text.len() / 16);
-                for (row, text) in text.split(';').enumerate() {
-                    let r = decode_row(row, text, base, base_seq)?;
+        text.split(';')
+            .enumerate()
+            .map(|(row, text)| {
+                let r = decode_row(row, text, base, base_seq)?;
+                if from_previous {
                     (base, base_seq) = (r.ts, r.seq);
-                    out.push(r);
                 }
-                Ok(out)
-            }
-        }
+                Ok(r)
+            })
+            .collect()
     }
 
     /// Bytes of `r` as DynamoDB counts them.
@@ -250,11 +251,7 @@ pub enum FormatError {
     Packed,
 }
 
-/// Reads the rows of a v1 `r` back (the inverse of [`encode_row`] from the item's start).
-pub fn decode_rows(r: &str, start: DateTime<Utc>, first_seq: u64) -> Result<Vec<StoredReading>, FormatError> {
-    r.split(';').enumerate().map(|(row, text)| decode_row(row, text, start, first_seq)).collect()
-}
-
+/// One row, its time and seq counted from `start` and `first_seq` (see [`encode_row`]).
 fn decode_row(row: usize, text: &str, start: DateTime<Utc>, first_seq: u64) -> Result<StoredReading, FormatError> {
     let fields: Vec<&str> = text.split(',').collect();
     if fields.len() > 11 {

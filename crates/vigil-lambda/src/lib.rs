@@ -11,7 +11,7 @@ pub mod metrics;
 pub mod stream;
 
 pub use deadline::{Deadline, Expired};
-pub use metrics::Metrics;
+pub use metrics::{Metrics, Pool};
 
 /// The process environment, where a Lambda's configuration comes from.
 #[derive(Debug, Clone, Copy)]

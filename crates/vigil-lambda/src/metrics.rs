@@ -1,17 +1,30 @@
-//! Metrics as CloudWatch Embedded Metric Format log lines: one JSON line per
-//! invocation on stdout, turned into metrics by CloudWatch Logs, so the hot path
-//! makes no metrics API calls. (Hand-written: the format is one small JSON object,
-//! and the crates that emit it bring a whole metrics facade with them.)
+//! Metrics as CloudWatch Embedded Metric Format log lines on stdout, turned into
+//! metrics by CloudWatch Logs, so the hot path makes no metrics API calls.
+//! (Hand-written: the format is one small JSON object, and the crates that emit it
+//! bring a whole metrics facade with them.)
 //!
 //! A count of zero is left out of the line: log ingestion is billed by the byte, most
 //! counts of most invocations are zero (no alert, nothing rejected), and every alarm
 //! and graph reads counts as sums with missing data as not breaching, so an absent
-//! zero reads the same. Durations are always written.
+//! zero reads the same. Durations are always written, every sample of them: a
+//! metric recorded more than once in a line is written as an array of its values
+//! (EMF takes up to [`MAX_VALUES`]), so a p99 stays exact.
+//!
+//! Most functions write one line per invocation ([`Metrics::emit`]). The two invoked
+//! once an upload, ingest-api and alert-processor, pool their routine invocations in
+//! a [`Pool`] instead: about 900 M invocations a month at 100,000 wearers, whose
+//! lines were most of the log bill (docs/cost.md).
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
 /// Namespace of every Vigil metric.
 pub const NAMESPACE: &str = "Vigil";
+
+/// The most values of one metric in one EMF line (CloudWatch's limit).
+pub const MAX_VALUES: usize = 100;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit {
@@ -30,45 +43,93 @@ impl Unit {
     }
 }
 
-/// Metrics of one invocation of one function, dimensioned by function name.
+/// Metrics of one invocation (or of a pool of them) of one function, dimensioned
+/// by function name: counts summed by name, durations kept sample by sample.
 #[derive(Debug, Clone)]
 pub struct Metrics {
     function: &'static str,
-    values: Vec<(&'static str, f64, Unit)>,
+    counts: Vec<(&'static str, f64)>,
+    samples: Vec<(&'static str, Unit, Vec<f64>)>,
 }
 
 impl Metrics {
     pub fn new(function: &'static str) -> Self {
-        Self { function, values: Vec::with_capacity(8) }
+        Self { function, counts: Vec::with_capacity(8), samples: Vec::with_capacity(2) }
     }
 
     /// Adds a count; a zero is not written (see the module's note).
     pub fn count(&mut self, name: &'static str, n: usize) -> &mut Self {
         if n > 0 {
-            self.values.push((name, n as f64, Unit::Count));
+            self.add_count(name, n as f64);
         }
         self
     }
 
+    /// Adds a duration, to a hundredth of a millisecond.
     pub fn millis(&mut self, name: &'static str, ms: f64) -> &mut Self {
-        self.values.push((name, ms, Unit::Milliseconds));
-        self
+        self.sample(name, Unit::Milliseconds, (ms * 100.0).round() / 100.0)
     }
 
     pub fn seconds(&mut self, name: &'static str, s: f64) -> &mut Self {
-        self.values.push((name, s, Unit::Seconds));
+        self.sample(name, Unit::Seconds, s)
+    }
+
+    fn add_count(&mut self, name: &'static str, n: f64) {
+        match self.counts.iter_mut().find(|(k, _)| *k == name) {
+            Some((_, sum)) => *sum += n,
+            None => self.counts.push((name, n)),
+        }
+    }
+
+    fn sample(&mut self, name: &'static str, unit: Unit, value: f64) -> &mut Self {
+        match self.samples.iter_mut().find(|(k, _, _)| *k == name) {
+            Some((_, _, values)) => values.push(value),
+            None => self.samples.push((name, unit, vec![value])),
+        }
         self
     }
 
     /// The sum of the values recorded under `name` (0 if none).
     pub fn get(&self, name: &str) -> f64 {
-        self.values.iter().filter(|(n, _, _)| *n == name).fold(0.0, |sum, (_, v, _)| sum + v)
+        let counts = self.counts.iter().filter(|(k, _)| *k == name).map(|(_, n)| n);
+        let samples = self.samples.iter().filter(|(k, _, _)| *k == name).flat_map(|(_, _, v)| v);
+        counts.chain(samples).sum()
     }
 
-    /// The EMF document for these metrics at `timestamp_ms`.
+    /// Every name recorded.
+    fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.counts.iter().map(|(k, _)| *k).chain(self.samples.iter().map(|(k, _, _)| *k))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.counts.is_empty() && self.samples.is_empty()
+    }
+
+    /// The most samples any one metric holds.
+    fn most_samples(&self) -> usize {
+        self.samples.iter().map(|(_, _, v)| v.len()).max().unwrap_or(0)
+    }
+
+    /// Adds `other`'s counts and samples to these.
+    fn merge(&mut self, other: Metrics) {
+        for (name, n) in other.counts {
+            self.add_count(name, n);
+        }
+        for (name, unit, values) in other.samples {
+            match self.samples.iter_mut().find(|(k, _, _)| *k == name) {
+                Some((_, _, mine)) => mine.extend(values),
+                None => self.samples.push((name, unit, values)),
+            }
+        }
+    }
+
+    /// The EMF document for these metrics at `timestamp_ms`. A metric with more
+    /// than [`MAX_VALUES`] samples keeps the first of them (a [`Pool`] writes
+    /// before it gets there).
     pub fn to_emf(&self, timestamp_ms: i64) -> Value {
-        let definitions: Vec<Value> =
-            self.values.iter().map(|(name, _, unit)| json!({"Name": name, "Unit": unit.as_str()})).collect();
+        let units =
+            self.counts.iter().map(|(k, _)| (*k, Unit::Count)).chain(self.samples.iter().map(|(k, u, _)| (*k, *u)));
+        let definitions: Vec<Value> = units.map(|(name, unit)| json!({"Name": name, "Unit": unit.as_str()})).collect();
         let mut doc = Map::new();
         doc.insert(
             "_aws".into(),
@@ -82,18 +143,80 @@ impl Metrics {
             }),
         );
         doc.insert("Function".into(), Value::from(self.function));
-        for (name, value, _) in &self.values {
-            doc.insert((*name).into(), json!(value));
+        for (name, n) in &self.counts {
+            doc.insert((*name).into(), json!(n));
+        }
+        for (name, _, values) in &self.samples {
+            let value = match values.as_slice() {
+                [one] => json!(one),
+                many => json!(&many[..many.len().min(MAX_VALUES)]),
+            };
+            doc.insert((*name).into(), value);
         }
         Value::Object(doc)
     }
 
     /// Writes the EMF line to stdout, where Lambda ships it to CloudWatch Logs.
     pub fn emit(&self) {
-        if self.values.is_empty() {
-            return;
+        if !self.is_empty() {
+            println!("{}", self.to_emf(chrono::Utc::now().timestamp_millis()));
         }
-        println!("{}", self.to_emf(chrono::Utc::now().timestamp_millis()));
+    }
+}
+
+/// How long a [`Pool`] may hold routine metrics before it writes them.
+pub const POOL_FOR: Duration = Duration::from_secs(60);
+
+/// The routine metrics of a function invoked once an upload, pooled across the
+/// invocations of one process and written as one line.
+///
+/// An invocation whose every metric is routine (the function's list: what every
+/// invocation records when all is well) joins the pool. The pool is written, as
+/// one line with its counts summed and every duration sample, when its first
+/// invocation is [`POOL_FOR`] old, when a duration has [`MAX_VALUES`] samples,
+/// or at once with an invocation that records anything else (a refusal, an
+/// alert, a failure, a poison record): whatever an alarm reads is never held
+/// back. The line's timestamp is its first invocation's.
+///
+/// What it costs: a line is written at the end of an invocation, never between
+/// two (Lambda freezes the process), so a quiet function's routine counts wait
+/// for its next invocation, and when Lambda retires a process at most
+/// [`POOL_FOR`] of its routine counts are never written.
+#[derive(Debug)]
+pub struct Pool {
+    routine: &'static [&'static str],
+    pending: Mutex<Option<(Instant, i64, Metrics)>>,
+}
+
+impl Pool {
+    pub const fn new(routine: &'static [&'static str]) -> Self {
+        Self { routine, pending: Mutex::new(None) }
+    }
+
+    /// Adds an invocation's `metrics`, recorded at `now` (`timestamp_ms` on the
+    /// wall clock); returns the line to write now, if it is time.
+    pub fn add(&self, metrics: Metrics, now: Instant, timestamp_ms: i64) -> Option<String> {
+        let routine = metrics.names().all(|name| self.routine.contains(&name));
+        let mut pending = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match pending.as_mut() {
+            Some((_, _, pooled)) => pooled.merge(metrics),
+            None if metrics.is_empty() => return None,
+            None => *pending = Some((now, timestamp_ms, metrics)),
+        }
+        let due = pending.as_ref().is_some_and(|(since, _, pooled)| {
+            !routine || now.duration_since(*since) >= POOL_FOR || pooled.most_samples() >= MAX_VALUES
+        });
+        if !due {
+            return None;
+        }
+        pending.take().map(|(_, at, pooled)| pooled.to_emf(at).to_string())
+    }
+
+    /// [`add`](Self::add) now, writing the line to stdout if it is time.
+    pub fn emit(&self, metrics: Metrics) {
+        if let Some(line) = self.add(metrics, Instant::now(), chrono::Utc::now().timestamp_millis()) {
+            println!("{line}");
+        }
     }
 }
 
@@ -134,5 +257,85 @@ mod tests {
             .collect();
         assert_eq!(names, ["RecordsIn", "BatchMs"]);
         assert_eq!(m.get("AlertsRaised"), 0.0);
+    }
+
+    #[test]
+    fn a_duration_recorded_twice_is_written_as_both_samples() {
+        let mut m = Metrics::new("alert-processor");
+        m.millis("AlertLatencyMs", 7_000.0)
+            .millis("AlertLatencyMs", 6_000.126)
+            .count("AlertsRaised", 1)
+            .count("AlertsRaised", 1);
+        let doc = m.to_emf(0);
+        assert_eq!(doc["AlertLatencyMs"], json!([7000.0, 6000.13]));
+        assert_eq!(doc["AlertsRaised"], 2.0);
+        assert_eq!(
+            doc["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap().len(),
+            2,
+            "each name declared once"
+        );
+        assert!((m.get("AlertLatencyMs") - 13_000.13).abs() < 1e-6);
+    }
+
+    const ROUTINE: &[&str] = &["Uploads", "ReadingsAccepted", "IngestMs"];
+
+    fn upload(ms: f64) -> Metrics {
+        let mut m = Metrics::new("ingest-api");
+        m.count("Uploads", 1).count("ReadingsAccepted", 60).millis("IngestMs", ms);
+        m
+    }
+
+    fn parse(line: &str) -> Value {
+        serde_json::from_str(line).unwrap()
+    }
+
+    #[test]
+    fn a_pool_holds_routine_invocations_until_its_first_is_a_minute_old() {
+        let pool = Pool::new(ROUTINE);
+        let t0 = Instant::now();
+        assert_eq!(pool.add(upload(10.0), t0, 1_000), None);
+        assert_eq!(pool.add(upload(12.5), t0 + Duration::from_secs(30), 31_000), None);
+        let line = pool.add(upload(9.0), t0 + POOL_FOR, 61_000).expect("a minute after the first");
+        let doc = parse(&line);
+        assert_eq!((doc["Uploads"].clone(), doc["ReadingsAccepted"].clone()), (json!(3.0), json!(180.0)));
+        assert_eq!(doc["IngestMs"], json!([10.0, 12.5, 9.0]));
+        assert_eq!(doc["_aws"]["Timestamp"], 1_000, "the first invocation's time");
+        assert_eq!(pool.add(upload(1.0), t0 + POOL_FOR, 61_000), None, "a new pool starts");
+    }
+
+    #[test]
+    fn anything_but_routine_is_written_at_once_with_what_was_pooled() {
+        let pool = Pool::new(ROUTINE);
+        let t0 = Instant::now();
+        assert_eq!(pool.add(upload(10.0), t0, 1_000), None);
+        let mut refused = Metrics::new("ingest-api");
+        refused.count("Uploads", 1).count("UploadsRefused", 1).millis("IngestMs", 1.0);
+        let doc = parse(&pool.add(refused, t0 + Duration::from_millis(5), 1_005).expect("at once"));
+        assert_eq!((doc["Uploads"].clone(), doc["UploadsRefused"].clone()), (json!(2.0), json!(1.0)));
+        assert_eq!(doc["IngestMs"], json!([10.0, 1.0]));
+        // A routine name with an unlisted duration is not routine either.
+        let mut slow = upload(3.0);
+        slow.millis("PublishMs", 2.0);
+        assert!(pool.add(slow, t0 + Duration::from_millis(6), 1_006).is_some());
+        assert_eq!(pool.add(Metrics::new("ingest-api"), t0, 0), None, "nothing to write");
+    }
+
+    #[test]
+    fn a_pool_is_written_when_a_duration_has_as_many_samples_as_a_line_takes() {
+        let pool = Pool::new(ROUTINE);
+        let t0 = Instant::now();
+        let lines: Vec<String> = (0..1_000u64)
+            .filter_map(|n| pool.add(upload(10.0 + n as f64 / 7.0), t0 + Duration::from_millis(10 * n), 0))
+            .collect();
+        assert_eq!(lines.len(), 10, "one line per {MAX_VALUES} invocations");
+        for line in &lines {
+            let doc = parse(line);
+            assert_eq!(doc["Uploads"], json!(MAX_VALUES as f64));
+            assert_eq!(doc["IngestMs"].as_array().unwrap().len(), MAX_VALUES);
+        }
+        // What the pool saves: bytes per invocation, against a line each.
+        let pooled = lines.iter().map(|l| l.len() + 1).sum::<usize>() as f64 / 1_000.0;
+        let alone = upload(16.67).to_emf(1_764_800_000_000).to_string().len() + 1;
+        assert!(pooled * 10.0 < alone as f64, "{pooled:.1} bytes per invocation pooled, {alone} alone");
     }
 }

@@ -68,12 +68,18 @@ pub trait StreamFunction {
         }
     }
 
+    /// Writes a batch's metrics to stdout as EMF: a line each, unless the
+    /// function pools them ([`crate::metrics::Pool`]).
+    fn emit(&self, metrics: Metrics) {
+        metrics.emit();
+    }
+
     /// Lambda's entry: the batch processed now under `deadline`, its metrics
-    /// written to stdout as EMF.
+    /// written by [`emit`](Self::emit).
     fn handle(&self, event: KinesisEvent, deadline: Deadline) -> impl Future<Output = KinesisEventResponse> {
         async move {
             let (response, metrics) = self.process_within(event, Utc::now(), deadline).await;
-            metrics.emit();
+            self.emit(metrics);
             response
         }
     }

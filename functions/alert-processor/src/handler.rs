@@ -19,10 +19,17 @@ use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use vigil_alerting::{AlertPorts, Alerting, DeviceReadings, Outcome};
 use vigil_domain::ports::Quarantine;
-use vigil_lambda::metrics::Metrics;
+use vigil_lambda::metrics::{Metrics, Pool};
 use vigil_lambda::stream::{Decoded, StreamFunction, decode_batch, response};
 
 pub const FUNCTION: &str = "alert-processor";
+
+/// What every batch records when all is well: pooled across the batches of a
+/// process (one invocation an upload), so that only a batch that records
+/// anything else (an alert, a refusal, poison, a failure) writes its line at once.
+pub const ROUTINE_METRICS: &[&str] = &["RecordsIn", "ReadingsIn", "BatchMs", "ProcessingLagMs"];
+
+static METRICS: Pool = Pool::new(ROUTINE_METRICS);
 
 /// Wearers of a batch evaluated at once (each makes a handful of sequential
 /// DynamoDB and SNS calls; one SDK client serves them all).
@@ -118,5 +125,9 @@ impl<P: AlertPorts, Q: Quarantine + Sync> StreamFunction for Processor<P, Q> {
 
     async fn process_batch(&self, event: KinesisEvent, now: DateTime<Utc>) -> (KinesisEventResponse, Metrics) {
         self.process(&event, now).await
+    }
+
+    fn emit(&self, metrics: Metrics) {
+        METRICS.emit(metrics);
     }
 }

@@ -25,9 +25,16 @@ use vigil_domain::upload::{FieldError, MAX_BODY_BYTES, RejectedReading, parse_up
 use vigil_lambda::Expired;
 use vigil_lambda::deadline::within;
 use vigil_lambda::http::{caller, is_json};
-use vigil_lambda::metrics::Metrics;
+use vigil_lambda::metrics::{Metrics, Pool};
 
 pub const ROUTE: &str = "/v1/uploads";
+
+/// What every accepted upload records: pooled across the uploads of a process,
+/// so that only an upload that records anything else (refused, rejected
+/// readings, a timeout, a failure) writes its line at once.
+pub const ROUTINE_METRICS: &[&str] = &["Uploads", "ReadingsAccepted", "PublishCalls", "IngestMs"];
+
+static METRICS: Pool = Pool::new(ROUTINE_METRICS);
 /// Seconds a client should wait before resending after a 503.
 pub const RETRY_AFTER_SECS: u32 = 2;
 /// Time kept back from the invocation deadline to write the response.
@@ -72,10 +79,10 @@ where
     }
 
     /// Handles one request as of `now` (the server clock, injectable for tests)
-    /// and writes its metrics line.
+    /// and writes its metrics (pooled: [`ROUTINE_METRICS`]).
     pub async fn handle_at(&self, request: Request, now: DateTime<Utc>) -> Response<Body> {
         let (response, metrics) = self.process(request, now).await;
-        metrics.emit();
+        METRICS.emit(metrics);
         response
     }
 

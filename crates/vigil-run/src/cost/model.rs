@@ -29,6 +29,9 @@ const SEED_SHADOW_WRITES_PER_UPLOAD: f64 = 1.0;
 
 /// The stream functions, in the order the bill lists them.
 pub const STREAM_FUNCTIONS: [&str; 3] = ["alert-processor", "raw-archiver", "vitals-writer"];
+/// The functions invoked once an upload, which pool the EMF lines of their routine
+/// invocations (`vigil_lambda::metrics::Pool`).
+pub const POOLED_FUNCTIONS: [&str; 2] = ["ingest-api", "alert-processor"];
 
 /// What the model needs. Defaults ([`Inputs::default`]) are documented in
 /// docs/cost.md; each can be set with `vigil cost --set name=value`.
@@ -143,6 +146,9 @@ pub struct Inputs {
     /// Log bytes per Lambda invocation: what the function writes (its EMF metrics line);
     /// the platform's START/END/REPORT lines are filtered out (system log level WARN).
     pub log_bytes_per_invocation: f64,
+    /// The same for the functions invoked once an upload ([`POOLED_FUNCTIONS`]), whose
+    /// routine invocations share a line (`vigil_lambda::metrics::Pool`).
+    pub pooled_log_bytes_per_invocation: f64,
     /// API Gateway access log bytes per request.
     pub access_log_bytes_per_request: f64,
     pub log_retention_months: f64,
@@ -265,8 +271,12 @@ impl Inputs {
             curated_retention_days: 730.0,
             // Measured (docs/cost.md): ingest-api's EMF line per upload, 379 bytes, and
             // alert-processor's per batch without an alert, 469, weighted by their
-            // invocations (zero counts are left out of the lines).
+            // invocations (zero counts are left out of the lines); the functions that
+            // write a line each are sized like them.
             log_bytes_per_invocation: 400.0,
+            // Measured (docs/cost.md): pooled, 8.7 bytes per upload (ingest-api) and 15.8
+            // per batch without an alert (alert-processor), one invocation each per upload.
+            pooled_log_bytes_per_invocation: 12.3,
             access_log_bytes_per_request: 450.0,
             log_retention_months: 12.0,
             log_storage_ratio: 0.15,
@@ -524,10 +534,15 @@ pub fn vigil(i: &Inputs, p: &Prices) -> Bill {
     let stream = stream_load(i, p);
     let mut bill = Bill { design: "Vigil", readings_per_month: i.readings_per_month(), lines: Vec::new() };
     front_door(&mut bill, i, p);
-    let mut invocations = i.uploads_per_s() * SECONDS_PER_MONTH;
+    let mut pooled = i.uploads_per_s() * SECONDS_PER_MONTH;
+    let mut invocations = 0.0;
     for (f, b) in &stream.functions {
         let n = b.invocations_per_s * SECONDS_PER_MONTH;
-        invocations += n;
+        if POOLED_FUNCTIONS.contains(&f.as_str()) {
+            pooled += n;
+        } else {
+            invocations += n;
+        }
         let what = format!(
             "{f}: {} invocations of {:.0} records, {} ms, {} MB",
             count(n),
@@ -550,7 +565,7 @@ pub fn vigil(i: &Inputs, p: &Prices) -> Bill {
     }
     invocations += the_rest(&mut bill, i, p, true);
     invocations += daily(&mut bill, i, p);
-    cloudwatch(&mut bill, i, p, invocations);
+    cloudwatch(&mut bill, i, p, pooled, invocations);
     bill
 }
 
@@ -644,8 +659,8 @@ pub fn seed(i: &Inputs, p: &Prices) -> Bill {
     );
     // The seed's streaming job kept each wearer's latest state in an item of its own.
     let with_shadow = Inputs { shadow_writes_per_upload: SEED_SHADOW_WRITES_PER_UPLOAD, ..i.clone() };
-    let invocations = i.uploads_per_s() * SECONDS_PER_MONTH + the_rest(&mut bill, &with_shadow, p, false);
-    cloudwatch(&mut bill, i, p, invocations);
+    let invocations = the_rest(&mut bill, &with_shadow, p, false);
+    cloudwatch(&mut bill, i, p, i.uploads_per_s() * SECONDS_PER_MONTH, invocations);
     bill
 }
 
@@ -862,14 +877,20 @@ fn the_rest(bill: &mut Bill, i: &Inputs, p: &Prices, vigil: bool) -> f64 {
     care_requests + small + detector_runs + loads
 }
 
-fn cloudwatch(bill: &mut Bill, i: &Inputs, p: &Prices, invocations: f64) {
+/// The CloudWatch lines, for `pooled` invocations of [`POOLED_FUNCTIONS`] (ingest-api's
+/// among them, in either design) and `invocations` of the others.
+fn cloudwatch(bill: &mut Bill, i: &Inputs, p: &Prices, pooled: f64, invocations: f64) {
     let requests = i.uploads_per_s() * SECONDS_PER_MONTH + i.wearers * i.care_requests_per_wearer_day * DAYS_PER_MONTH;
-    let gb = (invocations * i.log_bytes_per_invocation + requests * i.access_log_bytes_per_request) / GB;
+    let gb = (pooled * i.pooled_log_bytes_per_invocation
+        + invocations * i.log_bytes_per_invocation
+        + requests * i.access_log_bytes_per_request)
+        / GB;
     bill.add(
         "CloudWatch",
         format!(
-            "logs ingested: {} GB ({} invocations, {} API requests)",
+            "logs ingested: {} GB ({} invocations pooled, {} not, {} API requests)",
             count(gb),
+            count(pooled),
             count(invocations),
             count(requests)
         ),
@@ -1171,6 +1192,25 @@ mod tests {
         assert_eq!(a.readings_per_month, b.readings_per_month);
         assert!(b.service_total("API Gateway") < a.service_total("API Gateway") / 4.0);
         assert!(b.total_in_target() < a.total_in_target());
+    }
+
+    #[test]
+    fn the_functions_invoked_once_an_upload_log_their_pooled_bytes_and_the_others_a_line_each() {
+        let p = prices();
+        let i = Inputs { upload_every_s: 300.0, ..Inputs::from_declarations().unwrap() };
+        let logs = |i: &Inputs| vigil(i, &p).service_total("CloudWatch");
+        let a_line_each = Inputs { pooled_log_bytes_per_invocation: i.log_bytes_per_invocation, ..i.clone() };
+        let without = Inputs { pooled_log_bytes_per_invocation: 0.0, ..i.clone() };
+        let none_pooled = Inputs { log_bytes_per_invocation: 0.0, ..without.clone() };
+        // ingest-api's invocations (one an upload) and alert-processor's.
+        let alert_processor = stream_load(&i, &p).functions["alert-processor"].invocations_per_s;
+        let pooled = (i.uploads_per_s() + alert_processor) * SECONDS_PER_MONTH;
+        let per_gb = p.cloudwatch_logs_ingested_gb
+            + i.log_retention_months * i.log_storage_ratio * p.cloudwatch_logs_stored_gb_month;
+        let saved = pooled * (i.log_bytes_per_invocation - i.pooled_log_bytes_per_invocation) / GB * per_gb;
+        assert!(close(logs(&a_line_each) - logs(&i), saved), "{} {}", logs(&a_line_each) - logs(&i), saved);
+        // The other functions still write a line per invocation.
+        assert!(logs(&without) > logs(&none_pooled));
     }
 
     #[test]

@@ -471,3 +471,39 @@ mod sample_events {
         assert_eq!(q[0].shard_id, "shardId-000000000001");
     }
 }
+
+/// A batch that raises nothing records only routine metrics, so the process
+/// pools its lines; the batch with an SOS writes at once, with what was pooled.
+#[test]
+fn quiet_batches_pool_their_metrics_and_an_alert_writes_at_once() {
+    use std::time::{Duration, Instant};
+    use vigil_lambda::metrics::Pool;
+    let p = processor();
+    let pool = Pool::new(alert_processor::handler::ROUTINE_METRICS);
+    let t0 = Instant::now();
+    for seq in 1..=3u64 {
+        let ts = format!("2026-11-22T10:59:5{seq}+01:00");
+        let e = event(vec![record(seq, envelope("wearer-42", vec![reading(&ts, seq)]))]);
+        let m = metrics(&p, &e, NOW);
+        assert_eq!(pool.add(m, t0 + Duration::from_secs(seq), 0), None, "batch {seq} is routine");
+    }
+    let e = event(vec![record(4, envelope("wearer-42", vec![sos("2026-11-22T10:59:55+01:00", 4)]))]);
+    let line = pool.add(metrics(&p, &e, NOW), t0 + Duration::from_secs(4), 0).expect("an alert is written at once");
+    let line: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!((line["RecordsIn"].as_f64(), line["AlertsRaised"].as_f64()), (Some(4.0), Some(1.0)));
+    assert_eq!(line["BatchMs"].as_array().map(Vec::len), Some(4));
+    assert_eq!(line["AlertLatencyMs"].as_f64(), Some(7_000.0));
+
+    // Log bytes per batch without an alert (docs/cost.md): 300 one-record batches
+    // 10 ms apart, a line each against pooled.
+    let (mut alone, mut pooled) = (0, 0);
+    for n in 0..300u64 {
+        let e = event(vec![record(10 + n, envelope("wearer-7", vec![reading("2026-11-22T10:59:50+01:00", 10 + n)]))]);
+        let m = metrics(&p, &e, NOW);
+        alone += m.to_emf(1_764_806_400_000).to_string().len() + 1;
+        pooled += pool.add(m, t0 + Duration::from_millis(10 * n), 1_764_806_400_000).map_or(0, |l| l.len() + 1);
+    }
+    let (alone, pooled) = (alone as f64 / 300.0, pooled as f64 / 300.0);
+    eprintln!("alert-processor EMF bytes per quiet batch: {alone:.1} a line each, {pooled:.1} pooled");
+    assert!(pooled * 10.0 < alone, "{pooled:.1} pooled against {alone:.1}");
+}

@@ -355,8 +355,9 @@ impl<P: AlertPorts> Alerting<P> {
             if !raised.is_empty() || !resolved.is_empty() {
                 self.sink.record(wearer_id, &raised, &resolved).await?;
             }
-            // When the scheduled detector must look again (its index's key).
-            state.next_check = alerts::next_check(&state, &profile.thresholds);
+            // When the scheduled detector must look again (its index's key; kept
+            // while the stored one is early enough not to move the index).
+            state.next_check = alerts::check_to_store(&state, &profile.thresholds, now);
             if self.states.save(&state).await? {
                 return Ok(outcome);
             }

@@ -145,6 +145,26 @@ pub fn next_check(state: &WearerState, thresholds: &Thresholds) -> Option<DateTi
     fall.into_iter().chain(silent).min()
 }
 
+/// The next check to store with the state at `now`: [`next_check`], unless the
+/// check already stored is no later than it and still more than half the `no_data`
+/// threshold ahead; then the stored one.
+///
+/// The stored check keys the detector's index, and moving an index entry costs two
+/// writes (the old entry out, the new one in) beside the state's own. Every reading
+/// moves [`next_check`] (`last_seen` + `no_data`), so keeping the exact one moved the
+/// entry on every upload. The index may be early, never late: a check kept is never
+/// later than the exact one, and the detector's visit of a wearer whose kept check
+/// falls due (no reading for half the threshold) finds nothing to do and stores the
+/// exact one. With readings every 5 minutes and a 15-minute threshold, the entry
+/// moves every other upload and the detector never visits.
+pub fn check_to_store(state: &WearerState, thresholds: &Thresholds, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let exact = next_check(state, thresholds);
+    match (state.next_check, exact) {
+        (Some(stored), Some(exact)) if stored <= exact && stored - now > thresholds.no_data() / 2 => Some(stored),
+        _ => exact,
+    }
+}
+
 fn cooled_down(state: &WearerState, th: &Thresholds, rule: RuleKind, at: DateTime<Utc>) -> bool {
     state.last_alert.get(&rule).is_none_or(|&prev| at - prev >= th.cooldown(rule))
 }
@@ -586,5 +606,59 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Readings every `every_s` for two hours, each saved with [`check_to_store`]:
+    /// how often the stored check moved, and whether it was ever due between two
+    /// readings (a detector visit) or later than the exact one.
+    fn moves_with_readings_every(every_s: i64) -> usize {
+        let th = Thresholds::default();
+        let t0 = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let mut state = WearerState::new("w-1");
+        let mut moves = 0;
+        for n in 0..(7_200 / every_s) {
+            let now = t0 + Duration::seconds(n * every_s);
+            state.last_seen = Some(now);
+            let stored = check_to_store(&state, &th, now);
+            let exact = next_check(&state, &th).unwrap();
+            assert!(stored.is_some_and(|c| c <= exact), "never late");
+            assert!(stored.is_some_and(|c| c > now + Duration::seconds(every_s)), "not due before the next reading");
+            moves += usize::from(stored != state.next_check);
+            state.next_check = stored;
+        }
+        moves
+    }
+
+    #[test]
+    fn readings_on_time_move_the_stored_check_once_per_half_threshold_and_never_make_it_due() {
+        // The default no_data threshold is 15 minutes: kept while over 7.5 minutes ahead.
+        assert_eq!(moves_with_readings_every(300), 12, "every other of 24 uploads");
+        assert_eq!(moves_with_readings_every(60), 15, "every 8th of 120 uploads");
+    }
+
+    #[test]
+    fn a_stored_check_later_than_the_exact_one_or_close_is_replaced() {
+        let th = Thresholds::default();
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let mut state = WearerState::new("w-1");
+        state.last_seen = Some(now);
+        let exact = next_check(&state, &th);
+        // A pending fall makes the exact check earlier than the stored one.
+        state.next_check = Some(now + Duration::minutes(14));
+        state.pending_falls.push(PendingFall { at: now, reading: "r".into(), location: None });
+        assert_eq!(check_to_store(&state, &th, now), next_check(&state, &th));
+        assert!(check_to_store(&state, &th, now) < Some(now + Duration::minutes(2)));
+        state.pending_falls.clear();
+        // Half the threshold ahead or less: moved.
+        state.next_check = Some(now + Duration::seconds(450));
+        assert_eq!(check_to_store(&state, &th, now), exact);
+        state.next_check = Some(now + Duration::seconds(451));
+        assert_eq!(check_to_store(&state, &th, now), Some(now + Duration::seconds(451)));
+        // Nothing left to check: out of the index, whatever was stored.
+        state.episodes.insert(
+            RuleKind::NoData,
+            Episode { start: now, last: now, readings: Vec::new(), value: None, alerted: true },
+        );
+        assert_eq!(check_to_store(&state, &th, now), None);
     }
 }

@@ -57,7 +57,7 @@ use sha2::{Digest, Sha256};
 use crate::names::{self, UnknownName};
 use crate::reading::Location;
 
-pub use engine::{MAX_GAP, check_offline, evaluate, flush, newly_cancelled_falls, next_check};
+pub use engine::{MAX_GAP, check_offline, check_to_store, evaluate, flush, newly_cancelled_falls, next_check};
 pub use message::{Language, Message, render, render_fall_cancelled, render_voice};
 pub use state::{Episode, PendingFall, RaisedFall, WearStretch, WearerState};
 pub use thresholds::Thresholds;

@@ -62,6 +62,9 @@ pub struct Inputs {
     pub device_item_bytes: f64,
     /// Puts of the rule state per upload (each wearer's once a batch).
     pub state_writes_per_upload: f64,
+    /// The wearers' no-data threshold in minutes (the profiles' default): how often a
+    /// state put moves the detector's index entry ([`Inputs::check_moves_per_wearer_s`]).
+    pub no_data_min: f64,
     /// Updates of a shadow item per upload: 0 in Vigil; the seed design's is 1.
     pub shadow_writes_per_upload: f64,
     /// DynamoDB throughput priced provisioned (auto scaling at 70 %) instead of on demand.
@@ -219,6 +222,7 @@ impl Inputs {
             profile_item_bytes: 819.0,
             device_item_bytes: 83.0,
             state_writes_per_upload: 1.0,
+            no_data_min: f64::from(vigil_domain::alerts::Thresholds::default().no_data_min),
             shadow_writes_per_upload: 0.0,
             dynamodb_provisioned: false,
             profile_reads_per_upload: 2.0,
@@ -329,6 +333,15 @@ impl Inputs {
         Self::get(&self.memory_mb, function, 128.0) / 1024.0
     }
 
+    /// How often, per wearer and second, a state put moves the wearer's entry in the
+    /// detector's index (`vigil_domain::alerts::check_to_store`): the entry is kept
+    /// while it is more than half the no-data threshold ahead, so routine uploads move
+    /// it every ⌈threshold / 2 / interval⌉ uploads (every other at 5 minutes and 15).
+    pub fn check_moves_per_wearer_s(&self) -> f64 {
+        let uploads_between = (self.no_data_min * 60.0 / 2.0 / self.upload_every_s).ceil().max(1.0);
+        1.0 / (uploads_between * self.upload_every_s)
+    }
+
     /// Checks the inputs a model divides by or scales with; the error names the field.
     ///
     /// # Errors
@@ -337,6 +350,7 @@ impl Inputs {
         let positive = [
             ("wearers", self.wearers),
             ("upload_every_s", self.upload_every_s),
+            ("no_data_min", self.no_data_min),
             ("reading_interval_s", self.reading_interval_s),
             ("record_bytes", self.record_bytes),
             ("shard_utilisation", self.shard_utilisation),
@@ -746,6 +760,15 @@ fn the_rest(bill: &mut Bill, i: &Inputs, p: &Prices, vigil: bool) -> f64 {
         format!("writes: rule state, {} × {} WU per upload", i.state_writes_per_upload, wu(i.state_item_bytes)),
         uploads * i.state_writes_per_upload * wu(i.state_item_bytes) * wru,
     );
+    if vigil {
+        // The detector's index (keys only, one unit an entry): out and in when it moves.
+        let moves = i.wearers * i.check_moves_per_wearer_s() * SECONDS_PER_MONTH;
+        bill.add(
+            "DynamoDB",
+            format!("writes: the detector's index, 2 WU a move, {:.2} moves per upload", moves / uploads),
+            2.0 * moves * wru,
+        );
+    }
     if i.shadow_writes_per_upload > 0.0 {
         bill.add(
             "DynamoDB",
@@ -985,7 +1008,8 @@ pub fn capacity(i: &Inputs, p: &Prices, stack: &StackDefaults) -> Capacity {
     let wu = |bytes: f64| (bytes / WRITE_UNIT_BYTES).ceil().max(1.0);
     let ru = |bytes: f64| (bytes / READ_UNIT_BYTES).ceil().max(1.0);
     let vitals_wu = uploads_per_s * i.vitals_items_per_upload * i.vitals_write_units_per_item;
-    let state_wu = uploads_per_s * i.state_writes_per_upload * wu(i.state_item_bytes);
+    let state_wu = uploads_per_s * i.state_writes_per_upload * wu(i.state_item_bytes)
+        + 2.0 * i.wearers * i.check_moves_per_wearer_s();
     let write_units_per_s = vitals_wu + state_wu + uploads_per_s * i.shadow_writes_per_upload * wu(i.shadow_item_bytes);
     let read_units_per_s = uploads_per_s
         * (ru(i.state_item_bytes)
@@ -1211,6 +1235,31 @@ mod tests {
         assert!(close(logs(&a_line_each) - logs(&i), saved), "{} {}", logs(&a_line_each) - logs(&i), saved);
         // The other functions still write a line per invocation.
         assert!(logs(&without) > logs(&none_pooled));
+    }
+
+    #[test]
+    fn the_detectors_index_moves_every_few_uploads_as_check_to_store_keeps_it() {
+        let i = Inputs::from_declarations().unwrap();
+        assert_eq!(i.no_data_min, 15.0);
+        // As vigil_domain's test of check_to_store counts them: every other upload at
+        // 5 minutes, every 8th at 1 minute, every one at 10.
+        for (every_s, between) in [(300.0, 2.0), (60.0, 8.0), (600.0, 1.0)] {
+            let i = Inputs { upload_every_s: every_s, ..i.clone() };
+            assert!(close(i.check_moves_per_wearer_s(), 1.0 / (between * every_s)), "{every_s}");
+        }
+        let p = prices();
+        let at_five = Inputs { upload_every_s: 300.0, ..i.clone() };
+        let index = |i: &Inputs| {
+            vigil(i, &p)
+                .lines
+                .iter()
+                .filter(|l| l.item.contains("detector's index, 2 WU"))
+                .map(|l| l.monthly_usd)
+                .sum::<f64>()
+        };
+        let moves = at_five.wearers * SECONDS_PER_MONTH / 600.0;
+        assert!(close(index(&at_five), 2.0 * moves * p.dynamodb_on_demand_write_unit));
+        assert_eq!(seed(&at_five, &p).lines.iter().filter(|l| l.item.contains("2 WU a move")).count(), 0);
     }
 
     #[test]

@@ -351,3 +351,45 @@ async fn a_caregiver_of_two_wearers_who_changes_number_once_is_texted_there_for_
     );
     assert!(sms_to(&s.phones[0]).await.is_empty(), "nothing to the old number");
 }
+
+/// The stored item's `check_at` (the detector's index key), as DynamoDB holds it.
+async fn check_at(s: &Setup) -> Option<String> {
+    let item = aws_sdk_dynamodb::Client::new(&s.sdk)
+        .get_item()
+        .table_name(&s.config.state_table)
+        .key("wearer_id", aws_sdk_dynamodb::types::AttributeValue::S("wearer-42".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    item.get("check_at").map(|v| v.as_s().unwrap().clone())
+}
+
+/// Uploads on time leave the index entry where it is (moving it is two index
+/// writes); one that finds it less than half the no-data threshold ahead moves it
+/// to the exact time, never later.
+#[tokio::test]
+async fn a_reading_on_time_leaves_the_detectors_index_entry_and_a_late_one_moves_it() {
+    use vigil_testkit::kinesis::{event, record};
+    let s = setup().await;
+    let processor = scheduled(&s).await;
+    let t0 = DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z").unwrap().with_timezone(&Utc);
+    let process = |n: u64, minutes: i64| {
+        let at = t0 + chrono::Duration::minutes(minutes);
+        let e = event(vec![record(n, envelope(vec![reading(at, n)]))]);
+        let processor = &processor;
+        async move { assert!(processor.process(&e, at).await.0.batch_item_failures.is_empty()) }
+    };
+    process(1, 0).await;
+    let first = check_at(&s).await.expect("indexed");
+    assert!(first.starts_with("2026-11-22T10:15:00"), "last seen + 15 minutes: {first}");
+    // 5 minutes on, the entry is 10 minutes ahead: kept.
+    process(2, 5).await;
+    assert_eq!(check_at(&s).await.as_ref(), Some(&first));
+    // 10 minutes on, 5: moved to the exact time.
+    process(3, 10).await;
+    let moved = check_at(&s).await.expect("indexed");
+    assert!(moved.starts_with("2026-11-22T10:25:00"), "{moved}");
+}

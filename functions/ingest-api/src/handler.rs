@@ -35,6 +35,7 @@ pub const ROUTE: &str = "/v1/uploads";
 pub const ROUTINE_METRICS: &[&str] = &["Uploads", "ReadingsAccepted", "PublishCalls", "IngestMs"];
 
 static METRICS: Pool = Pool::new(ROUTINE_METRICS);
+
 /// Seconds a client should wait before resending after a 503.
 pub const RETRY_AFTER_SECS: u32 = 2;
 /// Time kept back from the invocation deadline to write the response.

@@ -109,3 +109,29 @@ async fn a_due_wearer_is_found_one_not_due_is_not_read_and_a_missed_run_is_caugh
     let run = s.detector.handle(t0 + min(85)).await.unwrap();
     assert_eq!((run.checked, run.alerts_raised), (1, 1), "{run:?}");
 }
+
+/// A reading on time keeps the index entry where it was (early, never late): the
+/// detector looks at the kept time, finds nothing to do and stores the exact one, and
+/// the silence is still alerted a threshold after the last reading, not later.
+#[tokio::test]
+async fn a_kept_entry_brings_the_detector_early_and_the_silence_is_alerted_on_time() {
+    let s = setup(&["w-1"]).await;
+    let t0 = t0();
+    let min = Duration::minutes;
+    s.seen("w-1", t0, false).await;
+    // 5 minutes on, the stored check (t0 + 15 min) is 10 minutes ahead: kept.
+    s.seen("w-1", t0 + min(5), false).await;
+    let run = s.detector.handle(t0 + min(14)).await.unwrap();
+    assert_eq!(run.checked, 0, "{run:?}");
+    // At the kept time: looked at, nothing raised (the band was seen at t0 + 5 min).
+    let version = s.version("w-1").await;
+    let run = s.detector.handle(t0 + min(15)).await.unwrap();
+    assert_eq!((run.checked, run.alerts_raised), (1, 0), "{run:?}");
+    assert_eq!(s.version("w-1").await, version + 1, "the exact time stored");
+    let run = s.detector.handle(t0 + min(19)).await.unwrap();
+    assert_eq!(run.checked, 0, "{run:?}");
+    // At the exact time, a threshold after the last reading: alerted.
+    let run = s.detector.handle(t0 + min(20)).await.unwrap();
+    assert_eq!((run.checked, run.alerts_raised), (1, 1), "{run:?}");
+    assert!(s.no_data_alert("w-1", t0 + min(5)).await);
+}

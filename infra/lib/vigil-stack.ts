@@ -967,7 +967,16 @@ export class VigilStack extends Stack {
     // only tokens issued to its own app (each authorizer's audience is one client).
     const caregiverClient = userPool.addClient('CaregiverApp', mobileClient);
 
-    const accessLogGroup = new logs.LogGroup(this, 'ApiAccessLogs', { encryptionKey: opsKey, retention: logRetention, removalPolicy: removal });
+    // Infrequent Access: half the ingestion price of Standard, and Logs Insights still
+    // queries it. It cannot feed metric filters, subscriptions, EMF or Live Tail, which
+    // the access log needs none of (the API's own metrics are AWS/ApiGateway's). The
+    // functions' log groups stay Standard: their EMF lines are their metrics.
+    const accessLogGroup = new logs.LogGroup(this, 'ApiAccessLogs', {
+      encryptionKey: opsKey,
+      retention: logRetention,
+      removalPolicy: removal,
+      logGroupClass: logs.LogGroupClass.INFREQUENT_ACCESS,
+    });
     // One JWT authorizer per kind of user who signs in, each accepting only its own app
     // client's tokens: a route is behind the authorizer of the users its function declares.
     const authorizers: Record<SignedInUsers, HttpUserPoolAuthorizer> = {

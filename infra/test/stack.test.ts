@@ -1469,4 +1469,11 @@ describe('monitoring', () => {
       assert.ok(r.Properties.RetentionInDays >= 365);
     }
   });
+
+  it('only the API access log is Infrequent Access: the functions\' logs carry their EMF metrics', () => {
+    const groups = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::Logs::LogGroup');
+    const infrequent = groups.filter(([, r]) => r.Properties.LogGroupClass === 'INFREQUENT_ACCESS').map(([id]) => id);
+    assert.deepEqual(infrequent, [idOf(resources, 'AWS::Logs::LogGroup', 'ApiAccessLogs')]);
+    assert.ok(groups.length > 10, 'a log group per function beside it');
+  });
 });

@@ -904,25 +904,28 @@ fn the_rest(bill: &mut Bill, i: &Inputs, p: &Prices, vigil: bool) -> f64 {
 /// among them, in either design) and `invocations` of the others.
 fn cloudwatch(bill: &mut Bill, i: &Inputs, p: &Prices, pooled: f64, invocations: f64) {
     let requests = i.uploads_per_s() * SECONDS_PER_MONTH + i.wearers * i.care_requests_per_wearer_day * DAYS_PER_MONTH;
-    let gb = (pooled * i.pooled_log_bytes_per_invocation
-        + invocations * i.log_bytes_per_invocation
-        + requests * i.access_log_bytes_per_request)
-        / GB;
+    let functions_gb =
+        (pooled * i.pooled_log_bytes_per_invocation + invocations * i.log_bytes_per_invocation) / GB;
+    let access_gb = requests * i.access_log_bytes_per_request / GB;
     bill.add(
         "CloudWatch",
         format!(
-            "logs ingested: {} GB ({} invocations pooled, {} not, {} API requests)",
-            count(gb),
+            "logs ingested: functions, {} GB ({} invocations pooled, {} not)",
+            count(functions_gb),
             count(pooled),
-            count(invocations),
-            count(requests)
+            count(invocations)
         ),
-        gb * p.cloudwatch_logs_ingested_gb,
+        functions_gb * p.cloudwatch_logs_ingested_gb,
+    );
+    bill.add(
+        "CloudWatch",
+        format!("logs ingested: API access log (Infrequent Access), {} GB ({} requests)", count(access_gb), count(requests)),
+        access_gb * p.cloudwatch_logs_infrequent_access_ingested_gb,
     );
     bill.add(
         "CloudWatch",
         format!("logs stored ({} months)", i.log_retention_months),
-        gb * i.log_retention_months * i.log_storage_ratio * p.cloudwatch_logs_stored_gb_month,
+        (functions_gb + access_gb) * i.log_retention_months * i.log_storage_ratio * p.cloudwatch_logs_stored_gb_month,
     );
     bill.add(
         "CloudWatch",

@@ -53,6 +53,8 @@ pub struct Prices {
     pub redshift_serverless_rpu_hour: f64,
     pub redshift_managed_storage_gb_month: f64,
     pub cloudwatch_logs_ingested_gb: f64,
+    /// Ingestion into a log group of the Infrequent Access class (the API access log).
+    pub cloudwatch_logs_infrequent_access_ingested_gb: f64,
     pub cloudwatch_logs_stored_gb_month: f64,
     /// One custom metric (name and dimensions), per month; EMF metrics are custom metrics.
     pub cloudwatch_custom_metric_month: f64,

@@ -8,9 +8,10 @@
 //! and graph reads counts as sums with missing data as not breaching, so an absent
 //! zero reads the same. Durations are always written, every sample of them: a
 //! metric recorded more than once in a line is written as an array of its values
-//! (EMF takes up to [`MAX_VALUES`]), so a p99 stays exact.
+//! (EMF takes up to [`MAX_VALUES`]; more go on in further lines), so a p99 stays
+//! exact.
 //!
-//! Most functions write one line per invocation ([`Metrics::emit`]). The two invoked
+//! Most functions write a line per invocation ([`Metrics::emit`]). The two invoked
 //! once an upload, ingest-api and alert-processor, pool their routine invocations in
 //! a [`Pool`] instead: about 900 M invocations a month at 100,000 wearers, whose
 //! lines were most of the log bill (docs/cost.md).
@@ -123,12 +124,41 @@ impl Metrics {
         }
     }
 
-    /// The EMF document for these metrics at `timestamp_ms`. A metric with more
-    /// than [`MAX_VALUES`] samples keeps the first of them (a [`Pool`] writes
-    /// before it gets there).
+    /// The EMF document for these metrics at `timestamp_ms`: the first of
+    /// [`lines`](Self::lines), every count and up to [`MAX_VALUES`] samples of each
+    /// duration.
     pub fn to_emf(&self, timestamp_ms: i64) -> Value {
-        let units =
-            self.counts.iter().map(|(k, _)| (*k, Unit::Count)).chain(self.samples.iter().map(|(k, u, _)| (*k, *u)));
+        self.document(timestamp_ms, 0).unwrap_or_else(|| self.document_of(timestamp_ms, &[], &[]))
+    }
+
+    /// Every EMF line these metrics take: one, unless a duration has more than
+    /// [`MAX_VALUES`] samples (a batch that raised that many alerts); then the
+    /// next lines carry the rest of them, [`MAX_VALUES`] a line.
+    pub fn lines(&self, timestamp_ms: i64) -> Vec<String> {
+        (0..).map_while(|chunk| self.document(timestamp_ms, chunk)).map(|doc| doc.to_string()).collect()
+    }
+
+    /// Line `chunk` of [`lines`](Self::lines); `None` past the last.
+    fn document(&self, timestamp_ms: i64, chunk: usize) -> Option<Value> {
+        let counts = if chunk == 0 { self.counts.as_slice() } else { &[] };
+        let samples: Vec<(&'static str, Unit, &[f64])> = self
+            .samples
+            .iter()
+            .filter_map(|(name, unit, values)| {
+                values.chunks(MAX_VALUES).nth(chunk).map(|values| (*name, *unit, values))
+            })
+            .collect();
+        (chunk == 0 && !self.is_empty() || !samples.is_empty())
+            .then(|| self.document_of(timestamp_ms, counts, &samples))
+    }
+
+    fn document_of(
+        &self,
+        timestamp_ms: i64,
+        counts: &[(&'static str, f64)],
+        samples: &[(&'static str, Unit, &[f64])],
+    ) -> Value {
+        let units = counts.iter().map(|(k, _)| (*k, Unit::Count)).chain(samples.iter().map(|(k, u, _)| (*k, *u)));
         let definitions: Vec<Value> = units.map(|(name, unit)| json!({"Name": name, "Unit": unit.as_str()})).collect();
         let mut doc = Map::new();
         doc.insert(
@@ -143,23 +173,23 @@ impl Metrics {
             }),
         );
         doc.insert("Function".into(), Value::from(self.function));
-        for (name, n) in &self.counts {
+        for (name, n) in counts {
             doc.insert((*name).into(), json!(n));
         }
-        for (name, _, values) in &self.samples {
-            let value = match values.as_slice() {
+        for (name, _, values) in samples {
+            let value = match values {
                 [one] => json!(one),
-                many => json!(&many[..many.len().min(MAX_VALUES)]),
+                many => json!(many),
             };
             doc.insert((*name).into(), value);
         }
         Value::Object(doc)
     }
 
-    /// Writes the EMF line to stdout, where Lambda ships it to CloudWatch Logs.
+    /// Writes the EMF lines to stdout, where Lambda ships them to CloudWatch Logs.
     pub fn emit(&self) {
-        if !self.is_empty() {
-            println!("{}", self.to_emf(chrono::Utc::now().timestamp_millis()));
+        for line in self.lines(chrono::Utc::now().timestamp_millis()) {
+            println!("{line}");
         }
     }
 }
@@ -194,27 +224,28 @@ impl Pool {
     }
 
     /// Adds an invocation's `metrics`, recorded at `now` (`timestamp_ms` on the
-    /// wall clock); returns the line to write now, if it is time.
-    pub fn add(&self, metrics: Metrics, now: Instant, timestamp_ms: i64) -> Option<String> {
+    /// wall clock); returns the lines to write now ([`Metrics::lines`]), none if it
+    /// is not yet time.
+    pub fn add(&self, metrics: Metrics, now: Instant, timestamp_ms: i64) -> Vec<String> {
         let routine = metrics.names().all(|name| self.routine.contains(&name));
         let mut pending = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         match pending.as_mut() {
             Some((_, _, pooled)) => pooled.merge(metrics),
-            None if metrics.is_empty() => return None,
+            None if metrics.is_empty() => return Vec::new(),
             None => *pending = Some((now, timestamp_ms, metrics)),
         }
         let due = pending.as_ref().is_some_and(|(since, _, pooled)| {
             !routine || now.duration_since(*since) >= POOL_FOR || pooled.most_samples() >= MAX_VALUES
         });
-        if !due {
-            return None;
+        match pending.take_if(|_| due) {
+            Some((_, at, pooled)) => pooled.lines(at),
+            None => Vec::new(),
         }
-        pending.take().map(|(_, at, pooled)| pooled.to_emf(at).to_string())
     }
 
-    /// [`add`](Self::add) now, writing the line to stdout if it is time.
+    /// [`add`](Self::add) now, writing the lines to stdout if it is time.
     pub fn emit(&self, metrics: Metrics) {
-        if let Some(line) = self.add(metrics, Instant::now(), chrono::Utc::now().timestamp_millis()) {
+        for line in self.add(metrics, Instant::now(), chrono::Utc::now().timestamp_millis()) {
             println!("{line}");
         }
     }
@@ -293,31 +324,32 @@ mod tests {
     fn a_pool_holds_routine_invocations_until_its_first_is_a_minute_old() {
         let pool = Pool::new(ROUTINE);
         let t0 = Instant::now();
-        assert_eq!(pool.add(upload(10.0), t0, 1_000), None);
-        assert_eq!(pool.add(upload(12.5), t0 + Duration::from_secs(30), 31_000), None);
-        let line = pool.add(upload(9.0), t0 + POOL_FOR, 61_000).expect("a minute after the first");
-        let doc = parse(&line);
+        assert!(pool.add(upload(10.0), t0, 1_000).is_empty());
+        assert!(pool.add(upload(12.5), t0 + Duration::from_secs(30), 31_000).is_empty());
+        let lines = pool.add(upload(9.0), t0 + POOL_FOR, 61_000);
+        let [line] = lines.as_slice() else { panic!("one line a minute after the first: {lines:?}") };
+        let doc = parse(line);
         assert_eq!((doc["Uploads"].clone(), doc["ReadingsAccepted"].clone()), (json!(3.0), json!(180.0)));
         assert_eq!(doc["IngestMs"], json!([10.0, 12.5, 9.0]));
         assert_eq!(doc["_aws"]["Timestamp"], 1_000, "the first invocation's time");
-        assert_eq!(pool.add(upload(1.0), t0 + POOL_FOR, 61_000), None, "a new pool starts");
+        assert!(pool.add(upload(1.0), t0 + POOL_FOR, 61_000).is_empty(), "a new pool starts");
     }
 
     #[test]
     fn anything_but_routine_is_written_at_once_with_what_was_pooled() {
         let pool = Pool::new(ROUTINE);
         let t0 = Instant::now();
-        assert_eq!(pool.add(upload(10.0), t0, 1_000), None);
+        assert!(pool.add(upload(10.0), t0, 1_000).is_empty());
         let mut refused = Metrics::new("ingest-api");
         refused.count("Uploads", 1).count("UploadsRefused", 1).millis("IngestMs", 1.0);
-        let doc = parse(&pool.add(refused, t0 + Duration::from_millis(5), 1_005).expect("at once"));
+        let doc = parse(&pool.add(refused, t0 + Duration::from_millis(5), 1_005).concat());
         assert_eq!((doc["Uploads"].clone(), doc["UploadsRefused"].clone()), (json!(2.0), json!(1.0)));
         assert_eq!(doc["IngestMs"], json!([10.0, 1.0]));
         // A routine name with an unlisted duration is not routine either.
         let mut slow = upload(3.0);
         slow.millis("PublishMs", 2.0);
-        assert!(pool.add(slow, t0 + Duration::from_millis(6), 1_006).is_some());
-        assert_eq!(pool.add(Metrics::new("ingest-api"), t0, 0), None, "nothing to write");
+        assert_eq!(pool.add(slow, t0 + Duration::from_millis(6), 1_006).len(), 1);
+        assert!(pool.add(Metrics::new("ingest-api"), t0, 0).is_empty(), "nothing to write");
     }
 
     #[test]
@@ -325,7 +357,7 @@ mod tests {
         let pool = Pool::new(ROUTINE);
         let t0 = Instant::now();
         let lines: Vec<String> = (0..1_000u64)
-            .filter_map(|n| pool.add(upload(10.0 + n as f64 / 7.0), t0 + Duration::from_millis(10 * n), 0))
+            .flat_map(|n| pool.add(upload(10.0 + n as f64 / 7.0), t0 + Duration::from_millis(10 * n), 0))
             .collect();
         assert_eq!(lines.len(), 10, "one line per {MAX_VALUES} invocations");
         for line in &lines {
@@ -337,5 +369,30 @@ mod tests {
         let pooled = lines.iter().map(|l| l.len() + 1).sum::<usize>() as f64 / 1_000.0;
         let alone = upload(16.67).to_emf(1_764_800_000_000).to_string().len() + 1;
         assert!(pooled * 10.0 < alone as f64, "{pooled:.1} bytes per invocation pooled, {alone} alone");
+    }
+
+    #[test]
+    fn a_duration_with_more_samples_than_a_line_takes_goes_on_in_further_lines() {
+        let mut m = Metrics::new("alert-processor");
+        m.count("AlertsRaised", 250);
+        for n in 0..250 {
+            m.millis("AlertLatencyMs", f64::from(n));
+        }
+        m.millis("BatchMs", 30.0);
+        let lines: Vec<Value> = m.lines(7).iter().map(|l| parse(l)).collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!((lines[0]["AlertsRaised"].clone(), lines[0]["BatchMs"].clone()), (json!(250.0), json!(30.0)));
+        for (line, from) in lines.iter().zip([0, 100, 200]) {
+            let values: Vec<f64> = serde_json::from_value(line["AlertLatencyMs"].clone()).unwrap();
+            assert_eq!(values, (from..(from + 100).min(250)).map(f64::from).collect::<Vec<_>>());
+            assert_eq!(line["_aws"]["Timestamp"], 7);
+        }
+        // The further lines carry the samples only, each declared.
+        assert_eq!(lines[1].get("AlertsRaised"), None);
+        assert_eq!(
+            lines[2]["_aws"]["CloudWatchMetrics"][0]["Metrics"],
+            json!([{"Name": "AlertLatencyMs", "Unit": "Milliseconds"}])
+        );
+        assert!(Metrics::new("x").lines(0).is_empty());
     }
 }

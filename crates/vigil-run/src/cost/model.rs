@@ -904,8 +904,7 @@ fn the_rest(bill: &mut Bill, i: &Inputs, p: &Prices, vigil: bool) -> f64 {
 /// among them, in either design) and `invocations` of the others.
 fn cloudwatch(bill: &mut Bill, i: &Inputs, p: &Prices, pooled: f64, invocations: f64) {
     let requests = i.uploads_per_s() * SECONDS_PER_MONTH + i.wearers * i.care_requests_per_wearer_day * DAYS_PER_MONTH;
-    let functions_gb =
-        (pooled * i.pooled_log_bytes_per_invocation + invocations * i.log_bytes_per_invocation) / GB;
+    let functions_gb = (pooled * i.pooled_log_bytes_per_invocation + invocations * i.log_bytes_per_invocation) / GB;
     let access_gb = requests * i.access_log_bytes_per_request / GB;
     bill.add(
         "CloudWatch",
@@ -919,7 +918,11 @@ fn cloudwatch(bill: &mut Bill, i: &Inputs, p: &Prices, pooled: f64, invocations:
     );
     bill.add(
         "CloudWatch",
-        format!("logs ingested: API access log (Infrequent Access), {} GB ({} requests)", count(access_gb), count(requests)),
+        format!(
+            "logs ingested: API access log (Infrequent Access), {} GB ({} requests)",
+            count(access_gb),
+            count(requests)
+        ),
         access_gb * p.cloudwatch_logs_infrequent_access_ingested_gb,
     );
     bill.add(

@@ -485,10 +485,10 @@ fn quiet_batches_pool_their_metrics_and_an_alert_writes_at_once() {
         let ts = format!("2026-11-22T10:59:5{seq}+01:00");
         let e = event(vec![record(seq, envelope("wearer-42", vec![reading(&ts, seq)]))]);
         let m = metrics(&p, &e, NOW);
-        assert_eq!(pool.add(m, t0 + Duration::from_secs(seq), 0), None, "batch {seq} is routine");
+        assert!(pool.add(m, t0 + Duration::from_secs(seq), 0).is_empty(), "batch {seq} is routine");
     }
     let e = event(vec![record(4, envelope("wearer-42", vec![sos("2026-11-22T10:59:55+01:00", 4)]))]);
-    let line = pool.add(metrics(&p, &e, NOW), t0 + Duration::from_secs(4), 0).expect("an alert is written at once");
+    let line = pool.add(metrics(&p, &e, NOW), t0 + Duration::from_secs(4), 0).concat();
     let line: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!((line["RecordsIn"].as_f64(), line["AlertsRaised"].as_f64()), (Some(4.0), Some(1.0)));
     assert_eq!(line["BatchMs"].as_array().map(Vec::len), Some(4));
@@ -501,7 +501,11 @@ fn quiet_batches_pool_their_metrics_and_an_alert_writes_at_once() {
         let e = event(vec![record(10 + n, envelope("wearer-7", vec![reading("2026-11-22T10:59:50+01:00", 10 + n)]))]);
         let m = metrics(&p, &e, NOW);
         alone += m.to_emf(1_764_806_400_000).to_string().len() + 1;
-        pooled += pool.add(m, t0 + Duration::from_millis(10 * n), 1_764_806_400_000).map_or(0, |l| l.len() + 1);
+        pooled += pool
+            .add(m, t0 + Duration::from_millis(10 * n), 1_764_806_400_000)
+            .iter()
+            .map(|l| l.len() + 1)
+            .sum::<usize>();
     }
     let (alone, pooled) = (alone as f64 / 300.0, pooled as f64 / 300.0);
     eprintln!("alert-processor EMF bytes per quiet batch: {alone:.1} a line each, {pooled:.1} pooled");

@@ -330,20 +330,19 @@ async fn accepted_uploads_pool_their_metrics_and_a_refused_one_writes_at_once() 
     for n in 0..3 {
         let (response, metrics) = ingest.process(request(V2_UPLOAD), event_time()).await;
         assert_eq!(response.status(), StatusCode::ACCEPTED);
-        assert_eq!(pool.add(metrics, t0 + Duration::from_secs(n), 0), None, "upload {n} is routine");
+        assert!(pool.add(metrics, t0 + Duration::from_secs(n), 0).is_empty(), "upload {n} is routine");
     }
     let (response, metrics) = ingest.process(request(V2_UNAUTHORIZED), event_time()).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    let line: Value =
-        serde_json::from_str(&pool.add(metrics, t0 + Duration::from_secs(3), 0).expect("at once")).unwrap();
+    let line: Value = serde_json::from_str(&pool.add(metrics, t0 + Duration::from_secs(3), 0).concat()).unwrap();
     assert_eq!((line["Uploads"].clone(), line["UploadsRefused"].clone()), (json!(4.0), json!(1.0)));
     assert_eq!((line["ReadingsAccepted"].clone(), line["PublishCalls"].clone()), (json!(9.0), json!(3.0)));
     assert_eq!(line["IngestMs"].as_array().map(Vec::len), Some(4));
     // Routine uploads alone are written once the first is POOL_FOR old.
     let (_, metrics) = ingest.process(request(V2_UPLOAD), event_time()).await;
-    assert_eq!(pool.add(metrics, t0, 0), None);
+    assert!(pool.add(metrics, t0, 0).is_empty());
     let (_, metrics) = ingest.process(request(V2_UPLOAD), event_time()).await;
-    assert!(pool.add(metrics, t0 + POOL_FOR, 0).is_some());
+    assert_eq!(pool.add(metrics, t0 + POOL_FOR, 0).len(), 1);
 
     // Log bytes per upload (docs/cost.md): 300 uploads 10 ms apart, a line each
     // against pooled.
@@ -351,7 +350,11 @@ async fn accepted_uploads_pool_their_metrics_and_a_refused_one_writes_at_once() 
     for n in 0..300 {
         let (_, metrics) = ingest.process(request(V2_UPLOAD), event_time()).await;
         alone += metrics.to_emf(1_764_806_400_000).to_string().len() + 1;
-        pooled += pool.add(metrics, t0 + Duration::from_millis(10 * n), 1_764_806_400_000).map_or(0, |l| l.len() + 1);
+        pooled += pool
+            .add(metrics, t0 + Duration::from_millis(10 * n), 1_764_806_400_000)
+            .iter()
+            .map(|l| l.len() + 1)
+            .sum::<usize>();
     }
     let (alone, pooled) = (alone as f64 / 300.0, pooled as f64 / 300.0);
     eprintln!("ingest-api EMF bytes per upload: {alone:.1} a line each, {pooled:.1} pooled");

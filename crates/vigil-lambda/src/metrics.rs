@@ -94,7 +94,8 @@ impl Metrics {
     pub fn get(&self, name: &str) -> f64 {
         let counts = self.counts.iter().filter(|(k, _)| *k == name).map(|(_, n)| n);
         let samples = self.samples.iter().filter(|(k, _, _)| *k == name).flat_map(|(_, _, v)| v);
-        counts.chain(samples).sum()
+        // A fold from +0.0: an empty f64 sum is -0.0, which prints as such.
+        counts.chain(samples).fold(0.0, |sum, v| sum + v)
     }
 
     /// Every name recorded.
@@ -394,5 +395,6 @@ mod tests {
             json!([{"Name": "AlertLatencyMs", "Unit": "Milliseconds"}])
         );
         assert!(Metrics::new("x").lines(0).is_empty());
+        assert_eq!(Metrics::new("x").get("AlertsRaised").to_string(), "0", "not -0");
     }
 }

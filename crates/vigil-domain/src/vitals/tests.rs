@@ -175,6 +175,24 @@ fn packed_rows_that_are_corrupt_or_inflate_past_the_bound_are_refused() {
         Err(FormatError::Field { row: 0, field: 0 })
     ));
     assert!(matches!(Rows::Text(huge).decode(start, 0), Err(FormatError::Field { row: 0, field: 0 })));
+    // Cut short, or not UTF-8: refused.
+    let packed = Rows::pack(&[full("2026-11-22T10:50:05Z", 1), full("2026-11-22T10:50:10Z", 2)], start, 0);
+    let Rows::Packed(bytes) = &packed else { panic!("v2 packs") };
+    for cut in [1, bytes.len() / 2, bytes.len() - 1] {
+        assert!(matches!(Rows::Packed(bytes[..cut].to_vec()).decode(start, 0), Err(FormatError::Packed)), "{cut}");
+    }
+    let mut latin1 = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    latin1.write_all(b"5,1,\xe9").unwrap();
+    assert!(matches!(Rows::Packed(latin1.finish().unwrap()).decode(start, 0), Err(FormatError::Packed)));
+    // The bound itself: 64 KiB inflates (and is then read as rows), a byte more does not.
+    for (len, inflates) in [(64 * 1024, true), (64 * 1024 + 1, false)] {
+        let mut text = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        text.write_all(&vec![b'x'; len]).unwrap();
+        let got = Rows::Packed(text.finish().unwrap()).decode(start, 0);
+        assert_eq!(matches!(got, Err(FormatError::Field { .. })), inflates, "{len}: {got:?}");
+    }
+    // The inflater is reused: an item after a refused one still reads.
+    assert_eq!(packed.decode(start, 0).unwrap().len(), 2);
 }
 
 #[test]

@@ -12,10 +12,9 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt::Write as _;
-use std::io::Write as _;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use flate2::{Decompress, FlushDecompress, Status};
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
 use crate::reading::{Activity, Reading, SleepStage};
 
@@ -27,10 +26,33 @@ pub const FORMAT_VERSION: u32 = 2;
 const MAX_ROWS_TEXT: u64 = 64 * 1024;
 
 thread_local! {
+    /// One deflater per thread, reset for each item: a new one allocates its
+    /// window and hash tables (hundreds of KiB) for a few hundred bytes of rows.
+    static DEFLATER: RefCell<Compress> = RefCell::new(Compress::new(Compression::default(), false));
     /// One inflater per thread, reset for each item: a read of a week of one-minute
     /// items inflates ten thousand of them, and a new inflater (and a reader's
     /// buffer) for each was most of what inflating cost.
     static INFLATER: RefCell<Decompress> = RefCell::new(Decompress::new(false));
+}
+
+/// The raw DEFLATE of `text` (the default level).
+fn deflate(text: &[u8]) -> Vec<u8> {
+    DEFLATER.with_borrow_mut(|deflater| {
+        deflater.reset();
+        // Rows compress about fivefold; a DEFLATE stream is never much longer than
+        // its input, and `out` grows if it must.
+        let mut out = Vec::with_capacity(text.len() / 2 + 64);
+        loop {
+            let read = usize::try_from(deflater.total_in()).unwrap_or(text.len()).min(text.len());
+            match deflater.compress_vec(&text[read..], &mut out, FlushCompress::Finish) {
+                // An error is a misuse of the stream, which this loop does not make
+                // (the old encoder's `finish` was unwrapped the same way).
+                Ok(Status::StreamEnd) | Err(_) => break,
+                Ok(_) => out.reserve(out.capacity().max(64)),
+            }
+        }
+        out
+    })
 }
 
 /// The text of v2 rows: raw DEFLATE, inflated to at most [`MAX_ROWS_TEXT`] bytes.
@@ -86,11 +108,7 @@ impl Rows {
             encode_row(&mut text, r, base, base_seq);
             (base, base_seq) = (r.ts.with_timezone(&Utc), r.seq);
         }
-        let mut deflate =
-            flate2::write::DeflateEncoder::new(Vec::with_capacity(text.len() / 4), flate2::Compression::default());
-        // Writing to a Vec cannot fail.
-        let _ = deflate.write_all(text.as_bytes());
-        Self::Packed(deflate.finish().unwrap_or_default())
+        Self::Packed(deflate(text.as_bytes()))
     }
 
     /// The format version of these rows (attribute `v`).

@@ -48,7 +48,9 @@ fn deflate(text: &[u8]) -> Vec<u8> {
                 // An error is a misuse of the stream, which this loop does not make
                 // (the old encoder's `finish` was unwrapped the same way).
                 Ok(Status::StreamEnd) | Err(_) => break,
-                Ok(_) => out.reserve(out.capacity().max(64)),
+                // Finishing stops short of the end only when `out` is full.
+                Ok(_) if out.len() == out.capacity() => out.reserve(out.capacity().max(64)),
+                Ok(_) => break,
             }
         }
         out

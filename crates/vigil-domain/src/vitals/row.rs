@@ -377,3 +377,30 @@ fn decode_row(row: usize, text: &str, start: DateTime<Utc>, first_seq: u64) -> R
         sos,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+
+    /// Text that does not compress outgrows the first buffer on both sides: the
+    /// deflater's (half the input) and the inflater's.
+    #[test]
+    fn incompressible_text_grows_the_buffers_and_comes_back_whole() {
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        let text: Vec<u8> = (0..20_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                b' ' + (x % 94) as u8
+            })
+            .collect();
+        let packed = deflate(&text);
+        assert!(packed.len() > text.len() / 2 + 64, "{}", packed.len());
+        assert_eq!(inflate(&packed).unwrap().as_bytes(), text.as_slice());
+        // And again on the same thread's (reset) deflater and inflater.
+        assert_eq!(deflate(&text), packed);
+        assert_eq!(inflate(&packed).unwrap().as_bytes(), text.as_slice());
+    }
+}

@@ -56,6 +56,9 @@ pub struct Loaded {
     pub rows_staged: u64,
     /// Rows the MERGE inserted or updated.
     pub rows_merged: u64,
+    /// Rows the retention deleted in the same transaction (0 when the load
+    /// carried no cut).
+    pub rows_expired: u64,
     /// The warehouse's id of the load (the Data API statement id), for logs.
     pub statement_id: Option<String>,
 }
@@ -102,14 +105,16 @@ pub trait Warehouse {
     fn migrate(&self) -> impl Future<Output = Result<Migrated, WarehouseError>> + Send;
 
     /// Loads `files` (all of `kind`) in one transaction: stage, deduplicate,
-    /// MERGE on the key, drop the stage. `run_id` names this attempt (manifest
-    /// key, statement name); `budget` bounds the wait for the result. `Ok` means
-    /// committed; any error means nothing was.
+    /// MERGE on the key, drop the stage, and with `expire_before` delete the
+    /// kind's rows older than that day ([`sql::expire_statement`]). `run_id`
+    /// names this attempt (manifest key, statement name); `budget` bounds the
+    /// wait for the result. `Ok` means committed; any error means nothing was.
     fn load(
         &self,
         kind: FileKind,
         files: &[PendingFile],
         run_id: &str,
+        expire_before: Option<NaiveDate>,
         budget: Duration,
     ) -> impl Future<Output = Result<Loaded, WarehouseError>> + Send;
 }

@@ -22,6 +22,7 @@ use arrow_array::types::{
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, TimeUnit};
 use bytes::Bytes;
+use chrono::NaiveDate;
 use futures_util::SinkExt;
 use tokio_postgres::{Client, NoTls};
 
@@ -115,6 +116,7 @@ impl<S: ObjectSource + Sync> Warehouse for PostgresWarehouse<S> {
         kind: FileKind,
         files: &[PendingFile],
         _run_id: &str,
+        expire_before: Option<NaiveDate>,
         budget: Duration,
     ) -> Result<Loaded, WarehouseError> {
         let table = Table::of(kind);
@@ -162,8 +164,14 @@ impl<S: ObjectSource + Sync> Warehouse for PostgresWarehouse<S> {
         for drop in &statements[sql::MERGE_STATEMENT + 1..] {
             tx.batch_execute(drop).await.map_err(|e| sql_error("DROP TABLE", e))?;
         }
+        let rows_expired = match expire_before {
+            Some(day) => {
+                tx.execute(&sql::expire_statement(table, day), &[]).await.map_err(|e| sql_error("DELETE", e))?
+            }
+            None => 0,
+        };
         tx.commit().await.map_err(|e| sql_error("COMMIT", e))?;
-        Ok(Loaded { rows_staged, rows_merged, statement_id: None })
+        Ok(Loaded { rows_staged, rows_merged, rows_expired, statement_id: None })
     }
 }
 

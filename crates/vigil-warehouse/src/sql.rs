@@ -611,6 +611,27 @@ pub const MERGE_STATEMENT: usize = 3;
 /// Index of the COPY in [`load_statements`].
 pub const COPY_STATEMENT: usize = 1;
 
+/// Index of [`expire_statement`] when a load carries it: after the six of
+/// [`load_statements`], in the same transaction.
+pub const EXPIRE_STATEMENT: usize = 6;
+
+/// Deletes `table`'s rows older than `before` (UTC midnight; on a date column,
+/// the date itself), by its sort key, which is each fact table's time: a
+/// reading's `ts`, an alert's `raised_at`, a day's `local_date`. Redshift
+/// skips the blocks whose sort key range lies after the cut, so a load that
+/// expires nothing reads little. The date is a typed value written as an ISO
+/// literal, so nothing outside the code reaches the statement.
+pub fn expire_statement(table: &Table, before: chrono::NaiveDate) -> String {
+    let column = table.sort_key;
+    let is_date = table.columns.iter().any(|c| c.name == column && c.sql_type.starts_with("DATE"));
+    let cut = if is_date {
+        format!("'{}'::DATE", before.format("%Y-%m-%d"))
+    } else {
+        format!("'{} 00:00:00+00'::TIMESTAMPTZ", before.format("%Y-%m-%d"))
+    };
+    format!("DELETE FROM {} WHERE {column} < {cut}", table.name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -704,6 +725,24 @@ mod tests {
         assert!(!merge.contains("reading_key = s.reading_key,"), "the key is never updated: {merge}");
         assert!(merge.ends_with("VALUES (s.reading_key, s.wearer_pseudonym, s.ts, s.received_at, s.heart_rate_bpm, s.spo2_pct, s.skin_temp_c, s.steps, s.activity, s.sleep_stage, s.fall_detected, s.fall_cancelled, s.sos, s.battery_pct, s.worn)"), "{merge}");
         assert_eq!(&sql[4..], &["DROP TABLE readings_dedup".to_owned(), "DROP TABLE readings_staging".to_owned()]);
+    }
+
+    #[test]
+    fn expiry_cuts_each_table_at_utc_midnight_on_its_time_column() {
+        let day = chrono::NaiveDate::from_ymd_opt(2025, 12, 4).unwrap();
+        assert_eq!(
+            expire_statement(&READINGS, day),
+            "DELETE FROM readings WHERE ts < '2025-12-04 00:00:00+00'::TIMESTAMPTZ"
+        );
+        assert_eq!(
+            expire_statement(&ALERTS, day),
+            "DELETE FROM alerts WHERE raised_at < '2025-12-04 00:00:00+00'::TIMESTAMPTZ"
+        );
+        assert_eq!(
+            expire_statement(&WEARER_DAYS, day),
+            "DELETE FROM wearer_days WHERE local_date < '2025-12-04'::DATE"
+        );
+        assert_eq!(load_statements(&READINGS, CopyFrom::Stdin).len(), EXPIRE_STATEMENT);
     }
 
     #[test]

@@ -41,7 +41,15 @@ pub struct LoadSettings {
     /// kept once loaded (DynamoDB TTL on `expires_at`); the file itself stays in S3
     /// under the bucket's own lifecycle, its rows in the warehouse.
     pub loaded_ttl_days: u32,
+    /// `WAREHOUSE_RETENTION_DAYS` (365): days of rows the warehouse keeps. Each
+    /// load deletes its table's rows from before the UTC day this many days
+    /// back (a reading's `ts`, an alert's `raised_at`, a day's `local_date`).
+    pub retention_days: u32,
 }
+
+/// Default `WAREHOUSE_RETENTION_DAYS`: a year, within the curated files' own
+/// retention in the data lake (730 days), from which an older year reloads.
+pub const DEFAULT_RETENTION_DAYS: u32 = 365;
 
 impl LoadSettings {
     pub fn from_source(src: &impl Source) -> Result<Self, ConfigError> {
@@ -53,12 +61,19 @@ impl LoadSettings {
             DEFAULT_LOADED_TTL_DAYS,
             "a whole number of days, at least 1",
         )?;
+        let retention_days = env::positive_or(
+            src,
+            "WAREHOUSE_RETENTION_DAYS",
+            DEFAULT_RETENTION_DAYS,
+            "a whole number of days, at least 1",
+        )?;
         Ok(Self {
             curated_files_table: env::required(src, "CURATED_FILES_TABLE", "the DynamoDB table of curated files")?,
             data_bucket: env::required(src, "DATA_BUCKET", "the S3 data lake bucket")?,
             max_files,
             budget: env::millis_or(src, "LOAD_BUDGET_MS", DEFAULT_BUDGET)?,
             loaded_ttl_days,
+            retention_days,
         })
     }
 
@@ -69,7 +84,7 @@ impl LoadSettings {
     ) -> Loader<W, DynamoFileQueue> {
         let queue = DynamoFileQueue::new(vigil_aws::sdk::dynamodb(sdk), &self.curated_files_table)
             .keep_loaded_for_days(self.loaded_ttl_days);
-        Loader::new(warehouse, queue, self.max_files, self.budget)
+        Loader::new(warehouse, queue, self.max_files, self.budget).keep_days(self.retention_days)
     }
 }
 
@@ -143,9 +158,12 @@ mod tests {
     fn defaults_apply_and_every_required_setting_is_named() {
         let cfg = Config::from_source(&FULL).unwrap();
         assert_eq!(
-            (cfg.load.max_files, cfg.load.budget, cfg.load.loaded_ttl_days),
-            (500, Duration::from_secs(240), 30)
+            (cfg.load.max_files, cfg.load.budget, cfg.load.loaded_ttl_days, cfg.load.retention_days),
+            (500, Duration::from_secs(240), 30, 365)
         );
+        let [a, b, c, d, e, f] = FULL;
+        let kept = [a, b, c, d, e, f, ("WAREHOUSE_RETENTION_DAYS", "92")];
+        assert_eq!(Config::from_source(&kept).unwrap().load.retention_days, 92);
         assert_eq!(cfg.redshift.manifest_prefix, "m/");
         assert_eq!(cfg.redshift.secret_arn, None);
         for missing in
@@ -156,7 +174,7 @@ mod tests {
             let err = Config::from_source(&src).unwrap_err();
             assert!(err.to_string().contains(missing), "{err}");
         }
-        for name in ["LOAD_MAX_FILES", "LOADED_FILES_TTL_DAYS"] {
+        for name in ["LOAD_MAX_FILES", "LOADED_FILES_TTL_DAYS", "WAREHOUSE_RETENTION_DAYS"] {
             let zero = [(name, "0")];
             assert!(Config::from_source(&zero).unwrap_err().to_string().contains(name));
         }

@@ -48,6 +48,7 @@ pub fn run_metrics(report: &LoadReport, failed: bool, took: Duration) -> Metrics
         .count("FilesLoaded", report.files_loaded)
         .count("FilesMarkedByOtherRun", report.files_marked_by_other_run)
         .count("RowsMerged", usize::try_from(report.rows_merged).unwrap_or(usize::MAX))
+        .count("RowsExpired", usize::try_from(report.rows_expired).unwrap_or(usize::MAX))
         // The backlog's age, alarmed on: a loader that runs but never catches up.
         .seconds("OldestPendingFileAgeS", report.oldest_pending_age_s as f64)
         .count("LoadFailures", usize::from(failed))
@@ -66,15 +67,24 @@ mod tests {
             oldest_pending_age_s: 5_400,
             files_loaded: 2,
             rows_merged: 17,
+            rows_expired: 4,
             ..LoadReport::default()
         };
         let m = run_metrics(&report, true, Duration::from_millis(1_250));
         let doc = m.to_emf(0).to_string();
         assert!(doc.contains(r#"{"Name":"OldestPendingFileAgeS","Unit":"Seconds"}"#), "{doc}");
         assert_eq!(
-            ["FilesPending", "FilesLoaded", "RowsMerged", "OldestPendingFileAgeS", "LoadFailures", "RunMs"]
-                .map(|n| m.get(n)),
-            [3.0, 2.0, 17.0, 5_400.0, 1.0, 1_250.0]
+            [
+                "FilesPending",
+                "FilesLoaded",
+                "RowsMerged",
+                "RowsExpired",
+                "OldestPendingFileAgeS",
+                "LoadFailures",
+                "RunMs"
+            ]
+            .map(|n| m.get(n)),
+            [3.0, 2.0, 17.0, 4.0, 5_400.0, 1.0, 1_250.0]
         );
         assert_eq!(run_metrics(&LoadReport::default(), false, Duration::ZERO).get("OldestPendingFileAgeS"), 0.0);
     }

@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::Serialize;
 use vigil_domain::ports::StoreError;
 use vigil_lambda::Deadline;
@@ -32,6 +32,8 @@ pub struct LoadReport {
     pub rows_staged: u64,
     /// Rows the MERGEs inserted or updated.
     pub rows_merged: u64,
+    /// Rows older than the retention, deleted by the loads' transactions.
+    pub rows_expired: u64,
     /// Schema versions this run applied (both warehouses report which were new; on
     /// Redshift a version whose count the Data API does not give is left out).
     pub migrations_applied: Vec<u32>,
@@ -100,12 +102,36 @@ pub struct Loader<W, Q> {
     pub max_files: usize,
     /// Time allowed for one run's loads (`LOAD_BUDGET_MS`).
     pub budget: Duration,
+    /// Days of rows the warehouse keeps (`WAREHOUSE_RETENTION_DAYS`); `None`
+    /// keeps every row.
+    pub retention_days: Option<u32>,
     migrated: AtomicBool,
 }
 
 impl<W: Warehouse + Sync, Q: FileQueue + Sync> Loader<W, Q> {
     pub fn new(warehouse: W, queue: Q, max_files: usize, budget: Duration) -> Self {
-        Self { warehouse, queue, max_files: max_files.max(1), budget, migrated: AtomicBool::new(false) }
+        Self {
+            warehouse,
+            queue,
+            max_files: max_files.max(1),
+            budget,
+            retention_days: None,
+            migrated: AtomicBool::new(false),
+        }
+    }
+
+    /// Keeps `days` of rows: each load also deletes its kind's rows from before
+    /// the UTC day `days` before the run's.
+    #[must_use]
+    pub fn keep_days(mut self, days: u32) -> Self {
+        self.retention_days = Some(days);
+        self
+    }
+
+    /// The first day kept at `now`, if the rows expire.
+    fn expire_before(&self, now: DateTime<Utc>) -> Option<NaiveDate> {
+        let days = self.retention_days?;
+        now.date_naive().checked_sub_days(Days::new(u64::from(days)))
     }
 
     /// One run at `now` (names the manifests, stamps `loaded_at`) within the
@@ -163,7 +189,7 @@ impl<W: Warehouse + Sync, Q: FileQueue + Sync> Loader<W, Q> {
             }
             let run_id = manifest::run_id(now, kind, &files);
             let load = deadline
-                .run(self.warehouse.load(kind, &files, &run_id, left))
+                .run(self.warehouse.load(kind, &files, &run_id, self.expire_before(now), left))
                 .await
                 .unwrap_or_else(|_| Err(WarehouseError::Timeout { statement_id: run_id.clone(), budget: left }));
             match load {
@@ -173,11 +199,13 @@ impl<W: Warehouse + Sync, Q: FileQueue + Sync> Loader<W, Q> {
                         files = files.len(),
                         rows_staged = loaded.rows_staged,
                         rows_merged = loaded.rows_merged,
+                        rows_expired = loaded.rows_expired,
                         statement_id = loaded.statement_id.as_deref().unwrap_or("-"),
                         "load committed"
                     );
                     report.rows_staged += loaded.rows_staged;
                     report.rows_merged += loaded.rows_merged;
+                    report.rows_expired += loaded.rows_expired;
                     for file in &files {
                         let marked = deadline.run(self.queue.mark_loaded(&file.key, now)).await;
                         match marked.unwrap_or_else(|_| Err(out_of_time("mark_loaded"))) {

@@ -117,7 +117,8 @@ pub struct Inputs {
     /// Seconds Redshift works on one load (the loader's Lambda waits as long).
     pub warehouse_load_s: f64,
     pub redshift_base_rpu: f64,
-    /// Months of readings the warehouse holds (it keeps its rows).
+    /// Months of readings the warehouse holds: its retention
+    /// (`WAREHOUSE_RETENTION_DAYS`, in months of 365/12 days), at steady state.
     pub warehouse_months: f64,
     /// Caregiver app requests (care-api) per wearer and day, and their billed ms and read units.
     pub care_requests_per_wearer_day: f64,
@@ -194,6 +195,9 @@ impl Inputs {
             }
             if let Some(days) = d.environment.get("ALERTS_TTL_DAYS").and_then(|v| v.default.as_deref()) {
                 inputs.alerts_ttl_days = days.parse().unwrap_or(inputs.alerts_ttl_days);
+            }
+            if let Some(days) = d.environment.get("WAREHOUSE_RETENTION_DAYS").and_then(|v| v.default.as_deref()) {
+                inputs.warehouse_months = days.parse::<f64>().map_or(inputs.warehouse_months, |d| d * 12.0 / 365.0);
             }
         }
         Ok(inputs)
@@ -1302,6 +1306,10 @@ mod tests {
         assert_eq!(i.batch_size["raw-archiver"], 1_000.0);
         assert_eq!(i.batching_window_s["alert-processor"], 0.0);
         assert_eq!(i.vitals_ttl_days, 30.0);
+        // The warehouse's months are its loader's retention.
+        let loader = vigil_local::declaration::Declaration::of("warehouse-loader").unwrap();
+        assert_eq!(loader.environment["WAREHOUSE_RETENTION_DAYS"].default.as_deref(), Some("365"));
+        assert_eq!(i.warehouse_months, 12.0);
     }
 
     #[test]

@@ -23,6 +23,7 @@ use crate::sql::{self, CopyFrom, Dialect, Table};
 use crate::{FileKind, Loaded, Migrated, PendingFile, Warehouse, WarehouseError, manifest};
 use aws_sdk_redshiftdata::types::{Field, StatusString};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use chrono::NaiveDate;
 use vigil_domain::ports::ObjectStore;
 
 use vigil_aws::retry::is_retryable;
@@ -290,6 +291,7 @@ impl<O: ObjectStore + Sync> Warehouse for RedshiftWarehouse<O> {
         kind: FileKind,
         files: &[PendingFile],
         run_id: &str,
+        expire_before: Option<NaiveDate>,
         budget: Duration,
     ) -> Result<Loaded, WarehouseError> {
         let key = manifest::manifest_key(&self.config.manifest_prefix, kind, run_id);
@@ -298,15 +300,16 @@ impl<O: ObjectStore + Sync> Warehouse for RedshiftWarehouse<O> {
             .await
             .map_err(|e| WarehouseError::Call { operation: "PutObject", retryable: e.retryable, source: e.into() })?;
         let url = format!("s3://{}/{key}", self.config.data_bucket);
-        let sqls = sql::load_statements(
-            Table::of(kind),
-            CopyFrom::Manifest { url: &url, iam_role: &self.config.copy_role_arn },
-        );
+        let table = Table::of(kind);
+        let mut sqls =
+            sql::load_statements(table, CopyFrom::Manifest { url: &url, iam_role: &self.config.copy_role_arn });
+        sqls.extend(expire_before.map(|day| sql::expire_statement(table, day)));
         let id = self.submit(sqls, &format!("vigil-load-{}", kind.as_str()), Some(run_id)).await?;
         let out = self.wait(&id, budget).await?;
         Ok(Loaded {
             rows_staged: sub_rows(&out, sql::COPY_STATEMENT),
             rows_merged: sub_rows(&out, sql::MERGE_STATEMENT),
+            rows_expired: if expire_before.is_some() { sub_rows(&out, sql::EXPIRE_STATEMENT) } else { 0 },
             statement_id: Some(id),
         })
     }

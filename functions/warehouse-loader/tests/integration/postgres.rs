@@ -69,6 +69,17 @@ impl Setup {
         postgres_loader(&self.sdk, &env, &self.db_url).unwrap()
     }
 
+    /// The loader with `WAREHOUSE_RETENTION_DAYS` set to `days`.
+    fn loader_keeping(&self, days: u32) -> PostgresLoader {
+        let days = days.to_string();
+        let env = [
+            ("DATA_BUCKET", self.resources.data_bucket.as_str()),
+            ("CURATED_FILES_TABLE", self.resources.curated_files_table.as_str()),
+            ("WAREHOUSE_RETENTION_DAYS", days.as_str()),
+        ];
+        postgres_loader(&self.sdk, &env, &self.db_url).unwrap()
+    }
+
     pub(crate) async fn db(&self) -> tokio_postgres::Client {
         let (client, connection) = tokio_postgres::connect(&self.db_url, NoTls).await.unwrap();
         tokio::spawn(connection);
@@ -244,6 +255,47 @@ async fn the_same_files_twice_and_overlapping_files_give_one_row_per_distinct_re
     assert_eq!(s.count("SELECT COUNT(*) FROM readings").await, 8);
     assert!(again.migrations_applied.is_empty());
     assert_eq!(s.statuses().await.iter().filter(|(_, st)| st == "loaded").count(), 2);
+    s.finish().await;
+}
+
+#[tokio::test]
+async fn a_load_deletes_the_rows_older_than_the_retention_in_its_transaction() {
+    let s = Setup::new().await;
+    // At 2026-11-22 12:00 UTC, 365 days keep 2025-11-22 00:00 UTC onward.
+    let old = s.row("w1", 1, at("2025-11-21T23:59:59Z"));
+    let first_kept = s.row("w1", 2, at("2025-11-22T00:00:00Z"));
+    let recent = s.row("w2", 3, at("2026-11-22T09:00:00Z"));
+    s.put_file("old", std::slice::from_ref(&old), now()).await;
+    s.put_file("edge", std::slice::from_ref(&first_kept), now()).await;
+    s.put_file("recent", std::slice::from_ref(&recent), now()).await;
+    let everything = s.loader_keeping(3_650).run(now()).await.unwrap();
+    assert_eq!((everything.files_loaded, everything.rows_merged, everything.rows_expired), (3, 3, 0));
+
+    s.put_file("later", &[s.row("w2", 4, at("2026-11-22T10:00:00Z"))], now() + chrono::Duration::seconds(1)).await;
+    let year = s.loader(200).run(now()).await.unwrap();
+    assert_eq!((year.files_loaded, year.rows_merged, year.rows_expired), (1, 1, 1), "the default keeps 365 days");
+    let keys: Vec<String> = s
+        .db()
+        .await
+        .query("SELECT reading_key FROM readings ORDER BY ts", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect();
+    let expected: Vec<String> = [2, 3, 4]
+        .map(|seq| {
+            s.pseudonymizer.reading(ReadingId::new(&format!("band-w{}", 1 + u8::from(seq > 2)), seq)).to_string()
+        })
+        .into();
+    assert_eq!(keys, expected, "only the reading from before the cut is gone");
+
+    // The other tables' cuts run on PostgreSQL as written (a date column, a time column).
+    let db = s.db().await;
+    let day = NaiveDate::from_ymd_opt(2025, 11, 22).unwrap();
+    for table in [&vigil_warehouse::sql::ALERTS, &vigil_warehouse::sql::WEARER_DAYS] {
+        assert_eq!(db.execute(&vigil_warehouse::sql::expire_statement(table, day), &[]).await.unwrap(), 0);
+    }
     s.finish().await;
 }
 

@@ -190,7 +190,7 @@ async fn a_load_sends_one_batch_of_exact_statements_polls_until_finished_and_rep
     let manifests = MemoryObjectStore::default();
     let warehouse =
         RedshiftWarehouse::new(client(&[&submit, &submitted_, &picked, &started, &done]), manifests, config());
-    let loaded = warehouse.load(FileKind::Readings, &files(), "r-1", Duration::from_secs(5)).await.unwrap();
+    let loaded = warehouse.load(FileKind::Readings, &files(), "r-1", None, Duration::from_secs(5)).await.unwrap();
     assert_eq!((loaded.rows_staged, loaded.rows_merged), (20, 17));
     assert_eq!(loaded.statement_id.as_deref(), Some("stmt-1"));
     assert_eq!(
@@ -203,7 +203,7 @@ async fn a_load_sends_one_batch_of_exact_statements_polls_until_finished_and_rep
 async fn the_manifest_names_exactly_the_files_with_their_sizes() {
     let (submit, done) = (submitted("stmt-2"), finished("stmt-2"));
     let warehouse = RedshiftWarehouse::new(client(&[&submit, &done]), MemoryObjectStore::default(), config());
-    warehouse.load(FileKind::Readings, &files(), "r-2", Duration::from_secs(5)).await.unwrap();
+    warehouse.load(FileKind::Readings, &files(), "r-2", None, Duration::from_secs(5)).await.unwrap();
     let stored = warehouse.manifests().get("manifests/readings/r-2.manifest").expect("the manifest is written first");
     assert_eq!(stored.content_type, "application/json");
     let doc: serde_json::Value = serde_json::from_slice(&stored.body).unwrap();
@@ -284,6 +284,30 @@ async fn finished_marks_every_file_loaded_once() {
 }
 
 #[tokio::test]
+async fn a_loader_keeping_days_deletes_older_rows_in_the_loads_transaction_and_reports_them() {
+    // 2026-11-22 10:00 UTC keeping 365 days: rows before 2025-11-22 go.
+    let submit = mock!(Client::batch_execute_statement)
+        .match_requests(|r| {
+            r.statement_name() == Some("vigil-load-readings")
+                && r.sqls().len() == 7
+                && r.sqls()[6] == "DELETE FROM readings WHERE ts < '2025-11-22 00:00:00+00'::TIMESTAMPTZ"
+        })
+        .then_output(|| BatchExecuteStatementOutput::builder().id("stmt-8").build());
+    let done = finished_with("stmt-8", &[0, 20, 18, 17, 0, 0, 9]);
+    let migrate = migrate_rules();
+    let mut rules: Vec<&Rule> = migrate.iter().collect();
+    rules.extend_from_slice(&[&submit, &done]);
+    let client = mock_client!(aws_sdk_redshiftdata, RuleMode::MatchAny, &rules, |c| c
+        .retry_config(aws_sdk_redshiftdata::config::retry::RetryConfig::disabled()));
+    let warehouse = RedshiftWarehouse::new(client, MemoryObjectStore::default(), config());
+    let loader = Loader::new(warehouse, MemoryQueue::with(files()), 200, Duration::from_secs(5)).keep_days(365);
+    let report = loader.run(now()).await.unwrap();
+    assert_eq!((report.files_loaded, report.rows_merged, report.rows_expired), (2, 17, 9));
+    assert_eq!(submit.num_calls(), 1, "the load carried the cut");
+    assert_eq!(loader.queue.statuses(), vec!["loaded", "loaded"]);
+}
+
+#[tokio::test]
 async fn failed_or_aborted_leaves_the_files_pending_and_the_run_fails_with_the_statement_error() {
     for outcome in [StatusString::Failed, StatusString::Aborted] {
         let submit = load_submitted("stmt-4");
@@ -318,7 +342,7 @@ async fn throttled_polls_are_retried_within_the_budget() {
     let submit = submitted("stmt-5");
     let (t1, t2, done) = (throttled_describe(), throttled_describe(), finished("stmt-5"));
     let warehouse = RedshiftWarehouse::new(client(&[&submit, &t1, &t2, &done]), MemoryObjectStore::default(), config());
-    let loaded = warehouse.load(FileKind::Readings, &files(), "r-5", Duration::from_secs(5)).await.unwrap();
+    let loaded = warehouse.load(FileKind::Readings, &files(), "r-5", None, Duration::from_secs(5)).await.unwrap();
     assert_eq!(loaded.rows_merged, 17);
     assert_eq!((t1.num_calls(), t2.num_calls(), done.num_calls()), (1, 1, 1));
 }
@@ -332,7 +356,7 @@ async fn a_throttled_submission_is_a_retryable_error_and_nothing_is_polled() {
     });
     let poll = finished("never");
     let warehouse = RedshiftWarehouse::new(client(&[&refused, &poll]), MemoryObjectStore::default(), config());
-    let err = warehouse.load(FileKind::Readings, &files(), "r-6", Duration::from_secs(5)).await.unwrap_err();
+    let err = warehouse.load(FileKind::Readings, &files(), "r-6", None, Duration::from_secs(5)).await.unwrap_err();
     assert!(matches!(err, WarehouseError::Call { operation: "BatchExecuteStatement", retryable: true, .. }), "{err:?}");
     assert_eq!(poll.num_calls(), 0);
 }

@@ -8,10 +8,9 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Days, NaiveDate, Utc};
-use vigil_domain::care::WearerProfile;
 use vigil_domain::days::DaySummary;
 use vigil_domain::lifecycle::AlertRecord;
-use vigil_domain::ports::{AlertQuery, DayInputs, DaysStore, StoreError};
+use vigil_domain::ports::{AlertQuery, DayInputs, DaysStore, StoreError, WearerPage};
 use vigil_domain::vitals::VitalsItem;
 
 use crate::alerts::DynamoAlertStore;
@@ -107,8 +106,8 @@ pub struct DynamoDayInputs {
 const ALERTS_PAGE: usize = 100;
 
 impl DayInputs for DynamoDayInputs {
-    async fn wearers(&self) -> Result<Vec<WearerProfile>, StoreError> {
-        self.wearers.list().await
+    async fn wearers(&self, after: Option<&str>, limit: usize) -> Result<WearerPage, StoreError> {
+        self.wearers.page(after, limit).await
     }
 
     async fn minutes(

@@ -28,12 +28,15 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use vigil_domain::alerts::{RuleKind, Thresholds};
 use vigil_domain::care::{Caregiver, Snooze, WearerProfile};
-use vigil_domain::ports::{StoreError, WearerDirectory, WearerLimits};
+use vigil_domain::ports::{StoreError, WearerDirectory, WearerLimits, WearerPage};
 use vigil_domain::registry::validate_wearer;
 
 use crate::caregivers::DynamoCaregiverDirectory;
 use crate::dynamo::{is_conditional_check_failed, malformed, store_error};
 use crate::registry::WriteError;
+
+/// Profiles per Scan page of [`DynamoWearerDirectory::list`].
+const LIST_PAGE: usize = 500;
 
 /// The attributes of a link in a wearer's `caregivers` list; any other is a
 /// contact detail embedded by an older writer.
@@ -117,17 +120,46 @@ impl DynamoWearerDirectory {
         Ok(())
     }
 
-    /// Every wearer's profile, through the Scan paginator (an operator's listing;
-    /// one BatchGetItem per wearer for the caregivers).
+    /// Every wearer's profile, sorted by id (an operator's listing): the Scan a
+    /// page at a time, each page's caregivers resolved together.
     pub async fn list(&self) -> Result<Vec<WearerProfile>, StoreError> {
-        let mut pages = self.client.scan().table_name(&self.table).into_paginator().items().send();
         let mut out: Vec<WearerProfile> = Vec::new();
-        while let Some(item) = pages.next().await {
-            let item = item.map_err(|e| store_error("Scan", &self.table, e))?;
-            out.push(self.resolve("Scan", item).await?);
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.page(after.as_deref(), LIST_PAGE).await?;
+            out.extend(page.wearers);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
         }
         out.sort_by(|a, b| a.wearer_id.cmp(&b.wearer_id));
         Ok(out)
+    }
+
+    /// Up to `limit` profiles of the Scan from after wearer `after` (`None`: from
+    /// the start), sorted by id within the page, with the caregivers of the whole
+    /// page resolved in one [`DynamoCaregiverDirectory::caregivers`] call (one
+    /// BatchGetItem per 100 distinct caregivers). `next` is where the following
+    /// page starts, `None` at the end of the table. A reader working through the
+    /// pages holds one page at a time, whatever the number of wearers.
+    pub async fn page(&self, after: Option<&str>, limit: usize) -> Result<WearerPage, StoreError> {
+        let out = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(
+                after.map(|id| HashMap::from([("wearer_id".to_owned(), AttributeValue::S(id.to_owned()))])),
+            )
+            .send()
+            .await
+            .map_err(|e| store_error("Scan", &self.table, e))?;
+        let next =
+            out.last_evaluated_key.as_ref().and_then(|key| key.get("wearer_id")).and_then(|id| id.as_s().ok()).cloned();
+        let mut wearers = self.resolve_all("Scan", out.items.unwrap_or_default()).await?;
+        wearers.sort_by(|a, b| a.wearer_id.cmp(&b.wearer_id));
+        Ok(WearerPage { wearers, next })
     }
 
     /// Deletes a wearer's profile, returning it (`None` if there was none) so the
@@ -316,14 +348,36 @@ impl DynamoWearerDirectory {
         operation: &'static str,
         item: HashMap<String, AttributeValue>,
     ) -> Result<WearerProfile, StoreError> {
-        let links = raw_links(&item);
-        let mut profile: WearerProfile =
-            serde_dynamo::from_item(item).map_err(|_| malformed(operation, &self.table, "profile"))?;
-        if profile.caregivers.is_empty() {
-            return Ok(profile);
+        let mut profiles = self.resolve_all(operation, vec![item]).await?;
+        profiles.pop().ok_or_else(|| malformed(operation, &self.table, "profile"))
+    }
+
+    /// The profiles in `items`, in their order, with every link resolved from one
+    /// read of all their caregivers' records.
+    async fn resolve_all(
+        &self,
+        operation: &'static str,
+        items: Vec<HashMap<String, AttributeValue>>,
+    ) -> Result<Vec<WearerProfile>, StoreError> {
+        let mut parsed = Vec::with_capacity(items.len());
+        for item in items {
+            let links = raw_links(&item);
+            let profile: WearerProfile =
+                serde_dynamo::from_item(item).map_err(|_| malformed(operation, &self.table, "profile"))?;
+            parsed.push((profile, links));
         }
-        let ids: Vec<&str> = profile.caregivers.iter().map(|c| c.id.as_str()).collect();
-        let records = self.caregivers.caregivers(&ids).await?;
+        let ids: Vec<&str> = parsed.iter().flat_map(|(p, _)| p.caregivers.iter().map(|c| c.id.as_str())).collect();
+        let records = if ids.is_empty() { HashMap::new() } else { self.caregivers.caregivers(&ids).await? };
+        Ok(parsed.into_iter().map(|(profile, links)| self.attach(profile, &links, &records)).collect())
+    }
+
+    /// `profile` with each link replaced by its caregiver's record (see the module docs).
+    fn attach(
+        &self,
+        mut profile: WearerProfile,
+        links: &[RawLink],
+        records: &HashMap<String, Caregiver>,
+    ) -> WearerProfile {
         let mut skipped = 0u64;
         let linked = std::mem::take(&mut profile.caregivers);
         for (i, link) in linked.into_iter().enumerate() {
@@ -342,7 +396,7 @@ impl DynamoWearerDirectory {
                 "caregiver links without a record skipped: nobody is told through them (vigil caregivers put)"
             );
         }
-        Ok(profile)
+        profile
     }
 }
 

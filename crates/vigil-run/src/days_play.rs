@@ -54,11 +54,11 @@ use chrono_tz::Tz;
 use serde::Serialize;
 use vigil_aws::days::{DynamoDayInputs, DynamoDays};
 use vigil_domain::alerts::RuleKind;
-use vigil_domain::care::{Caregiver, Delivery, WearerProfile};
+use vigil_domain::care::{Caregiver, Delivery};
 use vigil_domain::days::{self as domain_days, day_of, local_day};
 use vigil_domain::envelope::{ENVELOPE_VERSION, Envelope};
 use vigil_domain::lifecycle::AlertRecord;
-use vigil_domain::ports::{DayInputs, DaysStore, StoreError, VitalsStore};
+use vigil_domain::ports::{DayInputs, DaysStore, StoreError, VitalsStore, WearerPage};
 use vigil_domain::vitals::{VitalsItem, key_range, vitals_items};
 use vigil_local::provision::{self, Resources};
 
@@ -323,6 +323,7 @@ pub async fn play(sdk: &SdkConfig, opts: &Options) -> anyhow::Result<Report> {
         days: built.days,
         inputs: PlayInputs { tables: built.inputs, memory: memory.clone() },
         lake: built.lake,
+        page: built.page,
     };
     let writer = vitals_writer::VitalsConfig::from_source(&env).context("vitals-writer's configuration")?.writer(sdk);
 
@@ -463,8 +464,8 @@ pub struct PlayInputs {
 }
 
 impl DayInputs for PlayInputs {
-    async fn wearers(&self) -> Result<Vec<WearerProfile>, StoreError> {
-        self.tables.wearers().await
+    async fn wearers(&self, after: Option<&str>, limit: usize) -> Result<WearerPage, StoreError> {
+        self.tables.wearers(after, limit).await
     }
 
     async fn minutes(

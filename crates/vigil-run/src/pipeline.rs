@@ -218,6 +218,7 @@ impl Functions {
                 days: daily.days,
                 inputs: daily.inputs,
                 lake: daily.lake,
+                page: daily.page,
             },
             raw_archiver: raw_archiver::build(env, &sdk_of("raw-archiver")).await?,
             vitals_writer: vitals_writer::build(env, &sdk_of("vitals-writer")).await?,

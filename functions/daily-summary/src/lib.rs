@@ -53,7 +53,9 @@ pub const DEADLINE_MARGIN: Duration = Duration::from_secs(10);
 /// Wearers worked on at once.
 pub const CONCURRENCY: usize = 8;
 
-/// Wearers whose changed days go to the lake together, in one file per local date.
+/// Wearers read from the profiles table together (one Scan page, their
+/// caregivers in one read), whose changed days go to the lake together, in one
+/// file per local date: a run holds one such page at a time.
 pub const CHUNK: usize = 256;
 
 /// Of a run's time, what computing a chunk leaves for writing its files and days.
@@ -125,7 +127,7 @@ pub async fn build(src: &impl Source, sdk: &aws_config::SdkConfig) -> Result<Aws
     };
     let days = DynamoDays::new(dynamodb, config.days_table, config.days_ttl_days);
     let lake = alerting.sink.clone();
-    Ok(Daily { alerting, days, inputs, lake })
+    Ok(Daily { alerting, days, inputs, lake, page: CHUNK })
 }
 
 /// What one run did; also the Lambda's response, for `cargo lambda invoke`.
@@ -143,7 +145,10 @@ pub struct Summary {
     pub refused: usize,
     pub failed: usize,
     /// Wearers not looked at: the run's time ran short (the next run does them).
+    /// A lower bound when `scan_unfinished`: the pages not read count as one.
     pub wearers_left: usize,
+    /// The run stopped before the last page of wearers.
+    pub scan_unfinished: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -190,6 +195,8 @@ pub struct Daily<P: AlertPorts, D, I, O, R> {
     pub days: D,
     pub inputs: I,
     pub lake: Option<CuratedAlerts<O, R>>,
+    /// Wearers read, computed and stored together ([`CHUNK`]).
+    pub page: usize,
 }
 
 impl<P: AlertPorts, D, I, O, R> std::fmt::Debug for Daily<P, D, I, O, R> {
@@ -217,10 +224,11 @@ where
     /// One scheduled run at `now` that is over by `deadline`; returns the result
     /// and the metrics without writing them.
     ///
-    /// Wearers go in chunks of [`CHUNK`]: each chunk's days are computed
+    /// Wearers are read a page of [`CHUNK`] at a time (the run holds one page,
+    /// whatever the number of wearers): each page's days are computed
     /// ([`CONCURRENCY`] wearers at once), then written to the lake together (one
-    /// curated file per local date and chunk, not per wearer) and stored. A chunk
-    /// is not started once less than [`STORE_RESERVE`] is left.
+    /// curated file per local date and page, not per wearer) and stored. A page
+    /// is not read once less than [`STORE_RESERVE`] is left.
     pub async fn process_within(
         &self,
         now: DateTime<Utc>,
@@ -228,60 +236,43 @@ where
     ) -> (Result<Summary, RunError>, Metrics) {
         let started = Instant::now();
         let mut metrics = Metrics::new(FUNCTION);
-        let wearers = match within(deadline, self.inputs.wearers()).await {
-            Ok(Ok(wearers)) => wearers,
-            Ok(Err(err)) => return (Err(RunError::List(err)), metrics),
-            Err(expired) => {
-                let err = StoreError {
-                    operation: "Scan",
-                    resource: FUNCTION.into(),
-                    retryable: true,
-                    source: expired.into(),
-                };
-                return (Err(RunError::List(err)), metrics);
-            }
-        };
-        let mut summary = Summary { wearers: wearers.len(), ..Summary::default() };
+        let mut summary = Summary::default();
         let compute_until = deadline.map(|d| d.less(STORE_RESERVE));
-        for (k, chunk) in wearers.chunks(CHUNK).enumerate() {
-            let mut turns = Vec::new();
-            let mut left = 0;
-            let mut running =
-                futures_util::stream::iter(chunk.iter().map(|p| within(compute_until, self.turn(p, now))))
-                    .buffer_unordered(CONCURRENCY);
-            while let Some(turn) = running.next().await {
-                match turn {
-                    Ok(Ok(turn)) => turns.push(turn),
-                    Ok(Err(err)) => {
-                        summary.failed += 1;
-                        tracing::warn!(error = %err, "a wearer's day failed; the next run retries it");
-                    }
-                    Err(_expired) => left += 1,
-                }
-            }
-            drop(running);
-            match within(deadline, self.store(&turns, now)).await {
-                Ok(Ok(())) => {
-                    for turn in &turns {
-                        summary.wearers_done += usize::from(turn.done.day_done);
-                        summary.days_changed += turn.changed.len();
-                    }
-                }
-                Ok(Err(err)) => {
-                    summary.failed += turns.iter().filter(|t| !t.changed.is_empty()).count();
-                    tracing::warn!(error = %err, "storing a chunk of days failed; the next run redoes them");
-                }
-                Err(_expired) => left += turns.iter().filter(|t| !t.changed.is_empty()).count(),
-            }
-            for turn in &turns {
-                summary.days_computed += turn.done.computed;
-                summary.trends_raised += turn.done.trends;
-                summary.messages_sent += turn.done.sent;
-                summary.refused += turn.done.refused;
-            }
-            if left > 0 {
-                summary.wearers_left = left + wearers.len().saturating_sub((k + 1) * CHUNK);
+        let mut after: Option<String> = None;
+        let mut list_error = None;
+        loop {
+            if compute_until.is_some_and(|d| d.remaining().is_zero()) {
+                // The next page is not read: at least one wearer may be on it.
+                summary.wearers_left += 1;
+                summary.scan_unfinished = true;
                 break;
+            }
+            let page = match within(deadline, self.inputs.wearers(after.as_deref(), self.page)).await {
+                Ok(Ok(page)) => page,
+                Ok(Err(err)) => {
+                    list_error = Some(err);
+                    break;
+                }
+                Err(expired) => {
+                    list_error = Some(StoreError {
+                        operation: "Scan",
+                        resource: FUNCTION.into(),
+                        retryable: true,
+                        source: expired.into(),
+                    });
+                    break;
+                }
+            };
+            summary.wearers += page.wearers.len();
+            let left = self.chunk(&page.wearers, now, compute_until, deadline, &mut summary).await;
+            if left > 0 {
+                summary.wearers_left += left;
+                summary.scan_unfinished = page.next.is_some();
+                break;
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
             }
         }
         if summary.wearers_left > 0 {
@@ -300,10 +291,63 @@ where
             .count("WearersFailed", summary.failed)
             .count("WearersLeft", summary.wearers_left)
             .millis("RunMs", started.elapsed().as_secs_f64() * 1e3);
+        if let Some(err) = list_error {
+            // The pages before it were done and are counted; the next run starts over.
+            return (Err(RunError::List(err)), metrics);
+        }
         if summary.failed > 0 {
             return (Err(RunError::Partial { failed: summary.failed, wearers: summary.wearers }), metrics);
         }
         (Ok(summary), metrics)
+    }
+
+    /// One page of wearers: their days computed ([`CONCURRENCY`] wearers at once)
+    /// until `compute_until`, then written to the lake together and stored (see
+    /// [`Self::store`]), all counted into `summary`. Returns how many of the page
+    /// are left for the next run.
+    async fn chunk(
+        &self,
+        wearers: &[WearerProfile],
+        now: DateTime<Utc>,
+        compute_until: Option<Deadline>,
+        deadline: Option<Deadline>,
+        summary: &mut Summary,
+    ) -> usize {
+        let mut turns = Vec::new();
+        let mut left = 0;
+        let mut running = futures_util::stream::iter(wearers.iter().map(|p| within(compute_until, self.turn(p, now))))
+            .buffer_unordered(CONCURRENCY);
+        while let Some(turn) = running.next().await {
+            match turn {
+                Ok(Ok(turn)) => turns.push(turn),
+                Ok(Err(err)) => {
+                    summary.failed += 1;
+                    tracing::warn!(error = %err, "a wearer's day failed; the next run retries it");
+                }
+                Err(_expired) => left += 1,
+            }
+        }
+        drop(running);
+        match within(deadline, self.store(&turns, now)).await {
+            Ok(Ok(())) => {
+                for turn in &turns {
+                    summary.wearers_done += usize::from(turn.done.day_done);
+                    summary.days_changed += turn.changed.len();
+                }
+            }
+            Ok(Err(err)) => {
+                summary.failed += turns.iter().filter(|t| !t.changed.is_empty()).count();
+                tracing::warn!(error = %err, "storing a chunk of days failed; the next run redoes them");
+            }
+            Err(_expired) => left += turns.iter().filter(|t| !t.changed.is_empty()).count(),
+        }
+        for turn in &turns {
+            summary.days_computed += turn.done.computed;
+            summary.trends_raised += turn.done.trends;
+            summary.messages_sent += turn.done.sent;
+            summary.refused += turn.done.refused;
+        }
+        left
     }
 
     /// One wearer: their day just ended (unless stored already) and the days

@@ -24,6 +24,7 @@ const KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccdde
 
 struct Setup {
     daily: daily_summary::AwsDaily,
+    directory: DynamoWearerDirectory,
     vitals: DynamoVitalsStore,
     s3: aws_sdk_s3::Client,
     r: Resources,
@@ -114,6 +115,7 @@ async fn setup(prefix: &str) -> Setup {
     directory.put(&profile).await.unwrap();
     Setup {
         daily: daily_summary::build(&env, &sdk).await.unwrap(),
+        directory,
         // A day's 1,440 items at once: more time than vitals-writer's batches need.
         vitals: DynamoVitalsStore::new(vigil_aws::sdk::dynamodb(&sdk), &r.vitals_table)
             .with_budget(std::time::Duration::from_secs(120)),
@@ -209,4 +211,30 @@ async fn late_readings_for_a_past_day_are_taken_in_when_the_next_day_ends() {
     assert!(d0.complete, "{d0:?}");
     assert_eq!(d0.worn_minutes, 24 * 60);
     assert_eq!(d0, summary_of(day(0), 8_000), "the recomputed day is the day as if on time");
+}
+
+#[tokio::test]
+async fn the_wearers_are_read_a_page_at_a_time_and_every_page_is_done() {
+    let mut s = setup("daily-pages").await;
+    // Five wearers (the setup's and four more, all with its caregiver), two a page.
+    let first = s.directory.list().await.unwrap().remove(0);
+    for n in 1..=4 {
+        let profile = WearerProfile { wearer_id: format!("w-page-{n}"), ..first.clone() };
+        s.directory.put(&profile).await.unwrap();
+    }
+    s.daily.page = 2;
+    let run = s.run(local(day(1), "00:30")).await;
+    assert_eq!((run.wearers, run.wearers_done, run.wearers_left, run.scan_unfinished), (5, 5, 0, false), "{run:?}");
+    for id in ["w-daily", "w-page-1", "w-page-2", "w-page-3", "w-page-4"] {
+        assert_eq!(s.daily.days.days(id, day(0), day(0)).await.unwrap().len(), 1, "{id}'s day is stored");
+    }
+    // The caregiver's record, read once per page, reaches every wearer's message.
+    let morning = s.run(local(day(1), "08:30")).await;
+    assert_eq!((morning.wearers, morning.messages_sent), (5, 5), "{morning:?}");
+
+    // Too little time for a page: none is read, and the run says the scan is unfinished.
+    let short = vigil_lambda::Deadline::after(std::time::Duration::from_secs(1), std::time::Duration::ZERO);
+    let (cut, _) = s.daily.process_within(local(day(2), "00:30"), Some(short)).await;
+    let cut = cut.unwrap();
+    assert_eq!((cut.wearers, cut.wearers_done, cut.wearers_left, cut.scan_unfinished), (0, 0, 1, true), "{cut:?}");
 }

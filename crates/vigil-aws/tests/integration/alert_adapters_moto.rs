@@ -122,8 +122,32 @@ async fn a_profile_round_trips() {
         ],
     };
     directory.put(&profile).await.unwrap();
-    assert_eq!(directory.wearer("w-1").await.unwrap(), Some(profile));
+    assert_eq!(directory.wearer("w-1").await.unwrap(), Some(profile.clone()));
     assert_eq!(directory.wearer("w-unknown").await.unwrap(), None);
+
+    // Pages: every wearer once, each resolved like a single read, then the end.
+    let second =
+        WearerProfile { wearer_id: "w-2".into(), caregivers: vec![profile.caregivers[1].clone()], ..profile.clone() };
+    let third = WearerProfile { wearer_id: "w-3".into(), caregivers: Vec::new(), ..profile.clone() };
+    directory.put(&second).await.unwrap();
+    directory.put(&third).await.unwrap();
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let page = directory.page(after.as_deref(), 2).await.unwrap();
+        assert!(page.wearers.len() <= 2, "{page:?}");
+        pages += 1;
+        seen.extend(page.wearers);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert!((2..=3).contains(&pages), "{pages} pages");
+    seen.sort_by(|a, b| a.wearer_id.cmp(&b.wearer_id));
+    assert_eq!(seen, vec![profile, second, third]);
+    assert_eq!(directory.list().await.unwrap(), seen);
 }
 
 #[tokio::test]

@@ -26,10 +26,22 @@ pub trait DaysStore {
     ) -> impl Future<Output = Result<Vec<DaySummary>, StoreError>> + Send;
 }
 
+/// One page of the registered wearers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WearerPage {
+    /// The page's profiles, with their caregivers.
+    pub wearers: Vec<WearerProfile>,
+    /// Where the next page starts (give it as `after`); `None`: this was the last.
+    pub next: Option<String>,
+}
+
 /// What a day is computed from, and whose days there are.
 pub trait DayInputs {
-    /// Every registered wearer's profile (with their caregivers).
-    fn wearers(&self) -> impl Future<Output = Result<Vec<WearerProfile>, StoreError>> + Send;
+    /// Up to `limit` registered wearers' profiles (with their caregivers), from
+    /// after `after` (`None`: the first page). A reader of every wearer holds one
+    /// page at a time.
+    fn wearers(&self, after: Option<&str>, limit: usize)
+    -> impl Future<Output = Result<WearerPage, StoreError>> + Send;
 
     /// The wearer's vitals items of the minutes `from..to`.
     fn minutes(

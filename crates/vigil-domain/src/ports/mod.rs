@@ -33,7 +33,7 @@ pub use alerts::{
     AlertStore, Claim, DeliveryLog, Notifier, NotifyError, REFUSED, StateStore, TextLog, Texted, WearerDirectory,
 };
 pub use care::{AlertCursor, AlertPage, AlertQuery, CareStore, LifecycleSink};
-pub use days::{DayInputs, DaysStore};
+pub use days::{DayInputs, DaysStore, WearerPage};
 pub use devices::{DeviceDirectory, DirectoryError, WearerLimits};
 pub use lake::{CuratedFile, CuratedFileRegistry, FileKind, ObjectStore, STATUS_PENDING};
 pub use quarantine::{PoisonRecord, Quarantine};

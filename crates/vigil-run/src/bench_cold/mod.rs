@@ -71,6 +71,11 @@ pub struct Args {
     /// Where each function's own output (its logs) is written, one file per function.
     #[arg(long, default_value = "target/bench-cold/logs")]
     pub logs: PathBuf,
+    /// Wearers registered: the sample events' wearer and copies of their profile
+    /// (same caregivers, no band), so that daily-summary's first invocation, which
+    /// reads every wearer, shows its peak RSS for a fleet of this size.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub wearers: u32,
     /// Longest wait, in seconds, for a function to start and answer its first invocation.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=900))]
     pub timeout_secs: u64,
@@ -296,7 +301,7 @@ pub async fn bench(sdk: &SdkConfig, args: &Args) -> anyhow::Result<Report> {
     let resources = Resources::unique("vigil-bench");
     provision::provision(sdk, &resources).await.context("provisioning the resources")?;
     let env = environment(&resources)?;
-    seed(sdk, &resources).await?;
+    seed(sdk, &resources, args.wearers).await?;
 
     let mut report = Report {
         measured_at: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
@@ -337,9 +342,10 @@ pub fn environment(resources: &Resources) -> anyhow::Result<Env> {
 }
 
 /// The sample events' wearer (events/wearer-profile.json) with their band, the uploads'
-/// app user, and the caregivers' accounts. Caregivers are reached by SMS only: the
-/// profile's push endpoints do not exist on the local endpoint.
-async fn seed(sdk: &SdkConfig, resources: &Resources) -> anyhow::Result<()> {
+/// app user, and the caregivers' accounts, then `wearers - 1` copies of the profile.
+/// Caregivers are reached by SMS only: the profile's push endpoints do not exist on the
+/// local endpoint.
+async fn seed(sdk: &SdkConfig, resources: &Resources, wearers: u32) -> anyhow::Result<()> {
     let mut profile: WearerProfile = serde_json::from_str(PROFILE).context("parsing events/wearer-profile.json")?;
     for caregiver in &mut profile.caregivers {
         caregiver.push_endpoint = None;
@@ -350,7 +356,20 @@ async fn seed(sdk: &SdkConfig, resources: &Resources) -> anyhow::Result<()> {
         app_users: vec![APP_USER.to_owned()],
         time_zone: profile.time_zone.clone(),
     };
-    crate::run::register_wearer(sdk, resources, &band, &profile).await
+    crate::run::register_wearer(sdk, resources, &band, &profile).await?;
+    if wearers > 1 {
+        eprintln!("registering {} more wearers", wearers - 1);
+    }
+    let directory = vigil_aws::wearers::DynamoWearerDirectory::new(
+        vigil_aws::sdk::dynamodb(sdk),
+        &resources.wearers_table,
+        &resources.caregivers_table,
+    );
+    for n in 1..wearers {
+        let copy = WearerProfile { wearer_id: format!("{}-{n:07}", profile.wearer_id), ..profile.clone() };
+        directory.put_links(&copy).await.with_context(|| format!("registering wearer copy {n}"))?;
+    }
+    Ok(())
 }
 
 /// The variables Lambda gives `function`: those its declaration lists, valued from `env`

@@ -266,7 +266,8 @@ where
             summary.wearers += page.wearers.len();
             let left = self.chunk(&page.wearers, now, compute_until, deadline, &mut summary).await;
             if left > 0 {
-                summary.wearers_left += left;
+                // The pages not read count as one (their wearers are not known).
+                summary.wearers_left += left + usize::from(page.next.is_some());
                 summary.scan_unfinished = page.next.is_some();
                 break;
             }

@@ -160,8 +160,9 @@ pub enum RunError {
     Partial { failed: usize, wearers: usize },
 }
 
+/// Why one wearer's turn failed (logged; the next run retries the wearer).
 #[derive(Debug, thiserror::Error)]
-enum WearerError {
+pub enum WearerError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -495,7 +496,9 @@ where
 
 /// The summary of local day `date` from the wearer's vitals items and alerts of a
 /// span that covers it.
-fn compute(
+/// One day of `profile` from the items and alerts read for it: the CPU part of a
+/// wearer's turn (public for `benches/night.rs`).
+pub fn compute(
     profile: &WearerProfile,
     date: NaiveDate,
     items: &[VitalsItem],

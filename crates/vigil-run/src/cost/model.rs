@@ -22,6 +22,9 @@ const READ_UNIT_BYTES: f64 = 4096.0;
 const ITEM_OVERHEAD_BYTES: f64 = 100.0;
 /// Kinesis bills PUTs in 25 KB payload units.
 const PUT_PAYLOAD_UNIT_BYTES: f64 = 25.0 * 1024.0;
+/// Lambda gives one vCPU at 1,769 MB, and CPU in proportion to memory below it.
+const VCPU_GB: f64 = 1_769.0 / 1024.0;
+
 /// Redshift Serverless bills at least 60 seconds each time it runs.
 const REDSHIFT_MINIMUM_S: f64 = 60.0;
 /// The seed design's streaming job updated each wearer's shadow item once per upload.
@@ -101,11 +104,14 @@ pub struct Inputs {
     pub stream_retention_hours: f64,
     pub offline_detector_ms_per_run: f64,
     pub offline_detector_every_min: f64,
-    /// daily-summary: how often it runs, the billed ms of one wearer's day (two vitals
-    /// Queries of a day's items, the summary, the writes) and of one wearer's hourly
-    /// check (one small Query); it works on 8 wearers at once.
+    /// daily-summary: how often it runs; one wearer's day: the ms spent waiting (two
+    /// vitals Queries of a day's items, the writes) and the CPU ms on a full vCPU (the
+    /// items decoded and two days summarized, `cargo bench -p daily-summary`), which
+    /// Lambda stretches by 1,769 MB / the function's memory; and the ms of one
+    /// wearer's hourly check (one small Query). It works on 8 wearers at once.
     pub daily_every_min: f64,
-    pub daily_ms_per_wearer_day: f64,
+    pub daily_wait_ms_per_wearer_day: f64,
+    pub daily_cpu_ms_per_wearer_day: f64,
     pub daily_ms_per_check: f64,
     /// Stored bytes of one day item, and days kept (`DAYS_TTL_DAYS`).
     pub day_item_bytes: f64,
@@ -247,7 +253,8 @@ impl Inputs {
             offline_detector_ms_per_run: 500.0,
             offline_detector_every_min: 1.0,
             daily_every_min: 60.0,
-            daily_ms_per_wearer_day: 200.0,
+            daily_wait_ms_per_wearer_day: 100.0,
+            daily_cpu_ms_per_wearer_day: 13.8,
             daily_ms_per_check: 10.0,
             day_item_bytes: 330.0,
             days_ttl_days: 90.0,
@@ -594,11 +601,13 @@ fn daily(bill: &mut Bill, i: &Inputs, p: &Prices) -> f64 {
     let runs = HOURS_PER_MONTH * 60.0 / i.daily_every_min;
     let checks_per_day = 24.0 * 60.0 / i.daily_every_min;
     let wearer_days = i.wearers * DAYS_PER_MONTH;
-    let billed_ms = wearer_days * (i.daily_ms_per_wearer_day + checks_per_day * i.daily_ms_per_check) / 8.0;
+    let memory_gb = i.memory_gb("daily-summary");
+    let day_ms = i.daily_wait_ms_per_wearer_day + i.daily_cpu_ms_per_wearer_day * VCPU_GB / memory_gb;
+    let billed_ms = wearer_days * (day_ms + checks_per_day * i.daily_ms_per_check) / 8.0;
     bill.add(
         "Lambda",
-        format!("daily-summary: every {} min, {} ms a wearer's day", i.daily_every_min, i.daily_ms_per_wearer_day),
-        lambda_usd(runs, billed_ms / runs, i.memory_gb("daily-summary"), p),
+        format!("daily-summary: every {} min, {day_ms:.0} ms a wearer's day", i.daily_every_min),
+        lambda_usd(runs, billed_ms / runs, memory_gb, p),
     );
     // Eventually consistent reads: half a unit per 4 KB.
     let half_units = |bytes: f64| 0.5 * (bytes / READ_UNIT_BYTES).ceil().max(1.0);
@@ -1310,6 +1319,25 @@ mod tests {
         let loader = vigil_local::declaration::Declaration::of("warehouse-loader").unwrap();
         assert_eq!(loader.environment["WAREHOUSE_RETENTION_DAYS"].default.as_deref(), Some("365"));
         assert_eq!(i.warehouse_months, 12.0);
+    }
+
+    #[test]
+    fn daily_summarys_cpu_is_stretched_by_its_share_of_a_vcpu() {
+        let daily = |memory_mb: f64| {
+            let mut i = Inputs::from_declarations().unwrap();
+            i.memory_mb.insert("daily-summary".into(), memory_mb);
+            let bill = vigil(&i, &prices());
+            let line = bill.lines.iter().find(|l| l.item.starts_with("daily-summary:")).unwrap().clone();
+            (line.item, line.monthly_usd)
+        };
+        // 100 ms waiting + 13.8 ms of CPU at one vCPU, 7 times that at a seventh of one.
+        let (one_vcpu, usd_one) = daily(1_769.0);
+        let (seventh, usd_seventh) = daily(1_769.0 / 7.0);
+        assert!(one_vcpu.ends_with("114 ms a wearer's day"), "{one_vcpu}");
+        assert!(seventh.ends_with("197 ms a wearer's day"), "{seventh}");
+        // The CPU costs the same GB-seconds at either size; the waiting costs 7 times more at one vCPU.
+        assert!(usd_one > usd_seventh && usd_one < 7.0 * usd_seventh, "{usd_one} {usd_seventh}");
+        assert_eq!(Inputs::from_declarations().unwrap().memory_mb["daily-summary"], 1_769.0);
     }
 
     #[test]

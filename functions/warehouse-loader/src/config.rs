@@ -39,7 +39,7 @@ pub struct LoadSettings {
     pub budget: Duration,
     /// `LOADED_FILES_TTL_DAYS` (30): how long a curated file's registry item is
     /// kept once loaded (DynamoDB TTL on `expires_at`); the file itself stays in S3
-    /// under the bucket's own lifecycle, its rows in the warehouse.
+    /// under the bucket's own lifecycle, its rows in the warehouse for `retention_days`.
     pub loaded_ttl_days: u32,
     /// `WAREHOUSE_RETENTION_DAYS` (365): days of rows the warehouse keeps. Each
     /// load deletes its table's rows from before the UTC day this many days

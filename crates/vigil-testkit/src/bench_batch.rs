@@ -55,6 +55,25 @@ pub fn envelopes(start: DateTime<FixedOffset>, received_at: DateTime<Utc>) -> Ve
 }
 
 /// A tiny deterministic generator.
+/// A wearer's readings as the read-side benchmarks (care-api's metrics,
+/// daily-summary's night) store them: each call gives the reading at `ts` with
+/// band counter `seq`, its heart rate, SpO2, skin temperature and steps varying
+/// from one deterministic sequence (`seed`), worn, battery at 80 %. Varied values
+/// compress as a band's do; constant ones would compress to almost nothing.
+pub fn varied_readings(seed: u64) -> impl FnMut(DateTime<FixedOffset>, u64) -> Reading {
+    let mut rng = xorshift(seed);
+    move |ts, seq| {
+        let mut r = Reading::at(ts, seq);
+        r.heart_rate_bpm = Some(55 + (rng() % 60) as i64);
+        r.spo2_pct = Some(90 + (rng() % 10) as i64);
+        r.skin_temp_c = Some(33.0 + (rng() % 20) as f64 / 10.0);
+        r.steps = Some((rng() % 12) as i64);
+        r.battery_pct = Some(80);
+        r.worn = Some(true);
+        r
+    }
+}
+
 fn xorshift(mut s: u64) -> impl FnMut() -> u64 {
     move || {
         s ^= s << 13;

@@ -22,7 +22,7 @@ use serde_json::json;
 use vigil_domain::Envelope;
 use vigil_domain::reading::Reading;
 use vigil_domain::vitals::{MetricsRequest, readings_in, vitals_items};
-use vigil_testkit::bench_batch::interleaved;
+use vigil_testkit::bench_batch::{interleaved, varied_readings};
 
 const MINUTES: i64 = 7 * 24 * 60;
 
@@ -34,27 +34,11 @@ fn start() -> DateTime<Utc> {
 
 /// One wearer's week of uploads every minute (an item each), as stored.
 fn week() -> Vec<Item> {
-    let mut seed = 42u64;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut reading = varied_readings(42);
     (0..MINUTES)
         .flat_map(|m| {
             let readings: Vec<Reading> = (0..12)
-                .map(|k| {
-                    let ts = (start() + Duration::seconds(m * 60 + 5 * k)).fixed_offset();
-                    let mut r = Reading::at(ts, (m * 12 + k) as u64);
-                    r.heart_rate_bpm = Some(55 + (next() % 60) as i64);
-                    r.spo2_pct = Some(90 + (next() % 10) as i64);
-                    r.skin_temp_c = Some(33.0 + (next() % 20) as f64 / 10.0);
-                    r.steps = Some((next() % 12) as i64);
-                    r.battery_pct = Some(80);
-                    r.worn = Some(true);
-                    r
-                })
+                .map(|k| reading((start() + Duration::seconds(m * 60 + 5 * k)).fixed_offset(), (m * 12 + k) as u64))
                 .collect();
             let envelope = Envelope {
                 v: 1,

@@ -24,7 +24,7 @@ use vigil_domain::Envelope;
 use vigil_domain::care::WearerProfile;
 use vigil_domain::reading::Reading;
 use vigil_domain::vitals::{Window, readings_in, vitals_items};
-use vigil_testkit::bench_batch::interleaved;
+use vigil_testkit::bench_batch::{interleaved, varied_readings};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -47,27 +47,11 @@ fn profile() -> WearerProfile {
 
 /// One wearer's two days of uploads, as the Query returns their items.
 fn nights_items() -> Vec<Item> {
-    let mut seed = 42u64;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut reading = varied_readings(42);
     let mut items: Vec<Item> = Vec::new();
     for u in 0..UPLOADS {
         let readings: Vec<Reading> = (0..60)
-            .map(|k| {
-                let ts = (start() + Duration::seconds(u * 300 + 5 * k)).fixed_offset();
-                let mut r = Reading::at(ts, (u * 60 + k) as u64);
-                r.heart_rate_bpm = Some(55 + (next() % 60) as i64);
-                r.spo2_pct = Some(90 + (next() % 10) as i64);
-                r.skin_temp_c = Some(33.0 + (next() % 20) as f64 / 10.0);
-                r.steps = Some((next() % 12) as i64);
-                r.battery_pct = Some(80);
-                r.worn = Some(true);
-                r
-            })
+            .map(|k| reading((start() + Duration::seconds(u * 300 + 5 * k)).fixed_offset(), (u * 60 + k) as u64))
             .collect();
         let envelope = Envelope {
             v: 1,

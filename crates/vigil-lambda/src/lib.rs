@@ -7,6 +7,7 @@
 pub mod deadline;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod logging;
 pub mod metrics;
 pub mod stream;
 

@@ -1,9 +1,7 @@
-use vigil_lambda::ProcessEnv;
-
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
-    let sdk = vigil_aws::sdk::load().await;
-    let function = alert_processor::build(&ProcessEnv, &sdk).await?;
+    vigil_lambda::logging::init();
+    let sdk = vigil_aws::sdk::from_env(&vigil_lambda::ProcessEnv)?;
+    let function = alert_processor::build(&vigil_lambda::ProcessEnv, &sdk).await?;
     vigil_lambda::stream::serve(&function).await
 }

@@ -1,9 +1,9 @@
-use lambda_runtime::{LambdaEvent, run, service_fn, tracing};
+use lambda_runtime::{LambdaEvent, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing::init_default_subscriber();
-    let sdk = vigil_aws::sdk::load().await;
+    vigil_lambda::logging::init();
+    let sdk = vigil_aws::sdk::from_env(&vigil_lambda::ProcessEnv)?;
     let daily = daily_summary::build(&vigil_lambda::ProcessEnv, &sdk).await?;
     let daily = &daily;
     // The scheduled event carries nothing the job needs; its clock is the input.

@@ -1,10 +1,10 @@
 use aws_lambda_events::event::sns::SnsEvent;
-use lambda_runtime::{LambdaEvent, run, service_fn, tracing};
+use lambda_runtime::{LambdaEvent, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing::init_default_subscriber();
-    let sdk = vigil_aws::sdk::load().await;
+    vigil_lambda::logging::init();
+    let sdk = vigil_aws::sdk::from_env(&vigil_lambda::ProcessEnv)?;
     let reply = sms_reply::build(&vigil_lambda::ProcessEnv, &sdk).await?;
     let reply = &reply;
     // An SNS subscription invokes asynchronously: an error here makes Lambda retry the

@@ -83,7 +83,7 @@ impl LoadError {
 /// # For the local runner (`vigil run`)
 ///
 /// ```ignore
-/// let sdk = vigil_local::endpoint::require().await;        // or vigil_aws::sdk::load()
+/// let sdk = vigil_local::endpoint::require().await;        // or vigil_aws::sdk::from_env(&ProcessEnv)?
 /// let env = [("CURATED_FILES_TABLE", "files"), ("DATA_BUCKET", "data")]; // the function's settings
 /// let url = std::env::var("VIGIL_PG_URL")?;                  // bash scripts/pg.sh env
 /// let loader = warehouse_loader::postgres_loader(&sdk, &env, &url)?;

@@ -3,12 +3,12 @@
 #![recursion_limit = "256"]
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use lambda_runtime::{LambdaEvent, run, service_fn, tracing};
+use lambda_runtime::{LambdaEvent, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing::init_default_subscriber();
-    let sdk = vigil_aws::sdk::load().await;
+    vigil_lambda::logging::init();
+    let sdk = vigil_aws::sdk::from_env(&vigil_lambda::ProcessEnv)?;
     let loader = warehouse_loader::build(&vigil_lambda::ProcessEnv, &sdk).await?;
     let loader = &loader;
     // The scheduled event carries nothing the loader needs; its clock is the input.

@@ -6,6 +6,8 @@ mod alert_adapters_mocks;
 mod alert_adapters_moto;
 mod kinesis_mocks;
 mod retention_moto;
+#[cfg(feature = "voice")]
+mod sdk_env;
 mod secrets_moto;
 #[cfg(feature = "voice")]
 mod voice_local;

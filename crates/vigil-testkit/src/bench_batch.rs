@@ -54,7 +54,32 @@ pub fn envelopes(start: DateTime<FixedOffset>, received_at: DateTime<Utc>) -> Ve
         .collect()
 }
 
-/// A tiny deterministic generator.
+/// One wearer's uploads as the read-side benchmarks store them: `uploads` envelopes of
+/// `per_upload` readings 5 s apart from [`varied_readings`]`(seed)`, back to back from
+/// `start` (upload `u`'s first reading at `start + u × per_upload × 5 s`, band counters
+/// from 0), each received at `start`.
+pub fn wearer_uploads(seed: u64, start: DateTime<Utc>, uploads: i64, per_upload: i64) -> Vec<Envelope> {
+    let mut reading = varied_readings(seed);
+    (0..uploads)
+        .map(|u| Envelope {
+            v: 1,
+            batch_id: format!("b-{u}"),
+            part: 0,
+            parts: 1,
+            device_id: "band-0001".into(),
+            wearer_id: "wearer-0001".into(),
+            app_version: "1.4.2".into(),
+            received_at: start,
+            readings: (0..per_upload)
+                .map(|k| {
+                    let n = u * per_upload + k;
+                    reading((start + Duration::seconds(5 * n)).fixed_offset(), n as u64)
+                })
+                .collect(),
+        })
+        .collect()
+}
+
 /// A wearer's readings as the read-side benchmarks (care-api's metrics,
 /// daily-summary's night) store them: each call gives the reading at `ts` with
 /// band counter `seq`, its heart rate, SpO2, skin temperature and steps varying
@@ -74,6 +99,7 @@ pub fn varied_readings(seed: u64) -> impl FnMut(DateTime<FixedOffset>, u64) -> R
     }
 }
 
+/// A tiny deterministic generator.
 fn xorshift(mut s: u64) -> impl FnMut() -> u64 {
     move || {
         s ^= s << 13;

@@ -19,10 +19,8 @@ use chrono::{DateTime, Duration, TimeDelta, Utc};
 use criterion::{Criterion, criterion_group};
 use serde::Deserialize;
 use serde_json::json;
-use vigil_domain::Envelope;
-use vigil_domain::reading::Reading;
 use vigil_domain::vitals::{MetricsRequest, readings_in, vitals_items};
-use vigil_testkit::bench_batch::{interleaved, varied_readings};
+use vigil_testkit::bench_batch::{interleaved, wearer_uploads};
 
 const MINUTES: i64 = 7 * 24 * 60;
 
@@ -34,25 +32,9 @@ fn start() -> DateTime<Utc> {
 
 /// One wearer's week of uploads every minute (an item each), as stored.
 fn week() -> Vec<Item> {
-    let mut reading = varied_readings(42);
-    (0..MINUTES)
-        .flat_map(|m| {
-            let readings: Vec<Reading> = (0..12)
-                .map(|k| reading((start() + Duration::seconds(m * 60 + 5 * k)).fixed_offset(), (m * 12 + k) as u64))
-                .collect();
-            let envelope = Envelope {
-                v: 1,
-                batch_id: format!("b-{m}"),
-                part: 0,
-                parts: 1,
-                device_id: "band-0001".into(),
-                wearer_id: "wearer-0001".into(),
-                app_version: "1.4.2".into(),
-                received_at: start(),
-                readings,
-            };
-            vitals_items(&envelope, TimeDelta::days(30))
-        })
+    wearer_uploads(42, start(), MINUTES, 12)
+        .iter()
+        .flat_map(|envelope| vitals_items(envelope, TimeDelta::days(30)))
         .map(|item| vigil_aws::vitals::to_item(&item))
         .collect()
 }

@@ -20,11 +20,9 @@ use std::hint::black_box;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, NaiveDate, TimeDelta, Utc};
 use criterion::{Criterion, criterion_group};
-use vigil_domain::Envelope;
 use vigil_domain::care::WearerProfile;
-use vigil_domain::reading::Reading;
 use vigil_domain::vitals::{Window, readings_in, vitals_items};
-use vigil_testkit::bench_batch::{interleaved, varied_readings};
+use vigil_testkit::bench_batch::{interleaved, wearer_uploads};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -47,27 +45,12 @@ fn profile() -> WearerProfile {
 
 /// One wearer's two days of uploads, as the Query returns their items.
 fn nights_items() -> Vec<Item> {
-    let mut reading = varied_readings(42);
-    let mut items: Vec<Item> = Vec::new();
-    for u in 0..UPLOADS {
-        let readings: Vec<Reading> = (0..60)
-            .map(|k| reading((start() + Duration::seconds(u * 300 + 5 * k)).fixed_offset(), (u * 60 + k) as u64))
-            .collect();
-        let envelope = Envelope {
-            v: 1,
-            batch_id: format!("b-{u}"),
-            part: 0,
-            parts: 1,
-            device_id: "band-0001".into(),
-            wearer_id: "wearer-0001".into(),
-            app_version: "1.4.2".into(),
-            received_at: start(),
-            readings,
-        };
-        // An upload's items, keyed by their span and first seq (vitals-writer's PutItems).
-        items.extend(vitals_items(&envelope, TimeDelta::days(30)).iter().map(vigil_aws::vitals::to_item));
-    }
-    items
+    // An upload's items, keyed by their span and first seq (vitals-writer's PutItems).
+    wearer_uploads(42, start(), UPLOADS, 60)
+        .iter()
+        .flat_map(|envelope| vitals_items(envelope, TimeDelta::days(30)))
+        .map(|item| vigil_aws::vitals::to_item(&item))
+        .collect()
 }
 
 /// What a run does with one wearer's Query: read the items back, compute both days.

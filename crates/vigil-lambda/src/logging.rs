@@ -21,7 +21,7 @@ use tracing_subscriber::layer::SubscriberExt;
 
 /// The filter for Lambda's level (`INFO`, `FATAL`…) and `RUST_LOG`'s directives; what
 /// cannot be read is left out, and the level is then `INFO`.
-pub fn filter(lambda_level: Option<&str>, rust_log: Option<&str>) -> Targets {
+fn filter(lambda_level: Option<&str>, rust_log: Option<&str>) -> Targets {
     let directives = rust_log.and_then(|s| Targets::from_str(s).ok()).unwrap_or_default();
     // Lambda's levels are the log crate's plus FATAL, which tracing has not.
     let lambda = lambda_level.map(|l| if l.eq_ignore_ascii_case("fatal") { "error" } else { l });
@@ -33,7 +33,7 @@ pub fn filter(lambda_level: Option<&str>, rust_log: Option<&str>) -> Targets {
 }
 
 /// The subscriber for these settings, writing to `writer`.
-pub fn subscriber<W>(
+fn subscriber<W>(
     lambda_level: Option<&str>,
     rust_log: Option<&str>,
     json: bool,

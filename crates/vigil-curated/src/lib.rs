@@ -4,8 +4,9 @@
 //! written once here. Pure: no AWS, no I/O; the ports that store files are
 //! `vigil_domain::ports::{ObjectStore, CuratedFileRegistry}`.
 //!
-//! The Parquet half (`format`: the Arrow schemas, writer settings, writers and
-//! reader) is behind the default feature `parquet`, so crates that only need
+//! The Parquet half (`format`: the schemas, writer settings, writers and
+//! reader; readings are written through Arrow, the small alerts and days files
+//! by Parquet's own column writers) is behind the default feature `parquet`, so crates that only need
 //! keys and pseudonyms (the AWS adapters, every Lambda through them) do not
 //! build arrow and parquet.
 //!

@@ -5,20 +5,17 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use arrow_array::builder::{BooleanBuilder, Float64Builder, StringBuilder, TimestampMicrosecondBuilder};
-use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use chrono::{DateTime, NaiveDate, Utc};
-use parquet::arrow::ArrowWriter;
 use sha2::{Digest, Sha256};
 use vigil_domain::lifecycle::AlertRecord;
 
-use super::{CuratedError, snappy, utc_micros};
+use super::{Column, CuratedError, utc_micros, write_columns};
 use crate::alerts::{AlertFile, AlertRow};
 use crate::keys::curated_alerts_key;
 use crate::pseudonym::{Pseudonym, Pseudonymizer};
 
-/// The curated alerts schema in Arrow terms ([`crate::ALERT_COLUMNS`]).
+/// The curated alerts schema as files read in Arrow ([`crate::ALERT_COLUMNS`]).
 pub fn alerts_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("alert_key", DataType::Utf8, false),
@@ -99,43 +96,42 @@ fn digest(rows: &[AlertRow]) -> Vec<u8> {
     digest.finalize().to_vec()
 }
 
+/// The file's columns as Parquet stores them ([`alerts_schema`] is how they read in Arrow).
+const ALERTS_MESSAGE: &str = "message alerts {
+    REQUIRED BYTE_ARRAY alert_key (STRING);
+    REQUIRED BYTE_ARRAY wearer_pseudonym (STRING);
+    REQUIRED BYTE_ARRAY rule (STRING);
+    REQUIRED BYTE_ARRAY severity (STRING);
+    REQUIRED INT64 raised_at (TIMESTAMP(MICROS,true));
+    REQUIRED BOOLEAN resolved;
+    OPTIONAL INT64 acknowledged_at (TIMESTAMP(MICROS,true));
+    OPTIONAL INT64 resolved_at (TIMESTAMP(MICROS,true));
+    OPTIONAL BYTE_ARRAY outcome (STRING);
+    OPTIONAL BYTE_ARRAY feature (STRING);
+    OPTIONAL DOUBLE z;
+}";
+
 fn encode(rows: &[AlertRow]) -> Result<Vec<u8>, CuratedError> {
-    let (mut key, mut wearer, mut rule, mut severity, mut outcome) =
-        (StringBuilder::new(), StringBuilder::new(), StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
-    let utc = || TimestampMicrosecondBuilder::new().with_timezone("UTC");
-    let (mut raised_at, mut acknowledged_at, mut resolved_at) = (utc(), utc(), utc());
-    let mut resolved = BooleanBuilder::new();
-    let (mut feature, mut z) = (StringBuilder::new(), Float64Builder::new());
-    for r in rows {
-        key.append_value(r.alert_key.as_str());
-        wearer.append_value(r.wearer_pseudonym.as_str());
-        rule.append_value(r.rule);
-        severity.append_value(r.severity);
-        raised_at.append_value(r.raised_at.timestamp_micros());
-        resolved.append_value(r.resolved);
-        acknowledged_at.append_option(r.acknowledged_at.map(|t| t.timestamp_micros()));
-        resolved_at.append_option(r.resolved_at.map(|t| t.timestamp_micros()));
-        outcome.append_option(r.outcome);
-        feature.append_option(r.feature);
-        z.append_option(r.z);
-    }
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(key.finish()),
-        Arc::new(wearer.finish()),
-        Arc::new(rule.finish()),
-        Arc::new(severity.finish()),
-        Arc::new(raised_at.finish()),
-        Arc::new(resolved.finish()),
-        Arc::new(acknowledged_at.finish()),
-        Arc::new(resolved_at.finish()),
-        Arc::new(outcome.finish()),
-        Arc::new(feature.finish()),
-        Arc::new(z.finish()),
-    ];
-    let batch = RecordBatch::try_new(alerts_schema(), columns)?;
-    let mut writer = ArrowWriter::try_new(Vec::new(), alerts_schema(), Some(snappy().build()))?;
-    writer.write(&batch)?;
-    Ok(writer.into_inner()?)
+    let text = |f: fn(&AlertRow) -> Option<&str>| Column::Text(rows.iter().map(f).collect());
+    let micros = |f: fn(&AlertRow) -> Option<DateTime<Utc>>| {
+        Column::Int64(rows.iter().map(|r| f(r).map(|t| t.timestamp_micros())).collect())
+    };
+    write_columns(
+        ALERTS_MESSAGE,
+        vec![
+            text(|r| Some(r.alert_key.as_str())),
+            text(|r| Some(r.wearer_pseudonym.as_str())),
+            text(|r| Some(r.rule)),
+            text(|r| Some(r.severity)),
+            micros(|r| Some(r.raised_at)),
+            Column::Bool(rows.iter().map(|r| Some(r.resolved)).collect()),
+            micros(|r| r.acknowledged_at),
+            micros(|r| r.resolved_at),
+            text(|r| r.outcome),
+            text(|r| r.feature),
+            Column::Double(rows.iter().map(|r| r.z).collect()),
+        ],
+    )
 }
 
 #[cfg(test)]
@@ -157,6 +153,14 @@ mod tests {
         let nullable: Vec<&str> =
             schema.fields().iter().filter(|f| f.is_nullable()).map(|f| f.name().as_str()).collect();
         assert_eq!(nullable, ["acknowledged_at", "resolved_at", "outcome", "feature", "z"]);
+    }
+
+    #[test]
+    fn a_file_reads_back_in_the_arrow_schema() {
+        let sos = alert(RuleKind::Sos, Severity::Critical, "2026-11-22T10:00:00Z");
+        let files = alert_files(&pseudonymizer(), &open(&[sos])).unwrap();
+        let builder = crate::reader(files[0].body.clone()).unwrap();
+        assert_eq!(builder.schema().fields(), alerts_schema().fields());
     }
 
     fn t(at: &str) -> DateTime<Utc> {

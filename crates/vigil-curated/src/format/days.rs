@@ -4,18 +4,15 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use arrow_array::builder::{BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringBuilder};
-use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use chrono::NaiveDate;
-use parquet::arrow::ArrowWriter;
 use sha2::{Digest, Sha256};
 
-use super::{CuratedError, snappy};
+use super::{Column, CuratedError, write_columns};
 use crate::days::{DayFile, DayRow};
 use crate::keys::curated_days_key;
 
-/// The curated days schema in Arrow terms ([`crate::DAY_COLUMNS`]). Counts are
+/// The curated days schema as files read in Arrow ([`crate::DAY_COLUMNS`]). Counts are
 /// INT64 (the day's `u32` counts and `i64` steps all fit, with no conversion
 /// that could fail).
 pub fn days_schema() -> SchemaRef {
@@ -75,62 +72,52 @@ fn date32(date: NaiveDate) -> i32 {
     i32::try_from((date - NaiveDate::default()).num_days()).unwrap_or(i32::MAX)
 }
 
+/// The file's columns as Parquet stores them ([`days_schema`] is how they read in Arrow).
+const DAYS_MESSAGE: &str = "message days {
+    REQUIRED BYTE_ARRAY wearer_pseudonym (STRING);
+    REQUIRED INT32 local_date (DATE);
+    REQUIRED BOOLEAN complete;
+    REQUIRED INT64 day_minutes;
+    REQUIRED INT64 worn_minutes;
+    REQUIRED INT64 sleep_minutes;
+    REQUIRED INT64 wake_ups;
+    OPTIONAL DOUBLE restlessness;
+    REQUIRED INT64 steps;
+    REQUIRED INT64 active_minutes;
+    OPTIONAL DOUBLE resting_hr;
+    OPTIONAL INT64 lowest_spo2;
+    REQUIRED INT64 alerts;
+    REQUIRED INT64 acked;
+    OPTIONAL INT64 ack_median_secs;
+    REQUIRED INT64 summary_version;
+    REQUIRED INT64 computed_after_s;
+}";
+
 fn encode(rows: &[DayRow]) -> Result<Vec<u8>, CuratedError> {
-    let mut wearer = StringBuilder::new();
-    let mut local_date = Date32Builder::new();
-    let mut complete = BooleanBuilder::new();
-    let (mut restlessness, mut resting_hr) = (Float64Builder::new(), Float64Builder::new());
-    // day, worn, sleep, wake-ups, steps, active, lowest SpO2, alerts, acked, ack median, version, computed after.
-    let mut ints: [Int64Builder; 12] = std::array::from_fn(|_| Int64Builder::new());
-    for r in rows {
-        wearer.append_value(r.wearer_pseudonym.as_str());
-        local_date.append_value(date32(r.local_date));
-        complete.append_value(r.complete);
-        restlessness.append_option(r.restlessness);
-        resting_hr.append_option(r.resting_hr);
-        let values = [
-            Some(i64::from(r.day_minutes)),
-            Some(i64::from(r.worn_minutes)),
-            Some(i64::from(r.sleep_minutes)),
-            Some(i64::from(r.wake_ups)),
-            Some(r.steps),
-            Some(i64::from(r.active_minutes)),
-            r.lowest_spo2,
-            Some(i64::from(r.alerts)),
-            Some(i64::from(r.acked)),
-            r.ack_median_secs,
-            Some(i64::from(r.summary_version)),
-            Some(r.computed_after_s),
-        ];
-        for (builder, value) in ints.iter_mut().zip(values) {
-            builder.append_option(value);
-        }
-    }
-    let [day, worn, sleep, wake_ups, steps, active, spo2, alerts, acked, ack_median, version, computed_after] =
-        ints.map(|mut b| Arc::new(b.finish()) as ArrayRef);
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(wearer.finish()),
-        Arc::new(local_date.finish()),
-        Arc::new(complete.finish()),
-        day,
-        worn,
-        sleep,
-        wake_ups,
-        Arc::new(restlessness.finish()),
-        steps,
-        active,
-        Arc::new(resting_hr.finish()),
-        spo2,
-        alerts,
-        acked,
-        ack_median,
-        version,
-        computed_after,
-    ];
-    let batch = RecordBatch::try_new(days_schema(), columns)?;
-    let mut writer = ArrowWriter::try_new(Vec::new(), days_schema(), Some(snappy().build()))?;
-    writer.write(&batch)?;
-    Ok(writer.into_inner()?)
+    let int = |f: fn(&DayRow) -> Option<i64>| Column::Int64(rows.iter().map(f).collect());
+    let double = |f: fn(&DayRow) -> Option<f64>| Column::Double(rows.iter().map(f).collect());
+    write_columns(
+        DAYS_MESSAGE,
+        vec![
+            Column::Text(rows.iter().map(|r| Some(r.wearer_pseudonym.as_str())).collect()),
+            Column::Int32(rows.iter().map(|r| Some(date32(r.local_date))).collect()),
+            Column::Bool(rows.iter().map(|r| Some(r.complete)).collect()),
+            int(|r| Some(i64::from(r.day_minutes))),
+            int(|r| Some(i64::from(r.worn_minutes))),
+            int(|r| Some(i64::from(r.sleep_minutes))),
+            int(|r| Some(i64::from(r.wake_ups))),
+            double(|r| r.restlessness),
+            int(|r| Some(r.steps)),
+            int(|r| Some(i64::from(r.active_minutes))),
+            double(|r| r.resting_hr),
+            int(|r| r.lowest_spo2),
+            int(|r| Some(i64::from(r.alerts))),
+            int(|r| Some(i64::from(r.acked))),
+            int(|r| r.ack_median_secs),
+            int(|r| Some(i64::from(r.summary_version))),
+            int(|r| Some(r.computed_after_s)),
+        ],
+    )
 }
 
 #[cfg(test)]
@@ -182,6 +169,13 @@ mod tests {
         let nullable: Vec<&str> =
             schema.fields().iter().filter(|f| f.is_nullable()).map(|f| f.name().as_str()).collect();
         assert_eq!(nullable, ["restlessness", "resting_hr", "lowest_spo2", "ack_median_secs"]);
+    }
+
+    #[test]
+    fn a_file_reads_back_in_the_arrow_schema() {
+        let files = day_files(&[day(&pseudonymizer(), "wearer-42", 21, 4_300, 600)]).unwrap();
+        let builder = crate::reader(files[0].body.clone()).unwrap();
+        assert_eq!(builder.schema().fields(), days_schema().fields());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 #   2. starts the local AWS endpoint on :4566 unless one answers (and stops it at the end if
 #      it started it);
 #   3. builds the ten functions --release for this machine into a target directory of their
-#      own (<target>/bench-cold), and runs `vigil bench-cold` on them: init, first invocation,
+#      own (<target>/bench-cold), linked position-dependent as deployed, and runs `vigil bench-cold` on them: init, first invocation,
 #      binary size and peak RSS against a local stand-in of the Lambda Runtime API;
 #   4. builds every function for arm64 with `cargo lambda build --release --arm64`, as the
 #      CDK app deploys them, and prints the build time and each binary's size.
@@ -52,7 +52,9 @@ eval "$(bash "$endpoint" env)"
 
 step "release build of the ten functions for $(uname -m) (fat LTO: tens of minutes on 2 cores when cold)"
 start=$(date +%s)
-cargo build --release --locked --target-dir "$bench" "${packages[@]}"
+# Linked position-dependent, as .cargo/config.toml links the deployed arm64 build (here by
+# variable, for this build only: it would replace the arm64 build's flags).
+RUSTFLAGS="-C link-arg=-Wl,-no-pie" cargo build --release --locked --target-dir "$bench" "${packages[@]}"
 echo "host release build: $(since "$start")" | tee "${results}/host-build.txt"
 
 step "vigil (the operator binary)"
@@ -77,6 +79,9 @@ CARGO_TARGET_DIR="$bench" cargo lambda build --release --arm64 --locked "${packa
   echo "arm64 release build (cargo lambda build --release --arm64, the ten functions at once): $(since "$start")"
   for f in "${FUNCTIONS[@]}"; do
     bin="${bench}/lambda/${f}/bootstrap" # where cargo-lambda leaves each function, as Lambda runs it
+    # ELF e_type: 2 is an executable linked position-dependent (.cargo/config.toml), 3 a PIE.
+    kind=$(od -An -t u2 -j 16 -N 2 "$bin" | tr -d ' ')
+    [[ $kind == 2 ]] || { echo "${f}: a PIE (ELF type ${kind}): .cargo/config.toml's arm64 flags were not applied" >&2; exit 1; }
     stat -c %s "$bin" | awk -v f="$f" '{ printf "%-17s %6.2f MiB\n", f, $1 / 1048576 }'
   done
 } | tee "${results}/arm64.txt"

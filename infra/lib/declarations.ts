@@ -349,15 +349,15 @@ export function defaultOf(decl: FunctionDeclaration, variable: string): string {
 
 /**
  * The function's environment as deployed: `resource` variables get the value of that
- * key in the stack's `resources` map (a name, ARN, URL, workgroup or database), `default`
- * variables their default; `optional` ones the value `optionals` gives them (a stack
- * setting the deployer gave: VOICE_ORIGINATION_IDENTITY), else nothing; `local` ones are
- * never set by the stack.
+ * key in the stack's `resources` map (a name, ARN, URL, workgroup or database); `default`
+ * and `optional` variables the value `fromSettings` gives them (a stack setting:
+ * VITALS_TTL_DAYS, VOICE_ORIGINATION_IDENTITY), else a `default` one its default and an
+ * `optional` one nothing; `local` ones are never set by the stack.
  */
 export function environmentOf(
   decl: FunctionDeclaration,
   resources: Readonly<Record<string, string>>,
-  optionals: Readonly<Record<string, string | undefined>> = {},
+  fromSettings: Readonly<Record<string, string | undefined>> = {},
 ): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [name, v] of Object.entries(decl.environment)) {
@@ -373,10 +373,10 @@ export function environmentOf(
         break;
       }
       case 'default':
-        env[name] = v.default;
+        env[name] = fromSettings[name] ?? v.default;
         break;
       case 'optional': {
-        const value = optionals[name];
+        const value = fromSettings[name];
         if (value !== undefined && value !== '') env[name] = value;
         break;
       }
@@ -497,4 +497,23 @@ export function scheduleSettingDefault(setting: string, declarations: readonly F
     throw new Error(`expected exactly one function.json whose schedule uses the setting "${setting}", found ${users.length}`);
   }
   return scheduleOf(users[0]).rateMinutes;
+}
+
+/**
+ * The default of a stack setting that overrides a declared `default` variable: that
+ * default, which every function declaring the variable must give alike, so the
+ * declaration stays the one place the value is written.
+ */
+export function variableSettingDefault(variable: string, declarations: readonly FunctionDeclaration[] = DECLARATIONS): number {
+  const defaults = new Set(
+    declarations.flatMap((d) => {
+      const v = d.environment[variable];
+      return v?.kind === 'default' ? [v.default] : [];
+    }),
+  );
+  const [only] = [...defaults];
+  if (defaults.size !== 1 || !/^[0-9]+$/.test(only)) {
+    throw new Error(`expected every function.json declaring ${variable} to give it one whole-number default, found ${[...defaults].join(', ') || 'none'}`);
+  }
+  return Number(only);
 }

@@ -51,10 +51,11 @@ export interface VigilFunctionProps {
   /** The stack's resources by key: the values of the declaration's `resource` variables. */
   readonly resources: Readonly<Record<string, string>>;
   /**
-   * Values of `optional` variables, by variable name, from stack settings the deployer
-   * gave (VOICE_ORIGINATION_IDENTITY): set only on functions that declare them.
+   * Values of `default` and `optional` variables, by variable name, from stack settings
+   * (VITALS_TTL_DAYS, VOICE_ORIGINATION_IDENTITY when given): set only on functions that
+   * declare them.
    */
-  readonly optionals?: Readonly<Record<string, string | undefined>>;
+  readonly fromSettings?: Readonly<Record<string, string | undefined>>;
   /** The stack settings a declared reserved concurrency may name (`shards`, `ingestConcurrency`). */
   readonly settings: VigilSettings;
   /** Key for the environment variables (they include table and secret names). */
@@ -131,7 +132,7 @@ export class VigilFunction extends Construct {
       runtime: 'provided.al2023',
       description: decl.description,
       role: this.role,
-      environment: environmentOf(decl, props.resources, props.optionals),
+      environment: environmentOf(decl, props.resources, props.fromSettings),
       environmentEncryption: props.environmentKey,
       timeout: Duration.seconds(decl.timeoutSecs),
       memorySize: decl.memoryMb,

@@ -38,6 +38,7 @@ import {
   SignedInUsers,
   snsOf,
   topicOf,
+  variableSettingDefault,
 } from './declarations';
 import { ManagedPolicyRole, VigilFunction } from './function';
 
@@ -105,6 +106,28 @@ export interface VigilSettings {
   readonly curatedRetentionDays: number;
   /** Days a poison record is kept in the quarantine bucket. */
   readonly quarantineRetentionDays: number;
+  /**
+   * The tables every upload writes (vitals; wearer state and its check index) in
+   * provisioned mode with auto scaling instead of on demand: 2.4 times cheaper at a steady
+   * load, but a burst past the provisioned units is throttled (and retried) until auto
+   * scaling catches up (docs/cost.md, "Deploying at the target").
+   */
+  readonly dynamodbProvisioned: boolean;
+  /**
+   * With dynamodbProvisioned: the read and write units each of those tables and the index
+   * start with and never scale below (auto scaling keeps them at 70 % use, up to
+   * MAX_PROVISIONED_UNITS). Size it from `vigil cost --capacity`.
+   */
+  readonly provisionedMinUnits: number;
+  /**
+   * Seconds between a phone's routine uploads (ingest-api's UPLOAD_ROUTINE_EVERY_SECS, told
+   * to the app in every 202), from UPLOAD_URGENT_EVERY_SECS (60) to MAX_UPLOAD_EVERY_SECONDS.
+   */
+  readonly uploadEverySeconds: number;
+  /** Days vitals items are kept (vitals-writer's VITALS_TTL_DAYS), at least MIN_VITALS_TTL_DAYS. */
+  readonly vitalsTtlDays: number;
+  /** Days of rows the warehouse keeps (warehouse-loader's WAREHOUSE_RETENTION_DAYS). */
+  readonly warehouseRetentionDays: number;
 }
 
 /** Settings without a default: unset unless given (`-c vigil:<name>=<value>`). */
@@ -125,7 +148,39 @@ export const DEFAULT_SETTINGS: VigilSettings = {
   rawRetentionDays: 400,
   curatedRetentionDays: 730,
   quarantineRetentionDays: 90,
+  dynamodbProvisioned: false,
+  provisionedMinUnits: 25,
+  // The declared defaults (functions/*/function.json): one place for each value.
+  uploadEverySeconds: variableSettingDefault('UPLOAD_ROUTINE_EVERY_SECS'),
+  vitalsTtlDays: variableSettingDefault('VITALS_TTL_DAYS'),
+  warehouseRetentionDays: variableSettingDefault('WAREHOUSE_RETENTION_DAYS'),
 };
+
+/**
+ * Which stack setting gives each of these declared `default` variables its value (on
+ * every function that declares it); the setting's default is the declared one.
+ */
+export const DEFAULT_VARIABLE_SETTINGS: Readonly<Record<string, keyof VigilSettings>> = {
+  UPLOAD_ROUTINE_EVERY_SECS: 'uploadEverySeconds',
+  VITALS_TTL_DAYS: 'vitalsTtlDays',
+  WAREHOUSE_RETENTION_DAYS: 'warehouseRetentionDays',
+};
+
+/**
+ * The longest routine upload interval: a band's uploads stay within the default 15-minute
+ * no-data threshold with 5 minutes to spare, so one late upload does not raise "gone silent".
+ */
+export const MAX_UPLOAD_EVERY_SECONDS = 600;
+/**
+ * The shortest vitals retention: daily-summary recomputes a day up to 8 days back, with
+ * readings up to 7 days late (functions/daily-summary, LATE_DAYS); 10 days keeps every
+ * reading of a day it may recompute, in any time zone.
+ */
+export const MIN_VITALS_TTL_DAYS = 10;
+/** Auto scaling's ceiling for a provisioned table or index: DynamoDB's default per-table quota. */
+export const MAX_PROVISIONED_UNITS = 40_000;
+/** The use auto scaling keeps a provisioned table at (what docs/cost.md prices). */
+export const PROVISIONED_TARGET_PCT = 70;
 
 export interface VigilStackProps extends StackProps {
   readonly settings?: Partial<VigilSettings>;
@@ -330,11 +385,7 @@ export class VigilStack extends Stack {
       removalPolicy: removal,
     };
     // Retention settings (docs/storage.md, "Retention"): whole days, at least 1.
-    const retentionDays = (key: 'rawRetentionDays' | 'curatedRetentionDays' | 'quarantineRetentionDays') => {
-      const days = settings[key];
-      if (!Number.isInteger(days) || days < 1) throw new Error(`vigil:${key}=${days}: expected a whole number of days, at least 1`);
-      return days;
-    };
+    const retentionDays = (key: 'rawRetentionDays' | 'curatedRetentionDays' | 'quarantineRetentionDays') => wholeSetting(settings, key, 'days', 1);
     // Raw (the audit trail and the replay source) and curated (loaded into the warehouse
     // within minutes; read again only by a reload) are rarely read after a few weeks.
     // Glacier Instant Retrieval keeps such a read a plain GET (no restore job) at an
@@ -395,11 +446,21 @@ export class VigilStack extends Stack {
     ack(stream, 'AwsSolutions-KDS3', 'A customer-managed key on purpose: one key policy and one audit trail for all personal data (stream, buckets, tables, warehouse), and the ability to revoke it.');
 
     // -------------------------------------------------------------- tables
-    const table = (id: string, partitionKey: string, sortKey?: string, ttl?: string) =>
-      new dynamodb.Table(this, id, {
+    // On demand, but for the tables every upload writes when dynamodbProvisioned: those
+    // are provisioned, and auto scaling keeps each (and its index) at 70 % use.
+    const minUnits = settings.dynamodbProvisioned ? wholeSetting(settings, 'provisionedMinUnits', 'units', 1, MAX_PROVISIONED_UNITS) : 0;
+    const autoScale = (read: dynamodb.IScalableTableAttribute, write: dynamodb.IScalableTableAttribute) => {
+      for (const units of [read, write]) units.scaleOnUtilization({ targetUtilizationPercent: PROVISIONED_TARGET_PCT });
+    };
+    const scaling = { minCapacity: minUnits, maxCapacity: MAX_PROVISIONED_UNITS };
+    const table = (id: string, partitionKey: string, sortKey?: string, ttl?: string, everyUpload = false) => {
+      const provisioned = everyUpload && settings.dynamodbProvisioned;
+      const t = new dynamodb.Table(this, id, {
         partitionKey: { name: partitionKey, type: dynamodb.AttributeType.STRING },
         sortKey: sortKey ? { name: sortKey, type: dynamodb.AttributeType.STRING } : undefined,
-        billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+        billingMode: provisioned ? dynamodb.BillingMode.PROVISIONED : dynamodb.BillingMode.PAY_PER_REQUEST,
+        readCapacity: provisioned ? minUnits : undefined,
+        writeCapacity: provisioned ? minUnits : undefined,
         encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
         encryptionKey: dataKey,
         pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
@@ -407,6 +468,9 @@ export class VigilStack extends Stack {
         deletionProtection: settings.retainData,
         removalPolicy: removal,
       });
+      if (provisioned) autoScale(t.autoScaleReadCapacity(scaling), t.autoScaleWriteCapacity(scaling));
+      return t;
+    };
     // Keys as crates/vigil-local/src/provision.rs creates them locally.
     const devices = table('DevicesTable', 'device_id');
     const wearers = table('WearersTable', 'wearer_id');
@@ -416,13 +480,20 @@ export class VigilStack extends Stack {
     // Items that expire carry `expires_at` (vigil_domain::retention): rule state
     // (STATE_TTL_DAYS after the last reading), alerts (ALERTS_TTL_DAYS after raised),
     // deliveries and escalation steps (DELIVERIES_TTL_DAYS), as docs/storage.md lists.
-    const wearerState = table('WearerStateTable', 'wearer_id', undefined, 'expires_at');
+    const wearerState = table('WearerStateTable', 'wearer_id', undefined, 'expires_at', true);
     wearerState.addGlobalSecondaryIndex({
       indexName: STATE_CHECK_INDEX,
       partitionKey: { name: 'check_shard', type: dynamodb.AttributeType.STRING },
       sortKey: { name: 'check_at', type: dynamodb.AttributeType.STRING },
       projectionType: dynamodb.ProjectionType.KEYS_ONLY,
+      ...(settings.dynamodbProvisioned ? { readCapacity: minUnits, writeCapacity: minUnits } : {}),
     });
+    if (settings.dynamodbProvisioned) {
+      autoScale(
+        wearerState.autoScaleGlobalSecondaryIndexReadCapacity(STATE_CHECK_INDEX, scaling),
+        wearerState.autoScaleGlobalSecondaryIndexWriteCapacity(STATE_CHECK_INDEX, scaling),
+      );
+    }
     const alerts = table('AlertsTable', 'alert_id', undefined, 'expires_at');
     alerts.addGlobalSecondaryIndex({
       indexName: ALERTS_BY_WEARER_INDEX,
@@ -461,7 +532,7 @@ export class VigilStack extends Stack {
     });
     // The newest vitals items are also each wearer's latest state (care-api's status):
     // a stack deployed before 2026-12-04 keeps its WearerShadowTable (retained), unused.
-    const vitals = table('VitalsTable', 'wearer_id', 'sk', 'expires_at');
+    const vitals = table('VitalsTable', 'wearer_id', 'sk', 'expires_at', true);
     // Each wearer's days (daily-summary: sleep, steps, resting heart rate... per local
     // date), computed from the vitals items: personal health data like them, under the
     // same key, PITR, deletion protection and backups. Expires DAYS_TTL_DAYS after its date.
@@ -615,8 +686,14 @@ export class VigilStack extends Stack {
         Annotations.of(this).addWarningV2('vigil:voiceConfigurationSetWithoutIdentity', 'vigil:voiceConfigurationSet is set but vigil:voiceOriginationIdentity is not: no calls are placed.');
       }
     }
-    const optionals: Record<string, string | undefined> = Object.fromEntries(
-      Object.entries(OPTIONAL_VARIABLE_SETTINGS).map(([variable, setting]) => [variable, settings[setting] as string | undefined]),
+    wholeSetting(settings, 'uploadEverySeconds', 'seconds', 60, MAX_UPLOAD_EVERY_SECONDS);
+    wholeSetting(settings, 'vitalsTtlDays', 'days', MIN_VITALS_TTL_DAYS);
+    wholeSetting(settings, 'warehouseRetentionDays', 'days', 1);
+    const fromSettings: Record<string, string | undefined> = Object.fromEntries(
+      Object.entries({ ...OPTIONAL_VARIABLE_SETTINGS, ...DEFAULT_VARIABLE_SETTINGS }).map(([variable, setting]) => {
+        const value = settings[setting];
+        return [variable, value === undefined ? undefined : String(value)];
+      }),
     );
 
     // ---------------------------------------------------------- functions
@@ -654,7 +731,7 @@ export class VigilStack extends Stack {
     };
     const fnDefaults = {
       resources,
-      optionals,
+      fromSettings,
       settings,
       environmentKey: dataKey,
       logKey: opsKey,
@@ -1405,4 +1482,14 @@ class Warehouse extends Construct {
     workgroup.applyRemovalPolicy(props.removal);
     this.workgroupArn = workgroup.attrWorkgroupWorkgroupArn;
   }
+}
+
+/** A numeric setting that must be a whole number in [min, max]; its value. */
+function wholeSetting(settings: VigilSettings, key: keyof VigilSettings, unit: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const value = settings[key];
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `from ${min} to ${max}`;
+    throw new Error(`vigil:${key}=${value}: expected a whole number of ${unit}, ${range}`);
+  }
+  return value;
 }

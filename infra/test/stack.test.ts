@@ -18,6 +18,7 @@ import {
   reservedConcurrencyOf,
   schedulePropsOf,
   topicOf,
+  variableSettingDefault,
 } from '../lib/declarations';
 import {
   ALERTS_BY_WEARER_INDEX,
@@ -25,11 +26,13 @@ import {
   CURATED_BY_STATUS_INDEX,
   DAILY_SUMMARY_SUSTAINED_RUNS,
   DEFAULT_SETTINGS,
+  DEFAULT_VARIABLE_SETTINGS,
   DELIVERIES_BY_PHONE_INDEX,
   DELIVERIES_DUE_INDEX,
   LAST_LEVEL_METRIC,
   STATE_CHECK_INDEX,
   MAX_LINK_BASE_URL_CHARS,
+  MAX_PROVISIONED_UNITS,
   OPTIONAL_VARIABLE_SETTINGS,
   pascalCase,
   PUBLIC_ROUTE_THROTTLE,
@@ -121,7 +124,9 @@ function assertDeployedAsDeclared(res: Resources, settings: VigilSettings): void
       .map(([k]) => k);
     assert.deepEqual(Object.keys(vars).sort(), deployed.sort(), `${name}: environment variables`);
     for (const [k, v] of entries) {
-      if (v.default !== undefined) assert.equal(vars[k], v.default, `${name} ${k}: the declared default`);
+      const setting = DEFAULT_VARIABLE_SETTINGS[k];
+      if (v.default !== undefined && setting === undefined) assert.equal(vars[k], v.default, `${name} ${k}: the declared default`);
+      if (v.default !== undefined && setting !== undefined) assert.equal(vars[k], String(settings[setting]), `${name} ${k}: its setting's value`);
       if (v.optional && optionalValue(k) !== undefined) assert.equal(vars[k], optionalValue(k), `${name} ${k}: its setting's value`);
       if (v.local) assert.equal(vars[k], undefined, `${name} ${k}: local only`);
       if (v.resource !== undefined) {
@@ -439,6 +444,91 @@ describe('functions/<name>/function.json', () => {
     assert.equal(lambdaIn(other.resources, 'alert-processor').props.ReservedConcurrentExecutions, 24);
     assert.equal(lambdaIn(other.resources, 'care-api').props.ReservedConcurrentExecutions, 7);
     other.template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(30 minutes)' });
+  });
+
+  it('the settings the cost model prices: provisioned stream tables, the upload interval, vitals and warehouse retention', () => {
+    // Under the defaults every table is on demand and each variable has its declared default.
+    for (const [variable, setting] of Object.entries(DEFAULT_VARIABLE_SETTINGS)) {
+      assert.equal(DEFAULT_SETTINGS[setting], variableSettingDefault(variable), variable);
+      // Each declaration of the variable names its setting (docs/functions.md shows it).
+      const declaring = DECLARATIONS.filter((d) => d.environment[variable]?.kind === 'default');
+      assert.ok(declaring.length > 0, variable);
+      for (const d of declaring) assert.match(DECLARED.find((x) => x.name === d.name)!.json.environment[variable].meaning, new RegExp(`\\b${setting}\\b`), `${d.name} ${variable}`);
+    }
+    assert.equal(Object.values(resources).filter((r) => r.Type === 'AWS::ApplicationAutoScaling::ScalableTarget').length, 0);
+
+    const context = {
+      'vigil:dynamodbProvisioned': 'true',
+      'vigil:provisionedMinUnits': '250',
+      'vigil:uploadEverySeconds': '600',
+      'vigil:vitalsTtlDays': '10',
+      'vigil:warehouseRetentionDays': '92',
+    };
+    const lean = synthesize(context);
+    const settings: VigilSettings = {
+      ...DEFAULT_SETTINGS,
+      dynamodbProvisioned: true,
+      provisionedMinUnits: 250,
+      uploadEverySeconds: 600,
+      vitalsTtlDays: 10,
+      warehouseRetentionDays: 92,
+    };
+    assert.deepEqual(lean.stack.settings, settings);
+    assertDeployedAsDeclared(lean.resources, settings);
+    assert.equal(lambdaIn(lean.resources, 'ingest-api').props.Environment.Variables.UPLOAD_ROUTINE_EVERY_SECS, '600');
+    assert.equal(lambdaIn(lean.resources, 'vitals-writer').props.Environment.Variables.VITALS_TTL_DAYS, '10');
+    assert.equal(lambdaIn(lean.resources, 'warehouse-loader').props.Environment.Variables.WAREHOUSE_RETENTION_DAYS, '92');
+
+    // The vitals and wearer-state tables (and the state's index) provisioned; every other on demand.
+    const modes = Object.fromEntries(
+      Object.entries(lean.resources)
+        .filter(([, r]) => r.Type === 'AWS::DynamoDB::Table')
+        .map(([id, r]) => [id.replace(/Table.*$/, ''), r.Properties.BillingMode ?? 'PROVISIONED']), // CloudFormation's default
+    );
+    assert.deepEqual(
+      Object.entries(modes).filter(([, mode]) => mode === 'PROVISIONED').map(([id]) => id).sort(),
+      ['Vitals', 'WearerState'],
+    );
+    assert.ok(Object.values(modes).every((mode) => mode === 'PROVISIONED' || mode === 'PAY_PER_REQUEST'), JSON.stringify(modes));
+    const state = Object.values(lean.resources).find((r) => r.Type === 'AWS::DynamoDB::Table' && r.Properties.GlobalSecondaryIndexes?.[0]?.IndexName === STATE_CHECK_INDEX)!;
+    assert.deepEqual(state.Properties.ProvisionedThroughput, { ReadCapacityUnits: 250, WriteCapacityUnits: 250 });
+    assert.deepEqual(state.Properties.GlobalSecondaryIndexes[0].ProvisionedThroughput, { ReadCapacityUnits: 250, WriteCapacityUnits: 250 });
+
+    // Reads and writes of both tables and of the index scale, each from 250 units, at 70 % use.
+    const targets = Object.values(lean.resources).filter((r) => r.Type === 'AWS::ApplicationAutoScaling::ScalableTarget');
+    assert.deepEqual(
+      targets.map((t) => t.Properties.ScalableDimension).sort(),
+      [
+        'dynamodb:index:ReadCapacityUnits',
+        'dynamodb:index:WriteCapacityUnits',
+        'dynamodb:table:ReadCapacityUnits',
+        'dynamodb:table:ReadCapacityUnits',
+        'dynamodb:table:WriteCapacityUnits',
+        'dynamodb:table:WriteCapacityUnits',
+      ],
+    );
+    for (const t of targets) {
+      assert.equal(t.Properties.MinCapacity, 250);
+      assert.equal(t.Properties.MaxCapacity, MAX_PROVISIONED_UNITS);
+    }
+    const policies = Object.values(lean.resources).filter((r) => r.Type === 'AWS::ApplicationAutoScaling::ScalingPolicy');
+    assert.equal(policies.length, 6);
+    for (const p of policies) assert.equal(p.Properties.TargetTrackingScalingPolicyConfiguration.TargetValue, 70);
+
+    // Values outside each setting's range fail the synth, naming the setting.
+    const bad: Array<[string, string]> = [
+      ['uploadEverySeconds', '59'],
+      ['uploadEverySeconds', '601'],
+      ['uploadEverySeconds', '90.5'],
+      ['vitalsTtlDays', '9'],
+      ['warehouseRetentionDays', '0'],
+      ['provisionedMinUnits', '0'],
+      ['provisionedMinUnits', String(MAX_PROVISIONED_UNITS + 1)],
+    ];
+    for (const [key, value] of bad) {
+      assert.throws(() => synthesize({ 'vigil:dynamodbProvisioned': 'true', [`vigil:${key}`]: value }), new RegExp(`vigil:${key}=`), `${key}=${value}`);
+    }
+    assert.throws(() => variableSettingDefault('NOT_DECLARED'), /NOT_DECLARED/);
   });
 
   it('a schedule\'s setting defaults to the declared rate', () => {

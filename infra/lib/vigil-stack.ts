@@ -948,7 +948,8 @@ export class VigilStack extends Stack {
     allow(daily.role, ['dynamodb:Query'], [`${alerts.tableArn}/index/${ALERTS_BY_WEARER_INDEX}`]);
     allow(daily.role, ['dynamodb:PutItem'], [alerts.tableArn]);
     allow(daily.role, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], [deliveries.tableArn]);
-    allow(daily.role, ['dynamodb:Query', 'dynamodb:PutItem'], [wearerDays.tableArn]);
+    // Get/Put/DeleteItem also keep the pass's position between runs (one item: docs/daily.md).
+    allow(daily.role, ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'], [wearerDays.tableArn]);
     allow(daily.role, ['s3:PutObject'], [objects(dataBucket, `${CURATED_PREFIX}days/`)]);
     linkKey.grantRead(daily.role);
     useDataKey(daily.role);

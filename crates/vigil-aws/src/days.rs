@@ -27,6 +27,11 @@ pub const EXPIRES_AT: &str = "expires_at";
 /// Default retention: a baseline looks back 56 days and an episode 60, so a day
 /// is kept 90.
 pub const DEFAULT_TTL_DAYS: u32 = 90;
+/// The key of the item that keeps the daily job's scan position: a `wearer_id`
+/// no wearer can have (ids never hold `#`: `vigil_domain::registry::check_id`).
+pub const SCAN_POSITION_KEY: (&str, &str) = ("#daily-summary", "scan-position");
+/// The scan position's attribute: the wearer id the next run starts after.
+const AFTER: &str = "after";
 
 #[derive(Debug, Clone)]
 pub struct DynamoDays {
@@ -89,6 +94,43 @@ impl DaysStore for DynamoDays {
             days.push(serde_dynamo::from_item(item).map_err(|_| malformed("Query", &self.table, "day"))?);
         }
         Ok(days)
+    }
+
+    async fn scan_position(&self) -> Result<Option<String>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(WEARER_ID, AttributeValue::S(SCAN_POSITION_KEY.0.into()))
+            .key(DATE, AttributeValue::S(SCAN_POSITION_KEY.1.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| store_error("GetItem", &self.table, e))?;
+        match out.item().and_then(|item| item.get(AFTER)) {
+            None => Ok(None),
+            Some(AttributeValue::S(after)) => Ok(Some(after.clone())),
+            Some(_) => Err(malformed("GetItem", &self.table, "scan position")),
+        }
+    }
+
+    async fn set_scan_position(&self, after: Option<&str>) -> Result<(), StoreError> {
+        let key = [
+            (WEARER_ID.to_owned(), AttributeValue::S(SCAN_POSITION_KEY.0.into())),
+            (DATE.to_owned(), AttributeValue::S(SCAN_POSITION_KEY.1.into())),
+        ];
+        match after {
+            Some(after) => {
+                let item = key.into_iter().chain([(AFTER.to_owned(), AttributeValue::S(after.to_owned()))]);
+                let put = self.client.put_item().table_name(&self.table).set_item(Some(item.collect()));
+                put.send().await.map_err(|e| store_error("PutItem", &self.table, e))?;
+            }
+            None => {
+                let delete = self.client.delete_item().table_name(&self.table).set_key(Some(key.into()));
+                delete.send().await.map_err(|e| store_error("DeleteItem", &self.table, e))?;
+            }
+        }
+        Ok(())
     }
 }
 

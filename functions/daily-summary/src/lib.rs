@@ -147,8 +147,10 @@ pub struct Summary {
     /// Wearers not looked at: the run's time ran short (the next run does them).
     /// A lower bound when `scan_unfinished`: the pages not read count as one.
     pub wearers_left: usize,
-    /// The run stopped before the last page of wearers.
+    /// The run stopped before the end of its pass round the wearers.
     pub scan_unfinished: bool,
+    /// The run began where the last one stopped short, not at the first page.
+    pub resumed: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -230,6 +232,12 @@ where
     /// ([`CONCURRENCY`] wearers at once), then written to the lake together (one
     /// curated file per local date and page, not per wearer) and stored. A page
     /// is not read once less than [`STORE_RESERVE`] is left.
+    ///
+    /// The pass goes round the wearers as a ring: it starts where the last run
+    /// stopped short ([`DaysStore::scan_position`]), reads to the last page, then
+    /// from the first page up to the wearer it started after. A run cut short
+    /// keeps where the page it could not finish starts, so a fleet larger than one
+    /// run has its every page reached in turn, not its first pages again.
     pub async fn process_within(
         &self,
         now: DateTime<Utc>,
@@ -239,7 +247,20 @@ where
         let mut metrics = Metrics::new(FUNCTION);
         let mut summary = Summary::default();
         let compute_until = deadline.map(|d| d.less(STORE_RESERVE));
-        let mut after: Option<String> = None;
+        let start = match within(deadline, self.days.scan_position()).await {
+            Ok(Ok(start)) => start,
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "the scan position could not be read; this run starts at the first page");
+                None
+            }
+            Err(_expired) => None,
+        };
+        summary.resumed = start.is_some();
+        let mut after = start.clone();
+        // Whether the pass has gone past the last page, to the first again.
+        let mut wrapped = false;
+        // Whether the pass went all the way round; if not, the next run starts at `after`.
+        let mut finished = false;
         let mut list_error = None;
         loop {
             if compute_until.is_some_and(|d| d.remaining().is_zero()) {
@@ -248,7 +269,7 @@ where
                 summary.scan_unfinished = true;
                 break;
             }
-            let page = match within(deadline, self.inputs.wearers(after.as_deref(), self.page)).await {
+            let mut page = match within(deadline, self.inputs.wearers(after.as_deref(), self.page)).await {
                 Ok(Ok(page)) => page,
                 Ok(Err(err)) => {
                     list_error = Some(err);
@@ -264,17 +285,49 @@ where
                     break;
                 }
             };
+            if wrapped {
+                // Past the last page: the ring ends with the wearer this run started after.
+                let start = start.as_deref();
+                if let Some(last) = page.wearers.iter().position(|w| Some(w.wearer_id.as_str()) == start) {
+                    page.wearers.truncate(last + 1);
+                    page.next = None;
+                }
+            }
             summary.wearers += page.wearers.len();
             let left = self.chunk(&page.wearers, now, compute_until, deadline, &mut summary).await;
             if left > 0 {
                 // The pages not read count as one (their wearers are not known).
-                summary.wearers_left += left + usize::from(page.next.is_some());
-                summary.scan_unfinished = page.next.is_some();
+                let more = page.next.is_some() || (start.is_some() && !wrapped);
+                summary.wearers_left += left + usize::from(more);
+                summary.scan_unfinished = more;
+                // The next run redoes this page: what it finished costs a small Query a wearer.
                 break;
             }
             match page.next {
                 Some(next) => after = Some(next),
-                None => break,
+                // From the first page, up to where this run started (a wearer erased since
+                // is not met: the pass then ends at the last page again).
+                None if start.is_some() && !wrapped => {
+                    wrapped = true;
+                    after = None;
+                }
+                None => {
+                    finished = true;
+                    break;
+                }
+            }
+        }
+        // Cut short, or a page that could not be read: the next run starts at that page.
+        let stopped_at = if finished { None } else { after };
+        if stopped_at != start {
+            match within(deadline, self.days.set_scan_position(stopped_at.as_deref())).await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => {
+                    tracing::warn!(error = %err, "the scan position could not be kept; the next run starts where this one did")
+                }
+                Err(_expired) => {
+                    tracing::warn!("no time left to keep the scan position; the next run starts where this one did")
+                }
             }
         }
         if summary.wearers_left > 0 {
@@ -294,7 +347,7 @@ where
             .count("WearersLeft", summary.wearers_left)
             .millis("RunMs", started.elapsed().as_secs_f64() * 1e3);
         if let Some(err) = list_error {
-            // The pages before it were done and are counted; the next run starts over.
+            // The pages before it were done and are counted; the next run starts at this one.
             return (Err(RunError::List(err)), metrics);
         }
         if summary.failed > 0 {

@@ -149,6 +149,22 @@ impl Setup {
         self.daily.days.days(WEARER, date, date).await.unwrap().pop()
     }
 
+    /// Four more wearers with the setup's caregiver, read two a page: five in all.
+    async fn five_wearers_two_a_page(&mut self) {
+        let first = self.directory.list().await.unwrap().remove(0);
+        for n in 1..=4 {
+            let profile = WearerProfile { wearer_id: format!("w-page-{n}"), ..first.clone() };
+            self.directory.put(&profile).await.unwrap();
+        }
+        self.daily.page = 2;
+    }
+
+    /// The wearers in the order the job's pass reads them.
+    async fn scan_order(&self) -> Vec<String> {
+        let page = self.daily.inputs.wearers(None, 100).await.unwrap();
+        page.wearers.into_iter().map(|w| w.wearer_id).collect()
+    }
+
     async fn objects(&self, prefix: &str) -> usize {
         let out = self.s3.list_objects_v2().bucket(&self.r.data_bucket).prefix(prefix).send().await.unwrap();
         out.contents().len()
@@ -216,13 +232,7 @@ async fn late_readings_for_a_past_day_are_taken_in_when_the_next_day_ends() {
 #[tokio::test]
 async fn the_wearers_are_read_a_page_at_a_time_and_every_page_is_done() {
     let mut s = setup("daily-pages").await;
-    // Five wearers (the setup's and four more, all with its caregiver), two a page.
-    let first = s.directory.list().await.unwrap().remove(0);
-    for n in 1..=4 {
-        let profile = WearerProfile { wearer_id: format!("w-page-{n}"), ..first.clone() };
-        s.directory.put(&profile).await.unwrap();
-    }
-    s.daily.page = 2;
+    s.five_wearers_two_a_page().await;
     let run = s.run(local(day(1), "00:30")).await;
     assert_eq!((run.wearers, run.wearers_done, run.wearers_left, run.scan_unfinished), (5, 5, 0, false), "{run:?}");
     for id in ["w-daily", "w-page-1", "w-page-2", "w-page-3", "w-page-4"] {
@@ -237,4 +247,50 @@ async fn the_wearers_are_read_a_page_at_a_time_and_every_page_is_done() {
     let (cut, _) = s.daily.process_within(local(day(2), "00:30"), Some(short)).await;
     let cut = cut.unwrap();
     assert_eq!((cut.wearers, cut.wearers_done, cut.wearers_left, cut.scan_unfinished), (0, 0, 1, true), "{cut:?}");
+    assert_eq!(
+        s.daily.days.scan_position().await.unwrap(),
+        None,
+        "a run that read no page starts the next one at the first"
+    );
+}
+
+#[tokio::test]
+async fn a_run_starts_where_the_last_stopped_short_and_goes_round_to_where_it_began() {
+    let mut s = setup("daily-resume").await;
+    s.five_wearers_two_a_page().await;
+    let order = s.scan_order().await;
+    assert_eq!(order.len(), 5);
+    let stored = |s: &Setup, date| {
+        let days = s.daily.days.clone();
+        let order = order.clone();
+        async move {
+            let mut n = 0;
+            for id in &order {
+                n += days.days(id, date, date).await.unwrap().len();
+            }
+            (n, days.scan_position().await.unwrap())
+        }
+    };
+
+    // A run cut short keeps its position: here, before any page, where it began.
+    s.daily.days.set_scan_position(Some(&order[0])).await.unwrap();
+    let short = vigil_lambda::Deadline::after(std::time::Duration::from_secs(1), std::time::Duration::ZERO);
+    let (cut, _) = s.daily.process_within(local(day(1), "00:30"), Some(short)).await;
+    let cut = cut.unwrap();
+    assert_eq!((cut.resumed, cut.wearers, cut.scan_unfinished), (true, 0, true), "{cut:?}");
+    assert_eq!(stored(&s, day(0)).await, (0, Some(order[0].clone())));
+
+    // The next run starts after the first wearer, reads to the last page, then the first
+    // page up to that wearer (half of it): each of the five once, and the ring's end
+    // clears the position.
+    let run = s.run(local(day(1), "01:30")).await;
+    assert_eq!((run.resumed, run.wearers, run.wearers_done, run.wearers_left), (true, 5, 5, 0), "{run:?}");
+    assert_eq!(stored(&s, day(0)).await, (5, None));
+
+    // A position whose wearer was erased since: the pass ends at the last page, the second
+    // time round; every wearer is done once.
+    s.daily.days.set_scan_position(Some("w-erased")).await.unwrap();
+    let run = s.run(local(day(2), "00:30")).await;
+    assert!(run.resumed && (5..=10).contains(&run.wearers) && run.wearers_done == 5, "{run:?}");
+    assert_eq!(stored(&s, day(1)).await, (5, None));
 }

@@ -24,6 +24,14 @@ pub trait DaysStore {
         from: NaiveDate,
         to: NaiveDate,
     ) -> impl Future<Output = Result<Vec<DaySummary>, StoreError>> + Send;
+
+    /// Where the daily job's last run stopped short in its pass over the wearers:
+    /// the `after` of [`DayInputs::wearers`] the next run starts from (`None`: the
+    /// first page).
+    fn scan_position(&self) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
+    /// Keeps `after` as where the next run starts (`None`: the first page).
+    fn set_scan_position(&self, after: Option<&str>) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// One page of the registered wearers.

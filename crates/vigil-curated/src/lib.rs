@@ -21,7 +21,7 @@
 //!
 //! # Curated data set (`curated/readings/`)
 //!
-//! Parquet (Snappy, row groups of at most 65,536 rows: [`MAX_ROW_GROUP_ROWS`]),
+//! Parquet (Snappy, the reading key GZIP; row groups of at most 65,536 rows: [`MAX_ROW_GROUP_ROWS`]),
 //! columns [`COLUMNS`], one file per shard, batch and event date under
 //! [`curated_key`]:
 //! `curated/readings/dt=YYYY-MM-DD/<shard>-<first-seq>-<last-seq>.parquet`, where

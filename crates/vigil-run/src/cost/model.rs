@@ -80,6 +80,10 @@ pub struct Inputs {
     /// Raw archive (gzip NDJSON) and curated (Parquet) bytes per reading.
     pub raw_bytes_per_reading: f64,
     pub curated_bytes_per_reading: f64,
+    /// Bytes a reading takes in Redshift's managed storage. Not measured: Redshift
+    /// encodes its columns itself, so this stays the curated Parquet's size with every
+    /// column Snappy, before its key column was GZIP.
+    pub warehouse_bytes_per_reading: f64,
     /// Memory of each function (MB), from its function.json.
     pub memory_mb: BTreeMap<String, f64>,
     /// Billed milliseconds of one ingest-api request.
@@ -238,7 +242,8 @@ impl Inputs {
             profile_reads_per_upload: 2.0,
             device_reads_per_upload: 1.0,
             raw_bytes_per_reading: 15.6,
-            curated_bytes_per_reading: 35.6,
+            curated_bytes_per_reading: 21.9,
+            warehouse_bytes_per_reading: 35.6,
             memory_mb: BTreeMap::new(),
             ingest_ms_per_request: 15.0,
             ms_per_batch: per([15.0, 80.0, 25.0]),
@@ -904,7 +909,7 @@ fn the_rest(bill: &mut Bill, i: &Inputs, p: &Prices, vigil: bool) -> f64 {
         format!("{} RPU-hours ({} RPU, {} loads)", count(rpu_hours), i.redshift_base_rpu, count(loads)),
         rpu_hours * p.redshift_serverless_rpu_hour,
     );
-    let warehouse_gb = readings * i.warehouse_months * i.curated_bytes_per_reading / GB;
+    let warehouse_gb = readings * i.warehouse_months * i.warehouse_bytes_per_reading / GB;
     bill.add(
         "Redshift Serverless",
         format!("storage: {} GB ({} months of readings)", count(warehouse_gb), i.warehouse_months),

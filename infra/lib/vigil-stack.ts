@@ -116,7 +116,8 @@ export interface VigilSettings {
   /**
    * With dynamodbProvisioned: the read and write units each of those tables and the index
    * start with and never scale below (auto scaling keeps them at 70 % use, up to
-   * MAX_PROVISIONED_UNITS). Size it from `vigil cost --capacity`.
+   * MAX_PROVISIONED_UNITS). A floor above a table's load is paid for unused; a table
+   * switched from on demand starts at it (docs/cost.md, "Deploying at the target").
    */
   readonly provisionedMinUnits: number;
   /**
@@ -1215,6 +1216,19 @@ export class VigilStack extends Stack {
     alarm('SmsSpend', smsSpend, settings.smsSpendAlarmUsd, `SMS spend this month is over ${settings.smsSpendAlarmUsd} USD (set the account's SNS MonthlySpendLimit above it)`);
     alarm('StreamWriteThrottled', stream.metricPutRecordsThrottledRecords({ period: Duration.minutes(5), statistic: 'Sum' }), 0,
       'Kinesis refused records for throughput: add shards (-c vigil:shards=N)');
+    // Provisioned tables (dynamodbProvisioned): a burst past their units is throttled, and
+    // retried, until auto scaling catches up; the alert path waits meanwhile.
+    if (settings.dynamodbProvisioned) {
+      for (const [id, t] of [['Vitals', vitals], ['WearerState', wearerState]] as const) {
+        const throttled = (name: string) => t.metric(name, { period: Duration.minutes(5), statistic: 'Sum' });
+        alarm(`${id}TableThrottled`, new cloudwatch.MathExpression({
+          expression: 'reads + writes',
+          usingMetrics: { reads: throttled('ReadThrottleEvents'), writes: throttled('WriteThrottleEvents') },
+          label: `${id} throttle events`,
+          period: Duration.minutes(5),
+        }), 0, `The provisioned ${id} table throttled requests: raise -c vigil:provisionedMinUnits, or go back to on demand (dynamodbProvisioned=false)`);
+      }
+    }
 
     const streamDecoders = ['alert-processor', 'raw-archiver', 'vitals-writer'];
     // The functions' EMF metrics (vigil_lambda::metrics): namespace Vigil, dimension Function.

@@ -511,6 +511,10 @@ describe('functions/<name>/function.json', () => {
       assert.equal(t.Properties.MinCapacity, 250);
       assert.equal(t.Properties.MaxCapacity, MAX_PROVISIONED_UNITS);
     }
+    // A throttle alarm on each provisioned table, none on demand.
+    const throttleAlarms = (res: Resources) => Object.keys(res).filter((id) => /^(Vitals|WearerState)TableThrottled/.test(id)).length;
+    assert.equal(throttleAlarms(lean.resources), 2);
+    assert.equal(throttleAlarms(resources), 0);
     const policies = Object.values(lean.resources).filter((r) => r.Type === 'AWS::ApplicationAutoScaling::ScalingPolicy');
     assert.equal(policies.length, 6);
     for (const p of policies) assert.equal(p.Properties.TargetTrackingScalingPolicyConfiguration.TargetValue, 70);

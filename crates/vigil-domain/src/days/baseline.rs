@@ -61,8 +61,12 @@
 //!
 //! So "within 4 days" holds for people (or simulated wearers) whose day-to-day
 //! variation is at most about 2 % of their steps and 0.7 bpm of resting heart
-//! rate; the proptests `a_40_percent_decline_over_10_days_is_caught_within_4_days`
-//! and `a_10_bpm_rise_over_a_week_is_caught_within_4_days` check exactly that. At
+//! rate, all but rarely: over 3,000 seeded histories each (2026-12-05), the steps
+//! decline was caught in 1–4 days in all 3,000 (3 in 65 %), the heart-rate rise in
+//! 1–4 days in 2,999 and on day 5 in one.
+//! `planted_changes_are_caught_within_4_days_in_at_least_999_of_1000` checks those
+//! histories on every run (at least 99.9 % within 4 days, all within 5); as
+//! proptests with fresh seeds each run, the rare fifth day failed CI. At
 //! z = 3 on two days a change must exceed about 4.5 robust standard deviations of
 //! the person's own variation: real people, who vary more, are caught later, and
 //! the 2-day rule and the cut of 3 keep the false alerts near zero.

@@ -65,6 +65,19 @@ pub(super) enum Column<'a> {
     Bool(Vec<Option<bool>>),
 }
 
+impl Column<'_> {
+    /// The column's type, for errors: never its values (pseudonyms, a wearer's figures).
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Text(_) => "text",
+            Self::Int32(_) => "INT32",
+            Self::Int64(_) => "INT64",
+            Self::Double(_) => "DOUBLE",
+            Self::Bool(_) => "BOOLEAN",
+        }
+    }
+}
+
 /// `columns`, in the order of `schema` (a Parquet message type), as one row
 /// group of a Snappy file, written by Parquet's column writers (no Arrow). A
 /// column of the wrong type or a null in a REQUIRED column is an error.
@@ -83,7 +96,7 @@ pub(super) fn write_columns(schema: &str, columns: Vec<Column<'_>>) -> Result<Ve
             (ColumnWriter::Int64ColumnWriter(w), Column::Int64(v)) => put(w, v),
             (ColumnWriter::DoubleColumnWriter(w), Column::Double(v)) => put(w, v),
             (ColumnWriter::BoolColumnWriter(w), Column::Bool(v)) => put(w, v),
-            (_, column) => Err(general(format!("a {column:?} column where the schema has another type"))),
+            (_, column) => Err(general(format!("a {} column where the schema has another type", column.kind()))),
         }?;
         writer.close()?;
     }
